@@ -1,0 +1,94 @@
+#include "adapters/destinations/local/local_destination.hpp"
+
+#include <sys/stat.h>
+
+#include <vector>
+
+#include "daemon/core/error.hpp"
+#include "daemon/util/fd.hpp"
+#include "daemon/util/sha256.hpp"
+
+namespace sennen::destinations {
+namespace fs = std::filesystem;
+namespace {
+
+// True when `target` already holds exactly the batch (a re-delivery after a crash).
+bool already_there(const fs::path& target, const BatchFile& b) {
+  std::error_code ec;
+  if (fs::file_size(target, ec) != b.size || ec) return false;
+  util::Fd fd = util::open_for_read(target);
+  util::Sha256 h;
+  std::vector<std::byte> buf(256 * 1024);
+  while (std::size_t n = util::read_some(fd, buf, target)) h.update(std::span(buf.data(), n));
+  return h.hex_digest() == b.sha256;
+}
+
+class LocalDestination final : public Destination {
+ public:
+  LocalDestination(fs::path path, std::string site) : root_(std::move(path)), site_(std::move(site)) {}
+
+  std::string describe() const override { return "local " + root_.string(); }
+
+  DeliveryResult deliver(const BatchFile& b) override {
+    try {
+      fs::path dir = root_ / site_ / b.day;
+      make_dirs(dir);
+      fs::path target = dir / (b.batch_id + ".cms");
+      if (!already_there(target, b)) {
+        util::AtomicFile out(target, 0640);
+        util::Fd in = util::open_for_read(b.file);
+        util::Sha256 h;
+        std::vector<std::byte> buf(256 * 1024);
+        std::uint64_t total = 0;
+        while (std::size_t n = util::read_some(in, buf, b.file)) {
+          std::span<const std::byte> chunk(buf.data(), n);
+          h.update(chunk);
+          out.write(chunk);
+          total += n;
+        }
+        if (total != b.size || h.hex_digest() != b.sha256)
+          throw Error("outbox file " + b.file.string() + " does not match its recorded size and sha256; "
+                      "it will be sealed again");
+        out.commit();
+      }
+      util::AtomicFile marker(dir / (b.batch_id + ".json"), 0640);
+      marker.write(b.marker_json);
+      marker.commit();
+      return {};
+    } catch (const Error& e) {
+      return {DeliveryResult::Status::retry, e.what()};
+    }
+  }
+
+  DeliveryResult put_heartbeat(std::string_view json) override {
+    try {
+      make_dirs(root_ / site_);
+      util::AtomicFile f(root_ / site_ / "heartbeat.json", 0640);
+      f.write(json);
+      f.commit();
+      return {};
+    } catch (const Error& e) {
+      return {DeliveryResult::Status::retry, e.what()};
+    }
+  }
+
+ private:
+  static void make_dirs(const fs::path& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+      throw Error("cannot create destination folder " + dir.string() + ": " + ec.message() +
+                  " (check destination.path and that the sennen-edge user may write there)");
+  }
+
+  fs::path root_;
+  std::string site_;
+};
+
+}  // namespace
+
+std::unique_ptr<Destination> make_local_destination(fs::path path, std::string site_id) {
+  return std::make_unique<LocalDestination>(std::move(path), std::move(site_id));
+}
+
+}  // namespace sennen::destinations

@@ -1,0 +1,15 @@
+#pragma once
+// type: local — a directory (air-gapped sites, BCP export to removable media, the quickstart):
+//   <path>/<site id>/<YYYYMMDD>/<batch id>.cms, then <batch id>.json as the commit marker;
+//   <path>/<site id>/heartbeat.json. Every file is written atomically (temp + fsync + rename).
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "daemon/core/destination.hpp"
+
+namespace sennen::destinations {
+
+std::unique_ptr<Destination> make_local_destination(std::filesystem::path path, std::string site_id);
+
+}  // namespace sennen::destinations

@@ -1,0 +1,29 @@
+#include "adapters/registry/registry.hpp"
+
+#include "adapters/destinations/local/local_destination.hpp"
+#include "adapters/sources/ssmix2/standard_source.hpp"
+#include "adapters/sources/ssmix2_extended/extended_source.hpp"
+
+namespace sennen::adapters {
+
+std::vector<std::unique_ptr<Source>> make_sources(const config::Config& config) {
+  std::vector<std::unique_ptr<Source>> out;
+  for (const auto& s : config.sources) {
+    ssmix2::TreeSourceOptions o{s.name, s.roots, s.stable_after};
+    switch (s.type) {
+      case config::SourceType::ssmix2: out.push_back(ssmix2::make_standard_source(std::move(o))); break;
+      case config::SourceType::ssmix2_extended: out.push_back(ssmix2::make_extended_source(std::move(o))); break;
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<Destination> make_destination(const config::Config& config) {
+  switch (config.destination.type) {
+    case config::DestinationType::local:
+      return destinations::make_local_destination(config.destination.path, config.site.id);
+  }
+  return nullptr;
+}
+
+}  // namespace sennen::adapters

@@ -1,0 +1,138 @@
+#include "adapters/sources/ssmix2/standard_source.hpp"
+
+#include "adapters/sources/ssmix2/hl7_header.hpp"
+#include "daemon/core/error.hpp"
+#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
+
+namespace sennen::ssmix2 {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::size_t kHeaderPrefix = 64 * 1024;  // MSH and PID come first; never parse more
+
+std::string read_prefix(const fs::path& file) {
+  util::Fd fd = util::open_for_read(file);
+  std::string out(kHeaderPrefix, '\0');
+  std::size_t have = 0;
+  while (have < out.size()) {
+    std::size_t n = util::read_some(fd, std::as_writable_bytes(std::span(out.data() + have, out.size() - have)), file);
+    if (n == 0) break;
+    have += n;
+  }
+  out.resize(have);
+  return out;
+}
+
+// The data types whose records are evidence that the patient came to the hospital (and so was
+// shown the opt-out notice): outpatient visit registration and admission.
+bool is_visit_kind(const std::string& kind) { return kind == "ADT-12" || kind == "ADT-22"; }
+
+class StandardSource final : public TreeSource {
+ public:
+  using TreeSource::TreeSource;
+
+ protected:
+  bool collect_units(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx,
+                     std::vector<FoundUnit>& units) override {
+    bool settled = true;
+    auto known = ctx.state.units(state_dir);
+    auto prev_of = [&](const std::string& n) -> const UnitState* {
+      for (const auto& u : known)
+        if (u.name == n) return &u;
+      return nullptr;
+    };
+    for (const auto& e : listing.entries) {
+      std::string rel = rel_join(listing.rel_dir, e.name);
+      if (e.type != dirpoll::Entry::Type::file) {
+        if (!prev_of(e.name))
+          log_ignored(rel, e.type == dirpoll::Entry::Type::dir ? "a folder inside a data type folder"
+                                                                : "not a regular file (symbolic link or device)");
+        ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, kIgnored});
+        continue;
+      }
+      auto parsed = parse_standard_name(e.name);
+      std::string problem = parsed.name ? check_placement(listing.rel_dir, *parsed.name) : parsed.error;
+      if (!problem.empty()) {
+        const char* status = quarantine_when_stable(listing.abs_dir / e.name, rel, e,
+                                                    parsed.name ? "misplaced: " + problem
+                                                                : "not an SS-MIX2 file name: " + problem,
+                                                    prev_of(e.name), ctx);
+        settled &= status != std::string_view(kWaiting);
+        ctx.state.put_unit(state_dir, {e.name, e.size, e.mtime_ns, e.ctime_ns, status});
+        continue;
+      }
+      FoundUnit u;
+      u.entry = e;
+      u.name = *parsed.name;
+      u.parts = {ContentPart{"", listing.abs_dir / e.name, e.size}};
+      u.stable = dirpoll::is_stable(e, ctx.clock.now(), options().stable_after);
+      units.push_back(std::move(u));
+    }
+    return settled;
+  }
+
+  Upsert make_upsert(const FoundUnit& unit, const std::string& rel_path, int root_index) override {
+    Upsert up;
+    std::string prefix;
+    try {
+      prefix = read_prefix(unit.parts[0].file);
+    } catch (const Error& e) {
+      up.quarantine_reason = std::string("cannot be read: ") + e.what();
+      return up;
+    }
+    auto hl7 = parse_hl7_header(prefix);
+    if (!hl7.header) {
+      up.quarantine_reason = "not an HL7 v2 message: " + hl7.error;
+      return up;
+    }
+    auto from_name = gate::canonical_patient_id(unit.name.patient_id);
+    auto from_pid3 = gate::canonical_patient_id(hl7.header->patient_id);
+    if (!from_name || !from_pid3 || *from_name != *from_pid3) {
+      up.quarantine_reason = "misplaced: PID-3 names patient " + hl7.header->patient_id +
+                             " but the file is stored as patient " + unit.name.patient_id;
+      return up;
+    }
+    RecordDraft d;
+    d.source = name();
+    d.key = unit.name.key();
+    d.patient_id = unit.name.patient_id;
+    d.kind = unit.name.kind;
+    d.path = rel_path;
+    d.event = Event::upsert;
+    d.parts = unit.parts;
+    d.attributes = {{"date", unit.name.date},
+                    {"order_no", unit.name.order_no},
+                    {"issued_at", unit.name.timestamp},
+                    {"department", unit.name.dept},
+                    {"message_type", hl7.header->message_type},
+                    {"message_control_id", hl7.header->control_id}};
+    if (options().roots.size() > 1) d.attributes.emplace_back("root", std::to_string(root_index));
+    if (is_visit_kind(unit.name.kind) && unit.name.date != "-") up.visit_date = unit.name.date;
+    up.draft = std::move(d);
+    return up;
+  }
+
+  std::optional<std::vector<ContentPart>> parts_at(const fs::path& abs) const override {
+    std::error_code ec;
+    auto size = fs::file_size(abs, ec);
+    if (ec) return std::nullopt;
+    return std::vector<ContentPart>{{"", abs, size}};
+  }
+
+ private:
+  void log_ignored(const std::string& rel, const std::string& what) const;
+};
+
+void StandardSource::log_ignored(const std::string& rel, const std::string& what) const {
+  log::warning("source " + name() + ": ignoring " + rel + ": " + what);
+}
+
+}  // namespace
+
+std::unique_ptr<Source> make_standard_source(TreeSourceOptions options) {
+  return std::make_unique<StandardSource>(std::move(options));
+}
+
+}  // namespace sennen::ssmix2

@@ -1,0 +1,11 @@
+#pragma once
+// type: ssmix2 — SS-MIX2 standardized storage: one HL7 v2 message per file.
+#include <memory>
+
+#include "adapters/sources/ssmix2/tree_source.hpp"
+
+namespace sennen::ssmix2 {
+
+std::unique_ptr<Source> make_standard_source(TreeSourceOptions options);
+
+}  // namespace sennen::ssmix2

@@ -1,0 +1,12 @@
+#pragma once
+// type: ssmix2-extended — SS-MIX2 extended storage: the unit is a content folder holding any
+// files (PDF, JPEG, XML, HL7), ingested whole once every file in it is stable.
+#include <memory>
+
+#include "adapters/sources/ssmix2/tree_source.hpp"
+
+namespace sennen::ssmix2 {
+
+std::unique_ptr<Source> make_extended_source(TreeSourceOptions options);
+
+}  // namespace sennen::ssmix2

@@ -1,0 +1,588 @@
+// Reads sennen-edge.yaml into a Config. The only file that includes yaml-cpp.
+//
+// Every problem is collected, not just the first: hospital IT staff often edit the file over a
+// remote session with a slow turnaround, so one run should tell them everything that is wrong,
+// each with file:line:column, what is wrong and how to write it instead.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include "daemon/config/config.hpp"
+#include "daemon/config/suggest.hpp"
+
+namespace sennen::config {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr std::string_view kDurationHint = "write e.g. 60s, 5m, 1h or 1d";
+constexpr std::string_view kSizeHint = "write e.g. 64MiB, 1GiB or 500KB";
+
+// Shows a value inside a message: quoted and cut short, so a pasted paragraph stays readable.
+std::string in_quotes(std::string_view value) {
+  std::size_t keep = value.size() <= 60 ? value.size() : 60;
+  // Never cut a UTF-8 character (Japanese text is common here) in half: back up to a lead byte.
+  while (keep < value.size() && keep > 0 && (static_cast<unsigned char>(value[keep]) & 0xC0) == 0x80) --keep;
+  return "\"" + std::string(value.substr(0, keep)) + (keep < value.size() ? "...\"" : "\"");
+}
+
+std::string join_names(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (auto n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+// Collects the problems of one file.
+class Report {
+ public:
+  explicit Report(std::string file) : file_(std::move(file)) {}
+
+  void add(const YAML::Mark& mark, std::string key, std::string message) {
+    Problem p;
+    p.file = file_;
+    if (!mark.is_null()) {  // yaml-cpp counts from 0, editors from 1
+      p.line = mark.line + 1;
+      p.column = mark.column + 1;
+    }
+    p.key = std::move(key);
+    p.message = std::move(message);
+    problems_.push_back(std::move(p));
+  }
+  bool empty() const { return problems_.empty(); }
+
+  // In file order, so the list reads top to bottom like the file does.
+  std::vector<Problem> take() {
+    std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    return std::move(problems_);
+  }
+
+ private:
+  std::string file_;
+  std::vector<Problem> problems_;
+};
+
+// A value in the document, with the dotted path used in messages and the best position to point
+// at. An empty value ("key:" and nothing after it) gets yaml-cpp's mark of the *next* token, often
+// on a later line, so for those we point at the key instead.
+struct Value {
+  YAML::Node node;
+  YAML::Mark mark;
+  std::string path;
+};
+
+Value make_value(const YAML::Node& node, const YAML::Mark& key_mark, std::string path) {
+  YAML::Mark mark = node.Mark();
+  if (mark.is_null() || (node.IsNull() && mark.line != key_mark.line)) mark = key_mark;
+  return Value{node, mark, std::move(path)};
+}
+
+// An entry of a list. A bare "-" gets the mark of the token after it; that is still closer than
+// the start of the list, so the item's own mark is used whenever there is one.
+Value item_value(const Value& list, std::size_t i) {
+  const YAML::Node node = list.node[i];
+  const YAML::Mark own = node.Mark();
+  return make_value(node, own.is_null() ? list.mark : own, list.path + "[" + std::to_string(i) + "]");
+}
+
+std::string kind_of(const YAML::Node& node) {
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a mapping (indented 'key: value' lines)";
+  if (node.IsNull()) return "nothing";
+  return "a single value";
+}
+
+// A mapping being read. Unknown and duplicate keys are reported when it is opened; lookups then
+// only see the known keys.
+class Section {
+ public:
+  Section(Report& report, const Value& self, std::vector<std::string_view> known)
+      : report_(report), self_(self) {
+    // "heartbeat:" with every child commented out is an empty section, not an error.
+    if (self.node.IsNull()) return;
+    if (!self.node.IsMap()) {
+      report_.add(self.mark, self.path,
+                  "expected a mapping (indented 'key: value' lines), found " + kind_of(self.node));
+      return;
+    }
+    std::map<std::string, int> first_line;
+    for (auto it = self.node.begin(); it != self.node.end(); ++it) {
+      const YAML::Mark key_mark = it->first.Mark();
+      if (!it->first.IsScalar()) {
+        report_.add(key_mark, self.path, "keys must be plain names such as 'name:', found " + kind_of(it->first));
+        continue;
+      }
+      const std::string key = it->first.Scalar();
+      const std::string path = child_path(key);
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        std::string msg = "unknown key '" + key + "' " + where();
+        if (auto near = detail::closest(key, known))
+          msg += "; did you mean '" + *near + "'?";
+        else
+          msg += "; expected one of: " + join_names(known);
+        report_.add(key_mark, path, msg);
+        continue;
+      }
+      auto [pos, inserted] = first_line.emplace(key, key_mark.line + 1);
+      if (!inserted) {
+        report_.add(key_mark, path,
+                    "'" + key + "' appears twice " + where() + " (first on line " + std::to_string(pos->second) +
+                        "); keep only one");
+        continue;
+      }
+      entries_.emplace_back(key, make_value(it->second, key_mark, path));
+    }
+  }
+
+  std::optional<Value> optional(std::string_view key) const {
+    for (const auto& [name, value] : entries_)
+      if (name == key) return value;
+    return std::nullopt;
+  }
+
+  // Missing keys are reported at the start of the mapping that should hold them.
+  std::optional<Value> required(std::string_view key, std::string_view expected) const {
+    auto v = optional(key);
+    if (!v && (self_.node.IsNull() || self_.node.IsMap()))
+      report_.add(self_.mark, child_path(key),
+                  "missing required key '" + std::string(key) + "' " + where() + "; add " + std::string(expected));
+    return v;
+  }
+
+  std::string child_path(std::string_view key) const {
+    return self_.path.empty() ? std::string(key) : self_.path + "." + std::string(key);
+  }
+
+ private:
+  std::string where() const { return self_.path.empty() ? "at the top level" : "in " + self_.path; }
+
+  Report& report_;
+  Value self_;
+  std::vector<std::pair<std::string, Value>> entries_;
+};
+
+// ---- typed values ---------------------------------------------------------------------------
+
+// The text of a single value; anything else (nothing, a list, a mapping) is reported.
+std::optional<std::string> text(Report& r, const Value& v, std::string_view expected) {
+  if (v.node.IsScalar()) return v.node.Scalar();
+  r.add(v.mark, v.path,
+        (v.node.IsNull() ? std::string("has no value") : "found " + kind_of(v.node)) + "; expected " +
+            std::string(expected));
+  return std::nullopt;
+}
+
+// Relative paths are relative to the config file, not to wherever the daemon was started.
+std::optional<fs::path> path_value(Report& r, const Value& v, const fs::path& base, std::string_view expected) {
+  auto s = text(r, v, expected);
+  if (!s) return std::nullopt;
+  if (s->empty()) {
+    r.add(v.mark, v.path, "is empty; expected " + std::string(expected));
+    return std::nullopt;
+  }
+  fs::path p(*s);
+  p = (p.is_absolute() ? p : base / p).lexically_normal();
+  // "/srv/x/" and "/srv/x" are the same folder; keep one spelling so they compare equal.
+  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p;
+}
+
+// One path, or a non-empty list of paths.
+std::optional<std::vector<fs::path>> path_list(Report& r, const Value& v, const fs::path& base,
+                                               std::string_view expected) {
+  if (!v.node.IsSequence()) {
+    auto p = path_value(r, v, base, expected);
+    if (!p) return std::nullopt;
+    return std::vector<fs::path>{*p};
+  }
+  if (v.node.size() == 0) {
+    r.add(v.mark, v.path, "is an empty list; expected " + std::string(expected));
+    return std::nullopt;
+  }
+  std::vector<fs::path> out;
+  bool ok = true;
+  for (std::size_t i = 0; i < v.node.size(); ++i) {
+    auto p = path_value(r, item_value(v, i), base, "a path");
+    if (p)
+      out.push_back(*p);
+    else
+      ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<Seconds> duration_value(Report& r, const Value& v, bool allow_zero) {
+  auto s = text(r, v, "a duration; " + std::string(kDurationHint));
+  if (!s) return std::nullopt;
+  auto d = parse_duration(*s);
+  if (!d) {
+    r.add(v.mark, v.path, in_quotes(*s) + " is not a duration; " + std::string(kDurationHint));
+    return std::nullopt;
+  }
+  if (!allow_zero && d->count() == 0) {
+    r.add(v.mark, v.path, "must be longer than 0; " + std::string(kDurationHint));
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<std::uint64_t> size_value(Report& r, const Value& v) {
+  auto s = text(r, v, "a size; " + std::string(kSizeHint));
+  if (!s) return std::nullopt;
+  auto n = parse_size(*s);
+  if (!n) r.add(v.mark, v.path, in_quotes(*s) + " is not a size; " + std::string(kSizeHint));
+  return n;
+}
+
+std::optional<long> integer_value(Report& r, const Value& v, long min, long max) {
+  const std::string range = "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  auto s = text(r, v, range);
+  if (!s) return std::nullopt;
+  std::string_view digits = *s;
+  const bool negative = !digits.empty() && digits.front() == '-';
+  if (negative) digits.remove_prefix(1);
+  long n = 0;
+  bool ok = !digits.empty() && digits.size() <= 9;
+  for (char c : digits) {
+    if (c < '0' || c > '9') ok = false;
+    n = n * 10 + (c - '0');
+  }
+  if (!ok || (negative ? -n : n) < min || (negative ? -n : n) > max) {
+    r.add(v.mark, v.path, in_quotes(*s) + " is not " + range);
+    return std::nullopt;
+  }
+  return negative ? -n : n;
+}
+
+std::optional<bool> bool_value(Report& r, const Value& v) {
+  auto s = text(r, v, "true or false");
+  if (!s) return std::nullopt;
+  std::string lower = *s;
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (lower == "true" || lower == "yes") return true;
+  if (lower == "false" || lower == "no") return false;
+  r.add(v.mark, v.path, in_quotes(*s) + " is not true or false; write true or false");
+  return std::nullopt;
+}
+
+// One of a fixed set of words; `meaning` explains them in the message.
+std::optional<std::string> choice_value(Report& r, const Value& v, const std::vector<std::string_view>& options,
+                                        std::string_view meaning) {
+  auto s = text(r, v, "one of: " + join_names(options));
+  if (!s) return std::nullopt;
+  if (std::find(options.begin(), options.end(), *s) != options.end()) return s;
+  std::string msg = in_quotes(*s) + " is not one of: " + join_names(options);
+  if (!meaning.empty()) msg += " (" + std::string(meaning) + ")";
+  if (auto near = detail::closest(*s, options)) msg += "; did you mean '" + *near + "'?";
+  r.add(v.mark, v.path, msg);
+  return std::nullopt;
+}
+
+bool all_chars_in(std::string_view s, std::string_view extra) {
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           extra.find(c) != std::string_view::npos;
+  });
+}
+
+// ---- sections -------------------------------------------------------------------------------
+
+class Loader {
+ public:
+  Loader(Report& report, fs::path base) : r_(report), base_(std::move(base)) {}
+
+  void read(const Value& root, Config& cfg) {
+    Section top(r_, root,
+                {"site", "state_dir", "sources", "optout", "destination", "encryption", "batch", "heartbeat"});
+    if (auto v = top.required("site", "a 'site:' section with the facility code, e.g. id: \"1312345678\""))
+      read_site(*v, cfg.site);
+    if (auto v = top.required("state_dir", "state_dir: /var/lib/sennen-edge (where the spool and outbox live)"))
+      if (auto p = path_value(r_, *v, base_, "a folder path, e.g. /var/lib/sennen-edge")) cfg.state_dir = *p;
+    if (auto v = top.required("sources", "a 'sources:' list with at least one SS-MIX2 folder to read"))
+      read_sources(*v, cfg.sources);
+    if (auto v = top.required("optout", "an 'optout:' section with stop_list: (the 提供停止 list)"))
+      read_optout(*v, cfg.optout);
+    if (auto v = top.required("destination", "a 'destination:' section, e.g. type: local and path: ..."))
+      read_destination(*v, cfg.destination);
+    if (auto v = top.required("encryption", "an 'encryption:' section with recipients, signer_cert and signer_key"))
+      read_encryption(*v, cfg.encryption);
+    if (auto v = top.optional("batch")) read_batch(*v, cfg.batch);
+    if (auto v = top.optional("heartbeat")) read_heartbeat(*v, cfg.heartbeat);
+  }
+
+ private:
+  void read_site(const Value& v, Site& site) {
+    Section s(r_, v, {"id", "name", "timezone"});
+    if (auto id = s.required("id", "id: \"1312345678\" (your 10-digit facility code, 医療機関コード)")) {
+      if (auto t = text(r_, *id, "the facility code, e.g. \"1312345678\"")) {
+        // The id becomes part of folder and file names, so nothing that could escape a folder.
+        if (t->empty() || t->size() > 64 || !all_chars_in(*t, "-"))
+          r_.add(id->mark, id->path,
+                 in_quotes(*t) + " is not a usable site id; use 1 to 64 letters, digits or '-' " +
+                     "(it is used in folder and file names), e.g. \"1312345678\"");
+        else
+          site.id = *t;
+      }
+    }
+    if (auto name = s.optional("name"))
+      if (auto t = text(r_, *name, "the hospital's name, e.g. \"Example Hospital\"")) site.name = *t;
+    if (auto tz = s.optional("timezone")) {
+      if (auto t = text(r_, *tz, "Asia/Tokyo, UTC or an offset such as \"+09:00\"")) {
+        if (auto minutes = parse_utc_offset(*t)) {
+          site.timezone = *t;
+          site.utc_offset_minutes = *minutes;
+        } else {
+          r_.add(tz->mark, tz->path,
+                 in_quotes(*t) + " is not supported: only fixed-offset zones are (Asia/Tokyo, UTC or Etc/UTC); " +
+                     "write the offset instead, e.g. \"+09:00\" or \"-05:00\"");
+        }
+      }
+    }
+  }
+
+  void read_sources(const Value& v, std::vector<Source>& sources) {
+    if (v.node.IsNull() || (v.node.IsSequence() && v.node.size() == 0)) {
+      r_.add(v.mark, v.path, "at least one source is required; add an entry such as '- name: emr' with type and root");
+      return;
+    }
+    if (!v.node.IsSequence()) {
+      r_.add(v.mark, v.path,
+             "expected a list of sources (each entry starting with '- '), found " + kind_of(v.node));
+      return;
+    }
+    std::map<std::string, std::pair<std::size_t, int>> names;  // name -> (index, line)
+    std::map<fs::path, std::pair<std::size_t, int>> roots;      // root -> (index, line)
+    for (std::size_t i = 0; i < v.node.size(); ++i) {
+      const Value item = item_value(v, i);
+      Source src;
+      if (!item.node.IsMap()) {
+        // Also covers a bare "-" with nothing after it.
+        r_.add(item.mark, item.path,
+               "expected a source (indented 'name:', 'type:' and 'root:' lines), found " + kind_of(item.node));
+        continue;
+      }
+      read_source(item, src);
+      // Only reached when the keys exist (a name or root was read), so these lookups find them.
+      const YAML::Node& map = item.node;
+      if (!src.name.empty()) {
+        const YAML::Mark mark = map["name"].Mark();
+        auto [pos, inserted] = names.emplace(src.name, std::pair(i, mark.line + 1));
+        if (!inserted)
+          r_.add(mark, item.path + ".name",
+                 "name '" + src.name + "' is already used by sources[" + std::to_string(pos->second.first) +
+                     "] (line " + std::to_string(pos->second.second) + "); every source needs its own name");
+      }
+      // Two sources reading one folder would send every record twice under different names.
+      for (const auto& root : src.roots) {
+        const YAML::Mark mark = map["root"].Mark();
+        auto [pos, inserted] = roots.emplace(root, std::pair(i, mark.line + 1));
+        if (!inserted)
+          r_.add(mark, item.path + ".root",
+                 "folder " + root.string() + " is already read by sources[" + std::to_string(pos->second.first) +
+                     "] (line " + std::to_string(pos->second.second) + "); list each folder only once");
+      }
+      sources.push_back(std::move(src));
+    }
+  }
+
+  void read_source(const Value& v, Source& src) {
+    Section s(r_, v, {"name", "type", "vendor", "root", "poll_interval", "stable_after", "full_scan_interval"});
+    if (auto name = s.required("name", "name: emr (a short name for this source, used in logs and file names)")) {
+      if (auto t = text(r_, *name, "a short name such as emr")) {
+        if (t->empty() || t->size() > 64 || !all_chars_in(*t, "._-") || *t == "." || *t == "..")
+          r_.add(name->mark, name->path,
+                 in_quotes(*t) + " is not a usable source name; use 1 to 64 letters, digits, '.', '_' or '-', e.g. emr");
+        else
+          src.name = *t;
+      }
+    }
+    if (auto type = s.required("type", "type: ssmix2 (standardized storage) or type: ssmix2-extended")) {
+      if (auto t = choice_value(r_, *type, {"ssmix2", "ssmix2-extended"},
+                                "ssmix2 = standardized storage 標準化ストレージ, "
+                                "ssmix2-extended = extended storage 拡張ストレージ"))
+        src.type = *t == "ssmix2" ? SourceType::ssmix2 : SourceType::ssmix2_extended;
+    }
+    if (auto vendor = s.optional("vendor"))
+      if (auto t = choice_value(r_, *vendor, {"generic", "fujitsu", "nec", "ssi"}, "use generic if unsure"))
+        src.vendor = *t;
+    if (auto root = s.required("root", "root: /srv/ssmix2/std (the folder the EMR exports to)"))
+      if (auto roots = path_list(r_, *root, base_, "a folder path, or a list of folder paths")) src.roots = *roots;
+    if (auto d = s.optional("poll_interval"))
+      if (auto secs = duration_value(r_, *d, false)) src.poll_interval = *secs;
+    if (auto d = s.optional("stable_after"))  // 0 is allowed: "read as soon as seen" (not advised)
+      if (auto secs = duration_value(r_, *d, true)) src.stable_after = *secs;
+    if (auto d = s.optional("full_scan_interval"))
+      if (auto secs = duration_value(r_, *d, false)) src.full_scan_interval = *secs;
+  }
+
+  void read_optout(const Value& v, OptOut& optout) {
+    Section s(r_, v, {"stop_list", "allow_unreadable_lines", "notification"});
+    if (auto p = s.required("stop_list", "stop_list: /etc/sennen-edge/optout.csv (the 提供停止 patient ID list)"))
+      if (auto path = path_value(r_, *p, base_, "the path of the stop list file, e.g. /etc/sennen-edge/optout.csv"))
+        optout.stop_list = *path;
+    if (auto b = s.optional("allow_unreadable_lines"))
+      if (auto value = bool_value(r_, *b)) optout.allow_unreadable_lines = *value;
+    if (auto n = s.optional("notification")) {
+      Section ns(r_, *n, {"notice_start", "wait_days"});
+      Notification notification;
+      bool ok = true;
+      if (auto d = ns.required("notice_start", "notice_start: 2025-04-01 (the day patient notification began)")) {
+        auto t = text(r_, *d, "a date written YYYY-MM-DD, e.g. 2025-04-01");
+        auto date = t ? parse_date(*t) : std::nullopt;
+        if (t && !date)
+          r_.add(d->mark, d->path, in_quotes(*t) + " is not a real date; write YYYY-MM-DD, e.g. 2025-04-01");
+        if (date)
+          notification.notice_start = *date;
+        else
+          ok = false;
+      } else {
+        ok = false;
+      }
+      if (auto w = ns.optional("wait_days")) {
+        if (auto days = integer_value(r_, *w, 0, 3650))
+          notification.wait_days = static_cast<int>(*days);
+        else
+          ok = false;
+      }
+      if (ok) optout.notification = notification;
+    }
+  }
+
+  void read_destination(const Value& v, Destination& dest) {
+    Section s(r_, v, {"type", "path"});
+    bool unsupported = false;
+    if (auto type = s.required("type", "type: local")) {
+      if (auto t = text(r_, *type, "local")) {
+        unsupported = *t == "https" || *t == "s3";
+        if (unsupported)
+          r_.add(type->mark, type->path,
+                 "destination type '" + *t + "' is not supported yet in this version; use type: local");
+        else if (*t != "local")
+          r_.add(type->mark, type->path, in_quotes(*t) + " is not a destination type; use type: local");
+        else
+          dest.type = DestinationType::local;
+      }
+    }
+    // A planned https/s3 destination has no local path; asking for one would only add noise.
+    if (unsupported) return;
+    if (auto p = s.required("path", "path: /var/lib/sennen-edge/export (where sealed batches are written)"))
+      if (auto path = path_value(r_, *p, base_, "a folder path, e.g. /var/lib/sennen-edge/export"))
+        dest.path = *path;
+  }
+
+  void read_encryption(const Value& v, Encryption& enc) {
+    Section s(r_, v, {"recipients", "signer_cert", "signer_key"});
+    if (auto p = s.required("recipients", "recipients: [/etc/sennen-edge/central.crt] (who may decrypt)"))
+      if (auto paths = path_list(r_, *p, base_, "a certificate path, or a list of certificate paths"))
+        enc.recipients = *paths;
+    if (auto p = s.required("signer_cert", "signer_cert: /etc/sennen-edge/site.crt"))
+      if (auto path = path_value(r_, *p, base_, "the path of this site's certificate")) enc.signer_cert = *path;
+    if (auto p = s.required("signer_key", "signer_key: /etc/sennen-edge/site.key"))
+      if (auto path = path_value(r_, *p, base_, "the path of this site's private key")) enc.signer_key = *path;
+  }
+
+  void read_batch(const Value& v, Batch& batch) {
+    Section s(r_, v, {"max_bytes", "zstd_level"});
+    if (auto m = s.optional("max_bytes")) {
+      if (auto n = size_value(r_, *m)) {
+        if (*n < (1ull << 20))
+          r_.add(m->mark, m->path, in_quotes(m->node.Scalar()) + " is too small; write at least 1MiB (e.g. 64MiB)");
+        else
+          batch.max_bytes = *n;
+      }
+    }
+    if (auto z = s.optional("zstd_level"))  // 20..22 need hundreds of MiB of memory; not worth it here
+      if (auto level = integer_value(r_, *z, 1, 19)) batch.zstd_level = static_cast<int>(*level);
+  }
+
+  void read_heartbeat(const Value& v, Heartbeat& hb) {
+    Section s(r_, v, {"interval"});
+    if (auto i = s.optional("interval"))
+      if (auto secs = duration_value(r_, *i, false)) hb.interval = *secs;
+  }
+
+  Report& r_;
+  fs::path base_;
+};
+
+// yaml-cpp's messages are terse ("illegal map value"); add what usually causes them.
+std::string syntax_hint(const std::string& yaml_text, const YAML::Exception& e) {
+  // An unclosed '[' or '{' is only noticed at the next key, often a line later.
+  if (e.msg == YAML::ErrorMsg::END_OF_SEQ_FLOW)
+    return "a '[' on this or an earlier line is not closed with ']'";
+  if (e.msg == YAML::ErrorMsg::END_OF_MAP_FLOW)
+    return "a '{' on this or an earlier line is not closed with '}'";
+  const int line0 = e.mark.line;
+  std::istringstream in(yaml_text);
+  std::string line;
+  for (int i = 0; i <= line0 && std::getline(in, line); ++i) {
+  }
+  const auto indent_end = line.find_first_not_of(" \t");
+  if (line.substr(0, indent_end).find('\t') != std::string::npos)
+    return "this line is indented with a tab; YAML needs spaces";
+  return "check the indentation (spaces, lined up with the keys around it) and that a space follows each ':'";
+}
+
+}  // namespace
+
+Config parse(const std::string& yaml_text, const std::filesystem::path& file_for_messages) {
+  Report report(file_for_messages.string());
+  Config cfg;
+  std::error_code ec;
+  cfg.file = file_for_messages.empty() ? fs::path() : fs::absolute(file_for_messages, ec).lexically_normal();
+  const fs::path base = cfg.file.empty() ? fs::current_path(ec) : cfg.file.parent_path();
+
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml_text);
+  } catch (const YAML::Exception& e) {
+    report.add(e.mark, "", "YAML syntax error: " + e.msg + "; " + syntax_hint(yaml_text, e));
+    throw ConfigError(report.take());
+  }
+  if (docs.empty() || docs[0].IsNull()) {
+    report.add(YAML::Mark::null_mark(), "",
+               "the file has no settings; start from the shipped sennen-edge.yaml, which lists every key");
+    throw ConfigError(report.take());
+  }
+  if (docs.size() > 1)
+    report.add(docs[1].Mark(), "", "only one YAML document is allowed; remove the '---' line and what follows");
+  if (!docs[0].IsMap()) {
+    report.add(docs[0].Mark(), "",
+               "expected settings as 'key: value' lines (site:, sources:, ...), found " + kind_of(docs[0]));
+    throw ConfigError(report.take());
+  }
+
+  Loader(report, base).read(make_value(docs[0], docs[0].Mark(), ""), cfg);
+  if (!report.empty()) throw ConfigError(report.take());
+  return cfg;
+}
+
+Config load(const std::filesystem::path& file) {
+  auto fail = [&](const std::string& why) {
+    Problem p;
+    p.file = file.string();
+    p.message = why;
+    throw ConfigError({p});
+  };
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) fail("is a folder; give the path of the configuration file (sennen-edge.yaml)");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    fail("cannot open the configuration file (" + std::string(std::strerror(err)) +
+         "); check the path and that the sennen-edge user may read it");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) fail("cannot read the configuration file; check the disk and the file's permissions");
+  return parse(text.str(), file);
+}
+
+}  // namespace sennen::config

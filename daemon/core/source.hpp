@@ -1,0 +1,96 @@
+#pragma once
+// What a source sees of the pipeline, and what the pipeline sees of a source. A source never
+// touches SQLite, the gate or batches: it walks its inputs, keeps its per-file state through
+// SourceState, and hands records to an IngestSink.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/core/clock.hpp"
+#include "daemon/core/record.hpp"
+
+namespace sennen {
+
+// Per-source polling state, persisted in the spool in the same transaction as the records a poll
+// ingests (so a crash can neither lose a file nor ingest it twice).
+struct DirState {
+  std::string path;  // relative to the source root; "" is the root
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  bool settled = false;      // every unit below was dealt with (nothing waiting to become stable)
+  bool has_subdirs = false;
+  std::int64_t listed_at = 0;  // unix seconds of the last full listing
+};
+
+struct UnitState {
+  std::string name;  // file (or content folder) name inside its directory
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  std::string status;  // adapter-defined: "ingested", "waiting", "quarantined", "skipped", ...
+};
+
+class SourceState {
+ public:
+  virtual ~SourceState() = default;
+  virtual std::vector<DirState> child_dirs(std::string_view parent) = 0;
+  virtual void put_dir(std::string_view parent, const DirState& dir) = 0;
+  virtual void erase_dir_tree(std::string_view path) = 0;  // the directory and everything below it
+  virtual std::vector<UnitState> units(std::string_view dir) = 0;
+  virtual void put_unit(std::string_view dir, const UnitState& unit) = 0;
+  virtual void erase_unit(std::string_view dir, std::string_view name) = 0;
+  virtual std::uint64_t unit_count() = 0;  // units currently known in the tree
+};
+
+// Receives what a poll finds. Implemented by the pipeline (gate + spool).
+class IngestSink {
+ public:
+  virtual ~IngestSink() = default;
+  // Commits the record (streaming its parts' bytes into the spool, or only their hashes while the
+  // patient is not eligible). Throws sennen::Error when a part cannot be read or changed size
+  // while being read; the source then leaves the unit for the next poll.
+  virtual void record(const RecordDraft& draft) = 0;
+  // The patient visited on `date` (YYYYMMDD), evidence for the notification gate; `key` ties the
+  // evidence to the record, so cancelling the record withdraws it.
+  virtual void visit(std::string_view patient_id, std::string_view key, std::string_view date) = 0;
+  // Copies the file aside with its reason and reports it; nothing is sent.
+  virtual void quarantine(const std::filesystem::path& file, std::string_view rel_path, std::string_view reason) = 0;
+  // A safe point: everything handed over so far, together with the SourceState writes made so
+  // far, may be committed now.
+  virtual void checkpoint() = 0;
+};
+
+struct SourceStats {
+  std::uint64_t files_seen = 0;    // units present in the tree at the end of the last poll
+  std::uint64_t ingested = 0;      // units committed by the last poll
+  std::uint64_t quarantined = 0;   // units quarantined by the last poll
+  std::uint64_t waiting = 0;       // units not yet stable at the end of the last poll
+  std::uint64_t bytes = 0;         // bytes ingested by the last poll
+};
+
+struct SourceContext {
+  const Clock& clock;
+  SourceState& state;
+  IngestSink& sink;
+  const std::atomic<bool>& stop_requested;
+  SourceStats& stats;  // the source updates it as it goes (progress display reads it)
+  bool full_scan = false;  // re-stat every file, ignoring unchanged-directory shortcuts
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual const std::string& name() const = 0;
+  // One pass over the source. Throws sennen::Error when the source as a whole cannot be read
+  // (root missing, permission denied); problems with single files are quarantined instead.
+  virtual void poll(SourceContext& ctx) = 0;
+  // Where the bytes of a version are now (files get renamed after we saw them). nullopt when
+  // the version no longer exists in the source.
+  virtual std::optional<std::vector<ContentPart>> locate(std::string_view path, std::string_view version) const = 0;
+};
+
+}  // namespace sennen

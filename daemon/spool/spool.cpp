@@ -1,0 +1,248 @@
+#include "daemon/spool/spool.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+#include "daemon/core/error.hpp"
+#include "daemon/spool/content_stream.hpp"
+#include "daemon/spool/spool_statements.hpp"
+#include "daemon/util/fd.hpp"
+#include "daemon/util/sha256.hpp"
+#include "sennen/spool_migrations.hpp"
+
+namespace sennen::spool {
+
+const char* to_string(Hold h) {
+  switch (h) {
+    case Hold::stopped: return "stopped";
+    case Hold::not_notified: return "not_notified";
+    case Hold::none: break;
+  }
+  return "";
+}
+
+std::string stream_part(const ContentPart& part,
+                        const std::function<void(std::uint64_t, std::span<const std::byte>)>& sink) {
+  util::Fd fd = util::open_for_read(part.file);
+  util::Sha256 hash;
+  std::vector<std::byte> buf(kChunk);
+  std::uint64_t offset = 0;
+  for (;;) {
+    std::size_t n = util::read_some(fd, buf, part.file);
+    if (n == 0) break;
+    if (offset + n > part.size)
+      throw Error(part.file.string() + " grew while being read (expected " + std::to_string(part.size) +
+                  " bytes); it will be read again once it is stable");
+    std::span<const std::byte> chunk(buf.data(), n);
+    hash.update(chunk);
+    if (sink) sink(offset, chunk);
+    offset += n;
+  }
+  if (offset != part.size)
+    throw Error(part.file.string() + " shrank while being read (" + std::to_string(offset) + " of " +
+                std::to_string(part.size) + " bytes); it will be read again once it is stable");
+  return hash.hex_digest();
+}
+
+Spool::Spool(const std::filesystem::path& state_dir) : state_dir_(state_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) throw Error("cannot create state_dir " + state_dir.string() + ": " + ec.message());
+  db_ = std::make_unique<sqlite::Connection>(state_dir / "spool.db");
+  // WAL: readers (sennen-edgectl status) never block the daemon. synchronous=FULL: a commit
+  // that was reported is on disk, so a C-STORE answered "success" or a poll state saying
+  // "ingested" survives power loss, not just a crash.
+  db_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  migrate();
+  st_ = std::make_unique<Statements>(*db_);
+}
+
+Spool::~Spool() {
+  if (in_tx_) rollback();
+}
+
+sqlite::Connection& Spool::connection() { return *db_; }
+
+int Spool::schema_version() const {
+  sqlite::Statement q(*db_, "PRAGMA user_version");
+  q.step();
+  return static_cast<int>(q.column_int(0));
+}
+
+void Spool::migrate() {
+  constexpr int latest = static_cast<int>(std::size(kMigrations));
+  static_assert(latest == kSchemaVersion);
+  int current = schema_version();
+  if (current > latest)
+    throw Error("spool " + db_->file().string() + " has schema version " + std::to_string(current) +
+                ", newer than this sennen-edged understands (" + std::to_string(latest) +
+                "); install the newer version again or restore the matching package");
+  for (int v = current; v < latest; ++v) {
+    sqlite::Transaction tx(*db_);
+    db_->exec(kMigrations[v]);
+    db_->exec("PRAGMA user_version=" + std::to_string(v + 1));
+    tx.commit();
+  }
+}
+
+void Spool::begin() {
+  if (in_tx_) return;
+  db_->exec("BEGIN IMMEDIATE");
+  in_tx_ = true;
+  tx_bytes_ = 0;
+}
+
+void Spool::commit() {
+  if (!in_tx_) return;
+  db_->exec("COMMIT");
+  in_tx_ = false;
+  tx_bytes_ = 0;
+}
+
+void Spool::rollback() {
+  if (!in_tx_) return;
+  in_tx_ = false;
+  tx_bytes_ = 0;
+  db_->exec("ROLLBACK");
+}
+
+namespace {
+std::string attributes_json(const RecordDraft& d) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : d.attributes) j[k] = v;
+  return j.dump();
+}
+
+// sha256 of a multi-part record: over the sorted listing "name\0size\0sha256\n" of its parts,
+// so the manifest can name one hash per record (documented in docs/batch-format.md).
+std::string combined_hash(const std::vector<StoredPart>& parts) {
+  util::Sha256 h;
+  for (const auto& p : parts) {
+    h.update(p.name);
+    h.update(std::string_view("\0", 1));
+    h.update(std::to_string(p.size));
+    h.update(std::string_view("\0", 1));
+    h.update(p.sha256);
+    h.update("\n");
+  }
+  return h.hex_digest();
+}
+}  // namespace
+
+std::string record_hash(const std::vector<StoredPart>& parts) {
+  if (parts.size() == 1 && parts[0].name.empty()) return parts[0].sha256;
+  return combined_hash(parts);
+}
+
+bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, std::int64_t now) {
+  if (!in_tx_) throw Error("internal: Spool::put outside a transaction");
+  db_->exec("SAVEPOINT put_record");
+  try {
+    std::uint64_t total = 0;
+    for (const auto& p : d.parts) total += p.size;
+    auto& ins = st_->insert_record;
+    ins.bind(1, d.source).bind(2, d.key).bind(3, d.version).bind(4, d.patient_id).bind(5, patient_key);
+    ins.bind(6, d.kind).bind(7, d.path).bind(8, to_string(d.event)).bind(9, static_cast<std::int64_t>(total));
+    ins.bind(10, attributes_json(d)).bind(11, hold == Hold::none ? "ready" : "held");
+    if (hold == Hold::none)
+      ins.bind_null(12);
+    else
+      ins.bind(12, to_string(hold));
+    ins.bind(13, now);
+    ins.run();
+    if (db_->changes() == 0) {  // this version is already spooled
+      db_->exec("RELEASE put_record");
+      return false;
+    }
+    std::int64_t record_id = db_->last_insert_rowid();
+
+    std::vector<StoredPart> parts;
+    std::int64_t seq = 0;
+    for (const auto& part : d.parts) {
+      auto& ip = st_->insert_part;
+      ip.bind(1, record_id).bind(2, seq++).bind(3, part.name).bind(4, static_cast<std::int64_t>(part.size));
+      if (hold == Hold::none)
+        ip.bind_zeroblob(5, part.size);
+      else
+        ip.bind_null(5);
+      ip.run();
+      std::int64_t part_id = db_->last_insert_rowid();
+      std::string sha;
+      if (hold == Hold::none && part.size > 0) {
+        sqlite::Blob blob(*db_, "spool_parts", "content", part_id, true);
+        sha = stream_part(part, [&](std::uint64_t off, std::span<const std::byte> c) { blob.write(off, c); });
+      } else {
+        sha = stream_part(part, {});
+      }
+      st_->set_part_hash.bind(1, sha).bind(2, part_id).run();
+      parts.push_back({part_id, part.name, part.size, sha});
+    }
+    std::string sha = d.parts.empty() ? util::sha256_hex("") : record_hash(parts);
+    st_->set_record_hash.bind(1, sha).bind(2, record_id).run();
+    db_->exec("RELEASE put_record");
+    if (hold == Hold::none) tx_bytes_ += total;
+    return true;
+  } catch (...) {
+    db_->exec("ROLLBACK TO put_record; RELEASE put_record");
+    throw;
+  }
+}
+
+void Spool::add_quarantine(std::string_view source, std::string_view path, std::string_view reason,
+                           std::uint64_t size, std::string_view copy_path, std::int64_t now) {
+  auto& q = st_->upsert_quarantine;
+  q.bind(1, source).bind(2, path).bind(3, reason).bind(4, static_cast<std::int64_t>(size));
+  if (copy_path.empty())
+    q.bind_null(5);
+  else
+    q.bind(5, copy_path);
+  q.bind(6, now).run();
+}
+
+void Spool::add_counter(std::string_view name, std::int64_t delta) {
+  st_->add_counter.bind(1, name).bind(2, delta).run();
+}
+
+std::int64_t Spool::counter(std::string_view name) {
+  auto& q = st_->get_counter;
+  q.bind(1, name);
+  std::int64_t v = q.step() ? q.column_int(0) : 0;
+  q.reset();
+  return v;
+}
+
+Depth Spool::depth() {
+  Depth d;
+  sqlite::Statement q(*db_,
+                      "SELECT state, hold_reason, COUNT(*), COALESCE(SUM(size),0), MIN(ingested_at) "
+                      "FROM spool_records GROUP BY state, hold_reason");
+  while (q.step()) {
+    std::string state = q.column_text(0), reason = q.column_text(1);
+    std::int64_t n = q.column_int(2);
+    if (state == "ready") {
+      d.ready = n;
+      d.ready_bytes = q.column_int(3);
+    } else if (state == "batched") {
+      d.batched = n;
+    } else if (reason == "stopped") {
+      d.held_stopped = n;
+    } else {
+      d.held_not_notified = n;
+    }
+    if (state != "held" && (d.oldest_pending_at == 0 || q.column_int(4) < d.oldest_pending_at))
+      d.oldest_pending_at = q.column_int(4);
+  }
+  sqlite::Statement b(*db_, "SELECT COUNT(*) FROM spool_batches WHERE state IN ('sealing','sealed')");
+  b.step();
+  d.batches_pending = b.column_int(0);
+  sqlite::Statement w(*db_, "SELECT COUNT(*) FROM gate_withdrawals");
+  w.step();
+  d.withdrawals_pending = w.column_int(0);
+  sqlite::Statement qu(*db_, "SELECT COUNT(*) FROM quarantine");
+  qu.step();
+  d.quarantined = qu.column_int(0);
+  return d;
+}
+
+}  // namespace sennen::spool

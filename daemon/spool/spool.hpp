@@ -1,0 +1,169 @@
+#pragma once
+// The durable spool: every record is committed here (content, sha256, size, source, key,
+// patient, kind, event) before anything else happens to it, and leaves only after the batch
+// holding it was confirmed delivered. One SQLite database in WAL mode under state_dir.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/core/record.hpp"
+#include "daemon/core/source.hpp"
+
+namespace sennen::sqlite {
+class Connection;
+}
+
+namespace sennen::spool {
+
+enum class Hold { none, stopped, not_notified };
+const char* to_string(Hold h);
+
+struct StoredPart {
+  std::int64_t part_id = 0;
+  std::string name;
+  std::uint64_t size = 0;
+  std::string sha256;
+};
+
+struct StoredRecord {
+  std::int64_t id = 0;
+  std::string source, key, version, patient_id, patient_key, kind, path;
+  Event event = Event::upsert;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string attributes_json;
+  std::int64_t ingested_at = 0;
+  std::vector<StoredPart> parts;
+};
+
+struct Withdrawal {
+  std::int64_t id = 0;
+  std::string patient_key;
+  std::int64_t effective_at = 0;
+};
+
+struct BatchInfo {
+  std::int64_t seq = 0;
+  std::string batch_id;
+  std::string state;
+  std::int64_t created_at = 0;
+  std::int64_t record_count = 0;
+  std::int64_t withdrawal_count = 0;
+  std::uint64_t file_size = 0;
+  std::string file_sha256;
+  std::string stop_list_sha256;
+  std::int64_t delivered_at = 0;
+};
+
+struct Depth {
+  std::int64_t ready = 0, batched = 0, held_stopped = 0, held_not_notified = 0;
+  std::int64_t ready_bytes = 0;
+  std::int64_t oldest_pending_at = 0;  // ingested_at of the oldest ready/batched record, 0 if none
+  std::int64_t batches_pending = 0;
+  std::int64_t withdrawals_pending = 0;
+  std::int64_t quarantined = 0;
+};
+
+class Spool {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens (creating) state_dir/spool.db and migrates it to kSchemaVersion.
+  explicit Spool(const std::filesystem::path& state_dir);
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  const std::filesystem::path& state_dir() const { return state_dir_; }
+  int schema_version() const;
+  sqlite::Connection& connection();
+
+  // --- transactions: ingest commits in chunks; every other operation is its own transaction.
+  void begin();
+  void commit();
+  void rollback();
+  bool in_transaction() const { return in_tx_; }
+
+  // --- ingest (inside begin/commit). Streams each part from disk: into the spool when
+  // hold == none, only through the hash otherwise. Throws sennen::Error when a part cannot be
+  // read or does not have the size it was found with; nothing of the record is kept then.
+  // Returns false when this version was already in the spool (a replayed poll).
+  bool put(const RecordDraft& draft, std::string_view patient_key, Hold hold, std::int64_t now);
+  std::uint64_t bytes_stored_in_transaction() const { return tx_bytes_; }
+
+  // --- the gate's tables
+  void put_visit(std::string_view source, std::string_view key, std::string_view patient_key, int day);
+  void remove_visit(std::string_view source, std::string_view key);
+  std::optional<int> first_visit_since(std::string_view patient_key, int since_day);
+  // Replaces the applied stop list; returns the keys added since the last call.
+  std::vector<std::string> apply_stop_list(const std::set<std::string>& keys, std::int64_t now);
+  // Patients with held records, optionally only those with a visit on/after since_day.
+  std::vector<std::string> held_patients(std::optional<int> visited_since_day);
+  // Pending records of a patient lose their content and become held for `reason` (stopped or
+  // not_notified). Records already in a batch are not touched (void the batch first). Returns
+  // the number of records affected.
+  std::int64_t hold_patient(std::string_view patient_key, Hold reason);
+  // Held records of a patient become ready: each part is re-read from where `locate` says it is
+  // now and must hash to what was recorded. Returns {released, stale}; stale versions (gone from
+  // the source or changed) are dropped with a warning: a newer version supersedes them.
+  using Locate = std::function<std::optional<std::vector<ContentPart>>(const StoredRecord&)>;
+  std::pair<std::int64_t, std::int64_t> release_patient(std::string_view patient_key, const Locate& locate);
+  void add_withdrawal(std::string_view patient_key, std::int64_t effective_at);
+
+  // --- batches
+  // Ready records in ingest order, starting after `after_id`, at most `limit`.
+  std::vector<StoredRecord> ready_records(std::int64_t after_id, std::size_t limit);
+  std::vector<Withdrawal> pending_withdrawals();
+  // Assigns records and withdrawals to a new batch in state "sealing"; returns its sequence number.
+  std::int64_t next_batch_seq();
+  void create_batch(std::string_view batch_id, std::int64_t seq, const std::vector<std::int64_t>& record_ids,
+                    const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
+                    std::string_view stop_list_sha256, std::int64_t now);
+  void mark_sealed(std::string_view batch_id, std::uint64_t file_size, std::string_view file_sha256);
+  // Delivered: the batch's records and withdrawals leave the spool; the batch row stays for audit.
+  void mark_delivered(std::string_view batch_id, std::int64_t now);
+  // Abandons a batch that never left the box: its records and withdrawals go back to pending.
+  void void_batch(std::string_view batch_id, std::string_view reason);
+  std::vector<BatchInfo> batches_in_state(std::string_view state);
+  std::optional<BatchInfo> last_delivered_batch();
+  // Patient keys with records inside a batch.
+  std::set<std::string> batch_patients(std::string_view batch_id);
+  std::vector<StoredRecord> batch_records(std::string_view batch_id);
+  std::vector<Withdrawal> batch_withdrawals(std::string_view batch_id);
+  // Reads a stored part's bytes sequentially, in constant memory.
+  class PartReader {
+   public:
+    virtual ~PartReader() = default;
+    virtual std::size_t read(std::span<std::byte> out) = 0;  // 0 at the end
+  };
+  std::unique_ptr<PartReader> open_part(std::int64_t part_id);
+
+  // --- quarantine and counters
+  void add_quarantine(std::string_view source, std::string_view path, std::string_view reason, std::uint64_t size,
+                      std::string_view copy_path, std::int64_t now);
+  void add_counter(std::string_view name, std::int64_t delta);
+  std::int64_t counter(std::string_view name);
+  Depth depth();
+
+  // Per-source polling state, written through this spool's connection (and transaction).
+  std::unique_ptr<SourceState> source_state(std::string_view source);
+
+ struct Statements;  // internal, prepared statements (spool_statements.hpp)
+
+ private:
+  void migrate();
+  std::filesystem::path state_dir_;
+  std::unique_ptr<sqlite::Connection> db_;
+  std::unique_ptr<Statements> st_;
+  bool in_tx_ = false;
+  std::uint64_t tx_bytes_ = 0;
+};
+
+}  // namespace sennen::spool

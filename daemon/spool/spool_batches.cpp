@@ -1,0 +1,201 @@
+// Batches: records and withdrawals are assigned to a batch while it is sealed, and leave the
+// spool only once it is delivered.
+#include <vector>
+
+#include "daemon/core/error.hpp"
+#include "daemon/spool/spool.hpp"
+#include "daemon/spool/spool_statements.hpp"
+
+namespace sennen::spool {
+
+StoredRecord record_from_row(const sqlite::Statement& q) {
+  StoredRecord r;
+  r.id = q.column_int(0);
+  r.source = q.column_text(1);
+  r.key = q.column_text(2);
+  r.version = q.column_text(3);
+  r.patient_id = q.column_text(4);
+  r.patient_key = q.column_text(5);
+  r.kind = q.column_text(6);
+  r.path = q.column_text(7);
+  r.event = q.column_text(8) == "delete" ? Event::remove : Event::upsert;
+  r.size = static_cast<std::uint64_t>(q.column_int(9));
+  r.sha256 = q.column_text(10);
+  r.attributes_json = q.column_text(11);
+  r.ingested_at = q.column_int(12);
+  return r;
+}
+
+void load_parts(sqlite::Connection& db, StoredRecord& r) {
+  sqlite::Statement q(db, "SELECT part_id, name, size, sha256 FROM spool_parts WHERE record_id = ?1 ORDER BY seq");
+  q.bind(1, r.id);
+  while (q.step())
+    r.parts.push_back({q.column_int(0), q.column_text(1), static_cast<std::uint64_t>(q.column_int(2)), q.column_text(3)});
+}
+
+namespace {
+std::vector<StoredRecord> query_records(sqlite::Connection& db, sqlite::Statement& q) {
+  std::vector<StoredRecord> out;
+  while (q.step()) out.push_back(record_from_row(q));
+  for (auto& r : out) load_parts(db, r);
+  return out;
+}
+
+BatchInfo batch_from_row(const sqlite::Statement& q) {
+  BatchInfo b;
+  b.seq = q.column_int(0);
+  b.batch_id = q.column_text(1);
+  b.state = q.column_text(2);
+  b.created_at = q.column_int(3);
+  b.record_count = q.column_int(4);
+  b.withdrawal_count = q.column_int(5);
+  b.file_size = static_cast<std::uint64_t>(q.column_int(6));
+  b.file_sha256 = q.column_text(7);
+  b.stop_list_sha256 = q.column_text(8);
+  b.delivered_at = q.column_int(9);
+  return b;
+}
+constexpr const char* kBatchColumns =
+    "seq, batch_id, state, created_at, record_count, withdrawal_count, file_size, file_sha256, stop_list_sha256, "
+    "delivered_at";
+}  // namespace
+
+std::vector<StoredRecord> Spool::ready_records(std::int64_t after_id, std::size_t limit) {
+  sqlite::Statement q(*db_, std::string("SELECT ") + kRecordColumns +
+                                " FROM spool_records WHERE state = 'ready' AND id > ?1 ORDER BY id LIMIT ?2");
+  q.bind(1, after_id).bind(2, static_cast<std::int64_t>(limit));
+  return query_records(*db_, q);
+}
+
+std::vector<StoredRecord> Spool::batch_records(std::string_view batch_id) {
+  sqlite::Statement q(*db_, std::string("SELECT ") + kRecordColumns +
+                                " FROM spool_records WHERE batch_id = ?1 ORDER BY id");
+  q.bind(1, batch_id);
+  return query_records(*db_, q);
+}
+
+std::vector<Withdrawal> Spool::pending_withdrawals() {
+  sqlite::Statement q(*db_,
+                      "SELECT id, patient_key, effective_at FROM gate_withdrawals WHERE batch_id IS NULL ORDER BY id");
+  std::vector<Withdrawal> out;
+  while (q.step()) out.push_back({q.column_int(0), q.column_text(1), q.column_int(2)});
+  return out;
+}
+
+std::vector<Withdrawal> Spool::batch_withdrawals(std::string_view batch_id) {
+  sqlite::Statement q(*db_,
+                      "SELECT id, patient_key, effective_at FROM gate_withdrawals WHERE batch_id = ?1 ORDER BY id");
+  q.bind(1, batch_id);
+  std::vector<Withdrawal> out;
+  while (q.step()) out.push_back({q.column_int(0), q.column_text(1), q.column_int(2)});
+  return out;
+}
+
+std::int64_t Spool::next_batch_seq() {
+  sqlite::Statement q(*db_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM spool_batches");
+  q.step();
+  return q.column_int(0);
+}
+
+void Spool::create_batch(std::string_view batch_id, std::int64_t seq, const std::vector<std::int64_t>& record_ids,
+                         const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
+                         std::string_view stop_list_sha256, std::int64_t now) {
+  sqlite::Transaction tx(*db_);
+  sqlite::Statement ins(*db_,
+                        "INSERT INTO spool_batches (seq, batch_id, state, created_at, record_count, withdrawal_count, "
+                        "raw_bytes, stop_list_sha256) VALUES (?1, ?2, 'sealing', ?3, ?4, ?5, ?6, ?7)");
+  ins.bind(1, seq).bind(2, batch_id).bind(3, now).bind(4, static_cast<std::int64_t>(record_ids.size()));
+  ins.bind(5, static_cast<std::int64_t>(withdrawal_ids.size())).bind(6, static_cast<std::int64_t>(raw_bytes));
+  ins.bind(7, stop_list_sha256).run();
+  sqlite::Statement rec(*db_, "UPDATE spool_records SET state = 'batched', batch_id = ?1 WHERE id = ?2 AND state = 'ready'");
+  for (auto id : record_ids) {
+    rec.bind(1, batch_id).bind(2, id).run();
+    if (db_->changes() != 1) throw Error("internal: record " + std::to_string(id) + " was not ready for batching");
+  }
+  sqlite::Statement wd(*db_, "UPDATE gate_withdrawals SET batch_id = ?1 WHERE id = ?2 AND batch_id IS NULL");
+  for (auto id : withdrawal_ids) wd.bind(1, batch_id).bind(2, id).run();
+  tx.commit();
+}
+
+void Spool::mark_sealed(std::string_view batch_id, std::uint64_t file_size, std::string_view file_sha256) {
+  sqlite::Statement q(*db_,
+                      "UPDATE spool_batches SET state = 'sealed', file_size = ?2, file_sha256 = ?3 "
+                      "WHERE batch_id = ?1 AND state = 'sealing'");
+  q.bind(1, batch_id).bind(2, static_cast<std::int64_t>(file_size)).bind(3, file_sha256).run();
+  if (db_->changes() != 1) throw Error("internal: batch " + std::string(batch_id) + " was not being sealed");
+}
+
+void Spool::mark_delivered(std::string_view batch_id, std::int64_t now) {
+  sqlite::Transaction tx(*db_);
+  sqlite::Statement b(*db_,
+                      "UPDATE spool_batches SET state = 'delivered', delivered_at = ?2 WHERE batch_id = ?1 "
+                      "AND state = 'sealed'");
+  b.bind(1, batch_id).bind(2, now).run();
+  if (db_->changes() != 1) throw Error("internal: batch " + std::string(batch_id) + " was not sealed");
+  sqlite::Statement r(*db_, "DELETE FROM spool_records WHERE batch_id = ?1");  // parts cascade
+  r.bind(1, batch_id).run();
+  sqlite::Statement w(*db_, "DELETE FROM gate_withdrawals WHERE batch_id = ?1");
+  w.bind(1, batch_id).run();
+  tx.commit();
+}
+
+void Spool::void_batch(std::string_view batch_id, std::string_view reason) {
+  sqlite::Transaction tx(*db_);
+  sqlite::Statement b(*db_,
+                      "UPDATE spool_batches SET state = 'void', void_reason = ?2 WHERE batch_id = ?1 "
+                      "AND state IN ('sealing', 'sealed')");
+  b.bind(1, batch_id).bind(2, reason).run();
+  sqlite::Statement r(*db_, "UPDATE spool_records SET state = 'ready', batch_id = NULL WHERE batch_id = ?1");
+  r.bind(1, batch_id).run();
+  sqlite::Statement w(*db_, "UPDATE gate_withdrawals SET batch_id = NULL WHERE batch_id = ?1");
+  w.bind(1, batch_id).run();
+  tx.commit();
+}
+
+std::vector<BatchInfo> Spool::batches_in_state(std::string_view state) {
+  sqlite::Statement q(*db_, std::string("SELECT ") + kBatchColumns +
+                                " FROM spool_batches WHERE state = ?1 ORDER BY seq");
+  q.bind(1, state);
+  std::vector<BatchInfo> out;
+  while (q.step()) out.push_back(batch_from_row(q));
+  return out;
+}
+
+std::optional<BatchInfo> Spool::last_delivered_batch() {
+  sqlite::Statement q(*db_, std::string("SELECT ") + kBatchColumns +
+                                " FROM spool_batches WHERE state = 'delivered' ORDER BY seq DESC LIMIT 1");
+  if (!q.step()) return std::nullopt;
+  return batch_from_row(q);
+}
+
+std::set<std::string> Spool::batch_patients(std::string_view batch_id) {
+  sqlite::Statement q(*db_, "SELECT DISTINCT patient_key FROM spool_records WHERE batch_id = ?1");
+  q.bind(1, batch_id);
+  std::set<std::string> out;
+  while (q.step()) out.insert(q.column_text(0));
+  return out;
+}
+
+namespace {
+class BlobPartReader final : public Spool::PartReader {
+ public:
+  BlobPartReader(sqlite::Connection& db, std::int64_t part_id) : blob_(db, "spool_parts", "content", part_id, false) {}
+  std::size_t read(std::span<std::byte> out) override {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), blob_.size() - offset_));
+    if (n == 0) return 0;
+    blob_.read(offset_, out.first(n));
+    offset_ += n;
+    return n;
+  }
+
+ private:
+  sqlite::Blob blob_;
+  std::uint64_t offset_ = 0;
+};
+}  // namespace
+
+std::unique_ptr<Spool::PartReader> Spool::open_part(std::int64_t part_id) {
+  return std::make_unique<BlobPartReader>(*db_, part_id);
+}
+
+}  // namespace sennen::spool

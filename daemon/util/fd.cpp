@@ -1,0 +1,105 @@
+#include "daemon/util/fd.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/core/error.hpp"
+
+namespace sennen::util {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+void Fd::reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Fd open_for_read(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ELOOP) throw Error("cannot read " + path.string() + ": it is a symbolic link, which is not followed");
+    throw Error("cannot open " + path.string() + ": " + errno_text(err) +
+                (err == EACCES ? " (grant the sennen-edge user read access)" : ""));
+  }
+  return Fd(fd);
+}
+
+std::size_t read_some(const Fd& fd, std::span<std::byte> buf, const std::filesystem::path& path) {
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno != EINTR) throw Error("cannot read " + path.string() + ": " + errno_text(errno));
+  }
+}
+
+void write_all(const Fd& fd, std::span<const std::byte> data, const std::filesystem::path& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      throw Error("cannot write " + path.string() + ": " + errno_text(err) +
+                  (err == ENOSPC ? " (free disk space on that file system)" : ""));
+    }
+    data = data.subspan(static_cast<std::size_t>(n));
+  }
+}
+
+void fsync_or_throw(const Fd& fd, const std::filesystem::path& path) {
+  if (::fsync(fd.get()) != 0) throw Error("cannot fsync " + path.string() + ": " + errno_text(errno));
+}
+
+void fsync_directory(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw Error("cannot open directory " + dir.string() + ": " + errno_text(errno));
+  fsync_or_throw(fd, dir);
+}
+
+std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  Fd fd = open_for_read(path);
+  std::string out;
+  std::byte buf[65536];
+  for (;;) {
+    std::size_t n = read_some(fd, buf, path);
+    if (n == 0) break;
+    if (out.size() + n > max_bytes)
+      throw Error(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+    out.append(reinterpret_cast<const char*>(buf), n);
+  }
+  return out;
+}
+
+AtomicFile::AtomicFile(std::filesystem::path target, unsigned mode) : target_(std::move(target)) {
+  temp_ = target_;
+  temp_ += ".tmp-" + std::to_string(::getpid());
+  fd_ = Fd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd_) throw Error("cannot create " + temp_.string() + ": " + errno_text(errno));
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    fd_.reset();
+    ::unlink(temp_.c_str());
+  }
+}
+
+void AtomicFile::write(std::span<const std::byte> data) { write_all(fd_, data, temp_); }
+void AtomicFile::write(std::string_view data) {
+  write(std::as_bytes(std::span(data.data(), data.size())));
+}
+
+void AtomicFile::commit() {
+  fsync_or_throw(fd_, temp_);
+  fd_.reset();
+  if (::rename(temp_.c_str(), target_.c_str()) != 0)
+    throw Error("cannot rename " + temp_.string() + " to " + target_.string() + ": " + errno_text(errno));
+  committed_ = true;
+  fsync_directory(target_.parent_path().empty() ? "." : target_.parent_path());
+}
+
+}  // namespace sennen::util

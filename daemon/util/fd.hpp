@@ -1,0 +1,70 @@
+#pragma once
+// Owning file descriptor and the few file operations the pipeline needs, with errors that name
+// the path and say what to do.
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sennen::util {
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// Opens a regular file for reading without following a symlink in the last component.
+// Throws Error naming the path.
+Fd open_for_read(const std::filesystem::path& path);
+// Reads up to buf.size() bytes; returns 0 at end of file. Retries EINTR; throws on error.
+std::size_t read_some(const Fd& fd, std::span<std::byte> buf, const std::filesystem::path& path_for_errors);
+void write_all(const Fd& fd, std::span<const std::byte> data, const std::filesystem::path& path_for_errors);
+void fsync_or_throw(const Fd& fd, const std::filesystem::path& path_for_errors);
+void fsync_directory(const std::filesystem::path& dir);
+std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes);
+std::string errno_text(int err);
+
+// Writes to "<target>.tmp-<pid>", and only commit() fsyncs, renames over target and fsyncs the
+// directory. Destroyed without commit(), it removes the temporary file: never a half-written target.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path target, unsigned mode = 0640);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(std::span<const std::byte> data);
+  void write(std::string_view data);
+  const Fd& fd() const { return fd_; }
+  const std::filesystem::path& temp_path() const { return temp_; }
+  void commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path temp_;
+  Fd fd_;
+  bool committed_ = false;
+};
+
+}  // namespace sennen::util

@@ -1,0 +1,22 @@
+#pragma once
+// Logging to stderr in a form journald keeps: each line starts with a syslog priority "<N>" when
+// stderr is not a terminal (journald strips it and records the priority). The sink is configured
+// once at start-up (the one piece of process-wide state, like the C libraries' own init).
+// Never log patient names or record content; IDs, paths and counts only.
+#include <string_view>
+
+namespace sennen::log {
+
+enum class Level { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+
+void set_max_level(Level level);
+void set_prefix_priority(bool on);  // default: on when stderr is not a terminal
+
+void write(Level level, std::string_view message);
+inline void error(std::string_view m) { write(Level::error, m); }
+inline void warning(std::string_view m) { write(Level::warning, m); }
+inline void notice(std::string_view m) { write(Level::notice, m); }
+inline void info(std::string_view m) { write(Level::info, m); }
+inline void debug(std::string_view m) { write(Level::debug, m); }
+
+}  // namespace sennen::log

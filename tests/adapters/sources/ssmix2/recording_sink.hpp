@@ -1,0 +1,42 @@
+#pragma once
+// An IngestSink that remembers what a source handed over (the adapter tests check the adapter,
+// not the gate); SourceState is the real spool-backed one.
+#include <string>
+#include <vector>
+
+#include "daemon/core/source.hpp"
+#include "daemon/util/sha256.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace sennen::test {
+
+struct RecordingSink final : IngestSink {
+  struct Seen {
+    RecordDraft draft;
+    std::vector<std::string> contents;  // bytes of each part as read at hand-over
+  };
+  std::vector<Seen> records;
+  std::vector<std::pair<std::string, std::string>> visits;      // patient, date
+  std::vector<std::pair<std::string, std::string>> quarantined;  // rel path, reason
+  int checkpoints = 0;
+
+  void record(const RecordDraft& d) override {
+    Seen s{d, {}};
+    for (const auto& p : d.parts) s.contents.push_back(read_file(p.file));
+    records.push_back(std::move(s));
+  }
+  void visit(std::string_view patient, std::string_view, std::string_view date) override {
+    visits.emplace_back(patient, date);
+  }
+  void quarantine(const std::filesystem::path&, std::string_view rel, std::string_view reason) override {
+    quarantined.emplace_back(rel, reason);
+  }
+  void checkpoint() override { ++checkpoints; }
+  void clear() {
+    records.clear();
+    visits.clear();
+    quarantined.clear();
+  }
+};
+
+}  // namespace sennen::test

@@ -1,0 +1,236 @@
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <utime.h>
+
+#include "adapters/sources/ssmix2/standard_source.hpp"
+#include "daemon/core/error.hpp"
+#include "daemon/spool/spool.hpp"
+#include "tests/adapters/sources/ssmix2/recording_sink.hpp"
+#include "tests/support/manual_clock.hpp"
+
+using namespace sennen;
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kPid = "0000012345";
+
+std::string hl7(const std::string& pid, const std::string& type, const std::string& extra = "") {
+  return "MSH|^~\\&|HIS|S|GW|R|20250101120000||" + type + "|1|P|2.5||||||~ISO IR87||ISO 2022-1994\r"
+         "PID|0001||" + pid + "^^^^PI||\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B\r" + extra;
+}
+
+// Writes root/PID[0:3]/PID[3:6]/PID/date/type/name with an mtime an hour before `now`.
+fs::path put(const fs::path& root, const std::string& date, const std::string& type, const std::string& order,
+             const std::string& stamp, char flag, const std::string& content, const std::string& pid = kPid) {
+  fs::path dir = root / pid.substr(0, 3) / pid.substr(3, 3) / pid / date / type;
+  fs::path file = dir / (pid + "_" + date + "_" + type + "_" + order + "_" + stamp + "_01_" + flag);
+  test::write_file(file, content);
+  return file;
+}
+
+void age(const fs::path& p, std::time_t mtime) {
+  struct utimbuf t{mtime, mtime};
+  REQUIRE(::utime(p.c_str(), &t) == 0);
+}
+
+void rename_flag(const fs::path& file, char to) {
+  std::string n = file.string();
+  n.back() = to;
+  fs::rename(file, n);
+}
+
+struct Fixture {
+  test::TempDir tmp;
+  fs::path root = tmp / "std";
+  spool::Spool spool{tmp / "state"};
+  test::ManualClock clock;
+  test::RecordingSink sink;
+  std::atomic<bool> stop{false};
+  std::unique_ptr<Source> source = ssmix2::make_standard_source({"emr", {root}, std::chrono::seconds(30)});
+  std::unique_ptr<SourceState> state = spool.source_state("emr");
+  SourceStats stats;
+
+  Fixture() { fs::create_directories(root); }
+  void poll(bool full = false) {
+    SourceContext ctx{clock, *state, sink, stop, stats, full};
+    spool.begin();
+    source->poll(ctx);
+    spool.commit();
+  }
+  std::time_t past() const { return std::chrono::system_clock::to_time_t(clock.now()) - 3600; }
+};
+}  // namespace
+
+TEST_CASE("ssmix2: a current file is handed over once, byte-exact, with its fields") {
+  Fixture f;
+  auto file = put(f.root, "20250110", "OMP-01", "000000000000123", "20250110101010123", '1', hl7(kPid, "RDE^O11"));
+  age(file, f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  const auto& r = f.sink.records[0].draft;
+  CHECK(r.event == Event::upsert);
+  CHECK(r.patient_id == kPid);
+  CHECK(r.kind == "OMP-01");
+  CHECK(r.key == std::string(kPid) + "_20250110_OMP-01_000000000000123");
+  CHECK(r.path == "000/001/0000012345/20250110/OMP-01/" + file.filename().string());
+  CHECK(f.sink.records[0].contents[0] == test::read_file(file));
+  CHECK(f.stats.files_seen == 1);
+
+  f.sink.clear();
+  f.poll();
+  CHECK(f.sink.records.empty());
+  f.poll(true);  // even a full scan does not hand it over again
+  CHECK(f.sink.records.empty());
+}
+
+TEST_CASE("ssmix2: update and cancel renames (1 -> 2 -> 0) send the new version once and one delete") {
+  Fixture f;
+  auto v1 = put(f.root, "20250110", "OML-11", "000000000000777", "20250110101010000", '1', hl7(kPid, "OUL^R22", "OBX|1\r"));
+  age(v1, f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  f.sink.clear();
+
+  // The writer supersedes v1 (rename to _2) and writes v2 as the current version.
+  rename_flag(v1, '2');
+  auto v2 = put(f.root, "20250110", "OML-11", "000000000000777", "20250111080000000", '1', hl7(kPid, "OUL^R22", "OBX|2\r"));
+  age(v2, f.past());
+  age(f.root / "000/001/0000012345/20250110/OML-11", f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.sink.records[0].draft.event == Event::upsert);
+  CHECK(f.sink.records[0].contents[0] == test::read_file(v2));
+  f.sink.clear();
+
+  // A rename alone never re-sends.
+  f.poll();
+  CHECK(f.sink.records.empty());
+
+  // Cancel: every version renamed to _0, plus a cancel message written with flag 0.
+  fs::path v1_2 = v1.string().substr(0, v1.string().size() - 1) + "2";
+  rename_flag(v1_2, '0');
+  rename_flag(v2, '0');
+  auto cancel = put(f.root, "20250110", "OML-11", "000000000000777", "20250112090000000", '0', hl7(kPid, "OUL^R22"));
+  age(cancel, f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.sink.records[0].draft.event == Event::remove);
+  CHECK(f.sink.records[0].draft.key == std::string(kPid) + "_20250110_OML-11_000000000000777");
+  CHECK(f.sink.records[0].draft.parts.empty());
+  f.sink.clear();
+  f.poll();
+  f.poll(true);
+  CHECK(f.sink.records.empty());
+}
+
+TEST_CASE("ssmix2: a key first seen already cancelled or superseded sends nothing") {
+  Fixture f;
+  age(put(f.root, "20250110", "OMP-01", "000000000000001", "20250110101010000", '0', hl7(kPid, "RDE^O11")), f.past());
+  age(put(f.root, "20250110", "OMP-01", "000000000000002", "20250110101010000", '2', hl7(kPid, "RDE^O11")), f.past());
+  f.poll();
+  CHECK(f.sink.records.empty());
+  CHECK(f.sink.quarantined.empty());
+}
+
+TEST_CASE("ssmix2: a file still being written waits until it is stable") {
+  Fixture f;
+  auto file = put(f.root, "20250110", "OMP-01", "000000000000123", "20250110101010123", '1', hl7(kPid, "RDE^O11"));
+  age(file, std::chrono::system_clock::to_time_t(f.clock.now()) - 5);  // written 5 s ago
+  f.poll();
+  CHECK(f.sink.records.empty());
+  CHECK(f.stats.waiting == 1);
+
+  // The writer appends more; the file is still recent.
+  test::write_file(file, hl7(kPid, "RDE^O11", "RXE|1\r"));
+  age(file, std::chrono::system_clock::to_time_t(f.clock.now()) - 5);
+  f.clock.advance(std::chrono::seconds(10));
+  f.poll();
+  CHECK(f.sink.records.empty());
+
+  f.clock.advance(std::chrono::seconds(30));
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.sink.records[0].contents[0] == hl7(kPid, "RDE^O11", "RXE|1\r"));
+}
+
+TEST_CASE("ssmix2: bad files are quarantined once with a reason, and the rest goes on") {
+  Fixture f;
+  auto good = put(f.root, "20250110", "OMP-01", "000000000000123", "20250110101010123", '1', hl7(kPid, "RDE^O11"));
+  auto junk = put(f.root, "20250110", "OMP-01", "000000000000124", "20250110101010124", '1', "\xfb\xfc");
+  auto other = put(f.root, "20250110", "OMP-01", "000000000000125", "20250110101010125", '1', hl7("0000099999", "RDE^O11"));
+  fs::path misplaced_dir = f.root / "000/001/0000012345/20250110/ADT-31";
+  fs::create_directories(misplaced_dir);
+  fs::copy_file(good, misplaced_dir / good.filename());
+  test::write_file(f.root / "000/README.txt", "not ssmix2");
+  for (auto p : {good, junk, other, misplaced_dir / good.filename(), f.root / "000/README.txt"}) age(p, f.past());
+  f.poll();
+  CHECK(f.sink.records.size() == 1);
+  REQUIRE(f.sink.quarantined.size() == 4);
+  std::string all;
+  for (auto& [p, why] : f.sink.quarantined) all += p + ": " + why + "\n";
+  CHECK(all.find("not an HL7 v2 message") != std::string::npos);
+  CHECK(all.find("PID-3 names patient 0000099999") != std::string::npos);
+  CHECK(all.find("ADT-31") != std::string::npos);
+  CHECK(all.find("README.txt: file is not where SS-MIX2 stores files") != std::string::npos);
+  f.sink.clear();
+  f.poll(true);
+  CHECK(f.sink.quarantined.empty());
+  CHECK(f.sink.records.empty());
+}
+
+TEST_CASE("ssmix2: visits (ADT-12 outpatient, ADT-22 admission) are reported as evidence") {
+  Fixture f;
+  age(put(f.root, "20250110", "ADT-12", "999999999999999", "20250110101010000", '1', hl7(kPid, "ADT^A04")), f.past());
+  age(put(f.root, "20250111", "ADT-22", "999999999999999", "20250111101010000", '1', hl7(kPid, "ADT^A01")), f.past());
+  age(put(f.root, "-", "ADT-00", "999999999999999", "20250111101010000", '1', hl7(kPid, "ADT^A08")), f.past());
+  f.poll();
+  CHECK(f.sink.records.size() == 3);
+  CHECK(f.sink.visits == std::vector<std::pair<std::string, std::string>>{{kPid, "20250110"}, {kPid, "20250111"}});
+}
+
+TEST_CASE("ssmix2: an unchanged folder is not listed again; a full scan catches in-place rewrites") {
+  Fixture f;
+  auto file = put(f.root, "20250110", "OMP-01", "000000000000123", "20250110101010123", '1', hl7(kPid, "RDE^O11"));
+  age(file, f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  f.sink.clear();
+  test::write_file(file, hl7(kPid, "RDE^O11", "RXE|changed\r"));  // no rename: the folder's mtime stays
+  age(file, f.past() + 1);
+  f.poll();
+  CHECK(f.sink.records.empty());
+  f.poll(true);
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.sink.records[0].contents[0] == hl7(kPid, "RDE^O11", "RXE|changed\r"));
+}
+
+TEST_CASE("ssmix2: locate follows a held version through its renames") {
+  Fixture f;
+  auto file = put(f.root, "20250110", "OMP-01", "000000000000123", "20250110101010123", '1', hl7(kPid, "RDE^O11"));
+  age(file, f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  auto d = f.sink.records[0].draft;
+  rename_flag(file, '2');
+  auto parts = f.source->locate(d.path, d.version);
+  REQUIRE(parts);
+  CHECK(test::read_file((*parts)[0].file) == hl7(kPid, "RDE^O11"));
+  fs::remove(file.string().substr(0, file.string().size() - 1) + "2");
+  CHECK_FALSE(f.source->locate(d.path, d.version));
+}
+
+TEST_CASE("ssmix2: a missing root is an error of the source, not of a file") {
+  test::TempDir tmp;
+  spool::Spool spool{tmp / "state"};
+  test::ManualClock clock;
+  test::RecordingSink sink;
+  std::atomic<bool> stop{false};
+  auto src = ssmix2::make_standard_source({"emr", {tmp / "nope"}, std::chrono::seconds(30)});
+  auto state = spool.source_state("emr");
+  SourceStats stats;
+  SourceContext ctx{clock, *state, sink, stop, stats, false};
+  spool.begin();
+  CHECK_THROWS_WITH_AS(src->poll(ctx), doctest::Contains("check the path in the config"), Error);
+  spool.rollback();
+}

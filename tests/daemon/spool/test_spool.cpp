@@ -1,0 +1,223 @@
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "daemon/core/error.hpp"
+#include "daemon/spool/spool.hpp"
+#include "daemon/util/sha256.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace sennen;
+namespace fs = std::filesystem;
+
+namespace {
+RecordDraft draft(const fs::path& file, const std::string& version, const std::string& patient = "0001") {
+  RecordDraft d;
+  d.source = "emr";
+  d.key = "k-" + version;
+  d.version = version;
+  d.patient_id = patient;
+  d.kind = "OMP-01";
+  d.path = file.filename().string();
+  d.parts = {ContentPart{"", file, fs::file_size(file)}};
+  d.attributes = {{"date", "20250101"}};
+  return d;
+}
+
+std::string read_all(spool::Spool& s, std::int64_t part_id) {
+  auto r = s.open_part(part_id);
+  std::string out;
+  std::byte buf[7];  // small on purpose: many chunks
+  while (std::size_t n = r->read(buf)) out.append(reinterpret_cast<const char*>(buf), n);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("spool: schema is created and migrated to the current version") {
+  test::TempDir t;
+  spool::Spool s(t.path());
+  CHECK(s.schema_version() == spool::Spool::kSchemaVersion);
+  spool::Spool again(t.path());  // reopening does not re-run migrations
+  CHECK(again.schema_version() == spool::Spool::kSchemaVersion);
+}
+
+TEST_CASE("spool: a ready record keeps its bytes exactly, with their sha256") {
+  test::TempDir t;
+  std::string content = "MSH|^~\\&|\x1b$B4A;z\x1b(B\rPID|||0001";
+  test::write_file(t / "f1", content);
+  spool::Spool s(t / "state");
+  s.begin();
+  CHECK(s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 100));
+  s.commit();
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 1);
+  CHECK(ready[0].sha256 == util::sha256_hex(content));
+  CHECK(ready[0].size == content.size());
+  CHECK(ready[0].patient_key == "1");
+  REQUIRE(ready[0].parts.size() == 1);
+  CHECK(read_all(s, ready[0].parts[0].part_id) == content);
+}
+
+TEST_CASE("spool: the same version is taken in once") {
+  test::TempDir t;
+  test::write_file(t / "f1", "abc");
+  spool::Spool s(t / "state");
+  s.begin();
+  CHECK(s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1));
+  CHECK_FALSE(s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 2));
+  s.commit();
+  CHECK(s.ready_records(0, 10).size() == 1);
+}
+
+TEST_CASE("spool: a file that changed size while being read leaves nothing behind") {
+  test::TempDir t;
+  test::write_file(t / "f1", "abcdef");
+  spool::Spool s(t / "state");
+  auto d = draft(t / "f1", "v1");
+  d.parts[0].size = 3;  // what the poller saw before the writer appended
+  s.begin();
+  CHECK_THROWS_AS(s.put(d, "1", spool::Hold::none, 1), Error);
+  CHECK(s.put(draft(t / "f1", "v2"), "1", spool::Hold::none, 1));  // the transaction is still usable
+  s.commit();
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 1);
+  CHECK(ready[0].version == "v2");
+}
+
+TEST_CASE("spool: an uncommitted chunk is lost as a whole on a crash, never half") {
+  test::TempDir t;
+  test::write_file(t / "f1", "abc");
+  {
+    spool::Spool s(t / "state");
+    s.begin();
+    s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1);
+    // destroyed without commit, as if killed
+  }
+  spool::Spool s(t / "state");
+  CHECK(s.ready_records(0, 10).empty());
+}
+
+TEST_CASE("spool: held records keep only their hash, and are released from the source when eligible") {
+  test::TempDir t;
+  test::write_file(t / "f1", "held content");
+  spool::Spool s(t / "state");
+  s.begin();
+  s.put(draft(t / "f1", "v1", "0042"), "42", spool::Hold::not_notified, 1);
+  s.commit();
+  CHECK(s.ready_records(0, 10).empty());
+  CHECK(s.depth().held_not_notified == 1);
+  CHECK(s.held_patients(std::nullopt) == std::vector<std::string>{"42"});
+
+  SUBCASE("released when the bytes are still as they were") {
+    auto [released, stale] = s.release_patient("42", [&](const spool::StoredRecord&) {
+      return std::optional<std::vector<ContentPart>>({ContentPart{"", t / "f1", 12}});
+    });
+    CHECK(released == 1);
+    CHECK(stale == 0);
+    auto ready = s.ready_records(0, 10);
+    REQUIRE(ready.size() == 1);
+    CHECK(read_all(s, ready[0].parts[0].part_id) == "held content");
+  }
+  SUBCASE("dropped when the source bytes changed (a newer version supersedes it)") {
+    test::write_file(t / "f1", "HELD CONTENT");
+    auto [released, stale] = s.release_patient("42", [&](const spool::StoredRecord&) {
+      return std::optional<std::vector<ContentPart>>({ContentPart{"", t / "f1", 12}});
+    });
+    CHECK(released == 0);
+    CHECK(stale == 1);
+    CHECK(s.ready_records(0, 10).empty());
+    CHECK(s.depth().held_not_notified == 0);
+  }
+}
+
+TEST_CASE("spool: holding a stopped patient drops pending content") {
+  test::TempDir t;
+  test::write_file(t / "f1", "a");
+  test::write_file(t / "f2", "b");
+  spool::Spool s(t / "state");
+  s.begin();
+  s.put(draft(t / "f1", "v1", "7"), "7", spool::Hold::none, 1);
+  s.put(draft(t / "f2", "v2", "8"), "8", spool::Hold::none, 1);
+  s.commit();
+  CHECK(s.hold_patient("7", spool::Hold::stopped) == 1);
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 1);
+  CHECK(ready[0].patient_key == "8");
+  CHECK(s.depth().held_stopped == 1);
+}
+
+TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided batch gives them back") {
+  test::TempDir t;
+  test::write_file(t / "f1", "a");
+  test::write_file(t / "f2", "b");
+  spool::Spool s(t / "state");
+  s.begin();
+  s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1);
+  s.put(draft(t / "f2", "v2"), "1", spool::Hold::none, 1);
+  s.commit();
+  s.add_withdrawal("99", 5);
+  auto ready = s.ready_records(0, 10);
+  auto w = s.pending_withdrawals();
+  REQUIRE(w.size() == 1);
+  auto seq = s.next_batch_seq();
+  s.create_batch("B1", seq, {ready[0].id, ready[1].id}, {w[0].id}, 2, "sha", 10);
+  CHECK(s.ready_records(0, 10).empty());
+  CHECK(s.pending_withdrawals().empty());
+  CHECK(s.batch_patients("B1") == std::set<std::string>{"1"});
+
+  SUBCASE("void") {
+    s.void_batch("B1", "test");
+    CHECK(s.ready_records(0, 10).size() == 2);
+    CHECK(s.pending_withdrawals().size() == 1);
+    CHECK(s.next_batch_seq() == seq + 1);  // a voided id is never reused
+  }
+  SUBCASE("deliver") {
+    CHECK_THROWS_AS(s.mark_delivered("B1", 11), Error);  // not sealed yet
+    s.mark_sealed("B1", 123, "abc");
+    s.mark_delivered("B1", 11);
+    CHECK(s.batch_records("B1").empty());
+    CHECK(s.ready_records(0, 10).empty());
+    auto last = s.last_delivered_batch();
+    REQUIRE(last);
+    CHECK(last->batch_id == "B1");
+    CHECK(last->record_count == 2);
+    CHECK(s.depth().withdrawals_pending == 0);
+  }
+}
+
+TEST_CASE("spool: stop list application reports only newly added patients") {
+  test::TempDir t;
+  spool::Spool s(t.path());
+  CHECK(s.apply_stop_list({"1", "2"}, 1) == std::vector<std::string>{"1", "2"});
+  CHECK(s.apply_stop_list({"2", "3"}, 2) == std::vector<std::string>{"3"});
+  CHECK(s.apply_stop_list({"1", "2", "3"}, 3) == std::vector<std::string>{"1"});
+}
+
+TEST_CASE("spool: visits give the first visit on or after a day, and go away with their record") {
+  test::TempDir t;
+  spool::Spool s(t.path());
+  s.put_visit("emr", "kA", "5", 100);
+  s.put_visit("emr", "kB", "5", 120);
+  s.put_visit("emr", "kC", "5", 90);
+  CHECK(s.first_visit_since("5", 95) == 100);
+  s.remove_visit("emr", "kA");
+  CHECK(s.first_visit_since("5", 95) == 120);
+  CHECK_FALSE(s.first_visit_since("6", 0).has_value());
+}
+
+TEST_CASE("spool: source state removes a whole subtree, and only it") {
+  test::TempDir t;
+  spool::Spool s(t.path());
+  auto st = s.source_state("emr");
+  st->put_dir("", {"0", 1, 1, true, true, 0});
+  st->put_dir("0", {"0/000", 1, 1, true, true, 0});
+  st->put_dir("0/000", {"0/000/001", 1, 1, true, false, 0});
+  st->put_dir("0", {"0/0000", 1, 1, true, false, 0});
+  st->put_unit("0/000/001", {"f", 1, 1, 1, "ingested"});
+  st->put_unit("0/0000", {"g", 1, 1, 1, "ingested"});
+  st->erase_dir_tree("0/000");
+  CHECK(st->child_dirs("0").size() == 1);
+  CHECK(st->units("0/000/001").empty());
+  CHECK(st->units("0/0000").size() == 1);
+  CHECK(s.source_state("other")->child_dirs("0").empty());
+}
