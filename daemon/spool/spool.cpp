@@ -22,6 +22,14 @@ const char* to_string(Hold h) {
   return "";
 }
 
+namespace {
+[[noreturn]] void changed_size(const ContentPart& part, std::uint64_t got, bool grew) {
+  throw Error(part.file.string() + (grew ? " grew" : " shrank") + " while being read (expected " +
+              std::to_string(part.size) + " bytes, " + (grew ? "more" : std::to_string(got)) +
+              " arrived); it will be read again once it is stable");
+}
+}  // namespace
+
 std::string stream_part(const ContentPart& part,
                         const std::function<void(std::uint64_t, std::span<const std::byte>)>& sink) {
   util::Fd fd = util::open_for_read(part.file);
@@ -31,17 +39,30 @@ std::string stream_part(const ContentPart& part,
   for (;;) {
     std::size_t n = util::read_some(fd, buf, part.file);
     if (n == 0) break;
-    if (offset + n > part.size)
-      throw Error(part.file.string() + " grew while being read (expected " + std::to_string(part.size) +
-                  " bytes); it will be read again once it is stable");
+    if (offset + n > part.size) changed_size(part, offset + n, true);
     std::span<const std::byte> chunk(buf.data(), n);
     hash.update(chunk);
     if (sink) sink(offset, chunk);
     offset += n;
   }
-  if (offset != part.size)
-    throw Error(part.file.string() + " shrank while being read (" + std::to_string(offset) + " of " +
-                std::to_string(part.size) + " bytes); it will be read again once it is stable");
+  if (offset != part.size) changed_size(part, offset, false);
+  return hash.hex_digest();
+}
+
+std::string read_part(const ContentPart& part, std::vector<std::byte>& buffer) {
+  util::Fd fd = util::open_for_read(part.file);
+  buffer.resize(static_cast<std::size_t>(part.size) + 1);  // one spare byte detects growth
+  std::size_t have = 0;
+  while (have < buffer.size()) {
+    std::size_t n = util::read_some(fd, std::span(buffer.data() + have, buffer.size() - have), part.file);
+    if (n == 0) break;
+    have += n;
+  }
+  if (have > part.size) changed_size(part, have, true);
+  if (have < part.size) changed_size(part, have, false);
+  buffer.resize(have);
+  util::Sha256 hash;
+  hash.update(buffer);
   return hash.hex_digest();
 }
 
@@ -53,7 +74,7 @@ Spool::Spool(const std::filesystem::path& state_dir) : state_dir_(state_dir) {
   // WAL: readers (sennen-edgectl status) never block the daemon. synchronous=FULL: a commit
   // that was reported is on disk, so a C-STORE answered "success" or a poll state saying
   // "ingested" survives power loss, not just a crash.
-  db_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  db_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;");
   migrate();
   st_ = std::make_unique<Statements>(*db_);
 }
@@ -137,39 +158,66 @@ std::string record_hash(const std::vector<StoredPart>& parts) {
 
 bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, std::int64_t now) {
   if (!in_tx_) throw Error("internal: Spool::put outside a transaction");
-  db_->exec("SAVEPOINT put_record");
+  std::uint64_t total = 0;
+  bool small = true;
+  for (const auto& p : d.parts) {
+    total += p.size;
+    small &= p.size <= kInlinePart;
+  }
+  // Held records and records of small parts are read (and hashed) before anything is written, so
+  // a file that changed under us leaves nothing behind without a savepoint. Large parts stream
+  // into an incremental blob instead, inside a savepoint.
+  const bool read_first = hold != Hold::none || small;
+  std::vector<StoredPart> parts;
+  std::vector<std::vector<std::byte>> contents;
+  if (read_first) {
+    for (const auto& part : d.parts) {
+      std::string sha;
+      if (hold == Hold::none) {
+        contents.emplace_back();
+        sha = read_part(part, contents.back());
+      } else {
+        sha = stream_part(part, {});
+      }
+      parts.push_back({0, part.name, part.size, sha});
+    }
+  }
+  const bool nested = !read_first;
+  if (nested) st_->savepoint.run();
   try {
-    std::uint64_t total = 0;
-    for (const auto& p : d.parts) total += p.size;
     auto& ins = st_->insert_record;
     ins.bind(1, d.source).bind(2, d.key).bind(3, d.version).bind(4, d.patient_id).bind(5, patient_key);
     ins.bind(6, d.kind).bind(7, d.path).bind(8, to_string(d.event)).bind(9, static_cast<std::int64_t>(total));
-    ins.bind(10, attributes_json(d)).bind(11, hold == Hold::none ? "ready" : "held");
+    ins.bind(10, read_first ? (d.parts.empty() ? util::sha256_hex("") : record_hash(parts)) : std::string());
+    ins.bind(11, attributes_json(d)).bind(12, hold == Hold::none ? "ready" : "held");
     if (hold == Hold::none)
-      ins.bind_null(12);
+      ins.bind_null(13);
     else
-      ins.bind(12, to_string(hold));
-    ins.bind(13, now);
+      ins.bind(13, to_string(hold));
+    ins.bind(14, now);
     ins.run();
-    if (db_->changes() == 0) {  // this version is already spooled
-      db_->exec("RELEASE put_record");
+    if (db_->changes() == 0) {  // this version is already spooled (a replayed poll)
+      if (nested) st_->release.run();
       return false;
     }
     std::int64_t record_id = db_->last_insert_rowid();
 
-    std::vector<StoredPart> parts;
-    std::int64_t seq = 0;
-    for (const auto& part : d.parts) {
+    for (std::size_t seq = 0; seq < d.parts.size(); ++seq) {
+      const auto& part = d.parts[seq];
       auto& ip = st_->insert_part;
-      ip.bind(1, record_id).bind(2, seq++).bind(3, part.name).bind(4, static_cast<std::int64_t>(part.size));
-      if (hold == Hold::none)
-        ip.bind_zeroblob(5, part.size);
+      ip.bind(1, record_id).bind(2, static_cast<std::int64_t>(seq)).bind(3, part.name);
+      ip.bind(4, static_cast<std::int64_t>(part.size)).bind(5, read_first ? parts[seq].sha256 : std::string());
+      if (hold != Hold::none)
+        ip.bind_null(6);
+      else if (read_first)
+        ip.bind_blob(6, contents[seq]);
       else
-        ip.bind_null(5);
+        ip.bind_zeroblob(6, part.size);
       ip.run();
+      if (read_first) continue;
       std::int64_t part_id = db_->last_insert_rowid();
       std::string sha;
-      if (hold == Hold::none && part.size > 0) {
+      if (part.size > 0) {
         sqlite::Blob blob(*db_, "spool_parts", "content", part_id, true);
         sha = stream_part(part, [&](std::uint64_t off, std::span<const std::byte> c) { blob.write(off, c); });
       } else {
@@ -178,13 +226,15 @@ bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, s
       st_->set_part_hash.bind(1, sha).bind(2, part_id).run();
       parts.push_back({part_id, part.name, part.size, sha});
     }
-    std::string sha = d.parts.empty() ? util::sha256_hex("") : record_hash(parts);
-    st_->set_record_hash.bind(1, sha).bind(2, record_id).run();
-    db_->exec("RELEASE put_record");
+    if (!read_first) st_->set_record_hash.bind(1, record_hash(parts)).bind(2, record_id).run();
+    if (nested) st_->release.run();
     if (hold == Hold::none) tx_bytes_ += total;
     return true;
   } catch (...) {
-    db_->exec("ROLLBACK TO put_record; RELEASE put_record");
+    if (nested) {
+      st_->rollback_to.run();
+      st_->release.run();
+    }
     throw;
   }
 }

@@ -13,9 +13,12 @@ struct Spool::Statements {
       : insert_record(db,
                       "INSERT INTO spool_records (source, record_key, version, patient_id, patient_key, kind, path, "
                       "event, size, sha256, attributes, state, hold_reason, ingested_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10, ?11, ?12, ?13) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
                       "ON CONFLICT (source, version, event) DO NOTHING"),
-        insert_part(db, "INSERT INTO spool_parts (record_id, seq, name, size, sha256, content) VALUES (?1, ?2, ?3, ?4, '', ?5)"),
+        insert_part(db, "INSERT INTO spool_parts (record_id, seq, name, size, sha256, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        savepoint(db, "SAVEPOINT put_record"),
+        release(db, "RELEASE put_record"),
+        rollback_to(db, "ROLLBACK TO put_record"),
         set_part_hash(db, "UPDATE spool_parts SET sha256 = ?1 WHERE part_id = ?2"),
         set_record_hash(db, "UPDATE spool_records SET sha256 = ?1 WHERE id = ?2"),
         upsert_quarantine(db,
@@ -32,9 +35,11 @@ struct Spool::Statements {
                   "visit_day = excluded.visit_day"),
         remove_visit(db, "DELETE FROM gate_visits WHERE source = ?1 AND record_key = ?2"),
         first_visit(db, "SELECT MIN(visit_day) FROM gate_visits WHERE patient_key = ?1 AND visit_day >= ?2"),
+        // Pinned: without statistics SQLite prefers the primary key's (source) prefix, a scan of
+        // every folder of the source per lookup (quadratic on big trees).
         child_dirs(db,
                    "SELECT path, mtime_ns, ctime_ns, settled, has_subdirs, listed_at FROM dirpoll_dirs "
-                   "WHERE source = ?1 AND parent = ?2"),
+                   "INDEXED BY dirpoll_dirs_parent WHERE source = ?1 AND parent = ?2"),
         put_dir(db,
                 "INSERT INTO dirpoll_dirs (source, path, parent, mtime_ns, ctime_ns, settled, has_subdirs, listed_at) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (source, path) DO UPDATE SET "
@@ -48,7 +53,7 @@ struct Spool::Statements {
                  "status = excluded.status"),
         erase_unit(db, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3") {}
 
-  sqlite::Statement insert_record, insert_part, set_part_hash, set_record_hash, upsert_quarantine, add_counter,
+  sqlite::Statement insert_record, insert_part, savepoint, release, rollback_to, set_part_hash, set_record_hash, upsert_quarantine, add_counter,
       get_counter, put_visit, remove_visit, first_visit, child_dirs, put_dir, units, put_unit, erase_unit;
 };
 

@@ -80,7 +80,7 @@ Statement& Statement::bind(int i, std::string_view v) {
   return *this;
 }
 Statement& Statement::bind_blob(int i, std::span<const std::byte> v) {
-  if (sqlite3_bind_blob64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT) != SQLITE_OK)
+  if (sqlite3_bind_blob64(stmt_, i, v.data(), v.size(), SQLITE_STATIC) != SQLITE_OK)
     fail(db_->handle(), "spool: bind");
   return *this;
 }

@@ -43,7 +43,8 @@ class Statement {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  // Binding (1-based index); chainable. Strings are copied by SQLite (SQLITE_TRANSIENT).
+  // Binding (1-based index); chainable. Strings are copied by SQLite (SQLITE_TRANSIENT); a blob
+  // is not copied: its bytes must stay valid until the statement is reset.
   Statement& bind(int i, std::int64_t v);
   Statement& bind(int i, std::string_view v);
   Statement& bind_blob(int i, std::span<const std::byte> v);

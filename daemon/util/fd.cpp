@@ -18,8 +18,8 @@ void Fd::reset() {
   fd_ = -1;
 }
 
-Fd open_for_read(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+Fd open_for_read(const std::filesystem::path& path, Links links) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (links == Links::refuse ? O_NOFOLLOW : 0));
   if (fd < 0) {
     int err = errno;
     if (err == ELOOP) throw Error("cannot read " + path.string() + ": it is a symbolic link, which is not followed");
@@ -61,7 +61,7 @@ void fsync_directory(const std::filesystem::path& dir) {
 }
 
 std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
-  Fd fd = open_for_read(path);
+  Fd fd = open_for_read(path, Links::follow);
   std::string out;
   std::byte buf[65536];
   for (;;) {

@@ -34,14 +34,17 @@ class Fd {
   int fd_ = -1;
 };
 
-// Opens a regular file for reading without following a symlink in the last component.
-// Throws Error naming the path.
-Fd open_for_read(const std::filesystem::path& path);
+// Opens a file for reading. Files from a source tree are opened without following a symlink in
+// the last component (nothing in an export tree may point us elsewhere); files an administrator
+// named in the configuration (stop list, certificates) may be links. Throws Error naming the path.
+enum class Links { refuse, follow };
+Fd open_for_read(const std::filesystem::path& path, Links links = Links::refuse);
 // Reads up to buf.size() bytes; returns 0 at end of file. Retries EINTR; throws on error.
 std::size_t read_some(const Fd& fd, std::span<std::byte> buf, const std::filesystem::path& path_for_errors);
 void write_all(const Fd& fd, std::span<const std::byte> data, const std::filesystem::path& path_for_errors);
 void fsync_or_throw(const Fd& fd, const std::filesystem::path& path_for_errors);
 void fsync_directory(const std::filesystem::path& dir);
+// Reads a configured file (links followed) of at most max_bytes.
 std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes);
 std::string errno_text(int err);
 

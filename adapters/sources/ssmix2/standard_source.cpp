@@ -12,9 +12,9 @@ namespace {
 
 constexpr std::size_t kHeaderPrefix = 64 * 1024;  // MSH and PID come first; never parse more
 
-std::string read_prefix(const fs::path& file) {
+std::string read_prefix(const fs::path& file, std::uint64_t size) {
   util::Fd fd = util::open_for_read(file);
-  std::string out(kHeaderPrefix, '\0');
+  std::string out(static_cast<std::size_t>(std::min<std::uint64_t>(size, kHeaderPrefix)), '\0');
   std::size_t have = 0;
   while (have < out.size()) {
     std::size_t n = util::read_some(fd, std::as_writable_bytes(std::span(out.data() + have, out.size() - have)), file);
@@ -77,7 +77,7 @@ class StandardSource final : public TreeSource {
     Upsert up;
     std::string prefix;
     try {
-      prefix = read_prefix(unit.parts[0].file);
+      prefix = read_prefix(unit.parts[0].file, unit.parts[0].size);
     } catch (const Error& e) {
       up.quarantine_reason = std::string("cannot be read: ") + e.what();
       return up;

@@ -1,0 +1,19 @@
+// sennen-edged: parses the command line and hands over to daemon/app/service.hpp.
+#include <CLI/CLI.hpp>
+
+#include "daemon/app/service.hpp"
+#include "sennen/version.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App cli{"sennen-edged: the 千年カルテ edge appliance daemon (SS-MIX2 -> opt-out gate -> sealed batches)"};
+  std::string config = "/etc/sennen-edge/sennen-edge.yaml";
+  bool once = false, check = false;
+  cli.add_option("--config,-c", config, "configuration file")->capture_default_str();
+  cli.add_flag("--once", once, "run one complete cycle (poll, gate, seal, deliver, heartbeat) and exit");
+  cli.add_flag("--check", check, "validate the configuration and exit");
+  cli.set_version_flag("--version", std::string("sennen-edged ") + sennen::kVersion);
+  CLI11_PARSE(cli, argc, argv);
+  if (check) return sennen::app::check_config(config);
+  if (once) return sennen::app::run_once(config);
+  return sennen::app::run_service(config);
+}

@@ -1,0 +1,69 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "daemon/app/service.hpp"
+#include "daemon/config/config.hpp"
+#include "daemon/core/error.hpp"
+#include "daemon/pipeline/pipeline.hpp"
+#include "daemon/util/log.hpp"
+
+namespace sennen::app {
+namespace {
+
+std::atomic<bool> g_interrupted{false};  // set only by the signal handler below
+extern "C" void on_signal(int) { g_interrupted = true; }
+
+std::optional<config::Config> load_or_report(const std::filesystem::path& file) {
+  try {
+    return config::load(file);
+  } catch (const config::ConfigError& e) {
+    for (const auto& p : e.problems()) std::cerr << p.format() << "\n";
+    std::cerr << "sennen-edged: " << e.problems().size() << " problem(s) in " << file.string() << "\n";
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+int check_config(const std::filesystem::path& file) {
+  auto cfg = load_or_report(file);
+  if (!cfg) return kBadConfig;
+  std::cout << file.string() << ": OK (" << cfg->sources.size() << " source(s), destination "
+            << (cfg->destination.type == config::DestinationType::local ? "local" : "?") << ")\n";
+  return kOk;
+}
+
+int run_once(const std::filesystem::path& file) {
+  auto cfg = load_or_report(file);
+  if (!cfg) return kBadConfig;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const bool tty = ::isatty(STDERR_FILENO);
+  try {
+    SystemClock clock;
+    pipeline::Pipeline p(std::move(*cfg), clock, [tty](const pipeline::Progress& pr) {
+      if (tty) std::fprintf(stderr, "\r\033[K%s", pr.line().c_str());
+    });
+    auto result = p.run_cycle(g_interrupted);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    std::cout << "sennen-edged --once: " << result.progress.line() << "\n";
+    if (result.quarantined)
+      std::cout << "  quarantined " << result.quarantined << " file(s); see " << p.config().state_dir.string()
+                << "/quarantine and the log above\n";
+    for (const auto& e : result.errors) std::cout << "  error: " << e << "\n";
+    if (g_interrupted) {
+      std::cout << "  interrupted: stopped at a safe point; run again to continue\n";
+      return kCycleFailed;
+    }
+    return result.ok() ? kOk : kCycleFailed;
+  } catch (const Error& e) {
+    log::error(e.what());
+    return kFatal;
+  }
+}
+
+}  // namespace sennen::app

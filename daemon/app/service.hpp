@@ -1,0 +1,13 @@
+#pragma once
+// The three ways sennen-edged runs. Each returns the process exit code.
+#include <filesystem>
+
+namespace sennen::app {
+
+enum ExitCode { kOk = 0, kCycleFailed = 1, kBadConfig = 2, kFatal = 3 };
+
+int check_config(const std::filesystem::path& config_file);
+int run_once(const std::filesystem::path& config_file);
+int run_service(const std::filesystem::path& config_file);
+
+}  // namespace sennen::app

@@ -1,0 +1,56 @@
+#pragma once
+// Spool -> sealed batch files in state_dir/outbox. Plans batches under batch.max_bytes from the
+// ready records in ingest order (plus every pending withdrawal), records the assignment in the
+// spool before writing, and only marks a batch sealed once its file is complete and fsynced.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "daemon/batcher/batch_writer.hpp"
+#include "daemon/core/clock.hpp"
+#include "daemon/spool/spool.hpp"
+
+namespace sennen::batcher {
+
+struct SealOptions {
+  std::string site_id;
+  std::uint64_t max_bytes = 64ull << 20;
+  int zstd_level = 3;
+  std::filesystem::path outbox;
+};
+
+struct SealProgress {
+  std::uint64_t batches = 0, records = 0, bytes = 0;
+};
+
+// Run at start-up: a batch left half-sealed by a crash is abandoned (it never left the box): its
+// records go back to ready and its partial file is removed. A sealed batch whose file is gone
+// is sealed again the same way.
+void recover_interrupted_batches(spool::Spool& spool, const std::filesystem::path& outbox);
+
+class Sealer {
+ public:
+  Sealer(spool::Spool& spool, const SealingKeys& keys, SealOptions options, const Clock& clock);
+
+  // Seals until nothing is ready. `eligible(patient_key)` is the gate, asked again for every
+  // record at sealing time; ineligible ones are skipped (the caller purges them).
+  using Eligible = std::function<bool(const std::string& patient_key)>;
+  std::vector<std::string> seal_all(const std::string& stop_list_sha256, const Eligible& eligible,
+                                    const std::atomic<bool>& stop, SealProgress& progress);
+
+  std::filesystem::path outbox_file(const std::string& batch_id) const;
+
+ private:
+  bool seal_one(const std::string& stop_list_sha256, const Eligible& eligible, SealProgress& progress,
+                std::string& batch_id);
+
+  spool::Spool& spool_;
+  const SealingKeys& keys_;
+  SealOptions options_;
+  const Clock& clock_;
+};
+
+}  // namespace sennen::batcher

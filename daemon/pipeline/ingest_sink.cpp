@@ -1,0 +1,106 @@
+#include "daemon/pipeline/ingest_sink.hpp"
+
+#include "daemon/core/error.hpp"
+#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
+
+namespace sennen::pipeline {
+namespace fs = std::filesystem;
+namespace {
+// A chunk is committed once it holds this much content or this many operations: small enough
+// that a crash replays little, large enough that commits (fsyncs) do not dominate ingest.
+constexpr std::uint64_t kChunkBytes = 64ull << 20;
+constexpr std::uint64_t kChunkOps = 5000;
+constexpr std::uintmax_t kMaxQuarantineCopy = 64ull << 20;
+
+spool::Hold to_hold(gate::Decision d) {
+  switch (d) {
+    case gate::Decision::stopped: return spool::Hold::stopped;
+    case gate::Decision::not_notified: return spool::Hold::not_notified;
+    case gate::Decision::eligible: break;
+  }
+  return spool::Hold::none;
+}
+}  // namespace
+
+IngestSinkImpl::IngestSinkImpl(spool::Spool& spool, const gate::Gate& gate, const Clock& clock, std::string source,
+                               fs::path quarantine_dir, std::function<void()> on_progress)
+    : spool_(spool),
+      gate_(gate),
+      clock_(clock),
+      source_(std::move(source)),
+      quarantine_dir_(std::move(quarantine_dir)),
+      on_progress_(std::move(on_progress)) {}
+
+std::int64_t IngestSinkImpl::now() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
+}
+
+std::optional<int> IngestSinkImpl::first_visit(const std::string& key) {
+  if (!gate_.notification()) return std::nullopt;
+  auto it = first_visit_cache_.find(key);
+  if (it != first_visit_cache_.end()) return it->second;
+  auto v = spool_.first_visit_since(key, gate_.notification()->notice_start_day);
+  first_visit_cache_.emplace(key, v);
+  return v;
+}
+
+void IngestSinkImpl::record(const RecordDraft& d) {
+  auto key = gate::canonical_patient_id(d.patient_id);
+  if (!key) throw Error("internal: " + source_ + " handed over a record without a valid patient ID: " + d.path);
+  auto decision = gate_.decide(*key, first_visit(*key), clock_.now());
+  if (d.event == Event::remove) spool_.remove_visit(source_, d.key);
+  if (spool_.put(d, *key, to_hold(decision), now())) {
+    switch (decision) {
+      case gate::Decision::eligible: ++counts_.eligible; break;
+      case gate::Decision::stopped: ++counts_.stopped; break;
+      case gate::Decision::not_notified: ++counts_.not_notified; break;
+    }
+  }
+  ++ops_in_tx_;
+  if (on_progress_) on_progress_();
+}
+
+void IngestSinkImpl::visit(std::string_view patient_id, std::string_view key, std::string_view date) {
+  auto pk = gate::canonical_patient_id(patient_id);
+  auto day = gate::day_from_yyyymmdd(date);
+  if (!pk || !day) return;
+  spool_.put_visit(source_, key, *pk, *day);
+  first_visit_cache_.erase(*pk);
+  ++ops_in_tx_;
+}
+
+void IngestSinkImpl::quarantine(const fs::path& file, std::string_view rel_path, std::string_view reason) {
+  fs::path copy = quarantine_dir_ / source_ / fs::path(std::string(rel_path));
+  std::error_code ec;
+  std::uintmax_t size = fs::is_directory(file, ec) ? 0 : fs::file_size(file, ec);
+  std::string copied;
+  if (size <= kMaxQuarantineCopy) {
+    fs::create_directories(copy.parent_path(), ec);
+    fs::remove_all(copy, ec);
+    fs::copy(file, copy, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    if (!ec) {
+      copied = copy.string();
+      util::AtomicFile why(fs::path(copy) += ".reason.txt", 0640);
+      why.write(std::string(reason) + "\n");
+      why.commit();
+    } else {
+      log::warning("cannot copy " + file.string() + " into quarantine: " + ec.message());
+    }
+  }
+  spool_.add_quarantine(source_, rel_path, reason, size, copied, now());
+  log::warning("quarantined " + source_ + ":" + std::string(rel_path) + ": " + std::string(reason) +
+               (copied.empty() ? "" : " (copy in " + copied + ")"));
+}
+
+void IngestSinkImpl::checkpoint() {
+  if (ops_in_tx_ >= kChunkOps || spool_.bytes_stored_in_transaction() >= kChunkBytes) {
+    spool_.commit();
+    spool_.begin();
+    ops_in_tx_ = 0;
+    first_visit_cache_.clear();
+  }
+}
+
+}  // namespace sennen::pipeline

@@ -1,0 +1,344 @@
+#include "daemon/pipeline/pipeline.hpp"
+
+#include <sys/statvfs.h>
+
+#include <map>
+
+#include "adapters/registry/registry.hpp"
+#include "daemon/batcher/manifest.hpp"
+#include "daemon/batcher/sealer.hpp"
+#include "daemon/core/error.hpp"
+#include "daemon/gate/eligibility.hpp"
+#include "daemon/gate/stop_list.hpp"
+#include "daemon/pipeline/ingest_sink.hpp"
+#include "daemon/spool/spool.hpp"
+#include "daemon/telemetry/heartbeat.hpp"
+#include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
+#include "daemon/util/sha256.hpp"
+
+namespace sennen::pipeline {
+namespace fs = std::filesystem;
+
+std::string Progress::line() const {
+  auto mb = [](std::uint64_t b) { return std::to_string(b / 1000000) + " MB"; };
+  return phase + ": scanned " + std::to_string(files_scanned) + " files, ingested " +
+         std::to_string(records_ingested) + " (" + mb(bytes_ingested) + "), sealed " +
+         std::to_string(batches_sealed) + " batches (" + mb(bytes_sealed) + "), delivered " +
+         std::to_string(batches_delivered) + " (" + mb(bytes_delivered) + ")";
+}
+
+namespace {
+std::int64_t unix_seconds(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+std::optional<gate::NotificationRule> rule_from(const config::OptOut& o) {
+  if (!o.notification) return std::nullopt;
+  return gate::NotificationRule{o.notification->notice_start.days_since_epoch(), o.notification->wait_days};
+}
+
+const char* type_name(config::SourceType t) {
+  return t == config::SourceType::ssmix2 ? "ssmix2" : "ssmix2-extended";
+}
+}  // namespace
+
+struct Pipeline::Impl {
+  config::Config cfg;
+  const Clock& clock;
+  ProgressFn on_progress;
+  spool::Spool spool;
+  gate::Gate gate;
+  std::vector<std::unique_ptr<Source>> sources;
+  std::unique_ptr<Destination> destination;
+  std::map<std::string, telemetry::SourceStatus> source_status;
+  std::string paused_reason;
+  std::string destination_error;
+  std::int64_t destination_last_success = 0;
+  std::int64_t started_at;
+  std::string config_sha256;
+  Progress progress;
+  TimePoint last_progress_report{};
+
+  Impl(config::Config c, const Clock& clk, ProgressFn fn)
+      : cfg(std::move(c)),
+        clock(clk),
+        on_progress(std::move(fn)),
+        spool(cfg.state_dir),
+        gate(rule_from(cfg.optout), cfg.site.utc_offset_minutes),
+        sources(adapters::make_sources(cfg)),
+        destination(adapters::make_destination(cfg)),
+        started_at(unix_seconds(clk.now())) {
+    for (std::size_t i = 0; i < cfg.sources.size(); ++i)
+      source_status[cfg.sources[i].name] = {cfg.sources[i].name, type_name(cfg.sources[i].type), 0, 0, {}, {}};
+    try {
+      config_sha256 = util::sha256_hex(util::read_small_file(cfg.file, 1 << 20));
+    } catch (const Error&) {
+      config_sha256.clear();  // a config given as text (tests) has no file
+    }
+  }
+
+  std::int64_t now() const { return unix_seconds(clock.now()); }
+
+  void report(bool force = false) {
+    if (!on_progress) return;
+    auto t = std::chrono::steady_clock::now();
+    auto tp = TimePoint(std::chrono::duration_cast<TimePoint::duration>(t.time_since_epoch()));
+    if (!force && tp - last_progress_report < std::chrono::milliseconds(500)) return;
+    last_progress_report = tp;
+    on_progress(progress);
+  }
+
+  Source* source_named(const std::string& name) {
+    for (auto& s : sources)
+      if (s->name() == name) return s.get();
+    return nullptr;
+  }
+
+  // Loads the stop list. A new ID is applied at once: the patient's pending records lose their
+  // content, batches not yet delivered that hold them are voided, and a withdrawal is queued.
+  void refresh_gate(CycleResult& result) {
+    paused_reason.clear();
+    gate::StopList list;
+    try {
+      list = gate::load_stop_list(cfg.optout.stop_list);
+    } catch (const Error& e) {
+      paused_reason = std::string("stop list cannot be read: ") + e.what() +
+                      "; nothing is sealed or delivered until it can be read";
+      result.errors.push_back(paused_reason);
+      return;  // keep the stop list applied last time
+    }
+    if (!list.problems.empty() && !cfg.optout.allow_unreadable_lines) {
+      std::string lines;
+      for (std::size_t i = 0; i < list.problems.size() && i < 10; ++i)
+        lines += (i ? ", " : "") + std::to_string(list.problems[i].line);
+      paused_reason = "stop list " + cfg.optout.stop_list.string() + " has " + std::to_string(list.problems.size()) +
+                      " line(s) that cannot be read (line " + lines + ": " + list.problems[0].reason +
+                      "); fix them (or set optout.allow_unreadable_lines: true); nothing is sealed or delivered "
+                      "until then";
+      result.errors.push_back(paused_reason);
+    }
+    auto added = spool.apply_stop_list(list.ids, now());
+    gate.set_stop_list(std::move(list));
+    if (!added.empty()) withdraw(added);
+  }
+
+  void withdraw(const std::vector<std::string>& added) {
+    std::set<std::string> newly(added.begin(), added.end());
+    for (const auto& b : spool.batches_in_state("sealed")) {
+      auto patients = spool.batch_patients(b.batch_id);
+      bool hit = false;
+      for (const auto& p : patients) hit |= newly.count(p) > 0;
+      if (!hit) continue;
+      std::error_code ec;
+      fs::remove(cfg.state_dir / "outbox" / (b.batch_id + ".cms"), ec);
+      spool.void_batch(b.batch_id, "a patient in it was added to the stop list before delivery");
+      log::notice("batch " + b.batch_id + " was voided before delivery: it held records of a patient now on the stop list");
+    }
+    std::int64_t purged = 0;
+    for (const auto& key : added) {
+      purged += spool.hold_patient(key, spool::Hold::stopped);
+      spool.add_withdrawal(key, now());
+    }
+    spool.add_counter("purged_total", purged);
+    spool.add_counter("withdrawals_total", static_cast<std::int64_t>(added.size()));
+    log::notice(std::to_string(added.size()) + " patient(s) newly on the stop list: " + std::to_string(purged) +
+                " pending record(s) withheld; withdrawals queued for the central side");
+  }
+
+  void poll(Source& s, CycleResult& result, const std::atomic<bool>& stop) {
+    auto& status = source_status[s.name()];
+    status.last_poll = now();
+    progress.phase = "polling " + s.name();
+    auto state = spool.source_state(s.name());
+    const Progress base = progress;
+    SourceStats stats;
+    IngestSinkImpl sink(spool, gate, clock, s.name(), cfg.state_dir / "quarantine", [&] {
+      progress.records_ingested = base.records_ingested + stats.ingested;
+      progress.bytes_ingested = base.bytes_ingested + stats.bytes;
+      report();
+    });
+    SourceContext ctx{clock, *state, sink, stop, stats, false};
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      spool.begin();
+      s.poll(ctx);
+      spool.commit();
+      status.last_success = now();
+      status.last_error.clear();
+    } catch (const Error& e) {
+      spool.rollback();
+      status.last_error = e.what();
+      result.errors.push_back("source " + s.name() + ": " + e.what());
+      log::error("source " + s.name() + ": " + e.what());
+    }
+    status.stats = stats;
+    progress.files_scanned = base.files_scanned + stats.files_seen;
+    progress.records_ingested = base.records_ingested + stats.ingested;
+    progress.bytes_ingested = base.bytes_ingested + stats.bytes;
+    result.quarantined += stats.quarantined;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log::info("source " + s.name() + ": poll done in " + std::to_string(secs) + " s: " +
+              std::to_string(stats.files_seen) + " files, " + std::to_string(stats.ingested) + " ingested (" +
+              std::to_string(stats.bytes) + " bytes), " + std::to_string(stats.waiting) + " waiting, " +
+              std::to_string(stats.quarantined) + " quarantined");
+    auto& c = sink.counts();
+    if (c.stopped || c.not_notified)
+      log::info("source " + s.name() + ": withheld at ingest: " + std::to_string(c.stopped) + " (stop list), " +
+                std::to_string(c.not_notified) + " (not yet notified)");
+  }
+
+  std::optional<int> first_visit(const std::string& key) {
+    if (!gate.notification()) return std::nullopt;
+    return spool.first_visit_since(key, gate.notification()->notice_start_day);
+  }
+
+  // Held records of patients who are eligible now flow again (re-read from the source tree,
+  // hash-verified).
+  void release_held() {
+    std::int64_t total = 0, patients = 0;
+    std::optional<int> since;
+    if (gate.notification()) since = gate.notification()->notice_start_day;
+    for (const auto& key : spool.held_patients(since)) {
+      if (gate.decide(key, first_visit(key), clock.now()) != gate::Decision::eligible) continue;
+      auto [released, stale] = spool.release_patient(key, [&](const spool::StoredRecord& r) {
+        Source* s = source_named(r.source);
+        return s ? s->locate(r.path, r.version) : std::nullopt;
+      });
+      (void)stale;
+      total += released;
+      patients += released > 0;
+    }
+    if (total)
+      log::info("released " + std::to_string(total) + " held record(s) of " + std::to_string(patients) +
+                " patient(s) who became eligible");
+  }
+
+  void seal(CycleResult& result, const std::atomic<bool>& stop) {
+    progress.phase = "sealing";
+    report(true);
+    try {
+      auto keys = batcher::SealingKeys::load(cfg.encryption.signer_cert, cfg.encryption.signer_key,
+                                             cfg.encryption.recipients);
+      batcher::Sealer sealer(spool, keys, {cfg.site.id, cfg.batch.max_bytes, cfg.batch.zstd_level, cfg.state_dir / "outbox"},
+                             clock);
+      std::map<std::string, gate::Decision> refused;
+      batcher::SealProgress sp;
+      sealer.seal_all(
+          gate.stop_list().sha256,
+          [&](const std::string& key) {
+            auto d = gate.decide(key, first_visit(key), clock.now());
+            if (d != gate::Decision::eligible) refused[key] = d;
+            return d == gate::Decision::eligible;
+          },
+          stop, sp);
+      for (const auto& [key, d] : refused)
+        spool.hold_patient(key, d == gate::Decision::stopped ? spool::Hold::stopped : spool::Hold::not_notified);
+      progress.batches_sealed += sp.batches;
+      progress.bytes_sealed += sp.bytes;
+    } catch (const Error& e) {
+      result.errors.push_back(std::string("sealing: ") + e.what());
+      log::error(std::string("sealing: ") + e.what());
+    }
+  }
+
+  void deliver(CycleResult& result, const std::atomic<bool>& stop) {
+    progress.phase = "delivering";
+    report(true);
+    for (const auto& b : spool.batches_in_state("sealed")) {
+      if (stop) return;
+      // Last check before the bytes leave: nobody in the batch may be on the stop list now.
+      bool blocked = false;
+      for (const auto& key : spool.batch_patients(b.batch_id)) blocked |= gate.stop_list().contains(key);
+      fs::path file = cfg.state_dir / "outbox" / (b.batch_id + ".cms");
+      if (blocked) {
+        std::error_code ec;
+        fs::remove(file, ec);
+        spool.void_batch(b.batch_id, "a patient in it is on the stop list");
+        continue;
+      }
+      batcher::ManifestHeader h{cfg.site.id, b.batch_id, b.created_at, b.stop_list_sha256};
+      BatchFile bf{b.batch_id,
+                   gate::yyyymmdd(gate.today(TimePoint(std::chrono::seconds(b.created_at)))),
+                   file,
+                   b.file_size,
+                   b.file_sha256,
+                   batcher::build_marker(h, static_cast<std::size_t>(b.record_count),
+                                         static_cast<std::size_t>(b.withdrawal_count), b.file_size, b.file_sha256)};
+      auto r = destination->deliver(bf);
+      if (r.status != DeliveryResult::Status::delivered) {
+        destination_error = r.reason;
+        result.errors.push_back("delivering " + b.batch_id + ": " + r.reason);
+        log::error("delivering " + b.batch_id + " to " + destination->describe() + ": " + r.reason);
+        return;  // keep order: later batches wait for this one
+      }
+      spool.mark_delivered(b.batch_id, now());
+      std::error_code ec;
+      fs::remove(file, ec);
+      destination_error.clear();
+      destination_last_success = now();
+      progress.batches_delivered += 1;
+      progress.bytes_delivered += b.file_size;
+      log::info("delivered batch " + b.batch_id + " (" + std::to_string(b.record_count) + " records) to " +
+                destination->describe());
+      report();
+    }
+  }
+
+  void write_heartbeat() {
+    telemetry::HeartbeatInput in;
+    in.site_id = cfg.site.id;
+    in.site_name = cfg.site.name;
+    in.now = now();
+    in.started_at = started_at;
+    for (const auto& s : cfg.sources) in.sources.push_back(source_status[s.name]);
+    in.depth = spool.depth();
+    const auto& sl = gate.stop_list();
+    in.gate = {sl.ids.size(), sl.problems.size(), sl.sha256, paused_reason, 0, 0,
+               spool.counter("purged_total"), spool.counter("withdrawals_total")};
+    in.last_batch = spool.last_delivered_batch();
+    in.destination = destination->describe();
+    in.destination_error = destination_error;
+    in.destination_last_success = destination_last_success;
+    struct statvfs vfs{};
+    if (::statvfs(cfg.state_dir.c_str(), &vfs) == 0) in.state_dir_free_bytes = std::uint64_t(vfs.f_bavail) * vfs.f_frsize;
+    in.config_sha256 = config_sha256;
+    auto r = destination->put_heartbeat(telemetry::heartbeat_json(in));
+    if (r.status != DeliveryResult::Status::delivered) log::warning("heartbeat not written: " + r.reason);
+  }
+};
+
+Pipeline::Pipeline(config::Config config, const Clock& clock, ProgressFn on_progress)
+    : impl_(std::make_unique<Impl>(std::move(config), clock, std::move(on_progress))) {
+  batcher::recover_interrupted_batches(impl_->spool, impl_->cfg.state_dir / "outbox");
+}
+
+Pipeline::~Pipeline() = default;
+
+const config::Config& Pipeline::config() const { return impl_->cfg; }
+
+CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<std::string>* only) {
+  CycleResult result;
+  auto& p = *impl_;
+  p.progress = Progress{};
+  p.refresh_gate(result);
+  for (auto& s : p.sources) {
+    if (stop) break;
+    if (only && !only->count(s->name())) continue;
+    p.poll(*s, result, stop);
+  }
+  if (!stop) p.release_held();
+  if (!stop && p.paused_reason.empty()) {
+    p.seal(result, stop);
+    p.deliver(result, stop);
+  }
+  p.progress.phase = "idle";
+  p.report(true);
+  p.write_heartbeat();
+  result.progress = p.progress;
+  return result;
+}
+
+void Pipeline::write_heartbeat() { impl_->write_heartbeat(); }
+
+}  // namespace sennen::pipeline

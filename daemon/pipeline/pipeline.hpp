@@ -1,0 +1,57 @@
+#pragma once
+// One cycle of the pipeline: refresh the gate (stop list), poll sources, release records whose
+// patients became eligible, seal batches, deliver them, write the heartbeat. The daemon runs
+// cycles on its worker thread; `--once` runs one and exits with its result.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/config/config.hpp"
+#include "daemon/core/clock.hpp"
+#include "daemon/core/destination.hpp"
+#include "daemon/core/source.hpp"
+
+namespace sennen::pipeline {
+
+struct Progress {
+  std::uint64_t files_scanned = 0;  // units seen by polls this cycle
+  std::uint64_t records_ingested = 0;
+  std::uint64_t bytes_ingested = 0;
+  std::uint64_t batches_sealed = 0, bytes_sealed = 0;
+  std::uint64_t batches_delivered = 0, bytes_delivered = 0;
+  std::string phase;  // "polling emr", "sealing", "delivering", "idle"
+  std::string line() const;  // one human-readable line
+};
+
+struct CycleResult {
+  std::vector<std::string> errors;   // a source that could not be read, a batch not sealed or delivered
+  std::uint64_t quarantined = 0;     // reported, not a failure
+  Progress progress;
+  bool ok() const { return errors.empty(); }
+};
+
+class Pipeline {
+ public:
+  using ProgressFn = std::function<void(const Progress&)>;
+
+  // Builds sources and the destination from the config (adapters/registry), opens the spool and
+  // abandons batches a crash left half-sealed. Throws sennen::Error on a fatal start-up problem.
+  Pipeline(config::Config config, const Clock& clock, ProgressFn on_progress = {});
+  ~Pipeline();
+
+  // `only_sources`: poll just these (the others are not due); null polls all.
+  CycleResult run_cycle(const std::atomic<bool>& stop, const std::set<std::string>* only_sources = nullptr);
+  // Writes the heartbeat now (also done at the end of every cycle).
+  void write_heartbeat();
+  const config::Config& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sennen::pipeline

@@ -1,0 +1,75 @@
+#include "daemon/telemetry/heartbeat.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/util/time_format.hpp"
+#include "sennen/version.hpp"
+
+namespace sennen::telemetry {
+using nlohmann::json;
+namespace {
+json time_or_null(std::int64_t t) { return t ? json(util::iso8601_utc(t)) : json(nullptr); }
+}  // namespace
+
+std::string heartbeat_json(const HeartbeatInput& in) {
+  json sources = json::array();
+  bool failing = false;
+  for (const auto& s : in.sources) {
+    failing |= !s.last_error.empty();
+    sources.push_back({{"name", s.name},
+                       {"type", s.type},
+                       {"last_poll", time_or_null(s.last_poll)},
+                       {"last_success", time_or_null(s.last_success)},
+                       {"files_seen", s.stats.files_seen},
+                       {"ingested_last_poll", s.stats.ingested},
+                       {"quarantined_last_poll", s.stats.quarantined},
+                       {"waiting_to_be_stable", s.stats.waiting},
+                       {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)}});
+  }
+  failing |= !in.destination_error.empty() || !in.gate.paused_reason.empty();
+  json last_batch = nullptr;
+  if (in.last_batch)
+    last_batch = {{"batch_id", in.last_batch->batch_id},
+                  {"created_at", time_or_null(in.last_batch->created_at)},
+                  {"delivered_at", time_or_null(in.last_batch->delivered_at)},
+                  {"records", in.last_batch->record_count},
+                  {"withdrawals", in.last_batch->withdrawal_count},
+                  {"size", in.last_batch->file_size}};
+  json j = {
+      {"format", "sennen-edge-heartbeat/1"},
+      {"site_id", in.site_id},
+      {"site_name", in.site_name},
+      {"version", kVersion},
+      {"time", util::iso8601_utc(in.now)},
+      {"uptime_seconds", in.now - in.started_at},
+      {"status", failing ? "failing" : "ok"},
+      {"config_sha256", in.config_sha256},
+      {"sources", std::move(sources)},
+      {"spool",
+       {{"ready", in.depth.ready},
+        {"ready_bytes", in.depth.ready_bytes},
+        {"in_batches", in.depth.batched},
+        {"batches_pending", in.depth.batches_pending},
+        {"oldest_pending_age_seconds", in.depth.oldest_pending_at ? in.now - in.depth.oldest_pending_at : 0},
+        {"quarantined_total", in.depth.quarantined}}},
+      {"gate",
+       {{"stop_list_entries", in.gate.stop_list_entries},
+        {"stop_list_unreadable_lines", in.gate.stop_list_problems},
+        {"stop_list_sha256", in.gate.stop_list_sha256},
+        {"sealing_paused", in.gate.paused_reason.empty() ? json(nullptr) : json(in.gate.paused_reason)},
+        {"withheld_stopped", in.depth.held_stopped},
+        {"withheld_not_notified", in.depth.held_not_notified},
+        {"purged_total", in.gate.purged_total},
+        {"withdrawals_pending", in.depth.withdrawals_pending},
+        {"withdrawals_total", in.gate.withdrawals_total}}},
+      {"last_batch", std::move(last_batch)},
+      {"destination",
+       {{"describe", in.destination},
+        {"last_success", time_or_null(in.destination_last_success)},
+        {"last_error", in.destination_error.empty() ? json(nullptr) : json(in.destination_error)}}},
+      {"disk", {{"state_dir_free_bytes", in.state_dir_free_bytes}}},
+  };
+  return j.dump(2);
+}
+
+}  // namespace sennen::telemetry

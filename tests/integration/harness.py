@@ -1,0 +1,111 @@
+"""Shared helpers for the integration tests: a synthetic hospital, the real daemon, and batch
+verification with the stock openssl/zstd/tar CLIs (through tools/sennen-verify-batches)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+BINARY_DIR = os.environ.get("SENNEN_BINARY_DIR", os.path.join(SOURCE_DIR, "build"))
+EDGED = os.environ.get("SENNEN_EDGED", os.path.join(BINARY_DIR, "daemon/app/sennen-edged"))
+SYNTH = os.path.join(SOURCE_DIR, "tools/sennen-synth-hospital")
+VERIFY = os.path.join(SOURCE_DIR, "tools/sennen-verify-batches")
+SAMPLES = os.path.join(os.path.dirname(SOURCE_DIR), "shared", "samples")
+
+
+class Hospital:
+    """A synthetic hospital made by tools/sennen-synth-hospital in a fresh temporary folder."""
+
+    def __init__(self, patients=24, seed=1, extra=(), keep=False):
+        self.dir = tempfile.mkdtemp(prefix="sennen-it-")
+        self.keep = keep
+        subprocess.run([SYNTH, "create", self.dir, "--patients", str(patients), "--seed", str(seed), *extra],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.config = os.path.join(self.dir, "sennen-edge.yaml")
+        self.export = os.path.join(self.dir, "export")
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, *rel):
+        return os.path.join(self.dir, *rel)
+
+    def expected(self):
+        with open(self.path("expected.json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    def mutate(self, seed=2):
+        subprocess.run([SYNTH, "mutate", self.dir, "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+
+    def set_config(self, old, new):
+        with open(self.config, encoding="utf-8") as f:
+            text = f.read()
+        assert old in text, old
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(text.replace(old, new))
+
+    def run_once(self, timeout=300):
+        r = subprocess.run([EDGED, "--config", self.config, "--once"], capture_output=True, text=True, timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+
+    def batches(self):
+        """Every delivered batch, decrypted and verified by the openssl CLI; raises if any fails."""
+        if not os.path.isdir(self.export) or not any(
+                n.endswith(".cms") for _r, _d, fs in os.walk(self.export) for n in fs):
+            return []
+        r = subprocess.run([VERIFY, "--json", "--key", self.path("pki/central.key"), "--cert",
+                            self.path("pki/central.crt"), "--ca", self.path("pki/ca.crt"), self.export],
+                           capture_output=True, text=True)
+        result = json.loads(r.stdout)
+        bad = [b for b in result if not b["verified"]]
+        if bad or r.returncode != 0:
+            raise AssertionError("batches failed verification: " + json.dumps(bad, ensure_ascii=False)[:2000])
+        return sorted(result, key=lambda b: b["manifest"]["batch_id"])
+
+    def heartbeat(self):
+        site = self.expected()["site_id"]
+        with open(os.path.join(self.export, site, "heartbeat.json"), encoding="utf-8") as f:
+            return json.load(f)
+
+
+def records_of(batches):
+    return [r for b in batches for r in b["manifest"]["records"]]
+
+
+def expected_current(exp, groups=("eligible",)):
+    """(source, path) -> file entry for every current file of a patient in one of `groups`."""
+    out = {}
+    for f in exp["files"]:
+        if f["status"] == "current" and exp["patients"][f["patient_id"]]["group"] in groups:
+            out[(f["source"], f["path"])] = f
+    return out
+
+
+def same_bytes(record, entry):
+    """The record in a manifest carries the bytes the generator wrote (parts for content folders)."""
+    if "parts" in entry:
+        got = {(p["name"], p["sha256"], p["size"]) for p in record.get("parts", [])}
+        return got == {(p["name"], p["sha256"], p["size"]) for p in entry["parts"]}
+    return record["sha256"] == entry["sha256"] and record["size"] == entry["size"]
+
+
+def canonical(pid):
+    s = pid.strip()
+    return s.lstrip("0") or "0" if s.isdigit() else s.upper()
+
+
+class HospitalTest(unittest.TestCase):
+    patients = 24
+
+    def setUp(self):
+        self.h = Hospital(patients=self.patients)
+
+    def tearDown(self):
+        if os.environ.get("SENNEN_KEEP_TEST_DIRS"):
+            print("kept", self.h.dir)
+        else:
+            self.h.cleanup()
