@@ -42,7 +42,6 @@ class PipelineTest(HospitalTest):
     def test_updates_cancels_and_new_eligibility_flow_in_later_batches(self):
         self.assertEqual(self.h.run_once()[0], 0)
         first = self.h.batches()
-        before = self.h.expected()
         self.h.mutate()
         after = self.h.expected()
         rc, log = self.h.run_once()
@@ -56,9 +55,13 @@ class PipelineTest(HospitalTest):
         deletes = collections.Counter((r["source"], r["key"]) for r in new if r["event"] == "delete")
         eligible = {p for p, v in after["patients"].items() if v["group"] == "eligible"}
 
-        # Every current file that is new since the first run, of an eligible patient, is sent now.
-        old_current = {(f["source"], f["path"]) for f in before["files"] if f["status"] == "current"}
-        want_new = {k: v for k, v in expected_current(after).items() if k not in old_current}
+        # Every current file of an eligible patient not sent by the first run is sent now: new
+        # versions, and the held records of a patient whose new visit made them eligible.
+        sent_first = {(r["source"], r["path"]) for r in records_of(first)}
+        want_new = {k: v for k, v in expected_current(after).items() if k not in sent_first}
+        newly_eligible = {m["patient_id"] for m in mutations if m["type"] == "new_visit"
+                          and m.get("group_after") == "eligible"}
+        self.assertTrue(newly_eligible & {f["patient_id"] for f in want_new.values()})
         self.assertTrue(want_new)
         self.assertEqual(set(want_new), set(upserts))
         for k, entry in want_new.items():

@@ -37,11 +37,13 @@ encryption: {recipients: [pki/central.crt], signer_cert: pki/site.crt, signer_ke
             r = subprocess.run([EDGED, "--config", os.path.join(d, "edge.yaml"), "--once"], capture_output=True,
                                text=True)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            # 21 HL7 files: 9 whose PID-3 matches their folder are sent; 12 whose PID-3 names another
-            # patient (guideline examples copied between folders) and the misplaced 2-byte file are
-            # quarantined with their reasons.
-            self.assertIn("quarantined 13 file(s)", r.stdout)
-            self.assertEqual(r.stderr.count("PID-3 names patient"), 12)
+            # 21 HL7 files: 9 whose PID-3 matches their folder are sent; 11 current files whose PID-3
+            # names another patient (guideline examples copied between folders) and the misplaced
+            # 2-byte file are quarantined with their reasons. The 12th PID-3 mismatch is a flag-0
+            # file: a cancelled version of a key never seen current is not read at all.
+            self.assertIn("quarantined 12 file(s)", r.stdout)
+            self.assertEqual(r.stderr.count("PID-3 names patient"), 11)
+            self.assertEqual(r.stderr.count("misplaced: file name says patient 9999013"), 1)
             v = subprocess.run([VERIFY, "--json", "--key", os.path.join(d, "pki/central.key"), "--cert",
                                 os.path.join(d, "pki/central.crt"), "--ca", os.path.join(d, "pki/ca.crt"),
                                 os.path.join(d, "export")], capture_output=True, text=True)

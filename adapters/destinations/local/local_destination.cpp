@@ -23,6 +23,15 @@ bool already_there(const fs::path& target, const BatchFile& b) {
   return h.hex_digest() == b.sha256;
 }
 
+// A delivery killed half way leaves "<file>.tmp-<pid>" behind; the next delivery of the same
+// file clears those before writing.
+void remove_stale_temps(const fs::path& target) {
+  std::error_code ec;
+  const std::string prefix = target.filename().string() + ".tmp-";
+  for (const auto& e : fs::directory_iterator(target.parent_path(), ec))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
+}
+
 class LocalDestination final : public Destination {
  public:
   LocalDestination(fs::path path, std::string site) : root_(std::move(path)), site_(std::move(site)) {}
@@ -34,6 +43,8 @@ class LocalDestination final : public Destination {
       fs::path dir = root_ / site_ / b.day;
       make_dirs(dir);
       fs::path target = dir / (b.batch_id + ".cms");
+      remove_stale_temps(target);
+      remove_stale_temps(dir / (b.batch_id + ".json"));
       if (!already_there(target, b)) {
         util::AtomicFile out(target, 0640);
         util::Fd in = util::open_for_read(b.file);

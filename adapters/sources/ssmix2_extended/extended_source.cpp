@@ -12,18 +12,21 @@ namespace {
 constexpr int kMaxNesting = 4;  // sub-folders inside a content folder, e.g. images/
 
 // Every regular file below a content folder, names relative to it, sorted (the manifest order).
+// `total` gets the files' sizes and newest mtime: what identifies the content. `activity_ns` also
+// takes the folders' mtimes: a file added or removed just now means the folder is being written.
 void collect_files(const fs::path& dir, const std::string& prefix, int depth, std::vector<ContentPart>& parts,
-                   dirpoll::Entry& total, bool& has_other) {
+                   dirpoll::Entry& total, std::int64_t& activity_ns, bool& has_other) {
   for (const auto& e : dirpoll::list_directory(dir)) {
     std::string rel = prefix.empty() ? e.name : prefix + "/" + e.name;
     if (e.type == dirpoll::Entry::Type::dir && depth < kMaxNesting) {
-      total.mtime_ns = std::max(total.mtime_ns, e.mtime_ns);
-      collect_files(dir / e.name, rel, depth + 1, parts, total, has_other);
+      activity_ns = std::max(activity_ns, e.mtime_ns);
+      collect_files(dir / e.name, rel, depth + 1, parts, total, activity_ns, has_other);
     } else if (e.type == dirpoll::Entry::Type::file) {
       parts.push_back({rel, dir / e.name, e.size});
       total.size += e.size;
       total.mtime_ns = std::max(total.mtime_ns, e.mtime_ns);
       total.ctime_ns = std::max(total.ctime_ns, e.ctime_ns);
+      activity_ns = std::max(activity_ns, e.mtime_ns);
     } else {
       has_other = true;
     }
@@ -66,12 +69,14 @@ class ExtendedSource final : public TreeSource {
         else
           u.name = *parsed.name;
       }
+      std::int64_t activity_ns = e.mtime_ns;
       if (problem.empty()) {
         dirpoll::Entry total = e;
         total.size = 0;
+        total.mtime_ns = total.ctime_ns = 0;
         bool has_other = false;
         try {
-          collect_files(listing.abs_dir / e.name, "", 0, u.parts, total, has_other);
+          collect_files(listing.abs_dir / e.name, "", 0, u.parts, total, activity_ns, has_other);
         } catch (const Error& err) {
           log::warning("source " + name() + ": " + err.what());
           ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, kWaiting});
@@ -91,7 +96,9 @@ class ExtendedSource final : public TreeSource {
         continue;
       }
       // An empty content folder is still being written.
-      u.stable = !u.parts.empty() && dirpoll::is_stable(u.entry, ctx.clock.now(), options().stable_after);
+      dirpoll::Entry activity = u.entry;
+      activity.mtime_ns = activity_ns;
+      u.stable = !u.parts.empty() && dirpoll::is_stable(activity, ctx.clock.now(), options().stable_after);
       units.push_back(std::move(u));
     }
     return settled;
@@ -117,9 +124,10 @@ class ExtendedSource final : public TreeSource {
   std::optional<std::vector<ContentPart>> parts_at(const fs::path& abs) const override {
     std::vector<ContentPart> parts;
     dirpoll::Entry total;
+    std::int64_t activity_ns = 0;
     bool has_other = false;
     try {
-      collect_files(abs, "", 0, parts, total, has_other);
+      collect_files(abs, "", 0, parts, total, activity_ns, has_other);
     } catch (const Error&) {
       return std::nullopt;
     }

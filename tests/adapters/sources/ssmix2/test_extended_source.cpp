@@ -110,3 +110,18 @@ TEST_CASE("ssmix2-extended: a file directly in a type folder is quarantined") {
   REQUIRE(f.sink.quarantined.size() == 1);
   CHECK(f.sink.quarantined[0].second.find("content folder") != std::string::npos);
 }
+
+TEST_CASE("ssmix2-extended: touching a content folder (backup tools, utime) does not re-send it") {
+  Fixture f;
+  fs::path c = f.folder("000000020250110", "20250110120000000", '1');
+  test::write_file(c / "main_document.hl7", "x");
+  age_tree(f.root, f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  f.sink.clear();
+  struct utimbuf u{f.past() + 100, f.past() + 100};
+  ::utime(c.c_str(), &u);
+  ::utime(f.type_dir.c_str(), &u);
+  f.poll();
+  CHECK(f.sink.records.empty());
+}
