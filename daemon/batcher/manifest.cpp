@@ -65,22 +65,31 @@ std::string manifest_record_json(const PlannedRecord& r) { return dump(record_js
 
 std::string build_manifest(const ManifestHeader& h, const std::vector<PlannedRecord>& records,
                            const std::vector<spool::Withdrawal>& withdrawals) {
-  json recs = json::array();
-  for (const auto& r : records) recs.push_back(record_json(r));
-  json wds = json::array();
-  for (const auto& w : withdrawals)
-    wds.push_back({{"patient_id", w.patient_key}, {"patient_key", w.patient_key}, {"effective_at", iso8601_utc(w.effective_at)}});
-  json m = {{"format", kFormat},
-            {"site_id", h.site_id},
-            {"batch_id", h.batch_id},
-            {"created_at", iso8601_utc(h.created_at)},
-            {"producer", {{"name", "sennen-edged"}, {"version", kVersion}}},
-            {"stop_list_sha256", h.stop_list_sha256},
-            {"record_count", records.size()},
-            {"withdrawal_count", withdrawals.size()},
-            {"records", std::move(recs)},
-            {"withdrawals", std::move(wds)}};
-  return dump(m);
+  // Built record by record: a DOM of a whole batch's manifest would cost ~10x its text in memory.
+  json head = {{"format", kFormat},
+               {"site_id", h.site_id},
+               {"batch_id", h.batch_id},
+               {"created_at", iso8601_utc(h.created_at)},
+               {"producer", {{"name", "sennen-edged"}, {"version", kVersion}}},
+               {"stop_list_sha256", h.stop_list_sha256},
+               {"record_count", records.size()},
+               {"withdrawal_count", withdrawals.size()}};
+  std::string out = dump(head);
+  out.pop_back();  // reopen the object: records and withdrawals follow
+  out += ",\"records\":[";
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i) out += ',';
+    out += dump(record_json(records[i]));
+  }
+  out += "],\"withdrawals\":[";
+  for (std::size_t i = 0; i < withdrawals.size(); ++i) {
+    if (i) out += ',';
+    const auto& w = withdrawals[i];
+    out += dump({{"patient_id", w.patient_key}, {"patient_key", w.patient_key},
+                 {"effective_at", iso8601_utc(w.effective_at)}});
+  }
+  out += "]}";
+  return out;
 }
 
 std::string build_marker(const ManifestHeader& h, std::size_t records, std::size_t withdrawals, std::uint64_t size,

@@ -99,10 +99,11 @@ def canonical(pid):
 
 
 class HospitalTest(unittest.TestCase):
+    """A hospital with one file still being written (mtime now) when the daemon first runs."""
     patients = 24
 
     def setUp(self):
-        self.h = Hospital(patients=self.patients)
+        self.h = Hospital(patients=self.patients, extra=("--in-progress",))
 
     def tearDown(self):
         if os.environ.get("SENNEN_KEEP_TEST_DIRS"):

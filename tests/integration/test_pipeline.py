@@ -25,7 +25,10 @@ class PipelineTest(HospitalTest):
         # Nothing of stopped, waiting or never-notified patients; they are counted as withheld.
         held = {p for p, v in exp["patients"].items() if v["group"] != "eligible"}
         self.assertFalse([r for r in records if r["patient_id"] in held])
+        in_progress = exp["special"]["in_progress"]
+        self.assertNotIn(("emr", in_progress), got)  # still being written: waits for the next poll
         hb = self.h.heartbeat()
+        self.assertEqual(sum(s["waiting_to_be_stable"] for s in hb["sources"]), 1)
         self.assertGreater(hb["gate"]["withheld_stopped"], 0)
         self.assertGreater(hb["gate"]["withheld_not_notified"], 0)
         self.assertEqual(hb["spool"]["quarantined_total"], 2)  # the misplaced and the junk file
@@ -62,6 +65,13 @@ class PipelineTest(HospitalTest):
         newly_eligible = {m["patient_id"] for m in mutations if m["type"] == "new_visit"
                           and m.get("group_after") == "eligible"}
         self.assertTrue(newly_eligible & {f["patient_id"] for f in want_new.values()})
+        # The file that was still being written during the first run went out once it was finished.
+        finished = [m for m in mutations if m["type"] == "finish_in_progress"]
+        self.assertEqual(len(finished), 1)
+        if finished[0]["patient_id"] in eligible:
+            self.assertIn(("emr", finished[0]["path"]), upserts)
+        else:
+            self.assertNotIn(("emr", finished[0]["path"]), upserts)
         self.assertTrue(want_new)
         self.assertEqual(set(want_new), set(upserts))
         for k, entry in want_new.items():

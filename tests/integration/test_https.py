@@ -1,0 +1,186 @@
+"""The daemon delivering to the reference central receiver: nginx (Debian's nginx-light) with
+mutual TLS and WebDAV PUT on 127.0.0.1. What nginx stored is decrypted and verified with the stock
+openssl CLI (tools/sennen-verify-batches) and compared with the synthetic hospital's ground truth."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import SOURCE_DIR, HospitalTest, expected_current, records_of, same_bytes
+
+NGINX = "/usr/sbin/nginx"
+MAKE_TLS_PKI = os.path.join(SOURCE_DIR, "tests/support/make_tls_pki.sh")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    """nginx in a temporary prefix: /sennen/ stores PUTs under data/, /forbidden/ answers 403."""
+
+    def __init__(self, pki):
+        self.dir = tempfile.mkdtemp(prefix="sennen-nginx-")
+        self.port = free_port()
+        self.proc = None
+        for d in ("logs", "tmp", "data"):
+            os.makedirs(os.path.join(self.dir, d))
+        # As root, nginx would give its workers to 'nobody', who may not write here.
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        with open(os.path.join(self.dir, "nginx.conf"), "w", encoding="utf-8") as f:
+            f.write(f"""{user}worker_processes 1;
+daemon off;
+pid logs/nginx.pid;
+error_log logs/error.log info;
+events {{ worker_connections 64; }}
+http {{
+  access_log logs/access.log;
+  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
+  uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
+  server {{
+    listen 127.0.0.1:{self.port} ssl;
+    ssl_certificate {pki}/server.crt; ssl_certificate_key {pki}/server.key;
+    ssl_client_certificate {pki}/ca.crt; ssl_verify_client on; ssl_verify_depth 2;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    client_max_body_size 0;
+    location /sennen/ {{ root data; dav_methods PUT; create_full_put_path on; dav_access user:rw group:r; }}
+    location /forbidden/ {{ return 403; }}
+  }}
+}}
+""")
+        self.data = os.path.join(self.dir, "data", "sennen")
+
+    def url(self, location="sennen"):
+        return f"https://127.0.0.1:{self.port}/{location}"
+
+    def start(self):
+        self.proc = subprocess.Popen([NGINX, "-p", self.dir + "/", "-c", "nginx.conf", "-e", "logs/error.log"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("nginx exited at start: " + self.log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("nginx did not listen within 5 s: " + self.log())
+                time.sleep(0.02)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def log(self):
+        with open(os.path.join(self.dir, "logs", "error.log"), encoding="utf-8", errors="replace") as f:
+            return f.read()[-2000:]
+
+    def stored(self):
+        return sorted(os.path.relpath(os.path.join(r, n), self.data)
+                      for r, _d, fs in os.walk(self.data) for n in fs)
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@unittest.skipUnless(os.path.exists(NGINX), "nginx is missing: apt-get install nginx-light")
+class HttpsDeliveryTest(HospitalTest):
+
+    def setUp(self):
+        super().setUp()
+        self.pki = self.h.path("tls")
+        subprocess.run(["bash", MAKE_TLS_PKI, self.pki], check=True)
+        self.rx = Receiver(self.pki)
+        self.addCleanup(self.rx.cleanup)
+        self.rx.start()
+        self.use_url(self.rx.url())
+        # Hospital.batches() and heartbeat() read what the receiver stored.
+        self.h.export = self.rx.data
+
+    def use_url(self, url):
+        with open(self.h.config, encoding="utf-8") as f:
+            text = f.read()
+        current = next(line for line in text.splitlines(keepends=True) if line.startswith("destination:"))
+        start = text.index(current)
+        end = text.index("encryption:", start)
+        with open(self.h.config, "w", encoding="utf-8") as f:
+            f.write(text[:start] + "destination:\n  type: https\n  url: " + url + "\n"
+                    "  tls: {ca: tls/ca.crt, cert: tls/client.crt, key: tls/client.key}\n"
+                    "  connect_timeout: 5s\n" + text[end:])
+
+    def outbox(self):
+        d = self.h.path("state", "outbox")
+        return sorted(n for n in os.listdir(d) if n.endswith(".cms")) if os.path.isdir(d) else []
+
+    def assert_expected_batches(self):
+        exp = self.h.expected()
+        batches = self.h.batches()  # raises unless every batch decrypts, verifies and has its marker
+        self.assertTrue(batches)
+        records = records_of(batches)
+        got = {(r["source"], r["path"]): r for r in records}
+        self.assertEqual(len(got), len(records), "a record was sent twice")
+        want = expected_current(exp)
+        self.assertEqual(set(got), set(want))
+        for k, entry in want.items():
+            self.assertTrue(same_bytes(got[k], entry), k)
+        site = exp["site_id"]
+        for b in batches:
+            bid = b["manifest"]["batch_id"]
+            cms = [p for p in self.rx.stored() if p.endswith(bid + ".cms")]
+            self.assertEqual(len(cms), 1, bid)
+            self.assertTrue(cms[0].startswith(site + "/"), cms[0])
+            self.assertIn(cms[0][:-4] + ".json", self.rx.stored())
+        return batches
+
+    def test_delivers_every_eligible_record_and_the_heartbeat(self):
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log + self.rx.log())
+        batches = self.assert_expected_batches()
+        self.assertEqual(self.outbox(), [], "delivered batches leave the outbox")
+        hb = self.h.heartbeat()
+        self.assertEqual(hb["site_id"], self.h.expected()["site_id"])
+        self.assertEqual(hb["destination"]["describe"], "https " + self.rx.url())
+        self.assertIsNone(hb["destination"]["last_error"])
+        # Nothing new: nothing more is sent, and the heartbeat is refreshed.
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(len(self.h.batches()), len(batches))
+
+    def test_receiver_down_keeps_the_batches_until_it_is_back(self):
+        self.rx.stop()
+        rc, log = self.h.run_once()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("cannot connect to the receiver", log)
+        self.assertTrue(self.outbox(), "sealed batches wait in the outbox")
+        self.rx.start()
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log + self.rx.log())
+        self.assert_expected_batches()
+        self.assertEqual(self.outbox(), [])
+
+    def test_a_refusal_keeps_the_batches_and_says_what_to_do(self):
+        self.use_url(self.rx.url("forbidden"))
+        rc, log = self.h.run_once()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("check that the central side has enrolled the current site certificate", log)
+        self.assertTrue(self.outbox())
+        self.assertEqual(self.rx.stored(), [])
+        # Fixed on the central side (here: the right address): everything arrives.
+        self.use_url(self.rx.url())
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log + self.rx.log())
+        self.assert_expected_batches()
+
+
+if __name__ == "__main__":
+    unittest.main()
