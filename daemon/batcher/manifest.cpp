@@ -4,23 +4,13 @@
 
 
 #include "daemon/util/time_format.hpp"
+#include "daemon/util/utf8.hpp"
 #include "sennen/version.hpp"
 
 namespace sennen::batcher {
 using nlohmann::json;
 using util::iso8601_utc;
 namespace {
-
-// Paths in the source tree are bytes; the manifest is JSON (UTF-8). Invalid sequences are
-// replaced, and the record is then addressed in the tar by its spool id only.
-bool valid_utf8(const std::string& s) {
-  try {
-    (void)json(s).dump();
-    return true;
-  } catch (const json::exception&) {
-    return false;
-  }
-}
 
 json record_json(const PlannedRecord& p) {
   const auto& r = p.record;
@@ -57,7 +47,9 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 
 std::string archive_path_for(const spool::StoredRecord& r) {
-  if (!valid_utf8(r.source + r.path)) return "records/_id/" + std::to_string(r.id);
+  // Paths in the source tree are bytes; the manifest is JSON (UTF-8). A path that is not UTF-8
+  // is replaced in the manifest, and its bytes are addressed in the tar by the spool id only.
+  if (!util::valid_utf8(r.source + r.path)) return "records/_id/" + std::to_string(r.id);
   return "records/" + r.source + "/" + r.path;
 }
 

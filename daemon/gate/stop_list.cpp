@@ -1,5 +1,7 @@
 #include "daemon/gate/stop_list.hpp"
 
+#include "daemon/util/utf8.hpp"
+
 #include <iconv.h>
 
 #include <algorithm>
@@ -17,42 +19,18 @@
 
 namespace sennen::gate {
 namespace {
+using util::append_utf8;
+using util::valid_utf8;
+// Length of the well-formed UTF-8 sequence at s[i], or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  char32_t cp = 0;
+  return util::utf8_sequence(s, i, cp);
+}
 
 constexpr std::size_t kMaxFileBytes = std::size_t{64} << 20;
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD marks undecodable input
 
 // ---------------------------------------------------------------- decoding to UTF-8
-
-// Length of the well-formed UTF-8 sequence at s[i], or 0 (overlong, surrogate, > U+10FFFF, cut).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(s[k]); };
-  const std::uint8_t b0 = byte(i);
-  if (b0 < 0x80) return 1;
-  std::size_t len = 0;
-  char32_t cp = 0, min = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0, n = 0; i < s.size(); i += n)
-    if ((n = utf8_sequence(s, i)) == 0) return false;
-  return true;
-}
 
 // Invalid bytes become U+FFFD one by one; a line end is a valid byte, so lines keep their numbers.
 std::string sanitize_utf8(std::string_view s) {
@@ -69,20 +47,6 @@ std::string sanitize_utf8(std::string_view s) {
     }
   }
   return out;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  auto put = [&](unsigned v) { out.push_back(static_cast<char>(v)); };
-  if (cp < 0x80) {
-    put(cp);
-  } else if (cp < 0x800) {
-    put(0xC0 | (cp >> 6)), put(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    put(0xE0 | (cp >> 12)), put(0x80 | ((cp >> 6) & 0x3F)), put(0x80 | (cp & 0x3F));
-  } else {
-    put(0xF0 | (cp >> 18)), put(0x80 | ((cp >> 12) & 0x3F)), put(0x80 | ((cp >> 6) & 0x3F)),
-        put(0x80 | (cp & 0x3F));
-  }
 }
 
 // Lone surrogates and an odd trailing byte become U+FFFD.

@@ -33,6 +33,12 @@ std::string TreeSource::rel_join(const std::string& dir, const std::string& name
   return dir.empty() ? name : dir + "/" + name;
 }
 
+const UnitState* TreeSource::find_unit(const std::vector<UnitState>& known, const std::string& name) {
+  for (const auto& u : known)
+    if (u.name == name) return &u;
+  return nullptr;
+}
+
 void TreeSource::poll(SourceContext& ctx) {
   ctx.stats = SourceStats{};
   for (std::size_t i = 0; i < options_.roots.size() && !ctx.stop_requested; ++i) {
@@ -57,10 +63,8 @@ const char* TreeSource::quarantine_when_stable(const fs::path& abs, const std::s
 
 bool TreeSource::on_stray_file(const fs::path& file, const std::string& rel_path, const dirpoll::Entry& entry,
                                const std::string& state_dir, SourceContext& ctx) {
-  const UnitState* prev = nullptr;
   auto known = ctx.state.units(state_dir);
-  for (const auto& u : known)
-    if (u.name == entry.name) prev = &u;
+  const UnitState* prev = find_unit(known, entry.name);
   const char* status = quarantine_when_stable(
       file, rel_path, entry,
       "file is not where SS-MIX2 stores files (expected ROOT/PID[0:3]/PID[3:6]/PID/DATE/TYPE/FILE); "

@@ -67,6 +67,7 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
                                      const dirpoll::Entry& e, const std::string& reason, const UnitState* prev,
                                      SourceContext& ctx);
   std::string rel_join(const std::string& dir, const std::string& name) const;
+  static const UnitState* find_unit(const std::vector<UnitState>& known, const std::string& name);
   const TreeSourceOptions& options() const { return options_; }
   int current_root_ = 0;
 

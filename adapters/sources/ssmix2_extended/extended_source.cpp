@@ -42,11 +42,7 @@ class ExtendedSource final : public TreeSource {
                      std::vector<FoundUnit>& units) override {
     bool settled = true;
     auto known = ctx.state.units(state_dir);
-    auto prev_of = [&](const std::string& n) -> const UnitState* {
-      for (const auto& u : known)
-        if (u.name == n) return &u;
-      return nullptr;
-    };
+    auto prev_of = [&](const std::string& n) { return find_unit(known, n); };
     for (const auto& e : listing.entries) {
       std::string rel = rel_join(listing.rel_dir, e.name);
       if (e.type == dirpoll::Entry::Type::other) {
