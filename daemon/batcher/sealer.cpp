@@ -76,6 +76,7 @@ bool Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, Sea
   std::set<std::string> used_paths;
   std::uint64_t planned = 0, raw = 0;
   bool full = false;
+  spool_.begin_read();
   for (std::int64_t after = 0; !full;) {
     auto page = spool_.ready_records(after, kPage);
     if (page.empty()) break;
@@ -109,6 +110,7 @@ bool Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, Sea
       plan.push_back(std::move(p));
     }
   }
+  spool_.commit();
   if (plan.empty() && withdrawals.empty()) return false;
 
   ManifestHeader h;
@@ -127,6 +129,7 @@ bool Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, Sea
   fs::remove(partial, ec);
   SealedFile out;
   {
+    spool_.begin_read();  // one snapshot for all the blobs read below
     BatchWriter writer(partial, keys_, options_.zstd_level, h.created_at);
     std::string manifest = build_manifest(h, plan, withdrawals);
     writer.add_bytes("manifest.json", std::as_bytes(std::span(manifest.data(), manifest.size())));
@@ -139,6 +142,7 @@ bool Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, Sea
       }
     }
     out = writer.finish();
+    spool_.commit();
   }
   fs::rename(partial, outbox_file(h.batch_id));
   util::fsync_directory(options_.outbox);

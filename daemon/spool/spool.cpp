@@ -114,6 +114,13 @@ void Spool::begin() {
   tx_bytes_ = 0;
 }
 
+void Spool::begin_read() {
+  if (in_tx_) return;
+  db_->exec("BEGIN");
+  in_tx_ = true;
+  tx_bytes_ = 0;
+}
+
 void Spool::commit() {
   if (!in_tx_) return;
   db_->exec("COMMIT");

@@ -87,6 +87,8 @@ class Spool {
 
   // --- transactions: ingest commits in chunks; every other operation is its own transaction.
   void begin();
+  // A read-only snapshot (BEGIN DEFERRED): many reads under one lock, e.g. while sealing.
+  void begin_read();
   void commit();
   void rollback();
   bool in_transaction() const { return in_tx_; }

@@ -61,10 +61,20 @@ constexpr const char* kBatchColumns =
 }  // namespace
 
 std::vector<StoredRecord> Spool::ready_records(std::int64_t after_id, std::size_t limit) {
-  sqlite::Statement q(*db_, std::string("SELECT ") + kRecordColumns +
-                                " FROM spool_records WHERE state = 'ready' AND id > ?1 ORDER BY id LIMIT ?2");
+  // One query for records and their parts (not one per record).
+  sqlite::Statement q(*db_, std::string("SELECT r.*, p.part_id, p.name, p.size, p.sha256 FROM (SELECT ") +
+                                kRecordColumns +
+                                " FROM spool_records WHERE state = 'ready' AND id > ?1 ORDER BY id LIMIT ?2) r "
+                                "LEFT JOIN spool_parts p ON p.record_id = r.id ORDER BY r.id, p.seq");
   q.bind(1, after_id).bind(2, static_cast<std::int64_t>(limit));
-  return query_records(*db_, q);
+  std::vector<StoredRecord> out;
+  while (q.step()) {
+    if (out.empty() || out.back().id != q.column_int(0)) out.push_back(record_from_row(q));
+    if (!q.column_is_null(13))
+      out.back().parts.push_back(
+          {q.column_int(13), q.column_text(14), static_cast<std::uint64_t>(q.column_int(15)), q.column_text(16)});
+  }
+  return out;
 }
 
 std::vector<StoredRecord> Spool::batch_records(std::string_view batch_id) {
