@@ -40,7 +40,7 @@ def run_daemon(edged, config):
         text = log.read()
     if p.returncode != 0:
         sys.exit("daemon failed:\n" + text)
-    polls = [float(x) for x in re.findall(r"poll done in ([0-9.]+) s", text)]
+    polls = [float(x) for x in re.findall(r"(?:poll|full scan) done in ([0-9.]+) s", text)]
     return sum(polls), total, usage.ru_maxrss / 1024, text
 
 

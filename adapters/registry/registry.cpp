@@ -1,5 +1,6 @@
 #include "adapters/registry/registry.hpp"
 
+#include "adapters/destinations/https/https_destination.hpp"
 #include "adapters/destinations/local/local_destination.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
@@ -22,6 +23,12 @@ std::unique_ptr<Destination> make_destination(const config::Config& config) {
   switch (config.destination.type) {
     case config::DestinationType::local:
       return destinations::make_local_destination(config.destination.path, config.site.id);
+    case config::DestinationType::https: {
+      const auto& d = config.destination;
+      return destinations::make_https_destination({d.url, config.site.id, d.tls.ca, d.tls.cert, d.tls.key,
+                                                   d.connect_timeout, d.low_speed_bytes, d.low_speed_time,
+                                                   config.schedule.bandwidth_bytes_per_second});
+    }
   }
   return nullptr;
 }

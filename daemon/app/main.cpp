@@ -1,10 +1,14 @@
 // sennen-edged: parses the command line and hands over to daemon/app/service.hpp.
 #include <CLI/CLI.hpp>
 
+#include "adapters/destinations/https/https_destination.hpp"
 #include "daemon/app/service.hpp"
 #include "sennen/version.hpp"
 
 int main(int argc, char** argv) {
+  // libcurl's one process-wide initialisation, first of all: it is not thread-safe, so it must
+  // run before the service starts any thread, and it lives until main returns.
+  sennen::destinations::HttpsGlobalInit curl_global;
   CLI::App cli{"sennen-edged: the 千年カルテ edge appliance daemon (SS-MIX2 -> opt-out gate -> sealed batches)"};
   std::string config = "/etc/sennen-edge/sennen-edge.yaml";
   bool once = false, check = false;

@@ -19,7 +19,9 @@ extern "C" void on_signal(int) { g_interrupted = true; }
 
 std::optional<config::Config> load_or_report(const std::filesystem::path& file) {
   try {
-    return config::load(file);
+    auto cfg = config::load(file);
+    config::require_edited(cfg);  // the shipped placeholder site id is not runnable
+    return cfg;
   } catch (const config::ConfigError& e) {
     for (const auto& p : e.problems()) std::cerr << p.format() << "\n";
     std::cerr << "sennen-edged: " << e.problems().size() << " problem(s) in " << file.string() << "\n";
@@ -33,7 +35,9 @@ int check_config(const std::filesystem::path& file) {
   auto cfg = load_or_report(file);
   if (!cfg) return kBadConfig;
   std::cout << file.string() << ": OK (" << cfg->sources.size() << " source(s), destination "
-            << (cfg->destination.type == config::DestinationType::local ? "local" : "?") << ")\n";
+            << (cfg->destination.type == config::DestinationType::local ? "local " + cfg->destination.path.string()
+                                                                       : "https " + cfg->destination.url)
+            << ")\n";
   return kOk;
 }
 
@@ -48,7 +52,9 @@ int run_once(const std::filesystem::path& file) {
     pipeline::Pipeline p(std::move(*cfg), clock, [tty](const pipeline::Progress& pr) {
       if (tty) std::fprintf(stderr, "\r\033[K%s", pr.line().c_str());
     });
-    auto result = p.run_cycle(g_interrupted);
+    pipeline::CycleOptions options;
+    options.ignore_window = true;  // the operator asked for a cycle now
+    auto result = p.run_cycle(g_interrupted, nullptr, options);
     if (tty) std::fprintf(stderr, "\r\033[K");
     std::cout << "sennen-edged --once: " << result.progress.line() << "\n";
     if (result.quarantined)

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "daemon/app/service.hpp"
@@ -69,12 +70,32 @@ class Worker {
     next_poll_.clear();
     for (const auto& s : cfg_.sources) next_poll_[s.name] = steady::now();
     next_heartbeat_ = steady::now() + cfg_.heartbeat.interval;
+    plan_delivery();
+  }
+
+  // Batches held back by the upload window or a retry wait go out when that ends, not only at
+  // the next poll (which may be an hour away).
+  void plan_delivery() {
+    next_delivery_.reset();
+    if (auto at = pipeline_->next_delivery_at()) {
+      const auto wait = std::max(*at - std::chrono::system_clock::now(), std::chrono::system_clock::duration::zero());
+      next_delivery_ = steady::now() + std::chrono::duration_cast<steady::duration>(wait);
+    }
+  }
+
+  void report(const pipeline::CycleResult& result) {
+    next_heartbeat_ = steady::now() + cfg_.heartbeat.interval;
+    plan_delivery();
+    sd_notify(0, ("STATUS=" + result.progress.line() +
+                  (result.ok() ? "" : "; " + std::to_string(result.errors.size()) + " error(s), see the log"))
+                     .c_str());
   }
 
   void reload() {
     reload_ = false;
     try {
       config::Config fresh = config::load(file_);
+      config::require_edited(fresh);
       cfg_ = std::move(fresh);
       build();
       log::notice("configuration reloaded from " + file_.string());
@@ -106,10 +127,9 @@ class Worker {
         auto result = pipeline_->run_cycle(stop_, &due);
         for (const auto& s : cfg_.sources)
           if (due.count(s.name)) next_poll_[s.name] = steady::now() + s.poll_interval;
-        next_heartbeat_ = steady::now() + cfg_.heartbeat.interval;
-        sd_notify(0, ("STATUS=" + result.progress.line() +
-                      (result.ok() ? "" : "; " + std::to_string(result.errors.size()) + " error(s), see the log"))
-                         .c_str());
+        report(result);
+      } else if (next_delivery_ && now >= *next_delivery_) {
+        report(pipeline_->run_cycle(stop_, &due));  // `due` is empty: seal and deliver, poll nothing
       } else if (now >= next_heartbeat_) {
         pipeline_->write_heartbeat();
         next_heartbeat_ = now + cfg_.heartbeat.interval;
@@ -117,6 +137,7 @@ class Worker {
       touch();
       auto next = next_heartbeat_;
       for (auto& [name, at] : next_poll_) next = std::min(next, at);
+      if (next_delivery_) next = std::min(next, *next_delivery_);
       std::unique_lock lock(mutex_);
       // Wake at least every few seconds so the watchdog sees a live worker while idle.
       cv_.wait_until(lock, std::min(next, steady::now() + std::chrono::seconds(5)), [this] { return stop_ || reload_; });
@@ -129,6 +150,7 @@ class Worker {
   SystemClock clock_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::map<std::string, steady::time_point> next_poll_;
+  std::optional<steady::time_point> next_delivery_;
   steady::time_point next_heartbeat_;
   steady::time_point last_status_{};
   std::thread thread_;
@@ -144,6 +166,7 @@ int run_service(const std::filesystem::path& file) {
   config::Config cfg;
   try {
     cfg = config::load(file);
+    config::require_edited(cfg);
   } catch (const config::ConfigError& e) {
     for (const auto& p : e.problems()) log::error(p.format());
     log::error("fix " + file.string() + " (check it with: sennen-edged --check --config " + file.string() + ")");

@@ -40,6 +40,14 @@ class SealingKeys {
   struct Impl;
   const Impl& impl() const { return *impl_; }
 
+  // When each loaded certificate stops being valid: the signer first, then the recipients in
+  // order. For sennen-edgectl doctor, which warns before an expiry stops sealing.
+  struct Expiry {
+    std::filesystem::path file;
+    TimePoint not_after;
+  };
+  std::vector<Expiry> expiries() const;
+
  private:
   explicit SealingKeys(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -200,6 +200,25 @@ SealingKeys SealingKeys::load(const fs::path& signer_cert, const fs::path& signe
   return SealingKeys(std::move(impl));
 }
 
+namespace {
+TimePoint not_after(const X509* cert) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) {
+    ERR_clear_error();
+    return TimePoint::min();  // unreadable: report it as already expired rather than never
+  }
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+}  // namespace
+
+std::vector<SealingKeys::Expiry> SealingKeys::expiries() const {
+  std::vector<Expiry> out{{impl_->signer_cert_path, not_after(impl_->signer_cert.get())}};
+  for (int i = 0; i < sk_X509_num(impl_->recipients.get()); ++i)
+    out.push_back({impl_->recipient_paths[static_cast<std::size_t>(i)],
+                   not_after(sk_X509_value(impl_->recipients.get(), i))});
+  return out;
+}
+
 SealingKeys::SealingKeys(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SealingKeys::~SealingKeys() = default;
 SealingKeys::SealingKeys(SealingKeys&&) noexcept = default;

@@ -29,7 +29,24 @@ struct Site {
   int utc_offset_minutes = 9 * 60;  // derived from timezone (fixed-offset zones only)
 };
 
-enum class SourceType { ssmix2, ssmix2_extended };
+enum class SourceType { ssmix2, ssmix2_extended, dicom_scp };
+
+// How a DICOM PatientID (0010,0020) is turned into the EMR's patient ID before the gate sees it.
+struct DicomPatientId {
+  bool strip_leading_zeros = false;
+  int pad_to = 0;  // left-pad an all-digit ID with zeros to this many digits; 0: never
+};
+
+// type: dicom-scp — instances pushed to us with C-STORE (adapters/sources/dicom_scp).
+struct DicomScp {
+  int port = 0;
+  std::string ae_title;                                // the AE title peers must call
+  std::vector<std::string> allowed_calling_ae_titles;  // only these peers may associate
+  std::vector<std::string> allowed_addresses;          // peer IP addresses; empty: any
+  std::uint64_t min_free = 1ull << 30;       // answer "out of resources" below this free space in state_dir
+  std::uint64_t max_incoming = 10ull << 30;  // ... or when this much waits to be taken into the spool
+  DicomPatientId patient_id;
+};
 
 struct Source {
   std::string name;
@@ -39,6 +56,7 @@ struct Source {
   Seconds poll_interval{60};
   Seconds stable_after{30};
   Seconds full_scan_interval{24 * 3600};  // re-stat every file this often, even in unchanged folders
+  DicomScp dicom;  // type: dicom-scp only
 };
 
 struct Notification {
@@ -53,11 +71,26 @@ struct OptOut {
   bool allow_unreadable_lines = false;
 };
 
-enum class DestinationType { local };
+enum class DestinationType { local, https };
+
+// Mutual TLS for the https destination. The server is verified against `ca` only (the system
+// trust store is never used), and there is deliberately no setting to turn verification off.
+struct Tls {
+  std::filesystem::path ca;    // CA that issued the receiver's server certificate
+  std::filesystem::path cert;  // this site's client certificate (PEM)
+  std::filesystem::path key;   // its private key (PEM)
+};
 
 struct Destination {
   DestinationType type = DestinationType::local;
-  std::filesystem::path path;
+  std::filesystem::path path;  // local: the export folder
+  std::string url;             // https: base URL, objects go under <url>/<site id>/...
+  Tls tls;                     // https
+  Seconds connect_timeout{30};  // https: give up connecting after this long
+  // https: a transfer slower than low_speed_bytes per second for low_speed_time is a stall and
+  // is abandoned (and retried later) instead of being waited on forever.
+  std::uint64_t low_speed_bytes = 1024;
+  Seconds low_speed_time{60};
 };
 
 struct Encryption {
@@ -75,16 +108,20 @@ struct Heartbeat {
   Seconds interval{300};
 };
 
-struct Config {
-  std::filesystem::path file;  // where it was loaded from
-  Site site;
-  std::filesystem::path state_dir = "/var/lib/sennen-edge";
-  std::vector<Source> sources;
-  OptOut optout;
-  Destination destination;
-  Encryption encryption;
-  Batch batch;
-  Heartbeat heartbeat;
+// A daily time range in the schedule's time zone, as minutes since local midnight: [start, end).
+// end <= start wraps past midnight ("22:00-05:00"); end may be 1440 ("24:00").
+struct TimeWindow {
+  int start_minute = 0;
+  int end_minute = 24 * 60;
+  friend bool operator==(const TimeWindow&, const TimeWindow&) = default;
+};
+
+// When and how fast batches may be uploaded. Heartbeats are sent whatever the schedule says.
+struct Schedule {
+  std::string timezone;  // empty: the site's time zone
+  int utc_offset_minutes = 9 * 60;  // from timezone, or the site's when not given
+  std::optional<TimeWindow> upload_window;  // none: any time of day
+  std::uint64_t bandwidth_bytes_per_second = 0;  // 0: no limit
 };
 
 // One problem found while loading: file:line:column, the key, what is wrong, what is expected.
@@ -95,6 +132,22 @@ struct Problem {
   std::string key;  // dotted path, e.g. "sources[1].poll_interval"
   std::string message;
   std::string format() const;  // "FILE:LINE:COL: KEY: MESSAGE"
+};
+
+struct Config {
+  std::filesystem::path file;  // where it was loaded from
+  Site site;
+  std::filesystem::path state_dir = "/var/lib/sennen-edge";
+  std::vector<Source> sources;
+  OptOut optout;
+  Destination destination;
+  Encryption encryption;
+  Batch batch;
+  Heartbeat heartbeat;
+  Schedule schedule;
+  // Values that are valid but still the shipped placeholders (e.g. site.id "0000000000"). Loading
+  // succeeds so tools can read the shipped file; require_edited() refuses to run with them.
+  std::vector<Problem> placeholders;
 };
 
 // A sennen::Error, so callers that catch the project's one error type also catch this one.
@@ -112,6 +165,13 @@ class ConfigError : public sennen::Error {
 Config load(const std::filesystem::path& file);
 Config parse(const std::string& yaml_text, const std::filesystem::path& file_for_messages);
 
+// The site id in the shipped config/sennen-edge.yaml, which every installation must replace.
+inline constexpr std::string_view kPlaceholderSiteId = "0000000000";
+
+// Throws ConfigError listing cfg.placeholders, if any: a freshly installed box then says which
+// line to edit (via ExecStartPre=sennen-edged --check) instead of running as a fake site.
+void require_edited(const Config& cfg);
+
 // "60s", "5m", "2h", "1d", or a bare integer number of seconds.
 std::optional<Seconds> parse_duration(std::string_view text);
 // "64MiB", "1GiB", "500KB", "1048576".
@@ -121,5 +181,12 @@ std::optional<Date> parse_date(std::string_view text);
 // Minutes east of UTC for the fixed-offset zones we support: "Asia/Tokyo" (+540), "UTC" and
 // "Etc/UTC" (0), "+HH:MM" / "-HH:MM" (from -12:00 to +14:00).
 std::optional<int> parse_utc_offset(std::string_view timezone);
+// "01:00-05:00", "22:00-05:00" (wraps past midnight), "00:00-24:00". Start and end must differ;
+// a window covering the whole day is returned as is (the caller treats it as "always").
+std::optional<TimeWindow> parse_time_window(std::string_view text);
+// A network rate in bits per second, returned in bytes per second (rounded down, at least 1):
+// "50Mbit", "50M", "800kbit", "1Gbit", "2G" (k/M/G are decimal: 1M = 1,000,000 bit/s). A bare
+// number is refused: bits or bytes would be a guess.
+std::optional<std::uint64_t> parse_bandwidth(std::string_view text);
 
 }  // namespace sennen::config

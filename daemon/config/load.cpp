@@ -3,6 +3,7 @@
 // Every problem is collected, not just the first: hospital IT staff often edit the file over a
 // remote session with a slow turnaround, so one run should tell them everything that is wrong,
 // each with file:line:column, what is wrong and how to write it instead.
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -43,6 +44,9 @@ class Report {
   explicit Report(std::string file) : file_(std::move(file)) {}
 
   void add(const YAML::Mark& mark, std::string key, std::string message) {
+    problems_.push_back(make(mark, std::move(key), std::move(message)));
+  }
+  Problem make(const YAML::Mark& mark, std::string key, std::string message) const {
     Problem p;
     p.file = file_;
     if (!mark.is_null()) {  // yaml-cpp counts from 0, editors from 1
@@ -51,7 +55,7 @@ class Report {
     }
     p.key = std::move(key);
     p.message = std::move(message);
-    problems_.push_back(std::move(p));
+    return p;
   }
   bool empty() const { return problems_.empty(); }
 
@@ -300,25 +304,28 @@ class Loader {
 
   void read(const Value& root, Config& cfg) {
     Section top(r_, root,
-                {"site", "state_dir", "sources", "optout", "destination", "encryption", "batch", "heartbeat"});
+                {"site", "state_dir", "sources", "optout", "destination", "encryption", "batch", "heartbeat",
+                 "schedule"});
     if (auto v = top.required("site", "a 'site:' section with the facility code, e.g. id: \"1312345678\""))
-      read_site(*v, cfg.site);
+      read_site(*v, cfg.site, cfg.placeholders);
     if (auto v = top.required("state_dir", "state_dir: /var/lib/sennen-edge (where the spool and outbox live)"))
       if (auto p = path_value(r_, *v, base_, "a folder path, e.g. /var/lib/sennen-edge")) cfg.state_dir = *p;
     if (auto v = top.required("sources", "a 'sources:' list with at least one SS-MIX2 folder to read"))
       read_sources(*v, cfg.sources);
     if (auto v = top.required("optout", "an 'optout:' section with stop_list: (the 提供停止 list)"))
       read_optout(*v, cfg.optout);
-    if (auto v = top.required("destination", "a 'destination:' section, e.g. type: local and path: ..."))
+    if (auto v = top.required("destination", "a 'destination:' section, e.g. type: local and path: ... or type: https and url: ..."))
       read_destination(*v, cfg.destination);
     if (auto v = top.required("encryption", "an 'encryption:' section with recipients, signer_cert and signer_key"))
       read_encryption(*v, cfg.encryption);
     if (auto v = top.optional("batch")) read_batch(*v, cfg.batch);
     if (auto v = top.optional("heartbeat")) read_heartbeat(*v, cfg.heartbeat);
+    cfg.schedule.utc_offset_minutes = cfg.site.utc_offset_minutes;  // unless schedule.timezone says otherwise
+    if (auto v = top.optional("schedule")) read_schedule(*v, cfg.schedule, cfg.destination);
   }
 
  private:
-  void read_site(const Value& v, Site& site) {
+  void read_site(const Value& v, Site& site, std::vector<Problem>& placeholders) {
     Section s(r_, v, {"id", "name", "timezone"});
     if (auto id = s.required("id", "id: \"1312345678\" (your 10-digit facility code, 医療機関コード)")) {
       if (auto t = text(r_, *id, "the facility code, e.g. \"1312345678\"")) {
@@ -329,6 +336,12 @@ class Loader {
                      "(it is used in folder and file names), e.g. \"1312345678\"");
         else
           site.id = *t;
+        if (site.id == kPlaceholderSiteId)
+          placeholders.push_back(r_.make(
+              id->mark, id->path,
+              in_quotes(*t) + " is the placeholder shipped with sennen-edge; replace it with this hospital's " +
+                  "10-digit facility code (医療機関コード), e.g. id: \"1312345678\", then run " +
+                  "sennen-edged --check and start the service again"));
       }
     }
     if (auto name = s.optional("name"))
@@ -393,7 +406,9 @@ class Loader {
   }
 
   void read_source(const Value& v, Source& src) {
-    Section s(r_, v, {"name", "type", "vendor", "root", "poll_interval", "stable_after", "full_scan_interval"});
+    Section s(r_, v, {"name", "type", "vendor", "root", "poll_interval", "stable_after", "full_scan_interval", "port",
+                      "ae_title", "allowed_calling_ae_titles", "allowed_addresses", "min_free", "max_incoming",
+                      "patient_id"});
     if (auto name = s.required("name", "name: emr (a short name for this source, used in logs and file names)")) {
       if (auto t = text(r_, *name, "a short name such as emr")) {
         if (t->empty() || t->size() > 64 || !all_chars_in(*t, "._-") || *t == "." || *t == "..")
@@ -404,11 +419,15 @@ class Loader {
       }
     }
     if (auto type = s.required("type", "type: ssmix2 (standardized storage) or type: ssmix2-extended")) {
-      if (auto t = choice_value(r_, *type, {"ssmix2", "ssmix2-extended"},
+      if (auto t = choice_value(r_, *type, {"ssmix2", "ssmix2-extended", "dicom-scp"},
                                 "ssmix2 = standardized storage 標準化ストレージ, "
-                                "ssmix2-extended = extended storage 拡張ストレージ"))
-        src.type = *t == "ssmix2" ? SourceType::ssmix2 : SourceType::ssmix2_extended;
+                                "ssmix2-extended = extended storage 拡張ストレージ, "
+                                "dicom-scp = DICOM images pushed to us (C-STORE)"))
+        src.type = *t == "ssmix2" ? SourceType::ssmix2
+                   : *t == "dicom-scp" ? SourceType::dicom_scp
+                                       : SourceType::ssmix2_extended;
     }
+    if (read_dicom_scp(s, src)) return;
     if (auto vendor = s.optional("vendor"))
       if (auto t = choice_value(r_, *vendor, {"generic", "fujitsu", "nec", "ssi"}, "use generic if unsure"))
         src.vendor = *t;
@@ -420,6 +439,91 @@ class Loader {
       if (auto secs = duration_value(r_, *d, true)) src.stable_after = *secs;
     if (auto d = s.optional("full_scan_interval"))
       if (auto secs = duration_value(r_, *d, false)) src.full_scan_interval = *secs;
+  }
+
+  // The keys of type: dicom-scp. Returns true when the source is one (its other keys are read
+  // here); for other types, names any DICOM key as misplaced and returns false.
+  bool read_dicom_scp(const Section& s, Source& src) {
+    const std::vector<std::string_view> dicom_keys = {"port",     "ae_title",     "allowed_calling_ae_titles",
+                                                      "allowed_addresses", "min_free", "max_incoming",
+                                                      "patient_id"};
+    if (src.type != SourceType::dicom_scp) {
+      for (auto key : dicom_keys)
+        if (auto extra = s.optional(key))
+          r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is only used with type: dicom-scp; remove it");
+      return false;
+    }
+    for (std::string_view key : {"root", "vendor", "stable_after", "full_scan_interval"})
+      if (auto extra = s.optional(key))
+        r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is not used with type: dicom-scp; remove it");
+    DicomScp& d = src.dicom;
+    if (auto p = s.required("port", "port: 11112 (the TCP port modalities send to)"))
+      if (auto n = integer_value(r_, *p, 1, 65535)) d.port = static_cast<int>(*n);
+    if (auto a = s.required("ae_title", "ae_title: SENNEN (the AE title modalities call)"))
+      if (auto t = ae_title(*a)) d.ae_title = *t;
+    if (auto l = s.required("allowed_calling_ae_titles", "allowed_calling_ae_titles: [CT1, MR1] (who may send)"))
+      d.allowed_calling_ae_titles = string_list(*l, "AE titles", [&](const Value& item) { return ae_title(item); });
+    if (auto l = s.optional("allowed_addresses"))
+      d.allowed_addresses = string_list(*l, "IP addresses", [&](const Value& item) -> std::optional<std::string> {
+        auto t = text(r_, item, "an IP address such as 10.1.2.3");
+        if (!t) return std::nullopt;
+        unsigned char buf[sizeof(struct in6_addr)];
+        if (::inet_pton(AF_INET, t->c_str(), buf) == 1 || ::inet_pton(AF_INET6, t->c_str(), buf) == 1) return t;
+        r_.add(item.mark, item.path, in_quotes(*t) + " is not an IP address; write e.g. 10.1.2.3 (host names are not accepted)");
+        return std::nullopt;
+      });
+    if (auto m = s.optional("min_free"))
+      if (auto n = size_value(r_, *m)) d.min_free = *n;
+    if (auto m = s.optional("max_incoming")) {
+      if (auto n = size_value(r_, *m)) {
+        if (*n < (1ull << 20))
+          r_.add(m->mark, m->path, in_quotes(m->node.Scalar()) + " is too small; write at least 1MiB (e.g. 10GiB)");
+        else
+          d.max_incoming = *n;
+      }
+    }
+    if (auto p = s.optional("patient_id")) {
+      Section ps(r_, *p, {"strip_leading_zeros", "pad_to"});
+      if (auto b = ps.optional("strip_leading_zeros"))
+        if (auto value = bool_value(r_, *b)) d.patient_id.strip_leading_zeros = *value;
+      if (auto n = ps.optional("pad_to"))
+        if (auto value = integer_value(r_, *n, 0, 64)) d.patient_id.pad_to = static_cast<int>(*value);
+    }
+    if (auto d2 = s.optional("poll_interval"))
+      if (auto secs = duration_value(r_, *d2, false)) src.poll_interval = *secs;
+    return true;
+  }
+
+  // DICOM AE titles: 1 to 16 characters of the default repertoire, no backslash or control
+  // characters; leading and trailing spaces are not significant.
+  std::optional<std::string> ae_title(const Value& v) {
+    auto t = text(r_, v, "an AE title such as SENNEN");
+    if (!t) return std::nullopt;
+    std::string s = *t;
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+    bool ok = !s.empty() && s.size() <= 16 &&
+              std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '\\'; });
+    if (!ok) {
+      r_.add(v.mark, v.path, in_quotes(*t) + " is not an AE title; use 1 to 16 ASCII letters, digits, spaces or " +
+                                 "punctuation other than '\\', e.g. SENNEN");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  // One value or a non-empty list of values, each checked by `one`.
+  template <typename F>
+  std::vector<std::string> string_list(const Value& v, const std::string& what, F one) {
+    std::vector<std::string> out;
+    if (!v.node.IsSequence()) {
+      if (auto t = one(v)) out.push_back(*t);
+      return out;
+    }
+    if (v.node.size() == 0) r_.add(v.mark, v.path, "is an empty list; expected one or more " + what);
+    for (std::size_t i = 0; i < v.node.size(); ++i)
+      if (auto t = one(item_value(v, i))) out.push_back(*t);
+    return out;
   }
 
   void read_optout(const Value& v, OptOut& optout) {
@@ -456,25 +560,95 @@ class Loader {
   }
 
   void read_destination(const Value& v, Destination& dest) {
-    Section s(r_, v, {"type", "path"});
-    bool unsupported = false;
-    if (auto type = s.required("type", "type: local")) {
-      if (auto t = text(r_, *type, "local")) {
-        unsupported = *t == "https" || *t == "s3";
-        if (unsupported)
-          r_.add(type->mark, type->path,
-                 "destination type '" + *t + "' is not supported yet in this version; use type: local");
-        else if (*t != "local")
-          r_.add(type->mark, type->path, in_quotes(*t) + " is not a destination type; use type: local");
+    Section s(r_, v,
+              {"type", "path", "url", "tls", "connect_timeout", "low_speed_limit", "low_speed_time"});
+    std::optional<std::string> type;
+    if (auto t = s.required("type", "type: local or type: https")) {
+      if (auto word = text(r_, *t, "local or https")) {
+        if (*word == "s3")
+          r_.add(t->mark, t->path, "destination type 's3' is not supported yet in this version; use type: local or https");
+        else if (*word != "local" && *word != "https")
+          r_.add(t->mark, t->path, in_quotes(*word) + " is not a destination type; use type: local or type: https");
         else
-          dest.type = DestinationType::local;
+          type = *word;
       }
     }
-    // A planned https/s3 destination has no local path; asking for one would only add noise.
-    if (unsupported) return;
-    if (auto p = s.required("path", "path: /var/lib/sennen-edge/export (where sealed batches are written)"))
-      if (auto path = path_value(r_, *p, base_, "a folder path, e.g. /var/lib/sennen-edge/export"))
-        dest.path = *path;
+    // Without a usable type the other keys cannot be judged; asking for them would only add noise.
+    if (!type) return;
+    const bool https = *type == "https";
+    dest.type = https ? DestinationType::https : DestinationType::local;
+    // Keys of the other type are a mistake worth naming (e.g. a path left over after switching).
+    for (std::string_view key : https ? std::vector<std::string_view>{"path"}
+                                      : std::vector<std::string_view>{"url", "tls", "connect_timeout",
+                                                                      "low_speed_limit", "low_speed_time"})
+      if (auto extra = s.optional(key))
+        r_.add(extra->mark, extra->path,
+               "'" + std::string(key) + "' is not used with type: " + *type + "; remove it" +
+                   (https ? "" : " or set type: https"));
+    if (!https) {
+      if (auto p = s.required("path", "path: /var/lib/sennen-edge/export (where sealed batches are written)"))
+        if (auto path = path_value(r_, *p, base_, "a folder path, e.g. /var/lib/sennen-edge/export"))
+          dest.path = *path;
+      return;
+    }
+    if (auto u = s.required("url", "url: https://ingest.example.jp/sennen (the central receiver)"))
+      if (auto t = text(r_, *u, "the receiver's address, e.g. https://ingest.example.jp/sennen"))
+        if (auto url = https_url(*u, *t)) dest.url = *url;
+    if (auto t = s.required("tls", "tls: {ca: central-ca.crt, cert: site.crt, key: site.key}")) {
+      Section ts(r_, *t, {"ca", "cert", "key"});
+      if (auto p = ts.required("ca", "ca: /etc/sennen-edge/central-ca.crt (the CA of the receiver's certificate)"))
+        if (auto path = path_value(r_, *p, base_, "the path of the CA certificate the receiver's certificate is issued by"))
+          dest.tls.ca = *path;
+      if (auto p = ts.required("cert", "cert: /etc/sennen-edge/site.crt (this site's client certificate)"))
+        if (auto path = path_value(r_, *p, base_, "the path of this site's client certificate")) dest.tls.cert = *path;
+      if (auto p = ts.required("key", "key: /etc/sennen-edge/site.key (the client certificate's private key)"))
+        if (auto path = path_value(r_, *p, base_, "the path of the client certificate's private key"))
+          dest.tls.key = *path;
+    }
+    if (auto d = s.optional("connect_timeout"))
+      if (auto secs = duration_value(r_, *d, false)) dest.connect_timeout = *secs;
+    if (auto l = s.optional("low_speed_limit")) {
+      if (auto n = size_value(r_, *l)) {
+        if (*n == 0)
+          r_.add(l->mark, l->path, "must be more than 0 (a stalled upload must be noticed); write e.g. 1KiB");
+        else
+          dest.low_speed_bytes = *n;
+      }
+    }
+    if (auto d = s.optional("low_speed_time"))
+      if (auto secs = duration_value(r_, *d, false)) dest.low_speed_time = *secs;
+  }
+
+  // "https://host[:port][/path]": no other scheme (batches and heartbeats must never travel in
+  // the clear), no user:password (the client certificate identifies the site), no query or
+  // fragment (object names are appended to the path). A trailing '/' is dropped.
+  std::optional<std::string> https_url(const Value& v, const std::string& url) {
+    const std::string example = "; write e.g. https://ingest.example.jp/sennen";
+    std::string lower = url.substr(0, 8);
+    for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (lower != "https://") {
+      r_.add(v.mark, v.path,
+             in_quotes(url) + " does not start with https:// (batches are only sent over TLS)" + example);
+      return std::nullopt;
+    }
+    const std::string rest = url.substr(8);
+    const std::string host = rest.substr(0, rest.find('/'));
+    std::string why;
+    if (host.empty() || host.front() == ':')
+      why = "has no host name";
+    else if (host.find('@') != std::string::npos)
+      why = "contains a user name or password (the site certificate identifies this site; remove it)";
+    else if (rest.find_first_of("?#") != std::string::npos)
+      why = "contains a '?' or '#' (object names are added to the path; remove them)";
+    else if (!all_chars_in(rest, "-._~/:%[]"))
+      why = "contains a character that is not allowed in a URL (spaces or non-ASCII letters must be %-encoded)";
+    if (!why.empty()) {
+      r_.add(v.mark, v.path, in_quotes(url) + " " + why + example);
+      return std::nullopt;
+    }
+    std::string out = "https://" + rest;
+    while (out.size() > 8 && out.back() == '/') out.pop_back();
+    return out;
   }
 
   void read_encryption(const Value& v, Encryption& enc) {
@@ -506,6 +680,50 @@ class Loader {
     Section s(r_, v, {"interval"});
     if (auto i = s.optional("interval"))
       if (auto secs = duration_value(r_, *i, false)) hb.interval = *secs;
+  }
+
+  void read_schedule(const Value& v, Schedule& sched, const Destination& dest) {
+    Section s(r_, v, {"timezone", "upload_window", "bandwidth_limit"});
+    if (auto tz = s.optional("timezone")) {
+      if (auto t = text(r_, *tz, "Asia/Tokyo, UTC or an offset such as \"+09:00\"")) {
+        if (auto minutes = parse_utc_offset(*t)) {
+          sched.timezone = *t;
+          sched.utc_offset_minutes = *minutes;
+        } else {
+          r_.add(tz->mark, tz->path,
+                 in_quotes(*t) + " is not supported: only fixed-offset zones are (Asia/Tokyo, UTC or Etc/UTC); " +
+                     "write the offset instead, e.g. \"+09:00\"");
+        }
+      }
+    }
+    if (auto w = s.optional("upload_window")) {
+      const std::string hint = "write the daily hours as \"HH:MM-HH:MM\", e.g. \"01:00-05:00\" or \"22:00-05:00\" "
+                               "(past midnight); remove the key to upload at any time";
+      if (auto t = text(r_, *w, hint)) {
+        if (auto window = parse_time_window(*t)) {
+          // The whole day is the same as no window; keep one representation of "always".
+          if (!(window->start_minute == 0 && window->end_minute == 24 * 60)) sched.upload_window = *window;
+        } else {
+          r_.add(w->mark, w->path, in_quotes(*t) + " is not a time window; " + hint);
+        }
+      }
+    }
+    if (auto b = s.optional("bandwidth_limit")) {
+      const std::string hint = "write a rate in bits per second, e.g. 50Mbit, 800kbit or 1Gbit; remove the key for no limit";
+      if (auto t = text(r_, *b, hint)) {
+        auto rate = parse_bandwidth(*t);
+        if (!rate)
+          r_.add(b->mark, b->path, in_quotes(*t) + " is not a bandwidth; " + hint);
+        else if (dest.type == DestinationType::https && *rate < dest.low_speed_bytes)
+          // A cap below the stall limit would make every upload look stalled and be abandoned.
+          r_.add(b->mark, b->path,
+                 in_quotes(*t) + " is below destination.low_speed_limit (" + std::to_string(dest.low_speed_bytes) +
+                     " bytes/s), so every upload would be abandoned as stalled; raise the limit or lower "
+                     "low_speed_limit");
+        else
+          sched.bandwidth_bytes_per_second = *rate;
+      }
+    }
   }
 
   Report& r_;
@@ -562,6 +780,10 @@ Config parse(const std::string& yaml_text, const std::filesystem::path& file_for
   Loader(report, base).read(make_value(docs[0], docs[0].Mark(), ""), cfg);
   if (!report.empty()) throw ConfigError(report.take());
   return cfg;
+}
+
+void require_edited(const Config& cfg) {
+  if (!cfg.placeholders.empty()) throw ConfigError(cfg.placeholders);
 }
 
 Config load(const std::filesystem::path& file) {

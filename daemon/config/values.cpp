@@ -1,6 +1,7 @@
 // Scalar value syntax shared by the loader and anyone else who reads operator input: durations,
 // sizes, dates and fixed UTC offsets. Strict on purpose: a value we would have to guess at is
 // rejected, and the loader's message tells the operator how to write it.
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <limits>
@@ -153,6 +154,47 @@ std::optional<int> parse_utc_offset(std::string_view tz) {
   const int total = (tz[0] == '-' ? -1 : 1) * (hours * 60 + minutes);
   if (total < -12 * 60 || total > 14 * 60) return std::nullopt;  // the offsets in use on Earth
   return total;
+}
+
+std::optional<TimeWindow> parse_time_window(std::string_view text) {
+  // Exactly "HH:MM-HH:MM"; 24:00 only as the end.
+  if (text.size() != 11 || text[2] != ':' || text[5] != '-' || text[8] != ':') return std::nullopt;
+  auto minute_of_day = [&](std::size_t pos) -> std::optional<int> {
+    for (std::size_t i : {pos, pos + 1, pos + 3, pos + 4})
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    const int h = (text[pos] - '0') * 10 + (text[pos + 1] - '0');
+    const int m = (text[pos + 3] - '0') * 10 + (text[pos + 4] - '0');
+    if (m > 59 || h > 24 || (h == 24 && m != 0)) return std::nullopt;
+    return h * 60 + m;
+  };
+  auto start = minute_of_day(0), end = minute_of_day(6);
+  if (!start || !end || *start == 24 * 60) return std::nullopt;
+  // "05:00-05:00" could mean "never" or "always"; make the operator say which.
+  if (*start == *end) return std::nullopt;
+  return TimeWindow{*start, *end};
+}
+
+std::optional<std::uint64_t> parse_bandwidth(std::string_view text) {
+  auto parts = split_number(text);
+  if (!parts || parts->number == 0) return std::nullopt;
+  std::string_view unit = parts->unit;
+  std::uint64_t scale = 1;
+  if (!unit.empty()) {
+    switch (unit.front()) {
+      case 'k': case 'K': scale = 1000ull; break;
+      case 'm': case 'M': scale = 1000ull * 1000; break;
+      case 'g': case 'G': scale = 1000ull * 1000 * 1000; break;
+      default: scale = 1; break;
+    }
+    if (scale != 1) unit.remove_prefix(1);
+  }
+  // "50M" alone is a rate in bits (as network gear writes it); with a suffix it must say bits.
+  // "MB"/"MiB" are bytes and refused, so nobody gets 8 times the rate they meant.
+  const bool bare_prefix = unit.empty() && scale != 1;
+  if (!bare_prefix && !iequals(unit, "bit") && !iequals(unit, "bit/s") && !iequals(unit, "bps")) return std::nullopt;
+  auto bits = checked_multiply(parts->number, scale);
+  if (!bits) return std::nullopt;
+  return std::max<std::uint64_t>(*bits / 8, 1);
 }
 
 }  // namespace sennen::config

@@ -8,6 +8,7 @@
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/batcher/sealer.hpp"
 #include "daemon/core/error.hpp"
+#include "daemon/dispatch/dispatcher.hpp"
 #include "daemon/gate/eligibility.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/pipeline/ingest_sink.hpp"
@@ -55,6 +56,8 @@ struct Pipeline::Impl {
   std::string paused_reason;
   std::string destination_error;
   std::int64_t destination_last_success = 0;
+  dispatch::Dispatcher dispatcher;  // upload window and retry backoff (in memory only)
+  std::optional<dispatch::Clearance> last_clearance;  // to log a wait once, not every cycle
   std::int64_t started_at;
   std::string config_sha256;
   Progress progress;
@@ -68,6 +71,7 @@ struct Pipeline::Impl {
         gate(rule_from(cfg.optout), cfg.site.utc_offset_minutes),
         sources(adapters::make_sources(cfg)),
         destination(adapters::make_destination(cfg)),
+        dispatcher(dispatch::Window::from(cfg.schedule)),
         started_at(unix_seconds(clk.now())) {
     for (std::size_t i = 0; i < cfg.sources.size(); ++i)
       source_status[cfg.sources[i].name] = {cfg.sources[i].name, type_name(cfg.sources[i].type), 0, 0, {}, {}};
@@ -87,6 +91,12 @@ struct Pipeline::Impl {
     if (!force && tp - last_progress_report < std::chrono::milliseconds(500)) return;
     last_progress_report = tp;
     on_progress(progress);
+  }
+
+  const config::Source* source_config(const std::string& name) const {
+    for (const auto& c : cfg.sources)
+      if (c.name == name) return &c;
+    return nullptr;
   }
 
   Source* source_named(const std::string& name) {
@@ -152,13 +162,20 @@ struct Pipeline::Impl {
     progress.phase = "polling " + s.name();
     auto state = spool.source_state(s.name());
     const Progress base = progress;
+    // Unchanged folders are skipped by polls; every full_scan_interval one poll re-stats every
+    // file, which catches a file rewritten in place without a rename. The time of the last full
+    // scan is kept in the spool, so restarts (and --once) do not force one.
+    const auto* scfg = source_config(s.name());
+    const std::string full_key = "full_scan_at:" + s.name();
+    const std::int64_t last_full = spool.counter(full_key);
+    const bool full = scfg && now() - last_full >= scfg->full_scan_interval.count();
     SourceStats stats;
     IngestSinkImpl sink(spool, gate, clock, s.name(), cfg.state_dir / "quarantine", [&] {
       progress.records_ingested = base.records_ingested + stats.ingested;
       progress.bytes_ingested = base.bytes_ingested + stats.bytes;
       report();
     });
-    SourceContext ctx{clock, *state, sink, stop, stats, false};
+    SourceContext ctx{clock, *state, sink, stop, stats, full};
     const auto started = std::chrono::steady_clock::now();
     try {
       spool.begin();
@@ -166,6 +183,7 @@ struct Pipeline::Impl {
       spool.commit();
       status.last_success = now();
       status.last_error.clear();
+      if (full && !stop) spool.set_counter(full_key, status.last_poll);
     } catch (const Error& e) {
       spool.rollback();
       status.last_error = e.what();
@@ -178,7 +196,7 @@ struct Pipeline::Impl {
     progress.bytes_ingested = base.bytes_ingested + stats.bytes;
     result.quarantined += stats.quarantined;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    log::info("source " + s.name() + ": poll done in " + std::to_string(secs) + " s: " +
+    log::info("source " + s.name() + (full ? ": full scan" : ": poll") + " done in " + std::to_string(secs) + " s: " +
               std::to_string(stats.files_seen) + " files, " + std::to_string(stats.ingested) + " ingested (" +
               std::to_string(stats.bytes) + " bytes), " + std::to_string(stats.waiting) + " waiting, " +
               std::to_string(stats.quarantined) + " quarantined");
@@ -242,11 +260,25 @@ struct Pipeline::Impl {
     }
   }
 
-  void deliver(CycleResult& result, const std::atomic<bool>& stop) {
+  // False (and logged once) while the window is closed or the destination is backing off. Asked
+  // before every batch, so an upload running when the window closes ends after its current batch.
+  bool clear_to_send(bool ignore_window, std::size_t waiting) {
+    const auto c = dispatcher.check(clock.now(), ignore_window);
+    if (c != dispatch::Clearance::go && c != last_clearance)
+      log::info(std::to_string(waiting) + " batch(es) waiting: " +
+                dispatch::describe(c, dispatcher.status(clock.now())));
+    last_clearance = c;
+    return c == dispatch::Clearance::go;
+  }
+
+  void deliver(CycleResult& result, const std::atomic<bool>& stop, bool ignore_window) {
     progress.phase = "delivering";
     report(true);
-    for (const auto& b : spool.batches_in_state("sealed")) {
+    const auto sealed = spool.batches_in_state("sealed");  // oldest first
+    for (std::size_t i = 0; i < sealed.size(); ++i) {
+      const auto& b = sealed[i];
       if (stop) return;
+      if (!clear_to_send(ignore_window, sealed.size() - i)) return;
       // Last check before the bytes leave: nobody in the batch may be on the stop list now.
       bool blocked = false;
       for (const auto& key : spool.batch_patients(b.batch_id)) blocked |= gate.stop_list().contains(key);
@@ -266,10 +298,15 @@ struct Pipeline::Impl {
                    batcher::build_marker(h, static_cast<std::size_t>(b.record_count),
                                          static_cast<std::size_t>(b.withdrawal_count), b.file_size, b.file_sha256)};
       auto r = destination->deliver(bf);
+      dispatcher.record(r, clock.now());
       if (r.status != DeliveryResult::Status::delivered) {
+        // The batch stays in the outbox whatever the answer; only the time of the next try changes.
+        const auto st = dispatcher.status(clock.now());
         destination_error = r.reason;
         result.errors.push_back("delivering " + b.batch_id + ": " + r.reason);
-        log::error("delivering " + b.batch_id + " to " + destination->describe() + ": " + r.reason);
+        log::error("delivering " + b.batch_id + " to " + destination->describe() + ": " + r.reason + "; " +
+                   (r.status == DeliveryResult::Status::rejected ? "destination marked failing; " : "") +
+                   "the batch is kept; " + dispatch::describe(dispatch::Clearance::backing_off, st));
         return;  // keep order: later batches wait for this one
       }
       spool.mark_delivered(b.batch_id, now());
@@ -283,6 +320,15 @@ struct Pipeline::Impl {
                 destination->describe());
       report();
     }
+  }
+
+  std::optional<TimePoint> next_delivery_at() {
+    const TimePoint now = clock.now();
+    if (dispatcher.check(now) == dispatch::Clearance::go) return std::nullopt;
+    if (spool.batches_in_state("sealed").empty()) return std::nullopt;
+    const auto st = dispatcher.status(now);
+    TimePoint at = st.next_attempt_at ? std::max(now, *st.next_attempt_at) : now;
+    return dispatcher.window().next_open(at);  // a retry due outside the window waits for it
   }
 
   void write_heartbeat() {
@@ -300,9 +346,21 @@ struct Pipeline::Impl {
     in.destination = destination->describe();
     in.destination_error = destination_error;
     in.destination_last_success = destination_last_success;
+    const auto ds = dispatcher.status(clock.now());
+    auto secs = [](const std::optional<TimePoint>& t) { return t ? unix_seconds(*t) : std::int64_t{0}; };
+    in.destination_consecutive_failures = ds.consecutive_failures;
+    in.destination_next_attempt_at = secs(ds.next_attempt_at);
+    in.next_window_open = secs(ds.next_window_open);
+    for (const auto& b : spool.batches_in_state("sealed")) in.bytes_pending += b.file_size;
     struct statvfs vfs{};
     if (::statvfs(cfg.state_dir.c_str(), &vfs) == 0) in.state_dir_free_bytes = std::uint64_t(vfs.f_bavail) * vfs.f_frsize;
     in.config_sha256 = config_sha256;
+    in.interval_seconds = cfg.heartbeat.interval.count();
+    in.progress_line = progress.line();
+    in.files_scanned = progress.files_scanned;
+    in.records_ingested = progress.records_ingested;
+    in.bytes_sealed = progress.bytes_sealed;
+    in.bytes_delivered = progress.bytes_delivered;
     auto r = destination->put_heartbeat(telemetry::heartbeat_json(in));
     if (r.status != DeliveryResult::Status::delivered) log::warning("heartbeat not written: " + r.reason);
   }
@@ -317,7 +375,8 @@ Pipeline::~Pipeline() = default;
 
 const config::Config& Pipeline::config() const { return impl_->cfg; }
 
-CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<std::string>* only) {
+CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<std::string>* only,
+                                CycleOptions options) {
   CycleResult result;
   auto& p = *impl_;
   p.progress = Progress{};
@@ -330,7 +389,7 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
   if (!stop) p.release_held();
   if (!stop && p.paused_reason.empty()) {
     p.seal(result, stop);
-    p.deliver(result, stop);
+    p.deliver(result, stop, options.ignore_window);
   }
   p.progress.phase = "idle";
   p.report(true);
@@ -340,5 +399,7 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
 }
 
 void Pipeline::write_heartbeat() { impl_->write_heartbeat(); }
+
+std::optional<TimePoint> Pipeline::next_delivery_at() { return impl_->next_delivery_at(); }
 
 }  // namespace sennen::pipeline

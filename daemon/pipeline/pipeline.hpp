@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,6 +35,11 @@ struct CycleResult {
   bool ok() const { return errors.empty(); }
 };
 
+struct CycleOptions {
+  // `sennen-edged --once` delivers whatever the upload window says: an operator asked for it now.
+  bool ignore_window = false;
+};
+
 class Pipeline {
  public:
   using ProgressFn = std::function<void(const Progress&)>;
@@ -44,7 +50,11 @@ class Pipeline {
   ~Pipeline();
 
   // `only_sources`: poll just these (the others are not due); null polls all.
-  CycleResult run_cycle(const std::atomic<bool>& stop, const std::set<std::string>* only_sources = nullptr);
+  CycleResult run_cycle(const std::atomic<bool>& stop, const std::set<std::string>* only_sources = nullptr,
+                        CycleOptions options = {});
+  // When sealed batches now held back by the upload window or a retry wait may go: the service
+  // wakes then for a cycle that only delivers. Null when nothing waits or nothing holds it back.
+  std::optional<TimePoint> next_delivery_at();
   // Writes the heartbeat now (also done at the end of every cycle).
   void write_heartbeat();
   const config::Config& config() const;

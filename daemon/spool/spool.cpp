@@ -261,6 +261,12 @@ void Spool::add_counter(std::string_view name, std::int64_t delta) {
   st_->add_counter.bind(1, name).bind(2, delta).run();
 }
 
+void Spool::set_counter(std::string_view name, std::int64_t value) {
+  sqlite::Statement q(*db_, "INSERT INTO spool_counters (name, value) VALUES (?1, ?2) "
+                            "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+  q.bind(1, name).bind(2, value).run();
+}
+
 std::int64_t Spool::counter(std::string_view name) {
   auto& q = st_->get_counter;
   q.bind(1, name);
@@ -269,9 +275,12 @@ std::int64_t Spool::counter(std::string_view name) {
   return v;
 }
 
-Depth Spool::depth() {
+Depth Spool::depth() { return read_depth(*db_); }
+
+// Shared with SpoolReader (sennen-edgectl), so the daemon's heartbeat and the CLI count alike.
+Depth read_depth(sqlite::Connection& db) {
   Depth d;
-  sqlite::Statement q(*db_,
+  sqlite::Statement q(db,
                       "SELECT state, hold_reason, COUNT(*), COALESCE(SUM(size),0), MIN(ingested_at) "
                       "FROM spool_records GROUP BY state, hold_reason");
   while (q.step()) {
@@ -290,13 +299,13 @@ Depth Spool::depth() {
     if (state != "held" && (d.oldest_pending_at == 0 || q.column_int(4) < d.oldest_pending_at))
       d.oldest_pending_at = q.column_int(4);
   }
-  sqlite::Statement b(*db_, "SELECT COUNT(*) FROM spool_batches WHERE state IN ('sealing','sealed')");
+  sqlite::Statement b(db, "SELECT COUNT(*) FROM spool_batches WHERE state IN ('sealing','sealed')");
   b.step();
   d.batches_pending = b.column_int(0);
-  sqlite::Statement w(*db_, "SELECT COUNT(*) FROM gate_withdrawals");
+  sqlite::Statement w(db, "SELECT COUNT(*) FROM gate_withdrawals");
   w.step();
   d.withdrawals_pending = w.column_int(0);
-  sqlite::Statement qu(*db_, "SELECT COUNT(*) FROM quarantine");
+  sqlite::Statement qu(db, "SELECT COUNT(*) FROM quarantine");
   qu.step();
   d.quarantined = qu.column_int(0);
   return d;

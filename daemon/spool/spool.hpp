@@ -151,6 +151,7 @@ class Spool {
   void add_quarantine(std::string_view source, std::string_view path, std::string_view reason, std::uint64_t size,
                       std::string_view copy_path, std::int64_t now);
   void add_counter(std::string_view name, std::int64_t delta);
+  void set_counter(std::string_view name, std::int64_t value);
   std::int64_t counter(std::string_view name);
   Depth depth();
 

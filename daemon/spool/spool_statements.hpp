@@ -68,4 +68,7 @@ inline constexpr const char* kRecordColumns =
 StoredRecord record_from_row(const sqlite::Statement& q);
 void load_parts(sqlite::Connection& db, StoredRecord& r);
 
+// Spool depth counts, on any connection (Spool::depth and SpoolReader::depth).
+Depth read_depth(sqlite::Connection& db);
+
 }  // namespace sennen::spool

@@ -42,6 +42,7 @@ std::string heartbeat_json(const HeartbeatInput& in) {
       {"version", kVersion},
       {"time", util::iso8601_utc(in.now)},
       {"uptime_seconds", in.now - in.started_at},
+      {"interval_seconds", in.interval_seconds},
       {"status", failing ? "failing" : "ok"},
       {"config_sha256", in.config_sha256},
       {"sources", std::move(sources)},
@@ -66,8 +67,18 @@ std::string heartbeat_json(const HeartbeatInput& in) {
       {"destination",
        {{"describe", in.destination},
         {"last_success", time_or_null(in.destination_last_success)},
-        {"last_error", in.destination_error.empty() ? json(nullptr) : json(in.destination_error)}}},
+        {"last_error", in.destination_error.empty() ? json(nullptr) : json(in.destination_error)},
+        {"consecutive_failures", in.destination_consecutive_failures},
+        {"next_attempt_at", time_or_null(in.destination_next_attempt_at)},
+        {"next_window_open", time_or_null(in.next_window_open)},
+        {"bytes_pending", in.bytes_pending}}},
       {"disk", {{"state_dir_free_bytes", in.state_dir_free_bytes}}},
+      {"progress",
+       {{"summary", in.progress_line},
+        {"files_scanned", in.files_scanned},
+        {"records_ingested", in.records_ingested},
+        {"bytes_sealed", in.bytes_sealed},
+        {"bytes_delivered", in.bytes_delivered}}},
   };
   return j.dump(2);
 }

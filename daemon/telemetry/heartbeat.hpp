@@ -38,8 +38,16 @@ struct HeartbeatInput {
   std::string destination;
   std::string destination_error;
   std::int64_t destination_last_success = 0;
+  std::uint64_t destination_consecutive_failures = 0;
+  std::int64_t destination_next_attempt_at = 0;  // unix seconds, 0 = not backing off
+  std::int64_t next_window_open = 0;             // unix seconds, 0 = open now or no window
+  std::uint64_t bytes_pending = 0;               // sealed batches not yet delivered
   std::uint64_t state_dir_free_bytes = 0;
   std::string config_sha256;
+  std::int64_t interval_seconds = 300;  // how often heartbeats come: a reader can tell "late"
+  // The current or last cycle, as the terminal and systemd STATUS show it.
+  std::string progress_line;
+  std::uint64_t files_scanned = 0, records_ingested = 0, bytes_sealed = 0, bytes_delivered = 0;
 };
 
 std::string heartbeat_json(const HeartbeatInput& in);

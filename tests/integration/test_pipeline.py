@@ -29,6 +29,8 @@ class PipelineTest(HospitalTest):
         self.assertNotIn(("emr", in_progress), got)  # still being written: waits for the next poll
         hb = self.h.heartbeat()
         self.assertEqual(sum(s["waiting_to_be_stable"] for s in hb["sources"]), 1)
+        self.assertEqual(hb["progress"]["records_ingested"], sum(s["ingested_last_poll"] for s in hb["sources"]))
+        self.assertGreater(hb["progress"]["bytes_delivered"], 0)
         self.assertGreater(hb["gate"]["withheld_stopped"], 0)
         self.assertGreater(hb["gate"]["withheld_not_notified"], 0)
         self.assertEqual(hb["spool"]["quarantined_total"], 2)  # the misplaced and the junk file

@@ -318,15 +318,14 @@ TEST_CASE("durations and sizes in context") {
 }
 
 TEST_CASE("wrong values elsewhere") {
-  expect_one(replace_line(12, "  type: https"), 12, 9, "destination.type",
-             "destination type 'https' is not supported yet in this version; use type: local");
-  expect_one(replace_line(12, "  type: s3"), 12, 9, "destination.type", "not supported yet in this version");
+  expect_one(replace_line(12, "  type: s3"), 12, 9, "destination.type",
+             "destination type 's3' is not supported yet in this version; use type: local or https");
   // A planned destination's own keys are unknown today, but no "missing path" is added on top.
-  auto planned = problems_of(replace_line(13, "  url: https://example.org", replace_line(12, "  type: https")));
+  auto planned = problems_of(replace_line(13, "  bucket: b", replace_line(12, "  type: s3")));
   REQUIRE(planned.size() == 2);
   CHECK(planned[0].key == "destination.type");
-  CHECK(planned[1].key == "destination.url");
-  CHECK(planned[1].message == "unknown key 'url' in destination; expected one of: type, path");
+  CHECK(planned[1].key == "destination.bucket");
+  CHECK(planned[1].message.find("unknown key 'bucket' in destination; expected one of: type, path, url, tls") == 0);
   expect_one(replace_line(12, "  type: ftp"), 12, 9, "destination.type", "\"ftp\" is not a destination type");
   expect_one(replace_line(15, "  recipients: []"), 15, 15, "encryption.recipients", "is an empty list");
   expect_one(insert_after(10, "  allow_unreadable_lines: maybe"), 11, 27, "optout.allow_unreadable_lines",
@@ -343,6 +342,76 @@ TEST_CASE("wrong values elsewhere") {
   expect_one(insert_after(17, "batch:\n  zstd_level: 20"), 19, 15, "batch.zstd_level",
              "\"20\" is not a whole number from 1 to 19");
   expect_one(insert_after(17, "batch:\n  zstd_level: 0"), 19, 15, "batch.zstd_level", "from 1 to 19");
+}
+
+// kMinimal with an https destination: lines 12-14 are type, url and tls.
+std::string with_https(const std::string& url = "https://ingest.example.jp/sennen/",
+                       const std::string& tls = "  tls: {ca: /etc/sennen-edge/central-ca.crt, cert: site.crt, key: site.key}") {
+  return replace_line(13, "  url: " + url + "\n" + tls, replace_line(12, "  type: https"));
+}
+
+TEST_CASE("https destination: url, mutual TLS files and stall knobs") {
+  Config c = parse(with_https(), "/etc/sennen-edge/sennen-edge.yaml");
+  CHECK(c.destination.type == DestinationType::https);
+  CHECK(c.destination.url == "https://ingest.example.jp/sennen");  // trailing '/' dropped
+  CHECK(c.destination.tls.ca == "/etc/sennen-edge/central-ca.crt");
+  CHECK(c.destination.tls.cert == "/etc/sennen-edge/site.crt");  // relative to the config file
+  CHECK(c.destination.tls.key == "/etc/sennen-edge/site.key");
+  CHECK(c.destination.path.empty());
+  CHECK(c.destination.connect_timeout == seconds(30));
+  CHECK(c.destination.low_speed_bytes == 1024);
+  CHECK(c.destination.low_speed_time == seconds(60));
+
+  auto knobs = insert_after(14, "  connect_timeout: 5s\n  low_speed_limit: 10KiB\n  low_speed_time: 2m", with_https());
+  c = parse(knobs, "x.yaml");
+  CHECK(c.destination.connect_timeout == seconds(5));
+  CHECK(c.destination.low_speed_bytes == 10240);
+  CHECK(c.destination.low_speed_time == seconds(120));
+  CHECK(parse(with_https("https://127.0.0.1:8443"), "x.yaml").destination.url == "https://127.0.0.1:8443");
+  CHECK(parse(with_https("HTTPS://[::1]:8443/a/b"), "x.yaml").destination.url == "https://[::1]:8443/a/b");
+}
+
+TEST_CASE("https destination: what is refused, and where") {
+  expect_one(with_https("http://ingest.example.jp/sennen"), 13, 8, "destination.url",
+             "\"http://ingest.example.jp/sennen\" does not start with https:// (batches are only sent over TLS)");
+  expect_one(with_https("ingest.example.jp"), 13, 8, "destination.url", "does not start with https://");
+  expect_one(with_https("https://"), 13, 8, "destination.url", "has no host name");
+  expect_one(with_https("https://:443/x"), 13, 8, "destination.url", "has no host name");
+  expect_one(with_https("https://user:pw@host/x"), 13, 8, "destination.url", "contains a user name or password");
+  expect_one(with_https("https://host/x?a=1"), 13, 8, "destination.url", "contains a '?' or '#'");
+  expect_one(with_https("\"https://host/a b\""), 13, 8, "destination.url", "not allowed in a URL");
+  expect_one(with_https("[https://host]"), 13, 8, "destination.url", "found a list");
+
+  // Every TLS file is required: there is no way to send without a client certificate or to
+  // trust the system store instead of the pinned CA.
+  expect_one(with_https("https://h", "  tls: {cert: site.crt, key: site.key}"), 14, 8, "destination.tls.ca",
+             "missing required key 'ca' in destination.tls");
+  expect_one(with_https("https://h", "  tls: {ca: ca.crt, key: site.key}"), 14, 8, "destination.tls.cert",
+             "missing required key 'cert'");
+  expect_one(with_https("https://h", "  tls: {ca: ca.crt, cert: site.crt}"), 14, 8, "destination.tls.key",
+             "missing required key 'key'");
+  expect_one(with_https("https://h", "  tls: {ca: ca.crt, cert: site.crt, key: k, verify: false}"), 14, 45,
+             "destination.tls.verify", "unknown key 'verify' in destination.tls");
+  auto empty_tls = problems_of(with_https("https://h", "  tls:"));
+  REQUIRE(empty_tls.size() == 3);
+  for (const auto& p : empty_tls) CHECK(p.format().rfind("sennen-edge.yaml:14:3: destination.tls.", 0) == 0);
+  expect_one(remove_line(14, with_https()), 12, 3, "destination.tls", "missing required key 'tls' in destination");
+  expect_one(remove_line(13, with_https()), 12, 3, "destination.url", "missing required key 'url' in destination");
+  auto both = problems_of(insert_after(14, "  path: /var/lib/sennen-edge/export", with_https()));
+  REQUIRE(both.size() == 1);
+  CHECK(both[0].key == "destination.path");
+  CHECK(both[0].line == 15);
+  CHECK(both[0].message == "'path' is not used with type: https; remove it");
+
+  // The https knobs on a local destination are named as such.
+  expect_one(insert_after(13, "  url: https://h"), 14, 8, "destination.url",
+             "'url' is not used with type: local; remove it or set type: https");
+  expect_one(insert_after(14, "  connect_timeout: 0s", with_https()), 15, 20, "destination.connect_timeout",
+             "must be longer than 0");
+  expect_one(insert_after(14, "  low_speed_limit: 0", with_https()), 15, 20, "destination.low_speed_limit",
+             "must be more than 0");
+  expect_one(insert_after(14, "  low_speed_time: fast", with_https()), 15, 19, "destination.low_speed_time",
+             "is not a duration");
 }
 
 TEST_CASE("a single recipient may be written without a list") {
@@ -542,6 +611,41 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
   CHECK(shown.heartbeat.interval == defaults.heartbeat.interval);
   REQUIRE(shown.optout.notification);
   CHECK(shown.optout.notification->wait_days == Notification{}.wait_days);
+}
+
+TEST_CASE("the https example in the shipped config loads when uncommented") {
+  std::string text = sennen::test::read_file(sennen::test::source_dir() / "config/sennen-edge.yaml");
+  // Replace the local type and path with the commented https lines, uncommented.
+  std::string https;
+  for (const char* key : {"type: https", "url: ", "tls: {", "connect_timeout: ", "low_speed_limit: ", "low_speed_time: "}) {
+    const auto at = text.find(std::string("  #   ") + key);
+    REQUIRE_MESSAGE(at != std::string::npos, "not shown in the shipped config: " << key);
+    const auto end = text.find('\n', at);
+    std::string line = text.substr(at + 6, end - at - 6);
+    if (auto comment = line.find("    #"); comment != std::string::npos) line.erase(comment);
+    https += "  " + line + "\n";
+  }
+  for (const char* line : {"  type: local\n", "  path: /var/lib/sennen-edge/export\n"}) {
+    const auto at = text.find(line);
+    REQUIRE(at != std::string::npos);
+    text.erase(at, std::string(line).size());
+  }
+  const auto dest = text.find("destination:\n");
+  REQUIRE(dest != std::string::npos);
+  text.insert(dest + 13, https);
+  Config c;
+  try {
+    c = parse(text, "/etc/sennen-edge/sennen-edge.yaml");
+  } catch (const ConfigError& e) {
+    FAIL("the https example does not load:\n" << e.what() << "\n" << https);
+  }
+  CHECK(c.destination.type == DestinationType::https);
+  CHECK(c.destination.url == "https://ingest.example.jp/sennen");
+  CHECK(c.destination.tls.ca == "/etc/sennen-edge/central-ca.crt");
+  // The values shown are the defaults.
+  CHECK(c.destination.connect_timeout == sennen::config::Destination{}.connect_timeout);
+  CHECK(c.destination.low_speed_bytes == sennen::config::Destination{}.low_speed_bytes);
+  CHECK(c.destination.low_speed_time == sennen::config::Destination{}.low_speed_time);
 }
 
 TEST_CASE("every example in config/examples loads") {

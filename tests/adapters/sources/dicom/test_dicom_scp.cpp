@@ -1,0 +1,347 @@
+// The dicom-scp source against DCMTK's own command-line peers (storescu, echoscu) and a raw
+// wire-level sender, inside a private network namespace that has only loopback (DCMTK binds
+// every interface).
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+
+#include "adapters/sources/dicom_scp/scp_source.hpp"
+#include "daemon/spool/spool.hpp"
+#include "tests/adapters/sources/ssmix2/recording_sink.hpp"
+#include "tests/support/manual_clock.hpp"
+
+using namespace sennen;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kOurAe = "SENNEN";
+constexpr const char* kModality = "MODALITY1";
+
+// Once per process: a network namespace of our own, so the SCP and its peers see only lo.
+void enter_private_network() {
+  static bool done = [] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      MESSAGE("cannot create a network namespace (needs root); the SCP listens on all interfaces for this run");
+      return true;
+    }
+    REQUIRE(test::run("ip link set lo up") == 0);
+    return true;
+  }();
+  (void)done;
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+struct Spec {
+  std::string patient_id = "000123";
+  std::string study = "1.2.826.0.1.3680043.9.7433.1";
+  std::string series = "1.2.826.0.1.3680043.9.7433.1.1";
+  std::string sop = "1.2.826.0.1.3680043.9.7433.1.1.1";
+  std::string modality = "CT";
+  std::string date = "20240115";
+  std::size_t pixel_bytes = 256;
+};
+
+// A Secondary Capture instance written by dump2dcm (explicit VR little endian).
+fs::path make_dcm(const fs::path& dir, const std::string& name, const Spec& s, const std::string& extra = "") {
+  fs::create_directories(dir);
+  std::string pixels;
+  for (std::size_t i = 0; i < s.pixel_bytes; ++i) pixels.push_back(static_cast<char>((i * 7 + s.sop.size()) & 0xFF));
+  test::write_file(dir / (name + ".raw"), pixels);
+  const std::size_t side = 16;
+  std::string dump =
+      "(0002,0001) OB 00\\01\n(0002,0002) UI =SecondaryCaptureImageStorage\n(0002,0003) UI [" + s.sop +
+      "]\n(0002,0010) UI =LittleEndianExplicit\n(0008,0016) UI =SecondaryCaptureImageStorage\n(0008,0018) UI [" +
+      s.sop + "]\n(0008,0020) DA [" + s.date + "]\n(0008,0060) CS [" + s.modality +
+      "]\n(0010,0010) PN [Test^Patient]\n(0010,0020) LO [" + s.patient_id + "]\n" +
+      (s.study.empty() ? std::string() : "(0020,000d) UI [" + s.study + "]\n") + "(0020,000e) UI [" + s.series +
+      "]\n(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n(0028,0010) US " + std::to_string(s.pixel_bytes / side) +
+      "\n(0028,0011) US " + std::to_string(side) +
+      "\n(0028,0100) US 8\n(0028,0101) US 8\n(0028,0102) US 7\n(0028,0103) US 0\n" + extra + "(7fe0,0010) OB =" +
+      (dir / (name + ".raw")).string() + "\n";
+  test::write_file(dir / (name + ".txt"), dump);
+  fs::path out = dir / (name + ".dcm");
+  REQUIRE(test::run("dump2dcm -q +te " + (dir / (name + ".txt")).string() + " " + out.string()) == 0);
+  return out;
+}
+
+// The data set of a Part-10 file: what travels on the wire, after the file meta information.
+std::string dataset_of(const std::string& file) {
+  REQUIRE(file.size() > 144);
+  REQUIRE(file.substr(128, 4) == "DICM");
+  std::uint32_t meta = 0;
+  for (int i = 3; i >= 0; --i) meta = meta << 8 | static_cast<unsigned char>(file[140 + i]);
+  return file.substr(144 + meta);
+}
+
+struct Fixture {
+  test::TempDir tmp;
+  fs::path state_dir = tmp / "state";
+  spool::Spool spool{state_dir};
+  test::ManualClock clock;
+  test::RecordingSink sink;
+  std::atomic<bool> stop{false};
+  SourceStats stats;
+  std::uint16_t port = 0;
+  std::unique_ptr<Source> source;
+  std::unique_ptr<SourceState> state = spool.source_state("modality");
+  fs::path incoming = state_dir / "dicom" / "modality" / "incoming";
+
+  explicit Fixture(std::uint64_t min_free = 1 << 20, std::uint64_t max_incoming = 1ull << 30) {
+    enter_private_network();
+    port = free_port();
+    dicom::ScpSourceOptions o;
+    o.name = "modality";
+    o.state_dir = state_dir;
+    o.scp.port = port;
+    o.scp.ae_title = kOurAe;
+    o.scp.allowed_calling_ae_titles = {kModality, "MODALITY2"};
+    o.scp.dimse_timeout = std::chrono::seconds(5);
+    o.scp.acse_timeout = std::chrono::seconds(5);
+    o.min_free = min_free;
+    o.max_incoming = max_incoming;
+    o.patient_id = {true, 8};
+    source = dicom::make_dicom_scp_source(std::move(o));
+    poll();  // starts the SCP
+  }
+  void poll() {
+    SourceContext ctx{clock, *state, sink, stop, stats, false};
+    spool.begin();
+    source->poll(ctx);
+    spool.commit();
+  }
+  // Runs a DCMTK tool against our SCP; returns its exit status and fills `out` with its output.
+  int tool(const std::string& cmd, std::string& out) {
+    fs::path log = tmp / "tool.log";
+    int rc = test::run("TCP_NODELAY=1 " + cmd + " > " + log.string() + " 2>&1");
+    out = test::read_file(log);
+    MESSAGE(cmd << "\n" << out);
+    return rc;
+  }
+  int storescu(const std::string& calling, const std::vector<fs::path>& files, std::string& out) {
+    std::string cmd = "storescu -v -nh -aet " + calling + " -aec " + kOurAe + " 127.0.0.1 " + std::to_string(port);
+    for (const auto& f : files) cmd += " " + f.string();
+    return tool(cmd, out);
+  }
+  std::vector<fs::path> incoming_files() const {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(incoming))
+      if (e.path().filename().string()[0] != '.') out.push_back(e.path());
+    return out;
+  }
+  const test::RecordingSink::Seen* record_for(const std::string& sop) const {
+    for (const auto& r : sink.records)
+      for (const auto& [k, v] : r.draft.attributes)
+        if (k == "sop_instance_uid" && v == sop) return &r;
+    return nullptr;
+  }
+};
+
+std::string attr(const RecordDraft& d, const std::string& key) {
+  for (const auto& [k, v] : d.attributes)
+    if (k == key) return v;
+  return "(none)";
+}
+
+}  // namespace
+
+TEST_CASE("dicom-scp: C-ECHO from an allowed AE title; other AE titles are refused at association") {
+  Fixture f;
+  std::string out;
+  CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) == 0);
+  CHECK(f.tool("echoscu -aet INTRUDER -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) != 0);
+  CHECK(out.find("Association Rejected") != std::string::npos);
+  CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec OTHER 127.0.0.1 " + std::to_string(f.port), out) != 0);
+  CHECK(out.find("Association Rejected") != std::string::npos);
+}
+
+TEST_CASE("dicom-scp: stored instances are kept byte-exact and handed to the spool once, with their attributes") {
+  Fixture f;
+  Spec a;
+  Spec b = a;
+  b.sop += ".2";
+  b.modality = "MR";
+  Spec c;
+  c.patient_id = "98765";
+  c.study = "1.2.826.0.1.3680043.9.7433.2";
+  c.series = c.study + ".1";
+  c.sop = c.series + ".1";
+  c.modality = "";
+  c.pixel_bytes = 64 * 1024;  // larger than DCMTK's in-memory limit for one value
+  fs::path src = f.tmp / "src";
+  std::vector<fs::path> files = {make_dcm(src, "a", a), make_dcm(src, "b", b), make_dcm(src, "c", c)};
+
+  std::string out;
+  REQUIRE(f.storescu(kModality, files, out) == 0);
+  CHECK(out.find("Received Store Response (Success)") != std::string::npos);
+  CHECK(out.find("Refused: OutOfResources") == std::string::npos);
+
+  // Success was answered only once each file was in incoming/: the data sets are the ones sent.
+  auto received = f.incoming_files();
+  REQUIRE(received.size() == 3);
+  std::map<std::string, std::string> sent;  // SOP UID -> data set bytes
+  sent[a.sop] = dataset_of(test::read_file(files[0]));
+  sent[b.sop] = dataset_of(test::read_file(files[1]));
+  sent[c.sop] = dataset_of(test::read_file(files[2]));
+  for (const auto& r : received) {
+    std::string name = r.filename().string();
+    std::string sop = name.substr(0, name.find('~'));
+    REQUIRE(sent.count(sop) == 1);
+    CHECK(dataset_of(test::read_file(r)) == sent[sop]);
+  }
+
+  f.poll();
+  REQUIRE(f.sink.records.size() == 3);
+  CHECK(f.stats.ingested == 3);
+  const auto* ra = f.record_for(a.sop);
+  const auto* rb = f.record_for(b.sop);
+  const auto* rc = f.record_for(c.sop);
+  REQUIRE(ra);
+  REQUIRE(rb);
+  REQUIRE(rc);
+  CHECK(ra->draft.source == "modality");
+  CHECK(ra->draft.patient_id == "00000123");  // strip_leading_zeros, then pad_to: 8
+  CHECK(rc->draft.patient_id == "00098765");
+  CHECK(ra->draft.key == a.study + "/" + a.sop);
+  CHECK(ra->draft.path == a.study + "/" + a.series + "/" + a.sop + ".dcm");
+  CHECK(ra->draft.kind == "DICOM-CT");
+  CHECK(rb->draft.kind == "DICOM-MR");
+  CHECK(rc->draft.kind == "DICOM-OT");
+  CHECK(ra->draft.version.rfind(a.sop + ":", 0) == 0);
+  CHECK(attr(ra->draft, "study_uid") == a.study);
+  CHECK(attr(ra->draft, "series_uid") == a.series);
+  CHECK(attr(ra->draft, "modality") == "CT");
+  CHECK(attr(ra->draft, "study_date") == "20240115");
+  CHECK(attr(rb->draft, "sop_class_uid") == "1.2.840.10008.5.1.4.1.1.7");
+  CHECK(dataset_of(ra->contents.at(0)) == sent[a.sop]);
+  CHECK(dataset_of(rc->contents.at(0)) == sent[c.sop]);
+
+  // The next poll moves the committed files out of incoming/ and sends nothing again; locate()
+  // still finds the bytes (for records the gate held back).
+  const RecordDraft first = ra->draft;
+  f.sink.clear();
+  f.poll();
+  CHECK(f.sink.records.empty());
+  CHECK(f.incoming_files().empty());
+  auto parts = f.source->locate(first.path, first.version);
+  REQUIRE(parts);
+  CHECK(dataset_of(test::read_file(parts->at(0).file)) == sent[a.sop]);
+  CHECK(!f.source->locate(first.path, a.sop + ":0000000000000000"));
+  CHECK(!f.source->locate("../../etc/passwd.dcm", first.version));
+  CHECK(!f.source->locate("a/../../b.dcm", first.version));
+}
+
+TEST_CASE("dicom-scp: a poll that is not committed (kill -9) hands the same files over again, once") {
+  Fixture f;
+  Spec a;
+  fs::path file = make_dcm(f.tmp / "src", "a", a);
+  std::string out;
+  REQUIRE(f.storescu(kModality, {file}, out) == 0);
+  {
+    SourceContext ctx{f.clock, *f.state, f.sink, f.stop, f.stats, false};
+    f.spool.begin();
+    f.source->poll(ctx);
+    f.spool.rollback();  // the process died before the commit
+  }
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.incoming_files().size() == 1);  // not moved: its state was never committed
+  std::string version = f.sink.records[0].draft.version;
+  f.sink.clear();
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.sink.records[0].draft.version == version);
+  f.sink.clear();
+  f.poll();
+  f.poll();
+  CHECK(f.sink.records.empty());
+  CHECK(f.incoming_files().empty());
+}
+
+TEST_CASE("dicom-scp: a malformed or truncated data set is refused and quarantined; the SCP keeps serving") {
+  Fixture f;
+  fs::path src = f.tmp / "src";
+  Spec no_study;
+  no_study.study = "";
+  no_study.sop += ".7";
+  Spec good;
+  good.sop += ".8";
+  Spec big;
+  big.sop += ".9";
+  big.pixel_bytes = 64 * 1024;
+  fs::path bad = make_dcm(src, "nostudy", no_study);
+  fs::path ok = make_dcm(src, "good", good);
+  fs::path large = make_dcm(src, "large", big);
+
+  std::string out;
+  f.storescu(kModality, {bad, ok}, out);
+  CHECK(out.find("Received Store Response (Success)") != std::string::npos);  // the good one
+  CHECK(out.find("Received Store Response (Error: CannotUnderstand)") != std::string::npos);
+
+  // Cut inside the pixel data: once where the value is small, once where DCMTK would skip it.
+  const std::string sender = (test::source_dir() / "tests/adapters/sources/dicom/send_raw.py").string();
+  const std::string to = " 127.0.0.1 " + std::to_string(f.port) + " " + kModality + " " + kOurAe + " ";
+  std::string small_cut = test::run_output("python3 " + sender + to + ok.string() + " 400");
+  CHECK(small_cut.find("0xC000") != std::string::npos);
+  std::string large_cut = test::run_output("python3 " + sender + to + large.string() + " 30000");
+  CHECK(large_cut.find("0xC000") != std::string::npos);
+  // The same sender with the whole data set is accepted: the refusals were about the data.
+  std::string whole = test::run_output("python3 " + sender + to + large.string() + " 100000000");
+  CHECK(whole.find("0x0000") != std::string::npos);
+
+  f.poll();
+  CHECK(f.sink.records.size() == 2);  // good and large
+  REQUIRE(f.sink.quarantined.size() == 3);
+  int missing_study = 0, truncated = 0;
+  for (const auto& [rel, reason] : f.sink.quarantined) {
+    MESSAGE(rel << ": " << reason);
+    if (reason.find("StudyInstanceUID") != std::string::npos) ++missing_study;
+    if (reason.find("malformed") != std::string::npos) ++truncated;
+  }
+  CHECK(missing_study == 1);
+  CHECK(truncated == 3);
+  CHECK(f.stats.quarantined == 3);
+}
+
+TEST_CASE("dicom-scp: out of resources (A700) when free space is below min_free or incoming/ is full") {
+  SUBCASE("min_free") {
+    Fixture f(std::uint64_t{1} << 62);  // more than any disk has
+    fs::path file = make_dcm(f.tmp / "src", "a", Spec{});
+    std::string out;
+    f.storescu(kModality, {file}, out);
+    CHECK(out.find("Refused: OutOfResources") != std::string::npos);
+    CHECK(out.find("Received Store Response (Success)") == std::string::npos);
+    CHECK(f.incoming_files().empty());
+  }
+  SUBCASE("max_incoming") {
+    Fixture f(1 << 20, 100);  // the first instance fills incoming/
+    Spec b;
+    b.sop += ".2";
+    fs::path one = make_dcm(f.tmp / "src", "a", Spec{});
+    fs::path two = make_dcm(f.tmp / "src", "b", b);
+    std::string out;
+    f.storescu(kModality, {one, two}, out);
+    CHECK(out.find("Received Store Response (Success)") != std::string::npos);
+    CHECK(out.find("Refused: OutOfResources") != std::string::npos);
+    CHECK(f.incoming_files().size() == 1);
+  }
+}

@@ -1,0 +1,359 @@
+"""sennen-edgectl: status/queue/quarantine/audit against a synthetic hospital after a real
+`sennen-edged --once`, cross-checked with the spool itself (python's sqlite3); doctor against
+each misconfiguration it must catch; optout check on a messy CP932 file; verify-batch."""
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../../..")))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
+import harness  # noqa: E402
+
+EDGECTL = os.environ.get("SENNEN_EDGECTL", os.path.join(harness.BINARY_DIR, "tools/edgectl/sennen-edgectl"))
+
+
+def edgectl(*args, env=None):
+    r = subprocess.run([EDGECTL, *args], capture_output=True, text=True, timeout=60, env=env)
+    return r.returncode, r.stdout, r.stderr
+
+
+def edgectl_json(*args):
+    rc, out, err = edgectl(*args, "--json")
+    try:
+        return rc, json.loads(out)
+    except ValueError:
+        raise AssertionError(f"not JSON from {args}: rc={rc} stdout={out[:500]} stderr={err[:500]}")
+
+
+class HospitalViews(unittest.TestCase):
+    """One hospital, one daemon run; every read-only view checked against the spool."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = harness.Hospital(patients=16, seed="edgectl")
+        cls.cfg = cls.h.config
+        cls.db = cls.h.path("state", "spool.db")
+        rc, out, err = edgectl("status", "--config", cls.cfg)
+        cls.before_run = (rc, err, os.path.exists(cls.db))
+        rc, log = cls.h.run_once()
+        assert rc == 0, log[-3000:]
+        cls.exp = cls.h.expected()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.cleanup()
+
+    def query(self, sql, *args):
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def test_status_before_the_daemon_ran_says_so_and_creates_nothing(self):
+        rc, err, created = self.before_run
+        self.assertEqual(rc, 2)
+        self.assertIn("has not run", err)
+        self.assertFalse(created, "status created a spool")
+
+    def test_status(self):
+        rc, st = edgectl_json("status", "--config", self.cfg)
+        self.assertEqual(rc, 0)
+        self.assertEqual(st["site_id"], self.exp["site_id"])
+        # Per source: units by status, as in dirpoll_units.
+        for src in st["sources"]:
+            want = dict(self.query("SELECT status, COUNT(*) FROM dirpoll_units WHERE source = ? GROUP BY status",
+                                   src["name"]))
+            self.assertEqual(src["units_by_status"], want)
+            self.assertTrue(src["units_by_status"].get("ingested", 0) > 0)
+            self.assertIsNone(src["last_error"])
+        held = dict(((r, n) for r, n in self.query(
+            "SELECT hold_reason, COUNT(*) FROM spool_records WHERE state = 'held' GROUP BY hold_reason")))
+        self.assertEqual(st["gate"]["withheld_stopped"], held.get("stopped", 0))
+        self.assertEqual(st["gate"]["withheld_not_notified"], held.get("not_notified", 0))
+        self.assertTrue(st["gate"]["withheld_stopped"] > 0)
+        self.assertEqual(st["gate"]["stop_list_file"]["encoding"], "cp932")
+        self.assertEqual(st["gate"]["stop_list_file"]["unreadable_lines"], 0)
+        with open(self.h.path("optout.csv"), "rb") as f:
+            self.assertEqual(st["gate"]["stop_list_file"]["sha256"], hashlib.sha256(f.read()).hexdigest())
+        self.assertEqual(st["gate"]["stop_list_applied_entries"], self.query("SELECT COUNT(*) FROM gate_stops")[0][0])
+        # Everything eligible was delivered: nothing ready, nothing in the outbox.
+        self.assertEqual(st["spool"]["ready"], 0)
+        self.assertEqual(st["outbox"]["batches_pending"], 0)
+        batches = self.h.batches()
+        self.assertEqual(st["last_batch"]["batch_id"], batches[-1]["manifest"]["batch_id"])
+        self.assertEqual(st["last_batch"]["records"], len(batches[-1]["manifest"]["records"]))
+        bad = [f for f in self.exp["files"] if f["status"] in ("misplaced", "junk")]
+        self.assertEqual(st["quarantined"], len(bad))
+        hb = self.h.heartbeat()
+        self.assertEqual(st["heartbeat"]["time"], hb["time"])
+        self.assertEqual(st["heartbeat"]["status"], "ok")
+        # The text form carries the same facts.
+        rc, text, _ = edgectl("status", "--config", self.cfg)
+        self.assertEqual(rc, 0)
+        self.assertIn(st["last_batch"]["batch_id"], text)
+        self.assertIn(f"{st['quarantined']} files", text)
+
+    def test_status_reads_while_the_daemon_holds_a_write_transaction(self):
+        with open(self.db, "rb") as f:
+            before = hashlib.sha256(f.read()).hexdigest()
+        con = sqlite3.connect(self.db, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("INSERT INTO spool_counters (name, value) VALUES ('edgectl_test', 1)")
+            rc, st = edgectl_json("status", "--config", self.cfg)
+            self.assertEqual(rc, 0)
+            rc, q = edgectl_json("queue", "--config", self.cfg)
+            self.assertEqual(rc, 0)
+        finally:
+            con.execute("ROLLBACK")
+            con.close()
+        with open(self.db, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), before, "edgectl changed the spool")
+
+    def test_queue(self):
+        rc, q = edgectl_json("queue", "--config", self.cfg)
+        self.assertEqual(rc, 0)
+        want = {(s, k, st, r or None): n for s, k, st, r, n in self.query(
+            "SELECT source, kind, state, hold_reason, COUNT(*) FROM spool_records GROUP BY 1, 2, 3, 4")}
+        got = {(r["source"], r["kind"], r["state"], r["hold_reason"]): r["count"] for r in q["records"]}
+        self.assertEqual(got, want)
+        self.assertTrue(all(r["oldest_age_seconds"] >= 0 for r in q["records"]))
+        rc, text, _ = edgectl("queue", "--config", self.cfg)
+        self.assertIn("held (stopped)", text)
+
+    def test_quarantine_list(self):
+        rc, rows = edgectl_json("quarantine", "list", "--config", self.cfg)
+        self.assertEqual(rc, 0)
+        bad = {f["path"] for f in self.exp["files"] if f["status"] in ("misplaced", "junk")}
+        self.assertEqual({r["path"] for r in rows}, bad)
+        for r in rows:
+            self.assertTrue(r["reason"])
+            self.assertTrue(os.path.isfile(r["copy_path"]), r)
+            self.assertTrue(os.path.isfile(r["copy_path"] + ".reason.txt"), r)
+
+    def patients(self, group):
+        return [pid for pid, p in self.exp["patients"].items() if p["group"] == group]
+
+    def test_audit_stopped_patient_in_any_spelling(self):
+        pid = self.patients("stopped")[0]
+        key = harness.canonical(pid)
+        full_width = "".join(chr(ord(c) + 0xFEE0) for c in pid)  # staff type IDs in full width too
+        for spelling in (pid, full_width, " " + key + " "):
+            rc, a = edgectl_json("audit", "--config", self.cfg, "--patient", spelling)
+            self.assertEqual(rc, 0, spelling)
+            self.assertEqual(a["patient_key"], key)
+            self.assertIsNotNone(a["on_stop_list_since"])
+            want = self.query("SELECT path FROM spool_records WHERE patient_key = ? ORDER BY id", key)
+            self.assertEqual([r["path"] for r in a["records"]], [p for (p,) in want])
+            self.assertTrue(a["records"])
+            self.assertTrue(all(r["state"] == "held" and r["hold_reason"] == "stopped" for r in a["records"]))
+        rc, text, _ = edgectl("audit", "--config", self.cfg, "--patient", pid)
+        self.assertIn("leave the spool", text)  # says what it cannot show
+
+    def test_audit_delivered_patient_is_honest(self):
+        pid = self.patients("eligible")[0]
+        rc, a = edgectl_json("audit", "--config", self.cfg, "--patient", pid)
+        self.assertEqual(rc, 0)
+        self.assertIsNone(a["on_stop_list_since"])
+        self.assertEqual(a["records"], [])  # delivered: gone from the spool
+        self.assertIn("delivered", a["note"])
+
+    def test_audit_refuses_a_non_id(self):
+        rc, out, err = edgectl("audit", "--config", self.cfg, "--patient", "山田 太郎")
+        self.assertEqual(rc, 2)
+        self.assertNotIn("山田", err)  # never echoes what may be a name
+
+    def test_verify_batch(self):
+        env = dict(os.environ, SENNEN_VERIFY_BATCHES=harness.VERIFY)
+        cms = sorted(os.path.join(r, n) for r, _d, fs in os.walk(self.h.export) for n in fs if n.endswith(".cms"))[0]
+        pki = self.h.path("pki")
+        args = ["--key", f"{pki}/central.key", "--cert", f"{pki}/central.crt", "--ca", f"{pki}/ca.crt"]
+        rc, out, err = edgectl("verify-batch", cms, *args, "--json", env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["manifest"]["batch_id"], os.path.basename(cms)[:-4])
+        rc, out, _ = edgectl("verify-batch", cms, *args, env=env)
+        self.assertIn("signature verified", out)
+        with tempfile.TemporaryDirectory() as tmp:
+            bad = os.path.join(tmp, "tampered.cms")
+            data = bytearray(open(cms, "rb").read())
+            data[len(data) // 2] ^= 0xFF
+            open(bad, "wb").write(bytes(data))
+            rc, out, _ = edgectl("verify-batch", bad, *args, env=env)
+            self.assertEqual(rc, 1)
+            self.assertIn("NOT VERIFIED", out)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+class Doctor(unittest.TestCase):
+    """A healthy hospital passes; each misconfiguration is one failing (or warning) check."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = harness.Hospital(patients=4, seed="doctor")
+        with open(cls.h.config, encoding="utf-8") as f:
+            cls.base = f.read()
+        pki = cls.h.path("pki")
+        # Certificates from the hospital's own CA with the real openssl CLI.
+        openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "odd.key", "-subj", "/CN=odd", "-out",
+                "odd.csr", cwd=pki)
+        openssl("x509", "-req", "-in", "odd.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "-1",
+                "-out", "expired.crt", cwd=pki)
+        openssl("x509", "-req", "-in", "odd.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "10",
+                "-out", "soon.crt", cwd=pki)
+        os.chmod(os.path.join(pki, "odd.key"), 0o600)
+        shutil.copy(os.path.join(pki, "site.key"), os.path.join(pki, "open.key"))
+        os.chmod(os.path.join(pki, "open.key"), 0o644)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.cleanup()
+
+    def doctor(self, replace=(), extra_args=()):
+        text = self.base
+        for old, new in replace:
+            self.assertIn(old, text)
+            text = text.replace(old, new)
+        cfg = self.h.path("variant.yaml")
+        with open(cfg, "w", encoding="utf-8") as f:
+            f.write(text)
+        rc, out, err = edgectl("doctor", "--config", cfg, "--json", *extra_args)
+        report = json.loads(out)
+        results = {}
+        for c in report["checks"]:
+            results.setdefault(c["check"], []).append((c["result"], c["message"]))
+        self.assertEqual(report["ok"], rc == 0)
+        return rc, results
+
+    def assert_result(self, results, check, result, text=""):
+        got = results.get(check, [])
+        self.assertTrue(any(r == result and text in m for r, m in got), f"{check}: want {result} {text!r}, got {got}")
+
+    def test_healthy(self):
+        rc, res = self.doctor()
+        self.assertEqual(rc, 0, res)
+        for check in ("config", "clock", "source emr", "source emr-ext", "stop list", "signer key mode", "certificates",
+                      "state_dir"):
+            self.assert_result(res, check, "pass")
+        self.assert_result(res, "DICOM peers", "not_checked")
+        rc, out, _ = edgectl("doctor", "--config", self.h.config)
+        self.assertIn("PASS  certificates", out)
+
+    def test_missing_root(self):
+        rc, res = self.doctor([("root: ssmix2/std", "root: ssmix2/nowhere")])
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "source emr", "fail", "does not exist")
+        self.assert_result(res, "source emr-ext", "pass")
+
+    def test_unreadable_stop_list_line(self):
+        with open(self.h.path("optout.csv"), "rb") as f:
+            data = f.read()
+        with open(self.h.path("bad-optout.csv"), "wb") as f:
+            f.write(data + "12 34,山田\r\n".encode("cp932"))
+        rc, res = self.doctor([("stop_list: optout.csv", "stop_list: bad-optout.csv")])
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "stop list", "fail", "1 unreadable line")
+        rc, res = self.doctor([("stop_list: optout.csv", "stop_list: bad-optout.csv\n  allow_unreadable_lines: true")])
+        self.assertEqual(rc, 0, res)
+        self.assert_result(res, "stop list", "warn", "allow_unreadable_lines")
+
+    def test_key_readable_by_others(self):
+        rc, res = self.doctor([("signer_key: pki/site.key", "signer_key: pki/open.key")])
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "signer key mode", "fail", "0644")
+        self.assert_result(res, "certificates", "fail", "chmod 600")
+
+    def test_expired_signer(self):
+        rc, res = self.doctor([("signer_cert: pki/site.crt", "signer_cert: pki/expired.crt"),
+                               ("signer_key: pki/site.key", "signer_key: pki/odd.key")])
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "certificates", "fail", "expired")
+
+    def test_signer_expiring_soon_warns(self):
+        rc, res = self.doctor([("signer_cert: pki/site.crt", "signer_cert: pki/soon.crt"),
+                               ("signer_key: pki/site.key", "signer_key: pki/odd.key")])
+        self.assertEqual(rc, 0, res)
+        self.assert_result(res, "certificates", "pass")
+        self.assert_result(res, "certificate expiry", "warn", "soon.crt expires in 9 day")
+
+    def test_mismatched_key(self):
+        rc, res = self.doctor([("signer_key: pki/site.key", "signer_key: pki/odd.key")])
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "certificates", "fail", "does not match")
+
+    def test_placeholder_site_id(self):
+        site = self.h.expected()["site_id"]
+        rc, res = self.doctor([(f'id: "{site}"', 'id: "0000000000"')])
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "config", "fail", "placeholder")
+        self.assert_result(res, "certificates", "pass")  # the rest is still checked
+
+    def test_invalid_config(self):
+        rc, res = self.doctor([("batch:", "batch:\n  no_such_key: 1")])
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "config", "fail", "no_such_key")
+
+    @unittest.skipUnless(os.geteuid() == 0, "access as the service user needs root")
+    def test_root_not_readable_by_service_user(self):
+        # The hospital lives in a 0700 temporary folder: 'nobody' cannot reach the trees.
+        os.chmod(self.h.dir, 0o700)
+        rc, res = self.doctor(extra_args=("--service-user", "nobody"))
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "source emr", "fail", "not readable by the service user 'nobody'")
+
+
+class OptoutCheck(unittest.TestCase):
+    def test_messy_cp932_file(self):
+        lines = ["患者ID,氏名,備考", "0000012345,山田　太郎,", "１２３４５６,鈴木花子,全角", "# コメント 佐藤",
+                 "12 34,田中一郎,typo", '="0000099999",高橋,', ",伊藤,ID missing", "", "A-77,渡辺,"]
+        data = b"\r\n".join(line.encode("cp932") for line in lines) + b"\r\n55555,\x85\x40\x85\x41\r\n"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "optout.csv")
+            with open(path, "wb") as f:
+                f.write(data)
+            rc, out, err = edgectl("optout", "check", "--json", "--show-ids", path)
+            self.assertEqual(rc, 1, err)
+            j = json.loads(out)
+            self.assertEqual(j["encoding"], "cp932")
+            self.assertEqual(j["sha256"], hashlib.sha256(data).hexdigest())
+            self.assertEqual(sorted(j["canonical_ids"]), sorted(["12345", "123456", "99999", "A-77", "55555"]))
+            self.assertEqual([p["line"] for p in j["problems"]], [5, 7, 10])
+            self.assertEqual(j["unreadable_lines"], 3)
+            rc, text, _ = edgectl("optout", "check", path)
+            self.assertEqual(rc, 1)
+            self.assertIn("line 5:", text)
+            for name in ("山田", "鈴木", "田中", "伊藤", "佐藤"):  # line content is never printed
+                self.assertNotIn(name, out + text)
+            # The same IDs, cleanly written, pass.
+            with open(path, "wb") as f:
+                f.write("患者ID\r\n0000012345\r\n".encode("cp932"))
+            rc, text, _ = edgectl("optout", "check", path)
+            self.assertEqual(rc, 0, text)
+            self.assertIn("OK", text)
+
+    def test_missing_file(self):
+        rc, _out, err = edgectl("optout", "check", "/nonexistent/optout.csv")
+        self.assertEqual(rc, 2)
+        self.assertIn("/nonexistent/optout.csv", err)
+
+
+class Help(unittest.TestCase):
+    def test_every_subcommand_has_help(self):
+        for cmd in (["status"], ["doctor"], ["optout", "check"], ["queue"], ["quarantine", "list"], ["audit"],
+                    ["verify-batch"]):
+            rc, out, _ = edgectl(*cmd, "--help")
+            self.assertEqual(rc, 0, cmd)
+            self.assertIn("Usage", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,31 @@
+#pragma once
+// Helpers shared by the subcommands: config loading, time and size formatting, JSON output.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/config/config.hpp"
+
+namespace sennen::edgectl {
+
+std::int64_t now_unix();
+// "2026-11-25T01:02:03Z", or "-" for 0.
+std::string when(std::int64_t unix_seconds);
+// "45s", "12m 3s", "5h 2m", "3d 4h".
+std::string age(std::int64_t seconds);
+// "512 B", "3.2 KiB", "1.5 MiB", "2.0 GiB".
+std::string bytes(std::uint64_t n);
+
+// Loads the config for reading (placeholders allowed); on problems prints them to stderr and
+// returns nullopt (the caller exits 2).
+std::optional<config::Config> load_config(const std::filesystem::path& file);
+
+void print_json(const nlohmann::json& j);
+
+// Where the local destination keeps heartbeat.json; nullopt for other destinations.
+std::optional<std::filesystem::path> local_heartbeat(const config::Config& cfg);
+
+}  // namespace sennen::edgectl

@@ -1,0 +1,332 @@
+// sennen-edgectl doctor: every check that finds a misconfiguration before it hurts, as a
+// pass / warn / fail list. Exit status 1 if anything failed.
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <optional>
+#include <vector>
+
+#include "daemon/batcher/batch_writer.hpp"
+#include "daemon/gate/stop_list.hpp"
+#include "daemon/spool/spool_reader.hpp"
+#include "tools/edgectl/commands.hpp"
+#include "tools/edgectl/common.hpp"
+
+namespace sennen::edgectl {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+enum class Level { pass, warn, fail, info };
+const char* label(Level l) {
+  switch (l) {
+    case Level::pass: return "PASS";
+    case Level::warn: return "WARN";
+    case Level::fail: return "FAIL";
+    case Level::info: return "----";
+  }
+  return "?";
+}
+
+struct Check {
+  Level level;
+  std::string name, message;
+};
+
+class Report {
+ public:
+  void add(Level l, std::string name, std::string message) { checks_.push_back({l, std::move(name), std::move(message)}); }
+  bool failed() const {
+    for (const auto& c : checks_)
+      if (c.level == Level::fail) return true;
+    return false;
+  }
+  void print(bool as_json) const {
+    if (as_json) {
+      json j = json::array();
+      for (const auto& c : checks_) {
+        std::string s = label(c.level);
+        for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        j.push_back({{"check", c.name}, {"result", c.level == Level::info ? "not_checked" : s}, {"message", c.message}});
+      }
+      print_json({{"checks", j}, {"ok", !failed()}});
+      return;
+    }
+    int fails = 0, warns = 0;
+    for (const auto& c : checks_) {
+      std::cout << label(c.level) << "  " << c.name << ": " << c.message << "\n";
+      fails += c.level == Level::fail;
+      warns += c.level == Level::warn;
+    }
+    std::cout << "\n" << (fails ? "FAILED" : "OK") << ": " << fails << " failed, " << warns << " warning(s), "
+              << checks_.size() << " checks\n";
+  }
+
+ private:
+  std::vector<Check> checks_;
+};
+
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+// The service user, when we are root and it exists: only then can we test access as it.
+struct ServiceUser {
+  std::string name;
+  uid_t uid;
+  gid_t gid;
+};
+
+std::optional<ServiceUser> service_user(const std::string& name, Report& r) {
+  if (::geteuid() != 0) {
+    r.add(Level::info, "service user", "not root: access by user '" + name + "' not checked (run doctor as root for that)");
+    return std::nullopt;
+  }
+  const passwd* pw = ::getpwnam(name.c_str());
+  if (!pw) {
+    r.add(Level::warn, "service user", "user '" + name + "' does not exist (the package creates it); access as it not checked");
+    return std::nullopt;
+  }
+  return ServiceUser{name, pw->pw_uid, pw->pw_gid};
+}
+
+// access(path, mode) as the service user, in a forked child that drops to its uid, gid and
+// supplementary groups (what the unit runs with, minus any SupplementaryGroups= drop-in).
+bool access_as(const ServiceUser& u, const fs::path& path, int mode) {
+  pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    if (::initgroups(u.name.c_str(), u.gid) != 0 || ::setresgid(u.gid, u.gid, u.gid) != 0 ||
+        ::setresuid(u.uid, u.uid, u.uid) != 0)
+      ::_exit(2);
+    ::_exit(::access(path.c_str(), mode) == 0 ? 0 : 1);
+  }
+  int st = 0;
+  if (::waitpid(pid, &st, 0) != pid) return false;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+// Readable (R_OK | extra) by us and, when known, by the service user.
+void check_access(Report& r, const std::optional<ServiceUser>& su, const std::string& name, const fs::path& path,
+                  bool directory, int mode, const std::string& fix) {
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) {
+    r.add(Level::fail, name, path.string() + " does not exist; " + fix);
+    return;
+  }
+  if (directory && !fs::is_directory(st)) {
+    r.add(Level::fail, name, path.string() + " is not a folder");
+    return;
+  }
+  if (!directory && !fs::is_regular_file(st)) {
+    r.add(Level::fail, name, path.string() + " is not a regular file");
+    return;
+  }
+  const char* what = (mode & W_OK) ? "writable" : "readable";
+  if (::access(path.c_str(), mode) != 0) {
+    r.add(Level::fail, name, path.string() + " is not " + what + " by this user: " + std::strerror(errno));
+    return;
+  }
+  if (su && !access_as(*su, path, mode)) {
+    r.add(Level::fail, name,
+          path.string() + " is not " + what + " by the service user '" + su->name +
+              "'; grant it (e.g. a group in SupplementaryGroups=, or setfacl -R -m u:" + su->name + ":rX)");
+    return;
+  }
+  r.add(Level::pass, name, path.string() + " is " + what + (su ? " (also by '" + su->name + "')" : ""));
+}
+
+void check_sources(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
+  for (const auto& s : cfg.sources)
+    for (const auto& root : s.roots)
+      check_access(r, su, "source " + s.name, root, true, R_OK | X_OK,
+                   "check sources[].root in the config, or mount the export tree");
+}
+
+void check_stop_list(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
+  check_access(r, su, "stop list file", cfg.optout.stop_list, false, R_OK, "create it (an empty file withholds nobody)");
+  try {
+    gate::StopList sl = gate::load_stop_list(cfg.optout.stop_list);
+    std::string summary = std::to_string(sl.ids.size()) + " IDs (" + sl.encoding + ")";
+    if (sl.problem_lines == 0) {
+      r.add(Level::pass, "stop list", summary + ", every line readable");
+      return;
+    }
+    std::string lines;
+    for (std::size_t i = 0; i < sl.problems.size() && i < 10; ++i)
+      lines += (i ? ", " : "") + std::to_string(sl.problems[i].line);
+    if (sl.problem_lines > 10) lines += ", ...";
+    std::string msg = summary + ", " + std::to_string(sl.problem_lines) + " unreadable line(s) (" + lines +
+                      "); see sennen-edgectl optout check " + cfg.optout.stop_list.string();
+    if (cfg.optout.allow_unreadable_lines)
+      r.add(Level::warn, "stop list", msg + " (allowed by optout.allow_unreadable_lines)");
+    else
+      r.add(Level::fail, "stop list", msg + "; sealing is paused until they are fixed");
+  } catch (const std::exception& e) {
+    r.add(Level::fail, "stop list", e.what());
+  }
+}
+
+void check_keys(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
+  const auto& enc = cfg.encryption;
+  // The key's mode on its own line: a leaked key matters even if something else is also wrong.
+  struct stat st {};
+  if (::stat(enc.signer_key.c_str(), &st) == 0) {
+    if (st.st_mode & 077)
+      r.add(Level::fail, "signer key mode",
+            enc.signer_key.string() + " has mode " + octal_mode(st.st_mode) +
+                " (readable or writable by group/others); run: chmod 600 " + enc.signer_key.string());
+    else
+      r.add(Level::pass, "signer key mode", enc.signer_key.string() + " has mode " + octal_mode(st.st_mode));
+    if (su && !access_as(*su, enc.signer_key, R_OK))
+      r.add(Level::fail, "signer key owner",
+            enc.signer_key.string() + " is not readable by '" + su->name + "'; run: chown " + su->name + ": " +
+                enc.signer_key.string());
+  }
+  try {
+    auto keys = batcher::SealingKeys::load(enc.signer_cert, enc.signer_key, enc.recipients);
+    r.add(Level::pass, "certificates",
+          "signer certificate and key match and can sign; " + std::to_string(enc.recipients.size()) +
+              " recipient(s) can receive encrypted batches");
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& e : keys.expiries()) {
+      const auto days = std::chrono::duration_cast<std::chrono::hours>(e.not_after - now).count() / 24;
+      const std::string until = when(std::chrono::system_clock::to_time_t(e.not_after));
+      if (days < 30)
+        r.add(Level::warn, "certificate expiry",
+              e.file.string() + " expires in " + std::to_string(days) + " day(s) (" + until + "); renew it now");
+      else
+        r.add(Level::pass, "certificate expiry", e.file.string() + " valid until " + until);
+    }
+  } catch (const std::exception& e) {
+    r.add(Level::fail, "certificates", e.what());
+  }
+}
+
+void check_state_dir(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
+  std::error_code ec;
+  fs::path dir = cfg.state_dir;
+  if (!fs::exists(dir, ec)) {
+    // The daemon creates it; the nearest existing parent must then be writable.
+    fs::path parent = dir.parent_path();
+    while (!parent.empty() && !fs::exists(parent, ec) && parent != parent.parent_path()) parent = parent.parent_path();
+    check_access(r, su, "state_dir", parent, true, W_OK | X_OK, "create it");
+    r.add(Level::info, "state_dir", dir.string() + " does not exist yet; sennen-edged creates it on first start");
+  } else {
+    check_access(r, su, "state_dir", dir, true, W_OK | X_OK, "create it, owned by the service user, mode 0700");
+  }
+  struct statvfs vfs {};
+  fs::path probe = dir;
+  while (!probe.empty() && !fs::exists(probe, ec) && probe != probe.parent_path()) probe = probe.parent_path();
+  if (::statvfs(probe.c_str(), &vfs) == 0) {
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    const std::uint64_t want = 5ull << 30;
+    r.add(free_bytes < want ? Level::warn : Level::pass, "disk space",
+          bytes(free_bytes) + " free for " + probe.string() + (free_bytes < want ? " (less than 5 GiB)" : ""));
+  } else {
+    r.add(Level::warn, "disk space", "cannot measure free space at " + probe.string() + ": " + std::strerror(errno));
+  }
+  if (fs::exists(dir / "spool.db", ec)) {
+    try {
+      spool::SpoolReader reader(dir);
+      r.add(Level::pass, "spool", reader.file().string() + " has schema version " + std::to_string(reader.schema_version()));
+    } catch (const std::exception& e) {
+      r.add(Level::fail, "spool", e.what());
+    }
+  }
+}
+
+void check_destination(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
+  if (cfg.destination.type == config::DestinationType::local) {
+    std::error_code ec;
+    if (fs::exists(cfg.destination.path, ec))
+      check_access(r, su, "destination", cfg.destination.path, true, W_OK | X_OK, "");
+    else
+      r.add(Level::info, "destination", cfg.destination.path.string() + " does not exist yet; sennen-edged creates it");
+    return;
+  }
+  const auto& tls = cfg.destination.tls;
+  for (const auto& [what, path] : {std::pair{"TLS CA", tls.ca}, {"TLS client certificate", tls.cert}, {"TLS client key", tls.key}})
+    check_access(r, su, what, path, false, R_OK, "check destination.tls in the config");
+  struct stat st {};
+  if (::stat(tls.key.c_str(), &st) == 0 && (st.st_mode & 077))
+    r.add(Level::fail, "TLS client key mode",
+          tls.key.string() + " has mode " + octal_mode(st.st_mode) + "; run: chmod 600 " + tls.key.string());
+  r.add(Level::info, "destination reachability", "not checked yet (TLS handshake and authenticated no-op to " +
+                                                     cfg.destination.url + ")");
+}
+
+// Build date of this binary, from __DATE__ ("Nov 25 2026"): a clock before it is surely wrong.
+std::time_t build_time() {
+  static const char* months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  const char* d = __DATE__;
+  std::tm tm{};
+  tm.tm_mon = static_cast<int>((std::strstr(months, std::string(d, 3).c_str()) - months) / 3);
+  tm.tm_mday = std::atoi(d + 4);
+  tm.tm_year = std::atoi(d + 7) - 1900;
+  return timegm(&tm);
+}
+
+void check_clock(Report& r) {
+  const std::time_t now = std::time(nullptr);
+  const std::time_t built = build_time();
+  std::tm y2100{};
+  y2100.tm_year = 200;
+  y2100.tm_mday = 1;
+  if (now < built)
+    r.add(Level::fail, "clock", "system time " + when(now) + " is before this program was built (" + when(built) +
+                                    "); fix the clock (timedatectl, NTP): certificates and batch times depend on it");
+  else if (now >= timegm(&y2100))
+    r.add(Level::fail, "clock", "system time " + when(now) + " is after 2100; fix the clock (timedatectl, NTP)");
+  else
+    r.add(Level::pass, "clock", "system time " + when(now) + " is plausible");
+}
+
+}  // namespace
+
+int doctor(const Common& c, const std::string& service_user_name) {
+  Report r;
+  std::optional<config::Config> cfg;
+  try {
+    cfg = config::load(c.config);
+    r.add(Level::pass, "config", c.config.string() + " is valid");
+    try {
+      config::require_edited(*cfg);
+    } catch (const config::ConfigError& e) {
+      for (const auto& p : e.problems()) r.add(Level::fail, "config", p.format());
+    }
+  } catch (const config::ConfigError& e) {
+    for (const auto& p : e.problems()) r.add(Level::fail, "config", p.format());
+  } catch (const std::exception& e) {
+    r.add(Level::fail, "config", e.what());
+  }
+  check_clock(r);
+  if (cfg) {
+    auto su = service_user(service_user_name, r);
+    check_sources(r, *cfg, su);
+    check_stop_list(r, *cfg, su);
+    check_keys(r, *cfg, su);
+    check_state_dir(r, *cfg, su);
+    check_destination(r, *cfg, su);
+  } else {
+    r.add(Level::info, "everything else", "not checked: the configuration could not be loaded");
+  }
+  r.add(Level::info, "DICOM peers", "not checked yet (C-ECHO)");
+  r.print(c.json);
+  return r.failed() ? 1 : 0;
+}
+
+}  // namespace sennen::edgectl

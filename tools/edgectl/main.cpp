@@ -1,0 +1,77 @@
+// sennen-edgectl: the operator's command line for sennen-edge. See `sennen-edgectl --help`.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "sennen/version.hpp"
+#include "tools/edgectl/commands.hpp"
+
+namespace {
+void add_common(CLI::App* cmd, sennen::edgectl::Common& c, bool with_json) {
+  cmd->add_option("--config", c.config, "configuration file")->capture_default_str();
+  if (with_json) cmd->add_flag("--json", c.json, "print JSON instead of text");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sennen::edgectl;
+  CLI::App app{"sennen-edgectl: status, checks and audits for sennen-edge (reads the spool read-only)"};
+  app.set_version_flag("--version", std::string("sennen-edgectl ") + sennen::kVersion);
+  app.require_subcommand(1);
+  Common c;
+  int rc = 0;
+
+  auto* st = app.add_subcommand("status", "sources, gate, spool, outbox, last batch, quarantine, heartbeat");
+  add_common(st, c, true);
+  st->callback([&] { rc = status(c); });
+
+  std::string user = kServiceUser;
+  auto* doc = app.add_subcommand("doctor", "check the installation; exit status 1 if any check fails");
+  add_common(doc, c, true);
+  doc->add_option("--service-user", user, "user the service runs as (access is checked as it when run as root)")
+      ->capture_default_str();
+  doc->callback([&] { rc = doctor(c, user); });
+
+  auto* opt = app.add_subcommand("optout", "stop-list (提供停止) files");
+  opt->require_subcommand(1);
+  std::filesystem::path stop_file;
+  bool opt_json = false, opt_ids = false;
+  auto* chk = opt->add_subcommand("check", "show what would be read from a stop-list file; exit 1 if a line is unreadable");
+  chk->add_option("FILE", stop_file, "the stop-list file (CSV or one ID per line; UTF-8, UTF-16 or CP932)")->required();
+  chk->add_flag("--json", opt_json, "print JSON instead of text");
+  chk->add_flag("--show-ids", opt_ids, "also list the patient IDs that would be withheld (canonical form)");
+  chk->callback([&] { rc = optout_check(stop_file, opt_json, opt_ids); });
+
+  auto* q = app.add_subcommand("queue", "pending records by source, kind and state, with their oldest age");
+  add_common(q, c, true);
+  q->callback([&] { rc = queue(c); });
+
+  auto* qa = app.add_subcommand("quarantine", "files the sources set aside");
+  qa->require_subcommand(1);
+  auto* ql = qa->add_subcommand("list", "source, path, reason, time and copy of every quarantined file");
+  add_common(ql, c, true);
+  ql->callback([&] { rc = quarantine_list(c); });
+
+  std::string patient;
+  auto* au = app.add_subcommand("audit", "what the spool still holds for one patient, and queued withdrawals");
+  add_common(au, c, true);
+  au->add_option("--patient", patient, "patient ID as written anywhere (canonicalised like the stop list)")->required();
+  au->callback([&] { rc = audit(c, patient); });
+
+  VerifyArgs v;
+  auto* vb = app.add_subcommand("verify-batch", "central side: decrypt and verify a batch, list its manifest");
+  vb->add_option("FILE", v.file, "the .cms batch file")->required()->check(CLI::ExistingFile);
+  vb->add_option("--key", v.key, "recipient private key")->required()->check(CLI::ExistingFile);
+  vb->add_option("--cert", v.cert, "recipient certificate")->required()->check(CLI::ExistingFile);
+  vb->add_option("--ca", v.ca, "CA that issued the site's signing certificate")->required()->check(CLI::ExistingFile);
+  vb->add_flag("--json", v.json, "print JSON instead of text");
+  vb->callback([&] { rc = verify_batch(v); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return rc;
+}

@@ -1,0 +1,183 @@
+// sennen-edgectl queue, quarantine list and audit: read-only views of the spool.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include "daemon/gate/patient_id.hpp"
+#include "daemon/spool/spool_reader.hpp"
+#include "tools/edgectl/commands.hpp"
+#include "tools/edgectl/common.hpp"
+
+namespace sennen::edgectl {
+namespace {
+
+using nlohmann::json;
+
+// Opens the spool named by the config and runs `fn` on it; errors become exit status 2.
+template <typename Fn>
+int with_spool(const Common& c, const char* command, Fn fn) {
+  auto cfg = load_config(c.config);
+  if (!cfg) return 2;
+  try {
+    spool::SpoolReader r(cfg->state_dir);
+    r.begin();
+    int rc = fn(r);
+    r.end();
+    return rc;
+  } catch (const std::exception& e) {
+    std::cerr << "sennen-edgectl " << command << ": " << e.what() << "\n";
+    return 2;
+  }
+}
+
+std::string state_text(const std::string& state, const std::string& hold_reason) {
+  return state == "held" ? "held (" + hold_reason + ")" : state;
+}
+
+}  // namespace
+
+int queue(const Common& c) {
+  return with_spool(c, "queue", [&](spool::SpoolReader& r) {
+    const std::int64_t now = now_unix();
+    const auto rows = r.queue();
+    const spool::Depth d = r.depth();
+    if (c.json) {
+      json out = {{"records", json::array()},
+                  {"withdrawals_pending", d.withdrawals_pending},
+                  {"batches_pending", d.batches_pending}};
+      for (const auto& q : rows)
+        out["records"].push_back({{"source", q.source},
+                                  {"kind", q.kind},
+                                  {"state", q.state},
+                                  {"hold_reason", q.hold_reason.empty() ? json(nullptr) : json(q.hold_reason)},
+                                  {"count", q.count},
+                                  {"bytes", q.bytes},
+                                  {"oldest_age_seconds", now - q.oldest_ingested_at}});
+      print_json(out);
+      return 0;
+    }
+    if (rows.empty()) std::cout << "no records pending\n";
+    else {
+      // Column widths from the data: kinds of extended storage are long ("L-OBSERVATIONS^...").
+      int ws = 6, wk = 4, wt = 5;
+      for (const auto& q : rows) {
+        ws = std::max(ws, static_cast<int>(q.source.size()));
+        wk = std::max(wk, static_cast<int>(q.kind.size()));
+        wt = std::max(wt, static_cast<int>(state_text(q.state, q.hold_reason).size()));
+      }
+      std::printf("%-*s  %-*s  %-*s  %8s  %10s  %s\n", ws, "SOURCE", wk, "KIND", wt, "STATE", "COUNT", "BYTES", "OLDEST");
+      for (const auto& q : rows)
+        std::printf("%-*s  %-*s  %-*s  %8lld  %10s  %s\n", ws, q.source.c_str(), wk, q.kind.c_str(), wt,
+                    state_text(q.state, q.hold_reason).c_str(), static_cast<long long>(q.count),
+                    bytes(static_cast<std::uint64_t>(q.bytes)).c_str(), age(now - q.oldest_ingested_at).c_str());
+    }
+    std::cout << "withdrawals pending: " << d.withdrawals_pending << "; sealed batches waiting for delivery: "
+              << d.batches_pending << "\n";
+    return 0;
+  });
+}
+
+int quarantine_list(const Common& c) {
+  return with_spool(c, "quarantine list", [&](spool::SpoolReader& r) {
+    const auto rows = r.quarantine();
+    if (c.json) {
+      json out = json::array();
+      for (const auto& q : rows)
+        out.push_back({{"source", q.source},
+                       {"path", q.path},
+                       {"reason", q.reason},
+                       {"size", q.size},
+                       {"at", when(q.at)},
+                       {"copy_path", q.copy_path.empty() ? json(nullptr) : json(q.copy_path)}});
+      print_json(out);
+      return 0;
+    }
+    if (rows.empty()) {
+      std::cout << "nothing in quarantine\n";
+      return 0;
+    }
+    for (const auto& q : rows) {
+      std::cout << when(q.at) << "  " << q.source << "  " << q.path << "\n    reason: " << q.reason
+                << "\n    copy:   " << (q.copy_path.empty() ? "-" : q.copy_path) << "\n";
+    }
+    std::cout << rows.size() << " quarantined file(s)\n";
+    return 0;
+  });
+}
+
+namespace {
+constexpr const char* kAuditNote =
+    "Only what is still on this box is shown: records and withdrawals leave the spool when their batch is "
+    "delivered, and delivered batches do not keep a list of patients. What was already sent is in the "
+    "central side's batch manifests.";
+}
+
+int audit(const Common& c, const std::string& patient_id) {
+  auto key = gate::canonical_patient_id(patient_id);
+  if (!key) {
+    std::cerr << "sennen-edgectl audit: not a patient ID: " << gate::patient_id_problem(patient_id) << "\n";
+    return 2;
+  }
+  return with_spool(c, "audit", [&](spool::SpoolReader& r) {
+    const spool::PatientAudit a = r.audit(*key);
+    std::set<std::string> batches;
+    for (const auto& rec : a.records)
+      if (!rec.batch_id.empty()) batches.insert(rec.batch_id);
+    for (const auto& w : a.withdrawals)
+      if (!w.batch_id.empty()) batches.insert(w.batch_id);
+    if (c.json) {
+      json out = {{"patient_key", *key},
+                  {"on_stop_list_since", a.stopped_since ? json(when(*a.stopped_since)) : json(nullptr)},
+                  {"first_visit_day", a.first_visit_day ? json(*a.first_visit_day) : json(nullptr)},
+                  {"records", json::array()},
+                  {"withdrawals", json::array()},
+                  {"batches", batches},
+                  {"note", kAuditNote}};
+      for (const auto& rec : a.records)
+        out["records"].push_back({{"source", rec.source},
+                                  {"kind", rec.kind},
+                                  {"path", rec.path},
+                                  {"event", rec.event},
+                                  {"state", rec.state},
+                                  {"hold_reason", rec.hold_reason.empty() ? json(nullptr) : json(rec.hold_reason)},
+                                  {"batch_id", rec.batch_id.empty() ? json(nullptr) : json(rec.batch_id)},
+                                  {"batch_state", rec.batch_state.empty() ? json(nullptr) : json(rec.batch_state)},
+                                  {"ingested_at", when(rec.ingested_at)}});
+      for (const auto& w : a.withdrawals)
+        out["withdrawals"].push_back({{"effective_at", when(w.effective_at)},
+                                      {"state", w.batch_id.empty() ? "queued" : "in batch (" + w.batch_state + ")"},
+                                      {"batch_id", w.batch_id.empty() ? json(nullptr) : json(w.batch_id)}});
+      print_json(out);
+      return 0;
+    }
+    std::cout << "patient " << *key << " (canonical form of the ID given)\n";
+    std::cout << "  stop list: " << (a.stopped_since ? "on it since " + when(*a.stopped_since) : "not on it") << "\n";
+    std::cout << "  visits seen: ";
+    if (a.first_visit_day)
+      std::cout << "first on day " << *a.first_visit_day << " since 1970-01-01 ("
+                << when(static_cast<std::int64_t>(*a.first_visit_day) * 86400).substr(0, 10) << ")\n";
+    else
+      std::cout << "none\n";
+    std::cout << "  records in the spool: " << a.records.size() << "\n";
+    for (const auto& rec : a.records)
+      std::cout << "    " << when(rec.ingested_at) << "  " << state_text(rec.state, rec.hold_reason)
+                << (rec.batch_id.empty() ? "" : " in " + rec.batch_id + " (" + rec.batch_state + ")") << "  "
+                << rec.source << " " << rec.kind << " " << rec.event << " " << rec.path << "\n";
+    std::cout << "  withdrawals: " << a.withdrawals.size() << "\n";
+    for (const auto& w : a.withdrawals)
+      std::cout << "    effective " << when(w.effective_at) << ": "
+                << (w.batch_id.empty() ? "queued, not in a batch yet" : "in " + w.batch_id + " (" + w.batch_state + ")")
+                << "\n";
+    std::cout << "  batches still referenced: " << (batches.empty() ? "none" : "");
+    bool first = true;
+    for (const auto& b : batches) {
+      std::cout << (first ? "" : ", ") << b;
+      first = false;
+    }
+    std::cout << "\n  note: " << kAuditNote << "\n";
+    return 0;
+  });
+}
+
+}  // namespace sennen::edgectl
