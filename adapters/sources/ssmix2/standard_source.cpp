@@ -34,29 +34,24 @@ class StandardSource final : public TreeSource {
   using TreeSource::TreeSource;
 
  protected:
-  bool collect_units(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx,
-                     std::vector<FoundUnit>& units) override {
+  bool collect_units(const dirpoll::Listing& listing, const std::string& state_dir, const std::vector<UnitState>& known,
+                     SourceContext& ctx, std::vector<FoundUnit>& units) override {
     bool settled = true;
-    auto known = ctx.state.units(state_dir);
-    auto prev_of = [&](const std::string& n) { return find_unit(known, n); };
     for (const auto& e : listing.entries) {
-      std::string rel = rel_join(listing.rel_dir, e.name);
       if (e.type != dirpoll::Entry::Type::file) {
-        if (!prev_of(e.name))
-          log_ignored(rel, e.type == dirpoll::Entry::Type::dir ? "a folder inside a data type folder"
-                                                                : "not a regular file (symbolic link or device)");
+        if (!find_unit(known, e.name))
+          log_ignored(rel_join(listing.rel_dir, e.name),
+                      e.type == dirpoll::Entry::Type::dir ? "a folder inside a data type folder"
+                                                          : "not a regular file (symbolic link or device)");
         ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, kIgnored});
         continue;
       }
       auto parsed = parse_standard_name(e.name);
       std::string problem = parsed.name ? check_placement(listing.rel_dir, *parsed.name) : parsed.error;
       if (!problem.empty()) {
-        const char* status = quarantine_when_stable(listing.abs_dir / e.name, rel, e,
-                                                    parsed.name ? "misplaced: " + problem
-                                                                : "not an SS-MIX2 file name: " + problem,
-                                                    prev_of(e.name), ctx);
-        settled &= status != std::string_view(kWaiting);
-        ctx.state.put_unit(state_dir, {e.name, e.size, e.mtime_ns, e.ctime_ns, status});
+        settled &= quarantine_entry(listing, e,
+                                    parsed.name ? "misplaced: " + problem : "not an SS-MIX2 file name: " + problem,
+                                    state_dir, known, ctx);
         continue;
       }
       FoundUnit u;

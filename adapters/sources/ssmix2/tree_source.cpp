@@ -61,6 +61,15 @@ const char* TreeSource::quarantine_when_stable(const fs::path& abs, const std::s
   return kQuarantined;
 }
 
+bool TreeSource::quarantine_entry(const dirpoll::Listing& listing, const dirpoll::Entry& e, const std::string& reason,
+                                  const std::string& state_dir, const std::vector<UnitState>& known,
+                                  SourceContext& ctx) {
+  const char* status = quarantine_when_stable(listing.abs_dir / e.name, rel_join(listing.rel_dir, e.name), e, reason,
+                                              find_unit(known, e.name), ctx);
+  ctx.state.put_unit(state_dir, {e.name, e.size, e.mtime_ns, e.ctime_ns, status});
+  return status != std::string_view(kWaiting);
+}
+
 bool TreeSource::on_stray_file(const fs::path& file, const std::string& rel_path, const dirpoll::Entry& entry,
                                const std::string& state_dir, SourceContext& ctx) {
   auto known = ctx.state.units(state_dir);
@@ -75,15 +84,16 @@ bool TreeSource::on_stray_file(const fs::path& file, const std::string& rel_path
 }
 
 bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx) {
+  const auto known = ctx.state.units(state_dir);
   std::map<std::string, PrevUnit> prev_by_stem;
   std::map<std::string, UnitState> prev_by_name;
-  for (auto& u : ctx.state.units(state_dir)) {
+  for (const auto& u : known) {
     prev_by_name.emplace(u.name, u);
     prev_by_stem[stem_of(u.name)] = {u, flag_of(u.name)};
   }
 
   std::vector<FoundUnit> units;
-  bool settled = collect_units(listing, state_dir, ctx, units);
+  bool settled = collect_units(listing, state_dir, known, ctx, units);
   std::set<std::string> present;  // unit names kept in this folder's state
   for (const auto& e : listing.entries) present.insert(e.name);
 

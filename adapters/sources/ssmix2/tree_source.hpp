@@ -46,7 +46,9 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
  protected:
   // Turns the raw entries of a unit folder into units; entries that are not units are
   // quarantined (or ignored) here. Returns false if something is still unsettled.
-  virtual bool collect_units(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx,
+  // `known` is the folder's unit state as the last poll left it.
+  virtual bool collect_units(const dirpoll::Listing& listing, const std::string& state_dir,
+                             const std::vector<UnitState>& known, SourceContext& ctx,
                              std::vector<FoundUnit>& units) = 0;
   // Builds the upsert for a new current version, or returns a quarantine reason.
   struct Upsert {
@@ -62,6 +64,10 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
   bool on_stray_file(const std::filesystem::path& file, const std::string& rel_path, const dirpoll::Entry& entry,
                      const std::string& state_dir, SourceContext& ctx) override;
 
+  // Quarantines an entry of a unit folder once it is stable and records its state; returns
+  // false while it is not yet stable (the folder is not settled).
+  bool quarantine_entry(const dirpoll::Listing& listing, const dirpoll::Entry& e, const std::string& reason,
+                        const std::string& state_dir, const std::vector<UnitState>& known, SourceContext& ctx);
   // Quarantines a unit once it is stable; returns the status to keep for it.
   const char* quarantine_when_stable(const std::filesystem::path& abs, const std::string& rel_path,
                                      const dirpoll::Entry& e, const std::string& reason, const UnitState* prev,

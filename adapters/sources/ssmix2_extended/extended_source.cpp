@@ -38,13 +38,10 @@ class ExtendedSource final : public TreeSource {
   using TreeSource::TreeSource;
 
  protected:
-  bool collect_units(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx,
-                     std::vector<FoundUnit>& units) override {
+  bool collect_units(const dirpoll::Listing& listing, const std::string& state_dir, const std::vector<UnitState>& known,
+                     SourceContext& ctx, std::vector<FoundUnit>& units) override {
     bool settled = true;
-    auto known = ctx.state.units(state_dir);
-    auto prev_of = [&](const std::string& n) { return find_unit(known, n); };
     for (const auto& e : listing.entries) {
-      std::string rel = rel_join(listing.rel_dir, e.name);
       if (e.type == dirpoll::Entry::Type::other) {
         ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, kIgnored});
         continue;
@@ -85,10 +82,7 @@ class ExtendedSource final : public TreeSource {
         if (has_other) problem = "content folder holds a symbolic link or device file; only regular files are sent";
       }
       if (!problem.empty()) {
-        const char* status =
-            quarantine_when_stable(listing.abs_dir / e.name, rel, u.entry, problem, prev_of(e.name), ctx);
-        settled &= status != std::string_view(kWaiting);
-        ctx.state.put_unit(state_dir, {e.name, u.entry.size, u.entry.mtime_ns, u.entry.ctime_ns, status});
+        settled &= quarantine_entry(listing, u.entry, problem, state_dir, known, ctx);
         continue;
       }
       // An empty content folder is still being written.
