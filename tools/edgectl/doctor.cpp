@@ -269,16 +269,8 @@ void check_destination(Report& r, const config::Config& cfg, const std::optional
                                                      cfg.destination.url + ")");
 }
 
-// Build date of this binary, from __DATE__ ("Nov 25 2026"): a clock before it is surely wrong.
-std::time_t build_time() {
-  static const char* months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  const char* d = __DATE__;
-  std::tm tm{};
-  tm.tm_mon = static_cast<int>((std::strstr(months, std::string(d, 3).c_str()) - months) / 3);
-  tm.tm_mday = std::atoi(d + 4);
-  tm.tm_year = std::atoi(d + 7) - 1900;
-  return timegm(&tm);
-}
+// When this binary was configured (CMake, SOURCE_DATE_EPOCH when set): a clock before it is surely wrong.
+std::time_t build_time() { return static_cast<std::time_t>(SENNEN_BUILD_EPOCH); }
 
 void check_clock(Report& r) {
   const std::time_t now = std::time(nullptr);
