@@ -2,6 +2,7 @@
 
 #include "adapters/destinations/https/https_destination.hpp"
 #include "adapters/destinations/local/local_destination.hpp"
+#include "adapters/sources/dicom_scp/scp_source.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
 
@@ -14,6 +15,21 @@ std::vector<std::unique_ptr<Source>> make_sources(const config::Config& config) 
     switch (s.type) {
       case config::SourceType::ssmix2: out.push_back(ssmix2::make_standard_source(std::move(o))); break;
       case config::SourceType::ssmix2_extended: out.push_back(ssmix2::make_extended_source(std::move(o))); break;
+      case config::SourceType::dicom_scp: {
+        const auto& d = s.dicom;
+        dicom::ScpSourceOptions so;
+        so.name = s.name;
+        so.state_dir = config.state_dir;
+        so.scp.port = static_cast<std::uint16_t>(d.port);
+        so.scp.ae_title = d.ae_title;
+        so.scp.allowed_calling_ae_titles = d.allowed_calling_ae_titles;
+        so.scp.allowed_addresses = d.allowed_addresses;
+        so.min_free = d.min_free;
+        so.max_incoming = d.max_incoming;
+        so.patient_id = {d.patient_id.strip_leading_zeros, static_cast<std::size_t>(d.patient_id.pad_to)};
+        out.push_back(dicom::make_dicom_scp_source(std::move(so)));
+        break;
+      }
     }
   }
   return out;

@@ -40,7 +40,12 @@ std::optional<gate::NotificationRule> rule_from(const config::OptOut& o) {
 }
 
 const char* type_name(config::SourceType t) {
-  return t == config::SourceType::ssmix2 ? "ssmix2" : "ssmix2-extended";
+  switch (t) {
+    case config::SourceType::ssmix2: return "ssmix2";
+    case config::SourceType::ssmix2_extended: return "ssmix2-extended";
+    case config::SourceType::dicom_scp: return "dicom-scp";
+  }
+  return "?";
 }
 }  // namespace
 

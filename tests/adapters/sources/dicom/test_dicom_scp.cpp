@@ -107,7 +107,8 @@ struct Fixture {
   std::unique_ptr<SourceState> state = spool.source_state("modality");
   fs::path incoming = state_dir / "dicom" / "modality" / "incoming";
 
-  explicit Fixture(std::uint64_t min_free = 1 << 20, std::uint64_t max_incoming = 1ull << 30) {
+  explicit Fixture(std::uint64_t min_free = 1 << 20, std::uint64_t max_incoming = 1ull << 30,
+                   std::vector<std::string> allowed_addresses = {}) {
     enter_private_network();
     port = free_port();
     dicom::ScpSourceOptions o;
@@ -116,8 +117,9 @@ struct Fixture {
     o.scp.port = port;
     o.scp.ae_title = kOurAe;
     o.scp.allowed_calling_ae_titles = {kModality, "MODALITY2"};
-    o.scp.dimse_timeout = std::chrono::seconds(5);
-    o.scp.acse_timeout = std::chrono::seconds(5);
+    o.scp.allowed_addresses = std::move(allowed_addresses);
+    o.scp.dimse_timeout = std::chrono::seconds(2);
+    o.scp.acse_timeout = std::chrono::seconds(2);
     o.min_free = min_free;
     o.max_incoming = max_incoming;
     o.patient_id = {true, 8};
@@ -173,6 +175,19 @@ TEST_CASE("dicom-scp: C-ECHO from an allowed AE title; other AE titles are refus
   CHECK(out.find("Association Rejected") != std::string::npos);
   CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec OTHER 127.0.0.1 " + std::to_string(f.port), out) != 0);
   CHECK(out.find("Association Rejected") != std::string::npos);
+}
+
+TEST_CASE("dicom-scp: allowed_addresses limits the peers by IP address") {
+  std::string out;
+  {
+    Fixture f(1 << 20, 1ull << 30, {"10.9.9.9"});
+    CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) != 0);
+    CHECK(out.find("Association Rejected") != std::string::npos);
+  }
+  {
+    Fixture f(1 << 20, 1ull << 30, {"10.9.9.9", "127.0.0.1"});
+    CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) == 0);
+  }
 }
 
 TEST_CASE("dicom-scp: stored instances are kept byte-exact and handed to the spool once, with their attributes") {
@@ -270,11 +285,23 @@ TEST_CASE("dicom-scp: a poll that is not committed (kill -9) hands the same file
   f.poll();
   REQUIRE(f.sink.records.size() == 1);
   CHECK(f.sink.records[0].draft.version == version);
+  const RecordDraft committed = f.sink.records[0].draft;
   f.sink.clear();
+  {
+    // Killed again, this time after the file moved to store/ but before its state was erased.
+    SourceContext ctx{f.clock, *f.state, f.sink, f.stop, f.stats, false};
+    f.spool.begin();
+    f.source->poll(ctx);
+    f.spool.rollback();
+  }
+  CHECK(f.incoming_files().empty());
   f.poll();
   f.poll();
   CHECK(f.sink.records.empty());
-  CHECK(f.incoming_files().empty());
+  CHECK(f.state->units("incoming").empty());
+  auto parts = f.source->locate(committed.path, committed.version);
+  REQUIRE(parts);
+  CHECK(dataset_of(test::read_file(parts->at(0).file)) == dataset_of(test::read_file(file)));
 }
 
 TEST_CASE("dicom-scp: a malformed or truncated data set is refused and quarantined; the SCP keeps serving") {
@@ -344,4 +371,24 @@ TEST_CASE("dicom-scp: out of resources (A700) when free space is below min_free 
     CHECK(out.find("Refused: OutOfResources") != std::string::npos);
     CHECK(f.incoming_files().size() == 1);
   }
+}
+
+TEST_CASE("dicom-scp: a peer that connects and then says nothing is dropped after the timeout") {
+  Fixture f;
+  // A TCP connection that never sends its association request must not block the next peer.
+  const std::string sender = (test::source_dir() / "tests/adapters/sources/dicom/send_raw.py").string();
+  int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(silent >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(f.port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(silent, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string out;
+  CHECK(f.tool("echoscu -to 20 -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port),
+               out) == 0);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK(waited < std::chrono::seconds(10));
+  ::close(silent);
 }

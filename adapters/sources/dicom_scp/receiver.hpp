@@ -1,0 +1,47 @@
+#pragma once
+// The StoreHandler of the dicom-scp source: where a C-STORE's data set goes, and the checks that
+// come before success is answered. Runs on the SCP thread; shares only folders with poll().
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "adapters/sources/dicom_common/store_scp.hpp"
+#include "adapters/sources/dicom_scp/scp_source.hpp"
+
+namespace sennen::dicom {
+
+// <state_dir>/dicom/<source>/...
+struct Folders {
+  std::filesystem::path incoming;  // complete, fsynced instances ("<SOP>~<n>.dcm"), and ".recv-*" temporaries
+  std::filesystem::path rejected;  // refused data sets with "<n>.reason.txt", for poll() to quarantine
+  std::filesystem::path store;     // instances already in the spool: <Study>/<Series>/<SOP>.<hash>.dcm
+  static Folders of(const std::filesystem::path& state_dir, const std::string& source);
+};
+
+inline constexpr const char* kTempPrefix = ".recv-";
+
+class Receiver final : public StoreHandler {
+ public:
+  Receiver(const ScpSourceOptions& options, Folders folders);
+  // Removes temporaries a crash left behind (their peers never got success) and creates folders.
+  void prepare();
+  Begin begin_store(std::string_view calling_ae, std::string_view sop_instance_uid) override;
+  std::uint16_t end_store(const std::filesystem::path& file, bool received, std::string_view sop_instance_uid,
+                          std::string_view why) override;
+
+ private:
+  std::uint16_t refuse(const std::filesystem::path& file, std::uint16_t status, const std::string& reason);
+  std::string unique_suffix();
+
+  const ScpSourceOptions& options_;
+  Folders folders_;
+  std::uint64_t seq_ = 0;
+  std::string calling_ae_;
+  // incoming/'s size, rescanned at most once a second, plus what arrived since.
+  std::uint64_t incoming_bytes_ = 0;
+  std::chrono::steady_clock::time_point scanned_at_{};
+};
+
+}  // namespace sennen::dicom

@@ -1,0 +1,38 @@
+#pragma once
+// type: dicom-scp — instances pushed to us with C-STORE.
+//
+// The SCP thread answers success only after an instance is fsynced and renamed into
+// <state_dir>/dicom/<source>/incoming/, which is part of the durable spool; poll() (on the
+// pipeline's worker) then hands each incoming file to the IngestSink. See scp_source.cpp for how
+// a file moves on without being lost or sent twice.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "adapters/sources/dicom_common/store_scp.hpp"
+#include "daemon/core/source.hpp"
+
+namespace sennen::dicom {
+
+// How a DICOM PatientID (0010,0020) becomes the EMR's patient ID.
+struct PatientIdMapping {
+  bool strip_leading_zeros = false;
+  std::size_t pad_to = 0;  // left-pad an all-digit ID with zeros to this many digits; 0: never
+};
+
+std::string map_patient_id(std::string_view dicom_patient_id, const PatientIdMapping& mapping);
+
+struct ScpSourceOptions {
+  std::string name;
+  std::filesystem::path state_dir;  // the daemon's state_dir; this source keeps dicom/<name>/ below it
+  ScpOptions scp;
+  std::uint64_t min_free = 1ull << 30;        // answer A700 below this much free space under state_dir
+  std::uint64_t max_incoming = 10ull << 30;   // ... or when incoming/ holds more than this
+  PatientIdMapping patient_id;
+};
+
+// The SCP starts listening on the first poll and stops when the source is destroyed.
+std::unique_ptr<Source> make_dicom_scp_source(ScpSourceOptions options);
+
+}  // namespace sennen::dicom
