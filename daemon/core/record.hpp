@@ -2,6 +2,7 @@
 // The vocabulary every stage shares: what a source hands to the pipeline.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,9 @@ struct ContentPart {
                                // inside an extended-storage content folder otherwise
   std::filesystem::path file;  // absolute path to read the bytes from
   std::uint64_t size = 0;      // as observed when the file was found stable
+  // The whole content when the source already read all of it (a small file whose header it
+  // parsed): the spool then does not open the file again. Exactly `size` bytes.
+  std::shared_ptr<const std::string> bytes = nullptr;
 };
 
 // A record as a source found it. The spool streams the parts' bytes (hashing them as it reads);

@@ -176,13 +176,19 @@ bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, s
   // into an incremental blob instead, inside a savepoint.
   const bool read_first = hold != Hold::none || small;
   std::vector<StoredPart> parts;
-  std::vector<std::vector<std::byte>> contents;
+  std::vector<std::vector<std::byte>> buffers;       // bytes this function read itself
+  std::vector<std::span<const std::byte>> contents;  // each part's bytes, for the insert
   if (read_first) {
+    buffers.reserve(d.parts.size());
     for (const auto& part : d.parts) {
       std::string sha;
-      if (hold == Hold::none) {
-        contents.emplace_back();
-        sha = read_part(part, contents.back());
+      if (part.bytes && part.bytes->size() == part.size) {  // the source already read it whole
+        contents.push_back(std::as_bytes(std::span(part.bytes->data(), part.bytes->size())));
+        sha = util::sha256_hex(*part.bytes);
+      } else if (hold == Hold::none) {
+        buffers.emplace_back();
+        sha = read_part(part, buffers.back());
+        contents.push_back(buffers.back());
       } else {
         sha = stream_part(part, {});
       }

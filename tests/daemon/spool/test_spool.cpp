@@ -221,3 +221,24 @@ TEST_CASE("spool: source state removes a whole subtree, and only it") {
   CHECK(st->units("0/0000").size() == 1);
   CHECK(s.source_state("other")->child_dirs("0").empty());
 }
+
+TEST_CASE("spool: bytes a source already read whole are used without opening the file again") {
+  test::TempDir t;
+  test::write_file(t / "f1", "on disk");
+  spool::Spool s(t / "state");
+  auto d = draft(t / "f1", "v1");
+  d.parts[0].file = t / "gone";  // would fail to open
+  d.parts[0].size = 9;
+  d.parts[0].bytes = std::make_shared<const std::string>("in memory");
+  s.begin();
+  CHECK(s.put(d, "1", spool::Hold::none, 1));
+  auto wrong = draft(t / "f1", "v2");
+  wrong.parts[0].bytes = std::make_shared<const std::string>("wrong size");  // not trusted: read from disk
+  CHECK(s.put(wrong, "1", spool::Hold::none, 1));
+  s.commit();
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 2);
+  CHECK(read_all(s, ready[0].parts[0].part_id) == "in memory");
+  CHECK(ready[0].sha256 == util::sha256_hex("in memory"));
+  CHECK(read_all(s, ready[1].parts[0].part_id) == "on disk");
+}
