@@ -23,7 +23,8 @@ class ServiceTest(unittest.TestCase):
         self.sock.bind(self.sockpath)
         self.sock.settimeout(0.2)
         self.log = open(self.h.path("daemon.log"), "w+")
-        env = dict(os.environ, NOTIFY_SOCKET=self.sockpath)
+        # WATCHDOG_USEC as systemd sets it for WatchdogSec=3s: the service must ping while it works.
+        env = dict(os.environ, NOTIFY_SOCKET=self.sockpath, WATCHDOG_USEC="3000000")
         self.proc = subprocess.Popen([EDGED, "--config", self.h.config], stdout=self.log, stderr=self.log, env=env)
         self.messages = []
 
@@ -53,6 +54,8 @@ class ServiceTest(unittest.TestCase):
 
     def test_service_lifecycle(self):
         self.assertTrue(self.wait_for(lambda: any("READY=1" in m for m in self.messages)), self.log_text())
+        self.assertTrue(self.wait_for(lambda: sum("WATCHDOG=1" in m for m in self.messages) >= 3, timeout=10),
+                        self.messages)
         self.assertTrue(self.wait_for(lambda: len(self.h.batches()) >= 1), self.log_text())
         n = len(records_of(self.h.batches()))
 
