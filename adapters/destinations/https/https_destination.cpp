@@ -1,6 +1,6 @@
 #include "adapters/destinations/https/https_destination.hpp"
 
-#include "adapters/destinations/https/curl_easy.hpp"
+#include "adapters/destinations/curl/curl_easy.hpp"
 #include "daemon/core/error.hpp"
 
 namespace sennen::destinations {
@@ -108,9 +108,21 @@ DeliveryResult classify_status(const curl::Outcome& o, const std::string& what) 
   }
 }
 
+curl::ClientOptions client_options(const HttpsOptions& o) {
+  curl::ClientOptions c;
+  c.ca = o.ca;  // pinned; the system store is never used for the central receiver
+  c.cert = o.cert;
+  c.key = o.key;
+  c.connect_timeout = o.connect_timeout;
+  c.low_speed_bytes = o.low_speed_bytes;
+  c.low_speed_time = o.low_speed_time;
+  c.max_send_bytes_per_second = o.max_send_bytes_per_second;
+  return c;
+}
+
 class HttpsDestination final : public Destination {
  public:
-  explicit HttpsDestination(HttpsOptions o) : opt_(std::move(o)), client_(opt_) {}
+  explicit HttpsDestination(HttpsOptions o) : opt_(std::move(o)), client_(client_options(opt_)) {}
 
   std::string describe() const override { return "https " + opt_.url; }
 

@@ -1,10 +1,11 @@
-#include "adapters/destinations/https/curl_easy.hpp"
+#include "adapters/destinations/curl/curl_easy.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <cstring>
 
 #include "daemon/core/error.hpp"
@@ -12,8 +13,6 @@
 
 namespace sennen::destinations::curl {
 namespace {
-
-constexpr std::size_t kKeepResponseBytes = 2048;  // enough for an error page's title and first lines
 
 // libcurl's callbacks: plain functions with the exact signatures curl_easy_setopt expects.
 std::size_t read_cb(char* buf, std::size_t size, std::size_t n, void* user) {
@@ -27,10 +26,33 @@ int seek_cb(void* user, curl_off_t offset, int origin) {
 }
 
 std::size_t write_cb(char* data, std::size_t size, std::size_t n, void* user) {
-  auto* out = static_cast<std::string*>(user);
+  auto* sink = static_cast<ResponseSink*>(user);
   const std::size_t len = size * n;
-  if (out->size() < kKeepResponseBytes) out->append(data, std::min(len, kKeepResponseBytes - out->size()));
+  if (sink->body.size() < sink->keep) sink->body.append(data, std::min(len, sink->keep - sink->body.size()));
   return len;  // the rest is read and dropped
+}
+
+// Keeps the ETag header (S3 names each stored part by it); the other headers are not needed.
+std::size_t header_cb(char* data, std::size_t size, std::size_t n, void* user) {
+  const std::size_t len = size * n;
+  std::string_view line(data, len);
+  constexpr std::string_view name = "etag:";
+  if (line.size() > name.size()) {
+    bool match = true;
+    for (std::size_t i = 0; i < name.size() && match; ++i)
+      match = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i]))) == name[i];
+    if (match) {
+      line.remove_prefix(name.size());
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+      while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
+      try {
+        static_cast<ResponseSink*>(user)->etag.assign(line);
+      } catch (...) {
+        return 0;  // out of memory: abort the transfer rather than throw through libcurl
+      }
+    }
+  }
+  return len;
 }
 
 // A security option that cannot be set must stop the request, never weaken it silently.
@@ -43,8 +65,11 @@ void set(CURL* easy, CURLoption option, T value, const char* name) {
 
 }  // namespace
 
-FileBody::FileBody(const std::filesystem::path& file, std::uint64_t size)
-    : path_(file), fd_(util::open_for_read(file)), size_(size) {}
+FileBody::FileBody(const std::filesystem::path& file, std::uint64_t size, std::uint64_t offset)
+    : path_(file), fd_(util::open_for_read(file)), size_(size), offset_(offset) {
+  if (offset_ && !rewind())
+    throw Error("cannot seek in outbox file " + path_.string() + ": " + util::errno_text(errno_));
+}
 
 std::size_t FileBody::read(char* buf, std::size_t n) noexcept {
   // Never more than announced in Content-Length, even if the file grew.
@@ -68,7 +93,7 @@ std::size_t FileBody::read(char* buf, std::size_t n) noexcept {
 }
 
 bool FileBody::rewind() noexcept {
-  if (::lseek(fd_.get(), 0, SEEK_SET) != 0) {
+  if (::lseek(fd_.get(), static_cast<off_t>(offset_), SEEK_SET) != static_cast<off_t>(offset_)) {
     errno_ = errno;
     return false;
   }
@@ -96,34 +121,53 @@ std::size_t StringBody::read(char* buf, std::size_t n) noexcept {
   return n;
 }
 
-Client::Client(HttpsOptions options) : opt_(std::move(options)), easy_(curl_easy_init()) {
+Client::Client(ClientOptions options) : opt_(std::move(options)), easy_(curl_easy_init()) {
   if (!easy_) throw Error("libcurl could not create a transfer handle (out of memory?)");
+  if (opt_.ca.empty() && !opt_.use_system_ca)
+    throw Error("internal error: a TLS client needs a pinned CA, or an explicit choice of the system trust store");
+  for (const auto& entry : opt_.resolve) {
+    curl_slist* grown = curl_slist_append(resolve_.get(), entry.c_str());
+    if (!grown) throw Error("libcurl could not build the host table (out of memory?)");
+    static_cast<void>(resolve_.release());
+    resolve_.reset(grown);
+  }
 }
 
 // Options every request gets; curl_easy_reset clears the previous request's but keeps the open
 // connection and TLS session, so a batch's PUT, HEAD and marker share one handshake.
-void Client::prepare(const std::string& url) {
+void Client::prepare(const std::string& url, std::size_t keep_response) {
   CURL* e = easy_.get();
   curl_easy_reset(e);
   errbuf_[0] = '\0';
-  response_.clear();
+  sink_ = ResponseSink{};
+  sink_.keep = keep_response;
   set(e, CURLOPT_ERRORBUFFER, errbuf_.data(), "ERRORBUFFER");
   set(e, CURLOPT_URL, url.c_str(), "URL");
   set(e, CURLOPT_PROTOCOLS_STR, "https", "PROTOCOLS_STR");  // never plain http, whatever the URL says
   set(e, CURLOPT_FOLLOWLOCATION, 0L, "FOLLOWLOCATION");
   set(e, CURLOPT_NOSIGNAL, 1L, "NOSIGNAL");  // we run on a worker thread; no SIGALRM for timeouts
   set(e, CURLOPT_USERAGENT, (std::string("sennen-edged/") + kVersion).c_str(), "USERAGENT");
-  // Mutual TLS. The receiver is checked against the configured CA only: CAPATH is cleared so the
-  // system store (Debian's default /etc/ssl/certs) is never consulted.
-  set(e, CURLOPT_CAINFO, opt_.ca.c_str(), "CAINFO");
-  set(e, CURLOPT_CAPATH, static_cast<const char*>(nullptr), "CAPATH");
+  // The server is checked against the configured CA only: CAPATH is cleared so the system store
+  // (Debian's default /etc/ssl/certs) is never consulted. Without a CA the system store is used,
+  // and only when the configuration asked for it; a client with neither cannot be made.
+  if (!opt_.ca.empty()) {
+    set(e, CURLOPT_CAINFO, opt_.ca.c_str(), "CAINFO");
+    set(e, CURLOPT_CAPATH, static_cast<const char*>(nullptr), "CAPATH");
+  }
   set(e, CURLOPT_SSL_VERIFYPEER, 1L, "SSL_VERIFYPEER");
   set(e, CURLOPT_SSL_VERIFYHOST, 2L, "SSL_VERIFYHOST");
   set(e, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2), "SSLVERSION");
-  set(e, CURLOPT_SSLCERTTYPE, "PEM", "SSLCERTTYPE");
-  set(e, CURLOPT_SSLCERT, opt_.cert.c_str(), "SSLCERT");
-  set(e, CURLOPT_SSLKEYTYPE, "PEM", "SSLKEYTYPE");
-  set(e, CURLOPT_SSLKEY, opt_.key.c_str(), "SSLKEY");
+  if (!opt_.cert.empty()) {  // mutual TLS
+    set(e, CURLOPT_SSLCERTTYPE, "PEM", "SSLCERTTYPE");
+    set(e, CURLOPT_SSLCERT, opt_.cert.c_str(), "SSLCERT");
+    set(e, CURLOPT_SSLKEYTYPE, "PEM", "SSLKEYTYPE");
+    set(e, CURLOPT_SSLKEY, opt_.key.c_str(), "SSLKEY");
+  }
+  if (!opt_.aws_sigv4.empty()) {
+    set(e, CURLOPT_AWS_SIGV4, opt_.aws_sigv4.c_str(), "AWS_SIGV4");
+    set(e, CURLOPT_USERPWD, opt_.userpwd.c_str(), "USERPWD");
+  }
+  if (resolve_) set(e, CURLOPT_RESOLVE, resolve_.get(), "RESOLVE");
   // A receiver that does not answer, or a transfer that crawls, is given up on (and retried by the
   // caller) instead of holding the pipeline forever.
   set(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(opt_.connect_timeout.count()), "CONNECTTIMEOUT");
@@ -135,7 +179,9 @@ void Client::prepare(const std::string& url) {
     set(e, CURLOPT_MAX_SEND_SPEED_LARGE, static_cast<curl_off_t>(opt_.max_send_bytes_per_second),
         "MAX_SEND_SPEED_LARGE");
   set(e, CURLOPT_WRITEFUNCTION, write_cb, "WRITEFUNCTION");
-  set(e, CURLOPT_WRITEDATA, static_cast<void*>(&response_), "WRITEDATA");
+  set(e, CURLOPT_WRITEDATA, static_cast<void*>(&sink_), "WRITEDATA");
+  set(e, CURLOPT_HEADERFUNCTION, header_cb, "HEADERFUNCTION");
+  set(e, CURLOPT_HEADERDATA, static_cast<void*>(&sink_), "HEADERDATA");
 }
 
 Outcome Client::perform() {
@@ -148,32 +194,62 @@ Outcome Client::perform() {
   if (curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK) o.content_length = length;
   char* location = nullptr;
   if (curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) o.location = location;
-  o.body_excerpt = response_;
+  o.body_excerpt = sink_.body;
+  o.etag = sink_.etag;
   return o;
 }
 
-Outcome Client::put(const std::string& url, Body& body, const char* content_type) {
-  prepare(url);
+Outcome Client::send(const Request& r) {
+  prepare(r.url, r.keep_response);
   CURL* e = easy_.get();
-  HeaderList headers(curl_slist_append(nullptr, (std::string("Content-Type: ") + content_type).c_str()));
-  if (!headers) throw Error("libcurl could not build the request headers (out of memory?)");
-  set(e, CURLOPT_HTTPHEADER, headers.get(), "HTTPHEADER");
-  set(e, CURLOPT_UPLOAD, 1L, "UPLOAD");
-  set(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()), "INFILESIZE_LARGE");
-  set(e, CURLOPT_READFUNCTION, read_cb, "READFUNCTION");
-  set(e, CURLOPT_READDATA, static_cast<void*>(&body), "READDATA");
-  set(e, CURLOPT_SEEKFUNCTION, seek_cb, "SEEKFUNCTION");
-  set(e, CURLOPT_SEEKDATA, static_cast<void*>(&body), "SEEKDATA");
+  HeaderList headers;
+  for (const auto& h : r.headers) {
+    curl_slist* grown = curl_slist_append(headers.get(), h.c_str());
+    if (!grown) throw Error("libcurl could not build the request headers (out of memory?)");
+    static_cast<void>(headers.release());  // now owned by `grown`, which links to it
+    headers.reset(grown);
+  }
+  if (headers) set(e, CURLOPT_HTTPHEADER, headers.get(), "HTTPHEADER");
+  const std::string method = r.method;
+  if (method == "HEAD") {
+    set(e, CURLOPT_NOBODY, 1L, "NOBODY");
+  } else if (method == "PUT" || (method == "POST" && r.body)) {
+    if (!r.body) throw Error("internal error: a PUT needs a body");
+    set(e, CURLOPT_UPLOAD, 1L, "UPLOAD");
+    set(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body->size()), "INFILESIZE_LARGE");
+    set(e, CURLOPT_READFUNCTION, read_cb, "READFUNCTION");
+    set(e, CURLOPT_READDATA, static_cast<void*>(r.body), "READDATA");
+    set(e, CURLOPT_SEEKFUNCTION, seek_cb, "SEEKFUNCTION");
+    set(e, CURLOPT_SEEKDATA, static_cast<void*>(r.body), "SEEKDATA");
+    // UPLOAD means PUT; a POST with a streamed body is a PUT renamed.
+    if (method == "POST") set(e, CURLOPT_CUSTOMREQUEST, "POST", "CUSTOMREQUEST");
+  } else if (method == "POST") {
+    set(e, CURLOPT_POST, 1L, "POST");
+    set(e, CURLOPT_POSTFIELDSIZE, 0L, "POSTFIELDSIZE");
+    set(e, CURLOPT_POSTFIELDS, "", "POSTFIELDS");
+  } else if (method != "GET") {
+    throw Error("internal error: unsupported HTTP method " + method);
+  }
   Outcome o = perform();
   // The list must outlive the transfer; drop libcurl's pointer to it before it is freed.
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
   return o;
 }
 
+Outcome Client::put(const std::string& url, Body& body, const char* content_type) {
+  Request r;
+  r.method = "PUT";
+  r.url = url;
+  r.body = &body;
+  r.headers.push_back(std::string("Content-Type: ") + content_type);
+  return send(r);
+}
+
 Outcome Client::head(const std::string& url) {
-  prepare(url);
-  set(easy_.get(), CURLOPT_NOBODY, 1L, "NOBODY");
-  return perform();
+  Request r;
+  r.method = "HEAD";
+  r.url = url;
+  return send(r);
 }
 
 }  // namespace sennen::destinations::curl

@@ -1,6 +1,7 @@
 #pragma once
-// Internal to sennen_dest_https: one libcurl easy handle with the TLS policy applied to every
-// request, and request bodies read through a callback. Only this module includes curl.h.
+// Internal to the destination modules (https, s3): one libcurl easy handle with the TLS policy
+// applied to every request, and request bodies read through a callback. Only destination modules
+// include this (and so curl.h).
 #include <curl/curl.h>
 
 #include <array>
@@ -9,8 +10,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <chrono>
+#include <vector>
 
-#include "adapters/destinations/https/https_destination.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/sha256.hpp"
 
@@ -36,11 +38,13 @@ class Body {
   virtual std::string failure() const { return {}; }
 };
 
-// A file streamed in pieces (a batch can be larger than the memory we want to use), hashed on
-// the way so we know the bytes sent are the bytes sealed.
+// A file (or the range [offset, offset + size) of it: one multipart part) streamed in pieces (a
+// batch can be larger than the memory we want to use), hashed on the way so we know the bytes
+// sent are the bytes sealed.
 class FileBody final : public Body {
  public:
-  FileBody(const std::filesystem::path& file, std::uint64_t size);  // throws Error if it cannot be opened
+  // throws Error if it cannot be opened
+  FileBody(const std::filesystem::path& file, std::uint64_t size, std::uint64_t offset = 0);
   std::uint64_t size() const override { return size_; }
   std::size_t read(char* buf, std::size_t n) noexcept override;
   bool rewind() noexcept override;
@@ -52,6 +56,7 @@ class FileBody final : public Body {
   std::filesystem::path path_;
   util::Fd fd_;
   std::uint64_t size_;
+  std::uint64_t offset_;
   std::uint64_t sent_ = 0;
   util::Sha256 hash_;
   int errno_ = 0;
@@ -80,22 +85,56 @@ struct Outcome {
   std::string body_excerpt;  // the start of the response body (error pages say why)
   curl_off_t content_length = -1;  // from a HEAD; -1 when not sent
   std::string location;      // redirect target, if any (never followed)
+  std::string etag;          // the ETag response header, if any
+};
+
+// How every request of one destination reaches its server.
+struct ClientOptions {
+  // The server is checked against `ca` only. Without a ca, the system trust store is used, but
+  // only when use_system_ca says so (the configuration asks for that explicitly).
+  std::filesystem::path ca;
+  bool use_system_ca = false;
+  std::filesystem::path cert, key;  // client certificate (mutual TLS); empty = none
+  std::chrono::seconds connect_timeout{30};
+  std::uint64_t low_speed_bytes = 1024;
+  std::chrono::seconds low_speed_time{60};
+  std::uint64_t max_send_bytes_per_second = 0;  // 0 = no cap
+  std::string aws_sigv4;  // e.g. "aws:amz:ap-northeast-1:s3": sign with CURLOPT_AWS_SIGV4; empty = don't
+  std::string userpwd;    // "access key id:secret" for aws_sigv4
+  std::vector<std::string> resolve;  // CURLOPT_RESOLVE entries "host:port:address"
+};
+
+struct Request {
+  const char* method = "GET";  // GET, HEAD, PUT, POST
+  std::string url;
+  Body* body = nullptr;  // PUT/POST: what is sent (POST without body sends nothing)
+  std::vector<std::string> headers;  // "Name: value"
+  std::size_t keep_response = 2048;  // bytes of the response body kept in Outcome::body_excerpt
+};
+
+// Where a response body and headers go while libcurl receives them.
+struct ResponseSink {
+  std::string body;       // the first `keep` bytes
+  std::size_t keep = 0;
+  std::string etag;
 };
 
 class Client {
  public:
-  explicit Client(HttpsOptions options);
+  explicit Client(ClientOptions options);
+  Outcome send(const Request& request);
   Outcome put(const std::string& url, Body& body, const char* content_type);
   Outcome head(const std::string& url);
 
  private:
-  void prepare(const std::string& url);
+  void prepare(const std::string& url, std::size_t keep_response);
   Outcome perform();
 
-  HttpsOptions opt_;
+  ClientOptions opt_;
+  HeaderList resolve_;  // CURLOPT_RESOLVE keeps a pointer: outlives the handle that uses it
   EasyHandle easy_;  // kept between requests so the TLS connection is reused
   std::array<char, CURL_ERROR_SIZE> errbuf_{};
-  std::string response_;
+  ResponseSink sink_;
 };
 
 }  // namespace sennen::destinations::curl
