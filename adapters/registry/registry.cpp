@@ -1,7 +1,10 @@
 #include "adapters/registry/registry.hpp"
 
+#include <cstdio>
+
 #include "adapters/destinations/https/https_destination.hpp"
 #include "adapters/destinations/local/local_destination.hpp"
+#include "adapters/sources/dicom_qr/qr_source.hpp"
 #include "adapters/sources/dicom_scp/scp_source.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
@@ -28,6 +31,27 @@ std::vector<std::unique_ptr<Source>> make_sources(const config::Config& config) 
         so.max_incoming = d.max_incoming;
         so.patient_id = {d.patient_id.strip_leading_zeros, static_cast<std::size_t>(d.patient_id.pad_to)};
         out.push_back(dicom::make_dicom_scp_source(std::move(so)));
+        break;
+      }
+      case config::SourceType::dicom_qr: {
+        const auto& d = s.dicom_qr;
+        dicom::QrSourceOptions qo;
+        qo.name = s.name;
+        qo.state_dir = config.state_dir;
+        qo.peer.host = d.host;
+        qo.peer.port = static_cast<std::uint16_t>(d.port);
+        qo.peer.ae_title = d.ae_title;
+        qo.peer.local_ae_title = d.local_ae_title;
+        qo.lookback_days = static_cast<int>(d.lookback.count() / (24 * 3600));
+        if (d.since) {
+          char buf[16];
+          std::snprintf(buf, sizeof buf, "%04d%02d%02d", d.since->year, d.since->month, d.since->day);
+          qo.since = buf;
+        }
+        qo.min_free = d.min_free;
+        qo.max_incoming = d.max_incoming;
+        qo.patient_id = {d.patient_id.strip_leading_zeros, static_cast<std::size_t>(d.patient_id.pad_to)};
+        out.push_back(dicom::make_dicom_qr_source(std::move(qo)));
         break;
       }
     }

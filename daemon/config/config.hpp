@@ -29,7 +29,7 @@ struct Site {
   int utc_offset_minutes = 9 * 60;  // derived from timezone (fixed-offset zones only)
 };
 
-enum class SourceType { ssmix2, ssmix2_extended, dicom_scp };
+enum class SourceType { ssmix2, ssmix2_extended, dicom_scp, dicom_qr };
 
 // How a DICOM PatientID (0010,0020) is turned into the EMR's patient ID before the gate sees it.
 struct DicomPatientId {
@@ -48,6 +48,20 @@ struct DicomScp {
   DicomPatientId patient_id;
 };
 
+// type: dicom-qr — studies polled from a PACS with C-FIND and C-GET (adapters/sources/dicom_qr).
+struct DicomQr {
+  std::string host;
+  int port = 0;
+  std::string ae_title;        // the PACS
+  std::string local_ae_title;  // ours, as the PACS knows it
+  std::string retrieve = "get";  // only C-GET so far
+  Seconds lookback{2 * 24 * 3600};
+  std::optional<Date> since;   // where the first poll starts; none: every study
+  std::uint64_t min_free = 1ull << 30;
+  std::uint64_t max_incoming = 10ull << 30;
+  DicomPatientId patient_id;
+};
+
 struct Source {
   std::string name;
   SourceType type = SourceType::ssmix2;
@@ -57,6 +71,7 @@ struct Source {
   Seconds stable_after{30};
   Seconds full_scan_interval{24 * 3600};  // re-stat every file this often, even in unchanged folders
   DicomScp dicom;  // type: dicom-scp only
+  DicomQr dicom_qr;  // type: dicom-qr only
 };
 
 struct Notification {

@@ -408,7 +408,7 @@ class Loader {
   void read_source(const Value& v, Source& src) {
     Section s(r_, v, {"name", "type", "vendor", "root", "poll_interval", "stable_after", "full_scan_interval", "port",
                       "ae_title", "allowed_calling_ae_titles", "allowed_addresses", "min_free", "max_incoming",
-                      "patient_id"});
+                      "patient_id", "peer", "local_ae_title", "retrieve", "lookback", "since"});
     if (auto name = s.required("name", "name: emr (a short name for this source, used in logs and file names)")) {
       if (auto t = text(r_, *name, "a short name such as emr")) {
         if (t->empty() || t->size() > 64 || !all_chars_in(*t, "._-") || *t == "." || *t == "..")
@@ -419,14 +419,17 @@ class Loader {
       }
     }
     if (auto type = s.required("type", "type: ssmix2 (standardized storage) or type: ssmix2-extended")) {
-      if (auto t = choice_value(r_, *type, {"ssmix2", "ssmix2-extended", "dicom-scp"},
+      if (auto t = choice_value(r_, *type, {"ssmix2", "ssmix2-extended", "dicom-scp", "dicom-qr"},
                                 "ssmix2 = standardized storage 標準化ストレージ, "
                                 "ssmix2-extended = extended storage 拡張ストレージ, "
-                                "dicom-scp = DICOM images pushed to us (C-STORE)"))
+                                "dicom-scp = DICOM images pushed to us (C-STORE), "
+                                "dicom-qr = DICOM studies polled from a PACS (C-FIND, C-GET)"))
         src.type = *t == "ssmix2" ? SourceType::ssmix2
                    : *t == "dicom-scp" ? SourceType::dicom_scp
+                   : *t == "dicom-qr"  ? SourceType::dicom_qr
                                        : SourceType::ssmix2_extended;
     }
+    if (read_dicom_qr(s, src)) return;
     if (read_dicom_scp(s, src)) return;
     if (auto vendor = s.optional("vendor"))
       if (auto t = choice_value(r_, *vendor, {"generic", "fujitsu", "nec", "ssi"}, "use generic if unsure"))
@@ -439,6 +442,70 @@ class Loader {
       if (auto secs = duration_value(r_, *d, true)) src.stable_after = *secs;
     if (auto d = s.optional("full_scan_interval"))
       if (auto secs = duration_value(r_, *d, false)) src.full_scan_interval = *secs;
+  }
+
+  // The keys of type: dicom-qr. Returns true when the source is one (its other keys are read
+  // here); for other types, names any dicom-qr key as misplaced and returns false.
+  bool read_dicom_qr(const Section& s, Source& src) {
+    const std::vector<std::string_view> qr_keys = {"peer", "local_ae_title", "retrieve", "lookback", "since"};
+    if (src.type != SourceType::dicom_qr) {
+      for (auto key : qr_keys)
+        if (auto extra = s.optional(key))
+          r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is only used with type: dicom-qr; remove it");
+      return false;
+    }
+    for (std::string_view key : {"root", "vendor", "stable_after", "full_scan_interval", "port", "ae_title",
+                                 "allowed_calling_ae_titles", "allowed_addresses"})
+      if (auto extra = s.optional(key))
+        r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is not used with type: dicom-qr; remove it");
+    DicomQr& d = src.dicom_qr;
+    if (auto p = s.required("peer", "peer: {host: 10.1.2.3, port: 104, ae_title: PACS} (the PACS to poll)")) {
+      Section ps(r_, *p, {"host", "port", "ae_title"});
+      if (auto h = ps.required("host", "host: 10.1.2.3 (the PACS's address)"))
+        if (auto t = text(r_, *h, "a host name or IP address such as 10.1.2.3")) {
+          if (t->empty() || t->find_first_of(" /\\") != std::string::npos)
+            r_.add(h->mark, h->path, in_quotes(*t) + " is not a host; write e.g. 10.1.2.3");
+          else
+            d.host = *t;
+        }
+      if (auto n = ps.required("port", "port: 104 (the PACS's DICOM port)"))
+        if (auto v = integer_value(r_, *n, 1, 65535)) d.port = static_cast<int>(*v);
+      if (auto a = ps.required("ae_title", "ae_title: PACS (the PACS's AE title)"))
+        if (auto t = ae_title(*a)) d.ae_title = *t;
+    }
+    if (auto a = s.required("local_ae_title", "local_ae_title: SENNEN (our AE title, as configured in the PACS)"))
+      if (auto t = ae_title(*a)) d.local_ae_title = *t;
+    if (auto r = s.optional("retrieve"))
+      if (auto t = choice_value(r_, *r, {"get"}, "get = C-GET (no inbound port needed); move is not supported yet"))
+        d.retrieve = *t;
+    if (auto l = s.optional("lookback"))
+      if (auto secs = duration_value(r_, *l, true)) d.lookback = *secs;
+    if (auto v = s.optional("since")) {
+      auto t = text(r_, *v, "a date written YYYY-MM-DD, e.g. 2015-01-01");
+      auto date = t ? parse_date(*t) : std::nullopt;
+      if (t && !date) r_.add(v->mark, v->path, in_quotes(*t) + " is not a real date; write YYYY-MM-DD, e.g. 2015-01-01");
+      d.since = date;
+    }
+    if (auto m = s.optional("min_free"))
+      if (auto n = size_value(r_, *m)) d.min_free = *n;
+    if (auto m = s.optional("max_incoming")) {
+      if (auto n = size_value(r_, *m)) {
+        if (*n < (1ull << 20))
+          r_.add(m->mark, m->path, in_quotes(m->node.Scalar()) + " is too small; write at least 1MiB (e.g. 10GiB)");
+        else
+          d.max_incoming = *n;
+      }
+    }
+    if (auto p = s.optional("patient_id")) {
+      Section ps(r_, *p, {"strip_leading_zeros", "pad_to"});
+      if (auto b = ps.optional("strip_leading_zeros"))
+        if (auto value = bool_value(r_, *b)) d.patient_id.strip_leading_zeros = *value;
+      if (auto n = ps.optional("pad_to"))
+        if (auto value = integer_value(r_, *n, 0, 64)) d.patient_id.pad_to = static_cast<int>(*value);
+    }
+    if (auto d2 = s.optional("poll_interval"))
+      if (auto secs = duration_value(r_, *d2, false)) src.poll_interval = *secs;
+    return true;
   }
 
   // The keys of type: dicom-scp. Returns true when the source is one (its other keys are read

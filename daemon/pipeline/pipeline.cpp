@@ -44,6 +44,7 @@ const char* type_name(config::SourceType t) {
     case config::SourceType::ssmix2: return "ssmix2";
     case config::SourceType::ssmix2_extended: return "ssmix2-extended";
     case config::SourceType::dicom_scp: return "dicom-scp";
+    case config::SourceType::dicom_qr: return "dicom-qr";
   }
   return "?";
 }

@@ -1,0 +1,56 @@
+#pragma once
+// A query/retrieve service class user: C-FIND at STUDY level and C-GET of one study, over one
+// association to a PACS. Like store_scp.hpp, no DCMTK type crosses this interface; instances a
+// C-GET brings are streamed to the StoreHandler's files exactly as they travel (no transcoding).
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/sources/dicom_common/store_scp.hpp"
+
+namespace sennen::dicom {
+
+struct PeerOptions {
+  std::string host;
+  std::uint16_t port = 104;
+  std::string ae_title;        // the PACS (called AE title)
+  std::string local_ae_title;  // ours (calling AE title)
+  std::chrono::seconds acse_timeout{30};   // connect and association negotiation
+  std::chrono::seconds dimse_timeout{60};  // each DIMSE message
+};
+
+struct StudyMatch {
+  std::string study_uid;
+  std::string patient_id;
+  std::string study_date;                // YYYYMMDD, may be empty
+  std::optional<std::uint64_t> instances;  // NumberOfStudyRelatedInstances, when the PACS says
+};
+
+struct GetResult {
+  std::uint16_t status = 0;  // final C-GET status
+  std::uint32_t completed = 0, failed = 0, warning = 0;
+};
+
+class QrAssociation {
+ public:
+  // Connects and negotiates; throws sennen::Error naming the peer when it cannot.
+  explicit QrAssociation(const PeerOptions& peer);
+  ~QrAssociation();  // releases (or aborts) the association
+  QrAssociation(const QrAssociation&) = delete;
+  QrAssociation& operator=(const QrAssociation&) = delete;
+
+  // StudyDate range "YYYYMMDD-" or "YYYYMMDD-YYYYMMDD". Throws sennen::Error on failure.
+  std::vector<StudyMatch> find_studies(std::string_view study_date_range);
+  // C-GET of a study; each C-STORE sub-operation goes through `handler`. Throws on a broken association.
+  GetResult get_study(std::string_view study_uid, StoreHandler& handler);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sennen::dicom

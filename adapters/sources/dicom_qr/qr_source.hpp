@@ -1,0 +1,30 @@
+#pragma once
+// type: dicom-qr — poll a PACS: C-FIND studies by StudyDate from a persisted watermark (minus
+// lookback), C-GET the new or grown ones into the same durable incoming/ folder the dicom-scp
+// source uses, and take them into the spool the same way (adapters/sources/dicom_scp/incoming.hpp).
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "adapters/sources/dicom_common/qr_scu.hpp"
+#include "adapters/sources/dicom_scp/scp_source.hpp"
+#include "daemon/core/source.hpp"
+
+namespace sennen::dicom {
+
+struct QrSourceOptions {
+  std::string name;
+  std::filesystem::path state_dir;  // the daemon's state_dir; this source keeps dicom/<name>/ below it
+  PeerOptions peer;                 // retrieve: get (C-GET over the query association)
+  int lookback_days = 2;            // re-query this far behind the watermark, for late arrivals
+  std::string since;                // YYYYMMDD where the first poll starts; empty: every study
+  PatientIdMapping patient_id;
+  std::uint64_t min_free = 1ull << 30;       // answer A700 to sub-operations below this much free space
+  std::uint64_t max_incoming = 10ull << 30;  // ... or when incoming/ holds more than this
+};
+
+std::unique_ptr<Source> make_dicom_qr_source(QrSourceOptions options);
+
+}  // namespace sennen::dicom

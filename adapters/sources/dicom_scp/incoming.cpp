@@ -1,0 +1,219 @@
+// How an instance travels, and why kill -9 at any point neither loses nor duplicates it:
+//
+//  1. Receiver (SCP thread, or the dicom-qr C-GET): data set -> incoming/.recv-N.part -> fsync ->
+//     checks -> rename to incoming/<SOP>~N.dcm -> fsync dir -> answer success. Before the rename
+//     the peer has no success and resends; the temporary is removed at the next start.
+//  2. take(): a file in incoming/ without a unit state is handed to the sink, and its unit state
+//     "ingested <store path>" is written; both are committed together at the checkpoint. Killed
+//     before that commit, neither exists and the next poll hands the file over again.
+//  3. A later take() finds the committed state, renames the file into store/ (where locate() finds
+//     it for records the gate holds back) and erases the state. Killed in between, the file is
+//     already in store/ and the stale state is erased when its file is no longer in incoming/.
+//  A file re-received with the same name cannot happen (N is unique), and the same instance
+//  received twice has the same version (SOP UID + content hash), which the spool keeps once.
+#include "adapters/sources/dicom_scp/incoming.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
+
+#include "daemon/core/error.hpp"
+#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
+#include "daemon/util/sha256.hpp"
+
+namespace sennen::dicom {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kIncomingDir = "incoming";  // SourceState folder of the incoming units
+constexpr const char* kIngestedPrefix = "ingested ";
+constexpr std::size_t kCheckpointEvery = 200;  // files per spool transaction
+constexpr std::size_t kHashPrefix = 16;
+
+std::string file_sha256(const fs::path& file) {
+  util::Fd fd = util::open_for_read(file);
+  util::Sha256 h;
+  std::vector<std::byte> buf(1 << 20);
+  for (;;) {
+    std::size_t n = util::read_some(fd, buf, file);
+    if (n == 0) break;
+    h.update(std::span(buf.data(), n));
+  }
+  return h.hex_digest();
+}
+
+std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
+
+}  // namespace
+
+IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held)
+    : name_(std::move(source_name)), folders_(std::move(folders)), mapping_(mapping), skip_held_(skip_held) {}
+
+std::optional<std::vector<ContentPart>> IncomingFolder::locate(std::string_view path, std::string_view version) const {
+  // path "<Study>/<Series>/<SOP>.dcm", version "<SOP>:<hash prefix>"; checked before use.
+  std::string p(path), v(version);
+  auto s1 = p.find('/'), s2 = p.rfind('/'), colon = v.find(':');
+  if (s1 == std::string::npos || s1 == s2 || colon == std::string::npos || p.size() < 4 ||
+      p.substr(p.size() - 4) != ".dcm")
+    return std::nullopt;
+  std::string study = p.substr(0, s1), series = p.substr(s1 + 1, s2 - s1 - 1),
+              sop = p.substr(s2 + 1, p.size() - 4 - s2 - 1), hash = v.substr(colon + 1);
+  if (!is_safe_uid(study) || !is_safe_uid(series) || !is_safe_uid(sop) || v.substr(0, colon) != sop ||
+      hash.size() != kHashPrefix || hash.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return std::nullopt;
+  std::error_code ec;
+  fs::path stored = folders_.store / study / series / (sop + "." + hash + ".dcm");
+  if (auto size = fs::file_size(stored, ec); !ec) return std::vector<ContentPart>{{"", stored, size}};
+  // Not moved yet: still in incoming/ (the spool checks the hash of what we return).
+  for (const auto& e : fs::directory_iterator(folders_.incoming, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind(sop + "~", 0) == 0)
+      if (auto size = fs::file_size(e.path(), ec); !ec) return std::vector<ContentPart>{{"", e.path(), size}};
+  }
+  return std::nullopt;
+}
+
+bool IncomingFolder::holds(const std::string& study, const std::string& series, const std::string& sop) const {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(folders_.store / study / series, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind(sop + ".", 0) == 0 && n.size() == sop.size() + 1 + kHashPrefix + 4) return true;
+  }
+  return false;
+}
+
+// Data sets the Receiver refused go to the pipeline's quarantine, with the reason it recorded.
+void IncomingFolder::quarantine_rejected(SourceContext& ctx) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(folders_.rejected, ec))
+    if (e.path().extension() == ".dcm") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    fs::path reason_file = fs::path(f).replace_extension(".reason.txt");
+    std::string reason = "refused by the DICOM receiver";
+    try {
+      reason = util::read_small_file(reason_file, 64 * 1024);
+      while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+    } catch (const Error&) {
+    }
+    ctx.sink.quarantine(f, f.filename().string(), reason);
+    ++ctx.stats.quarantined;
+    fs::remove(f, ec);
+    fs::remove(reason_file, ec);
+  }
+}
+
+void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
+  std::map<std::string, UnitState> known;
+  for (auto& u : ctx.state.units(kIncomingDir)) known.emplace(u.name, u);
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(folders_.incoming, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.empty() || n[0] == '.' || e.path().extension() != ".dcm") continue;  // receiver temporaries
+    names.push_back(n);
+  }
+  if (ec) throw Error("source " + name_ + ": cannot list " + folders_.incoming.string() + ": " + ec.message());
+  std::sort(names.begin(), names.end());
+
+  std::size_t since_checkpoint = 0;
+  for (const auto& n : names) {
+    if (ctx.stop_requested) break;
+    const fs::path file = folders_.incoming / n;
+    struct stat st{};
+    if (::stat(file.c_str(), &st) != 0) continue;
+    auto prev = known.find(n);
+    if (prev != known.end()) {
+      const UnitState u = prev->second;
+      known.erase(prev);
+      if (u.status.rfind(kIngestedPrefix, 0) == 0 && u.size == static_cast<std::uint64_t>(st.st_size) &&
+          u.mtime_ns == ns_of(st.st_mtim)) {
+        move_to_store(file, u.status.substr(std::string_view(kIngestedPrefix).size()));
+        ctx.state.erase_unit(kIncomingDir, n);
+        continue;
+      }
+    }
+    if (ingest(ctx, file, n, st, on_ingested)) ++since_checkpoint;
+    if (since_checkpoint >= kCheckpointEvery) {
+      ctx.sink.checkpoint();
+      since_checkpoint = 0;
+    }
+  }
+  for (const auto& [n, u] : known)  // moved to store/ just before a crash, or gone
+    if (!fs::exists(folders_.incoming / n)) ctx.state.erase_unit(kIncomingDir, n);
+  ctx.stats.files_seen = names.size();
+}
+
+bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std::string& n, const struct stat& st,
+                            const OnIngested& on_ingested) {
+  const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+  ReadResult r = read_instance(file);
+  std::string mapped = r.instance ? map_patient_id(r.instance->patient_id, mapping_) : "";
+  std::string problem = !r.instance ? r.error
+                        : gate::canonical_patient_id(mapped)
+                            ? ""
+                            : "PatientID (0010,0020) is not a usable patient ID: " + gate::patient_id_problem(mapped);
+  if (!problem.empty()) {  // the Receiver checked this already; only a changed file gets here
+    ctx.sink.quarantine(file, n, problem);
+    ++ctx.stats.quarantined;
+    std::error_code ec;
+    fs::remove(file, ec);
+    return false;
+  }
+  const Instance& in = *r.instance;
+  std::string hash;
+  try {
+    hash = file_sha256(file).substr(0, kHashPrefix);
+  } catch (const Error& e) {
+    log::warning("source " + name_ + ": " + e.what());
+    ++ctx.stats.waiting;
+    return false;
+  }
+  const std::string store_rel = in.study_uid + "/" + in.series_uid + "/" + in.sop_instance_uid + "." + hash + ".dcm";
+  if (skip_held_ && fs::exists(folders_.store / store_rel)) {  // committed before: the same bytes again
+    std::error_code ec;
+    fs::remove(file, ec);
+    return false;
+  }
+  RecordDraft d;
+  d.source = name_;
+  d.key = in.study_uid + "/" + in.sop_instance_uid;
+  d.version = in.sop_instance_uid + ":" + hash;
+  d.patient_id = mapped;
+  d.kind = "DICOM-" + (in.modality.empty() ? std::string("OT") : in.modality);
+  d.path = in.study_uid + "/" + in.series_uid + "/" + in.sop_instance_uid + ".dcm";
+  d.event = Event::upsert;
+  d.parts = {ContentPart{"", file, size}};
+  d.attributes = {{"study_uid", in.study_uid},     {"series_uid", in.series_uid},
+                  {"sop_instance_uid", in.sop_instance_uid}, {"sop_class_uid", in.sop_class_uid},
+                  {"modality", in.modality},       {"study_date", in.study_date}};
+  try {
+    ctx.sink.record(d);
+  } catch (const Error& e) {
+    log::warning("source " + name_ + ": " + e.what());
+    ++ctx.stats.waiting;
+    return false;
+  }
+  ctx.state.put_unit(kIncomingDir, {n, size, ns_of(st.st_mtim), ns_of(st.st_ctim), kIngestedPrefix + store_rel});
+  if (on_ingested) on_ingested(in, hash);
+  ++ctx.stats.ingested;
+  ctx.stats.bytes += size;
+  return true;
+}
+
+void IncomingFolder::move_to_store(const fs::path& file, const std::string& store_rel) {
+  fs::path target = folders_.store / store_rel;
+  fs::create_directories(target.parent_path());
+  fs::rename(file, target);
+  // The new entry, and the folders create_directories may just have made, are durable first.
+  for (fs::path dir = target.parent_path(); dir != folders_.store.parent_path(); dir = dir.parent_path())
+    util::fsync_directory(dir);
+  util::fsync_directory(folders_.incoming);
+}
+
+}  // namespace sennen::dicom

@@ -1,0 +1,45 @@
+#pragma once
+// The poll() side shared by the DICOM sources (dicom-scp and dicom-qr): instances that a Receiver
+// made durable in incoming/ are handed to the IngestSink, then moved into store/ once committed,
+// and refused data sets in rejected/ are quarantined. See incoming.cpp for the kill -9 reasoning.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/sources/dicom_common/instance.hpp"
+#include "adapters/sources/dicom_scp/receiver.hpp"
+#include "daemon/core/source.hpp"
+
+namespace sennen::dicom {
+
+class IncomingFolder {
+ public:
+  // Called for each instance handed to the sink (in the same transaction as its record).
+  using OnIngested = std::function<void(const Instance&, const std::string& hash)>;
+
+  IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held);
+  void quarantine_rejected(SourceContext& ctx);
+  // skip_held: an instance whose SOP UID and hash are already in store/ is dropped, not handed over
+  // again (a re-retrieved study brings back what we hold).
+  void take(SourceContext& ctx, const OnIngested& on_ingested = {});
+  std::optional<std::vector<ContentPart>> locate(std::string_view path, std::string_view version) const;
+  // True when store/ holds a committed version of the instance (any hash).
+  bool holds(const std::string& study, const std::string& series, const std::string& sop) const;
+
+ private:
+  bool ingest(SourceContext& ctx, const std::filesystem::path& file, const std::string& n, const struct stat& st,
+              const OnIngested& on_ingested);
+  void move_to_store(const std::filesystem::path& file, const std::string& store_rel);
+
+  std::string name_;
+  Folders folders_;
+  PatientIdMapping mapping_;
+  bool skip_held_;
+};
+
+}  // namespace sennen::dicom
