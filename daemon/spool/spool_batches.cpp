@@ -33,14 +33,6 @@ void load_parts(sqlite::Connection& db, StoredRecord& r) {
     r.parts.push_back({q.column_int(0), q.column_text(1), static_cast<std::uint64_t>(q.column_int(2)), q.column_text(3)});
 }
 
-namespace {
-std::vector<StoredRecord> query_records(sqlite::Connection& db, sqlite::Statement& q) {
-  std::vector<StoredRecord> out;
-  while (q.step()) out.push_back(record_from_row(q));
-  for (auto& r : out) load_parts(db, r);
-  return out;
-}
-
 BatchInfo batch_from_row(const sqlite::Statement& q) {
   BatchInfo b;
   b.seq = q.column_int(0);
@@ -55,9 +47,15 @@ BatchInfo batch_from_row(const sqlite::Statement& q) {
   b.delivered_at = q.column_int(9);
   return b;
 }
-constexpr const char* kBatchColumns =
-    "seq, batch_id, state, created_at, record_count, withdrawal_count, file_size, file_sha256, stop_list_sha256, "
-    "delivered_at";
+
+namespace {
+std::vector<StoredRecord> query_records(sqlite::Connection& db, sqlite::Statement& q) {
+  std::vector<StoredRecord> out;
+  while (q.step()) out.push_back(record_from_row(q));
+  for (auto& r : out) load_parts(db, r);
+  return out;
+}
+
 }  // namespace
 
 std::vector<StoredRecord> Spool::ready_records(std::int64_t after_id, std::size_t limit) {

@@ -82,38 +82,21 @@ std::vector<QuarantineRow> SpoolReader::quarantine() {
 }
 
 namespace {
-constexpr const char* kBatchSelect =
-    "SELECT seq, batch_id, state, created_at, record_count, withdrawal_count, COALESCE(file_size, 0), "
-    "COALESCE(file_sha256, ''), COALESCE(stop_list_sha256, ''), COALESCE(delivered_at, 0) FROM spool_batches ";
-
-BatchInfo batch_row(const sqlite::Statement& q) {
-  BatchInfo b;
-  b.seq = q.column_int(0);
-  b.batch_id = q.column_text(1);
-  b.state = q.column_text(2);
-  b.created_at = q.column_int(3);
-  b.record_count = q.column_int(4);
-  b.withdrawal_count = q.column_int(5);
-  b.file_size = static_cast<std::uint64_t>(q.column_int(6));
-  b.file_sha256 = q.column_text(7);
-  b.stop_list_sha256 = q.column_text(8);
-  b.delivered_at = q.column_int(9);
-  return b;
-}
+const std::string kBatchSelect = std::string("SELECT ") + kBatchColumns + " FROM spool_batches ";
 }  // namespace
 
 std::vector<BatchInfo> SpoolReader::batches_in_state(std::string_view state) {
-  sqlite::Statement q(*db_, std::string(kBatchSelect) + "WHERE state = ?1 ORDER BY seq");
+  sqlite::Statement q(*db_, kBatchSelect + "WHERE state = ?1 ORDER BY seq");
   q.bind(1, state);
   std::vector<BatchInfo> out;
-  while (q.step()) out.push_back(batch_row(q));
+  while (q.step()) out.push_back(batch_from_row(q));
   return out;
 }
 
 std::optional<BatchInfo> SpoolReader::last_delivered_batch() {
-  sqlite::Statement q(*db_, std::string(kBatchSelect) + "WHERE state = 'delivered' ORDER BY seq DESC LIMIT 1");
+  sqlite::Statement q(*db_, kBatchSelect + "WHERE state = 'delivered' ORDER BY seq DESC LIMIT 1");
   if (!q.step()) return std::nullopt;
-  return batch_row(q);
+  return batch_from_row(q);
 }
 
 std::map<std::string, std::int64_t> SpoolReader::counters() {
