@@ -4,6 +4,7 @@
 
 #include "adapters/destinations/https/https_destination.hpp"
 #include "adapters/destinations/local/local_destination.hpp"
+#include "adapters/destinations/s3/s3_destination.hpp"
 #include "adapters/sources/dicom_qr/qr_source.hpp"
 #include "adapters/sources/dicom_scp/scp_source.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
@@ -68,6 +69,26 @@ std::unique_ptr<Destination> make_destination(const config::Config& config) {
       return destinations::make_https_destination({d.url, config.site.id, d.tls.ca, d.tls.cert, d.tls.key,
                                                    d.connect_timeout, d.low_speed_bytes, d.low_speed_time,
                                                    config.schedule.bandwidth_bytes_per_second});
+    }
+    case config::DestinationType::s3: {
+      const auto& d = config.destination;
+      destinations::S3Options o;
+      o.endpoint = d.endpoint;
+      o.bucket = d.bucket;
+      o.region = d.region;
+      o.prefix = d.prefix;
+      o.virtual_host = d.addressing == config::S3Addressing::virtual_host;
+      o.site_id = config.site.id;
+      o.access_key_file = d.access_key_file;
+      o.ca = d.tls.ca;
+      o.use_system_ca = d.tls.use_system_ca;
+      o.multipart_threshold = d.multipart_threshold;
+      o.part_size = d.part_size;
+      o.connect_timeout = d.connect_timeout;
+      o.low_speed_bytes = d.low_speed_bytes;
+      o.low_speed_time = d.low_speed_time;
+      o.max_send_bytes_per_second = config.schedule.bandwidth_bytes_per_second;
+      return destinations::make_s3_destination(std::move(o));
     }
   }
   return nullptr;

@@ -29,15 +29,22 @@ std::optional<config::Config> load_or_report(const std::filesystem::path& file) 
   }
 }
 
+std::string describe(const config::Destination& d) {
+  switch (d.type) {
+    case config::DestinationType::local: return "local " + d.path.string();
+    case config::DestinationType::https: return "https " + d.url;
+    case config::DestinationType::s3: return "s3 " + d.endpoint + "/" + d.bucket;
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 int check_config(const std::filesystem::path& file) {
   auto cfg = load_or_report(file);
   if (!cfg) return kBadConfig;
   std::cout << file.string() << ": OK (" << cfg->sources.size() << " source(s), destination "
-            << (cfg->destination.type == config::DestinationType::local ? "local " + cfg->destination.path.string()
-                                                                       : "https " + cfg->destination.url)
-            << ")\n";
+            << describe(cfg->destination) << ")\n";
   return kOk;
 }
 

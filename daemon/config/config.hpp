@@ -30,6 +30,8 @@ struct Site {
 };
 
 enum class SourceType { ssmix2, ssmix2_extended, dicom_scp, dicom_qr };
+// The name used for the type in the config file ("ssmix2-extended", ...).
+const char* source_type_name(SourceType t);
 
 // How a DICOM PatientID (0010,0020) is turned into the EMR's patient ID before the gate sees it.
 struct DicomPatientId {
@@ -86,15 +88,20 @@ struct OptOut {
   bool allow_unreadable_lines = false;
 };
 
-enum class DestinationType { local, https };
+enum class DestinationType { local, https, s3 };
 
 // Mutual TLS for the https destination. The server is verified against `ca` only (the system
 // trust store is never used), and there is deliberately no setting to turn verification off.
+// For s3 there is no client certificate: `ca` pins the endpoint's CA, or use_system_ca: true
+// trusts the system store instead (a public cloud endpoint).
 struct Tls {
   std::filesystem::path ca;    // CA that issued the receiver's server certificate
   std::filesystem::path cert;  // this site's client certificate (PEM)
   std::filesystem::path key;   // its private key (PEM)
+  bool use_system_ca = false;  // s3 only
 };
+
+enum class S3Addressing { path, virtual_host };  // https://host/bucket/key or https://bucket.host/key
 
 struct Destination {
   DestinationType type = DestinationType::local;
@@ -106,6 +113,15 @@ struct Destination {
   // is abandoned (and retried later) instead of being waited on forever.
   std::uint64_t low_speed_bytes = 1024;
   Seconds low_speed_time{60};
+  // s3: objects go to <endpoint>/<bucket>/<prefix>/<site id>/... (adapters/destinations/s3).
+  std::string endpoint;  // "https://host[:port]", no path
+  std::string bucket;
+  std::string region;    // e.g. ap-northeast-1
+  std::string prefix;    // without leading or trailing '/'
+  S3Addressing addressing = S3Addressing::path;
+  std::filesystem::path access_key_file;  // two lines: access key id, secret
+  std::uint64_t multipart_threshold = 64ull << 20;
+  std::uint64_t part_size = 16ull << 20;  // S3 refuses parts below 5 MiB
 };
 
 struct Encryption {

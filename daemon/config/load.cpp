@@ -314,7 +314,7 @@ class Loader {
       read_sources(*v, cfg.sources);
     if (auto v = top.required("optout", "an 'optout:' section with stop_list: (the 提供停止 list)"))
       read_optout(*v, cfg.optout);
-    if (auto v = top.required("destination", "a 'destination:' section, e.g. type: local and path: ... or type: https and url: ..."))
+    if (auto v = top.required("destination", "a 'destination:' section, e.g. type: local and path: ..., type: https and url: ... or type: s3 and bucket: ..."))
       read_destination(*v, cfg.destination);
     if (auto v = top.required("encryption", "an 'encryption:' section with recipients, signer_cert and signer_key"))
       read_encryption(*v, cfg.encryption);
@@ -628,49 +628,63 @@ class Loader {
 
   void read_destination(const Value& v, Destination& dest) {
     Section s(r_, v,
-              {"type", "path", "url", "tls", "connect_timeout", "low_speed_limit", "low_speed_time"});
+              {"type", "path", "url", "tls", "connect_timeout", "low_speed_limit", "low_speed_time", "endpoint",
+               "bucket", "region", "prefix", "addressing", "access_key_file", "multipart_threshold", "part_size"});
     std::optional<std::string> type;
-    if (auto t = s.required("type", "type: local or type: https")) {
-      if (auto word = text(r_, *t, "local or https")) {
-        if (*word == "s3")
-          r_.add(t->mark, t->path, "destination type 's3' is not supported yet in this version; use type: local or https");
-        else if (*word != "local" && *word != "https")
-          r_.add(t->mark, t->path, in_quotes(*word) + " is not a destination type; use type: local or type: https");
+    if (auto t = s.required("type", "type: local, type: https or type: s3")) {
+      if (auto word = text(r_, *t, "local, https or s3")) {
+        if (*word != "local" && *word != "https" && *word != "s3")
+          r_.add(t->mark, t->path,
+                 in_quotes(*word) + " is not a destination type; use type: local, type: https or type: s3");
         else
           type = *word;
       }
     }
     // Without a usable type the other keys cannot be judged; asking for them would only add noise.
     if (!type) return;
-    const bool https = *type == "https";
-    dest.type = https ? DestinationType::https : DestinationType::local;
-    // Keys of the other type are a mistake worth naming (e.g. a path left over after switching).
-    for (std::string_view key : https ? std::vector<std::string_view>{"path"}
-                                      : std::vector<std::string_view>{"url", "tls", "connect_timeout",
-                                                                      "low_speed_limit", "low_speed_time"})
+    dest.type = *type == "https" ? DestinationType::https
+                : *type == "s3"  ? DestinationType::s3
+                                 : DestinationType::local;
+    // Keys of the other types are a mistake worth naming (e.g. a path left over after switching).
+    const std::vector<std::string_view> local_keys{"path"};
+    const std::vector<std::string_view> https_keys{"url"};
+    const std::vector<std::string_view> network_keys{"tls", "connect_timeout", "low_speed_limit", "low_speed_time"};
+    const std::vector<std::string_view> s3_keys{"endpoint", "bucket",          "region",
+                                                "prefix",   "addressing",      "access_key_file",
+                                                "part_size", "multipart_threshold"};
+    std::vector<std::string_view> unused;
+    if (dest.type != DestinationType::local) unused.insert(unused.end(), local_keys.begin(), local_keys.end());
+    if (dest.type != DestinationType::https) unused.insert(unused.end(), https_keys.begin(), https_keys.end());
+    if (dest.type == DestinationType::local) unused.insert(unused.end(), network_keys.begin(), network_keys.end());
+    if (dest.type != DestinationType::s3) unused.insert(unused.end(), s3_keys.begin(), s3_keys.end());
+    for (std::string_view key : unused)
       if (auto extra = s.optional(key))
         r_.add(extra->mark, extra->path,
                "'" + std::string(key) + "' is not used with type: " + *type + "; remove it" +
-                   (https ? "" : " or set type: https"));
-    if (!https) {
+                   (dest.type == DestinationType::local ? " or set type: https or type: s3" : ""));
+    if (dest.type == DestinationType::local) {
       if (auto p = s.required("path", "path: /var/lib/sennen-edge/export (where sealed batches are written)"))
         if (auto path = path_value(r_, *p, base_, "a folder path, e.g. /var/lib/sennen-edge/export"))
           dest.path = *path;
       return;
     }
-    if (auto u = s.required("url", "url: https://ingest.example.jp/sennen (the central receiver)"))
-      if (auto t = text(r_, *u, "the receiver's address, e.g. https://ingest.example.jp/sennen"))
-        if (auto url = https_url(*u, *t)) dest.url = *url;
-    if (auto t = s.required("tls", "tls: {ca: central-ca.crt, cert: site.crt, key: site.key}")) {
-      Section ts(r_, *t, {"ca", "cert", "key"});
-      if (auto p = ts.required("ca", "ca: /etc/sennen-edge/central-ca.crt (the CA of the receiver's certificate)"))
-        if (auto path = path_value(r_, *p, base_, "the path of the CA certificate the receiver's certificate is issued by"))
-          dest.tls.ca = *path;
-      if (auto p = ts.required("cert", "cert: /etc/sennen-edge/site.crt (this site's client certificate)"))
-        if (auto path = path_value(r_, *p, base_, "the path of this site's client certificate")) dest.tls.cert = *path;
-      if (auto p = ts.required("key", "key: /etc/sennen-edge/site.key (the client certificate's private key)"))
-        if (auto path = path_value(r_, *p, base_, "the path of the client certificate's private key"))
-          dest.tls.key = *path;
+    if (dest.type == DestinationType::https) {
+      if (auto u = s.required("url", "url: https://ingest.example.jp/sennen (the central receiver)"))
+        if (auto t = text(r_, *u, "the receiver's address, e.g. https://ingest.example.jp/sennen"))
+          if (auto url = https_url(*u, *t)) dest.url = *url;
+      if (auto t = s.required("tls", "tls: {ca: central-ca.crt, cert: site.crt, key: site.key}")) {
+        Section ts(r_, *t, {"ca", "cert", "key"});
+        if (auto p = ts.required("ca", "ca: /etc/sennen-edge/central-ca.crt (the CA of the receiver's certificate)"))
+          if (auto path = path_value(r_, *p, base_, "the path of the CA certificate the receiver's certificate is issued by"))
+            dest.tls.ca = *path;
+        if (auto p = ts.required("cert", "cert: /etc/sennen-edge/site.crt (this site's client certificate)"))
+          if (auto path = path_value(r_, *p, base_, "the path of this site's client certificate")) dest.tls.cert = *path;
+        if (auto p = ts.required("key", "key: /etc/sennen-edge/site.key (the client certificate's private key)"))
+          if (auto path = path_value(r_, *p, base_, "the path of the client certificate's private key"))
+            dest.tls.key = *path;
+      }
+    } else {
+      read_s3(s, dest);
     }
     if (auto d = s.optional("connect_timeout"))
       if (auto secs = duration_value(r_, *d, false)) dest.connect_timeout = *secs;
@@ -684,6 +698,98 @@ class Loader {
     }
     if (auto d = s.optional("low_speed_time"))
       if (auto secs = duration_value(r_, *d, false)) dest.low_speed_time = *secs;
+  }
+
+  void read_s3(const Section& s, Destination& dest) {
+    if (auto u = s.required("endpoint", "endpoint: https://s3.ap-northeast-1.amazonaws.com (the S3 service)"))
+      if (auto t = text(r_, *u, "the S3 service address, e.g. https://s3.ap-northeast-1.amazonaws.com"))
+        if (auto url = https_url(*u, *t)) {
+          // Objects are addressed as <endpoint>/<bucket>/<key>: a path here would be ambiguous.
+          if (url->find('/', 8) != std::string::npos)
+            r_.add(u->mark, u->path,
+                   in_quotes(*t) + " has a path; write only https://host[:port] and put folders in prefix:");
+          else
+            dest.endpoint = *url;
+        }
+    if (auto b = s.required("bucket", "bucket: sennen-central (the bucket batches are uploaded to)")) {
+      if (auto t = text(r_, *b, "a bucket name, e.g. sennen-central")) {
+        // S3 bucket naming rules: 3-63 lower-case letters, digits, '-' and '.'.
+        const bool ok = t->size() >= 3 && t->size() <= 63 &&
+                        std::all_of(t->begin(), t->end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+                        });
+        if (!ok)
+          r_.add(b->mark, b->path,
+                 in_quotes(*t) + " is not a bucket name; use 3 to 63 lower-case letters, digits, '-' or '.'");
+        else
+          dest.bucket = *t;
+      }
+    }
+    if (auto g = s.required("region", "region: ap-northeast-1 (the bucket's region; us-east-1 for most S3-compatible stores)")) {
+      if (auto t = text(r_, *g, "a region name, e.g. ap-northeast-1")) {
+        if (t->empty() || t->size() > 64 || !all_chars_in(*t, "-_"))
+          r_.add(g->mark, g->path, in_quotes(*t) + " is not a region name; write e.g. ap-northeast-1");
+        else
+          dest.region = *t;
+      }
+    }
+    if (auto p = s.optional("prefix")) {
+      if (auto t = text(r_, *p, "a folder inside the bucket, e.g. sennen/incoming")) {
+        std::string prefix = *t;
+        while (!prefix.empty() && prefix.front() == '/') prefix.erase(prefix.begin());
+        while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+        if (!all_chars_in(prefix, "-._/") || prefix.find("//") != std::string::npos ||
+            ("/" + prefix + "/").find("/../") != std::string::npos || ("/" + prefix + "/").find("/./") != std::string::npos)
+          r_.add(p->mark, p->path,
+                 in_quotes(*t) + " is not a usable prefix; use letters, digits, '-', '_', '.' and '/' between "
+                                 "folder names, e.g. sennen/incoming");
+        else
+          dest.prefix = prefix;
+      }
+    }
+    if (auto a = s.optional("addressing"))
+      if (auto word = choice_value(r_, *a, {"path", "virtual"},
+                                   "path: https://host/bucket/key, virtual: https://bucket.host/key"))
+        dest.addressing = *word == "virtual" ? S3Addressing::virtual_host : S3Addressing::path;
+    if (auto k = s.required("access_key_file",
+                            "access_key_file: /etc/sennen-edge/s3.key (access key id and secret, one per line)"))
+      if (auto path = path_value(r_, *k, base_, "the path of the file with the access key id and secret"))
+        dest.access_key_file = *path;
+    if (auto m = s.optional("multipart_threshold"))
+      if (auto n = size_value(r_, *m)) {
+        if (*n < (5ull << 20))
+          r_.add(m->mark, m->path, in_quotes(m->node.Scalar()) + " is too small; write at least 5MiB (e.g. 64MiB)");
+        else
+          dest.multipart_threshold = *n;
+      }
+    if (auto m = s.optional("part_size"))
+      if (auto n = size_value(r_, *m)) {
+        if (*n < (5ull << 20) || *n > (5ull << 30))
+          r_.add(m->mark, m->path,
+                 in_quotes(m->node.Scalar()) + " is not a usable part size; S3 needs 5MiB to 5GiB (e.g. 16MiB)");
+        else
+          dest.part_size = *n;
+      }
+    // No client certificate for S3 (requests are signed with the access key); only the server is checked.
+    std::optional<Value> t = s.optional("tls");
+    if (!t) {
+      s.required("tls", "tls: {ca: /etc/sennen-edge/s3-ca.crt} or tls: {use_system_ca: true}");
+      return;
+    }
+    Section ts(r_, *t, {"ca", "use_system_ca"});
+    if (auto u = ts.optional("use_system_ca")) {
+      auto b = bool_value(r_, *u);
+      if (!b) return;  // whether ca is needed depends on this; one problem is enough
+      dest.tls.use_system_ca = *b;
+    }
+    if (dest.tls.use_system_ca) {
+      if (auto p = ts.optional("ca"))
+        if (auto path = path_value(r_, *p, base_, "the path of the CA certificate of the endpoint")) dest.tls.ca = *path;
+      return;
+    }
+    if (auto p = ts.required("ca", "ca: /etc/sennen-edge/s3-ca.crt (the CA of the endpoint's certificate), or "
+                                   "use_system_ca: true for a public cloud endpoint"))
+      if (auto path = path_value(r_, *p, base_, "the path of the CA certificate of the endpoint")) dest.tls.ca = *path;
   }
 
   // "https://host[:port][/path]": no other scheme (batches and heartbeats must never travel in
@@ -781,7 +887,7 @@ class Loader {
         auto rate = parse_bandwidth(*t);
         if (!rate)
           r_.add(b->mark, b->path, in_quotes(*t) + " is not a bandwidth; " + hint);
-        else if (dest.type == DestinationType::https && *rate < dest.low_speed_bytes)
+        else if (dest.type != DestinationType::local && *rate < dest.low_speed_bytes)
           // A cap below the stall limit would make every upload look stalled and be abandoned.
           r_.add(b->mark, b->path,
                  in_quotes(*t) + " is below destination.low_speed_limit (" + std::to_string(dest.low_speed_bytes) +

@@ -39,15 +39,6 @@ std::optional<gate::NotificationRule> rule_from(const config::OptOut& o) {
   return gate::NotificationRule{o.notification->notice_start.days_since_epoch(), o.notification->wait_days};
 }
 
-const char* type_name(config::SourceType t) {
-  switch (t) {
-    case config::SourceType::ssmix2: return "ssmix2";
-    case config::SourceType::ssmix2_extended: return "ssmix2-extended";
-    case config::SourceType::dicom_scp: return "dicom-scp";
-    case config::SourceType::dicom_qr: return "dicom-qr";
-  }
-  return "?";
-}
 }  // namespace
 
 struct Pipeline::Impl {
@@ -80,7 +71,7 @@ struct Pipeline::Impl {
         dispatcher(dispatch::Window::from(cfg.schedule)),
         started_at(unix_seconds(clk.now())) {
     for (std::size_t i = 0; i < cfg.sources.size(); ++i)
-      source_status[cfg.sources[i].name] = {cfg.sources[i].name, type_name(cfg.sources[i].type), 0, 0, {}, {}};
+      source_status[cfg.sources[i].name] = {cfg.sources[i].name, config::source_type_name(cfg.sources[i].type), 0, 0, {}, {}};
     try {
       config_sha256 = util::sha256_hex(util::read_small_file(cfg.file, 1 << 20));
     } catch (const Error&) {

@@ -259,6 +259,21 @@ void check_destination(Report& r, const config::Config& cfg, const std::optional
     return;
   }
   const auto& tls = cfg.destination.tls;
+  if (cfg.destination.type == config::DestinationType::s3) {
+    const auto& d = cfg.destination;
+    if (!tls.ca.empty()) check_access(r, su, "TLS CA", tls.ca, false, R_OK, "check destination.tls in the config");
+    check_access(r, su, "S3 access key file", d.access_key_file, false, R_OK,
+                 "check destination.access_key_file in the config");
+    // The secret signs every request: anyone who can read it can write to (and list) the bucket.
+    struct stat st {};
+    if (::stat(d.access_key_file.c_str(), &st) == 0 && (st.st_mode & 077))
+      r.add(Level::fail, "S3 access key file mode",
+            d.access_key_file.string() + " has mode " + octal_mode(st.st_mode) + "; run: chmod 600 " +
+                d.access_key_file.string());
+    r.add(Level::info, "destination reachability",
+          "not checked yet (signed request to " + d.endpoint + "/" + d.bucket + ")");
+    return;
+  }
   for (const auto& [what, path] : {std::pair{"TLS CA", tls.ca}, {"TLS client certificate", tls.cert}, {"TLS client key", tls.key}})
     check_access(r, su, what, path, false, R_OK, "check destination.tls in the config");
   struct stat st {};

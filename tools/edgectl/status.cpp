@@ -15,10 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-const char* type_name(config::SourceType t) {
-  return t == config::SourceType::ssmix2 ? "ssmix2" : "ssmix2-extended";
-}
-
 // The heartbeat the daemon last wrote, or an object saying why there is none.
 json read_heartbeat(const config::Config& cfg) {
   auto path = local_heartbeat(cfg);
@@ -79,7 +75,7 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
   j["time"] = when(now);
   j["sources"] = json::array();
   for (const auto& s : cfg.sources) {
-    json src = {{"name", s.name}, {"type", type_name(s.type)}, {"units_by_status", json::object()}};
+    json src = {{"name", s.name}, {"type", config::source_type_name(s.type)}, {"units_by_status", json::object()}};
     if (units.count(s.name)) src["units_by_status"] = units[s.name];
     if (hb.value("available", false) && hb.contains("sources") && hb["sources"].is_array())
       for (const auto& h : hb["sources"])

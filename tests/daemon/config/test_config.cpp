@@ -318,15 +318,11 @@ TEST_CASE("durations and sizes in context") {
 }
 
 TEST_CASE("wrong values elsewhere") {
-  expect_one(replace_line(12, "  type: s3"), 12, 9, "destination.type",
-             "destination type 's3' is not supported yet in this version; use type: local or https");
-  // A planned destination's own keys are unknown today, but no "missing path" is added on top.
-  auto planned = problems_of(replace_line(13, "  bucket: b", replace_line(12, "  type: s3")));
-  REQUIRE(planned.size() == 2);
-  CHECK(planned[0].key == "destination.type");
-  CHECK(planned[1].key == "destination.bucket");
-  CHECK(planned[1].message.find("unknown key 'bucket' in destination; expected one of: type, path, url, tls") == 0);
   expect_one(replace_line(12, "  type: ftp"), 12, 9, "destination.type", "\"ftp\" is not a destination type");
+  // Without a usable type, the type's own keys are not judged: one problem, not a cascade.
+  auto unknown_type = problems_of(replace_line(13, "  bucket: b", replace_line(12, "  type: ftp")));
+  REQUIRE(unknown_type.size() == 1);
+  CHECK(unknown_type[0].key == "destination.type");
   expect_one(replace_line(15, "  recipients: []"), 15, 15, "encryption.recipients", "is an empty list");
   expect_one(insert_after(10, "  allow_unreadable_lines: maybe"), 11, 27, "optout.allow_unreadable_lines",
              "\"maybe\" is not true or false");
@@ -414,6 +410,134 @@ TEST_CASE("https destination: what is refused, and where") {
              "is not a duration");
 }
 
+// kMinimal with an s3 destination: lines 12-18 are type, endpoint, bucket, region, access_key_file,
+// tls and prefix.
+std::string with_s3(const std::string& endpoint = "https://s3.ap-northeast-1.amazonaws.com",
+                    const std::string& tls = "  tls: {ca: s3-ca.crt}") {
+  return replace_line(13,
+                      "  endpoint: " + endpoint +
+                          "\n  bucket: sennen-central\n  region: ap-northeast-1\n  access_key_file: s3.key\n" + tls +
+                          "\n  prefix: /incoming/",
+                      replace_line(12, "  type: s3"));
+}
+
+TEST_CASE("s3 destination: endpoint, bucket, key file, pinned CA and defaults") {
+  Config c = parse(with_s3(), "/etc/sennen-edge/sennen-edge.yaml");
+  CHECK(c.destination.type == DestinationType::s3);
+  CHECK(c.destination.endpoint == "https://s3.ap-northeast-1.amazonaws.com");
+  CHECK(c.destination.bucket == "sennen-central");
+  CHECK(c.destination.region == "ap-northeast-1");
+  CHECK(c.destination.prefix == "incoming");  // slashes around it dropped
+  CHECK(c.destination.addressing == S3Addressing::path);
+  CHECK(c.destination.access_key_file == "/etc/sennen-edge/s3.key");  // relative to the config file
+  CHECK(c.destination.tls.ca == "/etc/sennen-edge/s3-ca.crt");
+  CHECK_FALSE(c.destination.tls.use_system_ca);
+  CHECK(c.destination.multipart_threshold == 64ull << 20);
+  CHECK(c.destination.part_size == 16ull << 20);
+  CHECK(c.destination.path.empty());
+  CHECK(c.destination.url.empty());
+
+  auto knobs = insert_after(18,
+                            "  addressing: virtual\n  multipart_threshold: 100MiB\n  part_size: 5MiB\n"
+                            "  connect_timeout: 5s\n  low_speed_limit: 10KiB",
+                            with_s3("https://127.0.0.1:9000/", "  tls: {use_system_ca: true}"));
+  c = parse(knobs, "x.yaml");
+  CHECK(c.destination.endpoint == "https://127.0.0.1:9000");
+  CHECK(c.destination.addressing == S3Addressing::virtual_host);
+  CHECK(c.destination.multipart_threshold == 100ull << 20);
+  CHECK(c.destination.part_size == 5ull << 20);
+  CHECK(c.destination.connect_timeout == seconds(5));
+  CHECK(c.destination.low_speed_bytes == 10240);
+  CHECK(c.destination.tls.use_system_ca);
+  CHECK(c.destination.tls.ca.empty());
+  // The bandwidth cap is checked against the s3 stall limit too.
+  expect_one(insert_after(27, "schedule:\n  bandwidth_limit: 8kbit", knobs), 29, 20, "schedule.bandwidth_limit",
+             "is below destination.low_speed_limit (10240 bytes/s)");
+  CHECK(parse(insert_after(27, "schedule:\n  bandwidth_limit: 1Mbit", knobs), "x.yaml")
+            .schedule.bandwidth_bytes_per_second == 125000);
+}
+
+TEST_CASE("s3 destination: what is refused, and where") {
+  expect_one(with_s3("http://s3.example.jp"), 13, 13, "destination.endpoint",
+             "\"http://s3.example.jp\" does not start with https:// (batches are only sent over TLS)");
+  expect_one(with_s3("https://s3.example.jp/bucket"), 13, 13, "destination.endpoint",
+             "\"https://s3.example.jp/bucket\" has a path; write only https://host[:port]");
+  expect_one(remove_line(14, with_s3()), 12, 3, "destination.bucket", "missing required key 'bucket' in destination");
+  expect_one(replace_line(14, "  bucket: Sennen_Central", with_s3()), 14, 11, "destination.bucket",
+             "\"Sennen_Central\" is not a bucket name");
+  expect_one(remove_line(15, with_s3()), 12, 3, "destination.region", "missing required key 'region'");
+  expect_one(remove_line(16, with_s3()), 12, 3, "destination.access_key_file",
+             "missing required key 'access_key_file'");
+  expect_one(replace_line(18, "  prefix: a/../b", with_s3()), 18, 11, "destination.prefix",
+             "\"a/../b\" is not a usable prefix");
+  // The endpoint's CA is pinned unless the system store is asked for explicitly.
+  expect_one(with_s3("https://h", "  tls: {}"), 17, 8, "destination.tls.ca",
+             "missing required key 'ca' in destination.tls; add ca: /etc/sennen-edge/s3-ca.crt");
+  expect_one(with_s3("https://h", "  tls: {use_system_ca: false}"), 17, 8, "destination.tls.ca",
+             "missing required key 'ca' in destination.tls");
+  expect_one(remove_line(17, with_s3()), 12, 3, "destination.tls", "missing required key 'tls' in destination");
+  expect_one(with_s3("https://h", "  tls: {ca: ca.crt, cert: site.crt}"), 17, 21, "destination.tls.cert",
+             "unknown key 'cert' in destination.tls");
+  expect_one(with_s3("https://h", "  tls: {use_system_ca: maybe}"), 17, 24, "destination.tls.use_system_ca",
+             "\"maybe\" is not true or false");
+  expect_one(insert_after(18, "  addressing: dns", with_s3()), 19, 15, "destination.addressing",
+             "\"dns\" is not one of: path, virtual");
+  expect_one(insert_after(18, "  part_size: 4MiB", with_s3()), 19, 14, "destination.part_size",
+             "\"4MiB\" is not a usable part size; S3 needs 5MiB to 5GiB");
+  expect_one(insert_after(18, "  multipart_threshold: 1MiB", with_s3()), 19, 24, "destination.multipart_threshold",
+             "is too small; write at least 5MiB");
+  // Keys of the other types are named as not used here, and s3 keys elsewhere likewise.
+  expect_one(insert_after(18, "  url: https://h", with_s3()), 19, 8, "destination.url",
+             "'url' is not used with type: s3; remove it");
+  expect_one(insert_after(18, "  path: /x", with_s3()), 19, 9, "destination.path",
+             "'path' is not used with type: s3; remove it");
+  expect_one(insert_after(14, "  bucket: b", with_https()), 15, 11, "destination.bucket",
+             "'bucket' is not used with type: https; remove it");
+  expect_one(insert_after(13, "  endpoint: https://h"), 14, 13, "destination.endpoint",
+             "'endpoint' is not used with type: local; remove it or set type: https or type: s3");
+  expect_one(with_https("https://h", "  tls: {ca: ca.crt, cert: site.crt, key: k, use_system_ca: true}"), 14, 45,
+             "destination.tls.use_system_ca", "unknown key 'use_system_ca' in destination.tls");
+}
+
+TEST_CASE("the s3 example in the shipped config loads when uncommented") {
+  std::string text = sennen::test::read_file(sennen::test::source_dir() / "config/sennen-edge.yaml");
+  const auto from = text.find("  #   type: s3\n");
+  REQUIRE(from != std::string::npos);
+  std::string s3;
+  for (const char* key : {"type: s3", "endpoint: ", "bucket: ", "region: ", "prefix: ", "addressing: ",
+                          "access_key_file: ", "multipart_threshold: ", "part_size: ", "tls: {"}) {
+    const auto at = text.find(std::string("  #   ") + key, from);
+    REQUIRE_MESSAGE(at != std::string::npos, "not shown in the shipped s3 example: " << key);
+    const auto end = text.find('\n', at);
+    std::string line = text.substr(at + 6, end - at - 6);
+    if (auto comment = line.find("   #"); comment != std::string::npos) line.erase(comment);
+    s3 += "  " + line + "\n";
+  }
+  for (const char* line : {"  type: local\n", "  path: /var/lib/sennen-edge/export\n"}) {
+    const auto at = text.find(line);
+    REQUIRE(at != std::string::npos);
+    text.erase(at, std::string(line).size());
+  }
+  const auto dest = text.find("destination:\n");
+  REQUIRE(dest != std::string::npos);
+  text.insert(dest + 13, s3);
+  Config c;
+  try {
+    c = parse(text, "/etc/sennen-edge/sennen-edge.yaml");
+  } catch (const ConfigError& e) {
+    FAIL("the s3 example does not load:\n" << e.what() << "\n" << s3);
+  }
+  CHECK(c.destination.type == DestinationType::s3);
+  CHECK(c.destination.endpoint == "https://s3.ap-northeast-1.amazonaws.com");
+  CHECK(c.destination.bucket == "sennen-central");
+  CHECK(c.destination.access_key_file == "/etc/sennen-edge/s3.key");
+  CHECK(c.destination.tls.ca == "/etc/sennen-edge/s3-ca.crt");
+  // The values shown are the defaults.
+  CHECK(c.destination.addressing == sennen::config::Destination{}.addressing);
+  CHECK(c.destination.multipart_threshold == sennen::config::Destination{}.multipart_threshold);
+  CHECK(c.destination.part_size == sennen::config::Destination{}.part_size);
+}
+
 TEST_CASE("a single recipient may be written without a list") {
   auto c = parse(replace_line(15, "  recipients: /etc/sennen-edge/central.crt"), "x.yaml");
   CHECK(c.encryption.recipients == std::vector<fs::path>{"/etc/sennen-edge/central.crt"});
@@ -446,7 +570,7 @@ TEST_CASE("many problems are reported together, in file order") {
   std::string text = kMinimal;
   text = replace_line(2, "  id: \"a/b\"", text);               // bad id
   text = insert_after(8, "    poll_interval: soon", text);      // line 9: bad duration
-  text = replace_line(13, "  type: s3", text);                  // line 13 (was 12): unsupported
+  text = replace_line(13, "  type: ftp", text);                 // line 13 (was 12): unknown type
   text = remove_line(18, text);                                 // signer_key gone (was line 17)
   text = insert_after(0, "colour: blue", text);                 // line 1: unknown; shifts all by one
   auto problems = problems_of(text);

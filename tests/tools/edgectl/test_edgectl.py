@@ -272,6 +272,23 @@ class Doctor(unittest.TestCase):
         self.assert_result(res, "signer key mode", "fail", "0644")
         self.assert_result(res, "certificates", "fail", "chmod 600")
 
+    def test_s3_access_key_file_mode(self):
+        s3 = ("destination:\n  type: s3\n  endpoint: https://127.0.0.1:9\n  bucket: sennen-central\n"
+              "  region: ap-northeast-1\n  access_key_file: {key}\n  tls: {{ca: pki/ca.crt}}\n")
+        local = "destination:\n  type: local\n  path: export\n"
+        for name, mode in (("s3-open.key", 0o644), ("s3.key", 0o600)):
+            with open(self.h.path(name), "w", encoding="utf-8") as f:
+                f.write("AKIDTEST\nsecret\n")
+            os.chmod(self.h.path(name), mode)
+        rc, res = self.doctor([(local, s3.format(key="s3-open.key"))])
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "S3 access key file mode", "fail", "chmod 600")
+        self.assert_result(res, "destination reachability", "not_checked", "https://127.0.0.1:9/sennen-central")
+        rc, res = self.doctor([(local, s3.format(key="s3.key"))])
+        self.assertNotIn("S3 access key file mode", res)
+        self.assert_result(res, "S3 access key file", "pass")
+        self.assert_result(res, "TLS CA", "pass")
+
     def test_expired_signer(self):
         rc, res = self.doctor([("signer_cert: pki/site.crt", "signer_cert: pki/expired.crt"),
                                ("signer_key: pki/site.key", "signer_key: pki/odd.key")])
