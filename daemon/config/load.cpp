@@ -486,25 +486,7 @@ class Loader {
       if (t && !date) r_.add(v->mark, v->path, in_quotes(*t) + " is not a real date; write YYYY-MM-DD, e.g. 2015-01-01");
       d.since = date;
     }
-    if (auto m = s.optional("min_free"))
-      if (auto n = size_value(r_, *m)) d.min_free = *n;
-    if (auto m = s.optional("max_incoming")) {
-      if (auto n = size_value(r_, *m)) {
-        if (*n < (1ull << 20))
-          r_.add(m->mark, m->path, in_quotes(m->node.Scalar()) + " is too small; write at least 1MiB (e.g. 10GiB)");
-        else
-          d.max_incoming = *n;
-      }
-    }
-    if (auto p = s.optional("patient_id")) {
-      Section ps(r_, *p, {"strip_leading_zeros", "pad_to"});
-      if (auto b = ps.optional("strip_leading_zeros"))
-        if (auto value = bool_value(r_, *b)) d.patient_id.strip_leading_zeros = *value;
-      if (auto n = ps.optional("pad_to"))
-        if (auto value = integer_value(r_, *n, 0, 64)) d.patient_id.pad_to = static_cast<int>(*value);
-    }
-    if (auto d2 = s.optional("poll_interval"))
-      if (auto secs = duration_value(r_, *d2, false)) src.poll_interval = *secs;
+    read_dicom_common(s, d.min_free, d.max_incoming, d.patient_id, src);
     return true;
   }
 
@@ -539,26 +521,33 @@ class Loader {
         r_.add(item.mark, item.path, in_quotes(*t) + " is not an IP address; write e.g. 10.1.2.3 (host names are not accepted)");
         return std::nullopt;
       });
+    read_dicom_common(s, d.min_free, d.max_incoming, d.patient_id, src);
+    return true;
+  }
+
+  // The keys both DICOM source types share: how much may wait on disk, the PatientID mapping and
+  // the poll interval.
+  void read_dicom_common(const Section& s, std::uint64_t& min_free, std::uint64_t& max_incoming, DicomPatientId& patient_id,
+                         Source& src) {
     if (auto m = s.optional("min_free"))
-      if (auto n = size_value(r_, *m)) d.min_free = *n;
+      if (auto n = size_value(r_, *m)) min_free = *n;
     if (auto m = s.optional("max_incoming")) {
       if (auto n = size_value(r_, *m)) {
         if (*n < (1ull << 20))
           r_.add(m->mark, m->path, in_quotes(m->node.Scalar()) + " is too small; write at least 1MiB (e.g. 10GiB)");
         else
-          d.max_incoming = *n;
+          max_incoming = *n;
       }
     }
     if (auto p = s.optional("patient_id")) {
       Section ps(r_, *p, {"strip_leading_zeros", "pad_to"});
       if (auto b = ps.optional("strip_leading_zeros"))
-        if (auto value = bool_value(r_, *b)) d.patient_id.strip_leading_zeros = *value;
+        if (auto value = bool_value(r_, *b)) patient_id.strip_leading_zeros = *value;
       if (auto n = ps.optional("pad_to"))
-        if (auto value = integer_value(r_, *n, 0, 64)) d.patient_id.pad_to = static_cast<int>(*value);
+        if (auto value = integer_value(r_, *n, 0, 64)) patient_id.pad_to = static_cast<int>(*value);
     }
     if (auto d2 = s.optional("poll_interval"))
       if (auto secs = duration_value(r_, *d2, false)) src.poll_interval = *secs;
-    return true;
   }
 
   // DICOM AE titles: 1 to 16 characters of the default repertoire, no backslash or control
