@@ -130,18 +130,27 @@ struct Pipeline::Impl {
     if (!added.empty()) withdraw(added);
   }
 
+  fs::path outbox_file(const std::string& batch_id) const { return cfg.state_dir / "outbox" / (batch_id + ".cms"); }
+
+  // Voids a sealed batch that never left the box (its records go back to pending, its file is
+  // removed) when it holds a record of a patient in `stopped`. Returns true when it did.
+  template <typename Set>
+  bool void_if_holding(const spool::BatchInfo& b, const Set& stopped, const std::string& reason) {
+    bool hit = false;
+    for (const auto& key : spool.batch_patients(b.batch_id)) hit |= stopped.contains(key);
+    if (!hit) return false;
+    std::error_code ec;
+    fs::remove(outbox_file(b.batch_id), ec);
+    spool.void_batch(b.batch_id, reason);
+    return true;
+  }
+
   void withdraw(const std::vector<std::string>& added) {
     std::set<std::string> newly(added.begin(), added.end());
-    for (const auto& b : spool.batches_in_state("sealed")) {
-      auto patients = spool.batch_patients(b.batch_id);
-      bool hit = false;
-      for (const auto& p : patients) hit |= newly.count(p) > 0;
-      if (!hit) continue;
-      std::error_code ec;
-      fs::remove(cfg.state_dir / "outbox" / (b.batch_id + ".cms"), ec);
-      spool.void_batch(b.batch_id, "a patient in it was added to the stop list before delivery");
-      log::notice("batch " + b.batch_id + " was voided before delivery: it held records of a patient now on the stop list");
-    }
+    for (const auto& b : spool.batches_in_state("sealed"))
+      if (void_if_holding(b, newly, "a patient in it was added to the stop list before delivery"))
+        log::notice("batch " + b.batch_id +
+                    " was voided before delivery: it held records of a patient now on the stop list");
     std::int64_t purged = 0;
     for (const auto& key : added) {
       purged += spool.hold_patient(key, spool::Hold::stopped);
@@ -277,15 +286,8 @@ struct Pipeline::Impl {
       if (stop) return;
       if (!clear_to_send(ignore_window, sealed.size() - i)) return;
       // Last check before the bytes leave: nobody in the batch may be on the stop list now.
-      bool blocked = false;
-      for (const auto& key : spool.batch_patients(b.batch_id)) blocked |= gate.stop_list().contains(key);
-      fs::path file = cfg.state_dir / "outbox" / (b.batch_id + ".cms");
-      if (blocked) {
-        std::error_code ec;
-        fs::remove(file, ec);
-        spool.void_batch(b.batch_id, "a patient in it is on the stop list");
-        continue;
-      }
+      if (void_if_holding(b, gate.stop_list(), "a patient in it is on the stop list")) continue;
+      fs::path file = outbox_file(b.batch_id);
       batcher::ManifestHeader h{cfg.site.id, b.batch_id, b.created_at, b.stop_list_sha256};
       BatchFile bf{b.batch_id,
                    gate::yyyymmdd(gate.today(TimePoint(std::chrono::seconds(b.created_at)))),
