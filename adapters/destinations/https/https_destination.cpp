@@ -1,5 +1,6 @@
 #include "adapters/destinations/https/https_destination.hpp"
 
+#include "adapters/destinations/curl/classify.hpp"
 #include "adapters/destinations/curl/curl_easy.hpp"
 #include "daemon/core/error.hpp"
 
@@ -7,9 +8,8 @@ namespace sennen::destinations {
 namespace {
 
 using Status = DeliveryResult::Status;
-
-DeliveryResult retry(std::string why) { return {Status::retry, std::move(why)}; }
-DeliveryResult rejected(std::string why) { return {Status::rejected, std::move(why)}; }
+using curl::rejected;
+using curl::retry;
 
 // What an error page says, in one short line: its <title> if it has one (nginx's do), else the
 // first line of text.
@@ -27,85 +27,52 @@ std::string page_summary(const std::string& body) {
   return text;
 }
 
-// Turns a failed transfer (no HTTP answer) into retry or rejected, in words an operator can use.
-DeliveryResult classify_transport(const curl::Outcome& o, const std::string& what, const HttpsOptions& opt) {
-  const std::string detail = " (" + o.curl_error + ")";
-  switch (o.code) {
-    case CURLE_PEER_FAILED_VERIFICATION:
-      return rejected(what + ": the receiver's TLS certificate was not accepted" + detail +
-                      ": it must be issued by the CA in destination.tls.ca (" + opt.ca.string() +
-                      ") and name the host in destination.url; nothing was sent. Ask the central team for "
-                      "their current CA certificate, or correct the url");
-    case CURLE_SSL_CACERT_BADFILE:
-      return rejected(what + ": cannot use destination.tls.ca (" + opt.ca.string() + ")" + detail +
-                      "; check that the file exists, is readable by the sennen-edge user and holds a PEM "
-                      "CA certificate");
-    case CURLE_SSL_CERTPROBLEM:
-      return rejected(what + ": cannot use this site's client certificate or key (" + opt.cert.string() + ", " +
-                      opt.key.string() + ")" + detail +
-                      "; check that both files exist, are readable by the sennen-edge user, are PEM, and "
-                      "belong together");
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-      return rejected(what + ": destination.url is not usable" + detail + "; correct it in the configuration");
-    case CURLE_OPERATION_TIMEDOUT:
-      return retry(what + ": the receiver did not answer in time, or the transfer stalled below " +
-                   std::to_string(opt.low_speed_bytes) + " bytes/s for " +
-                   std::to_string(opt.low_speed_time.count()) + "s" + detail + "; will try again");
-    case CURLE_SSL_CONNECT_ERROR:
-      return retry(what + ": the TLS handshake with the receiver failed" + detail +
-                   "; will try again. If this persists, the receiver may not offer TLS 1.2 or newer, or may not "
-                   "accept this site's client certificate");
-    case CURLE_COULDNT_RESOLVE_HOST:
-      return retry(what + ": cannot resolve the receiver's host name" + detail +
-                   "; check DNS on this machine and destination.url; will try again");
-    case CURLE_COULDNT_CONNECT:
-      return retry(what + ": cannot connect to the receiver" + detail +
-                   "; it may be down, or a firewall blocks the port; will try again");
-    default:
-      return retry(what + ": transfer failed" + detail + "; will try again");
-  }
+curl::Peer peer_of(const HttpsOptions& o) {
+  return {"the receiver", "destination.url", "destination.tls.ca (" + o.ca.string() + ")", "", o.cert, o.key,
+          o.low_speed_bytes, o.low_speed_time};
 }
 
-// Turns an HTTP answer other than 2xx into retry or rejected.
-DeliveryResult classify_status(const curl::Outcome& o, const std::string& what) {
+// What a refusal from the receiver means for this site, and what to change.
+curl::Answer interpret(const curl::Outcome& o, const HttpsOptions& opt) {
   const long s = o.status;
-  std::string said = "the receiver answered " + std::to_string(s);
-  if (auto page = page_summary(o.body_excerpt); !page.empty()) said += " \"" + page + "\"";
-  // Overload, timeouts and server faults pass; the batch stays queued and is sent again.
-  if (s >= 500 || s == 408 || s == 429) return retry(what + ": " + said + "; will try again");
-  if (s >= 300 && s < 400)
-    return rejected(what + ": " + said + ", a redirect to " + (o.location.empty() ? "elsewhere" : o.location) +
-                    "; redirects are not followed: set destination.url to the address the central team gives");
+  curl::Answer a{"the receiver answered " + std::to_string(s), {}, false};
+  if (auto page = page_summary(o.body_excerpt); !page.empty()) a.said += " \"" + page + "\"";
+  const std::string cert = "client certificate (destination.tls.cert), " + opt.cert.string();
+  if (s >= 300 && s < 400) {
+    a.advice = ", a redirect to " + (o.location.empty() ? std::string("elsewhere") : o.location) +
+               "; redirects are not followed: set destination.url to the address the central team gives";
+    return a;
+  }
   switch (s) {
     case 400:
-      // nginx answers 400 (not a TLS alert) when the client certificate is missing or not trusted.
-      return rejected(what + ": " + said +
-                      "; if this names the SSL certificate, the receiver does not trust this site's client "
-                      "certificate (destination.tls.cert): check that it is the one the central side enrolled "
-                      "and has not expired");
+      // nginx answers 400 (not a TLS alert) when the client certificate is missing, expired or not trusted.
+      a.advice = "; if this names the SSL certificate, the receiver does not trust this site's " + cert +
+                 ": check that it is the one the central side enrolled and has not expired (openssl x509 -enddate "
+                 "-noout -in it), and that destination.tls.key belongs to it";
+      break;
     case 401:
     case 403:
-      return rejected(what + ": " + said +
-                      ": the receiver refused the site certificate (destination.tls.cert) for this site; check "
-                      "that the central side has enrolled the current site certificate (after a certificate "
-                      "renewal it must be enrolled again) and that site.id is right. The batch is kept");
+      a.advice = ": the receiver refused the site certificate (destination.tls.cert, " + opt.cert.string() +
+                 ") for this site; check that the central side has enrolled the current site certificate (after a "
+                 "certificate renewal it must be enrolled again) and that site.id is right. The batch is kept";
+      break;
     case 404:
     case 409:
-      return rejected(what + ": " + said +
-                      ": the receiver has no place for this site at that address; check destination.url and "
-                      "that the central side has set up this site");
+      a.advice = ": the receiver has no place for this site at that address; check destination.url and that the "
+                 "central side has set up this site";
+      break;
     case 405:
-      return rejected(what + ": " + said +
-                      ": the receiver does not accept uploads (PUT) at that address; check destination.url, "
-                      "and on the receiver that WebDAV PUT is enabled");
+      a.advice = ": the receiver does not accept uploads (PUT) at that address; check destination.url, and on the "
+                 "receiver that WebDAV PUT is enabled";
+      break;
     case 413:
-      return rejected(what + ": " + said +
-                      ": the batch is larger than the receiver accepts; raise its limit (nginx: "
-                      "client_max_body_size) or lower batch.max_bytes");
+      a.advice = ": the batch is larger than the receiver accepts; raise its limit (nginx: client_max_body_size) or "
+                 "lower batch.max_bytes";
+      break;
     default:
-      return rejected(what + ": " + said + "; the batch is kept and will be sent when this is fixed");
+      break;
   }
+  return a;
 }
 
 curl::ClientOptions client_options(const HttpsOptions& o) {
@@ -122,7 +89,8 @@ curl::ClientOptions client_options(const HttpsOptions& o) {
 
 class HttpsDestination final : public Destination {
  public:
-  explicit HttpsDestination(HttpsOptions o) : opt_(std::move(o)), client_(client_options(opt_)) {}
+  explicit HttpsDestination(HttpsOptions o)
+      : opt_(std::move(o)), peer_(peer_of(opt_)), client_(client_options(opt_)) {}
 
   std::string describe() const override { return "https " + opt_.url; }
 
@@ -141,11 +109,10 @@ class HttpsDestination final : public Destination {
       // Only a stored object of the right size counts; a proxy or a full disk could have
       // acknowledged less than was sent.
       auto h = client_.head(cms);
-      if (h.code != CURLE_OK) return classify_transport(h, "checking " + cms, opt_);
-      if (h.status < 200 || h.status >= 300)
-        return h.status == 404 ? retry("checking " + cms + ": the receiver acknowledged the upload but does not "
-                                       "have it (404); will send it again")
-                               : classify_status(h, "checking " + cms);
+      if (h.code == CURLE_OK && h.status == 404)
+        return retry("checking " + cms + ": the receiver acknowledged the upload but does not have it (404); will "
+                     "send it again");
+      if (auto r = checked(h, "checking " + cms); r.status != Status::delivered) return r;
       if (h.content_length != static_cast<curl_off_t>(b.size))
         return retry("checking " + cms + ": the receiver holds " + std::to_string(h.content_length) +
                      " bytes, not " + std::to_string(b.size) + "; will send it again");
@@ -169,13 +136,15 @@ class HttpsDestination final : public Destination {
 
  private:
   DeliveryResult request_put(const std::string& url, curl::Body& body, const char* type, const std::string& what) {
-    auto o = client_.put(url, body, type);
-    if (o.code != CURLE_OK) return classify_transport(o, what, opt_);
-    if (o.status < 200 || o.status >= 300) return classify_status(o, what);
-    return {};
+    return checked(client_.put(url, body, type), what);
+  }
+
+  DeliveryResult checked(const curl::Outcome& o, const std::string& what) const {
+    return curl::result_of(o, what, peer_, [this](const curl::Outcome& answer) { return interpret(answer, opt_); });
   }
 
   HttpsOptions opt_;
+  curl::Peer peer_;
   curl::Client client_;
 };
 

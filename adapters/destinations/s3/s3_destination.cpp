@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "adapters/destinations/curl/classify.hpp"
 #include "adapters/destinations/curl/curl_easy.hpp"
 #include "daemon/core/error.hpp"
 #include "daemon/util/fd.hpp"
@@ -24,8 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using Status = DeliveryResult::Status;
 
-DeliveryResult retry(std::string why) { return {Status::retry, std::move(why)}; }
-DeliveryResult rejected(std::string why) { return {Status::rejected, std::move(why)}; }
+using curl::rejected;
+using curl::retry;
 bool ok(const curl::Outcome& o) { return o.code == CURLE_OK && o.status >= 200 && o.status < 300; }
 
 constexpr const char* kEmptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -159,7 +160,8 @@ void save_state(const fs::path& file, const UploadState& s) {
 
 class S3Destination final : public Destination {
  public:
-  S3Destination(S3Options o, const S3Credentials& cred) : opt_(std::move(o)), client_(client_options(opt_, cred)) {
+  S3Destination(S3Options o, const S3Credentials& cred)
+      : opt_(std::move(o)), peer_(peer_of(opt_)), client_(client_options(opt_, cred)) {
     key_id_ = cred.access_key_id;
     std::string host = opt_.endpoint.substr(8);
     base_ = opt_.virtual_host ? "https://" + opt_.bucket + "." + host + "/" : opt_.endpoint + "/" + opt_.bucket + "/";
@@ -182,10 +184,10 @@ class S3Destination final : public Destination {
       if (r.status != Status::delivered) return r;
       // Only a stored object of the right size counts.
       auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
-      if (h.code != CURLE_OK) return transport("checking " + key, h);
-      if (h.status == 404) return retry("checking " + key + ": the bucket acknowledged the upload but does not have "
-                                        "it (404); will send it again");
-      if (!ok(h)) return status("checking " + key, h);
+      if (h.code == CURLE_OK && h.status == 404)
+        return retry("checking " + key + ": the bucket acknowledged the upload but does not have it (404); will send "
+                     "it again");
+      if (auto checking = checked("checking " + key, h); checking.status != Status::delivered) return checking;
       if (h.content_length != static_cast<curl_off_t>(b.size))
         return retry("checking " + key + ": the bucket holds " + std::to_string(h.content_length) + " bytes, not " +
                      std::to_string(b.size) + "; will send it again");
@@ -337,73 +339,55 @@ class S3Destination final : public Destination {
     }
   }
 
-  DeliveryResult checked(const std::string& what, const curl::Outcome& o) {
-    if (o.code != CURLE_OK) return transport(what, o);
-    if (o.status < 200 || o.status >= 300) return status(what, o);
-    return {};
+  DeliveryResult checked(const std::string& what, const curl::Outcome& o) const {
+    return curl::result_of(o, what, peer_, [this](const curl::Outcome& answer) { return interpret(answer); });
   }
 
-  DeliveryResult transport(const std::string& what, const curl::Outcome& o) const {
-    const std::string detail = " (" + o.curl_error + ")";
-    const std::string ca = opt_.ca.empty() ? "the system trust store (tls.use_system_ca)" : opt_.ca.string();
-    switch (o.code) {
-      case CURLE_PEER_FAILED_VERIFICATION:
-        return rejected(what + ": the S3 endpoint's TLS certificate was not accepted" + detail + ": it must be issued by "
-                        "a CA in " + ca + " and name the host of destination.endpoint" +
-                        (opt_.virtual_host ? " (with addressing: virtual, <bucket>.<host>)" : "") + "; nothing was sent");
-      case CURLE_SSL_CACERT_BADFILE:
-        return rejected(what + ": cannot use destination.tls.ca (" + ca + ")" + detail +
-                        "; check that it exists, is readable by the sennen-edge user and holds a PEM CA certificate");
-      case CURLE_UNSUPPORTED_PROTOCOL:
-      case CURLE_URL_MALFORMAT:
-        return rejected(what + ": destination.endpoint is not usable" + detail + "; correct it in the configuration");
-      case CURLE_OPERATION_TIMEDOUT:
-        return retry(what + ": the S3 endpoint did not answer in time, or the transfer stalled" + detail + "; will try again");
-      case CURLE_COULDNT_RESOLVE_HOST:
-        return retry(what + ": cannot resolve the S3 endpoint's host name" + detail +
-                     "; check DNS and destination.endpoint; will try again");
-      case CURLE_COULDNT_CONNECT:
-        return retry(what + ": cannot connect to the S3 endpoint" + detail +
-                     "; it may be down, or a firewall blocks the port; will try again");
-      default:
-        return retry(what + ": transfer failed" + detail + "; will try again");
-    }
+  static curl::Peer peer_of(const S3Options& o) {
+    return {"the S3 endpoint", "destination.endpoint",
+            o.ca.empty() ? "the system trust store (tls.use_system_ca)" : "destination.tls.ca (" + o.ca.string() + ")",
+            o.virtual_host ? " (with addressing: virtual, <bucket>.<host>)" : "", {}, {}, o.low_speed_bytes,
+            o.low_speed_time};
   }
 
-  DeliveryResult status(const std::string& what, const curl::Outcome& o) const {
+  // What S3's error code means for this site, and what to change.
+  curl::Answer interpret(const curl::Outcome& o) const {
     const long s = o.status;
     const std::string code = xml_field(o.body_excerpt, "Code"), message = xml_field(o.body_excerpt, "Message");
-    std::string said = "the S3 service answered " + std::to_string(s);
-    if (!code.empty()) said += " " + code;
-    if (!message.empty()) said += " \"" + message.substr(0, 160) + "\"";
-    if (s >= 500 || s == 408 || s == 429 || code == "SlowDown" || code == "RequestTimeout")
-      return retry(what + ": " + said + "; will try again");
+    curl::Answer a{"the S3 service answered " + std::to_string(s), {}, false};
+    if (!code.empty()) a.said += " " + code;
+    if (!message.empty()) a.said += " \"" + message.substr(0, 160) + "\"";
     const std::string keyfile = opt_.access_key_file.string();
-    if (code == "SignatureDoesNotMatch")
-      return rejected(what + ": " + said + ": the secret in " + keyfile + " does not belong to access key id " + key_id_ +
-                      " (or the key was rotated); put the current key pair in that file (line 1 id, line 2 secret). "
-                      "The batch is kept");
-    if (code == "InvalidAccessKeyId")
-      return rejected(what + ": " + said + ": the bucket does not know access key id " + key_id_ + " from " + keyfile +
-                      "; ask the central team for this site's current key. The batch is kept");
-    if (code == "AccessDenied" || (s == 403 && code.empty()))
-      return rejected(what + ": " + said + ": access key " + key_id_ + " may not write to bucket " + opt_.bucket +
-                      " under " + object_key("") + " (it needs s3:PutObject, s3:GetObject and s3:ListMultipartUploadParts);"
-                      " ask the central team to grant it, or check that the right key is in " + keyfile + ". The batch is kept");
-    if (code == "RequestTimeTooSkewed")
-      return rejected(what + ": " + said + ": this machine's clock is wrong; fix time synchronisation (NTP/chrony)");
-    if (code == "NoSuchBucket" || (s == 404 && code.empty()))
-      return rejected(what + ": " + said + ": bucket " + opt_.bucket + " does not exist at " + opt_.endpoint +
-                      "; check destination.bucket, destination.endpoint and destination.addressing");
-    if (code == "AuthorizationHeaderMalformed" || code == "PermanentRedirect" || (s >= 300 && s < 400))
-      return rejected(what + ": " + said + ": the bucket lives in another region or endpoint; check destination.region (" +
-                      opt_.region + ") and destination.endpoint");
-    if (code == "XAmzContentSHA256Mismatch" || code == "BadDigest" || code == "IncompleteBody")
-      return retry(what + ": " + said + ": the bytes arrived damaged; will send them again");
-    return rejected(what + ": " + said + "; the batch is kept and will be sent when this is fixed");
+    if (code == "SlowDown" || code == "RequestTimeout") {
+      a.transient = true;
+    } else if (code == "XAmzContentSHA256Mismatch" || code == "BadDigest" || code == "IncompleteBody") {
+      a.transient = true;
+      a.advice = ": the bytes arrived damaged; will send them again";
+    } else if (code == "SignatureDoesNotMatch") {
+      a.advice = ": the secret in " + keyfile + " does not belong to access key id " + key_id_ +
+                 " (or the key was rotated); put the current key pair in that file (line 1 id, line 2 secret). "
+                 "The batch is kept";
+    } else if (code == "InvalidAccessKeyId") {
+      a.advice = ": the bucket does not know access key id " + key_id_ + " from " + keyfile +
+                 "; ask the central team for this site's current key. The batch is kept";
+    } else if (code == "AccessDenied" || (s == 403 && code.empty())) {
+      a.advice = ": access key " + key_id_ + " may not write to bucket " + opt_.bucket + " under " + object_key("") +
+                 " (it needs s3:PutObject, s3:GetObject and s3:ListMultipartUploadParts); ask the central team to "
+                 "grant it, or check that the right key is in " + keyfile + ". The batch is kept";
+    } else if (code == "RequestTimeTooSkewed") {
+      a.advice = ": this machine's clock is wrong; fix time synchronisation (NTP/chrony)";
+    } else if (code == "NoSuchBucket" || (s == 404 && code.empty())) {
+      a.advice = ": bucket " + opt_.bucket + " does not exist at " + opt_.endpoint +
+                 "; check destination.bucket, destination.endpoint and destination.addressing";
+    } else if (code == "AuthorizationHeaderMalformed" || code == "PermanentRedirect" || (s >= 300 && s < 400)) {
+      a.advice = ": the bucket lives in another region or endpoint; check destination.region (" + opt_.region +
+                 ") and destination.endpoint";
+    }
+    return a;
   }
 
   S3Options opt_;
+  curl::Peer peer_;
   curl::Client client_;
   std::string key_id_;
   std::string base_;  // "https://host/bucket/" or "https://bucket.host/"
