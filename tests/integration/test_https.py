@@ -23,14 +23,25 @@ def free_port():
 
 
 class Receiver:
-    """nginx in a temporary prefix: /sennen/ stores PUTs under data/, /forbidden/ answers 403."""
+    """nginx in a temporary prefix: /sennen/ stores PUTs under data/, /forbidden/ answers 403.
+    What it presents and does can be changed between stop() and start(): `server_cert` (a name in
+    the PKI folder) and `answer_500` (/sennen/ answers 500 to everything)."""
 
     def __init__(self, pki):
         self.dir = tempfile.mkdtemp(prefix="sennen-nginx-")
+        self.pki = pki
         self.port = free_port()
         self.proc = None
+        self.server_cert = "server"
+        self.answer_500 = False
         for d in ("logs", "tmp", "data"):
             os.makedirs(os.path.join(self.dir, d))
+        self.data = os.path.join(self.dir, "data", "sennen")
+
+    def write_config(self):
+        pki, cert = self.pki, self.server_cert
+        store = "return 500;" if self.answer_500 else \
+            "root data; dav_methods PUT; create_full_put_path on; dav_access user:rw group:r;"
         # As root, nginx would give its workers to 'nobody', who may not write here.
         user = "user root;\n" if os.geteuid() == 0 else ""
         with open(os.path.join(self.dir, "nginx.conf"), "w", encoding="utf-8") as f:
@@ -45,21 +56,21 @@ http {{
   uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
   server {{
     listen 127.0.0.1:{self.port} ssl;
-    ssl_certificate {pki}/server.crt; ssl_certificate_key {pki}/server.key;
+    ssl_certificate {pki}/{cert}.crt; ssl_certificate_key {pki}/{cert}.key;
     ssl_client_certificate {pki}/ca.crt; ssl_verify_client on; ssl_verify_depth 2;
     ssl_protocols TLSv1.2 TLSv1.3;
     client_max_body_size 0;
-    location /sennen/ {{ root data; dav_methods PUT; create_full_put_path on; dav_access user:rw group:r; }}
+    location /sennen/ {{ {store} }}
     location /forbidden/ {{ return 403; }}
   }}
 }}
 """)
-        self.data = os.path.join(self.dir, "data", "sennen")
 
     def url(self, location="sennen"):
         return f"https://127.0.0.1:{self.port}/{location}"
 
     def start(self):
+        self.write_config()
         self.proc = subprocess.Popen([NGINX, "-p", self.dir + "/", "-c", "nginx.conf", "-e", "logs/error.log"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 5
@@ -93,8 +104,8 @@ http {{
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@unittest.skipUnless(os.path.exists(NGINX), "nginx is missing: apt-get install nginx-light")
-class HttpsDeliveryTest(HospitalTest):
+class HttpsReceiverTest(HospitalTest):
+    """A synthetic hospital whose daemon delivers to a Receiver (no tests of its own)."""
 
     def setUp(self):
         super().setUp()
@@ -107,7 +118,7 @@ class HttpsDeliveryTest(HospitalTest):
         # Hospital.batches() and heartbeat() read what the receiver stored.
         self.h.export = self.rx.data
 
-    def use_url(self, url):
+    def use_url(self, url, client="client", extra=""):
         with open(self.h.config, encoding="utf-8") as f:
             text = f.read()
         current = next(line for line in text.splitlines(keepends=True) if line.startswith("destination:"))
@@ -115,8 +126,8 @@ class HttpsDeliveryTest(HospitalTest):
         end = text.index("encryption:", start)
         with open(self.h.config, "w", encoding="utf-8") as f:
             f.write(text[:start] + "destination:\n  type: https\n  url: " + url + "\n"
-                    "  tls: {ca: tls/ca.crt, cert: tls/client.crt, key: tls/client.key}\n"
-                    "  connect_timeout: 5s\n" + text[end:])
+                    "  tls: {ca: tls/ca.crt, cert: tls/" + client + ".crt, key: tls/" + client + ".key}\n"
+                    "  connect_timeout: 5s\n" + extra + text[end:])
 
     def outbox(self):
         d = self.h.path("state", "outbox")
@@ -141,6 +152,10 @@ class HttpsDeliveryTest(HospitalTest):
             self.assertTrue(cms[0].startswith(site + "/"), cms[0])
             self.assertIn(cms[0][:-4] + ".json", self.rx.stored())
         return batches
+
+
+@unittest.skipUnless(os.path.exists(NGINX), "nginx is missing: apt-get install nginx-light")
+class HttpsDeliveryTest(HttpsReceiverTest):
 
     def test_delivers_every_eligible_record_and_the_heartbeat(self):
         rc, log = self.h.run_once()
