@@ -4,7 +4,10 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <set>
 
+#include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/core/error.hpp"
@@ -48,9 +51,24 @@ int check_config(const std::filesystem::path& file) {
   return kOk;
 }
 
-int run_once(const std::filesystem::path& file) {
+namespace {
+
+// One cycle outside the upload window, polling `only` (null: every source), reported on stdout.
+int one_cycle(const std::filesystem::path& file, const std::set<std::string>* only, const std::string& label) {
   auto cfg = load_or_report(file);
   if (!cfg) return kBadConfig;
+  std::optional<InstanceLock> lock;
+  try {
+    lock = InstanceLock::try_acquire(cfg->state_dir);
+  } catch (const Error& e) {
+    log::error(e.what());
+    return kFatal;
+  }
+  if (!lock) {
+    std::cerr << label << ": sennen-edged is running on " << cfg->state_dir.string()
+              << "; stop it first, or use sennen-edgectl flush\n";
+    return kFatal;
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   const bool tty = ::isatty(STDERR_FILENO);
@@ -61,9 +79,9 @@ int run_once(const std::filesystem::path& file) {
     });
     pipeline::CycleOptions options;
     options.ignore_window = true;  // the operator asked for a cycle now
-    auto result = p.run_cycle(g_interrupted, nullptr, options);
+    auto result = p.run_cycle(g_interrupted, only, options);
     if (tty) std::fprintf(stderr, "\r\033[K");
-    std::cout << "sennen-edged --once: " << result.progress.line() << "\n";
+    std::cout << label << ": " << result.progress.line() << "\n";
     if (result.quarantined)
       std::cout << "  quarantined " << result.quarantined << " file(s); see " << p.config().state_dir.string()
                 << "/quarantine and the log above\n";
@@ -77,6 +95,15 @@ int run_once(const std::filesystem::path& file) {
     log::error(e.what());
     return kFatal;
   }
+}
+
+}  // namespace
+
+int run_once(const std::filesystem::path& file) { return one_cycle(file, nullptr, "sennen-edged --once"); }
+
+int deliver_now(const std::filesystem::path& file) {
+  const std::set<std::string> no_sources;
+  return one_cycle(file, &no_sources, "deliver now");
 }
 
 }  // namespace sennen::app

@@ -1,7 +1,10 @@
 // The long-lived service. The main thread runs a Boost.Asio event loop for signals, the systemd
 // watchdog and status; pipeline cycles run on one worker thread, so a long ingest never delays
 // a signal or a watchdog ping. SIGTERM stops at the next safe point (a committed chunk) and exits;
-// SIGHUP reloads the config between cycles, keeping the old one if the new one is invalid.
+// SIGHUP reloads the config between cycles, keeping the old one if the new one is invalid;
+// SIGUSR1 (sennen-edgectl flush) runs a cycle that seals and delivers now, outside the upload
+// window. With metrics.port set, /metrics and /healthz are served on the same event loop from a
+// snapshot the worker refreshes after each cycle (the io thread never touches the spool).
 #include <systemd/sd-daemon.h>
 
 #include <boost/asio/io_context.hpp>
@@ -17,10 +20,16 @@
 #include <optional>
 #include <thread>
 
+#include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/core/error.hpp"
+#include "daemon/metrics/collector.hpp"
+#include "daemon/metrics/exposition.hpp"
+#include "daemon/metrics/health.hpp"
+#include "daemon/metrics/server.hpp"
 #include "daemon/pipeline/pipeline.hpp"
+#include "daemon/spool/spool_reader.hpp"
 #include "daemon/util/log.hpp"
 #include "sennen/version.hpp"
 
@@ -28,10 +37,15 @@ namespace sennen::app {
 namespace {
 using steady = std::chrono::steady_clock;
 
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(SystemClock().now().time_since_epoch()).count();
+}
+
 class Worker {
  public:
-  Worker(std::filesystem::path file, config::Config cfg, std::function<void()> on_fatal)
-      : file_(std::move(file)), cfg_(std::move(cfg)), on_fatal_(std::move(on_fatal)) {}
+  // `collector` (null when metrics are off) is fed after every cycle; it outlives the worker.
+  Worker(std::filesystem::path file, config::Config cfg, metrics::Collector* collector, std::function<void()> on_fatal)
+      : file_(std::move(file)), cfg_(std::move(cfg)), collector_(collector), on_fatal_(std::move(on_fatal)) {}
 
   void start() { thread_ = std::thread([this] { loop(); }); }
   void request_stop() {
@@ -40,6 +54,10 @@ class Worker {
   }
   void request_reload() {
     reload_ = true;
+    wake();
+  }
+  void request_flush() {
+    flush_ = true;
     wake();
   }
   void join() {
@@ -66,7 +84,12 @@ class Worker {
 
   void build() {
     pipeline_.reset();
-    pipeline_ = std::make_unique<pipeline::Pipeline>(cfg_, clock_, [this](const pipeline::Progress& p) { status(p.line()); });
+    pipeline_ = std::make_unique<pipeline::Pipeline>(cfg_, clock_, [this](const pipeline::Progress& p) {
+      if (collector_) collector_->on_progress(p, steady::now());
+      status(p.line());
+    });
+    if (collector_) collector_->reconfigure(cfg_);
+    observe({}, nullptr);
     next_poll_.clear();
     for (const auto& s : cfg_.sources) next_poll_[s.name] = steady::now();
     next_heartbeat_ = steady::now() + cfg_.heartbeat.interval;
@@ -83,7 +106,22 @@ class Worker {
     }
   }
 
-  void report(const pipeline::CycleResult& result) {
+  // The metrics snapshot after a cycle (or at start): the pipeline's own view plus the oldest
+  // sealed batch, read here on the worker thread through a read-only connection.
+  void observe(const pipeline::CycleResult& result, const std::set<std::string>* polled) {
+    if (!collector_) return;
+    std::int64_t oldest = 0;
+    try {
+      spool::SpoolReader reader(cfg_.state_dir);
+      for (const auto& b : reader.batches_in_state("sealed")) oldest = oldest ? std::min(oldest, b.created_at) : b.created_at;
+    } catch (const Error& e) {
+      log::warning(std::string("metrics: cannot read the outbox state: ") + e.what());
+    }
+    collector_->after_cycle(result, polled, pipeline_->snapshot(), oldest);
+  }
+
+  void report(const pipeline::CycleResult& result, const std::set<std::string>& polled) {
+    observe(result, &polled);
     next_heartbeat_ = steady::now() + cfg_.heartbeat.interval;
     plan_delivery();
     sd_notify(0, ("STATUS=" + result.progress.line() +
@@ -127,9 +165,15 @@ class Worker {
         auto result = pipeline_->run_cycle(stop_, &due);
         for (const auto& s : cfg_.sources)
           if (due.count(s.name)) next_poll_[s.name] = steady::now() + s.poll_interval;
-        report(result);
+        report(result, due);
+      } else if (flush_) {
+        flush_ = false;
+        log::notice("flush requested: sealing and delivering now, outside the upload window");
+        pipeline::CycleOptions now_please;
+        now_please.ignore_window = true;
+        report(pipeline_->run_cycle(stop_, &due, now_please), due);  // `due` is empty: poll nothing
       } else if (next_delivery_ && now >= *next_delivery_) {
-        report(pipeline_->run_cycle(stop_, &due));  // `due` is empty: seal and deliver, poll nothing
+        report(pipeline_->run_cycle(stop_, &due), due);  // `due` is empty: seal and deliver, poll nothing
       } else if (now >= next_heartbeat_) {
         pipeline_->write_heartbeat();
         next_heartbeat_ = now + cfg_.heartbeat.interval;
@@ -140,12 +184,13 @@ class Worker {
       if (next_delivery_) next = std::min(next, *next_delivery_);
       std::unique_lock lock(mutex_);
       // Wake at least every few seconds so the watchdog sees a live worker while idle.
-      cv_.wait_until(lock, std::min(next, steady::now() + std::chrono::seconds(5)), [this] { return stop_ || reload_; });
+      cv_.wait_until(lock, std::min(next, steady::now() + std::chrono::seconds(5)), [this] { return stop_ || reload_ || flush_; });
     }
   }
 
   std::filesystem::path file_;
   config::Config cfg_;
+  metrics::Collector* collector_;
   std::function<void()> on_fatal_;
   SystemClock clock_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
@@ -156,7 +201,7 @@ class Worker {
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::atomic<bool> stop_{false}, reload_{false}, failed_{false};
+  std::atomic<bool> stop_{false}, reload_{false}, flush_{false}, failed_{false};
   std::atomic<steady::rep> alive_{0};
 };
 
@@ -173,13 +218,56 @@ int run_service(const std::filesystem::path& file) {
     return kBadConfig;
   }
   log::notice(std::string("sennen-edged ") + kVersion + " starting for site " + cfg.site.id);
+  std::optional<InstanceLock> lock;
+  try {
+    lock = InstanceLock::try_acquire(cfg.state_dir);
+  } catch (const Error& e) {
+    log::error(e.what());
+    return kFatal;
+  }
+  if (!lock) {
+    log::error("another sennen-edged already works on " + cfg.state_dir.string() + " (see " +
+               (cfg.state_dir / kPidFile).string() + "); stop it first");
+    return kFatal;
+  }
 
   boost::asio::io_context io;
-  Worker worker(file, std::move(cfg), [&io] { boost::asio::post(io, [&io] { io.stop(); }); });
+  // Declared before the worker, so it outlives it (the worker feeds it until joined).
+  std::optional<metrics::Collector> collector;
+  std::optional<metrics::Server> metrics_server;
+  const int metrics_port = cfg.metrics.port;
+  const auto max_pending = metrics::max_pending_age(cfg);
+  if (metrics_port) {
+    collector.emplace(cfg, unix_now());
+    try {
+      metrics_server.emplace(io, metrics_port, [&collector, max_pending](std::string_view path) -> metrics::Response {
+        const std::int64_t now = unix_now();
+        if (path == "/metrics")
+          return {200, metrics::kExpositionContentType, metrics::exposition(collector->snapshot(), now)};
+        if (path == "/healthz") {
+          auto h = metrics::health(collector->snapshot(), max_pending, now);
+          return {h.ok ? 200 : 503, "application/json", h.json + "\n"};
+        }
+        return {404, "text/plain; charset=utf-8", "only /metrics and /healthz are here\n"};
+      });
+      log::notice("metrics on http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics and /healthz");
+    } catch (const Error& e) {
+      log::error(e.what());
+      return kFatal;
+    }
+  }
+  Worker worker(file, std::move(cfg), collector ? &*collector : nullptr,
+                [&io] { boost::asio::post(io, [&io] { io.stop(); }); });
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  signals.add(SIGUSR1);  // the constructor takes at most three
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
+      if (sig == SIGUSR1) {
+        worker.request_flush();
+        wait_signal();
+        return;
+      }
       if (sig == SIGHUP) {
         sd_notify(0, "RELOADING=1");
         worker.request_reload();
