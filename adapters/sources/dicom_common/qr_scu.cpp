@@ -3,7 +3,6 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcostrmf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dcmtrans.h>
@@ -14,6 +13,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "adapters/sources/dicom_common/store_receive.hpp"
 #include "daemon/core/error.hpp"
 #include "daemon/util/log.hpp"
 
@@ -31,7 +31,7 @@ using Dataset = std::unique_ptr<DcmDataset, DatasetDeleter>;
 
 // One presentation context per (class, transfer syntax): the PACS then sends each instance in the
 // syntax it stores it in, instead of transcoding it into the one syntax a shared context got.
-// 14 image classes x 8 syntaxes + 6 other classes x 2 + FIND + GET = 126 of the 128 contexts DICOM allows.
+// 14 image classes x 8 syntaxes + 6 other classes x 2 + FIND + GET + MOVE = 127 of the 128 contexts DICOM allows.
 const char* const kImageClasses[] = {
     UID_CTImageStorage, UID_EnhancedCTImageStorage, UID_MRImageStorage, UID_EnhancedMRImageStorage,
     UID_ComputedRadiographyImageStorage, UID_DigitalXRayImageStorageForPresentation,
@@ -49,13 +49,6 @@ const char* const kOtherClasses[] = {
     UID_EncapsulatedPDFStorage, UID_BasicTextSRStorage, UID_EnhancedSRStorage, UID_ComprehensiveSRStorage,
     UID_GrayscaleSoftcopyPresentationStateStorage, UID_KeyObjectSelectionDocumentStorage,
 };
-
-std::string trim(const OFString& s) {
-  std::string out(s.c_str());
-  while (!out.empty() && (out.back() == ' ' || out.back() == '\0')) out.pop_back();
-  while (!out.empty() && out.front() == ' ') out.erase(out.begin());
-  return out;
-}
 
 std::string text(const OFCondition& c) { return c.text(); }
 
@@ -81,7 +74,7 @@ struct QrAssociation::Impl {
     T_ASC_PresentationContextID id = ASC_findAcceptedPresentationContextID(assoc, abstract);
     if (id == 0)
       throw Error(where() + " did not accept " + std::string(dcmFindNameOfUID(abstract, abstract)) +
-                  "; allow our AE title to query and retrieve (C-FIND, C-GET) in the PACS");
+                  "; allow our AE title to query and retrieve (C-FIND, C-GET, C-MOVE) in the PACS");
     return id;
   }
 };
@@ -112,6 +105,7 @@ QrAssociation::QrAssociation(const PeerOptions& peer) : impl_(std::make_unique<I
   };
   add(UID_FINDStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
   add(UID_GETStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
+  add(UID_MOVEStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
   for (const char* cls : kImageClasses)
     for (const char* ts : kImageSyntaxes) {
       const char* one[] = {ts};
@@ -147,11 +141,11 @@ void on_find_response(void* data, T_DIMSE_C_FindRQ*, int, T_DIMSE_C_FindRSP*, Dc
   auto* st = static_cast<FindState*>(data);
   StudyMatch m;
   OFString v;
-  if (ids->findAndGetOFString(DCM_StudyInstanceUID, v).good()) m.study_uid = trim(v);
-  if (ids->findAndGetOFString(DCM_PatientID, v).good()) m.patient_id = trim(v);
-  if (ids->findAndGetOFString(DCM_StudyDate, v).good()) m.study_date = trim(v);
+  if (ids->findAndGetOFString(DCM_StudyInstanceUID, v).good()) m.study_uid = trimmed_field(v.c_str());
+  if (ids->findAndGetOFString(DCM_PatientID, v).good()) m.patient_id = trimmed_field(v.c_str());
+  if (ids->findAndGetOFString(DCM_StudyDate, v).good()) m.study_date = trimmed_field(v.c_str());
   if (ids->findAndGetOFString(DCM_NumberOfStudyRelatedInstances, v).good()) {
-    std::string n = trim(v);
+    std::string n = trimmed_field(v.c_str());
     if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) m.instances = std::stoull(n);
   }
   st->out->push_back(std::move(m));
@@ -187,84 +181,94 @@ std::vector<StudyMatch> QrAssociation::find_studies(std::string_view range) {
   return out;
 }
 
-GetResult QrAssociation::get_study(std::string_view study_uid, StoreHandler& handler) {
-  T_ASC_PresentationContextID pres = impl_->context(UID_GETStudyRootQueryRetrieveInformationModel);
+namespace {
+
+template <class Request>
+void fill_request(Request& req, T_ASC_Association* assoc, const char* model) {
+  req.MessageID = assoc->nextMsgID++;
+  OFStandard::strlcpy(req.AffectedSOPClassUID, model, sizeof req.AffectedSOPClassUID);
+  req.Priority = DIMSE_PRIORITY_MEDIUM;
+  req.DataSetType = DIMSE_DATASET_PRESENT;
+}
+
+// C-GET and C-MOVE responses carry the same counts under different option flags.
+template <class Response>
+bool take_response(const Response& rsp, unsigned completed, unsigned failed, unsigned warning, RetrieveResult& out) {
+  if (rsp.opts & completed) out.completed = rsp.NumberOfCompletedSubOperations;
+  if (rsp.opts & failed) out.failed = rsp.NumberOfFailedSubOperations;
+  if (rsp.opts & warning) out.warning = rsp.NumberOfWarningSubOperations;
+  if (rsp.DimseStatus == STATUS_Pending || rsp.DimseStatus == STATUS_GET_Pending_SubOperationsAreContinuing)
+    return false;
+  out.status = rsp.DimseStatus;
+  return true;
+}
+
+}  // namespace
+
+RetrieveResult QrAssociation::get_study(std::string_view study_uid, StoreHandler& handler) {
+  return retrieve(study_uid, &handler, {});
+}
+
+RetrieveResult QrAssociation::move_study(std::string_view study_uid, std::string_view destination_ae) {
+  return retrieve(study_uid, nullptr, destination_ae);
+}
+
+RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler* handler,
+                                       std::string_view move_destination) {
+  const bool move = handler == nullptr;
+  const std::string what = move ? "C-MOVE" : "C-GET";
+  const char* model = move ? UID_MOVEStudyRootQueryRetrieveInformationModel : UID_GETStudyRootQueryRetrieveInformationModel;
+  T_ASC_PresentationContextID pres = impl_->context(model);
   T_ASC_Association* assoc = impl_->assoc;
   DcmDataset query;
   query.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
   query.putAndInsertString(DCM_StudyInstanceUID, std::string(study_uid).c_str());
   T_DIMSE_Message msg{};
-  msg.CommandField = DIMSE_C_GET_RQ;
-  T_DIMSE_C_GetRQ& req = msg.msg.CGetRQ;
-  req.MessageID = assoc->nextMsgID++;
-  OFStandard::strlcpy(req.AffectedSOPClassUID, UID_GETStudyRootQueryRetrieveInformationModel,
-                      sizeof req.AffectedSOPClassUID);
-  req.Priority = DIMSE_PRIORITY_MEDIUM;
-  req.DataSetType = DIMSE_DATASET_PRESENT;
+  if (move) {
+    msg.CommandField = DIMSE_C_MOVE_RQ;
+    fill_request(msg.msg.CMoveRQ, assoc, model);
+    OFStandard::strlcpy(msg.msg.CMoveRQ.MoveDestination, std::string(move_destination).c_str(),
+                        sizeof msg.msg.CMoveRQ.MoveDestination);
+  } else {
+    msg.CommandField = DIMSE_C_GET_RQ;
+    fill_request(msg.msg.CGetRQ, assoc, model);
+  }
   OFCondition cond = DIMSE_sendMessageUsingMemoryData(assoc, pres, &msg, nullptr, &query, nullptr, nullptr);
-  if (cond.bad()) throw Error(impl_->where() + ": cannot send C-GET: " + text(cond));
+  if (cond.bad()) throw Error(impl_->where() + ": cannot send " + what + ": " + text(cond));
 
-  GetResult result;
+  RetrieveResult result;
   for (;;) {
     T_DIMSE_Message in{};
     T_ASC_PresentationContextID in_pres = 0;
     DcmDataset* detail_raw = nullptr;
     cond = DIMSE_receiveCommand(assoc, DIMSE_NONBLOCKING, impl_->timeout(), &in_pres, &in, &detail_raw);
     Dataset detail(detail_raw);
-    if (cond.bad()) throw Error(impl_->where() + ": C-GET broke off: " + text(cond));
-    if (in.CommandField == DIMSE_C_GET_RSP) {
-      const T_DIMSE_C_GetRSP& rsp = in.msg.CGetRSP;
-      if (rsp.DataSetType != DIMSE_DATASET_NULL) {  // the list of failed instances: not needed
+    if (cond.bad()) throw Error(impl_->where() + ": " + what + " broke off: " + text(cond));
+    const bool get_rsp = !move && in.CommandField == DIMSE_C_GET_RSP;
+    const bool move_rsp = move && in.CommandField == DIMSE_C_MOVE_RSP;
+    if (get_rsp || move_rsp) {
+      const bool has_data = get_rsp ? in.msg.CGetRSP.DataSetType != DIMSE_DATASET_NULL
+                                    : in.msg.CMoveRSP.DataSetType != DIMSE_DATASET_NULL;
+      if (has_data) {  // the list of failed instances: not needed
         DIC_UL bytes = 0, pdvs = 0;
         cond = DIMSE_ignoreDataSet(assoc, DIMSE_NONBLOCKING, impl_->timeout(), &bytes, &pdvs);
-        if (cond.bad()) throw Error(impl_->where() + ": C-GET broke off: " + text(cond));
+        if (cond.bad()) throw Error(impl_->where() + ": " + what + " broke off: " + text(cond));
       }
-      if (rsp.opts & O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS) result.completed = rsp.NumberOfCompletedSubOperations;
-      if (rsp.opts & O_GET_NUMBEROFFAILEDSUBOPERATIONS) result.failed = rsp.NumberOfFailedSubOperations;
-      if (rsp.opts & O_GET_NUMBEROFWARNINGSUBOPERATIONS) result.warning = rsp.NumberOfWarningSubOperations;
-      if (rsp.DimseStatus == STATUS_Pending || rsp.DimseStatus == STATUS_GET_Pending_SubOperationsAreContinuing)
-        continue;
-      result.status = rsp.DimseStatus;
-      return result;
+      const bool final = get_rsp ? take_response(in.msg.CGetRSP, O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS,
+                                                 O_GET_NUMBEROFFAILEDSUBOPERATIONS,
+                                                 O_GET_NUMBEROFWARNINGSUBOPERATIONS, result)
+                                 : take_response(in.msg.CMoveRSP, O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS,
+                                                 O_MOVE_NUMBEROFFAILEDSUBOPERATIONS,
+                                                 O_MOVE_NUMBEROFWARNINGSUBOPERATIONS, result);
+      if (final) return result;
+      continue;
     }
-    if (in.CommandField != DIMSE_C_STORE_RQ)
-      throw Error(impl_->where() + ": unexpected DIMSE command 0x" + std::to_string(in.CommandField) + " during C-GET");
-    // A C-STORE sub-operation: streamed into the handler's file with the file meta information
-    // of the context it travels on, so the data set stays exactly as the PACS sent it.
-    T_DIMSE_C_StoreRQ& sreq = in.msg.CStoreRQ;
-    T_DIMSE_C_StoreRSP srsp{};
-    srsp.MessageIDBeingRespondedTo = sreq.MessageID;
-    srsp.DataSetType = DIMSE_DATASET_NULL;
-    OFStandard::strlcpy(srsp.AffectedSOPClassUID, sreq.AffectedSOPClassUID, sizeof srsp.AffectedSOPClassUID);
-    OFStandard::strlcpy(srsp.AffectedSOPInstanceUID, sreq.AffectedSOPInstanceUID, sizeof srsp.AffectedSOPInstanceUID);
-    srsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
-    const std::string sop = trim(sreq.AffectedSOPInstanceUID);
-    StoreHandler::Begin begin = handler.begin_store(impl_->peer.ae_title, sop);
-    DcmOutputFileStream* raw_stream = nullptr;
-    if (begin.status == status::success &&
-        DIMSE_createFilestream(OFFilename(begin.file.c_str()), &sreq, assoc, in_pres, 1, &raw_stream).bad())
-      begin.status = status::out_of_resources;
-    std::unique_ptr<DcmOutputFileStream> stream(raw_stream);
-    if (begin.status != status::success) {
-      DIC_UL bytes = 0, pdvs = 0;
-      cond = DIMSE_ignoreDataSet(assoc, DIMSE_NONBLOCKING, impl_->timeout(), &bytes, &pdvs);
-      if (cond.bad()) throw Error(impl_->where() + ": C-GET broke off: " + text(cond));
-      srsp.DimseStatus = begin.status;
-    } else {
-      T_ASC_PresentationContextID data_pres = in_pres;
-      cond = DIMSE_receiveDataSetInFile(assoc, DIMSE_NONBLOCKING, impl_->timeout(), &data_pres, stream.get(), nullptr,
-                                        nullptr);
-      const bool write_ok = stream->status().good();
-      stream.reset();
-      if (cond.bad()) {
-        handler.end_store(begin.file, false, sop, text(cond));
-        throw Error(impl_->where() + ": C-GET broke off: " + text(cond));
-      }
-      srsp.DimseStatus = write_ok ? handler.end_store(begin.file, true, sop, "")
-                                  : (handler.end_store(begin.file, false, sop, "cannot write the file"),
-                                     status::out_of_resources);
-    }
-    cond = DIMSE_sendStoreResponse(assoc, in_pres, &sreq, &srsp, nullptr);
+    if (move || in.CommandField != DIMSE_C_STORE_RQ)
+      throw Error(impl_->where() + ": unexpected DIMSE command 0x" + std::to_string(in.CommandField) + " during " +
+                  what);
+    // A C-STORE sub-operation, received by the same code as a push to our SCP.
+    cond = receive_store(assoc, in_pres, in.msg.CStoreRQ, impl_->peer.ae_title, *handler, impl_->timeout(),
+                         impl_->where());
     if (cond.bad()) throw Error(impl_->where() + ": C-GET broke off: " + text(cond));
   }
 }

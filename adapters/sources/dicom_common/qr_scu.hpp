@@ -1,5 +1,5 @@
 #pragma once
-// A query/retrieve service class user: C-FIND at STUDY level and C-GET of one study, over one
+// A query/retrieve service class user: C-FIND at STUDY level and C-GET or C-MOVE of one study, over one
 // association to a PACS. Like store_scp.hpp, no DCMTK type crosses this interface; instances a
 // C-GET brings are streamed to the StoreHandler's files exactly as they travel (no transcoding).
 #include <chrono>
@@ -30,8 +30,8 @@ struct StudyMatch {
   std::optional<std::uint64_t> instances;  // NumberOfStudyRelatedInstances, when the PACS says
 };
 
-struct GetResult {
-  std::uint16_t status = 0;  // final C-GET status
+struct RetrieveResult {
+  std::uint16_t status = 0;  // final C-GET / C-MOVE status
   std::uint32_t completed = 0, failed = 0, warning = 0;
 };
 
@@ -46,9 +46,15 @@ class QrAssociation {
   // StudyDate range "YYYYMMDD-" or "YYYYMMDD-YYYYMMDD". Throws sennen::Error on failure.
   std::vector<StudyMatch> find_studies(std::string_view study_date_range);
   // C-GET of a study; each C-STORE sub-operation goes through `handler`. Throws on a broken association.
-  GetResult get_study(std::string_view study_uid, StoreHandler& handler);
+  RetrieveResult get_study(std::string_view study_uid, StoreHandler& handler);
+  // C-MOVE of a study to `destination_ae`: the PACS opens its own association to that AE (our
+  // StoreScp on the move port) for the instances. Returns after the final response, once every
+  // sub-operation was answered. Throws on a broken association.
+  RetrieveResult move_study(std::string_view study_uid, std::string_view destination_ae);
 
  private:
+  RetrieveResult retrieve(std::string_view study_uid, StoreHandler* handler, std::string_view move_destination);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,22 +1,29 @@
 #include "adapters/sources/dicom_common/store_scp.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <dcmtk/config/osconfig.h>
-#include <dcmtk/dcmdata/dcostrmf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/dul.h>
+#include <dcmtk/dcmnet/dulstruc.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <iterator>
-#include <vector>
+#include <list>
 #include <thread>
+#include <vector>
 
+#include "adapters/sources/dicom_common/store_receive.hpp"
 #include "daemon/core/error.hpp"
+#include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sennen::dicom {
@@ -51,13 +58,6 @@ const char* const kTransferSyntaxes[] = {
 };
 constexpr int kTransferSyntaxCount = static_cast<int>(sizeof(kTransferSyntaxes) / sizeof(kTransferSyntaxes[0]));
 
-std::string trim(const char* s) {
-  std::string out(s);
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  while (!out.empty() && out.front() == ' ') out.erase(out.begin());
-  return out;
-}
-
 bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
@@ -68,37 +68,93 @@ std::string host_of(const std::string& address) {
   return address;
 }
 
+// DCMTK 3.6.7 listens on every interface and has no option for an address. Its network is
+// opened on a throwaway port, and our socket, bound to the one address, takes the place of its
+// listening socket (dup2 onto the same descriptor, which DCMTK closes when the network is dropped).
+void listen_on_address(T_ASC_Network* net, const std::string& address, std::uint16_t port, const std::string& where) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1)
+    throw Error(where + ": '" + address + "' is not an IPv4 address to listen on");
+  util::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw Error(where + ": cannot create a socket: " + util::errno_text(errno));
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 64) != 0)
+    throw Error(where + ": cannot listen on " + address + ":" + std::to_string(port) + ": " + util::errno_text(errno) +
+                "; check that no other program uses the port and that the address is this host's");
+  auto* key = static_cast<PRIVATE_NETWORKKEY*>(net->network);
+  if (::dup2(fd.get(), key->networkSpecific.TCP.listenSocket) < 0)
+    throw Error(where + ": cannot take over DCMTK's listening socket: " + util::errno_text(errno));
+  net->acceptorPort = port;
+}
+
 }  // namespace
 
 struct StoreScp::Impl {
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+
   ScpOptions options;
   StoreHandler& handler;
   Network net;
   std::atomic<bool> stop{false};
-  std::thread thread;
+  std::thread acceptor;
+  std::list<Worker> workers;  // touched by the acceptor thread only, then by stop() once it is joined
 
   Impl(ScpOptions o, StoreHandler& h) : options(std::move(o)), handler(h) {}
 
   std::string where() const { return "DICOM SCP " + options.ae_title + " on port " + std::to_string(options.port); }
 
-  void run() {
+  void reap_finished() {
+    for (auto it = workers.begin(); it != workers.end();) {
+      if (!*it->done) {
+        ++it;
+        continue;
+      }
+      it->thread.join();
+      it = workers.erase(it);
+    }
+  }
+
+  void accept_loop() {
     while (!stop) {
       T_ASC_Association* raw = nullptr;
-      // A one-second wait so stop() is noticed promptly.
+      // A one-second wait so stop() is noticed promptly. Reading the association request is
+      // bounded by the network's ACSE timeout, so a silent peer holds this loop that long at most.
       OFCondition cond = ASC_receiveAssociation(net.get(), &raw, ASC_DEFAULTMAXPDU, nullptr, nullptr, OFFalse,
                                                 DUL_NOBLOCK, 1);
       Association assoc(raw);
+      reap_finished();
       if (cond == DUL_NOASSOCIATIONREQUEST) continue;
       if (cond.bad()) {
         log::warning(where() + ": association request failed: " + std::string(cond.text()));
         continue;
       }
-      try {
-        serve(assoc.get());
-      } catch (const std::exception& e) {  // never let one peer end the service
-        log::error(where() + ": " + e.what());
-        ASC_abortAssociation(assoc.get());
+      if (static_cast<int>(workers.size()) >= options.max_associations) {
+        log::warning(where() + ": association refused: already serving " + std::to_string(workers.size()) +
+                     " (max_associations); the peer may retry");
+        T_ASC_RejectParameters rej{ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
+                                   ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED};
+        ASC_rejectAssociation(assoc.get(), &rej);
+        continue;
       }
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      workers.push_back({std::thread([this, done, a = assoc.release()] {
+                           Association owned(a);
+                           try {
+                             serve(owned.get());
+                           } catch (const std::exception& e) {  // never let one peer end the service
+                             log::error(where() + ": " + e.what());
+                             ASC_abortAssociation(owned.get());
+                           }
+                           owned.reset();
+                           *done = true;
+                         }),
+                         done});
     }
   }
 
@@ -112,7 +168,7 @@ struct StoreScp::Impl {
     char calling[65] = {}, called[65] = {}, peer[256] = {}, self[256] = {};
     ASC_getAPTitles(assoc->params, calling, sizeof calling, called, sizeof called, nullptr, 0);
     ASC_getPresentationAddresses(assoc->params, peer, sizeof peer, self, sizeof self);
-    const std::string calling_ae = trim(calling), called_ae = trim(called), peer_host = host_of(peer);
+    const std::string calling_ae = trimmed_field(calling), called_ae = trimmed_field(called), peer_host = host_of(peer);
     const std::string who = "'" + calling_ae + "' from " + peer_host;
     if (called_ae != options.ae_title)
       return reject(assoc, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED,
@@ -137,6 +193,7 @@ struct StoreScp::Impl {
       log::warning(where() + ": cannot accept association of " + who + ": " + cond.text());
       return;
     }
+    const int timeout = static_cast<int>(options.dimse_timeout.count());
     for (;;) {
       T_DIMSE_Message msg{};
       T_ASC_PresentationContextID pres = 0;
@@ -154,7 +211,7 @@ struct StoreScp::Impl {
       if (msg.CommandField == DIMSE_C_ECHO_RQ) {
         cond = DIMSE_sendEchoResponse(assoc, pres, &msg.msg.CEchoRQ, STATUS_Success, nullptr);
       } else if (msg.CommandField == DIMSE_C_STORE_RQ) {
-        cond = store(assoc, pres, msg.msg.CStoreRQ, calling_ae);
+        cond = receive_store(assoc, pres, msg.msg.CStoreRQ, calling_ae, handler, timeout, where());
       } else {
         log::warning(where() + ": " + who + " sent a DIMSE command we do not offer (0x" +
                      std::to_string(msg.CommandField) + "); aborting the association");
@@ -177,56 +234,6 @@ struct StoreScp::Impl {
       if (waited + 1 >= options.dimse_timeout.count()) return DIMSE_NODATAAVAILABLE;
     }
   }
-
-  OFCondition store(T_ASC_Association* assoc, T_ASC_PresentationContextID pres, T_DIMSE_C_StoreRQ& req,
-                    const std::string& calling_ae) {
-    T_DIMSE_C_StoreRSP rsp{};
-    rsp.DimseStatus = STATUS_Success;
-    rsp.MessageIDBeingRespondedTo = req.MessageID;
-    rsp.DataSetType = DIMSE_DATASET_NULL;
-    OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID, sizeof rsp.AffectedSOPClassUID);
-    OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req.AffectedSOPInstanceUID, sizeof rsp.AffectedSOPInstanceUID);
-    rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
-    if (req.opts & O_STORE_RQ_BLANK_PADDING) rsp.opts |= O_STORE_RSP_BLANK_PADDING;
-
-    const std::string sop = trim(req.AffectedSOPInstanceUID);
-    const int timeout = static_cast<int>(options.dimse_timeout.count());
-    StoreHandler::Begin begin = handler.begin_store(calling_ae, sop);
-    DcmOutputFileStream* raw_stream = nullptr;
-    if (begin.status == status::success) {
-      OFCondition cond = DIMSE_createFilestream(OFFilename(begin.file.c_str()), &req, assoc, pres, 1, &raw_stream);
-      if (cond.bad()) {
-        log::error(where() + ": cannot create " + begin.file.string() + ": " + cond.text());
-        begin.status = status::out_of_resources;
-      }
-    }
-    std::unique_ptr<DcmOutputFileStream> stream(raw_stream);
-    if (begin.status != status::success) {
-      // The data set still arrives; read and drop it, then answer.
-      DIC_UL bytes = 0, pdvs = 0;
-      OFCondition cond = DIMSE_ignoreDataSet(assoc, DIMSE_NONBLOCKING, timeout, &bytes, &pdvs);
-      if (cond.bad()) return cond;
-      rsp.DimseStatus = begin.status;
-      return DIMSE_sendStoreResponse(assoc, pres, &req, &rsp, nullptr);
-    }
-    T_ASC_PresentationContextID data_pres = pres;
-    OFCondition cond = DIMSE_receiveDataSetInFile(assoc, DIMSE_NONBLOCKING, timeout, &data_pres, stream.get(),
-                                                  nullptr, nullptr);
-    const bool write_ok = stream->status().good();
-    const std::string write_error = write_ok ? std::string() : std::string(stream->status().text());
-    stream.reset();  // closes the file
-    if (cond.bad()) {
-      handler.end_store(begin.file, false, sop, cond.text());
-      return cond;
-    }
-    if (!write_ok) {
-      handler.end_store(begin.file, false, sop, "cannot write the file: " + write_error);
-      rsp.DimseStatus = status::out_of_resources;
-    } else {
-      rsp.DimseStatus = handler.end_store(begin.file, true, sop, "");
-    }
-    return DIMSE_sendStoreResponse(assoc, pres, &req, &rsp, nullptr);
-  }
 };
 
 StoreScp::StoreScp(ScpOptions options, StoreHandler& handler)
@@ -235,7 +242,7 @@ StoreScp::StoreScp(ScpOptions options, StoreHandler& handler)
 StoreScp::~StoreScp() { stop(); }
 
 void StoreScp::start() {
-  if (impl_->thread.joinable()) return;
+  if (impl_->acceptor.joinable()) return;
   // Debian's DCMTK leaves Nagle on unless asked at run time; with it every C-STORE waits ~40 ms
   // for a delayed ACK. DCMTK reads the variable when it sets a socket up.
   ::setenv("TCP_NODELAY", "1", 1);
@@ -245,21 +252,25 @@ void StoreScp::start() {
   // DCMTK would print its own unprefixed lines to stderr (the journal); every refusal is already
   // logged by us with its reason and priority, so only its fatal messages are kept.
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+  const ScpOptions& o = impl_->options;
   T_ASC_Network* raw = nullptr;
-  OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, impl_->options.port,
-                                           static_cast<int>(impl_->options.acse_timeout.count()), &raw);
+  OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, o.bind_address.empty() ? o.port : 0,
+                                           static_cast<int>(o.acse_timeout.count()), &raw);
   impl_->net.reset(raw);
   if (cond.bad())
     throw Error(impl_->where() + ": cannot listen: " + cond.text() +
                 "; check that no other program uses the port and that the service may bind it");
+  if (!o.bind_address.empty()) listen_on_address(impl_->net.get(), o.bind_address, o.port, impl_->where());
   impl_->stop = false;
-  impl_->thread = std::thread([this] { impl_->run(); });
+  impl_->acceptor = std::thread([this] { impl_->accept_loop(); });
 }
 
 void StoreScp::stop() {
   if (!impl_) return;
   impl_->stop = true;
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->acceptor.joinable()) impl_->acceptor.join();
+  for (auto& w : impl_->workers) w.thread.join();
+  impl_->workers.clear();
   impl_->net.reset();
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// A C-STORE / C-ECHO service class provider on its own thread. DCMTK's networking is blocking, so
+// A C-STORE / C-ECHO service class provider on its own threads. DCMTK's networking is blocking, so
 // it runs here, off the pipeline's worker and the service's event loop; what to do with a
 // received instance is the StoreHandler's business (no DCMTK type crosses this interface).
 #include <chrono>
@@ -23,6 +23,7 @@ inline constexpr std::uint16_t processing_failure = 0x0110;
 
 struct ScpOptions {
   std::uint16_t port = 104;
+  std::string bind_address;                            // IPv4 address to listen on; empty: every interface
   std::string ae_title;                                // our (called) AE title; others are refused
   std::vector<std::string> allowed_calling_ae_titles;  // only these peers may associate
   std::vector<std::string> allowed_addresses;          // peer IP addresses; empty: any
@@ -30,9 +31,12 @@ struct ScpOptions {
   // inside an association. A stuck peer is dropped after this long instead of pinning the thread.
   std::chrono::seconds acse_timeout{30};
   std::chrono::seconds dimse_timeout{60};
+  // Associations served at once, each on its own thread, so one slow modality does not hold up
+  // the others; one more is refused as "local limit exceeded" (transient: the peer retries).
+  int max_associations = 4;
 };
 
-// Called on the SCP thread, one C-STORE at a time.
+// Called on the SCP's association threads: concurrently, up to max_associations at a time.
 class StoreHandler {
  public:
   virtual ~StoreHandler() = default;
@@ -43,18 +47,18 @@ class StoreHandler {
   virtual Begin begin_store(std::string_view calling_ae, std::string_view sop_instance_uid) = 0;
   // The data set is in `file` (received == true), or the transfer broke off (received == false,
   // `why` says how). Returns the status to answer; success only once the instance is safe.
-  virtual std::uint16_t end_store(const std::filesystem::path& file, bool received, std::string_view sop_instance_uid,
-                                  std::string_view why) = 0;
+  virtual std::uint16_t end_store(const std::filesystem::path& file, bool received, std::string_view calling_ae,
+                                  std::string_view sop_instance_uid, std::string_view why) = 0;
 };
 
 class StoreScp {
  public:
   StoreScp(ScpOptions options, StoreHandler& handler);
-  ~StoreScp();  // stops and joins the thread
+  ~StoreScp();  // stops and joins every thread
   StoreScp(const StoreScp&) = delete;
   StoreScp& operator=(const StoreScp&) = delete;
 
-  // Opens the port (throws sennen::Error naming the port when it cannot) and starts the thread.
+  // Opens the port (throws sennen::Error naming the port when it cannot) and starts accepting.
   void start();
   void stop();
 

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <map>
 
 #include "adapters/sources/dicom_scp/incoming.hpp"
@@ -40,13 +39,13 @@ std::string date_minus(const std::string& yyyymmdd, int days) {
   return buf;
 }
 
-// The hospital's calendar day: StudyDate is local.
-std::string local_date(TimePoint t) {
-  std::time_t s = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::localtime_r(&s, &tm);
+// The hospital's calendar day (StudyDate is local time there), whatever zone the box is set to.
+std::string site_date(TimePoint t, int utc_offset_minutes) {
+  using namespace std::chrono;
+  const year_month_day ymd{floor<days>(t + minutes{utc_offset_minutes})};
   char buf[16];
-  std::strftime(buf, sizeof buf, "%Y%m%d", &tm);
+  std::snprintf(buf, sizeof buf, "%04d%02u%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()));
   return buf;
 }
 
@@ -100,6 +99,7 @@ class QrSource final : public Source {
       receiver_.prepare();
       prepared_ = true;
     }
+    if (options_.retrieve == Retrieve::move && !move_scp_) start_move_acceptor();
     take(ctx);  // what a previous poll retrieved but did not commit, and moves committed ones to store/
     ctx.sink.checkpoint();
 
@@ -109,7 +109,7 @@ class QrSource final : public Source {
     std::string from = !watermark.empty() ? date_minus(watermark, options_.lookback_days)
                        : is_date(options_.since) ? options_.since
                                                  : std::string();
-    const std::string today = local_date(ctx.clock.now());
+    const std::string today = site_date(ctx.clock.now(), options_.utc_offset_minutes);
     const std::string range = from.empty() ? std::string() : from + "-";
 
     QrAssociation assoc(options_.peer);
@@ -138,9 +138,11 @@ class QrSource final : public Source {
       if (complete_before && s.instances && held >= *s.instances) continue;
       std::string problem;
       try {
-        GetResult r = assoc.get_study(s.study_uid, receiver_);
+        RetrieveResult r = options_.retrieve == Retrieve::move
+                               ? assoc.move_study(s.study_uid, options_.peer.local_ae_title)
+                               : assoc.get_study(s.study_uid, receiver_);
         if (r.status != status::success && r.failed == 0 && r.warning == 0)
-          problem = "C-GET ended with status 0x" + std::to_string(r.status);
+          problem = "the retrieve ended with status 0x" + std::to_string(r.status);
         else if (r.failed > 0)
           problem = std::to_string(r.failed) + " sub-operations failed";
       } catch (const Error& e) {
@@ -169,11 +171,30 @@ class QrSource final : public Source {
     ctx.sink.checkpoint();
   }
 
+  // retrieve: move — like dcmtk's movescu, our own C-STORE acceptor under our AE title, fed
+  // through the same Receiver as C-GET. It accepts only the PACS's AE title and keeps listening
+  // between polls (the port stays ours).
+  void start_move_acceptor() {
+    ScpOptions o;
+    o.port = options_.move_port;
+    o.bind_address = options_.move_address;
+    o.ae_title = options_.peer.local_ae_title;
+    o.allowed_calling_ae_titles = {options_.peer.ae_title};
+    o.acse_timeout = options_.peer.acse_timeout;
+    o.dimse_timeout = options_.peer.dimse_timeout;
+    auto scp = std::make_unique<StoreScp>(std::move(o), receiver_);
+    scp->start();
+    move_scp_ = std::move(scp);
+    log::notice("source " + name() + ": accepting C-MOVE sub-operations as '" + options_.peer.local_ae_title +
+                "' on port " + std::to_string(options_.move_port));
+  }
+
   QrSourceOptions options_;
   ScpSourceOptions receiver_options_;
   Folders folders_;
   Receiver receiver_;
   IncomingFolder incoming_;
+  std::unique_ptr<StoreScp> move_scp_;  // declared after receiver_: stopped before it goes
   bool prepared_ = false;
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // type: dicom-qr — poll a PACS: C-FIND studies by StudyDate from a persisted watermark (minus
-// lookback), C-GET the new or grown ones into the same durable incoming/ folder the dicom-scp
-// source uses, and take them into the spool the same way (adapters/sources/dicom_scp/incoming.hpp).
+// lookback), C-GET or C-MOVE the new or grown ones into the same durable incoming/ folder the
+// dicom-scp source uses (through the same Receiver), and take them into the spool the same way (adapters/sources/dicom_scp/incoming.hpp).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -14,10 +14,19 @@
 
 namespace sennen::dicom {
 
+enum class Retrieve {
+  get,   // C-GET: the instances come back over the query association (no inbound port)
+  move,  // C-MOVE to our own AE title: the PACS connects to our acceptor on move_port
+};
+
 struct QrSourceOptions {
   std::string name;
   std::filesystem::path state_dir;  // the daemon's state_dir; this source keeps dicom/<name>/ below it
-  PeerOptions peer;                 // retrieve: get (C-GET over the query association)
+  PeerOptions peer;
+  Retrieve retrieve = Retrieve::get;
+  std::uint16_t move_port = 0;  // retrieve: move — where we accept the PACS's C-STORE sub-associations
+  std::string move_address;     // ... on this IPv4 address only; empty: every interface
+  int utc_offset_minutes = 9 * 60;  // the site's: StudyDate ranges are the hospital's calendar days
   int lookback_days = 2;            // re-query this far behind the watermark, for late arrivals
   std::string since;                // YYYYMMDD where the first poll starts; empty: every study
   PatientIdMapping patient_id;

@@ -31,8 +31,23 @@ std::string Receiver::unique_suffix() {
   return std::to_string(ns.count()) + "-" + std::to_string(++seq_);
 }
 
-StoreHandler::Begin Receiver::begin_store(std::string_view calling_ae, std::string_view) {
-  calling_ae_ = calling_ae;
+std::uint64_t Receiver::incoming_bytes() {
+  std::lock_guard lock(incoming_mutex_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - scanned_at_ > std::chrono::seconds(1)) {
+    std::uint64_t total = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(folders_.incoming, ec)) {
+      auto size = e.file_size(ec);
+      if (!ec) total += size;
+    }
+    incoming_bytes_ = total;
+    scanned_at_ = now;
+  }
+  return incoming_bytes_;
+}
+
+StoreHandler::Begin Receiver::begin_store(std::string_view, std::string_view) {
   struct statvfs vfs{};
   if (::statvfs(folders_.incoming.c_str(), &vfs) != 0) {
     log::error("source " + options_.name + ": cannot check free space under " + folders_.incoming.string() + ": " +
@@ -46,20 +61,10 @@ StoreHandler::Begin Receiver::begin_store(std::string_view calling_ae, std::stri
                ", min_free is " + std::to_string(options_.min_free) + "; free disk space or lower min_free");
     return {status::out_of_resources, {}};
   }
-  auto now = std::chrono::steady_clock::now();
-  if (now - scanned_at_ > std::chrono::seconds(1)) {
-    std::uint64_t total = 0;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(folders_.incoming, ec)) {
-      auto size = e.file_size(ec);
-      if (!ec) total += size;
-    }
-    incoming_bytes_ = total;
-    scanned_at_ = now;
-  }
-  if (incoming_bytes_ > options_.max_incoming) {
+  const std::uint64_t waiting = incoming_bytes();
+  if (waiting > options_.max_incoming) {
     log::error("source " + options_.name + ": refusing C-STORE (A700 out of resources): " +
-               folders_.incoming.string() + " holds " + std::to_string(incoming_bytes_) +
+               folders_.incoming.string() + " holds " + std::to_string(waiting) +
                " bytes not yet taken into the spool, max_incoming is " + std::to_string(options_.max_incoming) +
                "; check that the daemon's worker is polling this source");
     return {status::out_of_resources, {}};
@@ -68,12 +73,13 @@ StoreHandler::Begin Receiver::begin_store(std::string_view calling_ae, std::stri
   return {status::success, folders_.incoming / (kTempPrefix + unique_suffix() + ".part")};
 }
 
-std::uint16_t Receiver::refuse(const fs::path& file, std::uint16_t code, const std::string& reason) {
-  log::warning("source " + options_.name + ": refused an instance from '" + calling_ae_ + "': " + reason);
+std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae, std::uint16_t code,
+                               const std::string& reason) {
+  log::warning("source " + options_.name + ": refused an instance from '" + std::string(calling_ae) + "': " + reason);
   try {
     const std::string stem = unique_suffix();
     util::AtomicFile why(folders_.rejected / (stem + ".reason.txt"), 0640);
-    why.write("from calling AE title '" + calling_ae_ + "': " + reason + "\n");
+    why.write("from calling AE title '" + std::string(calling_ae) + "': " + reason + "\n");
     why.commit();
     fs::rename(file, folders_.rejected / (stem + ".dcm"));
     util::fsync_directory(folders_.rejected);
@@ -85,10 +91,12 @@ std::uint16_t Receiver::refuse(const fs::path& file, std::uint16_t code, const s
   return code;
 }
 
-std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::string_view sop, std::string_view why) {
+std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::string_view calling_ae,
+                                  std::string_view sop, std::string_view why) {
   std::error_code ec;
   if (!received) {
-    log::warning("source " + options_.name + ": transfer from '" + calling_ae_ + "' broke off: " + std::string(why));
+    log::warning("source " + options_.name + ": transfer from '" + std::string(calling_ae) +
+                 "' broke off: " + std::string(why));
     fs::remove(file, ec);
     return status::processing_failure;
   }
@@ -100,19 +108,22 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
     std::uint64_t size = fs::file_size(file);
 
     ReadResult r = read_instance(file);
-    if (!r.instance) return refuse(file, status::cannot_understand, "malformed data set: " + r.error);
+    if (!r.instance) return refuse(file, calling_ae, status::cannot_understand, "malformed data set: " + r.error);
     const Instance& in = *r.instance;
     if (in.sop_instance_uid != sop)
-      return refuse(file, status::data_set_does_not_match,
+      return refuse(file, calling_ae, status::data_set_does_not_match,
                     "the data set's SOPInstanceUID differs from the C-STORE request's (" + std::string(sop) + ")");
     std::string mapped = map_patient_id(in.patient_id, options_.patient_id);
     if (!gate::canonical_patient_id(mapped))
-      return refuse(file, status::cannot_understand,
+      return refuse(file, calling_ae, status::cannot_understand,
                     "PatientID (0010,0020) is not a usable patient ID: " + gate::patient_id_problem(mapped));
 
     fs::rename(file, folders_.incoming / (in.sop_instance_uid + "~" + unique_suffix() + ".dcm"));
     util::fsync_directory(folders_.incoming);
-    incoming_bytes_ += size;
+    {
+      std::lock_guard lock(incoming_mutex_);
+      incoming_bytes_ += size;
+    }
     return status::success;
   } catch (const std::exception& e) {
     log::error("source " + options_.name + ": cannot keep a received instance: " + e.what());

@@ -1,10 +1,12 @@
 #pragma once
 // The StoreHandler of the dicom-scp source: where a C-STORE's data set goes, and the checks that
-// come before success is answered. Runs on the SCP thread; shares only folders with poll().
+// come before success is answered. Runs on the SCP's association threads (several at once) and on
+// the dicom-qr source's C-GET; shares only folders with poll().
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <string>
 
 #include "adapters/sources/dicom_common/store_scp.hpp"
@@ -28,18 +30,20 @@ class Receiver final : public StoreHandler {
   // Removes temporaries a crash left behind (their peers never got success) and creates folders.
   void prepare();
   Begin begin_store(std::string_view calling_ae, std::string_view sop_instance_uid) override;
-  std::uint16_t end_store(const std::filesystem::path& file, bool received, std::string_view sop_instance_uid,
-                          std::string_view why) override;
+  std::uint16_t end_store(const std::filesystem::path& file, bool received, std::string_view calling_ae,
+                          std::string_view sop_instance_uid, std::string_view why) override;
 
  private:
-  std::uint16_t refuse(const std::filesystem::path& file, std::uint16_t status, const std::string& reason);
+  std::uint16_t refuse(const std::filesystem::path& file, std::string_view calling_ae, std::uint16_t status,
+                       const std::string& reason);
   std::string unique_suffix();
+  // incoming/'s size, rescanned at most once a second, plus what arrived since.
+  std::uint64_t incoming_bytes();
 
   const ScpSourceOptions& options_;
   Folders folders_;
-  std::uint64_t seq_ = 0;
-  std::string calling_ae_;
-  // incoming/'s size, rescanned at most once a second, plus what arrived since.
+  std::atomic<std::uint64_t> seq_{0};
+  std::mutex incoming_mutex_;  // guards the two below: associations run on several threads
   std::uint64_t incoming_bytes_ = 0;
   std::chrono::steady_clock::time_point scanned_at_{};
 };

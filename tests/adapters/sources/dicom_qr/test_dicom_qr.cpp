@@ -24,6 +24,7 @@ namespace {
 
 constexpr int kDicomPort = 14242;
 constexpr int kHttpPort = 18042;
+constexpr int kMovePort = 11113;
 
 void enter_private_network() {
   static bool done = [] {
@@ -81,7 +82,7 @@ struct Orthanc {
                          " \"DicomPort\":" + std::to_string(kDicomPort) +
                          ", \"DicomCheckCalledAet\":false, \"DicomAlwaysAllowStore\":true, \"DicomAlwaysAllowFind\":false,"
                          " \"DicomAlwaysAllowGet\":false, \"DicomAlwaysAllowMove\":false,"
-                         " \"DicomModalities\":{ \"edge\":{ \"AET\":\"SENNEN\",\"Host\":\"127.0.0.1\",\"Port\":11113,"
+                         " \"DicomModalities\":{ \"edge\":{ \"AET\":\"SENNEN\",\"Host\":\"127.0.0.1\",\"Port\":" + std::to_string(kMovePort) + ","
                          " \"AllowFind\":true,\"AllowGet\":true,\"AllowMove\":true,\"AllowStore\":true,\"AllowEcho\":true } },"
                          " \"SaveJobs\":false, \"SynchronousCMove\":true, \"StableAge\":5, \"DicomThreadsCount\":4,"
                          " \"StorageAccessOnFind\":\"Never\" }\n");
@@ -135,8 +136,12 @@ struct Fixture {
   std::unique_ptr<SourceState> state = spool.source_state("pacs");
   std::unique_ptr<Source> source;
 
-  Fixture() {
+  explicit Fixture(dicom::Retrieve retrieve = dicom::Retrieve::get) {
     dicom::QrSourceOptions o;
+    o.retrieve = retrieve;
+    o.move_port = kMovePort;       // Orthanc's DicomModalities entry for SENNEN
+    o.move_address = "127.0.0.1";  // and only on loopback
+    o.utc_offset_minutes = 9 * 60;
     o.name = "pacs";
     o.state_dir = state_dir;
     o.peer.host = "127.0.0.1";
@@ -166,11 +171,11 @@ std::string attr(const RecordDraft& d, const std::string& key) {
   return "(none)";
 }
 
-}  // namespace
-
-TEST_CASE("dicom-qr: C-FIND + C-GET from Orthanc; each instance once, byte-exact; grown studies completed") {
+// Each instance once, byte-exact (the data set Orthanc serves); a grown study completed by the
+// next poll; the same whether instances come back over C-GET or through our C-MOVE acceptor.
+void retrieve_from_orthanc(dicom::Retrieve retrieve) {
   enter_private_network();
-  Fixture f;
+  Fixture f(retrieve);
   Orthanc pacs(f.tmp);
 
   const std::string root = "1.2.826.0.1.3680043.9.7434.";
@@ -179,11 +184,11 @@ TEST_CASE("dicom-qr: C-FIND + C-GET from Orthanc; each instance once, byte-exact
     const std::string st = root + std::to_string(study);
     specs.push_back({patient, st, st + ".1", st + ".1." + std::to_string(inst), date});
   };
-  // Study 1 is dated today: after the first poll the watermark is today, and only studies within
-  // `lookback` of it are queried again (that is where a growing study is found).
-  std::time_t now = std::chrono::system_clock::to_time_t(f.clock.now());
+  // Study 1 is dated today (in Japan): after the first poll the watermark is today, and only
+  // studies within `lookback` of it are queried again (that is where a growing study is found).
+  std::time_t now = std::chrono::system_clock::to_time_t(f.clock.now() + std::chrono::hours(9));
   std::tm tm{};
-  ::localtime_r(&now, &tm);
+  ::gmtime_r(&now, &tm);
   char today[16];
   std::strftime(today, sizeof today, "%Y%m%d", &tm);
   add("000123", 1, 1, today);
@@ -234,6 +239,29 @@ TEST_CASE("dicom-qr: C-FIND + C-GET from Orthanc; each instance once, byte-exact
   std::size_t left = 0;
   for (const auto& e : fs::directory_iterator(f.state_dir / "dicom" / "pacs" / "incoming")) (void)e, ++left;
   CHECK(left == 0);
+}
+
+}  // namespace
+
+TEST_CASE("dicom-qr: C-FIND + C-GET from Orthanc; each instance once, byte-exact; grown studies completed") {
+  retrieve_from_orthanc(dicom::Retrieve::get);
+}
+
+TEST_CASE("dicom-qr: retrieve: move, C-MOVE to our own acceptor; each instance once, byte-exact; grown studies completed") {
+  retrieve_from_orthanc(dicom::Retrieve::move);
+}
+
+TEST_CASE("dicom-qr: the watermark is the site's calendar day, not the box's") {
+  enter_private_network();
+  Fixture f;
+  Orthanc pacs(f.tmp);
+  // 2024-05-01 16:30 UTC is already 2024-05-02 in Japan, where StudyDate is written.
+  f.clock.set(std::chrono::sys_days{std::chrono::year{2024} / 5 / 1} + std::chrono::hours(16) +
+              std::chrono::minutes(30));
+  f.poll();
+  auto wm = f.state->units("qr/watermark");
+  REQUIRE(wm.size() == 1);
+  CHECK(wm[0].status == "20240502");
 }
 
 TEST_CASE("dicom-qr: a study the PACS cannot deliver in full is reported, keeps the watermark back and is retried") {

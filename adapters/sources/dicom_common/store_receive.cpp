@@ -1,0 +1,69 @@
+#include "adapters/sources/dicom_common/store_receive.hpp"
+
+#include <dcmtk/dcmdata/dcostrmf.h>
+
+#include <memory>
+
+#include "daemon/util/log.hpp"
+
+namespace sennen::dicom {
+
+std::string trimmed_field(const char* field) {
+  std::string out(field);
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\0')) out.pop_back();
+  while (!out.empty() && out.front() == ' ') out.erase(out.begin());
+  return out;
+}
+
+OFCondition receive_store(T_ASC_Association* assoc, T_ASC_PresentationContextID pres, T_DIMSE_C_StoreRQ& req,
+                          std::string_view calling_ae, StoreHandler& handler, int timeout_seconds,
+                          const std::string& where) {
+  T_DIMSE_C_StoreRSP rsp{};
+  rsp.MessageIDBeingRespondedTo = req.MessageID;
+  rsp.DataSetType = DIMSE_DATASET_NULL;
+  OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID, sizeof rsp.AffectedSOPClassUID);
+  OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req.AffectedSOPInstanceUID, sizeof rsp.AffectedSOPInstanceUID);
+  rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
+  if (req.opts & O_STORE_RQ_BLANK_PADDING) rsp.opts |= O_STORE_RSP_BLANK_PADDING;
+
+  // The request's UID only labels log lines; the file name comes from the handler, and the UIDs
+  // inside the data set are checked by end_store before any of them names a file.
+  const std::string sop = trimmed_field(req.AffectedSOPInstanceUID);
+  StoreHandler::Begin begin = handler.begin_store(calling_ae, sop);
+  DcmOutputFileStream* raw_stream = nullptr;
+  if (begin.status == status::success) {
+    OFCondition cond = DIMSE_createFilestream(OFFilename(begin.file.c_str()), &req, assoc, pres, 1, &raw_stream);
+    if (cond.bad()) {
+      log::error(where + ": cannot create " + begin.file.string() + ": " + cond.text());
+      begin.status = status::out_of_resources;
+    }
+  }
+  std::unique_ptr<DcmOutputFileStream> stream(raw_stream);
+  if (begin.status != status::success) {
+    // The data set still arrives: read and drop it, then answer the refusal.
+    DIC_UL bytes = 0, pdvs = 0;
+    OFCondition cond = DIMSE_ignoreDataSet(assoc, DIMSE_NONBLOCKING, timeout_seconds, &bytes, &pdvs);
+    if (cond.bad()) return cond;
+    rsp.DimseStatus = begin.status;
+    return DIMSE_sendStoreResponse(assoc, pres, &req, &rsp, nullptr);
+  }
+  T_ASC_PresentationContextID data_pres = pres;
+  OFCondition cond = DIMSE_receiveDataSetInFile(assoc, DIMSE_NONBLOCKING, timeout_seconds, &data_pres, stream.get(),
+                                                nullptr, nullptr);
+  const bool write_ok = stream->status().good();
+  const std::string write_error = write_ok ? std::string() : std::string(stream->status().text());
+  stream.reset();  // closes the file
+  if (cond.bad()) {
+    handler.end_store(begin.file, false, calling_ae, sop, cond.text());
+    return cond;
+  }
+  if (!write_ok) {
+    handler.end_store(begin.file, false, calling_ae, sop, "cannot write the file: " + write_error);
+    rsp.DimseStatus = status::out_of_resources;
+  } else {
+    rsp.DimseStatus = handler.end_store(begin.file, true, calling_ae, sop, "");
+  }
+  return DIMSE_sendStoreResponse(assoc, pres, &req, &rsp, nullptr);
+}
+
+}  // namespace sennen::dicom
