@@ -297,6 +297,7 @@ Depth read_depth(sqlite::Connection& db) {
       d.ready_bytes = q.column_int(3);
     } else if (state == "batched") {
       d.batched = n;
+      d.batched_bytes = q.column_int(3);
     } else if (reason == "stopped") {
       d.held_stopped = n;
     } else {

@@ -65,10 +65,13 @@ struct BatchInfo {
 struct Depth {
   std::int64_t ready = 0, batched = 0, held_stopped = 0, held_not_notified = 0;
   std::int64_t ready_bytes = 0;
+  std::int64_t batched_bytes = 0;  // content of records sealed into batches not yet delivered
   std::int64_t oldest_pending_at = 0;  // ingested_at of the oldest ready/batched record, 0 if none
   std::int64_t batches_pending = 0;
   std::int64_t withdrawals_pending = 0;
   std::int64_t quarantined = 0;
+  // Record content the spool holds (held records keep only their hashes): what spool.max_bytes caps.
+  std::uint64_t content_bytes() const { return static_cast<std::uint64_t>(ready_bytes + batched_bytes); }
 };
 
 class Spool {

@@ -242,3 +242,27 @@ TEST_CASE("spool: bytes a source already read whole are used without opening the
   CHECK(ready[0].sha256 == util::sha256_hex("in memory"));
   CHECK(read_all(s, ready[1].parts[0].part_id) == "on disk");
 }
+
+TEST_CASE("spool: content bytes count ready and sealed records until delivery, never held ones") {
+  test::TempDir t;
+  test::write_file(t / "f1", "aaaa");
+  test::write_file(t / "f2", "bbbbbb");
+  test::write_file(t / "f3", "held-content");
+  spool::Spool s(t / "state");
+  s.begin();
+  s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1);
+  s.put(draft(t / "f2", "v2"), "1", spool::Hold::none, 1);
+  s.put(draft(t / "f3", "v3", "0002"), "2", spool::Hold::not_notified, 1);
+  s.commit();
+  CHECK(s.depth().content_bytes() == 10);
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 2);
+  s.create_batch("B1", s.next_batch_seq(), {ready[0].id}, {}, 4, "sha", 2);
+  s.mark_sealed("B1", 100, "abc");
+  auto d = s.depth();
+  CHECK(d.ready_bytes == 6);
+  CHECK(d.batched_bytes == 4);
+  CHECK(d.content_bytes() == 10);  // sealed but not delivered: still here
+  s.mark_delivered("B1", 3);
+  CHECK(s.depth().content_bytes() == 6);
+}
