@@ -9,6 +9,21 @@ namespace sennen::telemetry {
 using nlohmann::json;
 namespace {
 json time_or_null(std::int64_t t) { return t ? json(util::iso8601_utc(t)) : json(nullptr); }
+json text_or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+json certificates_json(const std::vector<CertificateStatus>& certs) {
+  json out = json::object();
+  for (const auto& c : certs) {
+    if (c.error.empty())
+      out[c.role] = {{"path", c.path.string()},
+                     {"not_after", time_or_null(c.not_after)},
+                     {"expires_in_days", c.expires_in_days},
+                     {"error", nullptr}};
+    else
+      out[c.role] = {{"path", c.path.string()}, {"not_after", nullptr}, {"expires_in_days", nullptr}, {"error", c.error}};
+  }
+  return out;
+}
 }  // namespace
 
 std::string heartbeat_json(const HeartbeatInput& in) {
@@ -26,7 +41,8 @@ std::string heartbeat_json(const HeartbeatInput& in) {
                        {"waiting_to_be_stable", s.stats.waiting},
                        {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)}});
   }
-  failing |= !in.destination_error.empty() || !in.gate.paused_reason.empty();
+  failing |= !in.destination_error.empty() || !in.gate.paused_reason.empty() || !in.flow.intake_paused.empty();
+  for (const auto& c : in.certificates) failing |= !c.error.empty();
   json last_batch = nullptr;
   if (in.last_batch)
     last_batch = {{"batch_id", in.last_batch->batch_id},
@@ -52,7 +68,14 @@ std::string heartbeat_json(const HeartbeatInput& in) {
         {"in_batches", in.depth.batched},
         {"batches_pending", in.depth.batches_pending},
         {"oldest_pending_age_seconds", in.depth.oldest_pending_at ? in.now - in.depth.oldest_pending_at : 0},
-        {"quarantined_total", in.depth.quarantined}}},
+        {"quarantined_total", in.depth.quarantined},
+        {"content_bytes", in.flow.spool_bytes},
+        {"max_bytes", in.flow.spool_max_bytes},
+        {"intake_paused", text_or_null(in.flow.intake_paused)}}},
+      {"outbox",
+       {{"bytes", in.flow.outbox_bytes},
+        {"max_bytes", in.flow.outbox_max_bytes},
+        {"sealing_paused", text_or_null(in.flow.sealing_paused)}}},
       {"gate",
        {{"stop_list_entries", in.gate.stop_list_entries},
         {"stop_list_unreadable_lines", in.gate.stop_list_problems},
@@ -71,8 +94,12 @@ std::string heartbeat_json(const HeartbeatInput& in) {
         {"consecutive_failures", in.destination_consecutive_failures},
         {"next_attempt_at", time_or_null(in.destination_next_attempt_at)},
         {"next_window_open", time_or_null(in.next_window_open)},
-        {"bytes_pending", in.bytes_pending}}},
-      {"disk", {{"state_dir_free_bytes", in.state_dir_free_bytes}}},
+        {"upload_window", text_or_null(in.upload_window)},
+        {"upload_window_open", in.upload_window_open},
+        {"bytes_pending", in.bytes_pending},
+        {"oldest_pending_age_seconds", in.oldest_batch_at ? in.now - in.oldest_batch_at : 0}}},
+      {"certificates", certificates_json(in.certificates)},
+      {"disk", {{"state_dir_free_bytes", in.state_dir_free_bytes}, {"state_dir_total_bytes", in.state_dir_total_bytes}}},
       {"progress",
        {{"summary", in.progress_line},
         {"files_scanned", in.files_scanned},

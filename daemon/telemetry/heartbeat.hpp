@@ -8,6 +8,7 @@
 
 #include "daemon/core/source.hpp"
 #include "daemon/spool/spool.hpp"
+#include "daemon/telemetry/certificate.hpp"
 
 namespace sennen::telemetry {
 
@@ -28,6 +29,14 @@ struct GateStatus {
   std::int64_t withheld_stopped = 0, withheld_not_notified = 0, purged_total = 0, withdrawals_total = 0;
 };
 
+// The caps (config spool.max_bytes, outbox.max_bytes) and whether they pause a stage now.
+struct FlowStatus {
+  std::uint64_t spool_bytes = 0, spool_max_bytes = 0;    // record content in the spool
+  std::uint64_t outbox_bytes = 0, outbox_max_bytes = 0;  // sealed batches not yet delivered
+  std::string intake_paused;   // why sources are not read, empty when they are
+  std::string sealing_paused;  // why no batch is sealed (outbox full), empty otherwise
+};
+
 struct HeartbeatInput {
   std::string site_id, site_name;
   std::int64_t now = 0, started_at = 0;
@@ -42,7 +51,13 @@ struct HeartbeatInput {
   std::int64_t destination_next_attempt_at = 0;  // unix seconds, 0 = not backing off
   std::int64_t next_window_open = 0;             // unix seconds, 0 = open now or no window
   std::uint64_t bytes_pending = 0;               // sealed batches not yet delivered
+  std::int64_t oldest_batch_at = 0;              // created_at of the oldest of them, 0 = none
+  std::string upload_window;                     // "01:00-05:00", empty = any time
+  bool upload_window_open = true;
+  FlowStatus flow;
+  std::vector<CertificateStatus> certificates;   // client (https only) and signer
   std::uint64_t state_dir_free_bytes = 0;
+  std::uint64_t state_dir_total_bytes = 0;
   std::string config_sha256;
   std::int64_t interval_seconds = 300;  // how often heartbeats come: a reader can tell "late"
   // The current or last cycle, as the terminal and systemd STATUS show it.

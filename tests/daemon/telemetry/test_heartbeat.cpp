@@ -1,0 +1,116 @@
+// heartbeat.json as docs/heartbeat-format.md describes it: the fields the central team's fleet
+// view relies on, and when the site reports itself failing.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/telemetry/heartbeat.hpp"
+
+using namespace sennen;
+using nlohmann::json;
+
+namespace {
+constexpr std::int64_t kNow = 1795608000;  // 2026-11-25T...
+
+telemetry::HeartbeatInput healthy() {
+  telemetry::HeartbeatInput in;
+  in.site_id = "1312345678";
+  in.site_name = "Test";
+  in.now = kNow;
+  in.started_at = kNow - 3600;
+  in.destination = "https https://ingest.example.jp/sennen";
+  in.destination_last_success = kNow - 60;
+  in.bytes_pending = 3000;
+  in.oldest_batch_at = kNow - 7200;
+  in.upload_window = "01:00-05:00";
+  in.upload_window_open = false;
+  in.next_window_open = kNow + 3600;
+  in.depth.ready_bytes = 700;
+  in.depth.batched_bytes = 300;
+  in.flow = {1000, 20000, 3000, 4000, "", ""};
+  in.certificates = {{"client", "/etc/sennen-edge/site.crt", kNow + 45 * 86400, 45, ""},
+                     {"signer", "/etc/sennen-edge/signer.crt", kNow + 400 * 86400, 400, ""}};
+  in.state_dir_free_bytes = 5000;
+  in.state_dir_total_bytes = 9000;
+  in.config_sha256 = std::string(64, 'a');
+  return in;
+}
+
+json beat(const telemetry::HeartbeatInput& in) { return json::parse(telemetry::heartbeat_json(in)); }
+}  // namespace
+
+TEST_CASE("heartbeat: a healthy site carries identity, destination status, caps and certificates") {
+  auto j = beat(healthy());
+  CHECK(j["format"] == "sennen-edge-heartbeat/1");
+  CHECK(j["status"] == "ok");
+  CHECK(j["config_sha256"] == std::string(64, 'a'));
+  CHECK(j["version"].is_string());
+  const auto& d = j["destination"];
+  CHECK(d["last_error"].is_null());
+  CHECK(d["consecutive_failures"] == 0);
+  CHECK(d["bytes_pending"] == 3000);
+  CHECK(d["oldest_pending_age_seconds"] == 7200);
+  CHECK(d["upload_window"] == "01:00-05:00");
+  CHECK(d["upload_window_open"] == false);
+  CHECK(d["next_window_open"].is_string());
+  CHECK(j["spool"]["content_bytes"] == 1000);
+  CHECK(j["spool"]["max_bytes"] == 20000);
+  CHECK(j["spool"]["intake_paused"].is_null());
+  CHECK(j["outbox"] == json{{"bytes", 3000}, {"max_bytes", 4000}, {"sealing_paused", nullptr}});
+  CHECK(j["certificates"]["client"]["expires_in_days"] == 45);
+  CHECK(j["certificates"]["client"]["error"].is_null());
+  CHECK(j["certificates"]["signer"]["expires_in_days"] == 400);
+  CHECK(j["certificates"]["signer"]["path"] == "/etc/sennen-edge/signer.crt");
+  CHECK(j["certificates"]["signer"]["not_after"].get<std::string>().rfind("2027-", 0) == 0);
+  CHECK(j["disk"] == json{{"state_dir_free_bytes", 5000}, {"state_dir_total_bytes", 9000}});
+}
+
+TEST_CASE("heartbeat: no batch waiting, no window, no client certificate (local destination)") {
+  auto in = healthy();
+  in.oldest_batch_at = 0;
+  in.upload_window.clear();
+  in.upload_window_open = true;
+  in.next_window_open = 0;
+  in.certificates.erase(in.certificates.begin());
+  auto j = beat(in);
+  CHECK(j["destination"]["oldest_pending_age_seconds"] == 0);
+  CHECK(j["destination"]["upload_window"].is_null());
+  CHECK(j["destination"]["next_window_open"].is_null());
+  CHECK(!j["certificates"].contains("client"));
+  CHECK(j["status"] == "ok");
+}
+
+TEST_CASE("heartbeat: paused intake makes the site failing; a full outbox alone is reported, not failing") {
+  auto in = healthy();
+  in.flow.sealing_paused = "outbox holds 4 GiB of its 4 GiB cap (outbox.max_bytes): ...; sealing paused";
+  auto j = beat(in);
+  CHECK(j["outbox"]["sealing_paused"] == in.flow.sealing_paused);
+  CHECK(j["status"] == "ok");  // the window may simply be closed; the fleet view flags the fill level
+  in.flow.intake_paused = "spool holds 20 GiB of its 20 GiB cap (spool.max_bytes): ...; intake paused";
+  j = beat(in);
+  CHECK(j["spool"]["intake_paused"] == in.flow.intake_paused);
+  CHECK(j["status"] == "failing");
+}
+
+TEST_CASE("heartbeat: an unreadable certificate is an error field and makes the site failing") {
+  auto in = healthy();
+  in.certificates[1] = {"signer", "/etc/sennen-edge/signer.crt", 0, 0, "cannot open /etc/sennen-edge/signer.crt"};
+  auto j = beat(in);
+  CHECK(j["certificates"]["signer"]["error"] == "cannot open /etc/sennen-edge/signer.crt");
+  CHECK(j["certificates"]["signer"]["expires_in_days"].is_null());
+  CHECK(j["certificates"]["client"]["expires_in_days"] == 45);
+  CHECK(j["status"] == "failing");
+}
+
+TEST_CASE("heartbeat: a failing destination reports its error and failures") {
+  auto in = healthy();
+  in.destination_error = "HTTP 403 Forbidden";
+  in.destination_consecutive_failures = 4;
+  in.destination_next_attempt_at = kNow + 120;
+  auto j = beat(in);
+  CHECK(j["status"] == "failing");
+  CHECK(j["destination"]["last_error"] == "HTTP 403 Forbidden");
+  CHECK(j["destination"]["consecutive_failures"] == 4);
+  CHECK(j["destination"]["next_attempt_at"].is_string());
+  CHECK(j["destination"]["last_success"].is_string());
+}
