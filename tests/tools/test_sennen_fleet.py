@@ -28,7 +28,9 @@ def heartbeat(site_id, time="2026-11-25T11:58:00Z", **changes):
                      "ingested_last_poll": 0, "quarantined_last_poll": 0, "waiting_to_be_stable": 0,
                      "last_error": None}],
         "spool": {"ready": 0, "ready_bytes": 0, "in_batches": 0, "batches_pending": 0,
-                  "oldest_pending_age_seconds": 0, "quarantined_total": 0},
+                  "oldest_pending_age_seconds": 0, "quarantined_total": 0,
+                  "content_bytes": 2 * GIB, "max_bytes": 20 * GIB, "intake_paused": None},
+        "outbox": {"bytes": 0, "max_bytes": 4 * GIB, "sealing_paused": None},
         "gate": {"stop_list_entries": 2, "stop_list_unreadable_lines": 0, "stop_list_sha256": "1" * 64,
                  "sealing_paused": None, "withheld_stopped": 0, "withheld_not_notified": 0, "purged_total": 0,
                  "withdrawals_pending": 0, "withdrawals_total": 2},
@@ -36,7 +38,11 @@ def heartbeat(site_id, time="2026-11-25T11:58:00Z", **changes):
                        "delivered_at": "2026-11-25T10:00:05Z", "records": 5, "withdrawals": 0, "size": 1000},
         "destination": {"describe": "https https://ingest.example.jp/sennen", "last_success": time,
                         "last_error": None},
-        "disk": {"state_dir_free_bytes": 80 * GIB},
+        "certificates": {"client": {"path": "/etc/sennen-edge/site.crt", "not_after": "2027-06-01T00:00:00Z",
+                                    "expires_in_days": 187, "error": None},
+                         "signer": {"path": "/etc/sennen-edge/site.crt", "not_after": "2027-06-01T00:00:00Z",
+                                    "expires_in_days": 187, "error": None}},
+        "disk": {"state_dir_free_bytes": 80 * GIB, "state_dir_total_bytes": 200 * GIB},
         "progress": {"summary": "idle", "files_scanned": 10, "records_ingested": 0, "bytes_sealed": 0,
                      "bytes_delivered": 0},
     }
@@ -258,8 +264,68 @@ class FleetTest(unittest.TestCase):
         self.assertIn("client expired 6 day(s) ago", sites["4000000004"]["reasons"][0]["text"])
         self.assertEqual(sites["4000000005"]["flags"], [])
         self.assertEqual(sites["4000000005"]["certificates"], {})
-        # Heartbeats of this daemon version carry no certificates at all.
-        self.assertEqual(sites["4000000002"]["certificates"], {})
+        self.assertEqual(sites["4000000002"]["certificates"], {"client": 187, "signer": 187})
+
+    def test_near_limit_caps_certificates_and_disk_each_flagged_with_the_reason(self):
+        def cert(days, error=None):
+            return {"path": "/etc/sennen-edge/site.crt", "not_after": None if error else "2026-12-01T00:00:00Z",
+                    "expires_in_days": None if error else days, "error": error}
+        r = self.r
+        r.site("8000000001", heartbeat("8000000001", spool__content_bytes=15 * GIB,  # 75 %: fine
+                                       outbox={"bytes": 3 * GIB, "max_bytes": 4 * GIB, "sealing_paused": None}))
+        r.site("8000000002", heartbeat("8000000002", spool__content_bytes=17 * GIB))  # 85 %
+        r.site("8000000003", heartbeat("8000000003", outbox={
+            "bytes": 4 * GIB + 1, "max_bytes": 4 * GIB,
+            "sealing_paused": "outbox holds 4 GiB of its 4 GiB cap (outbox.max_bytes): batches wait for the "
+                              "upload window; sealing paused until deliveries make room"}))
+        r.site("8000000004", heartbeat("8000000004", status="failing", spool__content_bytes=21 * GIB,
+                                       spool__intake_paused="spool holds 21 GiB of its 20 GiB cap "
+                                                            "(spool.max_bytes): ...; intake paused"))
+        r.site("8000000005", heartbeat("8000000005", certificates={"client": cert(12), "signer": cert(300)}))
+        r.site("8000000006", heartbeat("8000000006", certificates={"client": cert(300), "signer": cert(29)}))
+        r.site("8000000007", heartbeat("8000000007", status="failing", certificates={
+            "client": cert(300), "signer": cert(None, "cannot open /etc/sennen-edge/site.crt: No such file")}))
+        r.site("8000000008", heartbeat("8000000008", disk={"state_dir_free_bytes": 15 * GIB,
+                                                           "state_dir_total_bytes": 200 * GIB}))
+        result = fleet(r.dir, "--json")
+        self.assertEqual(result.returncode, 1)
+        sites = by_site(result.stdout)
+        self.assertEqual({k: v["flags"] for k, v in sites.items()}, {
+            "8000000001": [], "8000000002": ["NEAR LIMIT"], "8000000003": ["NEAR LIMIT"],
+            "8000000004": ["FAILING", "NEAR LIMIT"], "8000000005": ["NEAR LIMIT"], "8000000006": ["NEAR LIMIT"],
+            "8000000007": ["FAILING"], "8000000008": ["NEAR LIMIT"],
+        })
+        reasons = {k: [x["text"] for x in v["reasons"]] for k, v in sites.items()}
+        self.assertEqual(reasons["8000000002"], ["spool holds 17.0G of its 20.0G cap (85 %, spool.max_bytes)"])
+        self.assertEqual(len(reasons["8000000003"]), 1)
+        self.assertIn("outbox holds 4.0G of its 4.0G cap (100 %, outbox.max_bytes); sealing paused: outbox holds",
+                      reasons["8000000003"][0])
+        self.assertIn("upload window", reasons["8000000003"][0])
+        self.assertEqual(reasons["8000000004"][0], "intake paused: spool holds 21 GiB of its 20 GiB cap "
+                                                   "(spool.max_bytes): ...; intake paused")
+        self.assertIn("105 %", reasons["8000000004"][1])
+        self.assertEqual(reasons["8000000005"], ["certificate client expires in 12 day(s)"])
+        self.assertEqual(reasons["8000000006"], ["certificate signer expires in 29 day(s)"])
+        self.assertEqual(reasons["8000000007"], ["certificate signer cannot be read by the site: cannot open "
+                                                 "/etc/sennen-edge/site.crt: No such file"])
+        self.assertIn("state_dir has 15.0G of 200.0G free", reasons["8000000008"][0])
+        self.assertEqual(sites["8000000007"]["certificates"], {"client": 300})
+        self.assertEqual(sites["8000000002"]["limits"]["spool"],
+                         {"bytes": 17 * GIB, "max_bytes": 20 * GIB, "fraction": 0.85})
+        self.assertIsNone(sites["8000000001"]["limits"]["sealing_paused"])
+        self.assertTrue(sites["8000000003"]["limits"]["sealing_paused"].startswith("outbox holds"))
+        # The same reasons in the table and on the page.
+        text = fleet(r.dir).stdout
+        self.assertRegex(text, r"(?m)^8000000001 .* OK$")
+        self.assertIn("NEAR LIMIT: spool holds 17.0G of its 20.0G cap", text)
+        self.assertIn("FAILING: intake paused: spool holds 21 GiB", text)
+        out = os.path.join(self.tmp, "fleet.html")
+        fleet(r.dir, "--html", out)
+        with open(out, encoding="utf-8") as f:
+            page = f.read()
+        self.assertIn("<th>spool / outbox of cap</th>", page)
+        self.assertIn("<td>85 % / 0 %</td>", page)
+        self.assertIn("certificate client expires in 12 day(s)", page)
 
     def test_last_batch_is_the_newer_of_heartbeat_and_receiver(self):
         sid = "5000000001"
