@@ -2,12 +2,15 @@
 """A minimal DICOM C-STORE SCU speaking the wire protocol by hand, to send what no DCMTK tool
 will: a data set cut short. storescu parses its input first and refuses a truncated file.
 
-usage: send_raw.py HOST PORT CALLING CALLED FILE KEEP_BYTES
+usage: send_raw.py HOST PORT CALLING CALLED FILE KEEP_BYTES [STALL_SECONDS]
 Sends the data set of FILE (Part-10, explicit VR little endian) cut to KEEP_BYTES bytes, prints
-the C-STORE-RSP status as 0xNNNN, exits 0 when a response arrived."""
-import socket, struct, sys
+the C-STORE-RSP status as 0xNNNN, exits 0 when a response arrived. With STALL_SECONDS it plays a
+slow modality: "associated" is printed once the association is up, and the last fragment of the
+data set is sent only after that long."""
+import socket, struct, sys, time
 
 host, port, calling, called, path, keep = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+stall = float(sys.argv[7]) if len(sys.argv) > 7 else 0
 data = open(path, 'rb').read()
 assert data[128:132] == b'DICM'
 meta_len = struct.unpack('<I', data[140:144])[0]
@@ -44,6 +47,7 @@ def read_pdu():
 
 t, _ = read_pdu()
 if t != 2: print('association not accepted (PDU type %d)' % t); sys.exit(1)
+if stall: print('associated', flush=True)
 cmd = elem(0, 2, uid(sop_class)) + elem(0, 0x100, struct.pack('<H', 1)) + elem(0, 0x110, struct.pack('<H', 1)) + \
     elem(0, 0x700, struct.pack('<H', 0)) + elem(0, 0x800, struct.pack('<H', 0)) + elem(0, 0x1000, uid(sop_inst))
 cmd = elem(0, 0, struct.pack('<I', len(cmd))) + cmd
@@ -52,7 +56,10 @@ def pdata(ctrl, payload):
     return struct.pack('>BBI', 4, 0, len(pdv)) + pdv
 # The SCP accepts PDUs of at most 16 KiB: send the data set in fragments, the last one flagged.
 chunks = [dataset[i:i + 16000] for i in range(0, len(dataset), 16000)] or [b'']
-s.sendall(pdata(0x03, cmd) + b''.join(pdata(0x02 if i == len(chunks) - 1 else 0x00, c) for i, c in enumerate(chunks)))
+fragments = [pdata(0x02 if i == len(chunks) - 1 else 0x00, c) for i, c in enumerate(chunks)]
+s.sendall(pdata(0x03, cmd) + b''.join(fragments[:-1]))
+time.sleep(stall)
+s.sendall(fragments[-1])
 t, b = read_pdu()
 if t != 4: print('no response (PDU type %d)' % t); sys.exit(1)
 rsp = b[6:]; off = 0; status = None

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <map>
+#include <thread>
 
 #include "adapters/sources/dicom_scp/scp_source.hpp"
 #include "daemon/spool/spool.hpp"
@@ -108,7 +109,8 @@ struct Fixture {
   fs::path incoming = state_dir / "dicom" / "modality" / "incoming";
 
   explicit Fixture(std::uint64_t min_free = 1 << 20, std::uint64_t max_incoming = 1ull << 30,
-                   std::vector<std::string> allowed_addresses = {}) {
+                   std::vector<std::string> allowed_addresses = {}, int max_associations = 4,
+                   std::chrono::seconds dimse_timeout = std::chrono::seconds(2)) {
     enter_private_network();
     port = free_port();
     dicom::ScpSourceOptions o;
@@ -118,7 +120,8 @@ struct Fixture {
     o.scp.ae_title = kOurAe;
     o.scp.allowed_calling_ae_titles = {kModality, "MODALITY2"};
     o.scp.allowed_addresses = std::move(allowed_addresses);
-    o.scp.dimse_timeout = std::chrono::seconds(2);
+    o.scp.dimse_timeout = dimse_timeout;
+    o.scp.max_associations = max_associations;
     o.scp.acse_timeout = std::chrono::seconds(2);
     o.min_free = min_free;
     o.max_incoming = max_incoming;
@@ -391,4 +394,64 @@ TEST_CASE("dicom-scp: a peer that connects and then says nothing is dropped afte
   auto waited = std::chrono::steady_clock::now() - t0;
   CHECK(waited < std::chrono::seconds(10));
   ::close(silent);
+}
+
+namespace {
+
+// send_raw.py as a slow modality in the background: associated, then the data set's last fragment
+// only after `stall_seconds`. Returns the file its output goes to, once it is associated.
+fs::path start_slow_sender(Fixture& f, const fs::path& file, int stall_seconds) {
+  const std::string sender = (test::source_dir() / "tests/adapters/sources/dicom/send_raw.py").string();
+  fs::path out = f.tmp / "slow.out";
+  REQUIRE(test::run("python3 " + sender + " 127.0.0.1 " + std::to_string(f.port) + " " + kModality + " " + kOurAe +
+                    " " + file.string() + " 100000000 " + std::to_string(stall_seconds) + " > " + out.string() +
+                    " 2>&1 &") == 0);
+  for (int i = 0; i < 100 && test::read_file(out).find("associated") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(test::read_file(out).find("associated") != std::string::npos);
+  return out;
+}
+
+std::string wait_for_status(const fs::path& out) {
+  for (int i = 0; i < 300 && test::read_file(out).find("0x") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return test::read_file(out);
+}
+
+}  // namespace
+
+TEST_CASE("dicom-scp: a slow modality does not hold up another; beyond max_associations a peer is told to retry") {
+  Spec slow_spec, quick_spec;
+  quick_spec.sop += ".2";
+  SUBCASE("two at once") {
+    Fixture f(1 << 20, 1ull << 30, {}, 2, std::chrono::seconds(20));
+    fs::path slow = make_dcm(f.tmp / "src", "slow", slow_spec);
+    fs::path quick = make_dcm(f.tmp / "src", "quick", quick_spec);
+    fs::path out = start_slow_sender(f, slow, 6);
+    auto t0 = std::chrono::steady_clock::now();
+    std::string log;
+    CHECK(f.storescu(kModality, {quick}, log) == 0);
+    CHECK(log.find("Received Store Response (Success)") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(4));  // not after the slow one
+    CHECK(wait_for_status(out).find("0x0000") != std::string::npos);  // the slow one is served too
+    CHECK(f.incoming_files().size() == 2);
+  }
+  SUBCASE("one at a time") {
+    Fixture f(1 << 20, 1ull << 30, {}, 1, std::chrono::seconds(20));
+    fs::path slow = make_dcm(f.tmp / "src", "slow", slow_spec);
+    fs::path out = start_slow_sender(f, slow, 3);
+    std::string log;
+    CHECK(f.tool("echoscu -v -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), log) !=
+          0);
+    CHECK(log.find("Rejected Transient") != std::string::npos);
+    CHECK(log.find("Local Limit Exceeded") != std::string::npos);
+    CHECK(wait_for_status(out).find("0x0000") != std::string::npos);
+    // The slot is free again once the slow peer's release is through.
+    int rc = 1;
+    for (int i = 0; i < 20 && rc != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      rc = f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), log);
+    }
+    CHECK(rc == 0);
+  }
 }
