@@ -72,6 +72,20 @@ struct SourceStats {
   std::uint64_t bytes = 0;         // bytes ingested by the last poll
 };
 
+// Whether the spool has reached its cap (config spool.max_bytes), so intake is paused until
+// deliveries make room. Read-only and safe on any thread at any time while the source lives: a
+// receiver thread may keep a copy, e.g. to answer a DICOM C-STORE with A700 (out of resources)
+// instead of accepting what the spool cannot take. Default-constructed: never full.
+class SpoolFull {
+ public:
+  SpoolFull() = default;
+  explicit SpoolFull(const std::atomic<bool>& flag) : flag_(&flag) {}
+  bool operator()() const { return flag_ && flag_->load(std::memory_order_relaxed); }
+
+ private:
+  const std::atomic<bool>* flag_ = nullptr;
+};
+
 struct SourceContext {
   const Clock& clock;
   SourceState& state;
@@ -79,6 +93,7 @@ struct SourceContext {
   const std::atomic<bool>& stop_requested;
   SourceStats& stats;  // the source updates it as it goes (progress display reads it)
   bool full_scan = false;  // re-stat every file, ignoring unchanged-directory shortcuts
+  SpoolFull spool_full{};
 };
 
 class Source {

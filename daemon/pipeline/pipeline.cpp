@@ -11,6 +11,7 @@
 #include "daemon/dispatch/dispatcher.hpp"
 #include "daemon/gate/eligibility.hpp"
 #include "daemon/gate/stop_list.hpp"
+#include "daemon/pipeline/flow_control.hpp"
 #include "daemon/pipeline/ingest_sink.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/telemetry/heartbeat.hpp"
@@ -26,12 +27,21 @@ std::string Progress::line() const {
   return phase + ": scanned " + std::to_string(files_scanned) + " files, ingested " +
          std::to_string(records_ingested) + " (" + mb(bytes_ingested) + "), sealed " +
          std::to_string(batches_sealed) + " batches (" + mb(bytes_sealed) + "), delivered " +
-         std::to_string(batches_delivered) + " (" + mb(bytes_delivered) + ")";
+         std::to_string(batches_delivered) + " (" + mb(bytes_delivered) + ")" + (paused.empty() ? "" : "; " + paused);
 }
 
 namespace {
 std::int64_t unix_seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// "01:00-05:00", as written in schedule.upload_window.
+std::string window_text(const config::TimeWindow& w) {
+  auto hhmm = [](int minute) {
+    std::string h = std::to_string(minute / 60), m = std::to_string(minute % 60);
+    return (h.size() < 2 ? "0" + h : h) + ":" + (m.size() < 2 ? "0" + m : m);
+  };
+  return hhmm(w.start_minute) + "-" + hhmm(w.end_minute);
 }
 
 std::optional<gate::NotificationRule> rule_from(const config::OptOut& o) {
@@ -47,10 +57,14 @@ struct Pipeline::Impl {
   ProgressFn on_progress;
   spool::Spool spool;
   gate::Gate gate;
+  // Read by sources through SourceContext::spool_full, maybe from their own threads: declared
+  // before `sources` so it outlives them.
+  std::atomic<bool> spool_full{false};
   std::vector<std::unique_ptr<Source>> sources;
   std::unique_ptr<Destination> destination;
   std::map<std::string, telemetry::SourceStatus> source_status;
   std::string paused_reason;
+  FlowDecision flow;  // pauses for the spool and outbox caps, as last decided
   std::string destination_error;
   std::int64_t destination_last_success = 0;
   dispatch::Dispatcher dispatcher;  // upload window and retry backoff (in memory only)
@@ -181,7 +195,7 @@ struct Pipeline::Impl {
       progress.bytes_ingested = base.bytes_ingested + stats.bytes;
       report();
     });
-    SourceContext ctx{clock, *state, sink, stop, stats, full};
+    SourceContext ctx{clock, *state, sink, stop, stats, full, SpoolFull(spool_full)};
     const auto started = std::chrono::steady_clock::now();
     try {
       spool.begin();
@@ -238,9 +252,12 @@ struct Pipeline::Impl {
                 " patient(s) who became eligible");
   }
 
-  void seal(CycleResult& result, const std::atomic<bool>& stop) {
+  // Returns true when the outbox cap left ready records unsealed.
+  bool seal(CycleResult& result, const std::atomic<bool>& stop) {
+    if (!flow.sealing_paused.empty()) return true;
     progress.phase = "sealing";
     report(true);
+    bool capped = false;
     try {
       auto keys = batcher::SealingKeys::load(cfg.encryption.signer_cert, cfg.encryption.signer_key,
                                              cfg.encryption.recipients);
@@ -248,14 +265,24 @@ struct Pipeline::Impl {
                              clock);
       std::map<std::string, gate::Decision> refused;
       batcher::SealProgress sp;
+      const std::uint64_t outbox_before = outbox().bytes;
+      std::atomic<bool> halt{stop.load()};
       sealer.seal_all(
           gate.stop_list().sha256,
           [&](const std::string& key) {
+            // Asked for every record of the batch being planned, so this is where a stop request
+            // or the outbox cap ends the run: the batch under way gets no record (they stay
+            // ready, not held) and no batch is planned after it.
+            if (stop || outbox_before + sp.bytes >= cfg.limits.outbox_max_bytes) {
+              capped = !stop;
+              halt = true;
+              return false;
+            }
             auto d = gate.decide(key, first_visit(key), clock.now());
             if (d != gate::Decision::eligible) refused[key] = d;
             return d == gate::Decision::eligible;
           },
-          stop, sp);
+          halt, sp);
       for (const auto& [key, d] : refused)
         spool.hold_patient(key, d == gate::Decision::stopped ? spool::Hold::stopped : spool::Hold::not_notified);
       progress.batches_sealed += sp.batches;
@@ -264,6 +291,57 @@ struct Pipeline::Impl {
       result.errors.push_back(std::string("sealing: ") + e.what());
       log::error(std::string("sealing: ") + e.what());
     }
+    return capped;
+  }
+
+  // Seals and delivers. While the outbox cap held sealing back and deliveries make room, again:
+  // a destination that is back catches up in one cycle, not one outbox per poll.
+  void seal_and_deliver(CycleResult& result, const std::atomic<bool>& stop, bool ignore_window) {
+    for (;;) {
+      update_flow();
+      const bool capped = seal(result, stop);
+      const auto delivered = progress.batches_delivered;
+      deliver(result, stop, ignore_window);
+      if (stop || !capped || progress.batches_delivered == delivered) return;
+    }
+  }
+
+  // Sealed batches waiting to be delivered: their bytes, and when the oldest was sealed (0: none).
+  struct Outbox {
+    std::uint64_t bytes = 0;
+    std::int64_t oldest_at = 0;
+  };
+  Outbox outbox() {
+    Outbox o;
+    const auto sealed = spool.batches_in_state("sealed");  // oldest first
+    for (const auto& b : sealed) o.bytes += b.file_size;
+    if (!sealed.empty()) o.oldest_at = sealed.front().created_at;
+    return o;
+  }
+
+  // Decides the pauses from the spool as it is now; a pause is logged when it starts and ends,
+  // and shown in the progress line (systemd STATUS) and the heartbeat while it lasts.
+  void update_flow() {
+    const Outbox out = outbox();
+    const auto st = dispatcher.status(clock.now());
+    Backlog backlog{destination_last_success,
+                    started_at,
+                    destination_error,
+                    st.next_window_open ? unix_seconds(*st.next_window_open) : 0,
+                    out.oldest_at,
+                    paused_reason};
+    FlowDecision next = decide_flow({spool.depth().content_bytes(), cfg.limits.spool_max_bytes},
+                                    {out.bytes, cfg.limits.outbox_max_bytes}, backlog);
+    announce("sealing", flow.sealing_paused, next.sealing_paused);
+    announce("intake", flow.intake_paused, next.intake_paused);
+    flow = std::move(next);
+    spool_full = !flow.intake_paused.empty();
+    progress.paused = flow.intake_paused.empty() ? flow.sealing_paused : flow.intake_paused;
+  }
+
+  static void announce(const std::string& stage, const std::string& before, const std::string& now) {
+    if (before.empty() && !now.empty()) log::warning(now);
+    if (!before.empty() && now.empty()) log::notice(stage + " resumed: deliveries made room");
   }
 
   // False (and logged once) while the window is closed or the destination is backing off. Asked
@@ -331,6 +409,12 @@ struct Pipeline::Impl {
   }
 
   void write_heartbeat() {
+    update_flow();  // also between cycles, so a pause ends (and DICOM senders are let in) promptly
+    auto r = destination->put_heartbeat(telemetry::heartbeat_json(heartbeat_input()));
+    if (r.status != DeliveryResult::Status::delivered) log::warning("heartbeat not written: " + r.reason);
+  }
+
+  telemetry::HeartbeatInput heartbeat_input() {
     telemetry::HeartbeatInput in;
     in.site_id = cfg.site.id;
     in.site_name = cfg.site.name;
@@ -350,9 +434,21 @@ struct Pipeline::Impl {
     in.destination_consecutive_failures = ds.consecutive_failures;
     in.destination_next_attempt_at = secs(ds.next_attempt_at);
     in.next_window_open = secs(ds.next_window_open);
-    for (const auto& b : spool.batches_in_state("sealed")) in.bytes_pending += b.file_size;
+    const Outbox out = outbox();
+    in.bytes_pending = out.bytes;
+    in.oldest_batch_at = out.oldest_at;
+    if (cfg.schedule.upload_window) in.upload_window = window_text(*cfg.schedule.upload_window);
+    in.upload_window_open = dispatcher.window().allows(clock.now());
+    in.flow = {in.depth.content_bytes(), cfg.limits.spool_max_bytes, in.bytes_pending, cfg.limits.outbox_max_bytes,
+               flow.intake_paused, flow.sealing_paused};
+    if (cfg.destination.type == config::DestinationType::https)
+      in.certificates.push_back(telemetry::read_certificate("client", cfg.destination.tls.cert, in.now));
+    in.certificates.push_back(telemetry::read_certificate("signer", cfg.encryption.signer_cert, in.now));
     struct statvfs vfs{};
-    if (::statvfs(cfg.state_dir.c_str(), &vfs) == 0) in.state_dir_free_bytes = std::uint64_t(vfs.f_bavail) * vfs.f_frsize;
+    if (::statvfs(cfg.state_dir.c_str(), &vfs) == 0) {
+      in.state_dir_free_bytes = std::uint64_t(vfs.f_bavail) * vfs.f_frsize;
+      in.state_dir_total_bytes = std::uint64_t(vfs.f_blocks) * vfs.f_frsize;
+    }
     in.config_sha256 = config_sha256;
     in.interval_seconds = cfg.heartbeat.interval.count();
     in.progress_line = progress.line();
@@ -360,8 +456,7 @@ struct Pipeline::Impl {
     in.records_ingested = progress.records_ingested;
     in.bytes_sealed = progress.bytes_sealed;
     in.bytes_delivered = progress.bytes_delivered;
-    auto r = destination->put_heartbeat(telemetry::heartbeat_json(in));
-    if (r.status != DeliveryResult::Status::delivered) log::warning("heartbeat not written: " + r.reason);
+    return in;
   }
 };
 
@@ -380,16 +475,21 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
   auto& p = *impl_;
   p.progress = Progress{};
   p.refresh_gate(result);
+  bool intake_skipped = false;
   for (auto& s : p.sources) {
     if (stop) break;
     if (only && !only->count(s->name())) continue;
+    p.update_flow();  // before every poll: the one before may have filled the spool
+    if (!p.flow.intake_paused.empty()) {
+      intake_skipped = true;  // its state is untouched: the next poll after the pause sees everything
+      continue;
+    }
     p.poll(*s, result, stop);
   }
-  if (!stop) p.release_held();
-  if (!stop && p.paused_reason.empty()) {
-    p.seal(result, stop);
-    p.deliver(result, stop, options.ignore_window);
-  }
+  if (intake_skipped) result.errors.push_back(p.flow.intake_paused);
+  // Releasing held records re-reads their content into the spool: intake too.
+  if (!stop && p.flow.intake_paused.empty()) p.release_held();
+  if (!stop && p.paused_reason.empty()) p.seal_and_deliver(result, stop, options.ignore_window);
   p.progress.phase = "idle";
   p.report(true);
   p.write_heartbeat();
@@ -398,6 +498,8 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
 }
 
 void Pipeline::write_heartbeat() { impl_->write_heartbeat(); }
+
+telemetry::HeartbeatInput Pipeline::snapshot() { return impl_->heartbeat_input(); }
 
 std::optional<TimePoint> Pipeline::next_delivery_at() { return impl_->next_delivery_at(); }
 

@@ -15,6 +15,7 @@
 #include "daemon/core/clock.hpp"
 #include "daemon/core/destination.hpp"
 #include "daemon/core/source.hpp"
+#include "daemon/telemetry/heartbeat.hpp"
 
 namespace sennen::pipeline {
 
@@ -25,6 +26,7 @@ struct Progress {
   std::uint64_t batches_sealed = 0, bytes_sealed = 0;
   std::uint64_t batches_delivered = 0, bytes_delivered = 0;
   std::string phase;  // "polling emr", "sealing", "delivering", "idle"
+  std::string paused;  // why intake or sealing is paused (spool or outbox cap), empty when neither
   std::string line() const;  // one human-readable line
 };
 
@@ -57,6 +59,8 @@ class Pipeline {
   std::optional<TimePoint> next_delivery_at();
   // Writes the heartbeat now (also done at the end of every cycle).
   void write_heartbeat();
+  // What the heartbeat would say now (read from the spool: call it on the thread running cycles).
+  telemetry::HeartbeatInput snapshot();
   const config::Config& config() const;
 
  private:

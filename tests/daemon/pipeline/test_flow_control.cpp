@@ -1,0 +1,88 @@
+// When sealing and intake pause, and what they say: the reason must name the cap, the figures
+// and what keeps batches from leaving, so an operator knows what to fix.
+#include <doctest/doctest.h>
+
+#include "daemon/pipeline/flow_control.hpp"
+
+using namespace sennen::pipeline;
+
+namespace {
+constexpr std::uint64_t GiB = 1ull << 30;
+constexpr std::int64_t kStarted = 1795000000;  // 2026-11-18T...Z
+
+Backlog refused() {
+  Backlog b;
+  b.started_at = kStarted;
+  b.last_delivery = 1795600000;  // 2026-11-25T...
+  b.destination_error = "HTTP 403 Forbidden: the receiver refused the client certificate";
+  b.oldest_sealed_at = 1795600100;
+  return b;
+}
+}  // namespace
+
+TEST_CASE("flow: below both caps nothing pauses") {
+  auto d = decide_flow({GiB, 10 * GiB}, {GiB / 2, GiB}, refused());
+  CHECK(d.sealing_paused.empty());
+  CHECK(d.intake_paused.empty());
+}
+
+TEST_CASE("flow: a full outbox pauses sealing only; the spool keeps taking records") {
+  auto d = decide_flow({GiB, 10 * GiB}, {GiB, GiB}, refused());
+  CHECK(d.intake_paused.empty());
+  CHECK(d.sealing_paused.find("outbox holds 1 GiB of its 1 GiB cap (outbox.max_bytes)") != std::string::npos);
+  CHECK(d.sealing_paused.find("has not accepted batches since 2026-11-25T") != std::string::npos);
+  CHECK(d.sealing_paused.find("HTTP 403 Forbidden") != std::string::npos);
+  CHECK(d.sealing_paused.find("sealing paused") != std::string::npos);
+}
+
+TEST_CASE("flow: a full spool pauses intake and says why, in figures") {
+  const std::uint64_t held = 10 * GiB + GiB / 5;  // 10.2 GiB
+  auto d = decide_flow({held, 10 * GiB}, {GiB, GiB}, refused());
+  CHECK(!d.sealing_paused.empty());
+  CHECK(d.intake_paused.rfind("spool holds 10.2 GiB of its 10 GiB cap (spool.max_bytes): ", 0) == 0);
+  CHECK(d.intake_paused.find("the central side has not accepted batches since 2026-11-25T") != std::string::npos);
+  CHECK(d.intake_paused.find("intake paused") != std::string::npos);
+  CHECK(d.intake_paused.find("nothing is lost") != std::string::npos);
+  // A spool exactly at its cap is full: the cap is what it may hold, not one byte more.
+  CHECK(!decide_flow({5, 5}, {0, 1}, {}).intake_paused.empty());
+  CHECK(decide_flow({4, 5}, {0, 1}, {}).intake_paused.empty());
+}
+
+TEST_CASE("flow: the reason names what keeps batches from leaving") {
+  const Fill full{2, 1}, room{0, 1};
+  SUBCASE("never delivered since start") {
+    Backlog b = refused();
+    b.last_delivery = 0;
+    CHECK(decide_flow(full, room, b).intake_paused.find("since this service started at 2026-11-18T") !=
+          std::string::npos);
+  }
+  SUBCASE("the upload window is closed") {
+    Backlog b;
+    b.next_window_open = 1795654800;  // 2026-11-26T...
+    const auto why = decide_flow(room, full, b).sealing_paused;
+    CHECK(why.find("wait for the upload window, which opens at 2026-11-26T") != std::string::npos);
+    CHECK(why.find("schedule.upload_window") != std::string::npos);
+  }
+  SUBCASE("sealing is paused by the stop list") {
+    Backlog b;
+    b.sealing_blocked = "stop list has 1 line(s) that cannot be read";
+    CHECK(decide_flow(full, room, b).intake_paused.find("sealing is paused: stop list has 1 line") !=
+          std::string::npos);
+  }
+  SUBCASE("batches simply wait") {
+    Backlog b;
+    b.oldest_sealed_at = 1795600100;
+    CHECK(decide_flow(room, full, b).sealing_paused.find("the oldest since 2026-11-25T") != std::string::npos);
+  }
+}
+
+TEST_CASE("flow: sizes read like an operator writes them") {
+  CHECK(size_text(0) == "0 bytes");
+  CHECK(size_text(17) == "17 bytes");
+  CHECK(size_text(1024) == "1 KiB");
+  CHECK(size_text(512 * 1024) == "512 KiB");
+  CHECK(size_text(3 * (1ull << 20) / 2) == "1.5 MiB");
+  CHECK(size_text(4 * GiB) == "4 GiB");
+  CHECK(size_text(10 * GiB + GiB / 5) == "10.2 GiB");
+  CHECK(size_text(3ull << 40) == "3 TiB");
+}
