@@ -2,7 +2,9 @@
 // The subcommands of sennen-edgectl. Each returns the process exit status:
 //   0 fine, 1 the check found a problem (doctor fail, unreadable stop-list lines, bad batch),
 //   2 the command itself could not run (config invalid, no spool, unreadable file).
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace sennen::edgectl {
@@ -19,8 +21,19 @@ int status(const Common& c);
 int doctor(const Common& c, const std::string& service_user);
 // show_ids: also list the canonical IDs (never other columns).
 int optout_check(const std::filesystem::path& file, bool json, bool show_ids);
+// The configured stop list (optout.stop_list), as optout_check shows a file.
+int optout_list(const Common& c, bool show_ids);
+// Checks FILE and installs it atomically as optout.stop_list; refuses unreadable lines unless forced.
+int optout_import(const Common& c, const std::filesystem::path& file, bool force);
 int queue(const Common& c);
 int quarantine_list(const Common& c);
+// content: print the quarantined copy itself (it may hold patient data) instead of the entry.
+int quarantine_show(const Common& c, std::int64_t id, bool content);
+// id: one entry; nullopt: all of them.
+int quarantine_retry(const Common& c, std::optional<std::int64_t> id);
+// Seal and deliver now, outside the upload window: SIGUSR1 to the running sennen-edged, or one
+// deliver-only cycle here when none runs.
+int flush(const Common& c);
 int audit(const Common& c, const std::string& patient_id);
 
 struct VerifyArgs {

@@ -41,6 +41,16 @@ int main(int argc, char** argv) {
   chk->add_flag("--json", opt_json, "print JSON instead of text");
   chk->add_flag("--show-ids", opt_ids, "also list the patient IDs that would be withheld (canonical form)");
   chk->callback([&] { rc = optout_check(stop_file, opt_json, opt_ids); });
+  auto* lst = opt->add_subcommand("list", "the configured stop list (optout.stop_list): counts, unreadable lines");
+  add_common(lst, c, true);
+  lst->add_flag("--show-ids", opt_ids, "also list the patient IDs withheld (canonical form)");
+  lst->callback([&] { rc = optout_list(c, opt_ids); });
+  bool force = false;
+  auto* imp = opt->add_subcommand("import", "check FILE, then install it atomically as optout.stop_list");
+  add_common(imp, c, false);
+  imp->add_option("FILE", stop_file, "the new stop-list file from the staff")->required()->check(CLI::ExistingFile);
+  imp->add_flag("--force", force, "install even with unreadable lines (sealing pauses unless allow_unreadable_lines)");
+  imp->callback([&] { rc = optout_import(c, stop_file, force); });
 
   auto* q = app.add_subcommand("queue", "pending records by source, kind and state, with their oldest age");
   add_common(q, c, true);
@@ -51,6 +61,27 @@ int main(int argc, char** argv) {
   auto* ql = qa->add_subcommand("list", "source, path, reason, time and copy of every quarantined file");
   add_common(ql, c, true);
   ql->callback([&] { rc = quarantine_list(c); });
+  std::int64_t qid = 0;
+  bool content = false, all = false;
+  auto* qs = qa->add_subcommand("show", "one entry: reason, source, path, size, when (no file content unless --content)");
+  add_common(qs, c, true);
+  qs->add_option("ID", qid, "the entry's number, from quarantine list")->required();
+  qs->add_flag("--content", content, "print the quarantined copy itself (may hold patient data)");
+  qs->callback([&] { rc = quarantine_show(c, qid, content); });
+  auto* qr = qa->add_subcommand("retry", "have the next poll read a quarantined file again (safe while the daemon runs)");
+  add_common(qr, c, true);
+  auto* qr_id = qr->add_option("ID", qid, "the entry's number, from quarantine list");
+  auto* qr_all = qr->add_flag("--all", all, "every entry");
+  qr_id->excludes(qr_all);
+  qr->callback([&] {
+    if (!all && !qr_id->count()) throw CLI::RequiredError("ID or --all");
+    rc = quarantine_retry(c, all ? std::nullopt : std::optional<std::int64_t>(qid));
+  });
+
+  auto* fl = app.add_subcommand("flush", "seal and deliver now, outside the upload window (signals the daemon, "
+                                         "or delivers itself when none runs)");
+  add_common(fl, c, false);
+  fl->callback([&] { rc = flush(c); });
 
   std::string patient;
   auto* au = app.add_subcommand("audit", "what the spool still holds for one patient, and queued withdrawals");

@@ -1,4 +1,4 @@
-// sennen-edgectl queue, quarantine list and audit: read-only views of the spool.
+// sennen-edgectl queue and audit: read-only views of the spool.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -74,34 +74,6 @@ int queue(const Common& c) {
     }
     std::cout << "withdrawals pending: " << d.withdrawals_pending << "; sealed batches waiting for delivery: "
               << d.batches_pending << "\n";
-    return 0;
-  });
-}
-
-int quarantine_list(const Common& c) {
-  return with_spool(c, "quarantine list", [&](spool::SpoolReader& r) {
-    const auto rows = r.quarantine();
-    if (c.json) {
-      json out = json::array();
-      for (const auto& q : rows)
-        out.push_back({{"source", q.source},
-                       {"path", q.path},
-                       {"reason", q.reason},
-                       {"size", q.size},
-                       {"at", when(q.at)},
-                       {"copy_path", q.copy_path.empty() ? json(nullptr) : json(q.copy_path)}});
-      print_json(out);
-      return 0;
-    }
-    if (rows.empty()) {
-      std::cout << "nothing in quarantine\n";
-      return 0;
-    }
-    for (const auto& q : rows) {
-      std::cout << when(q.at) << "  " << q.source << "  " << q.path << "\n    reason: " << q.reason
-                << "\n    copy:   " << (q.copy_path.empty() ? "-" : q.copy_path) << "\n";
-    }
-    std::cout << rows.size() << " quarantined file(s)\n";
     return 0;
   });
 }

@@ -1,0 +1,45 @@
+// sennen-edgectl flush: seal and deliver what is waiting now, outside the upload window.
+//
+// When sennen-edged runs on this state_dir (it holds state_dir/sennen-edged.pid locked), it gets
+// SIGUSR1 and runs a deliver-only cycle itself at once; its log and `status` show the result.
+// When none runs, the cycle runs here (as the spool's owner), polling no source, and its result
+// decides the exit status. Either way nothing else changes: a failed delivery is retried as usual.
+#include <csignal>
+#include <iostream>
+
+#include "adapters/destinations/https/https_destination.hpp"
+#include "daemon/app/instance_lock.hpp"
+#include "daemon/app/service.hpp"
+#include "daemon/util/fd.hpp"
+#include "tools/edgectl/commands.hpp"
+#include "tools/edgectl/common.hpp"
+#include "tools/edgectl/spool_access.hpp"
+
+namespace sennen::edgectl {
+
+int flush(const Common& c) {
+  auto cfg = load_config(c.config);
+  if (!cfg) return 2;
+  if (auto pid = app::lock_holder(cfg->state_dir)) {
+    if (::kill(*pid, SIGUSR1) != 0) {
+      std::cerr << "sennen-edgectl flush: cannot signal sennen-edged (pid " << *pid << "): " << util::errno_text(errno)
+                << " (run as root or as the service user)\n";
+      return 2;
+    }
+    std::cout << "asked sennen-edged (pid " << *pid
+              << ") to seal and deliver now; see its log or sennen-edgectl status for the result\n";
+    return 0;
+  }
+  std::cout << "sennen-edged is not running on " << cfg->state_dir.string() << ": delivering from here\n";
+  try {
+    become_spool_owner(cfg->state_dir);
+  } catch (const std::exception& e) {
+    std::cerr << "sennen-edgectl flush: " << e.what() << "\n";
+    return 2;
+  }
+  destinations::HttpsGlobalInit curl_global;  // before anything may use libcurl
+  const int rc = app::deliver_now(c.config);
+  return rc == app::kOk ? 0 : rc == app::kBadConfig || rc == app::kFatal ? 2 : 1;
+}
+
+}  // namespace sennen::edgectl

@@ -1,0 +1,204 @@
+// sennen-edgectl quarantine list | show ID | retry ID|--all.
+//
+// list and show read the spool read-only. retry makes the next poll read the file again: it
+// forgets the file's polling state and marks its folder as not settled (so the unchanged-folder
+// shortcut does not skip it), and removes the quarantine entry and its copy, in one transaction
+// that waits for the daemon's (see spool_writer.hpp). A file that is still bad comes back into
+// quarantine with a fresh reason. DICOM instances cannot be re-read this way: they were pushed
+// or fetched once, so the sender has to send them again.
+#include <fstream>
+#include <iostream>
+
+#include "daemon/spool/sqlite.hpp"
+#include "tools/edgectl/commands.hpp"
+#include "tools/edgectl/common.hpp"
+#include "tools/edgectl/spool_access.hpp"
+
+namespace sennen::edgectl {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Entry {
+  std::int64_t id = 0;
+  std::string source, path, reason, copy_path;
+  std::uint64_t size = 0;
+  std::int64_t at = 0;
+};
+
+constexpr const char* kSelect = "SELECT id, source, path, reason, size, COALESCE(copy_path, ''), at FROM quarantine";
+
+std::vector<Entry> entries(sqlite::Connection& db, std::optional<std::int64_t> id) {
+  sqlite::Statement q(db, std::string(kSelect) + (id ? " WHERE id = ?1" : "") + " ORDER BY at, id");
+  if (id) q.bind(1, *id);
+  std::vector<Entry> out;
+  while (q.step())
+    out.push_back({q.column_int(0), q.column_text(1), q.column_text(2), q.column_text(3), q.column_text(5),
+                   static_cast<std::uint64_t>(q.column_int(4)), q.column_int(6)});
+  return out;
+}
+
+json to_json(const Entry& e) {
+  return {{"id", e.id},     {"source", e.source}, {"path", e.path},
+          {"reason", e.reason}, {"size", e.size}, {"at", when(e.at)},
+          {"copy_path", e.copy_path.empty() ? json(nullptr) : json(e.copy_path)}};
+}
+
+// Loads the config, opens the spool read-only and runs `fn`; errors become exit status 2.
+template <typename Fn>
+int with_config(const Common& c, const char* command, Fn fn) {
+  auto cfg = load_config(c.config);
+  if (!cfg) return 2;
+  try {
+    return fn(*cfg);
+  } catch (const std::exception& e) {
+    std::cerr << "sennen-edgectl " << command << ": " << e.what() << "\n";
+    return 2;
+  }
+}
+
+// The polling-state key of the folder holding `rel_path` under root number `root` (see
+// adapters/sources/dirpoll/walker.cpp: "<root>/<folder relative to the root>").
+std::string folder_key(std::size_t root, const std::string& rel_path) {
+  const std::string dir = fs::path(rel_path).parent_path().generic_string();
+  return std::to_string(root) + (dir.empty() ? "" : "/" + dir);
+}
+
+const config::Source* source_config(const config::Config& cfg, const std::string& name) {
+  for (const auto& s : cfg.sources)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+// Why this entry cannot be retried, or "" when it can.
+std::string cannot_retry(const config::Config& cfg, const Entry& e) {
+  const auto* s = source_config(cfg, e.source);
+  if (!s) return "source " + e.source + " is no longer in the configuration";
+  if (s->type == config::SourceType::dicom_scp || s->type == config::SourceType::dicom_qr)
+    return "a DICOM instance is received once; have the sender (modality or PACS) send it again";
+  return "";
+}
+
+// Forgets the file's polling state so the next poll reads it again. In the caller's transaction.
+void requeue(sqlite::Connection& db, const config::Config& cfg, const Entry& e) {
+  const auto* s = source_config(cfg, e.source);
+  const std::string name = fs::path(e.path).filename().string();
+  sqlite::Statement forget(db, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3");
+  sqlite::Statement unsettle(db, "UPDATE dirpoll_dirs SET settled = 0 WHERE source = ?1 AND path = ?2");
+  for (std::size_t root = 0; root < s->roots.size(); ++root) {
+    const std::string key = folder_key(root, e.path);
+    forget.bind(1, e.source).bind(2, key).bind(3, name).run();
+    unsettle.bind(1, e.source).bind(2, key).run();
+  }
+  sqlite::Statement drop(db, "DELETE FROM quarantine WHERE id = ?1");
+  drop.bind(1, e.id).run();
+}
+
+}  // namespace
+
+int quarantine_list(const Common& c) {
+  return with_config(c, "quarantine list", [&](const config::Config& cfg) {
+    auto db = open_spool(cfg.state_dir, Access::read_only);
+    const auto rows = entries(*db, std::nullopt);
+    if (c.json) {
+      json out = json::array();
+      for (const auto& e : rows) out.push_back(to_json(e));
+      print_json(out);
+      return 0;
+    }
+    if (rows.empty()) {
+      std::cout << "nothing in quarantine\n";
+      return 0;
+    }
+    for (const auto& e : rows)
+      std::cout << "#" << e.id << "  " << when(e.at) << "  " << e.source << "  " << e.path << "\n    reason: " << e.reason
+                << "\n    copy:   " << (e.copy_path.empty() ? "-" : e.copy_path) << "\n";
+    std::cout << rows.size() << " quarantined file(s); details: sennen-edgectl quarantine show ID\n";
+    return 0;
+  });
+}
+
+int quarantine_show(const Common& c, std::int64_t id, bool content) {
+  return with_config(c, "quarantine show", [&](const config::Config& cfg) {
+    auto db = open_spool(cfg.state_dir, Access::read_only);
+    const auto rows = entries(*db, id);
+    if (rows.empty()) {
+      std::cerr << "sennen-edgectl quarantine show: no quarantine entry #" << id << " (see quarantine list)\n";
+      return 2;
+    }
+    const Entry& e = rows[0];
+    if (content) {  // the file as it was set aside: may hold patient data, so only on request
+      std::ifstream in(e.copy_path, std::ios::binary);
+      if (e.copy_path.empty() || !in) {
+        std::cerr << "sennen-edgectl quarantine show: no copy of #" << id << " to show"
+                  << (e.copy_path.empty() ? "" : " (" + e.copy_path + " cannot be read)") << "\n";
+        return 2;
+      }
+      std::cout << in.rdbuf();
+      return 0;
+    }
+    if (c.json) {
+      json j = to_json(e);
+      const std::string why = cannot_retry(cfg, e);
+      j["retry"] = why.empty() ? json("possible") : json(why);
+      print_json(j);
+      return 0;
+    }
+    const std::string why = cannot_retry(cfg, e);
+    std::cout << "quarantine entry #" << e.id << "\n"
+              << "  source: " << e.source << "\n"
+              << "  path:   " << e.path << "\n"
+              << "  size:   " << bytes(e.size) << " (" << e.size << " bytes)\n"
+              << "  when:   " << when(e.at) << "\n"
+              << "  reason: " << e.reason << "\n"
+              << "  copy:   " << (e.copy_path.empty() ? "-" : e.copy_path) << "\n"
+              << "  retry:  " << (why.empty() ? "sennen-edgectl quarantine retry " + std::to_string(e.id) : why) << "\n"
+              << "  (the file's content is not shown; add --content to print the copy, which may hold patient data)\n";
+    return 0;
+  });
+}
+
+int quarantine_retry(const Common& c, std::optional<std::int64_t> id) {
+  return with_config(c, "quarantine retry", [&](const config::Config& cfg) {
+    become_spool_owner(cfg.state_dir);
+    auto db = open_spool(cfg.state_dir, Access::read_write);
+    std::vector<Entry> done;
+    int skipped = 0;
+    {
+      sqlite::Transaction tx(*db);  // BEGIN IMMEDIATE: waits for the daemon's current write
+      const auto rows = entries(*db, id);
+      if (rows.empty()) {
+        std::cerr << "sennen-edgectl quarantine retry: "
+                  << (id ? "no quarantine entry #" + std::to_string(*id) : std::string("nothing in quarantine")) << "\n";
+        return id ? 2 : 0;
+      }
+      for (const auto& e : rows) {
+        if (auto why = cannot_retry(cfg, e); !why.empty()) {
+          std::cerr << "#" << e.id << " " << e.source << ":" << e.path << ": not retried: " << why << "\n";
+          ++skipped;
+          continue;
+        }
+        requeue(*db, cfg, e);
+        done.push_back(e);
+      }
+      tx.commit();
+    }
+    for (const auto& e : done) {
+      std::error_code ec;
+      if (!e.copy_path.empty()) fs::remove(e.copy_path, ec);  // a stale copy of patient data helps nobody
+    }
+    if (c.json) {
+      json out = {{"requeued", json::array()}, {"skipped", skipped}};
+      for (const auto& e : done) out["requeued"].push_back({{"id", e.id}, {"source", e.source}, {"path", e.path}});
+      print_json(out);
+    } else {
+      for (const auto& e : done) std::cout << "#" << e.id << " " << e.source << ":" << e.path << ": re-queued\n";
+      std::cout << done.size() << " file(s) will be read again at the next poll of their source"
+                << (skipped ? "; " + std::to_string(skipped) + " could not be retried (above)" : "") << "\n";
+    }
+    return skipped && done.empty() ? 1 : 0;
+  });
+}
+
+}  // namespace sennen::edgectl
