@@ -2,6 +2,7 @@
 // and what keeps batches from leaving, so an operator knows what to fix.
 #include <doctest/doctest.h>
 
+#include "daemon/core/source.hpp"
 #include "daemon/pipeline/flow_control.hpp"
 
 using namespace sennen::pipeline;
@@ -85,4 +86,15 @@ TEST_CASE("flow: sizes read like an operator writes them") {
   CHECK(size_text(4 * GiB) == "4 GiB");
   CHECK(size_text(10 * GiB + GiB / 5) == "10.2 GiB");
   CHECK(size_text(3ull << 40) == "3 TiB");
+}
+
+TEST_CASE("flow: sources see the spool-full state through a read-only view that follows it") {
+  CHECK_FALSE(sennen::SpoolFull()());  // a context built without one (tests, tools) is never full
+  std::atomic<bool> full{false};
+  const sennen::SpoolFull view(full);
+  const sennen::SpoolFull kept = view;  // a receiver thread may keep a copy
+  CHECK_FALSE(kept());
+  full = true;
+  CHECK(view());
+  CHECK(kept());
 }
