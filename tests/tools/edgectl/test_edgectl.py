@@ -365,7 +365,8 @@ class OptoutCheck(unittest.TestCase):
 
 class Help(unittest.TestCase):
     def test_every_subcommand_has_help(self):
-        for cmd in (["status"], ["doctor"], ["optout", "check"], ["queue"], ["quarantine", "list"], ["audit"],
+        for cmd in (["status"], ["doctor"], ["optout", "check"], ["optout", "list"], ["optout", "import"], ["queue"],
+                    ["quarantine", "list"], ["quarantine", "show"], ["quarantine", "retry"], ["flush"], ["audit"],
                     ["verify-batch"]):
             rc, out, _ = edgectl(*cmd, "--help")
             self.assertEqual(rc, 0, cmd)
