@@ -4,6 +4,7 @@ the destination works again, deliveries make room, both resume by themselves wit
 unchanged, and every eligible record arrives exactly once, including files written while intake
 was paused."""
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -12,7 +13,9 @@ import tempfile
 import time
 import unittest
 
-from harness import EDGED, Hospital, expected_current, records_of, same_bytes
+from harness import EDGED, SOURCE_DIR, Hospital, expected_current, records_of, same_bytes
+
+FLEET = os.path.join(SOURCE_DIR, "tools", "sennen-fleet")
 
 
 def local_days():
@@ -109,6 +112,14 @@ class CapsTest(CapsBase):
         self.assertEqual(hb["spool"]["max_bytes"], 1000)
         self.assertEqual(hb["spool"]["content_bytes"], spool_bytes)
         self.assertEqual(len(self.outbox()), 1)
+        # The central team's fleet view flags the site, with the site's own words.
+        r = subprocess.run([FLEET, "--json", h.export], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        site = json.loads(r.stdout)[0]
+        self.assertEqual(site["flags"], ["FAILING", "NEAR LIMIT"])
+        reasons = " | ".join(x["text"] for x in site["reasons"])
+        self.assertIn("intake paused: spool holds", reasons)
+        self.assertIn("outbox.max_bytes); sealing paused: outbox holds", reasons)
 
         # 4. The destination works again; the caps stay as they are. Deliveries make room, so
         #    sealing resumes within the cycle and intake resumes for the next poll.
