@@ -96,7 +96,7 @@ class QrSource final : public Source {
   void poll_pacs(SourceContext& ctx) {
     ctx.stats = SourceStats{};
     if (!prepared_) {
-      receiver_.prepare();
+      receiver_.prepare(ctx.spool_full);
       prepared_ = true;
     }
     if (options_.retrieve == Retrieve::move && !move_scp_) start_move_acceptor();

@@ -20,7 +20,8 @@ Folders Folders::of(const fs::path& state_dir, const std::string& source) {
 Receiver::Receiver(const ScpSourceOptions& options, Folders folders)
     : options_(options), folders_(std::move(folders)) {}
 
-void Receiver::prepare() {
+void Receiver::prepare(SpoolFull spool_full) {
+  spool_full_ = spool_full;
   for (const auto& dir : {folders_.incoming, folders_.rejected, folders_.store}) fs::create_directories(dir);
   for (const auto& e : fs::directory_iterator(folders_.incoming))
     if (e.path().filename().string().rfind(kTempPrefix, 0) == 0) fs::remove(e.path());
@@ -48,6 +49,11 @@ std::uint64_t Receiver::incoming_bytes() {
 }
 
 StoreHandler::Begin Receiver::begin_store(std::string_view, std::string_view) {
+  if (spool_full_()) {
+    log::warning("source " + options_.name + ": refusing C-STORE (A700 out of resources): the spool is full "
+                 "(spool.max_bytes) until deliveries make room; the sender keeps the instance and retries");
+    return {status::out_of_resources, {}};
+  }
   struct statvfs vfs{};
   if (::statvfs(folders_.incoming.c_str(), &vfs) != 0) {
     log::error("source " + options_.name + ": cannot check free space under " + folders_.incoming.string() + ": " +

@@ -28,7 +28,9 @@ class Receiver final : public StoreHandler {
  public:
   Receiver(const ScpSourceOptions& options, Folders folders);
   // Removes temporaries a crash left behind (their peers never got success) and creates folders.
-  void prepare();
+  // `spool_full` (from the first poll's SourceContext, valid while the source lives) is asked
+  // before every C-STORE: a full spool is answered A700, so the peer keeps the instance and retries.
+  void prepare(SpoolFull spool_full);
   Begin begin_store(std::string_view calling_ae, std::string_view sop_instance_uid) override;
   std::uint16_t end_store(const std::filesystem::path& file, bool received, std::string_view calling_ae,
                           std::string_view sop_instance_uid, std::string_view why) override;
@@ -42,6 +44,7 @@ class Receiver final : public StoreHandler {
 
   const ScpSourceOptions& options_;
   Folders folders_;
+  SpoolFull spool_full_;  // set before any association thread starts, then only read
   std::atomic<std::uint64_t> seq_{0};
   std::mutex incoming_mutex_;  // guards the two below: associations run on several threads
   std::uint64_t incoming_bytes_ = 0;

@@ -51,7 +51,7 @@ class ScpSource final : public Source {
   void poll_folders(SourceContext& ctx) {
     ctx.stats = SourceStats{};
     if (!started_) {
-      receiver_.prepare();
+      receiver_.prepare(ctx.spool_full);
       scp_.start();
       started_ = true;
       log::notice("source " + name() + ": DICOM SCP '" + options_.scp.ae_title + "' listening on port " +

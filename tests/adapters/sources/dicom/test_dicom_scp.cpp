@@ -102,6 +102,7 @@ struct Fixture {
   test::ManualClock clock;
   test::RecordingSink sink;
   std::atomic<bool> stop{false};
+  std::atomic<bool> spool_full{false};  // what the pipeline sets when spool.max_bytes is reached
   SourceStats stats;
   std::uint16_t port = 0;
   std::unique_ptr<Source> source;
@@ -130,7 +131,7 @@ struct Fixture {
     poll();  // starts the SCP
   }
   void poll() {
-    SourceContext ctx{clock, *state, sink, stop, stats, false};
+    SourceContext ctx{clock, *state, sink, stop, stats, false, SpoolFull(spool_full)};
     spool.begin();
     source->poll(ctx);
     spool.commit();
@@ -352,7 +353,23 @@ TEST_CASE("dicom-scp: a malformed or truncated data set is refused and quarantin
   CHECK(f.stats.quarantined == 3);
 }
 
-TEST_CASE("dicom-scp: out of resources (A700) when free space is below min_free or incoming/ is full") {
+TEST_CASE("dicom-scp: out of resources (A700) when the spool, the disk or incoming/ is full") {
+  SUBCASE("spool full") {
+    Fixture f;
+    Spec b;
+    b.sop += ".2";
+    fs::path one = make_dcm(f.tmp / "src", "a", Spec{});
+    fs::path two = make_dcm(f.tmp / "src", "b", b);
+    std::string out;
+    f.spool_full = true;
+    f.storescu(kModality, {one}, out);
+    CHECK(out.find("Refused: OutOfResources") != std::string::npos);
+    CHECK(f.incoming_files().empty());
+    f.spool_full = false;  // deliveries made room: the retry is taken
+    f.storescu(kModality, {one, two}, out);
+    CHECK(out.find("Refused: OutOfResources") == std::string::npos);
+    CHECK(f.incoming_files().size() == 2);
+  }
   SUBCASE("min_free") {
     Fixture f(std::uint64_t{1} << 62);  // more than any disk has
     fs::path file = make_dcm(f.tmp / "src", "a", Spec{});
