@@ -20,61 +20,13 @@
 #include "daemon/spool/spool_reader.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
+#include "tools/edgectl/doctor_peers.hpp"
+#include "tools/edgectl/doctor_report.hpp"
 
 namespace sennen::edgectl {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
-
-enum class Level { pass, warn, fail, info };
-const char* label(Level l) {
-  switch (l) {
-    case Level::pass: return "PASS";
-    case Level::warn: return "WARN";
-    case Level::fail: return "FAIL";
-    case Level::info: return "----";
-  }
-  return "?";
-}
-
-struct Check {
-  Level level;
-  std::string name, message;
-};
-
-class Report {
- public:
-  void add(Level l, std::string name, std::string message) { checks_.push_back({l, std::move(name), std::move(message)}); }
-  bool failed() const {
-    for (const auto& c : checks_)
-      if (c.level == Level::fail) return true;
-    return false;
-  }
-  void print(bool as_json) const {
-    if (as_json) {
-      json j = json::array();
-      for (const auto& c : checks_) {
-        std::string s = label(c.level);
-        for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        j.push_back({{"check", c.name}, {"result", c.level == Level::info ? "not_checked" : s}, {"message", c.message}});
-      }
-      print_json({{"checks", j}, {"ok", !failed()}});
-      return;
-    }
-    int fails = 0, warns = 0;
-    for (const auto& c : checks_) {
-      std::cout << label(c.level) << "  " << c.name << ": " << c.message << "\n";
-      fails += c.level == Level::fail;
-      warns += c.level == Level::warn;
-    }
-    std::cout << "\n" << (fails ? "FAILED" : "OK") << ": " << fails << " failed, " << warns << " warning(s), "
-              << checks_.size() << " checks\n";
-  }
-
- private:
-  std::vector<Check> checks_;
-};
 
 std::string octal_mode(mode_t m) {
   char buf[8];
@@ -270,8 +222,7 @@ void check_destination(Report& r, const config::Config& cfg, const std::optional
       r.add(Level::fail, "S3 access key file mode",
             d.access_key_file.string() + " has mode " + octal_mode(st.st_mode) + "; run: chmod 600 " +
                 d.access_key_file.string());
-    r.add(Level::info, "destination reachability",
-          "not checked yet (signed request to " + d.endpoint + "/" + d.bucket + ")");
+    check_destination_reachable(r, cfg);
     return;
   }
   for (const auto& [what, path] : {std::pair{"TLS CA", tls.ca}, {"TLS client certificate", tls.cert}, {"TLS client key", tls.key}})
@@ -280,8 +231,8 @@ void check_destination(Report& r, const config::Config& cfg, const std::optional
   if (::stat(tls.key.c_str(), &st) == 0 && (st.st_mode & 077))
     r.add(Level::fail, "TLS client key mode",
           tls.key.string() + " has mode " + octal_mode(st.st_mode) + "; run: chmod 600 " + tls.key.string());
-  r.add(Level::info, "destination reachability", "not checked yet (TLS handshake and authenticated no-op to " +
-                                                     cfg.destination.url + ")");
+  check_tls_client(r, tls);
+  check_destination_reachable(r, cfg);
 }
 
 // When this binary was configured (CMake, SOURCE_DATE_EPOCH when set): a clock before it is surely wrong.
@@ -328,10 +279,10 @@ int doctor(const Common& c, const std::string& service_user_name) {
     check_keys(r, *cfg, su);
     check_state_dir(r, *cfg, su);
     check_destination(r, *cfg, su);
+    check_dicom_peers(r, *cfg);
   } else {
     r.add(Level::info, "everything else", "not checked: the configuration could not be loaded");
   }
-  r.add(Level::info, "DICOM peers", "not checked yet (C-ECHO)");
   r.print(c.json);
   return r.failed() ? 1 : 0;
 }

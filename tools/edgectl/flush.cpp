@@ -7,7 +7,6 @@
 #include <csignal>
 #include <iostream>
 
-#include "adapters/destinations/https/https_destination.hpp"
 #include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/util/fd.hpp"
@@ -37,7 +36,6 @@ int flush(const Common& c) {
     std::cerr << "sennen-edgectl flush: " << e.what() << "\n";
     return 2;
   }
-  destinations::HttpsGlobalInit curl_global;  // before anything may use libcurl
   const int rc = app::deliver_now(c.config);
   return rc == app::kOk ? 0 : rc == app::kBadConfig || rc == app::kFatal ? 2 : 1;
 }

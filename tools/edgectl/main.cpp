@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "adapters/destinations/https/https_destination.hpp"
 #include "sennen/version.hpp"
 #include "tools/edgectl/commands.hpp"
 
@@ -15,6 +16,8 @@ void add_common(CLI::App* cmd, sennen::edgectl::Common& c, bool with_json) {
 
 int main(int argc, char** argv) {
   using namespace sennen::edgectl;
+  // libcurl's process-wide setup (doctor's reachability, flush), before anything else runs.
+  sennen::destinations::HttpsGlobalInit curl_global;
   CLI::App app{"sennen-edgectl: status, checks and audits for sennen-edge (reads the spool read-only)"};
   app.set_version_flag("--version", std::string("sennen-edgectl ") + sennen::kVersion);
   app.require_subcommand(1);
