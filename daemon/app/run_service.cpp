@@ -134,6 +134,8 @@ class Worker {
     try {
       config::Config fresh = config::load(file_);
       config::require_edited(fresh);
+      if (fresh.metrics.port != cfg_.metrics.port || fresh.metrics.max_pending_age != cfg_.metrics.max_pending_age)
+        log::warning("the metrics settings changed; they take effect when the service restarts");
       cfg_ = std::move(fresh);
       build();
       log::notice("configuration reloaded from " + file_.string());
