@@ -8,9 +8,7 @@
 #include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/dul.h>
-#include <dcmtk/oflog/oflog.h>
 
-#include <cstdlib>
 #include <vector>
 
 #include "adapters/sources/dicom_common/store_receive.hpp"
@@ -81,9 +79,7 @@ struct QrAssociation::Impl {
 
 QrAssociation::QrAssociation(const PeerOptions& peer) : impl_(std::make_unique<Impl>()) {
   impl_->peer = peer;
-  // Debian's DCMTK leaves Nagle on unless asked at run time (about 40 ms per sub-operation).
-  ::setenv("TCP_NODELAY", "1", 1);
-  OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+  prepare_dcmtk_networking();
   const int acse = static_cast<int>(peer.acse_timeout.count());
   T_ASC_Network* raw_net = nullptr;
   OFCondition cond = ASC_initializeNetwork(NET_REQUESTOR, 0, acse, &raw_net);
@@ -217,7 +213,8 @@ RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler*
                                        std::string_view move_destination) {
   const bool move = handler == nullptr;
   const std::string what = move ? "C-MOVE" : "C-GET";
-  const char* model = move ? UID_MOVEStudyRootQueryRetrieveInformationModel : UID_GETStudyRootQueryRetrieveInformationModel;
+  const char* model =
+      move ? UID_MOVEStudyRootQueryRetrieveInformationModel : UID_GETStudyRootQueryRetrieveInformationModel;
   T_ASC_PresentationContextID pres = impl_->context(model);
   T_ASC_Association* assoc = impl_->assoc;
   DcmDataset query;

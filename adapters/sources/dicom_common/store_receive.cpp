@@ -1,12 +1,31 @@
 #include "adapters/sources/dicom_common/store_receive.hpp"
 
 #include <dcmtk/dcmdata/dcostrmf.h>
+#include <dcmtk/dcmnet/dul.h>
+#include <dcmtk/oflog/oflog.h>
 
+#include <cstdlib>
 #include <memory>
+#include <mutex>
 
 #include "daemon/util/log.hpp"
 
 namespace sennen::dicom {
+
+void prepare_dcmtk_networking() {
+  static std::once_flag once;  // the settings are the process's, like DCMTK's own globals
+  std::call_once(once, [] {
+    // Debian's DCMTK leaves Nagle on unless asked at run time; with it every C-STORE (and every
+    // C-GET/C-MOVE sub-operation) waits ~40 ms for a delayed ACK.
+    ::setenv("TCP_NODELAY", "1", 1);
+    // Peers are identified by IP address (allowed_addresses), never by a reverse DNS name, which
+    // would also cost a lookup per association.
+    dcmDisableGethostbyaddr.set(OFTrue);
+    // DCMTK would print its own unprefixed lines to stderr (the journal); every refusal is
+    // already logged by us with its reason and priority, so only its fatal messages are kept.
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+  });
+}
 
 std::string trimmed_field(const char* field) {
   std::string out(field);

@@ -1,7 +1,7 @@
 #pragma once
-// Internal to dicom_common (it names DCMTK types): the one piece of code that receives the data
-// set of a C-STORE request and answers it. The SCP (pushes and C-MOVE sub-associations) and the
-// C-GET sub-operations of the query/retrieve SCU both use it.
+// Internal to dicom_common (it names DCMTK types): what the SCP and the query/retrieve SCU share.
+// Above all the one piece of code that receives the data set of a C-STORE request and answers it,
+// used by the SCP (pushes and C-MOVE sub-associations) and by C-GET sub-operations alike.
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dimse.h>
@@ -21,6 +21,11 @@ namespace sennen::dicom {
 OFCondition receive_store(T_ASC_Association* assoc, T_ASC_PresentationContextID pres, T_DIMSE_C_StoreRQ& req,
                           std::string_view calling_ae, StoreHandler& handler, int timeout_seconds,
                           const std::string& where);
+
+// The process-wide DCMTK settings our networking needs, made once per process before the first
+// association: DCMTK reads them from globals and the environment while it sets sockets up, so
+// changing them later, while another thread runs an association, would race with it.
+void prepare_dcmtk_networking();
 
 // A fixed-size text field of a DIMSE command or an association (UID, AE title), without padding.
 std::string trimmed_field(const char* field);

@@ -11,11 +11,9 @@
 #include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/dul.h>
 #include <dcmtk/dcmnet/dulstruc.h>
-#include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <iterator>
 #include <list>
 #include <thread>
@@ -243,15 +241,7 @@ StoreScp::~StoreScp() { stop(); }
 
 void StoreScp::start() {
   if (impl_->acceptor.joinable()) return;
-  // Debian's DCMTK leaves Nagle on unless asked at run time; with it every C-STORE waits ~40 ms
-  // for a delayed ACK. DCMTK reads the variable when it sets a socket up.
-  ::setenv("TCP_NODELAY", "1", 1);
-  // Peers are identified by IP address (allowed_addresses), never by a reverse DNS name, which
-  // would also cost a lookup per association.
-  dcmDisableGethostbyaddr.set(OFTrue);
-  // DCMTK would print its own unprefixed lines to stderr (the journal); every refusal is already
-  // logged by us with its reason and priority, so only its fatal messages are kept.
-  OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+  prepare_dcmtk_networking();
   const ScpOptions& o = impl_->options;
   T_ASC_Network* raw = nullptr;
   OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, o.bind_address.empty() ? o.port : 0,

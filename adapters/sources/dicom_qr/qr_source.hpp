@@ -1,7 +1,8 @@
 #pragma once
 // type: dicom-qr — poll a PACS: C-FIND studies by StudyDate from a persisted watermark (minus
 // lookback), C-GET or C-MOVE the new or grown ones into the same durable incoming/ folder the
-// dicom-scp source uses (through the same Receiver), and take them into the spool the same way (adapters/sources/dicom_scp/incoming.hpp).
+// dicom-scp source uses (through the same Receiver), and take them into the spool the same way
+// (adapters/sources/dicom_scp/incoming.hpp).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>

@@ -420,6 +420,7 @@ namespace {
 fs::path start_slow_sender(Fixture& f, const fs::path& file, int stall_seconds) {
   const std::string sender = (test::source_dir() / "tests/adapters/sources/dicom/send_raw.py").string();
   fs::path out = f.tmp / "slow.out";
+  test::write_file(out, "");  // exists before the background shell gets to its redirection
   REQUIRE(test::run("python3 " + sender + " 127.0.0.1 " + std::to_string(f.port) + " " + kModality + " " + kOurAe +
                     " " + file.string() + " 100000000 " + std::to_string(stall_seconds) + " > " + out.string() +
                     " 2>&1 &") == 0);
