@@ -51,7 +51,8 @@ pid logs/nginx.pid;
 error_log logs/error.log info;
 events {{ worker_connections 64; }}
 http {{
-  access_log logs/access.log;
+  log_format timed '$request_method $uri $status $request_length $request_time';
+  access_log logs/access.log timed;
   client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
   uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
   server {{
@@ -94,6 +95,11 @@ http {{
     def log(self):
         with open(os.path.join(self.dir, "logs", "error.log"), encoding="utf-8", errors="replace") as f:
             return f.read()[-2000:]
+
+    def requests(self):
+        """(method, uri, status, bytes received, seconds) of every request so far, oldest first."""
+        with open(os.path.join(self.dir, "logs", "access.log"), encoding="utf-8") as f:
+            return [(m, u, int(s), int(n), float(t)) for m, u, s, n, t in (line.split() for line in f)]
 
     def stored(self):
         return sorted(os.path.relpath(os.path.join(r, n), self.data)
