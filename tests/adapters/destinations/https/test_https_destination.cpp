@@ -67,7 +67,8 @@ const fs::path& pki() {
 
 // nginx as the central receiver, in its own prefix:
 //   port:       the real receiver (server.crt, clients must present a certificate from ca.crt);
-//               /sennen/ stores PUTs under data/, /fail500/ answers 500, /forbidden/ answers 403
+//               /sennen/ stores PUTs under data/, /fail500/ answers 500, /forbidden/ answers 403,
+//               /lying/ stores PUTs but answers every HEAD with a 5-byte body
 //   other_port: the same, but presenting a certificate from an unrelated CA
 class Receiver {
  public:
@@ -87,6 +88,9 @@ class Receiver {
                  " dav_access user:rw group:r; }\n"
                  "    location /fail500/ { return 500; }\n"
                  "    location /forbidden/ { return 403; }\n"
+                 // Takes the upload, but a HEAD says it holds 5 bytes: a receiver that lost part of it.
+                 "    location /lying/ { if ($request_method = HEAD) { return 200 \"short\"; }"
+                 " root data; dav_methods PUT; create_full_put_path on; }\n"
                  "  }\n";
     }
     // As root, nginx would hand its workers to 'nobody', who may not write under our root-owned
@@ -220,6 +224,20 @@ TEST_CASE("an outbox file that does not match its record is not committed") {
   CHECK(r.status == Status::retry);
   CHECK_MESSAGE(r.reason.find("shorter than its recorded size") != std::string::npos, r.reason);
   CHECK_FALSE(fs::exists(rx.stored(std::string(kSite) + "/20260401/b-0004.json")));
+}
+
+TEST_CASE("an upload the receiver acknowledged but does not hold whole is not committed") {
+  sennen::destinations::HttpsGlobalInit curl;
+  Receiver rx;
+  TempDir work;
+  auto dest = sennen::destinations::make_https_destination(options(rx.url("lying")));
+  const BatchFile b = outbox_batch(work, "b-0014", 200000);
+  auto r = dest->deliver(b);
+  CHECK(r.status == Status::retry);
+  CHECK_MESSAGE(r.reason.find("the receiver holds 5 bytes, not 200000; will send it again") != std::string::npos,
+                r.reason);
+  CHECK(fs::exists(rx.dir / ("data/lying/" + std::string(kSite) + "/20260401/b-0014.cms")));
+  CHECK_FALSE(fs::exists(rx.dir / ("data/lying/" + std::string(kSite) + "/20260401/b-0014.json")));
 }
 
 TEST_CASE("a receiver certificate from another CA is refused before anything is sent") {
