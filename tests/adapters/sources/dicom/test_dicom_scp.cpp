@@ -430,9 +430,14 @@ fs::path start_slow_sender(Fixture& f, const fs::path& file, int stall_seconds) 
   return out;
 }
 
+// What the sender said once it is done: a status ("0x0000"), "no response", or a Python error.
 std::string wait_for_status(const fs::path& out) {
-  for (int i = 0; i < 300 && test::read_file(out).find("0x") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto done = [&] {
+    const std::string said = test::read_file(out);
+    return said.find("0x") != std::string::npos || said.find("no response") != std::string::npos ||
+           said.find("Error") != std::string::npos;
+  };
+  for (int i = 0; i < 300 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   return test::read_file(out);
 }
 
@@ -472,4 +477,24 @@ TEST_CASE("dicom-scp: a slow modality does not hold up another; beyond max_assoc
     }
     CHECK(rc == 0);
   }
+}
+
+TEST_CASE("dicom-scp: a peer that stops in the middle of a data set is dropped after dimse_timeout; nothing is kept") {
+  Fixture f;  // dimse_timeout 2 s: every PDU of the data set must come within it
+  Spec s;
+  s.pixel_bytes = 64 * 1024;  // several PDUs
+  fs::path file = make_dcm(f.tmp / "src", "stuck", s);
+  fs::path out = start_slow_sender(f, file, 5);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string log;
+  // Served while the stuck one is still connected, then the stuck one is gone without a success.
+  CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), log) == 0);
+  const std::string said = wait_for_status(out);
+  MESSAGE(said);
+  CHECK(said.find("0x0000") == std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  CHECK(f.incoming_files().empty());
+  std::size_t temporaries = 0;
+  for (const auto& e : fs::directory_iterator(f.incoming)) (void)e, ++temporaries;
+  CHECK(temporaries == 0);  // the partial file is removed, not left behind
 }
