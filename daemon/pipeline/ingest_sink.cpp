@@ -53,7 +53,10 @@ void IngestSinkImpl::record(const RecordDraft& d) {
   if (d.event == Event::remove) spool_.remove_visit(source_, d.key);
   if (spool_.put(d, *key, to_hold(decision), now())) {
     switch (decision) {
-      case gate::Decision::eligible: ++counts_.eligible; break;
+      case gate::Decision::eligible:
+        ++counts_.eligible;
+        for (const auto& part : d.parts) stored_bytes_ += part.size;
+        break;
       case gate::Decision::stopped: ++counts_.stopped; break;
       case gate::Decision::not_notified: ++counts_.not_notified; break;
     }

@@ -29,6 +29,9 @@ class IngestSinkImpl final : public IngestSink {
   void checkpoint() override;
 
   const GateCounts& counts() const { return counts_; }
+  // Content bytes this sink put into the spool (records of eligible patients; held ones keep only
+  // their hashes): what the poll adds towards spool.max_bytes.
+  std::uint64_t stored_bytes() const { return stored_bytes_; }
 
  private:
   std::optional<int> first_visit(const std::string& patient_key);
@@ -43,6 +46,7 @@ class IngestSinkImpl final : public IngestSink {
   std::map<std::string, std::optional<int>> first_visit_cache_;  // per transaction chunk
   std::uint64_t ops_in_tx_ = 0;
   GateCounts counts_;
+  std::uint64_t stored_bytes_ = 0;
 };
 
 }  // namespace sennen::pipeline

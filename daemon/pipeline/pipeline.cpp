@@ -13,6 +13,7 @@
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/pipeline/flow_control.hpp"
 #include "daemon/pipeline/ingest_sink.hpp"
+#include "daemon/pipeline/poll_guard.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/telemetry/heartbeat.hpp"
 #include "daemon/util/fd.hpp"
@@ -65,6 +66,7 @@ struct Pipeline::Impl {
   std::map<std::string, telemetry::SourceStatus> source_status;
   std::string paused_reason;
   FlowDecision flow;  // pauses for the spool and outbox caps, as last decided
+  std::uint64_t spool_bytes = 0;  // record content in the spool when `flow` was decided
   std::string destination_error;
   std::int64_t destination_last_success = 0;
   dispatch::Dispatcher dispatcher;  // upload window and retry backoff (in memory only)
@@ -195,7 +197,8 @@ struct Pipeline::Impl {
       progress.bytes_ingested = base.bytes_ingested + stats.bytes;
       report();
     });
-    SourceContext ctx{clock, *state, sink, stop, stats, full, SpoolFull(spool_full)};
+    PollGuard guard(*state, stop, [&] { return spool_bytes + sink.stored_bytes() >= cfg.limits.spool_max_bytes; });
+    SourceContext ctx{clock, guard, sink, guard.halt(), stats, full, SpoolFull(spool_full)};
     const auto started = std::chrono::steady_clock::now();
     try {
       spool.begin();
@@ -203,7 +206,7 @@ struct Pipeline::Impl {
       spool.commit();
       status.last_success = now();
       status.last_error.clear();
-      if (full && !stop) spool.set_counter(full_key, status.last_poll);
+      if (full && !guard.halt()) spool.set_counter(full_key, status.last_poll);
     } catch (const Error& e) {
       spool.rollback();
       status.last_error = e.what();
@@ -215,6 +218,11 @@ struct Pipeline::Impl {
     progress.records_ingested = base.records_ingested + stats.ingested;
     progress.bytes_ingested = base.bytes_ingested + stats.bytes;
     result.quarantined += stats.quarantined;
+    if (guard.halted_by_cap()) {
+      spool_full = true;  // DICOM senders are refused from now on, not from the next check
+      log::notice("source " + s.name() + ": poll stopped at the spool cap (spool.max_bytes); it goes on where it "
+                  "stopped once deliveries make room");
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     log::info("source " + s.name() + (full ? ": full scan" : ": poll") + " done in " + std::to_string(secs) + " s: " +
               std::to_string(stats.files_seen) + " files, " + std::to_string(stats.ingested) + " ingested (" +
@@ -330,7 +338,8 @@ struct Pipeline::Impl {
                     st.next_window_open ? unix_seconds(*st.next_window_open) : 0,
                     out.oldest_at,
                     paused_reason};
-    FlowDecision next = decide_flow({spool.depth().content_bytes(), cfg.limits.spool_max_bytes},
+    spool_bytes = spool.depth().content_bytes();
+    FlowDecision next = decide_flow({spool_bytes, cfg.limits.spool_max_bytes},
                                     {out.bytes, cfg.limits.outbox_max_bytes}, backlog);
     announce("sealing", flow.sealing_paused, next.sealing_paused);
     announce("intake", flow.intake_paused, next.intake_paused);
