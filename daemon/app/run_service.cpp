@@ -89,7 +89,7 @@ class Worker {
       status(p.line());
     });
     if (collector_) collector_->reconfigure(cfg_);
-    observe({}, nullptr);
+    observe({}, {});  // the state at start: nothing polled yet
     next_poll_.clear();
     for (const auto& s : cfg_.sources) next_poll_[s.name] = steady::now();
     next_heartbeat_ = steady::now() + cfg_.heartbeat.interval;
@@ -108,7 +108,7 @@ class Worker {
 
   // The metrics snapshot after a cycle (or at start): the pipeline's own view plus the oldest
   // sealed batch, read here on the worker thread through a read-only connection.
-  void observe(const pipeline::CycleResult& result, const std::set<std::string>* polled) {
+  void observe(const pipeline::CycleResult& result, const std::set<std::string>& polled) {
     if (!collector_) return;
     std::int64_t oldest = 0;
     try {
@@ -117,11 +117,11 @@ class Worker {
     } catch (const Error& e) {
       log::warning(std::string("metrics: cannot read the outbox state: ") + e.what());
     }
-    collector_->after_cycle(result, polled, pipeline_->snapshot(), oldest);
+    collector_->after_cycle(result, &polled, pipeline_->snapshot(), oldest);
   }
 
   void report(const pipeline::CycleResult& result, const std::set<std::string>& polled) {
-    observe(result, &polled);
+    observe(result, polled);
     next_heartbeat_ = steady::now() + cfg_.heartbeat.interval;
     plan_delivery();
     sd_notify(0, ("STATUS=" + result.progress.line() +

@@ -109,12 +109,21 @@ struct Server::Impl {
   void accept() {
     acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;  // the server is closing
-      if (!ec) std::make_shared<Session>(std::move(socket), handler)->start();
-      accept();
+      if (!ec) {
+        std::make_shared<Session>(std::move(socket), handler)->start();
+        return accept();
+      }
+      // Out of descriptors, say: wait a moment instead of spinning on the same error.
+      log::warning("metrics: cannot accept a connection: " + ec.message());
+      backoff.expires_after(std::chrono::seconds(1));
+      backoff.async_wait([this](const boost::system::error_code& wait_ec) {
+        if (!wait_ec) accept();
+      });
     });
   }
 
   tcp::acceptor acceptor;
+  asio::steady_timer backoff{acceptor.get_executor()};
   Handler handler;
 };
 
@@ -124,6 +133,7 @@ Server::Server(asio::io_context& io, int port, Handler handler)
 Server::~Server() {
   boost::system::error_code ignored;
   impl_->acceptor.close(ignored);
+  impl_->backoff.cancel();
 }
 
 int Server::port() const { return impl_->acceptor.local_endpoint().port(); }

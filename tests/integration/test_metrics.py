@@ -141,6 +141,15 @@ class MetricsTest(unittest.TestCase):
                                                  source="emr", type="ssmix2"), 10)
         self.assertGreater(value(m, "sennen_gate_stop_list_entries"), 0)
 
+        # One count per poll the service logged (a poll may land between the reads).
+        def polls():
+            return value(self.scrape(), "sennen_source_polls_total", source="emr", type="ssmix2")
+        before = polls()
+        logged = sum(1 for line in self.log_text().splitlines()
+                     if line.startswith("<6>source emr: ") and (" poll done in " in line or " full scan done in " in line))
+        self.assertLessEqual(before, logged)
+        self.assertLessEqual(logged, polls())
+
         status, body = get(self.port, "/healthz")
         self.assertEqual(status, 200, body)
         self.assertEqual(json.loads(body)["status"], "ok")

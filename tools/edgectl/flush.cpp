@@ -5,6 +5,7 @@
 // When none runs, the cycle runs here (as the spool's owner), polling no source, and its result
 // decides the exit status. Either way nothing else changes: a failed delivery is retried as usual.
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include "daemon/app/instance_lock.hpp"
@@ -27,6 +28,10 @@ int flush(const Common& c) {
     }
     std::cout << "asked sennen-edged (pid " << *pid
               << ") to seal and deliver now; see its log or sennen-edgectl status for the result\n";
+    return 0;
+  }
+  if (!std::filesystem::exists(cfg->state_dir / "spool.db")) {  // never create a spool here (as root)
+    std::cout << "nothing to deliver: sennen-edged never ran on " << cfg->state_dir.string() << "\n";
     return 0;
   }
   std::cout << "sennen-edged is not running on " << cfg->state_dir.string() << ": delivering from here\n";
