@@ -16,6 +16,7 @@
 #include <atomic>
 #include <iterator>
 #include <list>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -140,19 +141,26 @@ struct StoreScp::Impl {
         ASC_rejectAssociation(assoc.get(), &rej);
         continue;
       }
-      auto done = std::make_shared<std::atomic<bool>>(false);
-      workers.push_back({std::thread([this, done, a = assoc.release()] {
-                           Association owned(a);
-                           try {
-                             serve(owned.get());
-                           } catch (const std::exception& e) {  // never let one peer end the service
-                             log::error(where() + ": " + e.what());
-                             ASC_abortAssociation(owned.get());
-                           }
-                           owned.reset();
-                           *done = true;
-                         }),
-                         done});
+      // Shared with the worker, so that the association is closed whichever side lets go last.
+      auto owned = std::make_shared<Association>(std::move(assoc));
+      Worker& w = workers.emplace_back();
+      w.done = std::make_shared<std::atomic<bool>>(false);
+      try {
+        w.thread = std::thread([this, owned, done = w.done] {
+          try {
+            serve(owned->get());
+          } catch (const std::exception& e) {  // never let one peer end the service
+            log::error(where() + ": " + e.what());
+            ASC_abortAssociation(owned->get());
+          }
+          owned->reset();
+          *done = true;
+        });
+      } catch (const std::system_error& e) {
+        log::error(where() + ": cannot start a thread for an association: " + e.what());
+        ASC_abortAssociation(owned->get());
+        workers.pop_back();
+      }
     }
   }
 
