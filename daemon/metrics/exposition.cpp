@@ -108,9 +108,11 @@ void spool_and_outbox(Writer& w, const Snapshot& s, std::int64_t now) {
 
 void gate(Writer& w, const Snapshot& s) {
   const auto& g = s.gate;
-  w.family("sennen_gate_withheld_total", "counter", "Records the opt-out gate withheld, by reason.")
-      .sample(Labels{{"reason", "stopped"}}, g.withheld_stopped)
-      .sample(Labels{{"reason", "not_notified"}}, g.withheld_not_notified);
+  // Withheld records stay in the spool (key and hash only) until eligible or purged: the held
+  // counts are the gate's standing decisions.
+  w.family("sennen_gate_withheld_records", "gauge", "Records withheld by the opt-out gate now, by reason.")
+      .sample(Labels{{"reason", "stopped"}}, s.depth.held_stopped)
+      .sample(Labels{{"reason", "not_notified"}}, s.depth.held_not_notified);
   w.family("sennen_gate_purged_total", "counter", "Pending records purged when their patient joined the stop list.")
       .sample({}, g.purged_total);
   w.family("sennen_gate_withdrawals_total", "counter", "Withdrawals queued for the central side.")

@@ -129,6 +129,8 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(value(m, "sennen_spool_records", state="ready"), 0)
         self.assertEqual(ingested, delivered + held)
         self.assertGreater(held, 0)  # the synthetic hospital has stopped and not yet notified patients
+        self.assertEqual(sum(value(m, "sennen_gate_withheld_records", reason=r) for r in ("stopped", "not_notified")),
+                         held)
 
         # Quarantine: the generator's junk and misplaced files, counted by the source and in the spool.
         bad = [f for f in self.h.expected()["files"] if f["status"] in ("junk", "misplaced")]

@@ -75,7 +75,7 @@ Snapshot example() {
   s.depth.quarantined = 2;
   s.outbox_bytes = 4096;
   s.outbox_oldest_at = 1800;
-  s.gate.withheld_stopped = 5;
+  s.depth.held_stopped = 5;
   s.gate.purged_total = 1;
   s.gate.paused_reason = "stop list cannot be read";
   s.seal_seconds = {1.5, 3};
@@ -96,7 +96,8 @@ TEST_CASE("the exposition parses and carries the snapshot's numbers, ages taken 
   CHECK(p.samples.at("sennen_spool_oldest_pending_age_seconds") == "500");
   CHECK(p.samples.at("sennen_outbox_oldest_age_seconds") == "200");
   CHECK(p.samples.at("sennen_outbox_bytes") == "4096");
-  CHECK(p.samples.at(R"(sennen_gate_withheld_total{reason="stopped"})") == "5");
+  CHECK(p.samples.at(R"(sennen_gate_withheld_records{reason="stopped"})") == "5");
+  CHECK(p.samples.at(R"(sennen_spool_records{state="held_stopped"})") == "5");
   CHECK(p.samples.at("sennen_gate_paused") == "1");
   CHECK(p.samples.at("sennen_batch_seal_seconds_sum") == "1.5");
   CHECK(p.samples.at("sennen_batch_seal_seconds_count") == "3");
