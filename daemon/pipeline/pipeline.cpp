@@ -93,6 +93,8 @@ struct Pipeline::Impl {
     } catch (const Error&) {
       config_sha256.clear();  // a config given as text (tests) has no file
     }
+    // The last delivery survives restarts (and each `--once`): "not accepted since" stays true.
+    if (auto last = spool.last_delivered_batch()) destination_last_success = last->delivered_at;
   }
 
   std::int64_t now() const { return unix_seconds(clock.now()); }

@@ -145,6 +145,11 @@ class CapsTest(CapsBase):
         self.assertEqual(rc, 0, log)
         self.assertNotIn("intake paused", log)
         self.assertEqual(self.outbox(), [])
+        # A later run with nothing to send still knows when the destination last took a batch.
+        self.assertEqual(h.run_once()[0], 0)
+        hb = h.heartbeat()
+        self.assertIsNotNone(hb["destination"]["last_success"])
+        self.assertEqual(hb["destination"]["last_success"], hb["last_batch"]["delivered_at"])
 
         # Every current file of an eligible patient arrived, with its bytes, exactly once.
         exp = h.expected()
