@@ -8,7 +8,6 @@ namespace sennen::destinations {
 namespace {
 
 using Status = DeliveryResult::Status;
-using curl::rejected;
 using curl::retry;
 
 // What an error page says, in one short line: its <title> if it has one (nginx's do), else the
