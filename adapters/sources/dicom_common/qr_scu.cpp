@@ -9,8 +9,11 @@
 #include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/dul.h>
 
+#include <algorithm>
+#include <iterator>
 #include <vector>
 
+#include "adapters/sources/dicom_common/instance.hpp"
 #include "adapters/sources/dicom_common/store_receive.hpp"
 #include "daemon/core/error.hpp"
 #include "daemon/util/log.hpp"
@@ -29,7 +32,8 @@ using Dataset = std::unique_ptr<DcmDataset, DatasetDeleter>;
 
 // One presentation context per (class, transfer syntax): the PACS then sends each instance in the
 // syntax it stores it in, instead of transcoding it into the one syntax a shared context got.
-// 14 image classes x 8 syntaxes + 6 other classes x 2 + FIND + GET + MOVE = 127 of the 128 contexts DICOM allows.
+// Without a study's own classes: 14 image classes x 8 syntaxes + 6 other classes x 2 + FIND + GET
+// + MOVE = 127 of the 128 contexts DICOM allows.
 const char* const kImageClasses[] = {
     UID_CTImageStorage, UID_EnhancedCTImageStorage, UID_MRImageStorage, UID_EnhancedMRImageStorage,
     UID_ComputedRadiographyImageStorage, UID_DigitalXRayImageStorageForPresentation,
@@ -77,7 +81,33 @@ struct QrAssociation::Impl {
   }
 };
 
-QrAssociation::QrAssociation(const PeerOptions& peer) : impl_(std::make_unique<Impl>()) {
+namespace {
+
+// A study's storage classes (SOPClassesInStudy), each with as many of kImageSyntaxes as the 128
+// presentation contexts DICOM allows leave room for (the query models take 3). Uncompressed
+// syntaxes come first in the list, so a class always gets them. Without classes: a default set.
+std::vector<std::pair<std::string, std::vector<const char*>>> storage_proposal(const std::vector<std::string>& classes) {
+  std::vector<std::pair<std::string, std::vector<const char*>>> out;
+  const std::vector<const char*> uncompressed = {UID_LittleEndianExplicitTransferSyntax,
+                                                 UID_LittleEndianImplicitTransferSyntax};
+  if (classes.empty()) {
+    for (const char* cls : kImageClasses) out.push_back({cls, {std::begin(kImageSyntaxes), std::end(kImageSyntaxes)}});
+    for (const char* cls : kOtherClasses) out.push_back({cls, uncompressed});
+    return out;
+  }
+  constexpr std::size_t kStorageContexts = 128 - 3;
+  const std::size_t per_class = std::clamp<std::size_t>(kStorageContexts / classes.size(), 1, std::size(kImageSyntaxes));
+  for (const auto& cls : classes) {
+    if (!is_safe_uid(cls) || out.size() >= kStorageContexts) continue;
+    out.push_back({cls, {std::begin(kImageSyntaxes), std::begin(kImageSyntaxes) + per_class}});
+  }
+  return out;
+}
+
+}  // namespace
+
+QrAssociation::QrAssociation(const PeerOptions& peer, const std::vector<std::string>& storage_classes)
+    : impl_(std::make_unique<Impl>()) {
   impl_->peer = peer;
   prepare_dcmtk_networking();
   const int acse = static_cast<int>(peer.acse_timeout.count());
@@ -102,15 +132,10 @@ QrAssociation::QrAssociation(const PeerOptions& peer) : impl_(std::make_unique<I
   add(UID_FINDStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
   add(UID_GETStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
   add(UID_MOVEStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
-  for (const char* cls : kImageClasses)
-    for (const char* ts : kImageSyntaxes) {
+  for (const auto& [cls, syntaxes] : storage_proposal(storage_classes))
+    for (const char* ts : syntaxes) {
       const char* one[] = {ts};
-      add(cls, one, 1, ASC_SC_ROLE_SCP);  // we are the storage SCP of the C-GET sub-operations
-    }
-  for (const char* cls : kOtherClasses)
-    for (const char* ts : query_syntaxes) {
-      const char* one[] = {ts};
-      add(cls, one, 1, ASC_SC_ROLE_SCP);
+      add(cls.c_str(), one, 1, ASC_SC_ROLE_SCP);  // we are the storage SCP of the C-GET sub-operations
     }
   if (cond.bad()) {
     ASC_destroyAssociationParameters(&params);
@@ -140,6 +165,15 @@ void on_find_response(void* data, T_DIMSE_C_FindRQ*, int, T_DIMSE_C_FindRSP*, Dc
   if (ids->findAndGetOFString(DCM_StudyInstanceUID, v).good()) m.study_uid = trimmed_field(v.c_str());
   if (ids->findAndGetOFString(DCM_PatientID, v).good()) m.patient_id = trimmed_field(v.c_str());
   if (ids->findAndGetOFString(DCM_StudyDate, v).good()) m.study_date = trimmed_field(v.c_str());
+  if (ids->findAndGetOFStringArray(DCM_SOPClassesInStudy, v).good()) {
+    std::string all = trimmed_field(v.c_str());
+    for (std::size_t start = 0; start < all.size();) {
+      std::size_t end = std::min(all.find('\\', start), all.size());
+      if (std::string one = trimmed_field(all.substr(start, end - start).c_str()); !one.empty())
+        m.sop_classes.push_back(std::move(one));
+      start = end + 1;
+    }
+  }
   if (ids->findAndGetOFString(DCM_NumberOfStudyRelatedInstances, v).good()) {
     std::string n = trimmed_field(v.c_str());
     if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) m.instances = std::stoull(n);
@@ -156,6 +190,7 @@ std::vector<StudyMatch> QrAssociation::find_studies(std::string_view range) {
   query.putAndInsertString(DCM_StudyInstanceUID, "");
   query.putAndInsertString(DCM_PatientID, "");
   query.putAndInsertString(DCM_NumberOfStudyRelatedInstances, "");
+  query.putAndInsertString(DCM_SOPClassesInStudy, "");
   T_DIMSE_C_FindRQ req{};
   req.MessageID = impl_->assoc->nextMsgID++;
   OFStandard::strlcpy(req.AffectedSOPClassUID, UID_FINDStudyRootQueryRetrieveInformationModel,

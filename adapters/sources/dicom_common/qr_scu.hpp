@@ -28,6 +28,7 @@ struct StudyMatch {
   std::string patient_id;
   std::string study_date;                // YYYYMMDD, may be empty
   std::optional<std::uint64_t> instances;  // NumberOfStudyRelatedInstances, when the PACS says
+  std::vector<std::string> sop_classes;    // SOPClassesInStudy, when the PACS says
 };
 
 struct RetrieveResult {
@@ -37,8 +38,10 @@ struct RetrieveResult {
 
 class QrAssociation {
  public:
-  // Connects and negotiates; throws sennen::Error naming the peer when it cannot.
-  explicit QrAssociation(const PeerOptions& peer);
+  // Connects and negotiates; throws sennen::Error naming the peer when it cannot. For C-GET, the
+  // storage classes its sub-operations may bring (a study's SOPClassesInStudy) are proposed;
+  // without them, a default set of common classes.
+  explicit QrAssociation(const PeerOptions& peer, const std::vector<std::string>& storage_classes = {});
   ~QrAssociation();  // releases (or aborts) the association
   QrAssociation(const QrAssociation&) = delete;
   QrAssociation& operator=(const QrAssociation&) = delete;

@@ -138,9 +138,11 @@ class QrSource final : public Source {
       if (complete_before && s.instances && held >= *s.instances) continue;
       std::string problem;
       try {
+        // A C-GET gets an association of its own that proposes exactly the study's storage
+        // classes (there is room for only so many presentation contexts in one).
         RetrieveResult r = options_.retrieve == Retrieve::move
                                ? assoc.move_study(s.study_uid, options_.peer.local_ae_title)
-                               : assoc.get_study(s.study_uid, receiver_);
+                               : QrAssociation(options_.peer, s.sop_classes).get_study(s.study_uid, receiver_);
         if (r.status != status::success && r.failed == 0 && r.warning == 0)
           problem = "the retrieve ended with status 0x" + std::to_string(r.status);
         else if (r.failed > 0)

@@ -197,6 +197,7 @@ void retrieve_from_orthanc(dicom::Retrieve retrieve) {
   add("98765", 3, 1, "20240302");
   add("98765", 3, 2, "20240302");
   add("98765", 3, 3, "20240302");
+  specs.back().sop_class = "[1.2.840.10008.5.1.4.1.1.77.1.4]";  // VL Photographic: not in the default proposal
   add("555", 4, 1, "20100101");  // before `since`: never retrieved
   std::vector<fs::path> files;
   for (const auto& s : specs) files.push_back(make_dcm(f.tmp / "dcm", s));
@@ -270,8 +271,8 @@ TEST_CASE("dicom-qr: a study the PACS cannot deliver in full is reported, keeps 
   Orthanc pacs(f.tmp);
   const std::string st = "1.2.826.0.1.3680043.9.7435.1";
   Spec ok{"4242", st, st + ".1", st + ".1.1", "20240501"};
-  // A class we do not propose a presentation context for: Orthanc's sub-operation fails.
-  Spec odd{"4242", st, st + ".1", st + ".1.2", "20240501", "[1.2.840.10008.5.1.4.1.1.77.1.4]"};
+  // A SeriesInstanceUID that is no UID: we refuse the sub-operation (and quarantine the data set).
+  Spec odd{"4242", st, st + ".2x", st + ".1.2", "20240501"};
   pacs.store({make_dcm(f.tmp / "dcm", ok), make_dcm(f.tmp / "dcm", odd)});
 
   // Orthanc 1.10 ends the whole C-GET at the first failed sub-operation, so whether `ok` arrives
@@ -288,6 +289,8 @@ TEST_CASE("dicom-qr: a study the PACS cannot deliver in full is reported, keeps 
   auto wm = f.state->units("qr/watermark");
   REQUIRE(wm.size() == 1);
   CHECK(wm[0].status == "20240501");  // not today: the incomplete study is queried again
+
+  CHECK(f.sink.quarantined.size() == 1);
 
   f.poll();  // retried: still incomplete, nothing handed over twice
   CHECK(f.sink.records.size() <= 1 - got);
