@@ -46,6 +46,14 @@ class PeerDoctor(unittest.TestCase):
         subprocess.run(["bash", MAKE_TLS_PKI, cls.pki], check=True)
         # A client certificate with another certificate's key.
         shutil.copy(os.path.join(cls.pki, "other-client.key"), os.path.join(cls.pki, "wrong.key"))
+        # The enrolled client's key, certified by the receiver's CA for 10 days, and already expired.
+        for name, days in (("soon", "10"), ("expired", "-1")):
+            subprocess.run(["openssl", "req", "-new", "-key", "client.key", "-subj", "/CN=edge-site1", "-out",
+                            name + ".csr"], cwd=cls.pki, check=True, capture_output=True)
+            subprocess.run(["openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                            "-CAcreateserial", "-days", days, "-out", name + ".crt"], cwd=cls.pki, check=True,
+                           capture_output=True)
+            shutil.copy(os.path.join(cls.pki, "client.key"), os.path.join(cls.pki, name + ".key"))
 
     @classmethod
     def tearDownClass(cls):
@@ -112,6 +120,16 @@ class HttpsDestination(PeerDoctor):
         rc, res = self.doctor(self.https(key="wrong"))
         self.assertEqual(rc, 1)
         self.assert_result(res, "TLS client certificate", "fail", "does not belong to the key")
+
+    def test_client_certificate_expiring_soon_warns(self):
+        rc, res = self.doctor(self.https(client="soon"))
+        self.assertEqual(rc, 0, res)
+        self.assert_result(res, "TLS client certificate expiry", "warn", "soon.crt expires in 9 day")
+
+    def test_client_certificate_expired(self):
+        rc, res = self.doctor(self.https(client="expired"))
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "TLS client certificate expiry", "fail", "expired")
 
     def test_refusal(self):
         rc, res = self.doctor(self.https(location="forbidden"))

@@ -18,8 +18,9 @@ import harness  # noqa: E402
 EDGECTL = os.environ.get("SENNEN_EDGECTL", os.path.join(harness.BINARY_DIR, "tools/edgectl/sennen-edgectl"))
 
 
-def edgectl(*args, env=None):
-    r = subprocess.run([EDGECTL, *args], capture_output=True, text=True, timeout=60, env=env)
+def edgectl(*args, env=None, wrapper=()):
+    """Runs sennen-edgectl, under `wrapper` (e.g. faketime or unshare) when given."""
+    r = subprocess.run([*wrapper, EDGECTL, *args], capture_output=True, text=True, timeout=60, env=env)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -218,7 +219,7 @@ class Doctor(unittest.TestCase):
     def tearDownClass(cls):
         cls.h.cleanup()
 
-    def doctor(self, replace=(), extra_args=()):
+    def doctor(self, replace=(), extra_args=(), wrapper=()):
         text = self.base
         for old, new in replace:
             self.assertIn(old, text)
@@ -226,7 +227,7 @@ class Doctor(unittest.TestCase):
         cfg = self.h.path("variant.yaml")
         with open(cfg, "w", encoding="utf-8") as f:
             f.write(text)
-        rc, out, err = edgectl("doctor", "--config", cfg, "--json", *extra_args)
+        rc, out, err = edgectl("doctor", "--config", cfg, "--json", *extra_args, wrapper=wrapper)
         report = json.loads(out)
         results = {}
         for c in report["checks"]:
@@ -319,6 +320,25 @@ class Doctor(unittest.TestCase):
         rc, res = self.doctor([("batch:", "batch:\n  no_such_key: 1")])
         self.assertEqual(rc, 1)
         self.assert_result(res, "config", "fail", "no_such_key")
+
+    @unittest.skipUnless(shutil.which("faketime"), "faketime is missing: tools/install-build-deps")
+    def test_clock_before_the_build(self):
+        rc, res = self.doctor(wrapper=("faketime", "2020-01-01 00:00:00"))
+        self.assertEqual(rc, 1)
+        self.assert_result(res, "clock", "fail", "before this program was built")
+        rc, res = self.doctor(wrapper=("faketime", "2101-01-01 00:00:00"))
+        self.assert_result(res, "clock", "fail", "after 2100")
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "a private mount needs root and unshare")
+    def test_little_disk_space_warns(self):
+        # state_dir on a 16 MiB tmpfs, mounted in a mount namespace of the command only.
+        small = self.h.path("small")
+        os.makedirs(small, exist_ok=True)
+        script = f'mount -t tmpfs -o size=16m tmpfs {small} && exec "$@"'
+        rc, res = self.doctor([("state_dir: state", f"state_dir: {small}/state")],
+                              wrapper=("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"))
+        self.assertEqual(rc, 0, res)
+        self.assert_result(res, "disk space", "warn", "less than 5 GiB")
 
     @unittest.skipUnless(os.geteuid() == 0, "access as the service user needs root")
     def test_root_not_readable_by_service_user(self):
