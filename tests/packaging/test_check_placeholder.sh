@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# A fresh install still has the shipped placeholder site id. The unit's ExecStartPre runs
-# `sennen-edged --check`, which must fail with the line to edit (that is what systemctl status
-# and the journal show), and pass once the id is replaced.
+# A fresh install still has the shipped placeholder site id. `sennen-edged --check` must fail
+# with exit status 2 (the unit's RestartPreventExitStatus=2: the daemon refuses it the same way
+# at start, and systemctl status shows the line to edit), and pass once the id is replaced.
 # Usage: test_check_placeholder.sh SOURCE_DIR SENNEN_EDGED_BINARY
 set -euo pipefail
 src=${1:?source dir}
@@ -19,7 +19,7 @@ set +e
 rc=$?
 set -e
 cat "$tmp/err"
-((rc != 0)) || fail "--check accepted the placeholder site id"
+((rc == 2)) || fail "--check exited $rc on the placeholder site id, expected 2 (a configuration problem)"
 grep -qF "$tmp/sennen-edge.yaml:$line:7: site.id: \"0000000000\" is the placeholder" "$tmp/err" ||
   fail "--check did not name the file, line and key to edit"
 grep -q "facility code" "$tmp/err" || fail "--check did not say what to write"

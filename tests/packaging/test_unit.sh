@@ -5,7 +5,7 @@
 #     build tree's sennen-edged, since /usr/bin/sennen-edged is not installed here);
 #   - the drop-in example in packaging/README.md: verify and security with it applied;
 #   - systemd-sysusers --root: the sysusers line creates the service user as documented;
-#   - the directives the service relies on (Type=notify, watchdog, --check before start) are there.
+#   - the directives the service relies on (Type=notify, watchdog, no retry on a bad config) are there.
 # Usage: test_unit.sh SOURCE_DIR SENNEN_EDGED_BINARY
 set -euo pipefail
 src=${1:?source dir}
@@ -34,7 +34,7 @@ awk -v s="$score" 'BEGIN { exit !(s <= 1.5) }' || fail "exposure $score > 1.5"
 # 2. verify, on a copy whose binary exists. The unit name must stay the same.
 mkdir "$tmp/unit"
 sed "s|/usr/bin/sennen-edged|$bin|g" "$unit" >"$tmp/unit/sennen-edged.service"
-grep -q "$bin --check" "$tmp/unit/sennen-edged.service" || fail "ExecStartPre does not use /usr/bin/sennen-edged"
+grep -q "^ExecStart=$bin --config" "$tmp/unit/sennen-edged.service" || fail "ExecStart does not use /usr/bin/sennen-edged"
 if ! systemd-analyze verify --man=no "$tmp/unit/sennen-edged.service" >"$tmp/verify.txt" 2>&1; then
   cat "$tmp/verify.txt" >&2
   fail "systemd-analyze verify"
@@ -67,15 +67,16 @@ need() { grep -qxF -- "$1" "$unit" || fail "$unit lacks: $1"; }
 need "Type=notify"
 need "NotifyAccess=main"
 need "User=sennen-edge"
-need "ExecStartPre=/usr/bin/sennen-edged --check --config /etc/sennen-edge/sennen-edge.yaml"
 need "ExecStart=/usr/bin/sennen-edged --config /etc/sennen-edge/sennen-edge.yaml"
 need "ExecReload=/bin/kill -HUP \$MAINPID"
 need "Restart=on-failure"
+# Exit 2 is a configuration problem (sennen-edged --check's status too): never retried.
+need "RestartPreventExitStatus=2"
 need "StateDirectory=sennen-edge"
 need "UMask=0077"
 need "ProtectSystem=strict"
 grep -qE '^WatchdogSec=[1-9]' "$unit" || fail "no WatchdogSec"
-grep -qE '^StartLimitBurst=[1-9]' "$unit" || fail "no StartLimitBurst (a fresh box would retry for ever)"
+grep -qE '^StartLimitBurst=[1-9]' "$unit" || fail "no StartLimitBurst (a failing daemon would be retried for ever)"
 # The only writable path is the state directory.
 rw=$(sed -n 's/^ReadWritePaths=//p' "$unit")
 [[ $rw == /var/lib/sennen-edge ]] || fail "ReadWritePaths is '$rw', expected only /var/lib/sennen-edge"
