@@ -254,8 +254,9 @@ int run_service(const std::filesystem::path& file) {
       });
       log::notice("metrics on http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics and /healthz");
     } catch (const Error& e) {
-      log::error(e.what());
-      return kFatal;
+      // Monitoring must not stop the data: run on, and let the missing endpoint be noticed.
+      log::error(std::string(e.what()) + "; running without metrics");
+      collector.reset();
     }
   }
   Worker worker(file, std::move(cfg), collector ? &*collector : nullptr,

@@ -179,5 +179,18 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(self.proc.wait(timeout=20), 0)
 
 
+    def test_port_in_use_leaves_the_pipeline_running(self):
+        self.proc.kill()
+        self.proc.wait()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", self.port))
+            taken.listen()
+            self.proc = subprocess.Popen([EDGED, "--config", self.h.config], stdout=self.log, stderr=self.log)
+            self.assertTrue(self.wait_for(lambda: len(self.h.batches()) >= 1), self.log_text())
+        self.assertIn(f"cannot listen on 127.0.0.1:{self.port}", self.log_text())
+        self.assertIn("running without metrics", self.log_text())
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=20), 0)
+
 if __name__ == "__main__":
     unittest.main()
