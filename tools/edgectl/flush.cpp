@@ -4,6 +4,9 @@
 // SIGUSR1 and runs a deliver-only cycle itself at once; its log and `status` show the result.
 // When none runs, the cycle runs here (as the spool's owner), polling no source, and its result
 // decides the exit status. Either way nothing else changes: a failed delivery is retried as usual.
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +23,11 @@ namespace sennen::edgectl {
 int flush(const Common& c) {
   auto cfg = load_config(c.config);
   if (!cfg) return 2;
+  if (::access(cfg->state_dir.c_str(), X_OK) != 0 && errno != ENOENT) {  // cannot tell whether it runs
+    std::cerr << "sennen-edgectl flush: cannot look into " << cfg->state_dir.string() << ": "
+              << util::errno_text(errno) << " (run as root or as the service user)\n";
+    return 2;
+  }
   if (auto pid = app::lock_holder(cfg->state_dir)) {
     if (::kill(*pid, SIGUSR1) != 0) {
       std::cerr << "sennen-edgectl flush: cannot signal sennen-edged (pid " << *pid << "): " << util::errno_text(errno)
@@ -30,7 +38,8 @@ int flush(const Common& c) {
               << ") to seal and deliver now; see its log or sennen-edgectl status for the result\n";
     return 0;
   }
-  if (!std::filesystem::exists(cfg->state_dir / "spool.db")) {  // never create a spool here (as root)
+  std::error_code ec;
+  if (!std::filesystem::exists(cfg->state_dir / "spool.db", ec)) {  // never create a spool here (as root)
     std::cout << "nothing to deliver: sennen-edged never ran on " << cfg->state_dir.string() << "\n";
     return 0;
   }
