@@ -4,6 +4,7 @@
 #include <iostream>
 #include <map>
 
+#include "daemon/app/instance_lock.hpp"
 #include "daemon/core/error.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/spool/spool_reader.hpp"
@@ -73,6 +74,10 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
   j["site_id"] = cfg.site.id;
   j["spool_file"] = r.file().string();
   j["time"] = when(now);
+  const auto pid = app::lock_holder(cfg.state_dir);
+  j["service"] = {{"running", pid.has_value()}, {"pid", pid ? json(*pid) : json(nullptr)},
+                  {"metrics", cfg.metrics.port ? json("http://127.0.0.1:" + std::to_string(cfg.metrics.port) + "/metrics")
+                                               : json(nullptr)}};
   j["sources"] = json::array();
   for (const auto& s : cfg.sources) {
     json src = {{"name", s.name}, {"type", config::source_type_name(s.type)}, {"units_by_status", json::object()}};
@@ -117,6 +122,9 @@ std::string str(const json& v) {
 
 void print_text(const json& j) {
   std::cout << "site " << str(j["site_id"]) << "   (" << str(j["time"]) << ", config " << str(j["config"]) << ")\n";
+  const json& svc = j["service"];
+  std::cout << "service: " << (svc["running"].get<bool>() ? "running (pid " + str(svc["pid"]) + ")" : "not running")
+            << (svc["metrics"].is_null() ? "" : ", metrics " + str(svc["metrics"])) << "\n";
   std::cout << "\nsources\n";
   for (const auto& s : j["sources"]) {
     std::cout << "  " << str(s["name"]) << " (" << str(s["type"]) << "): ";

@@ -67,6 +67,7 @@ class HospitalViews(unittest.TestCase):
         rc, st = edgectl_json("status", "--config", self.cfg)
         self.assertEqual(rc, 0)
         self.assertEqual(st["site_id"], self.exp["site_id"])
+        self.assertEqual(st["service"], {"running": False, "pid": None, "metrics": None})  # --once has ended
         # Per source: units by status, as in dirpoll_units.
         for src in st["sources"]:
             want = dict(self.query("SELECT status, COUNT(*) FROM dirpoll_units WHERE source = ? GROUP BY status",

@@ -143,6 +143,8 @@ class Flush(unittest.TestCase):
         self.assertTrue(self.wait_for(lambda: len(self.outbox()) >= 1), self.log_text())
         time.sleep(2)
         self.assertEqual(self.h.batches(), [], "delivered although the window is closed")
+        rc, st = edgectl_json("status", "--config", self.h.config)
+        self.assertEqual((st["service"]["running"], st["service"]["pid"]), (True, self.proc.pid))
         # The daemon runs: flush signals it and it delivers.
         rc, out, err = edgectl("flush", "--config", self.h.config)
         self.assertEqual(rc, 0, err)
