@@ -124,7 +124,7 @@ class HttpsDestination(PeerDoctor):
     def test_client_certificate_expiring_soon_warns(self):
         rc, res = self.doctor(self.https(client="soon"))
         self.assertEqual(rc, 0, res)
-        self.assert_result(res, "TLS client certificate expiry", "warn", "soon.crt expires in 9 day")
+        self.assert_result(res, "TLS client certificate expiry", "warn", "soon.crt expires in ")  # 9 or 10 days
 
     def test_client_certificate_expired(self):
         rc, res = self.doctor(self.https(client="expired"))
