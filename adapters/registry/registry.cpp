@@ -28,6 +28,7 @@ std::vector<std::unique_ptr<Source>> make_sources(const config::Config& config) 
         so.scp.ae_title = d.ae_title;
         so.scp.allowed_calling_ae_titles = d.allowed_calling_ae_titles;
         so.scp.allowed_addresses = d.allowed_addresses;
+        so.scp.max_associations = d.max_associations;
         so.min_free = d.min_free;
         so.max_incoming = d.max_incoming;
         so.patient_id = {d.patient_id.strip_leading_zeros, static_cast<std::size_t>(d.patient_id.pad_to)};
@@ -43,6 +44,10 @@ std::vector<std::unique_ptr<Source>> make_sources(const config::Config& config) 
         qo.peer.port = static_cast<std::uint16_t>(d.port);
         qo.peer.ae_title = d.ae_title;
         qo.peer.local_ae_title = d.local_ae_title;
+        qo.retrieve = d.retrieve == "move" ? dicom::Retrieve::move : dicom::Retrieve::get;
+        qo.move_port = static_cast<std::uint16_t>(d.move_port);
+        qo.move_address = d.move_address;
+        qo.utc_offset_minutes = config.site.utc_offset_minutes;
         qo.lookback_days = static_cast<int>(d.lookback.count() / (24 * 3600));
         if (d.since) {
           char buf[16];

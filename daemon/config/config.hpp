@@ -48,6 +48,7 @@ struct DicomScp {
   std::uint64_t min_free = 1ull << 30;       // answer "out of resources" below this free space in state_dir
   std::uint64_t max_incoming = 10ull << 30;  // ... or when this much waits to be taken into the spool
   DicomPatientId patient_id;
+  int max_associations = 4;  // served at once; one more is refused as a transient "local limit exceeded"
 };
 
 // type: dicom-qr — studies polled from a PACS with C-FIND and C-GET (adapters/sources/dicom_qr).
@@ -56,7 +57,9 @@ struct DicomQr {
   int port = 0;
   std::string ae_title;        // the PACS
   std::string local_ae_title;  // ours, as the PACS knows it
-  std::string retrieve = "get";  // only C-GET so far
+  std::string retrieve = "get";  // get (C-GET) | move (C-MOVE to local_ae_title, received on move_port)
+  int move_port = 0;             // retrieve: move only: where the PACS connects to deliver
+  std::string move_address;      // retrieve: move only: IPv4 address to listen on; empty: every interface
   Seconds lookback{2 * 24 * 3600};
   std::optional<Date> since;   // where the first poll starts; none: every study
   std::uint64_t min_free = 1ull << 30;
@@ -139,6 +142,16 @@ struct Heartbeat {
   Seconds interval{300};
 };
 
+// Flow control: nothing is dropped when the central side stops accepting batches; instead the
+// stages ahead of it pause. Sealing pauses while the outbox (sealed batches not yet delivered)
+// holds outbox_max_bytes or more; intake (source polls) pauses while the spool's record content
+// (ready plus sealed-not-delivered) holds spool_max_bytes or more. Both resume by themselves once
+// deliveries make room.
+struct Limits {
+  std::uint64_t spool_max_bytes = 20ull << 30;
+  std::uint64_t outbox_max_bytes = 4ull << 30;
+};
+
 // A daily time range in the schedule's time zone, as minutes since local midnight: [start, end).
 // end <= start wraps past midnight ("22:00-05:00"); end may be 1440 ("24:00").
 struct TimeWindow {
@@ -153,6 +166,14 @@ struct Schedule {
   int utc_offset_minutes = 9 * 60;  // from timezone, or the site's when not given
   std::optional<TimeWindow> upload_window;  // none: any time of day
   std::uint64_t bandwidth_bytes_per_second = 0;  // 0: no limit
+};
+
+// Prometheus metrics and /healthz on 127.0.0.1 (daemon/metrics). Off unless a port is given.
+struct Metrics {
+  int port = 0;  // 0: off
+  // /healthz answers 503 when the oldest record or batch waiting to leave is older than this.
+  // None: derived from the schedule (daemon/metrics/health.hpp, max_pending_age).
+  std::optional<Seconds> max_pending_age;
 };
 
 // One problem found while loading: file:line:column, the key, what is wrong, what is expected.
@@ -175,7 +196,9 @@ struct Config {
   Encryption encryption;
   Batch batch;
   Heartbeat heartbeat;
+  Limits limits;  // config keys spool.max_bytes and outbox.max_bytes
   Schedule schedule;
+  Metrics metrics;
   // Values that are valid but still the shipped placeholders (e.g. site.id "0000000000"). Loading
   // succeeds so tools can read the shipped file; require_edited() refuses to run with them.
   std::vector<Problem> placeholders;

@@ -305,7 +305,7 @@ class Loader {
   void read(const Value& root, Config& cfg) {
     Section top(r_, root,
                 {"site", "state_dir", "sources", "optout", "destination", "encryption", "batch", "heartbeat",
-                 "schedule"});
+                 "schedule", "metrics", "spool", "outbox"});
     if (auto v = top.required("site", "a 'site:' section with the facility code, e.g. id: \"1312345678\""))
       read_site(*v, cfg.site, cfg.placeholders);
     if (auto v = top.required("state_dir", "state_dir: /var/lib/sennen-edge (where the spool and outbox live)"))
@@ -320,8 +320,11 @@ class Loader {
       read_encryption(*v, cfg.encryption);
     if (auto v = top.optional("batch")) read_batch(*v, cfg.batch);
     if (auto v = top.optional("heartbeat")) read_heartbeat(*v, cfg.heartbeat);
+    if (auto v = top.optional("spool")) read_cap(*v, "20GiB", cfg.limits.spool_max_bytes);
+    if (auto v = top.optional("outbox")) read_cap(*v, "4GiB", cfg.limits.outbox_max_bytes);
     cfg.schedule.utc_offset_minutes = cfg.site.utc_offset_minutes;  // unless schedule.timezone says otherwise
     if (auto v = top.optional("schedule")) read_schedule(*v, cfg.schedule, cfg.destination);
+    if (auto v = top.optional("metrics")) read_metrics(*v, cfg.metrics);
   }
 
  private:
@@ -408,7 +411,8 @@ class Loader {
   void read_source(const Value& v, Source& src) {
     Section s(r_, v, {"name", "type", "vendor", "root", "poll_interval", "stable_after", "full_scan_interval", "port",
                       "ae_title", "allowed_calling_ae_titles", "allowed_addresses", "min_free", "max_incoming",
-                      "patient_id", "peer", "local_ae_title", "retrieve", "lookback", "since"});
+                      "patient_id", "peer", "local_ae_title", "retrieve", "lookback", "since", "move_port",
+                      "move_address", "max_associations"});
     if (auto name = s.required("name", "name: emr (a short name for this source, used in logs and file names)")) {
       if (auto t = text(r_, *name, "a short name such as emr")) {
         if (t->empty() || t->size() > 64 || !all_chars_in(*t, "._-") || *t == "." || *t == "..")
@@ -447,7 +451,8 @@ class Loader {
   // The keys of type: dicom-qr. Returns true when the source is one (its other keys are read
   // here); for other types, names any dicom-qr key as misplaced and returns false.
   bool read_dicom_qr(const Section& s, Source& src) {
-    const std::vector<std::string_view> qr_keys = {"peer", "local_ae_title", "retrieve", "lookback", "since"};
+    const std::vector<std::string_view> qr_keys = {"peer",  "local_ae_title", "retrieve",    "lookback",
+                                                   "since", "move_port",      "move_address"};
     if (src.type != SourceType::dicom_qr) {
       for (auto key : qr_keys)
         if (auto extra = s.optional(key))
@@ -455,7 +460,7 @@ class Loader {
       return false;
     }
     for (std::string_view key : {"root", "vendor", "stable_after", "full_scan_interval", "port", "ae_title",
-                                 "allowed_calling_ae_titles", "allowed_addresses"})
+                                 "allowed_calling_ae_titles", "allowed_addresses", "max_associations"})
       if (auto extra = s.optional(key))
         r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is not used with type: dicom-qr; remove it");
     DicomQr& d = src.dicom_qr;
@@ -476,8 +481,25 @@ class Loader {
     if (auto a = s.required("local_ae_title", "local_ae_title: SENNEN (our AE title, as configured in the PACS)"))
       if (auto t = ae_title(*a)) d.local_ae_title = *t;
     if (auto r = s.optional("retrieve"))
-      if (auto t = choice_value(r_, *r, {"get"}, "get = C-GET (no inbound port needed); move is not supported yet"))
+      if (auto t = choice_value(r_, *r, {"get", "move"},
+                                "get = C-GET (no inbound port needed), move = C-MOVE to local_ae_title on move_port"))
         d.retrieve = *t;
+    if (d.retrieve == "move") {
+      if (auto p = s.required("move_port", "move_port: 11113 (where the PACS connects to deliver a C-MOVE)"))
+        if (auto n = integer_value(r_, *p, 1, 65535)) d.move_port = static_cast<int>(*n);
+      if (auto a = s.optional("move_address"))
+        if (auto t = text(r_, *a, "an IPv4 address of this host such as 10.1.2.4")) {
+          in_addr addr{};
+          if (::inet_pton(AF_INET, t->c_str(), &addr) == 1)
+            d.move_address = *t;
+          else
+            r_.add(a->mark, a->path, in_quotes(*t) + " is not an IPv4 address; write e.g. 10.1.2.4");
+        }
+    } else {
+      for (std::string_view key : {"move_port", "move_address"})
+        if (auto extra = s.optional(key))
+          r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is only used with retrieve: move; remove it");
+    }
     if (auto l = s.optional("lookback"))
       if (auto secs = duration_value(r_, *l, true)) d.lookback = *secs;
     if (auto v = s.optional("since")) {
@@ -495,7 +517,7 @@ class Loader {
   bool read_dicom_scp(const Section& s, Source& src) {
     const std::vector<std::string_view> dicom_keys = {"port",     "ae_title",     "allowed_calling_ae_titles",
                                                       "allowed_addresses", "min_free", "max_incoming",
-                                                      "patient_id"};
+                                                      "patient_id", "max_associations"};
     if (src.type != SourceType::dicom_scp) {
       for (auto key : dicom_keys)
         if (auto extra = s.optional(key))
@@ -521,6 +543,8 @@ class Loader {
         r_.add(item.mark, item.path, in_quotes(*t) + " is not an IP address; write e.g. 10.1.2.3 (host names are not accepted)");
         return std::nullopt;
       });
+    if (auto m = s.optional("max_associations"))
+      if (auto n = integer_value(r_, *m, 1, 64)) d.max_associations = static_cast<int>(*n);
     read_dicom_common(s, d.min_free, d.max_incoming, d.patient_id, src);
     return true;
   }
@@ -838,10 +862,31 @@ class Loader {
       if (auto level = integer_value(r_, *z, 1, 19)) batch.zstd_level = static_cast<int>(*level);
   }
 
+  // spool: {max_bytes} and outbox: {max_bytes}. A cap of 0 would pause the stage for good.
+  void read_cap(const Value& v, std::string_view example, std::uint64_t& cap) {
+    Section s(r_, v, {"max_bytes"});
+    if (auto m = s.optional("max_bytes")) {
+      if (auto n = size_value(r_, *m)) {
+        if (*n == 0)
+          r_.add(m->mark, m->path, "0 would pause this stage for good; write a size, e.g. " + std::string(example));
+        else
+          cap = *n;
+      }
+    }
+  }
+
   void read_heartbeat(const Value& v, Heartbeat& hb) {
     Section s(r_, v, {"interval"});
     if (auto i = s.optional("interval"))
       if (auto secs = duration_value(r_, *i, false)) hb.interval = *secs;
+  }
+
+  void read_metrics(const Value& v, Metrics& m) {
+    Section s(r_, v, {"port", "max_pending_age"});
+    if (auto p = s.optional("port"))  // served on 127.0.0.1 only; 0 turns it off
+      if (auto n = integer_value(r_, *p, 0, 65535)) m.port = static_cast<int>(*n);
+    if (auto a = s.optional("max_pending_age"))
+      if (auto secs = duration_value(r_, *a, false)) m.max_pending_age = *secs;
   }
 
   void read_schedule(const Value& v, Schedule& sched, const Destination& dest) {

@@ -5,8 +5,9 @@ namespace that has only loopback (Orthanc and DCMTK's acceptors bind every inter
 
 Checked: every eligible instance arrives exactly once with the data set Orthanc serves (or the one
 pushed), stopped and not-yet-notified patients never leave, the manifest names each instance's
-UIDs, modality and study date, a study that grows is completed by the next --once, and kill -9 in
-the middle of a C-GET loses and duplicates nothing."""
+UIDs, modality and study date, a study that grows is completed by the next --once, retrieve: move
+brings the same through our own acceptor, and kill -9 in the middle of a C-GET loses and
+duplicates nothing."""
 import collections
 import ctypes
 import datetime
@@ -317,6 +318,22 @@ class DicomTest(unittest.TestCase):
         keys = {r["patient_key"] for r, _ in got}
         self.assertNotIn(canonical(self.stopped), keys)
         self.assertNotIn(canonical(self.not_notified), keys)
+
+    def test_retrieve_move_delivers_through_our_own_acceptor(self):
+        """retrieve: move, wired from the config file: the PACS connects back to move_port."""
+        a = self.eligible[0]
+        qr = dict([self.instance(a, 10, 1, n, "20240601", modality="MR") for n in (1, 2, 3)])
+        withheld = dict([self.instance(self.stopped, 11, 1, 1, "20240601")])
+        self.pacs.store(v["path"] for v in [*qr.values(), *withheld.values()])
+        self.add_sources(QR_SOURCE.replace("    lookback: 2d\n", "    lookback: 2d\n    retrieve: move\n"
+                                           "    move_port: 11113\n    move_address: 127.0.0.1\n"))
+        log = self.run_once()
+        self.assertIn("accepting C-MOVE sub-operations", log)
+        got = delivered(self.h, os.path.join(self.work, "keep"))
+        self.assert_each_once(got, qr)
+        for rec, data in got:
+            sop = rec["attributes"]["sop_instance_uid"]
+            self.assertEqual(dataset_of(data), dataset_of(self.pacs.file_of(sop)), sop)
 
     def test_kill_9_in_the_middle_of_a_retrieve_loses_and_duplicates_nothing(self):
         patient = self.eligible[0]

@@ -48,6 +48,7 @@ TEST_CASE("dicom-scp config: every key read, defaults where absent") {
                                 "    max_incoming: 20GiB\n"
                                 "    poll_interval: 15s\n"
                                 "    patient_id: {strip_leading_zeros: true, pad_to: 10}\n"
+                                "    max_associations: 8\n"
                                 "  - name: mr\n"
                                 "    type: dicom-scp\n"
                                 "    port: 104\n"
@@ -66,6 +67,7 @@ TEST_CASE("dicom-scp config: every key read, defaults where absent") {
   CHECK(c.sources[0].poll_interval == std::chrono::seconds(15));
   CHECK(d.patient_id.strip_leading_zeros);
   CHECK(d.patient_id.pad_to == 10);
+  CHECK(d.max_associations == 8);
   const auto& e = c.sources[1].dicom;
   CHECK(e.allowed_calling_ae_titles == std::vector<std::string>{"MR1"});
   CHECK(e.allowed_addresses.empty());
@@ -73,6 +75,7 @@ TEST_CASE("dicom-scp config: every key read, defaults where absent") {
   CHECK(e.max_incoming == 10ull << 30);
   CHECK(!e.patient_id.strip_leading_zeros);
   CHECK(e.patient_id.pad_to == 0);
+  CHECK(e.max_associations == 4);
 
   auto sources = adapters::make_sources(c);  // built, not started (the SCP opens its port on the first poll)
   REQUIRE(sources.size() == 2);
@@ -92,7 +95,14 @@ TEST_CASE("dicom-scp config: bad values and misplaced keys are reported with the
                                  "  - name: emr\n"                                  // 14
                                  "    type: ssmix2\n"                               // 15
                                  "    root: /srv/std\n"                             // 16
-                                 "    ae_title: X\n"));                             // 17
+                                 "    ae_title: X\n"                                // 17
+                                 "    max_associations: 2\n"                        // 18
+                                 "  - name: ct2\n"                                  // 19
+                                 "    type: dicom-scp\n"                            // 20
+                                 "    port: 11113\n"                                // 21
+                                 "    ae_title: SENNEN\n"                           // 22
+                                 "    allowed_calling_ae_titles: [CT2]\n"           // 23
+                                 "    max_associations: 0\n"));                     // 24
   for (const auto& s : p) MESSAGE(s);
   CHECK(has(p, "7:11: sources[0].port:", "is not a whole number from 1 to 65535"));
   CHECK(has(p, "8:15: sources[0].ae_title:", "is not an AE title"));
@@ -103,6 +113,8 @@ TEST_CASE("dicom-scp config: bad values and misplaced keys are reported with the
   CHECK(has(p, "13:26: sources[0].patient_id.pad_to:", "from 0 to 64"));
   CHECK(has(p, "13:30: sources[0].patient_id.strip:", "unknown key"));
   CHECK(has(p, "17:15: sources[1].ae_title:", "only used with type: dicom-scp"));
+  CHECK(has(p, "18:", "only used with type: dicom-scp"));
+  CHECK(has(p, "24:", "from 1 to 64"));
 
   auto missing = problems(with_sources("  - name: ct\n    type: dicom-scp\n"));
   CHECK(has(missing, "5:5: sources[0].port:", "missing required key 'port'"));
