@@ -19,8 +19,6 @@ struct Spool::Statements {
         savepoint(db, "SAVEPOINT put_record"),
         release(db, "RELEASE put_record"),
         rollback_to(db, "ROLLBACK TO put_record"),
-        set_part_hash(db, "UPDATE spool_parts SET sha256 = ?1 WHERE part_id = ?2"),
-        set_record_hash(db, "UPDATE spool_records SET sha256 = ?1 WHERE id = ?2"),
         upsert_quarantine(db,
                           "INSERT INTO quarantine (source, path, reason, size, copy_path, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
                           "ON CONFLICT (source, path) DO UPDATE SET reason = excluded.reason, size = excluded.size, "
@@ -53,7 +51,7 @@ struct Spool::Statements {
                  "status = excluded.status"),
         erase_unit(db, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3") {}
 
-  sqlite::Statement insert_record, insert_part, savepoint, release, rollback_to, set_part_hash, set_record_hash, upsert_quarantine, add_counter,
+  sqlite::Statement insert_record, insert_part, savepoint, release, rollback_to, upsert_quarantine, add_counter,
       get_counter, put_visit, remove_visit, first_visit, child_dirs, put_dir, units, put_unit, erase_unit;
 };
 
