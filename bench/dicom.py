@@ -46,6 +46,8 @@ SC_IMAGE = "1.2.840.10008.5.1.4.1.1.7"             # Secondary Capture Image Sto
 SC_MULTIFRAME_WORD = "1.2.840.10008.5.1.4.1.1.7.3"  # Multi-frame Grayscale Word SC Image Storage
 SENDER_AE = "BENCH"
 DCMTK_ENV = dict(os.environ, TCP_NODELAY="1")
+# Our daemon must turn Nagle off by itself; it gets TCP_NODELAY only with --daemon-nodelay-env.
+DAEMON_ENV = {k: v for k, v in os.environ.items() if k != "TCP_NODELAY"}
 MIB = 1 << 20
 
 
@@ -103,7 +105,7 @@ def small_pixel_bytes(i):
 
 
 def make_small_set(folder, count, set_code, per_study):
-    """count 8-bit Secondary Capture instances, per_study to a study, ten patients."""
+    """count 8-bit Secondary Capture instances, per_study to a study, each study of one of ten patients."""
     raws = {}
     for size in sorted({small_pixel_bytes(i) for i in range(count)}):
         raws[size] = os.path.join(folder, f"pixels-{size}.raw")
@@ -113,7 +115,7 @@ def make_small_set(folder, count, set_code, per_study):
         study = f"{UID_ROOT}.{set_code}.{i // per_study + 1}"
         size = small_pixel_bytes(i)
         dump2dcm(os.path.join(folder, f"i{i:05d}.dcm"), sop_class=SC_IMAGE, sop=f"{study}.1.{i + 1}", study=study,
-                 series=f"{study}.1", patient=f"{900100 + i % 10}", number=i + 1, rows=size // 256, cols=256,
+                 series=f"{study}.1", patient=f"{900100 + i // per_study % 10}", number=i + 1, rows=size // 256, cols=256,
                  bits=8, frames=1, raw=raws[size])
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
@@ -292,13 +294,13 @@ class Daemon:
 """)
         self.log = os.path.join(work, "edged.log")
         self.proc = subprocess.Popen([self.edged, "--config", self.config], stdout=open(self.log, "w"),
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=DAEMON_ENV)
         wait_for("sennen-edged's SCP to answer C-ECHO", lambda: echo_ok(self.port, self.ae), 60, self.proc, self.log)
 
     def counts(self):
         text = read(self.log)
-        ingested = sum(int(n) for n in re.findall(r"source modality: poll done in [0-9.]+ s: \d+ files, (\d+) ingested",
-                                                   text))
+        ingested = sum(int(n) for n in re.findall(
+            r"source modality: (?:poll|full scan) done in [0-9.]+ s: \d+ files, (\d+) ingested", text))
         delivered = sum(int(n) for n in re.findall(r"delivered batch \S+ \((\d+) records\)", text))
         return ingested, delivered
 
@@ -349,10 +351,37 @@ batch: {{max_bytes: 64MiB}}
 # ---------------------------------------------------------------------------------------------
 # Measurement and report
 
+def durable_write_ms(scratch, count=100, size=32 * 1024):
+    """Median cost of one durable small-file write here, as a receiver that answers success only
+    once the instance is on disk must do: write, fsync the file, rename, fsync the folder. The
+    disk is shared: printed with every table, since it bounds small-instance throughput."""
+    folder = tempfile.mkdtemp(prefix="fsync-", dir=scratch)
+    data = random.Random(0).randbytes(size)
+    times = []
+    try:
+        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        for i in range(count):
+            t = time.perf_counter()
+            tmp, final = os.path.join(folder, f".{i}.part"), os.path.join(folder, f"{i}.dcm")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.write(fd, data)
+            os.fsync(fd)
+            os.close(fd)
+            os.rename(tmp, final)
+            os.fsync(dfd)
+            times.append(time.perf_counter() - t)
+        os.close(dfd)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return statistics.median(times) * 1000
+
+
 def push_rounds(receivers, files, runs, scratch, ports):
     """For each round and receiver: fresh state, push `files`, check every one is held."""
     results = {r.name: [] for r in receivers}
+    results["durable write ms"] = []
     for rnd in range(runs):
+        results["durable write ms"].append(durable_write_ms(scratch))
         for r in receivers:
             work = tempfile.mkdtemp(prefix=f"{r.name}-", dir=scratch)
             try:
@@ -376,9 +405,12 @@ def median(results, key):
 
 
 def table(title, files, results, baselines=("storescp", "Orthanc")):
+    probe = results.pop("durable write ms")
     n = len(files)
     mb = sum(os.path.getsize(f) for f in files) / 1e6
-    print(f"\n{title}: {n} instances, {mb:.0f} MB, median of {len(next(iter(results.values())))} runs")
+    print(f"\n{title}: {n} instances, {mb:.0f} MB, median of {len(probe)} runs")
+    print(f"(this disk, now: one durable 32 KiB write = write, fsync, rename, fsync folder: median "
+          f"{statistics.median(probe):.2f} ms; per round: {', '.join(f'{p:.2f}' for p in probe)})")
     head = f"{'receiver':<14}{'seconds':>9}{'inst/s':>9}{'MB/s':>8}" + "".join(
         f"{'vs ' + b:>13}" for b in baselines) + f"{'peak RSS MiB':>14}"
     print(head)
@@ -495,13 +527,14 @@ def run_qr_once(edged, pki, orthanc, scratch, expected):
         log = os.path.join(work, "edged.log")
         subprocess.run(["sync"], check=True)
         t = time.perf_counter()
-        p = subprocess.Popen([edged, "--config", config, "--once"], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        p = subprocess.Popen([edged, "--config", config, "--once"], stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                             env=DAEMON_ENV)
         _pid, status, usage = os.wait4(p.pid, 0)
         total = time.perf_counter() - t
         text = read(log)
         if os.waitstatus_to_exitcode(status) != 0:
             sys.exit(f"sennen-edged --once failed:\n{text[-4000:]}")
-        m = re.search(r"source pacs: poll done in ([0-9.]+) s: \d+ files, (\d+) ingested", text)
+        m = re.search(r"source pacs: (?:poll|full scan) done in ([0-9.]+) s: \d+ files, (\d+) ingested", text)
         if not m or int(m.group(2)) != expected:
             sys.exit(f"sennen-edged --once did not ingest {expected} instances:\n{text[-4000:]}")
         return {"total": total, "poll": float(m.group(1)), "rss": usage.ru_maxrss / 1024}
@@ -528,7 +561,11 @@ def main():
     g.add_argument("--instances", type=int, default=1000)
     lg = sub.add_parser("large", help="C-STORE of one big multi-frame object: time and peak RSS")
     lg.add_argument("--mb", type=int, default=500)
+    ap.add_argument("--daemon-nodelay-env", action="store_true",
+                    help="also give our daemon TCP_NODELAY=1 in its environment (by default it must set it itself)")
     args = ap.parse_args()
+    if args.daemon_nodelay_env:
+        DAEMON_ENV["TCP_NODELAY"] = "1"
     enter_private_network()
     {"store": cmd_store, "get": cmd_get, "large": cmd_large}[args.cmd](args)
 
