@@ -2,7 +2,10 @@
 
 #include <openssl/evp.h>
 
+#include <vector>
+
 #include "daemon/core/error.hpp"
+#include "daemon/util/fd.hpp"
 
 namespace sennen::util {
 
@@ -45,6 +48,14 @@ std::string Sha256::hex_digest() {
 std::string sha256_hex(std::string_view data) {
   Sha256 h;
   h.update(data);
+  return h.hex_digest();
+}
+
+std::string sha256_file_hex(const std::filesystem::path& file) {
+  Fd fd = open_for_read(file);
+  Sha256 h;
+  std::vector<std::byte> buf(1u << 20);
+  while (std::size_t n = read_some(fd, buf, file)) h.update(std::span(buf.data(), n));
   return h.hex_digest();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // Streaming SHA-256 (OpenSSL EVP), hex output.
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -24,5 +25,7 @@ class Sha256 {
 };
 
 std::string sha256_hex(std::string_view data);
+// The whole file, read in large chunks; throws sennen::Error naming the file if it cannot be read.
+std::string sha256_file_hex(const std::filesystem::path& file);
 
 }  // namespace sennen::util

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "daemon/util/fd.hpp"
-#include "daemon/util/sha256.hpp"
 
 namespace sennen::destinations::curl {
 
@@ -50,7 +49,6 @@ class FileBody final : public Body {
   bool rewind() noexcept override;
   std::string failure() const override;
   std::uint64_t sent() const { return sent_; }
-  std::string sha256() { return hash_.hex_digest(); }
 
  private:
   std::filesystem::path path_;
@@ -58,7 +56,6 @@ class FileBody final : public Body {
   std::uint64_t size_;
   std::uint64_t offset_;
   std::uint64_t sent_ = 0;
-  util::Sha256 hash_;
   int errno_ = 0;
   bool short_ = false;
 };
