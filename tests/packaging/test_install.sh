@@ -24,7 +24,6 @@ set -euo pipefail
 src=$(realpath "${1:?source dir}")
 work=$(realpath -m "${2:?work dir}")
 umask 022
-mkdir -p "$work"
 
 site=1312345678
 unit=sennen-edged.service
@@ -62,6 +61,8 @@ mirror=${mirror%/}
 [[ -n $mirror ]] || skip "no Debian bookworm mirror in /etc/apt/sources.list or sources.list.d (not a Debian 12 machine)"
 curl -sfI --max-time 20 "$mirror/dists/bookworm/Release" >/dev/null ||
   skip "the Debian mirror $mirror (from the apt sources) is unreachable; the test installs dependencies from it"
+
+mkdir -p "$work"
 
 # ------------------------------------------------------------------------------------ cleanup
 nspawn_pid=
