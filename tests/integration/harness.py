@@ -101,9 +101,10 @@ def canonical(pid):
 class HospitalTest(unittest.TestCase):
     """A hospital with one file still being written (mtime now) when the daemon first runs."""
     patients = 24
+    synth_options = ("--in-progress",)
 
     def setUp(self):
-        self.h = Hospital(patients=self.patients, extra=("--in-progress",))
+        self.h = Hospital(patients=self.patients, extra=self.synth_options)
 
     def tearDown(self):
         if os.environ.get("SENNEN_KEEP_TEST_DIRS"):

@@ -11,6 +11,7 @@ import time
 import unittest
 
 from harness import SOURCE_DIR, HospitalTest, expected_current, records_of, same_bytes
+from test_schedule import ServiceHelpers, hours_from_now, schedule
 
 NGINX = "/usr/sbin/nginx"
 MAKE_TLS_PKI = os.path.join(SOURCE_DIR, "tests/support/make_tls_pki.sh")
@@ -201,6 +202,47 @@ class HttpsDeliveryTest(HttpsReceiverTest):
         rc, log = self.h.run_once()
         self.assertEqual(rc, 0, log + self.rx.log())
         self.assert_expected_batches()
+
+
+@unittest.skipUnless(os.path.exists(NGINX), "nginx is missing: apt-get install nginx-light")
+class HttpsServiceWindowTest(ServiceHelpers, HttpsReceiverTest):
+    """The service, as a hospital runs it, against the reference receiver: outside the upload window
+    only heartbeats reach the central side; once the window opens (a reload puts the present inside
+    it here) the whole hospital arrives, exactly the expected batch set, with no restart."""
+    synth_options = ()  # every file settled: the expected set is final from the first poll
+
+    def setUp(self):
+        super().setUp()
+        self.h.set_config("poll_interval: 60s", "poll_interval: 1s")
+        self.closed = schedule(hours_from_now(2), hours_from_now(3))
+        with open(self.h.config, "a", encoding="utf-8") as f:
+            f.write(self.closed)
+        self.start_service()
+
+    def tearDown(self):
+        ServiceHelpers.tearDown(self)  # stops the daemon and removes the hospital; the receiver is a cleanup
+
+    def test_only_heartbeats_outside_the_window_then_everything_inside_it(self):
+        def sealed_and_waiting():
+            hb = self.heartbeat()
+            return hb is not None and hb["destination"]["bytes_pending"] > 0 and hb["destination"]["next_window_open"]
+        self.assertTrue(self.wait_for(sealed_and_waiting), self.log_text() + self.rx.log())
+        time.sleep(3)  # several 1 s cycles
+        site = self.h.expected()["site_id"]
+        self.assertEqual(self.rx.stored(), [site + "/heartbeat.json"], self.log_text())
+        self.assertTrue(all(m == "PUT" and u.endswith("/heartbeat.json") for m, u, *_ in self.rx.requests()))
+
+        with open(self.h.config, encoding="utf-8") as f:
+            text = f.read()
+        with open(self.h.config, "w", encoding="utf-8") as f:
+            f.write(text.replace(self.closed, schedule(hours_from_now(0), hours_from_now(2))))
+        self.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(self.wait_for(lambda: (self.heartbeat() or {}).get("destination", {}).get("bytes_pending") == 0
+                                      and self.outbox() == []), self.log_text() + self.rx.log())
+        self.assert_expected_batches()
+        self.assertIsNone(self.heartbeat()["destination"]["last_error"])
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=20), 0)
 
 
 if __name__ == "__main__":
