@@ -7,8 +7,13 @@
 //     "ingested <store path>" is written; both are committed together at the checkpoint. Killed
 //     before that commit, neither exists and the next poll hands the file over again.
 //  3. A later take() finds the committed state, renames the file into store/ (where locate() finds
-//     it for records the gate holds back) and erases the state. Killed in between, the file is
-//     already in store/ and the stale state is erased when its file is no longer in incoming/.
+//     it for records the gate holds back) and erases the state. The folders those renames changed
+//     (incoming/, each series folder, and the parent of any folder made for them) are fsynced once
+//     each before the next checkpoint or the end of take(), so the spool never commits an erased
+//     state whose rename a power loss could undo. Killed in between, the file is already in store/
+//     (or back in incoming/, and moved again); the stale state is erased when its file is no
+//     longer in incoming/, once the folders such a move touches are fsynced (the crash may have
+//     come before they were).
 //  A file re-received with the same name cannot happen (N is unique), and the same instance
 //  received twice has the same version (SOP UID + content hash), which the spool keeps once.
 #include "adapters/sources/dicom_scp/incoming.hpp"
@@ -17,6 +22,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "daemon/core/error.hpp"
 #include "daemon/gate/patient_id.hpp"
@@ -121,6 +127,11 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
   if (ec) throw Error("source " + name_ + ": cannot list " + folders_.incoming.string() + ": " + ec.message());
   std::sort(names.begin(), names.end());
 
+  std::set<fs::path> touched;  // folders whose entries the moves changed, not yet fsynced
+  auto sync_touched = [&] {
+    for (const auto& dir : touched) util::fsync_directory(dir);
+    touched.clear();
+  };
   std::size_t since_checkpoint = 0;
   for (const auto& n : names) {
     if (ctx.stop_requested) break;
@@ -133,19 +144,25 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
       known.erase(prev);
       if (u.status.rfind(kIngestedPrefix, 0) == 0 && u.size == static_cast<std::uint64_t>(st.st_size) &&
           u.mtime_ns == ns_of(st.st_mtim)) {
-        move_to_store(file, u.status.substr(std::string_view(kIngestedPrefix).size()));
+        move_to_store(file, u.status.substr(std::string_view(kIngestedPrefix).size()), touched);
         ctx.state.erase_unit(kIncomingDir, n);
         continue;
       }
     }
     if (ingest(ctx, file, n, st, on_ingested)) ++since_checkpoint;
     if (since_checkpoint >= kCheckpointEvery) {
+      sync_touched();
       ctx.sink.checkpoint();
       since_checkpoint = 0;
     }
   }
   for (const auto& [n, u] : known)  // moved to store/ just before a crash, or gone
-    if (!fs::exists(folders_.incoming / n)) ctx.state.erase_unit(kIncomingDir, n);
+    if (!fs::exists(folders_.incoming / n)) {
+      if (u.status.rfind(kIngestedPrefix, 0) == 0)
+        note_interrupted_move(u.status.substr(std::string_view(kIngestedPrefix).size()), touched);
+      ctx.state.erase_unit(kIncomingDir, n);
+    }
+  sync_touched();  // before the caller's checkpoint commits the erased states
   ctx.stats.files_seen = names.size();
 }
 
@@ -206,14 +223,24 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
   return true;
 }
 
-void IncomingFolder::move_to_store(const fs::path& file, const std::string& store_rel) {
-  fs::path target = folders_.store / store_rel;
-  fs::create_directories(target.parent_path());
-  fs::rename(file, target);
-  // The new entry, and the folders create_directories may just have made, are durable first.
-  for (fs::path dir = target.parent_path(); dir != folders_.store.parent_path(); dir = dir.parent_path())
-    util::fsync_directory(dir);
-  util::fsync_directory(folders_.incoming);
+void IncomingFolder::move_to_store(const fs::path& file, const std::string& store_rel, std::set<fs::path>& touched) {
+  fs::path dir = folders_.store;
+  for (const auto& part : fs::path(store_rel).parent_path()) {
+    if (fs::create_directory(dir / part)) touched.insert(dir);  // a new entry of its parent
+    dir /= part;
+  }
+  fs::rename(file, folders_.store / store_rel);
+  touched.insert(dir);
+  touched.insert(folders_.incoming);
+}
+
+void IncomingFolder::note_interrupted_move(const std::string& store_rel, std::set<fs::path>& touched) const {
+  touched.insert(folders_.incoming);
+  std::error_code ec;
+  if (!fs::exists(folders_.store / store_rel, ec)) return;  // never moved: nothing of it in store/
+  for (fs::path dir = (folders_.store / store_rel).parent_path(); dir != folders_.store.parent_path();
+       dir = dir.parent_path())
+    touched.insert(dir);
 }
 
 }  // namespace sennen::dicom

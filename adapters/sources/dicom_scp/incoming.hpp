@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +35,13 @@ class IncomingFolder {
  private:
   bool ingest(SourceContext& ctx, const std::filesystem::path& file, const std::string& n, const struct stat& st,
               const OnIngested& on_ingested);
-  void move_to_store(const std::filesystem::path& file, const std::string& store_rel);
+  // Renames into store/ and notes the directories whose entries changed (the new folders' parents
+  // included) in `touched`, which take() fsyncs once each before the spool commit that says so.
+  void move_to_store(const std::filesystem::path& file, const std::string& store_rel,
+                     std::set<std::filesystem::path>& touched);
+  // A move a crash interrupted (the file is in store/ but the erase of its state was not
+  // committed): every folder it may have touched, as far as they exist.
+  void note_interrupted_move(const std::string& store_rel, std::set<std::filesystem::path>& touched) const;
 
   std::string name_;
   Folders folders_;
