@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <vector>
 
 #include "adapters/sources/dicom_common/instance.hpp"
@@ -156,14 +157,28 @@ QrAssociation::~QrAssociation() = default;
 namespace {
 struct FindState {
   std::vector<StudyMatch>* out;
+  std::map<std::string, std::size_t> index;  // StudyInstanceUID -> its match in *out
 };
+
+// A PACS may answer once per (PatientID, StudyInstanceUID) (Orthanc does, for a study holding
+// instances of several patients), and each answer counts only its own part. One match per study,
+// so that a poll retrieves it once: the largest count (held instances are compared with it), every
+// storage class (the C-GET proposes them), the earliest date (the watermark must not pass it).
+void merge_match(StudyMatch& into, StudyMatch&& m) {
+  if (m.instances && (!into.instances || *m.instances > *into.instances)) into.instances = m.instances;
+  for (auto& c : m.sop_classes)
+    if (std::find(into.sop_classes.begin(), into.sop_classes.end(), c) == into.sop_classes.end())
+      into.sop_classes.push_back(std::move(c));
+  if (!m.study_date.empty() && (into.study_date.empty() || m.study_date < into.study_date))
+    into.study_date = std::move(m.study_date);
+}
+
 void on_find_response(void* data, T_DIMSE_C_FindRQ*, int, T_DIMSE_C_FindRSP*, DcmDataset* ids) {
   if (!ids) return;
   auto* st = static_cast<FindState*>(data);
   StudyMatch m;
   OFString v;
   if (ids->findAndGetOFString(DCM_StudyInstanceUID, v).good()) m.study_uid = trimmed_field(v.c_str());
-  if (ids->findAndGetOFString(DCM_PatientID, v).good()) m.patient_id = trimmed_field(v.c_str());
   if (ids->findAndGetOFString(DCM_StudyDate, v).good()) m.study_date = trimmed_field(v.c_str());
   if (ids->findAndGetOFStringArray(DCM_SOPClassesInStudy, v).good()) {
     std::string all = trimmed_field(v.c_str());
@@ -178,7 +193,10 @@ void on_find_response(void* data, T_DIMSE_C_FindRQ*, int, T_DIMSE_C_FindRSP*, Dc
     std::string n = trimmed_field(v.c_str());
     if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) m.instances = std::stoull(n);
   }
-  st->out->push_back(std::move(m));
+  if (auto [at, added] = st->index.try_emplace(m.study_uid, st->out->size()); !added)
+    merge_match((*st->out)[at->second], std::move(m));
+  else
+    st->out->push_back(std::move(m));
 }
 }  // namespace
 
@@ -188,7 +206,6 @@ std::vector<StudyMatch> QrAssociation::find_studies(std::string_view range) {
   query.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
   query.putAndInsertString(DCM_StudyDate, std::string(range).c_str());
   query.putAndInsertString(DCM_StudyInstanceUID, "");
-  query.putAndInsertString(DCM_PatientID, "");
   query.putAndInsertString(DCM_NumberOfStudyRelatedInstances, "");
   query.putAndInsertString(DCM_SOPClassesInStudy, "");
   T_DIMSE_C_FindRQ req{};

@@ -23,9 +23,10 @@ struct PeerOptions {
   std::chrono::seconds dimse_timeout{60};  // each DIMSE message
 };
 
+// No PatientID: a study may hold instances of several patients, and each instance is gated by the
+// PatientID (0010,0020) it carries when it arrives, never by a match's.
 struct StudyMatch {
   std::string study_uid;
-  std::string patient_id;
   std::string study_date;                // YYYYMMDD, may be empty
   std::optional<std::uint64_t> instances;  // NumberOfStudyRelatedInstances, when the PACS says
   std::vector<std::string> sop_classes;    // SOPClassesInStudy, when the PACS says
@@ -46,7 +47,8 @@ class QrAssociation {
   QrAssociation(const QrAssociation&) = delete;
   QrAssociation& operator=(const QrAssociation&) = delete;
 
-  // StudyDate range "YYYYMMDD-" or "YYYYMMDD-YYYYMMDD". Throws sennen::Error on failure.
+  // StudyDate range "YYYYMMDD-" or "YYYYMMDD-YYYYMMDD"; one match per StudyInstanceUID, in the
+  // order the PACS first named them. Throws sennen::Error on failure.
   std::vector<StudyMatch> find_studies(std::string_view study_date_range);
   // C-GET of a study; each C-STORE sub-operation goes through `handler`. Throws on a broken association.
   RetrieveResult get_study(std::string_view study_uid, StoreHandler& handler);

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "adapters/sources/dicom_common/qr_scu.hpp"
 #include "adapters/sources/dicom_qr/qr_source.hpp"
 #include "daemon/spool/spool.hpp"
 #include "tests/adapters/sources/ssmix2/recording_sink.hpp"
@@ -86,7 +87,7 @@ struct Orthanc {
                          " \"AllowFind\":true,\"AllowGet\":true,\"AllowMove\":true,\"AllowStore\":true,\"AllowEcho\":true } },"
                          " \"SaveJobs\":false, \"SynchronousCMove\":true, \"StableAge\":5, \"DicomThreadsCount\":4,"
                          " \"StorageAccessOnFind\":\"Never\" }\n");
-    REQUIRE(test::run("env TCP_NODELAY=1 Orthanc " + (tmp / "orthanc.json").string() + " > " +
+    REQUIRE(test::run("env TCP_NODELAY=1 Orthanc --verbose " + (tmp / "orthanc.json").string() + " > " +
                       (tmp / "orthanc.log").string() + " 2>&1 & echo $! > " + (tmp / "orthanc.pid").string()) == 0);
     pid = test::read_file(tmp / "orthanc.pid");
     while (!pid.empty() && pid.back() == '\n') pid.pop_back();
@@ -110,6 +111,15 @@ struct Orthanc {
     for (const auto& f : files) cmd += " " + f.string();
     REQUIRE(test::run(cmd) == 0);
   }
+  // C-GET requests Orthanc received so far (its --verbose log names each).
+  std::size_t get_requests() {
+    const std::string log = test::read_file(tmp / "orthanc.log");
+    std::size_t n = 0;
+    for (auto at = log.find("C-GET-SCU request received"); at != std::string::npos;
+         at = log.find("C-GET-SCU request received", at + 1))
+      ++n;
+    return n;
+  }
   // The file Orthanc serves for an instance, by SOP Instance UID.
   std::string file_of(const std::string& sop) {
     const std::string base = "http://127.0.0.1:" + std::to_string(kHttpPort);
@@ -124,6 +134,17 @@ struct Orthanc {
     return test::read_file(out);
   }
 };
+
+dicom::PeerOptions orthanc_peer() {
+  dicom::PeerOptions peer;
+  peer.host = "127.0.0.1";
+  peer.port = kDicomPort;
+  peer.ae_title = "ORTHANC";
+  peer.local_ae_title = "SENNEN";
+  peer.acse_timeout = std::chrono::seconds(5);
+  peer.dimse_timeout = std::chrono::seconds(10);
+  return peer;
+}
 
 struct Fixture {
   test::TempDir tmp;
@@ -144,12 +165,7 @@ struct Fixture {
     o.utc_offset_minutes = 9 * 60;
     o.name = "pacs";
     o.state_dir = state_dir;
-    o.peer.host = "127.0.0.1";
-    o.peer.port = kDicomPort;
-    o.peer.ae_title = "ORTHANC";
-    o.peer.local_ae_title = "SENNEN";
-    o.peer.acse_timeout = std::chrono::seconds(5);
-    o.peer.dimse_timeout = std::chrono::seconds(10);
+    o.peer = orthanc_peer();
     o.since = "20150101";
     o.lookback_days = 2;
     o.patient_id = {true, 8};
@@ -296,4 +312,38 @@ TEST_CASE("dicom-qr: a study the PACS cannot deliver in full is reported, keeps 
   CHECK(f.sink.records.size() <= 1 - got);
   CHECK(f.stats.waiting == 1);
   CHECK(f.state->units("qr/studies").at(0).status.rfind("incomplete ", 0) == 0);
+}
+
+// Orthanc answers a C-FIND once per (PatientID, StudyInstanceUID), each answer counting only its
+// own patient's instances. The study is still retrieved once, and each instance is handed over
+// with the PatientID it carries (what the gate decides on), not a match's.
+TEST_CASE("dicom-qr: a study holding two patients' instances is found once, retrieved once; each instance keeps its own PatientID") {
+  enter_private_network();
+  Fixture f;
+  Orthanc pacs(f.tmp);
+  const std::string st = "1.2.826.0.1.3680043.9.7436.1";
+  const std::vector<Spec> specs{{"1111", st, st + ".1", st + ".1.1", "20240601"},
+                                {"1111", st, st + ".1", st + ".1.2", "20240601"},
+                                {"2222", st, st + ".2", st + ".2.1", "20240601"}};
+  std::vector<fs::path> files;
+  for (const auto& s : specs) files.push_back(make_dcm(f.tmp / "dcm", s));
+  pacs.store(files);
+
+  std::vector<dicom::StudyMatch> found = dicom::QrAssociation(orthanc_peer()).find_studies("20240101-");
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].study_uid == st);
+  CHECK(found[0].instances == std::optional<std::uint64_t>(2));  // the larger of the two answers' counts
+
+  const std::size_t gets_before = pacs.get_requests();
+  f.poll();
+  CHECK(pacs.get_requests() - gets_before == 1);
+  std::map<std::string, std::string> patient_of;
+  for (const auto& r : f.sink.records) patient_of[attr(r.draft, "sop_instance_uid")] += r.draft.patient_id;
+  CHECK(f.sink.records.size() == 3);
+  CHECK(patient_of == std::map<std::string, std::string>{
+                          {specs[0].sop, "00001111"}, {specs[1].sop, "00001111"}, {specs[2].sop, "00002222"}});
+  auto studies = f.state->units("qr/studies");
+  REQUIRE(studies.size() == 1);
+  CHECK(studies[0].status == "complete");
+  CHECK(studies[0].size == 3);
 }
