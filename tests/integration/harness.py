@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -111,3 +112,52 @@ class HospitalTest(unittest.TestCase):
             print("kept", self.h.dir)
         else:
             self.h.cleanup()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServiceHelpers:
+    """The daemon as a service (no systemd socket), its log and its heartbeat."""
+
+    def start_service(self):
+        self.log = open(self.h.path("daemon.log"), "w+")
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        self.proc = subprocess.Popen([EDGED, "--config", self.h.config], stdout=self.log, stderr=self.log, env=env)
+
+    def tearDown(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        self.h.cleanup()
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.h.path("daemon.log")) as f:
+            return f.read()
+
+    def heartbeat(self):
+        try:
+            return self.h.heartbeat()
+        except (OSError, ValueError):
+            return None
+
+    def wait_for(self, predicate, timeout=60):
+        """True once predicate() holds; a predicate that cannot read yet (no heartbeat, no key)
+        just has not held. Fails at once if the service exited."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                self.fail("the service exited: " + self.log_text())
+            try:
+                if predicate():
+                    return True
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(0.2)
+        return False

@@ -10,17 +10,11 @@ import tempfile
 import time
 import unittest
 
-from harness import SOURCE_DIR, HospitalTest, expected_current, records_of, same_bytes
-from test_schedule import ServiceHelpers, hours_from_now, schedule
+from harness import SOURCE_DIR, HospitalTest, ServiceHelpers, expected_current, free_port, records_of, same_bytes
+from test_schedule import hours_from_now, schedule
 
 NGINX = "/usr/sbin/nginx"
 MAKE_TLS_PKI = os.path.join(SOURCE_DIR, "tests/support/make_tls_pki.sh")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver:

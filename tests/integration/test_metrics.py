@@ -12,7 +12,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import EDGED, Hospital, records_of
+from harness import EDGED, Hospital, ServiceHelpers, free_port, records_of
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -24,12 +24,6 @@ except ImportError:
         from prometheus_client.parser import text_string_to_metric_families
     except ImportError:
         text_string_to_metric_families = None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(port, path):
@@ -57,7 +51,7 @@ def value(metrics, name, **labels):
 
 @unittest.skipIf(text_string_to_metric_families is None,
                  "python3-prometheus-client is missing: tools/install-build-deps")
-class MetricsTest(unittest.TestCase):
+class MetricsTest(ServiceHelpers, unittest.TestCase):
 
     def setUp(self):
         self.h = Hospital(patients=16, seed=5)
@@ -65,33 +59,7 @@ class MetricsTest(unittest.TestCase):
         self.port = free_port()
         with open(self.h.config, "a", encoding="utf-8") as f:
             f.write(f"metrics:\n  port: {self.port}\n")
-        self.log = open(self.h.path("daemon.log"), "w+")
-        self.proc = subprocess.Popen([EDGED, "--config", self.h.config], stdout=self.log, stderr=self.log)
-
-    def tearDown(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        self.h.cleanup()
-
-    def log_text(self):
-        self.log.flush()
-        with open(self.h.path("daemon.log"), encoding="utf-8") as f:
-            return f.read()
-
-    def wait_for(self, predicate, timeout=60):
-        end = time.time() + timeout
-        while time.time() < end:
-            if self.proc.poll() is not None:
-                self.fail("the service exited: " + self.log_text())
-            try:
-                if predicate():
-                    return True
-            except (OSError, KeyError):
-                pass
-            time.sleep(0.3)
-        return False
+        self.start_service()
 
     def scrape(self):
         status, body = get(self.port, "/metrics")

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from harness import EDGED, Hospital, records_of
+from harness import EDGED, Hospital, ServiceHelpers, records_of
 
 
 def hours_from_now(k):
@@ -65,41 +65,6 @@ class OnceIgnoresWindowTest(unittest.TestCase):
         with open(self.h.config, encoding="utf-8") as f:
             line = f.read().splitlines().index('  upload_window: "1am-5am"') + 1
         self.assertIn("sennen-edge.yaml:%d:18: schedule.upload_window:" % line, r.stderr)
-
-
-class ServiceHelpers:
-    """The daemon as a service (no systemd socket), its log and its heartbeat."""
-
-    def start_service(self):
-        self.log = open(self.h.path("daemon.log"), "w+")
-        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
-        self.proc = subprocess.Popen([EDGED, "--config", self.h.config], stdout=self.log, stderr=self.log, env=env)
-
-    def tearDown(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        self.h.cleanup()
-
-    def log_text(self):
-        self.log.flush()
-        with open(self.h.path("daemon.log")) as f:
-            return f.read()
-
-    def heartbeat(self):
-        try:
-            return self.h.heartbeat()
-        except (OSError, ValueError):
-            return None
-
-    def wait_for(self, predicate, timeout=60):
-        end = time.time() + timeout
-        while time.time() < end:
-            if predicate():
-                return True
-            time.sleep(0.2)
-        return False
 
 
 class ServiceWindowTest(ServiceHelpers, unittest.TestCase):
