@@ -421,7 +421,16 @@ struct Pipeline::Impl {
 
   void write_heartbeat() {
     update_flow();  // also between cycles, so a pause ends (and DICOM senders are let in) promptly
-    auto r = destination->put_heartbeat(telemetry::heartbeat_json(heartbeat_input()));
+    const std::string json = telemetry::heartbeat_json(heartbeat_input());
+    // A copy stays on the box for `sennen-edgectl status`, whatever the destination.
+    try {
+      util::AtomicFile copy(cfg.state_dir / "heartbeat.json");
+      copy.write(json);
+      copy.commit();
+    } catch (const Error& e) {
+      log::warning(std::string("heartbeat not kept in state_dir: ") + e.what());
+    }
+    auto r = destination->put_heartbeat(json);
     if (r.status != DeliveryResult::Status::delivered) log::warning("heartbeat not written: " + r.reason);
   }
 

@@ -53,9 +53,6 @@ std::optional<config::Config> load_config(const std::filesystem::path& file) {
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 
-std::optional<std::filesystem::path> local_heartbeat(const config::Config& cfg) {
-  if (cfg.destination.type != config::DestinationType::local) return std::nullopt;
-  return cfg.destination.path / cfg.site.id / "heartbeat.json";
-}
+std::filesystem::path last_heartbeat(const config::Config& cfg) { return cfg.state_dir / "heartbeat.json"; }
 
 }  // namespace sennen::edgectl

@@ -25,7 +25,7 @@ std::optional<config::Config> load_config(const std::filesystem::path& file);
 
 void print_json(const nlohmann::json& j);
 
-// Where the local destination keeps heartbeat.json; nullopt for other destinations.
-std::optional<std::filesystem::path> local_heartbeat(const config::Config& cfg);
+// The copy of the last heartbeat the daemon keeps in state_dir, whatever its destination.
+std::filesystem::path last_heartbeat(const config::Config& cfg);
 
 }  // namespace sennen::edgectl

@@ -18,15 +18,14 @@ using nlohmann::json;
 
 // The heartbeat the daemon last wrote, or an object saying why there is none.
 json read_heartbeat(const config::Config& cfg) {
-  auto path = local_heartbeat(cfg);
-  if (!path) return {{"available", false}, {"why", "destination is not local: the heartbeat is on the receiver"}};
-  std::ifstream in(*path);
-  if (!in) return {{"available", false}, {"path", path->string()}, {"why", "not written yet (or not readable)"}};
+  const auto path = last_heartbeat(cfg);
+  std::ifstream in(path);
+  if (!in) return {{"available", false}, {"path", path.string()}, {"why", "not written yet (or not readable)"}};
   json hb = json::parse(in, nullptr, false);
   if (hb.is_discarded() || !hb.is_object())
-    return {{"available", false}, {"path", path->string()}, {"why", "not valid JSON"}};
+    return {{"available", false}, {"path", path.string()}, {"why", "not valid JSON"}};
   hb["available"] = true;
-  hb["path"] = path->string();
+  hb["path"] = path.string();
   return hb;
 }
 

@@ -96,6 +96,7 @@ class HospitalViews(unittest.TestCase):
         hb = self.h.heartbeat()
         self.assertEqual(st["heartbeat"]["time"], hb["time"])
         self.assertEqual(st["heartbeat"]["status"], "ok")
+        self.assertEqual(st["heartbeat"]["path"], self.h.path("state", "heartbeat.json"))
         # The text form carries the same facts.
         rc, text, _ = edgectl("status", "--config", self.cfg)
         self.assertEqual(rc, 0)
@@ -394,6 +395,35 @@ class Help(unittest.TestCase):
             self.assertEqual(rc, 0, cmd)
             self.assertIn("Usage", out)
 
+
+
+class HeartbeatWhenTheReceiverIsAway(unittest.TestCase):
+    """A site whose https receiver cannot be reached: status still shows the last heartbeat, kept
+    in state_dir, with the destination's error in it."""
+
+    def test_status_shows_the_heartbeat_kept_on_the_box(self):
+        h = harness.Hospital(patients=4, seed=3)
+        self.addCleanup(h.cleanup)
+        pki = h.path("tls")
+        subprocess.run(["bash", os.path.join(SOURCE_DIR, "tests/support/make_tls_pki.sh"), pki], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(h.config, encoding="utf-8") as f:
+            text = f.read()
+        start = text.index("destination:")
+        end = text.index("encryption:", start)
+        with open(h.config, "w", encoding="utf-8") as f:
+            f.write(text[:start] + "destination:\n  type: https\n  url: https://127.0.0.1:%d/sennen\n"
+                    "  tls: {ca: tls/ca.crt, cert: tls/client.crt, key: tls/client.key}\n"
+                    "  connect_timeout: 2s\n" % harness.free_port() + text[end:])
+        rc, log = h.run_once()
+        self.assertNotEqual(rc, 0, log)
+        rc, st = edgectl_json("status", "--config", h.config)
+        self.assertEqual(st["heartbeat"]["path"], h.path("state", "heartbeat.json"), st["heartbeat"])
+        with open(h.path("state", "heartbeat.json"), encoding="utf-8") as f:
+            kept = json.load(f)
+        self.assertEqual(st["heartbeat"]["time"], kept["time"])
+        self.assertIn("cannot connect to the receiver", st["destination"]["last_error"])
+        self.assertGreater(st["destination"]["bytes_pending"], 0)
 
 if __name__ == "__main__":
     unittest.main()
