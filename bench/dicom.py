@@ -507,8 +507,8 @@ def cmd_get(args):
         print(f"{'sennen-edged poll (into spool)':<34}{poll:>9.2f}{n / poll:>9.0f}{mb / poll:>8.1f}{g / poll:>10.2f}x")
         print(f"{'sennen-edged --once (+seal, send)':<34}{total:>9.2f}{n / total:>9.0f}{mb / total:>8.1f}"
               f"{g / total:>10.2f}x")
-        print(f"  sennen-edged peak RSS {median(ours, 'rss'):.0f} MiB; its poll = C-FIND + C-GET + fsync of every "
-              f"instance + spool commit; --once adds start-up, sealing (zstd, CMS sign + encrypt) and local delivery")
+        print(f"  sennen-edged peak RSS {median(ours, 'rss'):.0f} MiB; its poll = C-FIND + C-GET + one sync of "
+              f"the file system + spool commit; --once adds start-up, sealing (zstd, CMS sign + encrypt) and local delivery")
     finally:
         if getattr(orthanc, "proc", None):
             stop(orthanc.proc)

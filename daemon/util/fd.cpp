@@ -60,6 +60,13 @@ void fsync_directory(const std::filesystem::path& dir) {
   fsync_or_throw(fd, dir);
 }
 
+void sync_filesystem(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw Error("cannot open directory " + dir.string() + ": " + errno_text(errno));
+  if (::syncfs(fd.get()) != 0)
+    throw Error("cannot flush the file system holding " + dir.string() + " to disk: " + errno_text(errno));
+}
+
 std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
   Fd fd = open_for_read(path, Links::follow);
   std::string out;

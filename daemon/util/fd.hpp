@@ -44,6 +44,8 @@ std::size_t read_some(const Fd& fd, std::span<std::byte> buf, const std::filesys
 void write_all(const Fd& fd, std::span<const std::byte> data, const std::filesystem::path& path_for_errors);
 void fsync_or_throw(const Fd& fd, const std::filesystem::path& path_for_errors);
 void fsync_directory(const std::filesystem::path& dir);
+// syncfs(2) of the file system holding `dir`: one flush for many files written without fsync.
+void sync_filesystem(const std::filesystem::path& dir);
 // Reads a configured file (links followed) of at most max_bytes.
 std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes);
 std::string errno_text(int err);

@@ -15,6 +15,7 @@
 #include "adapters/sources/dicom_scp/incoming.hpp"
 #include "adapters/sources/dicom_scp/receiver.hpp"
 #include "daemon/core/error.hpp"
+#include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sennen::dicom {
@@ -56,6 +57,7 @@ ScpSourceOptions receiver_options(const QrSourceOptions& o) {
   r.min_free = o.min_free;
   r.max_incoming = o.max_incoming;
   r.patient_id = o.patient_id;
+  r.sync_each_instance = false;  // take() syncs the file system once instead
   return r;
 }
 
@@ -87,6 +89,9 @@ class QrSource final : public Source {
 
  private:
   void take(SourceContext& ctx) {
+    // What was retrieved since the last take() was written without fsync (receiver_options):
+    // durable now, before the spool records any of it (a held patient's file is the only copy).
+    util::sync_filesystem(folders_.incoming);
     incoming_.quarantine_rejected(ctx);
     incoming_.take(ctx, [&](const Instance& in, const std::string& hash) {
       ctx.state.put_unit(kHeldDir + in.study_uid, {in.sop_instance_uid, 0, 0, 0, hash});

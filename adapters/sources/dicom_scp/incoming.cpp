@@ -2,7 +2,9 @@
 //
 //  1. Receiver (SCP thread, or the dicom-qr C-GET): data set -> incoming/.recv-N.part -> fsync ->
 //     checks -> rename to incoming/<SOP>~N.dcm -> fsync dir -> answer success. Before the rename
-//     the peer has no success and resends; the temporary is removed at the next start.
+//     the peer has no success and resends; the temporary is removed at the next start. A pull
+//     (C-GET, C-MOVE) skips both fsyncs and syncs the file system once before take(): until then
+//     the PACS still has the instance and the study is not yet counted as held.
 //  2. take(): a file in incoming/ without a unit state is handed to the sink, and its unit state
 //     "ingested <store path>" is written; both are committed together at the checkpoint. Killed
 //     before that commit, neither exists and the next poll hands the file over again.

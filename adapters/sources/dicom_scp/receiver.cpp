@@ -107,10 +107,12 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
     return status::processing_failure;
   }
   try {
-    // Durable before anything else: the peer deletes its copy once we answer success.
-    util::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw Error("cannot open " + file.string() + ": " + util::errno_text(errno));
-    util::fsync_or_throw(fd, file);
+    // Durable before anything else: a pushing peer deletes its copy once we answer success.
+    if (options_.sync_each_instance) {
+      util::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) throw Error("cannot open " + file.string() + ": " + util::errno_text(errno));
+      util::fsync_or_throw(fd, file);
+    }
     std::uint64_t size = fs::file_size(file);
 
     ReadResult r = read_instance(file);
@@ -125,7 +127,7 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
                     "PatientID (0010,0020) is not a usable patient ID: " + gate::patient_id_problem(mapped));
 
     fs::rename(file, folders_.incoming / (in.sop_instance_uid + "~" + unique_suffix() + ".dcm"));
-    util::fsync_directory(folders_.incoming);
+    if (options_.sync_each_instance) util::fsync_directory(folders_.incoming);
     {
       std::lock_guard lock(incoming_mutex_);
       incoming_bytes_ += size;

@@ -30,6 +30,11 @@ struct ScpSourceOptions {
   std::uint64_t min_free = 1ull << 30;        // answer A700 below this much free space under state_dir
   std::uint64_t max_incoming = 10ull << 30;   // ... or when incoming/ holds more than this
   PatientIdMapping patient_id;
+  // A push is answered success only once the instance is durable (fsync of the file and of
+  // incoming/): the sender deletes its copy. A pull (C-GET, C-MOVE) turns this off: the PACS keeps
+  // its copy and the watermark waits for the spool commit, so one sync of the file system before
+  // the poll takes the files in (dicom_qr) makes them durable at a fraction of the cost.
+  bool sync_each_instance = true;
 };
 
 // The SCP starts listening on the first poll and stops when the source is destroyed.
