@@ -94,6 +94,22 @@ def same_bytes(record, entry):
     return record["sha256"] == entry["sha256"] and record["size"] == entry["size"]
 
 
+def assert_delivered_exactly(tc, batches, exp, groups=("eligible",)):
+    """Every current file of the groups' patients arrived in `batches` once, byte-exact, and
+    nothing else did. Returns the records and {(source, path): record}."""
+    tc.assertTrue(batches)
+    records = records_of(batches)
+    keys = [(r["source"], r["path"]) for r in records]
+    dupes = {k for k in keys if keys.count(k) > 1}
+    tc.assertFalse(dupes, "sent twice: %s" % sorted(dupes)[:5])
+    got = {(r["source"], r["path"]): r for r in records}
+    want = expected_current(exp, groups)
+    tc.assertEqual(set(got), set(want), "lost or extra records")
+    for k, entry in want.items():
+        tc.assertTrue(same_bytes(got[k], entry), k)
+    return records, got
+
+
 def canonical(pid):
     s = pid.strip()
     return s.lstrip("0") or "0" if s.isdigit() else s.upper()

@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from harness import EDGED, Hospital, expected_current, records_of, same_bytes
+from harness import EDGED, Hospital, assert_delivered_exactly
 
 
 class CrashTest(unittest.TestCase):
@@ -38,16 +38,7 @@ class CrashTest(unittest.TestCase):
         return proc.returncode
 
     def check_exactly_once(self):
-        exp = self.h.expected()
-        records = records_of(self.h.batches())
-        keys = [(r["source"], r["path"]) for r in records]
-        dupes = {k for k in keys if keys.count(k) > 1}
-        self.assertFalse(dupes, "sent twice: %s" % sorted(dupes)[:5])
-        want = expected_current(exp)
-        got = {(r["source"], r["path"]): r for r in records}
-        self.assertEqual(set(got), set(want), "lost or extra records")
-        for k, entry in want.items():
-            self.assertTrue(same_bytes(got[k], entry), k)
+        assert_delivered_exactly(self, self.h.batches(), self.h.expected())
 
     def test_kill_during_ingest_then_restart(self):
         rng = random.Random(1)

@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from harness import SOURCE_DIR, HospitalTest, ServiceHelpers, expected_current, free_port, records_of, same_bytes
+from harness import SOURCE_DIR, HospitalTest, ServiceHelpers, assert_delivered_exactly, free_port
 from test_schedule import hours_from_now, schedule
 
 NGINX = "/usr/sbin/nginx"
@@ -137,14 +137,7 @@ class HttpsReceiverTest(HospitalTest):
     def assert_expected_batches(self):
         exp = self.h.expected()
         batches = self.h.batches()  # raises unless every batch decrypts, verifies and has its marker
-        self.assertTrue(batches)
-        records = records_of(batches)
-        got = {(r["source"], r["path"]): r for r in records}
-        self.assertEqual(len(got), len(records), "a record was sent twice")
-        want = expected_current(exp)
-        self.assertEqual(set(got), set(want))
-        for k, entry in want.items():
-            self.assertTrue(same_bytes(got[k], entry), k)
+        assert_delivered_exactly(self, batches, exp)
         site = exp["site_id"]
         for b in batches:
             bid = b["manifest"]["batch_id"]

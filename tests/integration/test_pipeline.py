@@ -4,7 +4,7 @@ import collections
 import os
 import unittest
 
-from harness import HospitalTest, canonical, expected_current, records_of, same_bytes
+from harness import HospitalTest, assert_delivered_exactly, canonical, expected_current, records_of, same_bytes
 
 
 class PipelineTest(HospitalTest):
@@ -14,14 +14,7 @@ class PipelineTest(HospitalTest):
         self.assertEqual(rc, 0, log)
         exp = self.h.expected()
         batches = self.h.batches()
-        self.assertTrue(batches)
-        records = records_of(batches)
-        got = {(r["source"], r["path"]): r for r in records}
-        self.assertEqual(len(got), len(records), "a record was sent twice")
-        want = expected_current(exp)
-        self.assertEqual(set(got), set(want))
-        for k, entry in want.items():
-            self.assertTrue(same_bytes(got[k], entry), k)
+        records, got = assert_delivered_exactly(self, batches, exp)
         # Nothing of stopped, waiting or never-notified patients; they are counted as withheld.
         held = {p for p, v in exp["patients"].items() if v["group"] != "eligible"}
         self.assertFalse([r for r in records if r["patient_id"] in held])

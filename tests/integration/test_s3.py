@@ -9,7 +9,7 @@ import sys
 import time
 import unittest
 
-from harness import EDGED, SOURCE_DIR, HospitalTest, expected_current, records_of, same_bytes
+from harness import EDGED, SOURCE_DIR, HospitalTest, assert_delivered_exactly
 
 VERIFIER = os.path.join(SOURCE_DIR, "tests/support/s3_verifier.py")
 MAKE_TLS_PKI = os.path.join(SOURCE_DIR, "tests/support/make_tls_pki.sh")
@@ -99,14 +99,7 @@ class S3DeliveryTest(HospitalTest):
     def assert_expected_batches(self):
         exp = self.h.expected()
         batches = self.h.batches()  # raises unless every batch decrypts, verifies and has its marker
-        self.assertTrue(batches)
-        records = records_of(batches)
-        got = {(r["source"], r["path"]): r for r in records}
-        self.assertEqual(len(got), len(records), "a record was sent twice")
-        want = expected_current(exp)
-        self.assertEqual(set(got), set(want))
-        for k, entry in want.items():
-            self.assertTrue(same_bytes(got[k], entry), k)
+        assert_delivered_exactly(self, batches, exp)
         stored = self.bucket.stored()
         for b in batches:
             bid = b["manifest"]["batch_id"]
