@@ -96,6 +96,17 @@ http {{
         with open(os.path.join(self.dir, "logs", "access.log"), encoding="utf-8") as f:
             return [(m, u, int(s), int(n), float(t)) for m, u, s, n, t in (line.split() for line in f)]
 
+    def saw_request(self, predicate, timeout=5):
+        """Whether a logged request satisfies predicate(method, uri, ...). nginx logs a request
+        after it has answered, so a client can be done before its line is written: wait for it."""
+        end = time.time() + timeout
+        while True:
+            if any(predicate(*r) for r in self.requests()):
+                return True
+            if time.time() >= end:
+                return False
+            time.sleep(0.1)
+
     def stored(self):
         return sorted(os.path.relpath(os.path.join(r, n), self.data)
                       for r, _d, fs in os.walk(self.data) for n in fs)

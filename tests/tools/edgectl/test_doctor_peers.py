@@ -103,7 +103,7 @@ class HttpsDestination(PeerDoctor):
         self.assert_result(res, "destination reachability", "pass", "answered 404")
         self.assert_result(res, "TLS client certificate", "pass", "matches")
         self.assert_result(res, "TLS client certificate expiry", "pass")
-        self.assertTrue(any(m == "HEAD" and u.startswith("/sennen/") for m, u, *_ in self.rx.requests()))
+        self.assertTrue(self.rx.saw_request(lambda m, u, *_: m == "HEAD" and u.startswith("/sennen/")))
 
     def test_server_not_from_the_configured_ca(self):
         rc, res = self.doctor(self.https(ca="other-ca"))
