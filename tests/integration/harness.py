@@ -49,6 +49,20 @@ class Hospital:
         with open(self.config, "w", encoding="utf-8") as f:
             f.write(text.replace(old, new))
 
+    def set_destination(self, block):
+        """Replaces the config's `destination:` block (up to `encryption:`) with `block`."""
+        with open(self.config, encoding="utf-8") as f:
+            text = f.read()
+        start = text.index("\ndestination:") + 1
+        end = text.index("encryption:", start)
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(text[:start] + block + text[end:])
+
+    def outbox(self):
+        """The sealed batches waiting in the outbox, by name."""
+        d = self.path("state", "outbox")
+        return sorted(n for n in os.listdir(d) if n.endswith(".cms")) if os.path.isdir(d) else []
+
     def run_once(self, timeout=300):
         r = subprocess.run([EDGED, "--config", self.config, "--once"], capture_output=True, text=True, timeout=timeout)
         return r.returncode, r.stdout + r.stderr

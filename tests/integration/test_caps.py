@@ -55,7 +55,7 @@ class CapsBase(unittest.TestCase):
             os.unlink(b)
 
     def outbox(self):
-        return sorted(n for n in os.listdir(self.h.path("state", "outbox")) if n.endswith(".cms"))
+        return self.h.outbox()
 
 
 class CapsTest(CapsBase):

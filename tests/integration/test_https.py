@@ -131,19 +131,12 @@ class HttpsReceiverTest(HospitalTest):
         self.h.export = self.rx.data
 
     def use_url(self, url, client="client", extra=""):
-        with open(self.h.config, encoding="utf-8") as f:
-            text = f.read()
-        current = next(line for line in text.splitlines(keepends=True) if line.startswith("destination:"))
-        start = text.index(current)
-        end = text.index("encryption:", start)
-        with open(self.h.config, "w", encoding="utf-8") as f:
-            f.write(text[:start] + "destination:\n  type: https\n  url: " + url + "\n"
-                    "  tls: {ca: tls/ca.crt, cert: tls/" + client + ".crt, key: tls/" + client + ".key}\n"
-                    "  connect_timeout: 5s\n" + extra + text[end:])
+        self.h.set_destination("destination:\n  type: https\n  url: " + url + "\n"
+                               "  tls: {ca: tls/ca.crt, cert: tls/" + client + ".crt, key: tls/" + client + ".key}\n"
+                               "  connect_timeout: 5s\n" + extra)
 
     def outbox(self):
-        d = self.h.path("state", "outbox")
-        return sorted(n for n in os.listdir(d) if n.endswith(".cms")) if os.path.isdir(d) else []
+        return self.h.outbox()
 
     def assert_expected_batches(self):
         exp = self.h.expected()

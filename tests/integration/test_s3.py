@@ -82,19 +82,12 @@ class S3DeliveryTest(HospitalTest):
             f.write(key_id + "\n" + secret + "\n")
 
     def use_s3(self, endpoint):
-        with open(self.h.config, encoding="utf-8") as f:
-            text = f.read()
-        current = next(line for line in text.splitlines(keepends=True) if line.startswith("destination:"))
-        start = text.index(current)
-        end = text.index("encryption:", start)
-        with open(self.h.config, "w", encoding="utf-8") as f:
-            f.write(text[:start] + "destination:\n  type: s3\n  endpoint: " + endpoint + "\n"
-                    "  bucket: " + BUCKET + "\n  region: " + REGION + "\n  prefix: " + PREFIX + "\n"
-                    "  access_key_file: s3.key\n  tls: {ca: tls/ca.crt}\n  connect_timeout: 5s\n" + text[end:])
+        self.h.set_destination("destination:\n  type: s3\n  endpoint: " + endpoint + "\n"
+                               "  bucket: " + BUCKET + "\n  region: " + REGION + "\n  prefix: " + PREFIX + "\n"
+                               "  access_key_file: s3.key\n  tls: {ca: tls/ca.crt}\n  connect_timeout: 5s\n")
 
     def outbox(self):
-        d = self.h.path("state", "outbox")
-        return sorted(n for n in os.listdir(d) if n.endswith(".cms")) if os.path.isdir(d) else []
+        return self.h.outbox()
 
     def assert_expected_batches(self):
         exp = self.h.expected()

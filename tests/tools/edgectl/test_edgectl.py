@@ -407,14 +407,9 @@ class HeartbeatWhenTheReceiverIsAway(unittest.TestCase):
         pki = h.path("tls")
         subprocess.run(["bash", os.path.join(SOURCE_DIR, "tests/support/make_tls_pki.sh"), pki], check=True,
                        stdout=subprocess.DEVNULL)
-        with open(h.config, encoding="utf-8") as f:
-            text = f.read()
-        start = text.index("destination:")
-        end = text.index("encryption:", start)
-        with open(h.config, "w", encoding="utf-8") as f:
-            f.write(text[:start] + "destination:\n  type: https\n  url: https://127.0.0.1:%d/sennen\n"
-                    "  tls: {ca: tls/ca.crt, cert: tls/client.crt, key: tls/client.key}\n"
-                    "  connect_timeout: 2s\n" % harness.free_port() + text[end:])
+        h.set_destination("destination:\n  type: https\n  url: https://127.0.0.1:%d/sennen\n"
+                          "  tls: {ca: tls/ca.crt, cert: tls/client.crt, key: tls/client.key}\n"
+                          "  connect_timeout: 2s\n" % harness.free_port())
         rc, log = h.run_once()
         self.assertNotEqual(rc, 0, log)
         rc, st = edgectl_json("status", "--config", h.config)

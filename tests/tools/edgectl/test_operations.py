@@ -122,8 +122,7 @@ class Flush(unittest.TestCase):
         self.proc = subprocess.Popen([harness.EDGED, "--config", self.h.config], stdout=self.log, stderr=self.log)
 
     def outbox(self):
-        d = self.h.path("state", "outbox")
-        return [n for n in os.listdir(d) if n.endswith(".cms")] if os.path.isdir(d) else []
+        return self.h.outbox()
 
     def wait_for(self, predicate, timeout=60):
         end = time.time() + timeout
