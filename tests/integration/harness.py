@@ -1,5 +1,6 @@
 """Shared helpers for the integration tests: a synthetic hospital, the real daemon, and batch
 verification with the stock openssl/zstd/tar CLIs (through tools/sennen-verify-batches)."""
+import datetime as dt
 import json
 import os
 import shutil
@@ -18,10 +19,26 @@ VERIFY = os.path.join(SOURCE_DIR, "tools/sennen-verify-batches")
 SAMPLES = os.path.join(os.path.dirname(SOURCE_DIR), "shared", "samples")
 
 
+JST = dt.timezone(dt.timedelta(hours=9))
+MIDNIGHT_MARGIN = 180
+
+
+def wait_out_midnight_in_tokyo(margin=MIDNIGHT_MARGIN):
+    """The generator's groups (and the daemon's gate) depend on today's date in Asia/Tokyo: a
+    patient whose wait ends tomorrow becomes eligible at midnight there. A hospital made minutes
+    before that midnight would change under the test, so make it just after instead."""
+    now = dt.datetime.now(JST)
+    left = (now.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1) - now).total_seconds()
+    if left < margin:
+        print("waiting %.0f s for midnight in Asia/Tokyo so the test does not straddle it" % left, flush=True)
+        time.sleep(left + 2)
+
+
 class Hospital:
     """A synthetic hospital made by tools/sennen-synth-hospital in a fresh temporary folder."""
 
     def __init__(self, patients=24, seed=1, extra=(), keep=False):
+        wait_out_midnight_in_tokyo()
         self.dir = tempfile.mkdtemp(prefix="sennen-it-")
         self.keep = keep
         subprocess.run([SYNTH, "create", self.dir, "--patients", str(patients), "--seed", str(seed), *extra],
@@ -37,7 +54,13 @@ class Hospital:
 
     def expected(self):
         with open(self.path("expected.json"), encoding="utf-8") as f:
-            return json.load(f)
+            exp = json.load(f)
+        today = dt.datetime.now(JST).date().isoformat()
+        if exp["today"] != today:
+            raise AssertionError("the date in Asia/Tokyo went from %s to %s during the test, so the gate's "
+                                 "wait periods moved under it; its expectations no longer hold (rerun it)"
+                                 % (exp["today"], today))
+        return exp
 
     def mutate(self, seed=2):
         subprocess.run([SYNTH, "mutate", self.dir, "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
