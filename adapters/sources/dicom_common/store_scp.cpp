@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <atomic>
 #include <iterator>
 #include <list>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -67,26 +70,104 @@ std::string host_of(const std::string& address) {
   return address;
 }
 
-// DCMTK 3.6.7 listens on every interface and has no option for an address. Its network is
-// opened on a throwaway port, and our socket, bound to the one address, takes the place of its
-// listening socket (dup2 onto the same descriptor, which DCMTK closes when the network is dropped).
-void listen_on_address(T_ASC_Network* net, const std::string& address, std::uint16_t port, const std::string& where) {
+// The hardened unit holds no capability, so a port below 1024 cannot be bound until the
+// administrator installs the one drop-in that grants CAP_NET_BIND_SERVICE.
+std::string privileged_port_advice(std::uint16_t port) {
+  if (port >= 1024) return {};
+  return "; a port below 1024 needs CAP_NET_BIND_SERVICE: copy /usr/share/doc/sennen-edge/examples/"
+         "dicom-port-below-1024.conf into /etc/systemd/system/sennen-edged.service.d/, then systemctl "
+         "daemon-reload and restart sennen-edged (or have the senders use a port of 1024 or above, such as 11112)";
+}
+
+// Our own listening socket (DCMTK 3.6.7 can neither bind one address nor hand a connection to
+// another thread before reading its association request). DCMTK's network is opened on a
+// throwaway port, and this socket takes the place of its listening socket (dup2 onto the same
+// descriptor, which DCMTK closes when the network is dropped); the returned descriptor, the same
+// socket, is the one the acceptor polls. Non-blocking, so an accept that finds nothing returns.
+util::Fd take_over_listening(T_ASC_Network* net, const std::string& address, std::uint16_t port,
+                             const std::string& where) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  if (::inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1)
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (!address.empty() && ::inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1)
     throw Error(where + ": '" + address + "' is not an IPv4 address to listen on");
-  util::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const std::string shown = (address.empty() ? std::string("port ") : address + ":") + std::to_string(port);
+  util::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) throw Error(where + ": cannot create a socket: " + util::errno_text(errno));
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 64) != 0)
-    throw Error(where + ": cannot listen on " + address + ":" + std::to_string(port) + ": " + util::errno_text(errno) +
-                "; check that no other program uses the port and that the address is this host's");
+    throw Error(where + ": cannot listen on " + shown + ": " + util::errno_text(errno) +
+                "; check that no other program uses the port" +
+                (address.empty() ? std::string() : " and that the address is this host's") +
+                privileged_port_advice(port));
   auto* key = static_cast<PRIVATE_NETWORKKEY*>(net->network);
   if (::dup2(fd.get(), key->networkSpecific.TCP.listenSocket) < 0)
     throw Error(where + ": cannot take over DCMTK's listening socket: " + util::errno_text(errno));
   net->acceptorPort = port;
+  return fd;
+}
+
+// The largest association request we wait to have whole before DCMTK reads it. Real ones are a
+// few KiB (about 20 KiB when a modality proposes every storage class); a bigger one is read by
+// DCMTK as it comes, within the ACSE timeout.
+constexpr std::uint32_t kWholeRequestBytes = 32 * 1024;
+
+std::string peer_address(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  char text[INET_ADDRSTRLEN] = "?";
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0 && a.sin_family == AF_INET)
+    ::inet_ntop(AF_INET, &a.sin_addr, text, sizeof text);
+  return text;
+}
+
+// Waits until the connection holds its whole A-ASSOCIATE-RQ (or kWholeRequestBytes of it), so
+// that DCMTK, which is handed the connection under a process-wide lock, never waits on a peer.
+// Returns why not, if it does not come within `limit`: a port scanner, a health check, a peer
+// that does not speak DICOM. Only this connection's thread waits for it.
+std::string await_association_request(int fd, std::chrono::seconds limit, const std::atomic<bool>& stop) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    unsigned char head[6];
+    const ssize_t n = ::recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return "closed the connection without an association request";
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      return "connection failed before its association request: " + util::errno_text(errno);
+    if (n > 0 && head[0] != 0x01)
+      return "sent something other than an association request (PDU type " + std::to_string(head[0]) + ")";
+    if (n == sizeof head) {
+      const std::uint32_t length = (std::uint32_t{head[2]} << 24) | (std::uint32_t{head[3]} << 16) |
+                                   (std::uint32_t{head[4]} << 8) | std::uint32_t{head[5]};
+      int buffered = 0;
+      if (::ioctl(fd, FIONREAD, &buffered) == 0 &&
+          static_cast<std::uint64_t>(buffered) >= std::min<std::uint64_t>(std::uint64_t{length} + 6, kWholeRequestBytes))
+        return {};
+    }
+    if (stop) return "the receiver is stopping";
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return "sent no complete association request within " + std::to_string(limit.count()) + " s";
+    if (n > 0) {  // part of the request is here: poll() would return at once, so pace the wait
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    pollfd p{fd, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+  }
+}
+
+// DCMTK takes an accepted connection only through one process-wide setting; associations of
+// every StoreScp in the process pass through here one at a time, each already fully received.
+OFCondition receive_association(T_ASC_Network* net, int fd, T_ASC_Association** assoc) {
+  static std::mutex handover;
+  std::lock_guard lock(handover);
+  dcmExternalSocketHandle.set(fd);
+  OFCondition cond = ASC_receiveAssociation(net, assoc, ASC_DEFAULTMAXPDU, nullptr, nullptr, OFFalse, DUL_BLOCK, 0);
+  dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+  return cond;
 }
 
 }  // namespace
@@ -100,7 +181,9 @@ struct StoreScp::Impl {
   ScpOptions options;
   StoreHandler& handler;
   Network net;
+  util::Fd listener;
   std::atomic<bool> stop{false};
+  std::atomic<int> serving{0};  // associations accepted and not yet ended
   std::thread acceptor;
   std::list<Worker> workers;  // touched by the acceptor thread only, then by stop() once it is joined
 
@@ -119,49 +202,78 @@ struct StoreScp::Impl {
     }
   }
 
+  // Connections waiting for their association request, plus those being served: beyond this,
+  // a new connection is closed at once (a flood of them must not become a flood of threads).
+  std::size_t max_connections() const { return static_cast<std::size_t>(options.max_associations) + 16; }
+
   void accept_loop() {
     while (!stop) {
-      T_ASC_Association* raw = nullptr;
-      // A one-second wait so stop() is noticed promptly. Reading the association request is
-      // bounded by the network's ACSE timeout, so a silent peer holds this loop that long at most.
-      OFCondition cond = ASC_receiveAssociation(net.get(), &raw, ASC_DEFAULTMAXPDU, nullptr, nullptr, OFFalse,
-                                                DUL_NOBLOCK, 1);
-      Association assoc(raw);
+      pollfd p{listener.get(), POLLIN, 0};
+      const int ready = ::poll(&p, 1, 1000);  // a one-second wait so stop() is noticed promptly
       reap_finished();
-      if (cond == DUL_NOASSOCIATIONREQUEST) continue;
-      if (cond.bad()) {
-        log::warning(where() + ": association request failed: " + std::string(cond.text()));
+      if (ready <= 0) continue;
+      util::Fd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!conn) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+          log::warning(where() + ": cannot accept a connection: " + util::errno_text(errno));
         continue;
       }
-      if (static_cast<int>(workers.size()) >= options.max_associations) {
-        log::warning(where() + ": association refused: already serving " + std::to_string(workers.size()) +
-                     " (max_associations); the peer may retry");
-        T_ASC_RejectParameters rej{ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
-                                   ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED};
-        ASC_rejectAssociation(assoc.get(), &rej);
+      if (workers.size() >= max_connections()) {
+        log::warning(where() + ": closed a connection from " + peer_address(conn.get()) + ": " +
+                     std::to_string(workers.size()) + " connections are open already");
         continue;
       }
-      // Shared with the worker, so that the association is closed whichever side lets go last.
-      auto owned = std::make_shared<Association>(std::move(assoc));
+      // Each connection gets its own thread at once: one that never sends its association request
+      // (a port scanner, a health check) holds only that thread, for acse_timeout at most.
+      auto owned = std::make_shared<util::Fd>(std::move(conn));
       Worker& w = workers.emplace_back();
       w.done = std::make_shared<std::atomic<bool>>(false);
       try {
         w.thread = std::thread([this, owned, done = w.done] {
           try {
-            serve(owned->get());
+            handle(*owned);
           } catch (const std::exception& e) {  // never let one peer end the service
             log::error(where() + ": " + e.what());
-            ASC_abortAssociation(owned->get());
           }
-          owned->reset();
           *done = true;
         });
       } catch (const std::system_error& e) {
-        log::error(where() + ": cannot start a thread for an association: " + e.what());
-        ASC_abortAssociation(owned->get());
+        log::error(where() + ": cannot start a thread for a connection: " + e.what());
         workers.pop_back();
       }
     }
+  }
+
+  void handle(util::Fd& conn) {
+    const std::string from = peer_address(conn.get());
+    if (std::string why = await_association_request(conn.get(), options.acse_timeout, stop); !why.empty()) {
+      if (!stop) log::warning(where() + ": closed a connection from " + from + ", which " + why);
+      return;
+    }
+    T_ASC_Association* raw = nullptr;
+    OFCondition cond = receive_association(net.get(), conn.release(), &raw);  // DCMTK owns the socket now
+    Association assoc(raw);
+    if (cond.bad()) {
+      log::warning(where() + ": association request from " + from + " failed: " + std::string(cond.text()));
+      return;
+    }
+    if (serving.fetch_add(1) >= options.max_associations) {
+      serving.fetch_sub(1);
+      log::warning(where() + ": association from " + from + " refused: already serving " +
+                   std::to_string(options.max_associations) + " (max_associations); the peer may retry");
+      T_ASC_RejectParameters rej{ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
+                                 ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED};
+      ASC_rejectAssociation(assoc.get(), &rej);
+      return;
+    }
+    try {
+      serve(assoc.get());
+    } catch (...) {
+      serving.fetch_sub(1);
+      ASC_abortAssociation(assoc.get());
+      throw;
+    }
+    serving.fetch_sub(1);
   }
 
   void reject(T_ASC_Association* assoc, T_ASC_RejectParametersReason reason, const std::string& why) {
@@ -252,13 +364,11 @@ void StoreScp::start() {
   prepare_dcmtk_networking();
   const ScpOptions& o = impl_->options;
   T_ASC_Network* raw = nullptr;
-  OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, o.bind_address.empty() ? o.port : 0,
-                                           static_cast<int>(o.acse_timeout.count()), &raw);
+  OFCondition cond =
+      ASC_initializeNetwork(NET_ACCEPTOR, 0, static_cast<int>(o.acse_timeout.count()), &raw);  // throwaway port
   impl_->net.reset(raw);
-  if (cond.bad())
-    throw Error(impl_->where() + ": cannot listen: " + cond.text() +
-                "; check that no other program uses the port and that the service may bind it");
-  if (!o.bind_address.empty()) listen_on_address(impl_->net.get(), o.bind_address, o.port, impl_->where());
+  if (cond.bad()) throw Error(impl_->where() + ": cannot set up DICOM networking: " + cond.text());
+  impl_->listener = take_over_listening(impl_->net.get(), o.bind_address, o.port, impl_->where());
   impl_->stop = false;
   impl_->acceptor = std::thread([this] { impl_->accept_loop(); });
 }
@@ -269,6 +379,7 @@ void StoreScp::stop() {
   if (impl_->acceptor.joinable()) impl_->acceptor.join();
   for (auto& w : impl_->workers) w.thread.join();
   impl_->workers.clear();
+  impl_->listener = util::Fd();
   impl_->net.reset();
 }
 
