@@ -223,7 +223,7 @@ Config parse(const std::string& yaml_text, const std::filesystem::path& file_for
 inline constexpr std::string_view kPlaceholderSiteId = "0000000000";
 
 // Throws ConfigError listing cfg.placeholders, if any: a freshly installed box then says which
-// line to edit (via ExecStartPre=sennen-edged --check) instead of running as a fake site.
+// line to edit (sennen-edged exits 2 at start; --check says the same) instead of running as a fake site.
 void require_edited(const Config& cfg);
 
 // "60s", "5m", "2h", "1d", or a bare integer number of seconds.

@@ -5,9 +5,13 @@
 #     modes, service user, conffile, enabled unit.
 #  2. That root booted with systemd (systemd-nspawn -b, driven through nsenter):
 #     - the fresh, unconfigured install fails with the line to edit and stops retrying;
-#     - configured with the quickstart's synthetic hospital it reaches active (running) through
+#     - configured with the quickstart's synthetic hospital, whose trees only the group 'ssmix2'
+#       may read (the service gets it through a SupplementaryGroups= drop-in), it reaches active (running) through
 #       Type=notify, delivers a batch that decrypts and verifies, keeps running across
 #       `systemctl reload` with the new config, and is restarted by the watchdog when hung (SIGSTOP);
+#     - a dicom-scp on port 104 cannot listen without the shipped drop-in (and says so, naming it,
+#       while the service keeps running); with it, the daemon holds CAP_NET_BIND_SERVICE only and
+#       answers a C-ECHO on port 104;
 #     - an upgrade to a newer version keeps the edited config and the spool, and restarts the
 #       service on it; remove stops it and keeps the data; purge deletes the data.
 #  3. rpm: the scriptlets name the unit; install and erase with `rpm --root` in a copy of the root.
@@ -35,7 +39,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 
 [[ $(id -u) -eq 0 ]] || skip "needs root (debootstrap, chroot, systemd-nspawn); run the tests as root"
-for tool in debootstrap systemd-nspawn nsenter dpkg-deb rpm curl zstd; do
+for tool in debootstrap systemd-nspawn nsenter dpkg-deb rpm curl zstd echoscu; do
   command -v "$tool" >/dev/null || fail "$tool is missing: run tools/install-build-deps"
 done
 
@@ -272,6 +276,15 @@ rm -rf "$hosp"
   { cat "$work/synth.log" >&2; fail "sennen-synth-hospital"; }
 mkdir -p "$root/srv/hospital" "$root/etc/sennen-edge/pki" "$root/root/central"
 cp -a "$hosp/ssmix2" "$hosp/optout.csv" "$root/srv/hospital/"
+# As the packaging README advises: the EMR's trees readable by its group only, and the service
+# given that group in a drop-in (with the unit's PrivateUsers=yes still on).
+in_ct groupadd --system ssmix2
+in_ct chgrp -R ssmix2 /srv/hospital
+find "$root/srv/hospital" -type d -exec chmod 0750 {} + && find "$root/srv/hospital" -type f -exec chmod 0640 {} +
+printf '[Service]\nSupplementaryGroups=ssmix2\n' >"$root/etc/systemd/system/$unit.d/site.conf"
+sctl daemon-reload
+! in_ct setpriv --reuid=sennen-edge --regid=sennen-edge --clear-groups cat /srv/hospital/optout.csv >/dev/null 2>&1 ||
+  fail "the hospital's files are readable without the ssmix2 group; the check below would prove nothing"
 cp "$hosp/pki/central.crt" "$hosp/pki/site.crt" "$hosp/pki/site.key" "$root/etc/sennen-edge/pki/"
 in_ct chown sennen-edge:sennen-edge /etc/sennen-edge/pki/site.key
 chmod 600 "$root/etc/sennen-edge/pki/site.key"
@@ -328,6 +341,39 @@ wait_until 120 "the watchdog to restart the hung daemon" restarted
 say "restarted by the watchdog after $((SECONDS - t0)) s (NRestarts $restarts -> $(prop NRestarts))"
 in_ct journalctl -u "$unit" -o cat --no-pager | grep -q "Failed with result 'watchdog'" ||
   fail "the journal does not say the watchdog killed it"
+
+# A dicom-scp on port 104: the hardened unit holds no capability, so the source cannot listen and
+# says which shipped drop-in to install, while the rest keeps running; with that drop-in it
+# listens, holding CAP_NET_BIND_SERVICE and nothing else, and answers a C-ECHO.
+say "dicom-scp on port 104, first without the drop-in"
+sed -i '/^sources:$/a\
+  - name: modality\
+    type: dicom-scp\
+    port: 104\
+    ae_title: SENNEN\
+    allowed_calling_ae_titles: [CT1]' "$root$conf"
+grep -q '^    port: 104$' "$root$conf" || fail "could not add a dicom-scp source to $conf"
+journal_has() { in_ct journalctl -u "$unit" -o cat --no-pager | grep -F "$1" >/dev/null; }
+pid=$(prop MainPID)
+sctl restart "$unit" || { sctl status -l "$unit" >&2 || true; fail "systemctl restart with a dicom-scp on 104"; }
+cannot_listen() { journal_has "dicom-port-below-1024.conf into /etc/systemd/system/sennen-edged.service.d/"; }
+wait_until 60 "the dicom-scp's 'cannot listen' naming the drop-in in the journal" cannot_listen
+unit_state active running && [[ $(prop MainPID) != "$pid" ]] || fail "a dicom-scp that cannot listen stopped the service"
+say "$(in_ct journalctl -u "$unit" -o cat --no-pager | grep -m1 -o 'cannot listen.*Permission denied' || echo 'cannot listen')"
+dropin=/usr/share/doc/sennen-edge/examples/dicom-port-below-1024.conf
+[[ -f $root$dropin ]] || fail "the package does not ship $dropin"
+say "with $dropin"
+cp "$root$dropin" "$root/etc/systemd/system/$unit.d/"
+sctl daemon-reload
+sctl restart "$unit" || { sctl status -l "$unit" >&2 || true; fail "systemctl restart with the port drop-in"; }
+listening() { journal_has "source modality: DICOM SCP 'SENNEN' listening on port 104"; }
+wait_until 60 "the dicom-scp listening on port 104" listening
+pid=$(prop MainPID)
+grep -qE '^CapEff:\s+0+400$' <(in_ct cat "/proc/$pid/status") ||
+  { grep '^Cap' <(in_ct cat "/proc/$pid/status") >&2; fail "with the drop-in the daemon holds more than CAP_NET_BIND_SERVICE"; }
+nsenter -t "$init" -n echoscu -aet CT1 -aec SENNEN 127.0.0.1 104 >"$work/echo.log" 2>&1 ||
+  { cat "$work/echo.log" >&2; fail "C-ECHO to the dicom-scp on port 104"; }
+say "C-ECHO on port 104 answered; the daemon holds CAP_NET_BIND_SERVICE only"
 
 # Upgrade while running, with the edited config and a non-empty spool.
 spool() { # user_version, records, delivered batch ids

@@ -3,7 +3,8 @@
 #   - systemd-analyze security --offline: exposure must stay <= 1.5 (threshold 15 on its x10 scale);
 #   - systemd-analyze verify: the unit parses and its commands exist (a copy pointing at the
 #     build tree's sennen-edged, since /usr/bin/sennen-edged is not installed here);
-#   - the drop-in example in packaging/README.md: verify and security with it applied;
+#   - the drop-in example in packaging/README.md and the shipped dicom-port-below-1024.conf:
+#     verify and security with each applied;
 #   - systemd-sysusers --root: the sysusers line creates the service user as documented;
 #   - the directives the service relies on (Type=notify, watchdog, no retry on a bad config) are there.
 # Usage: test_unit.sh SOURCE_DIR SENNEN_EDGED_BINARY
@@ -61,6 +62,22 @@ SYSTEMD_UNIT_PATH="$tmp/unit:" systemd-analyze security --offline=yes --threshol
   >"$tmp/security-dropin.txt" 2>&1 || { cat "$tmp/security-dropin.txt" >&2; fail "exposure with the README drop-in"; }
 grep -q "IPAddressDeny=.*allow list with non-localhost" "$tmp/security-dropin.txt" ||
   fail "systemd-analyze did not read the drop-in (its IP allow list is not counted)"
+
+# 2c. The shipped drop-in for a DICOM port below 1024: valid, and the unit stays within 1.5 with it.
+rm -f "$tmp/unit/sennen-edged.service.d/"*
+cp "$src/packaging/systemd/dicom-port-below-1024.conf" "$tmp/unit/sennen-edged.service.d/"
+SYSTEMD_UNIT_PATH="$tmp/unit:" systemd-analyze verify --man=no sennen-edged.service >"$tmp/verify-port.txt" 2>&1 ||
+  { cat "$tmp/verify-port.txt" >&2; fail "verify with dicom-port-below-1024.conf"; }
+if grep -F "dicom-port-below-1024.conf" "$tmp/verify-port.txt"; then fail "dicom-port-below-1024.conf has errors"; fi
+SYSTEMD_UNIT_PATH="$tmp/unit:" systemd-analyze security --offline=yes --threshold=15 --no-pager sennen-edged.service \
+  >"$tmp/security-port.txt" 2>&1 || { cat "$tmp/security-port.txt" >&2; fail "exposure with dicom-port-below-1024.conf"; }
+port_score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$tmp/security-port.txt")
+# It must have been read (the capability shows), and grant nothing beyond binding low ports.
+grep -q "✗ AmbientCapabilities=" "$tmp/security-port.txt" || fail "systemd-analyze did not read dicom-port-below-1024.conf"
+[[ $(grep -c '^[A-Za-z]*Capabilit[a-zA-Z]*=' "$src/packaging/systemd/dicom-port-below-1024.conf") == 2 ]] &&
+  ! grep -E '^[A-Za-z]*Capabilit[a-zA-Z]*=' "$src/packaging/systemd/dicom-port-below-1024.conf" |
+    grep -v '=CAP_NET_BIND_SERVICE$' || fail "dicom-port-below-1024.conf grants more than CAP_NET_BIND_SERVICE"
+echo "exposure with dicom-port-below-1024.conf: $port_score"
 
 # 3. Directives the daemon and the packaging rely on.
 need() { grep -qxF -- "$1" "$unit" || fail "$unit lacks: $1"; }

@@ -38,8 +38,8 @@ class Body {
 };
 
 // A file (or the range [offset, offset + size) of it: one multipart part) streamed in pieces (a
-// batch can be larger than the memory we want to use), hashed on the way so we know the bytes
-// sent are the bytes sealed.
+// batch can be larger than the memory we want to use). It counts what it sent; whether those are
+// the sealed bytes is the caller's check (the https destination hashes the file alongside).
 class FileBody final : public Body {
  public:
   // throws Error if it cannot be opened

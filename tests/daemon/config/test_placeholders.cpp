@@ -1,6 +1,6 @@
 // The shipped placeholder site id: it loads (tools can read the shipped file) but require_edited()
-// refuses it with the file:line:column to edit, so a fresh install fails its ExecStartPre --check
-// with a plain message instead of running as a fake site.
+// refuses it with the file:line:column to edit, so a fresh install's first start fails (exit 2,
+// not retried) with a plain message instead of running as a fake site.
 #include <doctest/doctest.h>
 
 #include <sstream>
