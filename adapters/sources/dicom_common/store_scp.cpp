@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <iterator>
 #include <list>
 #include <mutex>
@@ -109,10 +110,14 @@ util::Fd take_over_listening(T_ASC_Network* net, const std::string& address, std
   return fd;
 }
 
-// The largest association request we wait to have whole before DCMTK reads it. Real ones are a
-// few KiB (about 20 KiB when a modality proposes every storage class); a bigger one is read by
-// DCMTK as it comes, within the ACSE timeout.
-constexpr std::uint32_t kWholeRequestBytes = 32 * 1024;
+// The largest association request we wait to have whole before DCMTK reads it: what a fresh
+// Linux socket buffers unread (its 128 KiB receive buffer advertises 64 KiB). Real requests are a
+// few KiB (about 25 KiB when a modality proposes every storage class); DCMTK reads the rest of a
+// bigger one as it comes, within kHandOverLimit.
+constexpr std::uint32_t kWholeRequestBytes = 60 * 1024;
+// How long DCMTK may spend reading a request it was handed (a large one whose sender stalls):
+// other hand-overs wait meanwhile, so the socket is shut down when this passes.
+constexpr std::chrono::seconds kHandOverLimit{10};
 
 std::string peer_address(int fd) {
   sockaddr_in a{};
@@ -160,13 +165,30 @@ std::string await_association_request(int fd, std::chrono::seconds limit, const 
 }
 
 // DCMTK takes an accepted connection only through one process-wide setting; associations of
-// every StoreScp in the process pass through here one at a time, each already fully received.
-OFCondition receive_association(T_ASC_Network* net, int fd, T_ASC_Association** assoc) {
+// every StoreScp in the process pass through here one at a time, normally already fully received.
+// DCMTK reads a handed-over request without a timeout, so a guard shuts the socket down (through
+// our own duplicate, whose number cannot be reused meanwhile) if the reading outlasts `limit`.
+OFCondition receive_association(T_ASC_Network* net, util::Fd conn, std::chrono::seconds limit,
+                                T_ASC_Association** assoc) {
   static std::mutex handover;
   std::lock_guard lock(handover);
-  dcmExternalSocketHandle.set(fd);
+  util::Fd ours(::dup(conn.get()));
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread guard([&] {
+    std::unique_lock l(m);
+    if (!cv.wait_for(l, limit, [&] { return done; }) && ours) ::shutdown(ours.get(), SHUT_RDWR);
+  });
+  dcmExternalSocketHandle.set(conn.release());  // DCMTK owns the socket from here
   OFCondition cond = ASC_receiveAssociation(net, assoc, ASC_DEFAULTMAXPDU, nullptr, nullptr, OFFalse, DUL_BLOCK, 0);
   dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+  {
+    std::lock_guard l(m);
+    done = true;
+  }
+  cv.notify_one();
+  guard.join();
   return cond;
 }
 
@@ -251,7 +273,8 @@ struct StoreScp::Impl {
       return;
     }
     T_ASC_Association* raw = nullptr;
-    OFCondition cond = receive_association(net.get(), conn.release(), &raw);  // DCMTK owns the socket now
+    OFCondition cond =
+        receive_association(net.get(), std::move(conn), std::min(options.acse_timeout, kHandOverLimit), &raw);
     Association assoc(raw);
     if (cond.bad()) {
       log::warning(where() + ": association request from " + from + " failed: " + std::string(cond.text()));

@@ -418,6 +418,17 @@ bool closed_by_peer_within(int fd, std::chrono::seconds limit) {
   return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
+// A modality's C-ECHO, answered with success within `limit` (echoscu itself waits up to 20 s).
+bool echo_answered_within(Fixture& f, std::chrono::seconds limit) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::string out;
+  const int rc =
+      f.tool("echoscu -to 20 -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  MESSAGE("C-ECHO: exit " << rc << " after " << std::chrono::duration<double>(took).count() << " s");
+  return rc == 0 && took < limit;
+}
+
 }  // namespace
 
 TEST_CASE("dicom-scp: connections that never send an association request hold up no one, and are dropped") {
@@ -431,11 +442,7 @@ TEST_CASE("dicom-scp: connections that never send an association request hold up
     int partial = connect_to(f.port);  // the first bytes of a PDU header only
     REQUIRE(::send(partial, "\x01\x00\x00", 3, 0) == 3);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto t0 = std::chrono::steady_clock::now();
-    std::string out;
-    CHECK(f.tool("echoscu -to 20 -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port),
-                 out) == 0);
-    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+    CHECK(echo_answered_within(f, std::chrono::seconds(3)));
     for (int fd : silent) {
       CHECK_FALSE(closed_by_peer_within(fd, std::chrono::seconds(0)));  // still waited for, on their own threads
       ::close(fd);
@@ -455,6 +462,18 @@ TEST_CASE("dicom-scp: connections that never send an association request hold up
     ::close(garbage);
     std::string out;
     CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) == 0);
+  }
+  SUBCASE("a large request that stalls is cut off") {
+    Fixture f;  // acse_timeout 2 s, which also bounds DCMTK's reading of a request handed to it
+    int stalled = connect_to(f.port);
+    // Announces 70,000 bytes and sends 65,000: more than we wait to have whole, so DCMTK is
+    // handed the connection and waits for the rest, which never comes.
+    std::string pdu = std::string("\x01\x00\x00\x01\x11\x70", 6) + std::string(65000, '\0');
+    REQUIRE(::send(stalled, pdu.data(), pdu.size(), 0) == static_cast<ssize_t>(pdu.size()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(echo_answered_within(f, std::chrono::seconds(5)));
+    CHECK(closed_by_peer_within(stalled, std::chrono::seconds(3)));
+    ::close(stalled);
   }
 }
 
