@@ -1,6 +1,7 @@
 #include "adapters/sources/dicom_common/store_scp.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -172,7 +173,7 @@ OFCondition receive_association(T_ASC_Network* net, util::Fd conn, std::chrono::
                                 T_ASC_Association** assoc) {
   static std::mutex handover;
   std::lock_guard lock(handover);
-  util::Fd ours(::dup(conn.get()));
+  util::Fd ours(::fcntl(conn.get(), F_DUPFD_CLOEXEC, 0));
   std::mutex m;
   std::condition_variable cv;
   bool done = false;
