@@ -322,6 +322,12 @@ in_ct sennen-verify-batches --key /root/central/central.key --cert /root/central
   --ca /root/central/ca.crt "$state/export" >"$work/verify.log" 2>&1 ||
   { cat "$work/verify.log" >&2; fail "the delivered batch does not decrypt and verify"; }
 say "delivered: $(tail -1 "$work/verify.log")"
+# doctor checks access as the service runs: with the unit's SupplementaryGroups= (here ssmix2).
+in_ct sennen-edgectl doctor >"$work/doctor.log" 2>&1 || true
+grep -q "^PASS  source emr: .*(also by 'sennen-edge')" "$work/doctor.log" &&
+  grep -q "SupplementaryGroups= too: ssmix2" "$work/doctor.log" ||
+  { cat "$work/doctor.log" >&2; fail "sennen-edgectl doctor does not check access with the unit's SupplementaryGroups="; }
+say "doctor: the trees are readable by 'sennen-edge' through the unit's SupplementaryGroups= ($(tail -1 "$work/doctor.log"))"
 
 journal_count() { in_ct journalctl -u "$unit" -o cat --no-pager | grep -cF "$1" || true; }
 say "systemctl reload with a new config"

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include "daemon/batcher/batch_writer.hpp"
@@ -39,7 +40,34 @@ struct ServiceUser {
   std::string name;
   uid_t uid;
   gid_t gid;
+  std::vector<gid_t> unit_groups;  // SupplementaryGroups= of the unit (a drop-in), beyond the user's own
 };
+
+// The unit's SupplementaryGroups= as systemd merges them from the unit and its drop-ins (the
+// packaging README's way to let the service read a group-readable export tree). Empty where
+// systemd cannot be asked (not running, unit not installed): the user's own groups only.
+std::vector<gid_t> unit_supplementary_groups(Report& r) {
+  FILE* p = ::popen("systemctl show --property=SupplementaryGroups --value sennen-edged.service 2>/dev/null", "r");
+  if (!p) return {};
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  if (::pclose(p) != 0) return {};
+  std::vector<gid_t> gids;
+  std::istringstream names(out);
+  std::string name, shown;
+  while (names >> name) {
+    if (const group* g = ::getgrnam(name.c_str())) {
+      gids.push_back(g->gr_gid);
+      shown += (shown.empty() ? "" : " ") + name;
+    } else {
+      r.add(Level::warn, "service user",
+            "the unit's SupplementaryGroups= names '" + name + "', which is not a group on this system");
+    }
+  }
+  if (!gids.empty()) r.add(Level::info, "service user", "access is checked with the unit's SupplementaryGroups= too: " + shown);
+  return gids;
+}
 
 std::optional<ServiceUser> service_user(const std::string& name, Report& r) {
   if (::geteuid() != 0) {
@@ -51,18 +79,24 @@ std::optional<ServiceUser> service_user(const std::string& name, Report& r) {
     r.add(Level::warn, "service user", "user '" + name + "' does not exist (the package creates it); access as it not checked");
     return std::nullopt;
   }
-  return ServiceUser{name, pw->pw_uid, pw->pw_gid};
+  return ServiceUser{name, pw->pw_uid, pw->pw_gid, unit_supplementary_groups(r)};
 }
 
 // access(path, mode) as the service user, in a forked child that drops to its uid, gid and
-// supplementary groups (what the unit runs with, minus any SupplementaryGroups= drop-in).
+// groups: its own, plus the unit's SupplementaryGroups= (what the service runs with).
 bool access_as(const ServiceUser& u, const fs::path& path, int mode) {
   pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
-    if (::initgroups(u.name.c_str(), u.gid) != 0 || ::setresgid(u.gid, u.gid, u.gid) != 0 ||
-        ::setresuid(u.uid, u.uid, u.uid) != 0)
-      ::_exit(2);
+    if (::initgroups(u.name.c_str(), u.gid) != 0) ::_exit(2);
+    if (!u.unit_groups.empty()) {
+      const int n = ::getgroups(0, nullptr);
+      std::vector<gid_t> groups(static_cast<std::size_t>(n > 0 ? n : 0));
+      if (n < 0 || ::getgroups(n, groups.data()) != n) ::_exit(2);
+      groups.insert(groups.end(), u.unit_groups.begin(), u.unit_groups.end());
+      if (::setgroups(groups.size(), groups.data()) != 0) ::_exit(2);
+    }
+    if (::setresgid(u.gid, u.gid, u.gid) != 0 || ::setresuid(u.uid, u.uid, u.uid) != 0) ::_exit(2);
     ::_exit(::access(path.c_str(), mode) == 0 ? 0 : 1);
   }
   int st = 0;
