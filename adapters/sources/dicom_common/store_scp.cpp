@@ -74,8 +74,8 @@ std::string host_of(const std::string& address) {
 
 // The hardened unit holds no capability, so a port below 1024 cannot be bound until the
 // administrator installs the one drop-in that grants CAP_NET_BIND_SERVICE.
-std::string privileged_port_advice(std::uint16_t port) {
-  if (port >= 1024) return {};
+std::string privileged_port_advice(std::uint16_t port, int err) {
+  if (port >= 1024 || (err != EACCES && err != EPERM)) return {};
   return "; a port below 1024 needs CAP_NET_BIND_SERVICE: copy /usr/share/doc/sennen-edge/examples/"
          "dicom-port-below-1024.conf into /etc/systemd/system/sennen-edged.service.d/, then systemctl "
          "daemon-reload and restart sennen-edged (or have the senders use a port of 1024 or above, such as 11112)";
@@ -99,11 +99,13 @@ util::Fd take_over_listening(T_ASC_Network* net, const std::string& address, std
   if (!fd) throw Error(where + ": cannot create a socket: " + util::errno_text(errno));
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 64) != 0)
-    throw Error(where + ": cannot listen on " + shown + ": " + util::errno_text(errno) +
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 64) != 0) {
+    const int err = errno;
+    throw Error(where + ": cannot listen on " + shown + ": " + util::errno_text(err) +
                 "; check that no other program uses the port" +
                 (address.empty() ? std::string() : " and that the address is this host's") +
-                privileged_port_advice(port));
+                privileged_port_advice(port, err));
+  }
   auto* key = static_cast<PRIVATE_NETWORKKEY*>(net->network);
   if (::dup2(fd.get(), key->networkSpecific.TCP.listenSocket) < 0)
     throw Error(where + ": cannot take over DCMTK's listening socket: " + util::errno_text(errno));
@@ -237,8 +239,12 @@ struct StoreScp::Impl {
       if (ready <= 0) continue;
       util::Fd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!conn) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+          // Out of descriptors or memory: the connection stays queued and poll() would report it
+          // again at once, so pause instead of spinning and filling the log.
           log::warning(where() + ": cannot accept a connection: " + util::errno_text(errno));
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
         continue;
       }
       if (workers.size() >= max_connections()) {
