@@ -296,14 +296,16 @@ struct StoreScp::Impl {
       ASC_rejectAssociation(assoc.get(), &rej);
       return;
     }
+    struct Slot {  // gives the place back however serve() ends
+      std::atomic<int>& count;
+      ~Slot() { count.fetch_sub(1); }
+    } slot{serving};
     try {
       serve(assoc.get());
     } catch (...) {
-      serving.fetch_sub(1);
       ASC_abortAssociation(assoc.get());
       throw;
     }
-    serving.fetch_sub(1);
   }
 
   void reject(T_ASC_Association* assoc, T_ASC_RejectParametersReason reason, const std::string& why) {
