@@ -40,7 +40,7 @@ struct ServiceUser {
   std::string name;
   uid_t uid;
   gid_t gid;
-  std::vector<gid_t> unit_groups;  // SupplementaryGroups= of the unit (a drop-in), beyond the user's own
+  std::vector<gid_t> groups;  // its own, plus the unit's SupplementaryGroups= (a drop-in)
 };
 
 // The unit's SupplementaryGroups= as systemd merges them from the unit and its drop-ins (the
@@ -79,7 +79,19 @@ std::optional<ServiceUser> service_user(const std::string& name, Report& r) {
     r.add(Level::warn, "service user", "user '" + name + "' does not exist (the package creates it); access as it not checked");
     return std::nullopt;
   }
-  return ServiceUser{name, pw->pw_uid, pw->pw_gid, unit_supplementary_groups(r)};
+  const uid_t uid = pw->pw_uid;  // copied: the group lookups below may reuse getpwnam's buffer
+  const gid_t gid = pw->pw_gid;
+  // Listed here, not in access_as()'s forked child, which should not allocate.
+  int n = 0;
+  ::getgrouplist(name.c_str(), gid, nullptr, &n);
+  std::vector<gid_t> groups(static_cast<std::size_t>(n));
+  if (::getgrouplist(name.c_str(), gid, groups.data(), &n) < 0) {
+    r.add(Level::warn, "service user", "cannot list the groups of '" + name + "'; access as it not checked");
+    return std::nullopt;
+  }
+  groups.resize(static_cast<std::size_t>(n));
+  for (gid_t g : unit_supplementary_groups(r)) groups.push_back(g);
+  return ServiceUser{name, uid, gid, std::move(groups)};
 }
 
 // access(path, mode) as the service user, in a forked child that drops to its uid, gid and
@@ -88,15 +100,9 @@ bool access_as(const ServiceUser& u, const fs::path& path, int mode) {
   pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
-    if (::initgroups(u.name.c_str(), u.gid) != 0) ::_exit(2);
-    if (!u.unit_groups.empty()) {
-      const int n = ::getgroups(0, nullptr);
-      std::vector<gid_t> groups(static_cast<std::size_t>(n > 0 ? n : 0));
-      if (n < 0 || ::getgroups(n, groups.data()) != n) ::_exit(2);
-      groups.insert(groups.end(), u.unit_groups.begin(), u.unit_groups.end());
-      if (::setgroups(groups.size(), groups.data()) != 0) ::_exit(2);
-    }
-    if (::setresgid(u.gid, u.gid, u.gid) != 0 || ::setresuid(u.uid, u.uid, u.uid) != 0) ::_exit(2);
+    if (::setgroups(u.groups.size(), u.groups.data()) != 0 || ::setresgid(u.gid, u.gid, u.gid) != 0 ||
+        ::setresuid(u.uid, u.uid, u.uid) != 0)
+      ::_exit(2);
     ::_exit(::access(path.c_str(), mode) == 0 ? 0 : 1);
   }
   int st = 0;
