@@ -16,11 +16,7 @@ namespace {
 bool already_there(const fs::path& target, const BatchFile& b) {
   std::error_code ec;
   if (fs::file_size(target, ec) != b.size || ec) return false;
-  util::Fd fd = util::open_for_read(target);
-  util::Sha256 h;
-  std::vector<std::byte> buf(256 * 1024);
-  while (std::size_t n = util::read_some(fd, buf, target)) h.update(std::span(buf.data(), n));
-  return h.hex_digest() == b.sha256;
+  return util::sha256_file_hex(target) == b.sha256;
 }
 
 // A delivery killed half way leaves "<file>.tmp-<pid>" behind; the next delivery of the same

@@ -42,18 +42,6 @@ constexpr const char* kIngestedPrefix = "ingested ";
 constexpr std::size_t kCheckpointEvery = 200;  // files per spool transaction
 constexpr std::size_t kHashPrefix = 16;
 
-std::string file_sha256(const fs::path& file) {
-  util::Fd fd = util::open_for_read(file);
-  util::Sha256 h;
-  std::vector<std::byte> buf(1 << 20);
-  for (;;) {
-    std::size_t n = util::read_some(fd, buf, file);
-    if (n == 0) break;
-    h.update(std::span(buf.data(), n));
-  }
-  return h.hex_digest();
-}
-
 std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
 
 }  // namespace
@@ -187,7 +175,7 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
   const Instance& in = *r.instance;
   std::string hash;
   try {
-    hash = file_sha256(file).substr(0, kHashPrefix);
+    hash = util::sha256_file_hex(file).substr(0, kHashPrefix);
   } catch (const Error& e) {
     log::warning("source " + name_ + ": " + e.what());
     ++ctx.stats.waiting;
