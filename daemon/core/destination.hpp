@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace sennen {
 
@@ -18,9 +19,38 @@ struct BatchFile {
   std::string marker_json;      // the commit marker, written after the batch (no patient data)
 };
 
-struct DeliveryResult {
-  enum class Status { delivered, retry, rejected } status = Status::delivered;
+// What a destination answered. There is no default: success has to be said
+// (DeliveryResult::delivered()), so a stray `return {}` in an error path cannot count a batch as
+// delivered and delete its records from the spool.
+class DeliveryResult {
+ public:
+  enum class Status { delivered, retry, rejected };
+  static DeliveryResult delivered() { return {Status::delivered, {}}; }
+  // A fault worth trying again (network, timeout, 5xx): what happened.
+  static DeliveryResult retry(std::string why) { return {Status::retry, std::move(why)}; }
+  // A refusal an operator has to fix (certificate, address, permission): what happened and what to do.
+  static DeliveryResult rejected(std::string why) { return {Status::rejected, std::move(why)}; }
+
+  bool ok() const { return status == Status::delivered; }
+  Status status;
   std::string reason;  // for retry/rejected: what happened and what an operator can do
+
+ private:
+  DeliveryResult(Status s, std::string why) : status(s), reason(std::move(why)) {}
+};
+
+// Whether a batch is already complete at the destination (its commit marker is there).
+class Presence {
+ public:
+  enum class State { complete, absent, unknown };
+  static Presence complete() { return {State::complete, {}}; }
+  static Presence absent() { return {State::absent, {}}; }
+  static Presence unknown(std::string why) { return {State::unknown, std::move(why)}; }
+  State state;
+  std::string reason;  // unknown: why the destination could not be asked
+
+ private:
+  Presence(State s, std::string why) : state(s), reason(std::move(why)) {}
 };
 
 class Destination {
@@ -29,6 +59,11 @@ class Destination {
   virtual std::string describe() const = 0;  // e.g. "local /var/lib/sennen-edge/export"
   virtual DeliveryResult deliver(const BatchFile& batch) = 0;
   virtual DeliveryResult put_heartbeat(std::string_view json) = 0;
+  // Complete when the batch's marker is there (and the batch with its recorded size), absent when
+  // not. Asked before a sealed batch is voided: a crash can come between the marker's upload and
+  // the spool's record of the delivery, and such a batch must count as delivered, not be voided
+  // and its records sent again.
+  virtual Presence presence(const BatchFile& batch) = 0;
 };
 
 }  // namespace sennen

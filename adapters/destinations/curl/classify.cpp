@@ -53,7 +53,7 @@ DeliveryResult transport_failure(const Outcome& o, const std::string& what, cons
 
 DeliveryResult result_of(const Outcome& o, const std::string& what, const Peer& peer, const Interpret& interpret) {
   if (o.code != CURLE_OK) return transport_failure(o, what, peer);
-  if (o.status >= 200 && o.status < 300) return {};
+  if (o.status >= 200 && o.status < 300) return DeliveryResult::delivered();
   const Answer a = interpret(o);
   if (transient_status(o.status)) return retry(what + ": " + a.said + "; will try again");
   if (a.transient) return retry(what + ": " + a.said + (a.advice.empty() ? "; will try again" : a.advice));

@@ -14,8 +14,8 @@
 
 namespace sennen::destinations::curl {
 
-inline DeliveryResult retry(std::string why) { return {DeliveryResult::Status::retry, std::move(why)}; }
-inline DeliveryResult rejected(std::string why) { return {DeliveryResult::Status::rejected, std::move(why)}; }
+inline DeliveryResult retry(std::string why) { return DeliveryResult::retry(std::move(why)); }
+inline DeliveryResult rejected(std::string why) { return DeliveryResult::rejected(std::move(why)); }
 
 // The other end, in the words of the operator's configuration.
 struct Peer {

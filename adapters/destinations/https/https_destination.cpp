@@ -106,7 +106,7 @@ class HttpsDestination final : public Destination {
       auto sealed_hash = std::async(std::launch::async, [&b] { return util::sha256_file_hex(b.file); });
       curl::FileBody body(b.file, b.size);
       const std::string cms = base + ".cms";
-      if (auto r = request_put(cms, body, "application/pkcs7-mime", "uploading " + cms); r.status != Status::delivered) {
+      if (auto r = request_put(cms, body, "application/pkcs7-mime", "uploading " + cms); !r.ok()) {
         if (auto f = body.failure(); !f.empty()) return retry(f);
         return r;
       }
@@ -119,7 +119,7 @@ class HttpsDestination final : public Destination {
       if (h.code == CURLE_OK && h.status == 404)
         return retry("checking " + cms + ": the receiver acknowledged the upload but does not have it (404); will "
                      "send it again");
-      if (auto r = checked(h, "checking " + cms); r.status != Status::delivered) return r;
+      if (auto r = checked(h, "checking " + cms); !r.ok()) return r;
       if (h.content_length != static_cast<curl_off_t>(b.size))
         return retry("checking " + cms + ": the receiver holds " + std::to_string(h.content_length) +
                      " bytes, not " + std::to_string(b.size) + "; will send it again");
@@ -128,6 +128,21 @@ class HttpsDestination final : public Destination {
       return request_put(base + ".json", marker, "application/json", "uploading " + base + ".json");
     } catch (const Error& e) {
       return retry(e.what());
+    }
+  }
+
+  Presence presence(const BatchFile& b) override {
+    const std::string base = opt_.url + "/" + opt_.site_id + "/" + b.day + "/" + b.batch_id;
+    try {
+      auto marker = client_.head(base + ".json");
+      if (marker.code == CURLE_OK && marker.status == 404) return Presence::absent();
+      if (auto r = checked(marker, "asking whether " + base + ".json is there"); !r.ok()) return Presence::unknown(r.reason);
+      auto batch = client_.head(base + ".cms");
+      if (batch.code == CURLE_OK && batch.status == 404) return Presence::absent();
+      if (auto r = checked(batch, "asking whether " + base + ".cms is there"); !r.ok()) return Presence::unknown(r.reason);
+      return batch.content_length == static_cast<curl_off_t>(b.size) ? Presence::complete() : Presence::absent();
+    } catch (const Error& e) {
+      return Presence::unknown(e.what());
     }
   }
 

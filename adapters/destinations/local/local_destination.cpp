@@ -19,8 +19,8 @@ bool already_there(const fs::path& target, const BatchFile& b) {
   return util::sha256_file_hex(target) == b.sha256;
 }
 
-// A delivery killed half way leaves "<file>.tmp-<pid>" behind; the next delivery of the same
-// file clears those before writing.
+// A delivery (or heartbeat) killed half way leaves "<file>.tmp-<pid>" behind; the next write of
+// the same file clears those first. One daemon at a time writes here (the state_dir lock).
 void remove_stale_temps(const fs::path& target) {
   std::error_code ec;
   const std::string prefix = target.filename().string() + ".tmp-";
@@ -61,22 +61,35 @@ class LocalDestination final : public Destination {
       util::AtomicFile marker(dir / (b.batch_id + ".json"), 0640);
       marker.write(b.marker_json);
       marker.commit();
-      return {};
+      return DeliveryResult::delivered();
     } catch (const Error& e) {
-      return {DeliveryResult::Status::retry, e.what()};
+      return DeliveryResult::retry(e.what());
     }
   }
 
   DeliveryResult put_heartbeat(std::string_view json) override {
     try {
       make_dirs(root_ / site_);
-      util::AtomicFile f(root_ / site_ / "heartbeat.json", 0640);
+      const fs::path target = root_ / site_ / "heartbeat.json";
+      remove_stale_temps(target);
+      util::AtomicFile f(target, 0640);
       f.write(json);
       f.commit();
-      return {};
+      return DeliveryResult::delivered();
     } catch (const Error& e) {
-      return {DeliveryResult::Status::retry, e.what()};
+      return DeliveryResult::retry(e.what());
     }
+  }
+
+  Presence presence(const BatchFile& b) override {
+    const fs::path dir = root_ / site_ / b.day;
+    std::error_code ec;
+    const bool marker = fs::exists(dir / (b.batch_id + ".json"), ec);
+    if (ec) return Presence::unknown("cannot look into " + dir.string() + ": " + ec.message());
+    if (!marker) return Presence::absent();
+    const auto size = fs::file_size(dir / (b.batch_id + ".cms"), ec);
+    if (ec || size != b.size) return Presence::absent();  // a marker without its batch counts for nothing
+    return Presence::complete();
   }
 
  private:

@@ -181,13 +181,13 @@ class S3Destination final : public Destination {
         return retry("outbox file " + b.file.string() + " does not match its recorded sha256; nothing was sent; "
                      "it will be sealed again");
       DeliveryResult r = b.size > opt_.multipart_threshold ? put_multipart(b, key) : put_single(b, key, d.sha256);
-      if (r.status != Status::delivered) return r;
+      if (!r.ok()) return r;
       // Only a stored object of the right size counts.
       auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
       if (h.code == CURLE_OK && h.status == 404)
         return retry("checking " + key + ": the bucket acknowledged the upload but does not have it (404); will send "
                      "it again");
-      if (auto checking = checked("checking " + key, h); checking.status != Status::delivered) return checking;
+      if (auto checking = checked("checking " + key, h); !checking.ok()) return checking;
       if (h.content_length != static_cast<curl_off_t>(b.size))
         return retry("checking " + key + ": the bucket holds " + std::to_string(h.content_length) + " bytes, not " +
                      std::to_string(b.size) + "; will send it again");
@@ -195,6 +195,22 @@ class S3Destination final : public Destination {
       return put_string(object_key(b.day + "/" + b.batch_id + ".json"), b.marker_json);
     } catch (const Error& e) {
       return retry(e.what());
+    }
+  }
+
+  Presence presence(const BatchFile& b) override {
+    try {
+      for (const char* ext : {".json", ".cms"}) {
+        const std::string key = object_key(b.day + "/" + b.batch_id + ext);
+        auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
+        if (h.code == CURLE_OK && h.status == 404) return Presence::absent();
+        if (auto r = checked("asking whether " + key + " is there", h); !r.ok()) return Presence::unknown(r.reason);
+        if (std::string_view(ext) == ".cms" && h.content_length != static_cast<curl_off_t>(b.size))
+          return Presence::absent();
+      }
+      return Presence::complete();
+    } catch (const Error& e) {
+      return Presence::unknown(e.what());
     }
   }
 
@@ -264,8 +280,8 @@ class S3Destination final : public Destination {
     std::map<int, std::pair<std::string, std::uint64_t>> held;  // part number -> (etag, size) in the bucket
     if (st) {
       auto listed = list_parts(key, st->upload_id, held);
-      if (listed.status == Status::rejected && listed.reason == "NoSuchUpload") st.reset();  // completed or expired
-      else if (listed.status != Status::delivered) return listed;
+      if (listed.no_such_upload) st.reset();  // completed or expired
+      else if (listed.failure) return *listed.failure;
     }
     if (!st) {
       held.clear();
@@ -308,21 +324,24 @@ class S3Destination final : public Destination {
                    xml_field(o.body_excerpt, "Code") + " " + xml_field(o.body_excerpt, "Message") + "; will try again");
     std::error_code ec;
     fs::remove(state_file, ec);  // the upload id is spent; a leftover only costs a fresh upload
-    return {};
+    return DeliveryResult::delivered();
   }
 
-  // Fills `held` with the parts the bucket has for this upload. Answers rejected "NoSuchUpload"
-  // when the bucket no longer knows the upload id.
-  DeliveryResult list_parts(const std::string& key, const std::string& id,
-                            std::map<int, std::pair<std::string, std::uint64_t>>& held) {
+  struct PartsListing {
+    bool no_such_upload = false;             // the bucket no longer knows the upload id
+    std::optional<DeliveryResult> failure;  // the bucket could not be asked
+  };
+  // Fills `held` with the parts the bucket has for this upload.
+  PartsListing list_parts(const std::string& key, const std::string& id,
+                          std::map<int, std::pair<std::string, std::uint64_t>>& held) {
     std::string marker;
     for (;;) {
       // Sorted parameters (libcurl 7.88 signs them as written).
       std::string q = (marker.empty() ? "" : "part-number-marker=" + marker + "&") + "uploadId=" + uri_encode(id, false);
       auto o = signed_request("GET", url(key, q), nullptr, kEmptySha256, {}, kListKeep);
       if (o.code == CURLE_OK && o.status == 404 && xml_field(o.body_excerpt, "Code") == "NoSuchUpload")
-        return rejected("NoSuchUpload");
-      if (!ok(o)) return checked("listing the uploaded parts of " + key, o);
+        return {true, std::nullopt};
+      if (!ok(o)) return {false, checked("listing the uploaded parts of " + key, o)};
       const std::string& x = o.body_excerpt;
       for (auto p = x.find("<Part>"); p != std::string::npos; p = x.find("<Part>", p + 6)) {
         try {
@@ -334,7 +353,7 @@ class S3Destination final : public Destination {
       }
       if (xml_field(x, "IsTruncated") != "true") return {};
       std::string next = xml_field(x, "NextPartNumberMarker");
-      if (next.empty() || next == marker) return {};
+      if (next.empty() || next == marker) return {};  // listed
       marker = next;
     }
   }

@@ -13,9 +13,9 @@ using sennen::test::utc;
 using namespace std::chrono_literals;
 
 namespace {
-const DeliveryResult kDelivered{DeliveryResult::Status::delivered, ""};
-const DeliveryResult kRetry{DeliveryResult::Status::retry, "connection refused by 127.0.0.1:8443"};
-const DeliveryResult kRejected{DeliveryResult::Status::rejected, "403 Forbidden: renew the site certificate"};
+const DeliveryResult kDelivered = DeliveryResult::delivered();
+const DeliveryResult kRetry = DeliveryResult::retry("connection refused by 127.0.0.1:8443");
+const DeliveryResult kRejected = DeliveryResult::rejected("403 Forbidden: renew the site certificate");
 }  // namespace
 
 TEST_CASE("outside the window nothing goes unless the window is ignored") {
