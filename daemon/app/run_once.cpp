@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "adapters/registry/registry.hpp"
 #include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
@@ -74,7 +75,8 @@ int one_cycle(const std::filesystem::path& file, const std::set<std::string>* on
   const bool tty = ::isatty(STDERR_FILENO);
   try {
     SystemClock clock;
-    pipeline::Pipeline p(std::move(*cfg), clock, [tty](const pipeline::Progress& pr) {
+    pipeline::Adapters parts{adapters::make_sources(*cfg), adapters::make_destination(*cfg)};
+    pipeline::Pipeline p(std::move(*cfg), clock, std::move(parts), [tty](const pipeline::Progress& pr) {
       if (tty) std::fprintf(stderr, "\r\033[K%s", pr.line().c_str());
     });
     pipeline::CycleOptions options;

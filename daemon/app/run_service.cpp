@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -20,6 +21,7 @@
 #include <optional>
 #include <thread>
 
+#include "adapters/registry/registry.hpp"
 #include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
@@ -84,7 +86,7 @@ class Worker {
 
   void build() {
     pipeline_.reset();
-    pipeline_ = std::make_unique<pipeline::Pipeline>(cfg_, clock_, [this](const pipeline::Progress& p) {
+    pipeline_ = std::make_unique<pipeline::Pipeline>(cfg_, clock_, pipeline::Adapters{adapters::make_sources(cfg_), adapters::make_destination(cfg_)}, [this](const pipeline::Progress& p) {
       if (collector_) collector_->on_progress(p, steady::now());
       status(p.line());
     });
@@ -147,6 +149,38 @@ class Worker {
     }
   }
 
+  static constexpr std::chrono::seconds kRetryAfterFailure{30};
+
+  // One turn of the loop: the cycle that is due, if any.
+  void step() {
+    auto now = steady::now();
+    std::set<std::string> due;
+    for (auto& [name, at] : next_poll_)
+      if (at <= now) due.insert(name);
+    if (!due.empty()) {
+      // Planned before the cycle runs, so a cycle that fails half way does not poll again at once.
+      for (const auto& s : cfg_.sources)
+        if (due.count(s.name)) next_poll_[s.name] = now + s.poll_interval;
+      auto result = pipeline_->run_cycle(stop_, &due);
+      for (const auto& s : cfg_.sources)
+        if (due.count(s.name)) next_poll_[s.name] = steady::now() + s.poll_interval;
+      report(result, due);
+    } else if (flush_) {
+      flush_ = false;
+      log::notice("flush requested: sealing and delivering now, outside the upload window");
+      pipeline::CycleOptions now_please;
+      now_please.ignore_window = true;
+      report(pipeline_->run_cycle(stop_, &due, now_please), due);  // `due` is empty: poll nothing
+    } else if (next_delivery_ && now >= *next_delivery_) {
+      next_delivery_.reset();
+      report(pipeline_->run_cycle(stop_, &due), due);  // `due` is empty: seal and deliver, poll nothing
+    } else if (now >= next_heartbeat_) {
+      next_heartbeat_ = now + cfg_.heartbeat.interval;
+      pipeline_->write_heartbeat();
+      plan_delivery();  // an accepted heartbeat may have ended a retry wait
+    }
+  }
+
   void loop() {
     touch();
     try {
@@ -159,26 +193,16 @@ class Worker {
     }
     while (!stop_) {
       if (reload_) reload();
-      auto now = steady::now();
-      std::set<std::string> due;
-      for (auto& [name, at] : next_poll_)
-        if (at <= now) due.insert(name);
-      if (!due.empty()) {
-        auto result = pipeline_->run_cycle(stop_, &due);
-        for (const auto& s : cfg_.sources)
-          if (due.count(s.name)) next_poll_[s.name] = steady::now() + s.poll_interval;
-        report(result, due);
-      } else if (flush_) {
-        flush_ = false;
-        log::notice("flush requested: sealing and delivering now, outside the upload window");
-        pipeline::CycleOptions now_please;
-        now_please.ignore_window = true;
-        report(pipeline_->run_cycle(stop_, &due, now_please), due);  // `due` is empty: poll nothing
-      } else if (next_delivery_ && now >= *next_delivery_) {
-        report(pipeline_->run_cycle(stop_, &due), due);  // `due` is empty: seal and deliver, poll nothing
-      } else if (now >= next_heartbeat_) {
-        pipeline_->write_heartbeat();
-        next_heartbeat_ = now + cfg_.heartbeat.interval;
+      try {
+        step();
+      } catch (const std::exception& e) {
+        // A cycle reports its own failures; this is what escaped it (e.g. the spool could not even be
+        // read for the heartbeat). The service stays up and tries again, never a crash loop.
+        log::error(std::string("cycle failed: ") + e.what() + "; trying again in " +
+                   std::to_string(kRetryAfterFailure.count()) + " s");
+        for (auto& [name, at] : next_poll_) at = std::max(at, steady::now() + kRetryAfterFailure);
+        next_heartbeat_ = std::max(next_heartbeat_, steady::now() + kRetryAfterFailure);
+        next_delivery_.reset();
       }
       touch();
       auto next = next_heartbeat_;

@@ -47,12 +47,6 @@ void recover_interrupted_batches(spool::Spool& spool, const fs::path& outbox) {
     spool.void_batch(b.batch_id, "interrupted while sealing; never left the box");
     log::notice("batch " + b.batch_id + " was interrupted while being sealed; its records will be sealed again");
   }
-  for (const auto& b : spool.batches_in_state("sealed")) {
-    if (!fs::exists(outbox / (b.batch_id + ".cms"))) {
-      spool.void_batch(b.batch_id, "outbox file missing");
-      log::warning("batch " + b.batch_id + " is missing from the outbox; its records will be sealed again");
-    }
-  }
 }
 
 std::vector<std::string> Sealer::seal_all(const std::string& stop_sha, const Eligible& eligible,

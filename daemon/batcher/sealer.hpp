@@ -27,8 +27,8 @@ struct SealProgress {
 };
 
 // Run at start-up: a batch left half-sealed by a crash is abandoned (it never left the box): its
-// records go back to ready and its partial file is removed. A sealed batch whose file is gone
-// is sealed again the same way.
+// records go back to ready and its partial file is removed. (A sealed batch whose file is gone
+// may have been delivered: the pipeline asks the destination before voiding it.)
 void recover_interrupted_batches(spool::Spool& spool, const std::filesystem::path& outbox);
 
 class Sealer {

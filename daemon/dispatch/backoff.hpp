@@ -31,6 +31,9 @@ class Backoff {
   // Records a failure at `now`; returns when the next attempt may start.
   TimePoint failed(TimePoint now);
   void succeeded();
+  // The destination answered a probe: the next attempt may start now. The failure count stays, so
+  // should that attempt fail too, the wait after it keeps growing.
+  void expedite() { next_.reset(); }
   bool ready(TimePoint now) const { return !next_ || now >= *next_; }
   unsigned consecutive_failures() const { return failures_; }
   std::optional<TimePoint> next_attempt() const { return next_; }

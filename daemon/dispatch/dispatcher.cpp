@@ -1,5 +1,7 @@
 #include "daemon/dispatch/dispatcher.hpp"
 
+#include <algorithm>
+
 #include "daemon/util/time_format.hpp"
 
 namespace sennen::dispatch {
@@ -27,6 +29,20 @@ void Dispatcher::record(const DeliveryResult& result, TimePoint now) {
   rejected_ = result.status == DeliveryResult::Status::rejected;
   last_error_ = result.reason;
   backoff_.failed(now);
+  last_probe_ = now;
+}
+
+std::optional<TimePoint> Dispatcher::next_probe_at() const {
+  const unsigned failures = backoff_.consecutive_failures();
+  if (failures == 0 || !backoff_.next_attempt()) return std::nullopt;
+  const std::chrono::milliseconds spacing = std::clamp<std::chrono::milliseconds>(
+      backoff_.ceiling(failures - 1) / 8, kProbeMin, kProbeMax);
+  return last_probe_ + spacing;
+}
+
+void Dispatcher::probed(const DeliveryResult& result, TimePoint now) {
+  last_probe_ = now;
+  if (result.ok()) backoff_.expedite();
 }
 
 Status Dispatcher::status(TimePoint now) const {

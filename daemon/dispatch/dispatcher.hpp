@@ -34,12 +34,25 @@ class Dispatcher {
   // `ignore_window`: `sennen-edged --once`, which an operator runs on purpose.
   Clearance check(TimePoint now, bool ignore_window = false) const;
   void record(const DeliveryResult& result, TimePoint now);
+
+  // While backing off, a cheap probe (the heartbeat PUT) may ask whether the destination answers
+  // again, so a receiver fixed after a few failures is used within seconds instead of at the end
+  // of a doubled wait. The first probe comes kProbeMin after a failure; the spacing then grows with
+  // the failure streak (an eighth of the current backoff ceiling, at most kProbeMax), so a fault
+  // that only batches meet (the heartbeat passes, the batch fails) is not retried every few seconds.
+  static constexpr std::chrono::seconds kProbeMin{15};
+  static constexpr std::chrono::seconds kProbeMax{300};
+  // When the next probe is due; none while not backing off.
+  std::optional<TimePoint> next_probe_at() const;
+  // A probe's answer: delivered ends the wait (the next attempt may start now).
+  void probed(const DeliveryResult& result, TimePoint now);
   Status status(TimePoint now) const;
   const Window& window() const { return window_; }
 
  private:
   Window window_;
   Backoff backoff_;
+  TimePoint last_probe_{};  // or the last failure, whichever came later
   bool rejected_ = false;
   std::string last_error_;
 };

@@ -11,7 +11,7 @@ int Gate::today(TimePoint now) const {
 }
 
 Decision Gate::decide(std::string_view patient_key, std::optional<int> first_visit_day, TimePoint now) const {
-  if (stop_list_.contains(patient_key)) return Decision::stopped;
+  if (is_stopped(patient_key)) return Decision::stopped;
   if (!rule_) return Decision::eligible;
   if (!first_visit_day || *first_visit_day < rule_->notice_start_day) return Decision::not_notified;
   return *first_visit_day + rule_->wait_days <= today(now) ? Decision::eligible : Decision::not_notified;

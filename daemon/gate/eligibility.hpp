@@ -5,11 +5,11 @@
 // and the applied stop list are kept in the spool.
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
 #include "daemon/core/clock.hpp"
-#include "daemon/gate/stop_list.hpp"
 
 namespace sennen::gate {
 
@@ -25,8 +25,11 @@ class Gate {
   Gate(std::optional<NotificationRule> rule, int utc_offset_minutes)
       : rule_(rule), utc_offset_minutes_(utc_offset_minutes) {}
 
-  void set_stop_list(StopList list) { stop_list_ = std::move(list); }
-  const StopList& stop_list() const { return stop_list_; }
+  // Every stopped canonical key: the stop-list file's and those retained after leaving it
+  // (spool::Spool::apply_stop_list). Only this set decides; the file is only its input.
+  void set_stopped(std::set<std::string> keys) { stopped_ = std::move(keys); }
+  const std::set<std::string>& stopped() const { return stopped_; }
+  bool is_stopped(std::string_view patient_key) const { return stopped_.count(std::string(patient_key)) > 0; }
 
   // The site's calendar day (days since 1970-01-01) at `now`.
   int today(TimePoint now) const;
@@ -40,7 +43,7 @@ class Gate {
  private:
   std::optional<NotificationRule> rule_;
   int utc_offset_minutes_;
-  StopList stop_list_;
+  std::set<std::string> stopped_;
 };
 
 // "YYYYMMDD" -> days since 1970-01-01; nullopt when not a real date.

@@ -4,7 +4,6 @@
 
 #include <map>
 
-#include "adapters/registry/registry.hpp"
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/batcher/sealer.hpp"
 #include "daemon/core/error.hpp"
@@ -14,6 +13,7 @@
 #include "daemon/pipeline/flow_control.hpp"
 #include "daemon/pipeline/ingest_sink.hpp"
 #include "daemon/pipeline/poll_guard.hpp"
+#include "daemon/pipeline/stop_list_watch.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/telemetry/heartbeat.hpp"
 #include "daemon/util/fd.hpp"
@@ -64,7 +64,10 @@ struct Pipeline::Impl {
   std::vector<std::unique_ptr<Source>> sources;
   std::unique_ptr<Destination> destination;
   std::map<std::string, telemetry::SourceStatus> source_status;
-  std::string paused_reason;
+  StopListWatch stop_watch;
+  gate::StopList stop_list;    // the file as last read: its hash goes into manifests, its problems into the heartbeat
+  std::string paused_reason;   // why nothing is sealed or delivered (the stop list is not usable), "" when it may be
+  std::string stop_attention;  // IDs that left the file and stay withheld until confirmed, "" when none
   FlowDecision flow;  // pauses for the spool and outbox caps, as last decided
   std::uint64_t spool_bytes = 0;  // record content in the spool when `flow` was decided
   std::string destination_error;
@@ -76,16 +79,20 @@ struct Pipeline::Impl {
   Progress progress;
   TimePoint last_progress_report{};
 
-  Impl(config::Config c, const Clock& clk, ProgressFn fn)
+  Impl(config::Config c, const Clock& clk, Adapters adapters, ProgressFn fn)
       : cfg(std::move(c)),
         clock(clk),
         on_progress(std::move(fn)),
         spool(cfg.state_dir),
         gate(rule_from(cfg.optout), cfg.site.utc_offset_minutes),
-        sources(adapters::make_sources(cfg)),
-        destination(adapters::make_destination(cfg)),
+        sources(std::move(adapters.sources)),
+        destination(std::move(adapters.destination)),
+        stop_watch(cfg.optout.stop_list),
         dispatcher(dispatch::Window::from(cfg.schedule)),
         started_at(unix_seconds(clk.now())) {
+    // Until the file is read, the stop list is what was applied last: every ID ever applied and
+    // not released by an operator.
+    gate.set_stopped(spool.stopped_keys());
     for (std::size_t i = 0; i < cfg.sources.size(); ++i)
       source_status[cfg.sources[i].name] = {cfg.sources[i].name, config::source_type_name(cfg.sources[i].type), 0, 0, {}, {}};
     try {
@@ -120,64 +127,103 @@ struct Pipeline::Impl {
     return nullptr;
   }
 
-  // Loads the stop list. A new ID is applied at once: the patient's pending records lose their
-  // content, batches not yet delivered that hold them are voided, and a withdrawal is queued.
-  void refresh_gate(CycleResult& result) {
-    paused_reason.clear();
-    gate::StopList list;
+  // Looks at the stop-list file again (`force`: reads it even if a stat says it is unchanged) and
+  // applies it. A new ID takes effect at once, in one spool transaction with its withdrawal and
+  // the withholding of the patient's pending records; sealed batches holding the patient are then
+  // voided (unless already at the destination). An ID that left the file stays stopped until an
+  // operator releases it. Returns false when the list cannot be used (nothing may be sealed or
+  // delivered then); the reason goes into `result` once per cycle.
+  bool refresh_stop_list(CycleResult& result, bool force) {
+    if (!force && !stop_watch.changed()) return paused_reason.empty();
+    const std::string before = paused_reason;
     try {
-      list = gate::load_stop_list(cfg.optout.stop_list);
+      stop_list = stop_watch.read();
     } catch (const Error& e) {
-      paused_reason = std::string("stop list cannot be read: ") + e.what() +
-                      "; nothing is sealed or delivered until it can be read";
-      result.errors.push_back(paused_reason);
-      return;  // keep the stop list applied last time
+      paused_reason = std::string(e.what()) + "; nothing is sealed or delivered until it can be read (the " +
+                      std::to_string(gate.stopped().size()) + " IDs applied before stay withheld)";
+      if (force || before != paused_reason) result.errors.push_back(paused_reason);
+      if (before != paused_reason) log::error(paused_reason);
+      return false;
     }
-    if (!list.problems.empty() && !cfg.optout.allow_unreadable_lines) {
-      std::string lines;
-      for (std::size_t i = 0; i < list.problems.size() && i < 10; ++i)
-        lines += (i ? ", " : "") + std::to_string(list.problems[i].line);
-      paused_reason = "stop list " + cfg.optout.stop_list.string() + " has " + std::to_string(list.problems.size()) +
-                      " line(s) that cannot be read (line " + lines + ": " + list.problems[0].reason +
-                      "); fix them (or set optout.allow_unreadable_lines: true); nothing is sealed or delivered "
-                      "until then";
-      result.errors.push_back(paused_reason);
+    // Applied even when some lines cannot be read: the IDs that can be read only stop more.
+    const auto u = spool.apply_stop_list(stop_list.ids, now());
+    gate.set_stopped(u.stopped);
+    if (!u.added.empty()) {
+      log::notice(std::to_string(u.added.size()) + " patient(s) newly on the stop list: " + std::to_string(u.purged) +
+                  " pending record(s) withheld; withdrawals queued for the central side");
+      const std::set<std::string> newly(u.added.begin(), u.added.end());
+      for (const auto& b : spool.batches_in_state("sealed"))
+        settle_if_holding(b, newly, "a patient in it was added to the stop list before delivery");
     }
-    auto added = spool.apply_stop_list(list.ids, now());
-    gate.set_stop_list(std::move(list));
-    if (!added.empty()) withdraw(added);
+    if (!u.went_missing.empty())
+      log::warning(std::to_string(u.went_missing.size()) + " patient ID(s) left the stop list " +
+                   stop_watch.file().string() + "; they stay withheld until an operator confirms (sennen-edgectl "
+                   "optout pending)");
+    if (!u.came_back.empty())
+      log::notice(std::to_string(u.came_back.size()) + " patient ID(s) are back in the stop list (they were withheld "
+                  "all along)");
+    stop_attention = retained_attention(u.retained, stop_list.ids.size(), stop_watch.file());
+    if (force && !stop_attention.empty()) result.errors.push_back(stop_attention);
+    paused_reason = stop_list_pause(stop_list, stop_watch.file(), cfg.optout.allow_unreadable_lines);
+    if (!paused_reason.empty() && (force || before != paused_reason)) result.errors.push_back(paused_reason);
+    if (!paused_reason.empty() && before != paused_reason) log::error(paused_reason);
+    if (paused_reason.empty() && !before.empty()) log::notice("the stop list can be used again; sealing resumes");
+    return paused_reason.empty();
   }
 
   fs::path outbox_file(const std::string& batch_id) const { return cfg.state_dir / "outbox" / (batch_id + ".cms"); }
 
-  // Voids a sealed batch that never left the box (its records go back to pending, its file is
-  // removed) when it holds a record of a patient in `stopped`. Returns true when it did.
+  BatchFile batch_file(const spool::BatchInfo& b) const {
+    batcher::ManifestHeader h{cfg.site.id, b.batch_id, b.created_at, b.stop_list_sha256};
+    return {b.batch_id,
+            gate::yyyymmdd(gate.today(TimePoint(std::chrono::seconds(b.created_at)))),
+            outbox_file(b.batch_id),
+            b.file_size,
+            b.file_sha256,
+            batcher::build_marker(h, static_cast<std::size_t>(b.record_count),
+                                  static_cast<std::size_t>(b.withdrawal_count), b.file_size, b.file_sha256)};
+  }
+
+  void delivered(const spool::BatchInfo& b) {
+    spool.mark_delivered(b.batch_id, now());
+    std::error_code ec;
+    fs::remove(outbox_file(b.batch_id), ec);
+    destination_error.clear();
+    destination_last_success = now();
+  }
+
+  // What became of a sealed batch holding a patient who must not be sent.
+  enum class Settled { clean, voided, already_delivered, undecided };
+
+  // A sealed batch that holds a record of a patient in `stopped` never leaves: it is voided (its
+  // records go back to pending, its file is removed). Unless the destination has it complete
+  // already, because a crash fell between its delivery and the spool's record of it: then it
+  // counts as delivered (voiding it would send its other records twice); the patient's withdrawal
+  // follows in a later batch. When the destination cannot be asked, the batch stays, unsent.
   template <typename Set>
-  bool void_if_holding(const spool::BatchInfo& b, const Set& stopped, const std::string& reason) {
+  Settled settle_if_holding(const spool::BatchInfo& b, const Set& stopped, const std::string& reason) {
     bool hit = false;
     for (const auto& key : spool.batch_patients(b.batch_id)) hit |= stopped.contains(key);
-    if (!hit) return false;
+    if (!hit) return Settled::clean;
+    const Presence p = destination->presence(batch_file(b));
+    if (p.state == Presence::State::complete) {
+      delivered(b);
+      log::notice("batch " + b.batch_id + " holds a patient now on the stop list, but " + destination->describe() +
+                  " already has it complete (delivered before a restart); it counts as delivered, and the "
+                  "withdrawal goes in a later batch");
+      return Settled::already_delivered;
+    }
+    if (p.state == Presence::State::unknown) {
+      log::warning("batch " + b.batch_id + " holds a patient now on the stop list; it is not sent, and it is voided "
+                   "once " + destination->describe() + " can say whether it already has it (" + p.reason + ")");
+      return Settled::undecided;
+    }
     std::error_code ec;
     fs::remove(outbox_file(b.batch_id), ec);
     spool.void_batch(b.batch_id, reason);
-    return true;
-  }
-
-  void withdraw(const std::vector<std::string>& added) {
-    std::set<std::string> newly(added.begin(), added.end());
-    for (const auto& b : spool.batches_in_state("sealed"))
-      if (void_if_holding(b, newly, "a patient in it was added to the stop list before delivery"))
-        log::notice("batch " + b.batch_id +
-                    " was voided before delivery: it held records of a patient now on the stop list");
-    std::int64_t purged = 0;
-    for (const auto& key : added) {
-      purged += spool.hold_patient(key, spool::Hold::stopped);
-      spool.add_withdrawal(key, now());
-    }
-    spool.add_counter("purged_total", purged);
-    spool.add_counter("withdrawals_total", static_cast<std::int64_t>(added.size()));
-    log::notice(std::to_string(added.size()) + " patient(s) newly on the stop list: " + std::to_string(purged) +
-                " pending record(s) withheld; withdrawals queued for the central side");
+    log::notice("batch " + b.batch_id + " was voided before delivery (" + reason + "); its other records go out in "
+                "a later batch");
+    return Settled::voided;
   }
 
   void poll(Source& s, CycleResult& result, const std::atomic<bool>& stop) {
@@ -273,31 +319,46 @@ struct Pipeline::Impl {
                                              cfg.encryption.recipients);
       batcher::Sealer sealer(spool, keys, {cfg.site.id, cfg.batch.max_bytes, cfg.batch.zstd_level, cfg.state_dir / "outbox"},
                              clock);
-      std::map<std::string, gate::Decision> refused;
       batcher::SealProgress sp;
       const std::uint64_t outbox_before = outbox().bytes;
-      std::atomic<bool> halt{stop.load()};
-      sealer.seal_all(
-          gate.stop_list().sha256,
-          [&](const std::string& key) {
-            // Asked for every record of the batch being planned, so this is where a stop request
-            // or the outbox cap ends the run: the batch under way gets no record (they stay
-            // ready, not held) and no batch is planned after it.
-            if (stop || outbox_before + sp.bytes >= cfg.limits.outbox_max_bytes) {
-              capped = !stop;
-              halt = true;
-              return false;
-            }
-            auto d = gate.decide(key, first_visit(key), clock.now());
-            if (d != gate::Decision::eligible) refused[key] = d;
-            return d == gate::Decision::eligible;
-          },
-          halt, sp);
-      for (const auto& [key, d] : refused)
-        spool.hold_patient(key, d == gate::Decision::stopped ? spool::Hold::stopped : spool::Hold::not_notified);
+      // The stop list is looked at (a stat) for every record planned: when the file changed,
+      // planning stops, the new list is applied (voiding a batch sealed meanwhile that holds a newly
+      // stopped patient), and planning starts again. After a few changes in one run the check
+      // before each delivery is left to catch the rest.
+      constexpr int kReplans = 3;
+      for (int round = 0;; ++round) {
+        std::map<std::string, gate::Decision> refused;
+        bool list_changed = false;
+        std::atomic<bool> halt{stop.load()};
+        sealer.seal_all(
+            stop_list.sha256,
+            [&](const std::string& key) {
+              // Asked for every record of the batch being planned, so this is where a stop request,
+              // the outbox cap or a changed stop list ends the run: the batch under way gets no
+              // more records (they stay ready, not held) and no batch is planned after it.
+              if (stop || outbox_before + sp.bytes >= cfg.limits.outbox_max_bytes) {
+                capped = !stop;
+                halt = true;
+                return false;
+              }
+              if (round < kReplans && stop_watch.changed()) {
+                list_changed = true;
+                halt = true;
+                return false;
+              }
+              auto d = gate.decide(key, first_visit(key), clock.now());
+              if (d != gate::Decision::eligible) refused[key] = d;
+              return d == gate::Decision::eligible;
+            },
+            halt, sp);
+        for (const auto& [key, d] : refused)
+          spool.hold_patient(key, d == gate::Decision::stopped ? spool::Hold::stopped : spool::Hold::not_notified);
+        if (!list_changed || capped || stop || !refresh_stop_list(result, false)) break;
+      }
       progress.batches_sealed += sp.batches;
       progress.bytes_sealed += sp.bytes;
     } catch (const Error& e) {
+      spool.rollback();  // a read snapshot the sealer may have left open
       result.errors.push_back(std::string("sealing: ") + e.what());
       log::error(std::string("sealing: ") + e.what());
     }
@@ -358,7 +419,12 @@ struct Pipeline::Impl {
   // False (and logged once) while the window is closed or the destination is backing off. Asked
   // before every batch, so an upload running when the window closes ends after its current batch.
   bool clear_to_send(bool ignore_window, std::size_t waiting) {
-    const auto c = dispatcher.check(clock.now(), ignore_window);
+    auto c = dispatcher.check(clock.now(), ignore_window);
+    if (c == dispatch::Clearance::backing_off) {
+      // The heartbeat is the probe (dispatch::Dispatcher::next_probe_at): accepted, it ends the wait.
+      if (auto probe = dispatcher.next_probe_at(); probe && clock.now() >= *probe && write_heartbeat().ok())
+        c = dispatcher.check(clock.now(), ignore_window);
+    }
     if (c != dispatch::Clearance::go && c != last_clearance)
       log::info(std::to_string(waiting) + " batch(es) waiting: " +
                 dispatch::describe(c, dispatcher.status(clock.now())));
@@ -369,25 +435,32 @@ struct Pipeline::Impl {
   void deliver(CycleResult& result, const std::atomic<bool>& stop, bool ignore_window) {
     progress.phase = "delivering";
     report(true);
-    const auto sealed = spool.batches_in_state("sealed");  // oldest first
-    for (std::size_t i = 0; i < sealed.size(); ++i) {
-      const auto& b = sealed[i];
+    for (;;) {
       if (stop) return;
-      if (!clear_to_send(ignore_window, sealed.size() - i)) return;
-      // Last check before the bytes leave: nobody in the batch may be on the stop list now.
-      if (void_if_holding(b, gate.stop_list(), "a patient in it is on the stop list")) continue;
-      fs::path file = outbox_file(b.batch_id);
-      batcher::ManifestHeader h{cfg.site.id, b.batch_id, b.created_at, b.stop_list_sha256};
-      BatchFile bf{b.batch_id,
-                   gate::yyyymmdd(gate.today(TimePoint(std::chrono::seconds(b.created_at)))),
-                   file,
-                   b.file_size,
-                   b.file_sha256,
-                   batcher::build_marker(h, static_cast<std::size_t>(b.record_count),
-                                         static_cast<std::size_t>(b.withdrawal_count), b.file_size, b.file_sha256)};
+      // The last look at the stop list before the bytes leave: a stat, and the file is read and
+      // applied again if it changed (which may void the batch about to go).
+      if (!refresh_stop_list(result, false)) return;
+      const auto sealed = spool.batches_in_state("sealed");  // oldest first
+      if (sealed.empty()) return;
+      const auto& b = sealed.front();
+      if (!clear_to_send(ignore_window, sealed.size())) return;
+      // Nobody in the batch may be on the stop list now.
+      switch (settle_if_holding(b, gate.stopped(), "a patient in it is on the stop list")) {
+        case Settled::clean: break;
+        case Settled::voided:
+        case Settled::already_delivered: continue;
+        case Settled::undecided: {
+          const std::string why = "batch " + b.batch_id + " holds a patient now on the stop list and is held back "
+                                  "until the destination can say whether it already has it";
+          dispatcher.record(DeliveryResult::retry(why), clock.now());  // asked again after the usual wait
+          result.errors.push_back(why);
+          return;  // keep order: later batches wait for this one
+        }
+      }
+      const BatchFile bf = batch_file(b);
       auto r = destination->deliver(bf);
       dispatcher.record(r, clock.now());
-      if (r.status != DeliveryResult::Status::delivered) {
+      if (!r.ok()) {
         // The batch stays in the outbox whatever the answer; only the time of the next try changes.
         const auto st = dispatcher.status(clock.now());
         destination_error = r.reason;
@@ -397,11 +470,7 @@ struct Pipeline::Impl {
                    "the batch is kept; " + dispatch::describe(dispatch::Clearance::backing_off, st));
         return;  // keep order: later batches wait for this one
       }
-      spool.mark_delivered(b.batch_id, now());
-      std::error_code ec;
-      fs::remove(file, ec);
-      destination_error.clear();
-      destination_last_success = now();
+      delivered(b);
       progress.batches_delivered += 1;
       progress.bytes_delivered += b.file_size;
       log::info("delivered batch " + b.batch_id + " (" + std::to_string(b.record_count) + " records) to " +
@@ -411,18 +480,24 @@ struct Pipeline::Impl {
   }
 
   std::optional<TimePoint> next_delivery_at() {
-    const TimePoint now = clock.now();
-    if (dispatcher.check(now) == dispatch::Clearance::go) return std::nullopt;
-    if (spool.batches_in_state("sealed").empty()) return std::nullopt;
-    const auto st = dispatcher.status(now);
-    TimePoint at = st.next_attempt_at ? std::max(now, *st.next_attempt_at) : now;
+    const TimePoint t = clock.now();
+    // While the stop list is unusable nothing leaves; the next poll's cycle looks at it again.
+    if (!paused_reason.empty() || spool.batches_in_state("sealed").empty()) return std::nullopt;
+    if (dispatcher.check(t) == dispatch::Clearance::go) return t;  // e.g. a probe just ended a retry wait
+    const auto st = dispatcher.status(t);
+    TimePoint at = t;
+    if (st.next_attempt_at) {
+      at = std::max(t, *st.next_attempt_at);
+      if (auto probe = dispatcher.next_probe_at()) at = std::max(t, std::min(at, *probe));  // may end it sooner
+    }
     return dispatcher.window().next_open(at);  // a retry due outside the window waits for it
   }
 
-  void write_heartbeat() {
+  // Writes the heartbeat (a copy stays in state_dir whatever the destination). A heartbeat the
+  // destination accepts while deliveries back off ends the wait: the destination answers again.
+  DeliveryResult write_heartbeat() {
     update_flow();  // also between cycles, so a pause ends (and DICOM senders are let in) promptly
     const std::string json = telemetry::heartbeat_json(heartbeat_input());
-    // A copy stays on the box for `sennen-edgectl status`, whatever the destination.
     try {
       util::AtomicFile copy(cfg.state_dir / "heartbeat.json");
       copy.write(json);
@@ -431,7 +506,49 @@ struct Pipeline::Impl {
       log::warning(std::string("heartbeat not kept in state_dir: ") + e.what());
     }
     auto r = destination->put_heartbeat(json);
-    if (r.status != DeliveryResult::Status::delivered) log::warning("heartbeat not written: " + r.reason);
+    if (!r.ok()) log::warning("heartbeat not delivered to " + destination->describe() + ": " + r.reason);
+    if (auto probe = dispatcher.next_probe_at(); probe && clock.now() >= *probe) {  // it was a probe too
+      dispatcher.probed(r, clock.now());
+      if (r.ok()) log::notice(destination->describe() + " accepts the heartbeat again; deliveries are tried now");
+    }
+    return r;
+  }
+
+  // At start-up, after whatever ended the last run: half-sealed batches are abandoned (batcher),
+  // a sealed batch whose outbox file is gone counts as delivered if the destination has it and is
+  // voided if not, and what a kill leaves behind goes: the outbox copy of a batch already recorded
+  // as delivered (a kill between that record and the file's removal), upload state and partial
+  // files of batches no longer waiting, heartbeat temp files.
+  void recover() {
+    const fs::path dir = cfg.state_dir / "outbox";
+    batcher::recover_interrupted_batches(spool, dir);
+    std::set<std::string> waiting;
+    for (const auto& b : spool.batches_in_state("sealed")) {
+      waiting.insert(b.batch_id);
+      if (fs::exists(outbox_file(b.batch_id))) continue;
+      const Presence p = destination->presence(batch_file(b));
+      if (p.state == Presence::State::complete) {
+        delivered(b);
+        log::notice("batch " + b.batch_id + " is no longer in the outbox but " + destination->describe() +
+                    " has it complete; it counts as delivered");
+      } else if (p.state == Presence::State::absent) {
+        spool.void_batch(b.batch_id, "outbox file missing");
+        log::warning("batch " + b.batch_id + " is missing from the outbox; its records will be sealed again");
+      } else {
+        log::warning("batch " + b.batch_id + " is missing from the outbox and " + destination->describe() +
+                     " cannot say whether it has it (" + p.reason + "); asked again at the next start");
+      }
+    }
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      const std::string id = name.substr(0, name.find('.'));
+      if (waiting.count(id)) continue;
+      fs::remove(e.path(), ec);
+      log::info("outbox: removed " + name + ", left over from a batch no longer waiting");
+    }
+    for (const auto& e : fs::directory_iterator(cfg.state_dir, ec))
+      if (e.path().filename().string().rfind("heartbeat.json.tmp-", 0) == 0) fs::remove(e.path(), ec);
   }
 
   telemetry::HeartbeatInput heartbeat_input() {
@@ -442,9 +559,18 @@ struct Pipeline::Impl {
     in.started_at = started_at;
     for (const auto& s : cfg.sources) in.sources.push_back(source_status[s.name]);
     in.depth = spool.depth();
-    const auto& sl = gate.stop_list();
-    in.gate = {sl.ids.size(), sl.problems.size(), sl.sha256, paused_reason, 0, 0,
-               spool.counter("purged_total"), spool.counter("withdrawals_total")};
+    in.gate.stop_list_entries = stop_list.ids.size();
+    in.gate.stop_list_problems = stop_list.problem_lines;
+    in.gate.stop_list_sha256 = stop_list.sha256;
+    in.gate.paused_reason = paused_reason;
+    in.gate.attention = stop_attention;
+    in.gate.stopped = gate.stopped().size();
+    in.gate.retained = in.gate.stopped - std::min(in.gate.stopped, stop_list.ids.size());
+    in.gate.purged_total = spool.counter("purged_total");
+    in.gate.withdrawals_total = spool.counter("withdrawals_total");
+    const auto releases = spool.releases();
+    in.gate.releases_total = static_cast<std::int64_t>(releases.size());
+    if (!releases.empty()) in.gate.last_release_at = releases.front().released_at;
     in.last_batch = spool.last_delivered_batch();
     in.destination = destination->describe();
     in.destination_error = destination_error;
@@ -480,9 +606,9 @@ struct Pipeline::Impl {
   }
 };
 
-Pipeline::Pipeline(config::Config config, const Clock& clock, ProgressFn on_progress)
-    : impl_(std::make_unique<Impl>(std::move(config), clock, std::move(on_progress))) {
-  batcher::recover_interrupted_batches(impl_->spool, impl_->cfg.state_dir / "outbox");
+Pipeline::Pipeline(config::Config config, const Clock& clock, Adapters adapters, ProgressFn on_progress)
+    : impl_(std::make_unique<Impl>(std::move(config), clock, std::move(adapters), std::move(on_progress))) {
+  impl_->recover();
 }
 
 Pipeline::~Pipeline() = default;
@@ -494,30 +620,48 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
   CycleResult result;
   auto& p = *impl_;
   p.progress = Progress{};
-  p.refresh_gate(result);
+  // Each stage reports its own failure and the cycle goes on to the heartbeat: one failing stage
+  // (a full disk, a damaged spool) must neither take the process down nor hide the site's state.
+  auto stage = [&](const char* what, const auto& run) {
+    try {
+      run();
+    } catch (const std::exception& e) {
+      p.spool.rollback();  // whatever the stage left open
+      result.errors.push_back(std::string(what) + ": " + e.what());
+      log::error(std::string(what) + ": " + e.what());
+    }
+  };
+  bool usable = false;  // the stop list is applied and may be relied on
+  stage("applying the stop list", [&] { usable = p.refresh_stop_list(result, true); });
   bool intake_skipped = false;
   for (auto& s : p.sources) {
     if (stop) break;
     if (only && !only->count(s->name())) continue;
-    p.update_flow();  // before every poll: the one before may have filled the spool
-    if (!p.flow.intake_paused.empty()) {
-      intake_skipped = true;  // its state is untouched: the next poll after the pause sees everything
-      continue;
-    }
-    p.poll(*s, result, stop);
+    stage("polling", [&] {
+      p.update_flow();  // before every poll: the one before may have filled the spool
+      if (!p.flow.intake_paused.empty()) {
+        intake_skipped = true;  // its state is untouched: the next poll after the pause sees everything
+        return;
+      }
+      p.poll(*s, result, stop);
+    });
   }
   if (intake_skipped) result.errors.push_back(p.flow.intake_paused);
-  // Releasing held records re-reads their content into the spool: intake too.
-  if (!stop && p.flow.intake_paused.empty()) p.release_held();
-  if (!stop && p.paused_reason.empty()) p.seal_and_deliver(result, stop, options.ignore_window);
+  // Releasing held records re-reads their content into the spool: intake too. Nothing is released
+  // while the stop list cannot be relied on.
+  if (!stop && usable && p.flow.intake_paused.empty()) stage("releasing held records", [&] { p.release_held(); });
+  if (!stop && usable) stage("sealing and delivering", [&] { p.seal_and_deliver(result, stop, options.ignore_window); });
   p.progress.phase = "idle";
   p.report(true);
-  p.write_heartbeat();
+  stage("writing the heartbeat", [&] {
+    if (auto r = p.write_heartbeat(); !r.ok())
+      result.errors.push_back("heartbeat not delivered to " + p.destination->describe() + ": " + r.reason);
+  });
   result.progress = p.progress;
   return result;
 }
 
-void Pipeline::write_heartbeat() { impl_->write_heartbeat(); }
+bool Pipeline::write_heartbeat() { return impl_->write_heartbeat().ok(); }
 
 telemetry::HeartbeatInput Pipeline::snapshot() { return impl_->heartbeat_input(); }
 

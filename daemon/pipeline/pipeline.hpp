@@ -42,23 +42,32 @@ struct CycleOptions {
   bool ignore_window = false;
 };
 
+// What the pipeline moves data between, built from the configuration by the caller (the app uses
+// adapters/registry; tests pass their own). Sources must be in the order of config.sources.
+struct Adapters {
+  std::vector<std::unique_ptr<Source>> sources;
+  std::unique_ptr<Destination> destination;
+};
+
 class Pipeline {
  public:
   using ProgressFn = std::function<void(const Progress&)>;
 
-  // Builds sources and the destination from the config (adapters/registry), opens the spool and
-  // abandons batches a crash left half-sealed. Throws sennen::Error on a fatal start-up problem.
-  Pipeline(config::Config config, const Clock& clock, ProgressFn on_progress = {});
+  // Opens the spool, recovers from whatever ended the last run (batches half-sealed, sealed batches
+  // whose file is gone, leftovers of a kill). Throws sennen::Error on a fatal start-up problem.
+  Pipeline(config::Config config, const Clock& clock, Adapters adapters, ProgressFn on_progress = {});
   ~Pipeline();
 
   // `only_sources`: poll just these (the others are not due); null polls all.
   CycleResult run_cycle(const std::atomic<bool>& stop, const std::set<std::string>* only_sources = nullptr,
                         CycleOptions options = {});
-  // When sealed batches now held back by the upload window or a retry wait may go: the service
-  // wakes then for a cycle that only delivers. Null when nothing waits or nothing holds it back.
+  // When sealed batches waiting in the outbox may go (now, or when the upload window opens or a
+  // retry wait or probe is due): the service wakes then for a cycle that only delivers. Null when
+  // no batch waits.
   std::optional<TimePoint> next_delivery_at();
-  // Writes the heartbeat now (also done at the end of every cycle).
-  void write_heartbeat();
+  // Writes the heartbeat now (also done at the end of every cycle); false when the destination
+  // did not take it (logged; the copy in state_dir is written either way).
+  bool write_heartbeat();
   // What the heartbeat would say now (read from the spool: call it on the thread running cycles).
   telemetry::HeartbeatInput snapshot();
   const config::Config& config() const;

@@ -129,16 +129,18 @@ void Spool::begin_read() {
 
 void Spool::commit() {
   if (!in_tx_) return;
-  db_->exec("COMMIT");
   in_tx_ = false;
   tx_bytes_ = 0;
+  if (!db_->in_transaction())
+    throw Error("spool " + db_->file().string() + ": SQLite rolled this transaction back after an earlier error "
+                "(see the error before this one); nothing of it was kept, and it will be done again");
+  db_->exec("COMMIT");
 }
 
-void Spool::rollback() {
-  if (!in_tx_) return;
+void Spool::rollback() noexcept {
   in_tx_ = false;
   tx_bytes_ = 0;
-  db_->exec("ROLLBACK");
+  db_->rollback_quietly();  // SQLite may already have rolled back (disk full): never throw here
 }
 
 namespace {
@@ -171,6 +173,9 @@ std::string record_hash(const std::vector<StoredPart>& parts) {
 
 bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, std::int64_t now) {
   if (!in_tx_) throw Error("internal: Spool::put outside a transaction");
+  if (!db_->in_transaction())  // SQLite ended it after an error (disk full): never write outside it
+    throw Error("spool " + db_->file().string() + ": the ingest transaction was rolled back after an earlier "
+                "error; this poll stops here and the next one goes on");
   std::uint64_t total = 0;
   bool small = true;
   for (const auto& p : d.parts) {
@@ -245,9 +250,14 @@ bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, s
     if (hold == Hold::none) tx_bytes_ += total;
     return true;
   } catch (...) {
-    if (nested) {
-      st_->rollback_to.run();
-      st_->release.run();
+    // Undo this record only. When SQLite has already rolled the whole transaction back (a full
+    // disk), there is no savepoint left, and the error in flight is the one to report.
+    if (nested && db_->in_transaction()) {
+      try {
+        st_->rollback_to.run();
+        st_->release.run();
+      } catch (const Error&) {
+      }
     }
     throw;
   }

@@ -76,7 +76,7 @@ struct Depth {
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating) state_dir/spool.db and migrates it to kSchemaVersion.
   explicit Spool(const std::filesystem::path& state_dir);
@@ -93,7 +93,7 @@ class Spool {
   // A read-only snapshot (BEGIN DEFERRED): many reads under one lock, e.g. while sealing.
   void begin_read();
   void commit();
-  void rollback();
+  void rollback() noexcept;
   bool in_transaction() const { return in_tx_; }
 
   // --- ingest (inside begin/commit). Streams each part from disk: into the spool when
@@ -107,8 +107,43 @@ class Spool {
   void put_visit(std::string_view source, std::string_view key, std::string_view patient_key, int day);
   void remove_visit(std::string_view source, std::string_view key);
   std::optional<int> first_visit_since(std::string_view patient_key, int since_day);
-  // Replaces the applied stop list; returns the keys added since the last call.
-  std::vector<std::string> apply_stop_list(const std::set<std::string>& keys, std::int64_t now);
+  // The stop list as applied. It can only be loosened on purpose: a key that leaves the staff's
+  // file stays stopped ("retained") until release_stop() is called for it (sennen-edgectl optout
+  // release), so a truncated, emptied or garbled file never lets anyone's records out.
+  struct StopListUpdate {
+    // Newly stopped keys. In the same transaction that records them, their pending records lose
+    // their content and become held, and a withdrawal is queued for each: a crash cannot keep
+    // one without the other.
+    std::vector<std::string> added;
+    std::vector<std::string> went_missing;  // in the file before, not now: still stopped
+    std::vector<std::string> came_back;     // missing before, in the file again
+    std::set<std::string> stopped;          // every stopped key now: the file's and the retained
+    std::size_t retained = 0;               // stopped keys missing from the file, awaiting release
+    std::size_t in_file_before = 0;         // keys that were in the file as last applied
+    std::int64_t purged = 0;                // pending records of `added` withheld
+  };
+  StopListUpdate apply_stop_list(const std::set<std::string>& file_keys, std::int64_t now);
+  // Every stopped key (for start-up, before the file has been read).
+  std::set<std::string> stopped_keys();
+  struct RetainedStop {
+    std::string patient_key;
+    std::int64_t since = 0;          // when it was first applied
+    std::int64_t missing_since = 0;  // when it was first seen missing from the file
+  };
+  std::vector<RetainedStop> retained_stops();
+  // An operator confirmed that `patient_key` may leave the stop list (the caller has checked that
+  // the staff's file no longer holds it). Recorded in gate_releases with who, when and why. False
+  // when the key is not stopped.
+  bool release_stop(std::string_view patient_key, std::string_view released_by, std::string_view reason,
+                    std::int64_t now);
+  struct Release {
+    std::int64_t id = 0;
+    std::string patient_key;
+    std::int64_t stopped_since = 0, missing_since = 0, released_at = 0;
+    std::string released_by, reason;
+  };
+  // Releases, newest first; of one key when given.
+  std::vector<Release> releases(std::optional<std::string_view> patient_key = std::nullopt);
   // Patients with held records, optionally only those with a visit on/after since_day.
   std::vector<std::string> held_patients(std::optional<int> visited_since_day);
   // Pending records of a patient lose their content and become held for `reason` (stopped or
@@ -120,7 +155,6 @@ class Spool {
   // the source or changed) are dropped with a warning: a newer version supersedes them.
   using Locate = std::function<std::optional<std::vector<ContentPart>>(const StoredRecord&)>;
   std::pair<std::int64_t, std::int64_t> release_patient(std::string_view patient_key, const Locate& locate);
-  void add_withdrawal(std::string_view patient_key, std::int64_t effective_at);
 
   // --- batches
   // Ready records in ingest order, starting after `after_id`, at most `limit`.

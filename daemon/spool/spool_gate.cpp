@@ -27,26 +27,124 @@ std::optional<int> Spool::first_visit_since(std::string_view patient_key, int si
   return out;
 }
 
-std::vector<std::string> Spool::apply_stop_list(const std::set<std::string>& keys, std::int64_t now) {
-  sqlite::Transaction tx(*db_);
-  std::set<std::string> previous;
-  {
-    sqlite::Statement q(*db_, "SELECT patient_key FROM gate_stops");
-    while (q.step()) previous.insert(q.column_text(0));
-  }
-  std::vector<std::string> added;
-  sqlite::Statement ins(*db_, "INSERT INTO gate_stops (patient_key, since) VALUES (?1, ?2)");
-  for (const auto& k : keys)
-    if (!previous.count(k)) {
-      ins.bind(1, k).bind(2, now).run();
-      added.push_back(k);
-    }
-  sqlite::Statement del(*db_, "DELETE FROM gate_stops WHERE patient_key = ?1");
-  for (const auto& k : previous)
-    if (!keys.count(k)) del.bind(1, k).run();
-  tx.commit();
-  return added;
+namespace {
+// Pending records of a patient lose their content and become held; inside the caller's transaction.
+std::int64_t hold_in_transaction(sqlite::Connection& db, std::string_view patient_key, Hold reason) {
+  sqlite::Statement parts(db,
+                          "UPDATE spool_parts SET content = NULL WHERE record_id IN (SELECT id FROM spool_records "
+                          "WHERE patient_key = ?1 AND state = 'ready')");
+  parts.bind(1, patient_key).run();
+  sqlite::Statement recs(db,
+                         "UPDATE spool_records SET state = 'held', hold_reason = ?2 WHERE patient_key = ?1 "
+                         "AND state IN ('ready', 'held')");
+  recs.bind(1, patient_key).bind(2, to_string(reason)).run();
+  return db.changes();
 }
+}  // namespace
+
+Spool::StopListUpdate Spool::apply_stop_list(const std::set<std::string>& file_keys, std::int64_t now) {
+  sqlite::Transaction tx(*db_);
+  StopListUpdate u;
+  std::set<std::string> in_file_before, missing_before;
+  {
+    sqlite::Statement q(*db_, "SELECT patient_key, missing_since IS NOT NULL FROM gate_stops");
+    while (q.step()) (q.column_int(1) ? missing_before : in_file_before).insert(q.column_text(0));
+  }
+  u.in_file_before = in_file_before.size();
+  sqlite::Statement ins(*db_, "INSERT INTO gate_stops (patient_key, since) VALUES (?1, ?2)");
+  sqlite::Statement back(*db_, "UPDATE gate_stops SET missing_since = NULL WHERE patient_key = ?1");
+  sqlite::Statement gone(*db_, "UPDATE gate_stops SET missing_since = ?2 WHERE patient_key = ?1");
+  sqlite::Statement withdraw(*db_, "INSERT INTO gate_withdrawals (patient_key, effective_at) VALUES (?1, ?2)");
+  for (const auto& k : file_keys) {
+    if (missing_before.count(k)) {
+      back.bind(1, k).run();
+      u.came_back.push_back(k);
+    } else if (!in_file_before.count(k)) {
+      ins.bind(1, k).bind(2, now).run();
+      u.purged += hold_in_transaction(*db_, k, Hold::stopped);
+      withdraw.bind(1, k).bind(2, now).run();
+      u.added.push_back(k);
+    }
+  }
+  for (const auto& k : in_file_before)
+    if (!file_keys.count(k)) {
+      gone.bind(1, k).bind(2, now).run();
+      u.went_missing.push_back(k);
+    }
+  u.stopped = file_keys;
+  u.stopped.insert(in_file_before.begin(), in_file_before.end());
+  u.stopped.insert(missing_before.begin(), missing_before.end());
+  u.retained = u.stopped.size() - file_keys.size();
+  if (!u.added.empty()) {
+    add_counter("purged_total", u.purged);
+    add_counter("withdrawals_total", static_cast<std::int64_t>(u.added.size()));
+  }
+  tx.commit();
+  return u;
+}
+
+std::set<std::string> Spool::stopped_keys() {
+  std::set<std::string> out;
+  sqlite::Statement q(*db_, "SELECT patient_key FROM gate_stops");
+  while (q.step()) out.insert(q.column_text(0));
+  return out;
+}
+
+std::vector<Spool::RetainedStop> read_retained_stops(sqlite::Connection& db) {
+  std::vector<Spool::RetainedStop> out;
+  sqlite::Statement q(db,
+                      "SELECT patient_key, since, missing_since FROM gate_stops WHERE missing_since IS NOT NULL "
+                      "ORDER BY missing_since, patient_key");
+  while (q.step()) out.push_back({q.column_text(0), q.column_int(1), q.column_int(2)});
+  return out;
+}
+
+std::vector<Spool::Release> read_releases(sqlite::Connection& db, std::optional<std::string_view> patient_key) {
+  std::vector<Spool::Release> out;
+  sqlite::Statement q(db,
+                      "SELECT id, patient_key, stopped_since, COALESCE(missing_since, 0), released_at, released_by, "
+                      "reason FROM gate_releases WHERE ?1 IS NULL OR patient_key = ?1 ORDER BY id DESC");
+  if (patient_key)
+    q.bind(1, *patient_key);
+  else
+    q.bind_null(1);
+  while (q.step())
+    out.push_back({q.column_int(0), q.column_text(1), q.column_int(2), q.column_int(3), q.column_int(4),
+                   q.column_text(5), q.column_text(6)});
+  return out;
+}
+
+std::vector<Spool::RetainedStop> Spool::retained_stops() { return read_retained_stops(*db_); }
+
+std::vector<Spool::Release> Spool::releases(std::optional<std::string_view> patient_key) {
+  return read_releases(*db_, patient_key);
+}
+
+bool Spool::release_stop(std::string_view patient_key, std::string_view released_by, std::string_view reason,
+                         std::int64_t now) {
+  sqlite::Transaction tx(*db_);
+  sqlite::Statement q(*db_, "SELECT since, missing_since FROM gate_stops WHERE patient_key = ?1");
+  q.bind(1, patient_key);
+  if (!q.step()) return false;
+  const std::int64_t since = q.column_int(0);
+  const bool missing = !q.column_is_null(1);
+  const std::int64_t missing_since = q.column_int(1);
+  q.reset();
+  sqlite::Statement audit(*db_,
+                          "INSERT INTO gate_releases (patient_key, stopped_since, missing_since, released_at, "
+                          "released_by, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  audit.bind(1, patient_key).bind(2, since);
+  if (missing)
+    audit.bind(3, missing_since);
+  else
+    audit.bind_null(3);
+  audit.bind(4, now).bind(5, released_by).bind(6, reason).run();
+  sqlite::Statement del(*db_, "DELETE FROM gate_stops WHERE patient_key = ?1");
+  del.bind(1, patient_key).run();
+  tx.commit();
+  return true;
+}
+
 
 std::vector<std::string> Spool::held_patients(std::optional<int> visited_since_day) {
   std::vector<std::string> out;
@@ -65,15 +163,7 @@ std::vector<std::string> Spool::held_patients(std::optional<int> visited_since_d
 
 std::int64_t Spool::hold_patient(std::string_view patient_key, Hold reason) {
   sqlite::Transaction tx(*db_);
-  sqlite::Statement parts(*db_,
-                          "UPDATE spool_parts SET content = NULL WHERE record_id IN (SELECT id FROM spool_records "
-                          "WHERE patient_key = ?1 AND state = 'ready')");
-  parts.bind(1, patient_key).run();
-  sqlite::Statement recs(*db_,
-                         "UPDATE spool_records SET state = 'held', hold_reason = ?2 WHERE patient_key = ?1 "
-                         "AND state IN ('ready', 'held')");
-  recs.bind(1, patient_key).bind(2, to_string(reason)).run();
-  std::int64_t n = db_->changes();
+  const std::int64_t n = hold_in_transaction(*db_, patient_key, reason);
   tx.commit();
   return n;
 }
@@ -112,6 +202,7 @@ std::pair<std::int64_t, std::int64_t> Spool::release_patient(std::string_view pa
         ok = sha == part.sha256;
       }
     } catch (const Error& e) {
+      if (!db_->in_transaction()) throw;  // the spool failed (disk full), not the record: report that
       log::debug(std::string("held record no longer readable: ") + e.what());
       ok = false;
     }
@@ -130,11 +221,6 @@ std::pair<std::int64_t, std::int64_t> Spool::release_patient(std::string_view pa
   if (stale) add_counter("held_stale_dropped", stale);
   tx.commit();
   return {released, stale};
-}
-
-void Spool::add_withdrawal(std::string_view patient_key, std::int64_t effective_at) {
-  sqlite::Statement q(*db_, "INSERT INTO gate_withdrawals (patient_key, effective_at) VALUES (?1, ?2)");
-  q.bind(1, patient_key).bind(2, effective_at).run();
 }
 
 }  // namespace sennen::spool

@@ -53,6 +53,12 @@ void SpoolReader::end() {
 
 Depth SpoolReader::depth() { return read_depth(*db_); }
 
+std::vector<Spool::RetainedStop> SpoolReader::retained_stops() { return read_retained_stops(*db_); }
+
+std::vector<Spool::Release> SpoolReader::releases(std::optional<std::string_view> patient_key) {
+  return read_releases(*db_, patient_key);
+}
+
 std::vector<UnitCount> SpoolReader::units_by_status() {
   sqlite::Statement q(*db_, "SELECT source, status, COUNT(*) FROM dirpoll_units GROUP BY source, status ORDER BY 1, 2");
   std::vector<UnitCount> out;

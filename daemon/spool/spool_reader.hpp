@@ -78,6 +78,9 @@ class SpoolReader {
   std::map<std::string, std::int64_t> counters();
   std::int64_t stop_list_entries();
   PatientAudit audit(std::string_view patient_key);
+  // IDs that left the stop-list file and stay withheld until released, and the releases made.
+  std::vector<Spool::RetainedStop> retained_stops();
+  std::vector<Spool::Release> releases(std::optional<std::string_view> patient_key = std::nullopt);
 
  private:
   std::filesystem::path file_;

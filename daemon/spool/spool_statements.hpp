@@ -74,5 +74,8 @@ void load_parts(sqlite::Connection& db, StoredRecord& r);
 
 // Spool depth counts, on any connection (Spool::depth and SpoolReader::depth).
 Depth read_depth(sqlite::Connection& db);
+// The stop list's retained IDs and its releases, on any connection (Spool and SpoolReader).
+std::vector<Spool::RetainedStop> read_retained_stops(sqlite::Connection& db);
+std::vector<Spool::Release> read_releases(sqlite::Connection& db, std::optional<std::string_view> patient_key);
 
 }  // namespace sennen::spool

@@ -59,6 +59,12 @@ void Connection::exec(std::string_view sql) {
   }
 }
 
+bool Connection::in_transaction() const { return db_ && sqlite3_get_autocommit(db_) == 0; }
+
+void Connection::rollback_quietly() noexcept {
+  if (in_transaction()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
 std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 int Connection::changes() const { return sqlite3_changes(db_); }
 
@@ -123,7 +129,7 @@ Transaction::Transaction(Connection& db, bool immediate) : db_(db) {
   db_.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN");
 }
 Transaction::~Transaction() {
-  if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!done_) db_.rollback_quietly();
 }
 void Transaction::commit() {
   db_.exec("COMMIT");

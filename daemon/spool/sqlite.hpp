@@ -24,6 +24,12 @@ class Connection {
   Connection& operator=(Connection&&) noexcept;
 
   void exec(std::string_view sql);  // one or more statements, no results
+  // True inside BEGIN ... COMMIT. SQLite ends a transaction by itself on some errors (a full disk,
+  // an I/O error), so this asks SQLite rather than remembering what was begun.
+  bool in_transaction() const;
+  // Rolls back the open transaction, if any; never throws (it runs in error paths, where the
+  // error being handled is the one worth reporting).
+  void rollback_quietly() noexcept;
   std::int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3* handle() const { return db_; }

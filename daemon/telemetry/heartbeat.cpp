@@ -41,7 +41,8 @@ std::string heartbeat_json(const HeartbeatInput& in) {
                        {"waiting_to_be_stable", s.stats.waiting},
                        {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)}});
   }
-  failing |= !in.destination_error.empty() || !in.gate.paused_reason.empty() || !in.flow.intake_paused.empty();
+  failing |= !in.destination_error.empty() || !in.gate.paused_reason.empty() || !in.gate.attention.empty() ||
+             !in.flow.intake_paused.empty();
   for (const auto& c : in.certificates) failing |= !c.error.empty();
   json last_batch = nullptr;
   if (in.last_batch)
@@ -81,6 +82,11 @@ std::string heartbeat_json(const HeartbeatInput& in) {
         {"stop_list_unreadable_lines", in.gate.stop_list_problems},
         {"stop_list_sha256", in.gate.stop_list_sha256},
         {"sealing_paused", in.gate.paused_reason.empty() ? json(nullptr) : json(in.gate.paused_reason)},
+        {"stopped", in.gate.stopped},
+        {"stop_list_retained", in.gate.retained},
+        {"attention", text_or_null(in.gate.attention)},
+        {"releases_total", in.gate.releases_total},
+        {"last_release_at", time_or_null(in.gate.last_release_at)},
         {"withheld_stopped", in.depth.held_stopped},
         {"withheld_not_notified", in.depth.held_not_notified},
         {"purged_total", in.gate.purged_total},

@@ -22,11 +22,16 @@ struct SourceStatus {
 };
 
 struct GateStatus {
-  std::size_t stop_list_entries = 0;
-  std::size_t stop_list_problems = 0;
+  std::size_t stop_list_entries = 0;   // IDs read from the stop-list file as it is now
+  std::size_t stop_list_problems = 0;  // its lines that could not be read
   std::string stop_list_sha256;
   std::string paused_reason;  // non-empty while sealing is paused (fail closed)
-  std::int64_t withheld_stopped = 0, withheld_not_notified = 0, purged_total = 0, withdrawals_total = 0;
+  std::string attention;      // non-empty while IDs that left the file stay withheld unconfirmed
+  std::size_t stopped = 0;    // IDs withheld now: the file's and the retained ones
+  std::size_t retained = 0;   // of those, IDs no longer in the file, awaiting an operator's release
+  std::int64_t purged_total = 0, withdrawals_total = 0;
+  std::int64_t releases_total = 0;   // IDs an operator released (sennen-edgectl optout release)
+  std::int64_t last_release_at = 0;  // unix seconds, 0 = never
 };
 
 // The caps (config spool.max_bytes, outbox.max_bytes) and whether they pause a stage now.

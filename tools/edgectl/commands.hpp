@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sennen::edgectl {
 
@@ -25,6 +26,12 @@ int optout_check(const std::filesystem::path& file, bool json, bool show_ids);
 int optout_list(const Common& c, bool show_ids);
 // Checks FILE and installs it atomically as optout.stop_list; refuses unreadable lines unless forced.
 int optout_import(const Common& c, const std::filesystem::path& file, bool force);
+// IDs that left the stop-list file and stay withheld until released (exit 1 when there are any).
+int optout_pending(const Common& c);
+// Confirms that IDs which left the file may be sent again; refused for IDs still in the file.
+int optout_release(const Common& c, const std::vector<std::string>& ids, const std::string& reason);
+// The releases made, newest first: when, who, why.
+int optout_releases(const Common& c);
 int queue(const Common& c);
 int quarantine_list(const Common& c);
 // content: print the quarantined copy itself (it may hold patient data) instead of the entry.

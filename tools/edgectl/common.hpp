@@ -1,13 +1,16 @@
 #pragma once
 // Helpers shared by the subcommands: config loading, time and size formatting, JSON output.
 #include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "daemon/config/config.hpp"
+#include "tools/edgectl/commands.hpp"
 
 namespace sennen::edgectl {
 
@@ -24,6 +27,20 @@ std::string bytes(std::uint64_t n);
 std::optional<config::Config> load_config(const std::filesystem::path& file);
 
 void print_json(const nlohmann::json& j);
+
+// Loads the config named by `c` and runs fn(config); config problems and any error fn throws
+// become exit status 2, with the error on stderr after "sennen-edgectl COMMAND: ".
+template <typename Fn>
+int with_config(const Common& c, const char* command, Fn fn) {
+  auto cfg = load_config(c.config);
+  if (!cfg) return 2;
+  try {
+    return fn(*cfg);
+  } catch (const std::exception& e) {
+    std::cerr << "sennen-edgectl " << command << ": " << e.what() << "\n";
+    return 2;
+  }
+}
 
 // The copy of the last heartbeat the daemon keeps in state_dir, whatever its destination.
 std::filesystem::path last_heartbeat(const config::Config& cfg);

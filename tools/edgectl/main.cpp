@@ -55,6 +55,21 @@ int main(int argc, char** argv) {
   imp->add_flag("--force", force, "install even with unreadable lines (sealing pauses unless allow_unreadable_lines)");
   imp->callback([&] { rc = optout_import(c, stop_file, force); });
 
+  auto* pend = opt->add_subcommand("pending", "IDs that left the stop-list file and stay withheld until released");
+  add_common(pend, c, true);
+  pend->callback([&] { rc = optout_pending(c); });
+  std::vector<std::string> release_ids;
+  std::string release_reason;
+  auto* rel = opt->add_subcommand("release", "confirm that IDs removed from the stop-list file may be sent again");
+  add_common(rel, c, false);
+  rel->add_option("ID", release_ids, "patient IDs (as written anywhere; canonicalised like the stop list)")->required();
+  rel->add_option("--reason", release_reason, "why (kept with the release, e.g. the patient's form and its date)")
+      ->required();
+  rel->callback([&] { rc = optout_release(c, release_ids, release_reason); });
+  auto* rels = opt->add_subcommand("releases", "the releases made: when, by whom, why");
+  add_common(rels, c, true);
+  rels->callback([&] { rc = optout_releases(c); });
+
   auto* q = app.add_subcommand("queue", "pending records by source, kind and state, with their oldest age");
   add_common(q, c, true);
   q->callback([&] { rc = queue(c); });

@@ -45,19 +45,6 @@ json to_json(const Entry& e) {
           {"copy_path", e.copy_path.empty() ? json(nullptr) : json(e.copy_path)}};
 }
 
-// Loads the config, opens the spool read-only and runs `fn`; errors become exit status 2.
-template <typename Fn>
-int with_config(const Common& c, const char* command, Fn fn) {
-  auto cfg = load_config(c.config);
-  if (!cfg) return 2;
-  try {
-    return fn(*cfg);
-  } catch (const std::exception& e) {
-    std::cerr << "sennen-edgectl " << command << ": " << e.what() << "\n";
-    return 2;
-  }
-}
-
 // The polling-state key of the folder holding `rel_path` under root number `root` (see
 // adapters/sources/dirpoll/walker.cpp: "<root>/<folder relative to the root>").
 std::string folder_key(std::size_t root, const std::string& rel_path) {

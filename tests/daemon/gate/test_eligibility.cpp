@@ -11,17 +11,11 @@ TimePoint at(int y, unsigned m, unsigned d, int hour_utc) {
   return sys_days(year_month_day{year(y), month(m), day(d)}) + hours(hour_utc);
 }
 int day_of(int y, unsigned m, unsigned d) { return *gate::day_from_yyyymmdd(std::to_string(y * 10000 + m * 100 + d)); }
-
-gate::StopList stops(std::initializer_list<std::string> ids) {
-  gate::StopList l;
-  l.ids = ids;
-  return l;
-}
 }  // namespace
 
 TEST_CASE("gate: without notification only the stop list decides") {
   gate::Gate g(std::nullopt, 540);
-  g.set_stop_list(stops({"12"}));
+  g.set_stopped({"12"});
   auto now = at(2026, 11, 25, 1);
   CHECK(g.decide("12", std::nullopt, now) == gate::Decision::stopped);
   CHECK(g.decide("13", std::nullopt, now) == gate::Decision::eligible);
@@ -29,7 +23,7 @@ TEST_CASE("gate: without notification only the stop list decides") {
 
 TEST_CASE("gate: notified means a visit on/after notice_start at least wait_days ago, in site time") {
   gate::Gate g(gate::NotificationRule{day_of(2026, 4, 1), 30}, 540);
-  g.set_stop_list(stops({"12"}));
+  g.set_stopped({"12"});
   auto now = at(2026, 11, 25, 1);  // site date 2026-11-25
   CHECK(g.today(now) == day_of(2026, 11, 25));
   CHECK(g.today(at(2026, 11, 24, 16)) == day_of(2026, 11, 25));  // 01:00 JST already the 25th

@@ -4,6 +4,7 @@
 
 #include "daemon/core/error.hpp"
 #include "daemon/spool/spool.hpp"
+#include "daemon/spool/sqlite.hpp"
 #include "daemon/util/sha256.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -155,7 +156,7 @@ TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided b
   s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1);
   s.put(draft(t / "f2", "v2"), "1", spool::Hold::none, 1);
   s.commit();
-  s.add_withdrawal("99", 5);
+  s.apply_stop_list({"99"}, 5);  // queues a withdrawal for 99
   auto ready = s.ready_records(0, 10);
   auto w = s.pending_withdrawals();
   REQUIRE(w.size() == 1);
@@ -185,12 +186,85 @@ TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided b
   }
 }
 
-TEST_CASE("spool: stop list application reports only newly added patients") {
+TEST_CASE("spool: an ID stays stopped when it leaves the stop-list file, until an operator releases it") {
   test::TempDir t;
   spool::Spool s(t.path());
-  CHECK(s.apply_stop_list({"1", "2"}, 1) == std::vector<std::string>{"1", "2"});
-  CHECK(s.apply_stop_list({"2", "3"}, 2) == std::vector<std::string>{"3"});
-  CHECK(s.apply_stop_list({"1", "2", "3"}, 3) == std::vector<std::string>{"1"});
+  auto u = s.apply_stop_list({"1", "2"}, 1);
+  CHECK(u.added == std::vector<std::string>{"1", "2"});
+  CHECK(s.pending_withdrawals().size() == 2);
+
+  u = s.apply_stop_list({"2", "3"}, 2);  // 1 left the file: retained, not released
+  CHECK(u.added == std::vector<std::string>{"3"});
+  CHECK(u.went_missing == std::vector<std::string>{"1"});
+  CHECK(u.stopped == std::set<std::string>{"1", "2", "3"});
+  CHECK(u.retained == 1);
+  CHECK(u.in_file_before == 2);
+  REQUIRE(s.retained_stops().size() == 1);
+  CHECK(s.retained_stops()[0].patient_key == "1");
+  CHECK(s.retained_stops()[0].since == 1);
+  CHECK(s.retained_stops()[0].missing_since == 2);
+
+  u = s.apply_stop_list({}, 3);  // an emptied file releases nobody
+  CHECK(u.added.empty());
+  CHECK(u.stopped == std::set<std::string>{"1", "2", "3"});
+  CHECK(u.retained == 3);
+
+  u = s.apply_stop_list({"1", "2", "3"}, 4);  // the file restored: no new addition, no second withdrawal
+  CHECK(u.added.empty());
+  CHECK(u.came_back.size() == 3);
+  CHECK(u.retained == 0);
+  CHECK(s.pending_withdrawals().size() == 3);
+  CHECK(s.counter("withdrawals_total") == 3);
+}
+
+TEST_CASE("spool: releasing a stopped ID is recorded; added again later, it is a new stop") {
+  test::TempDir t;
+  spool::Spool s(t.path());
+  s.apply_stop_list({"7", "8"}, 10);
+  s.apply_stop_list({"8"}, 20);
+  CHECK_FALSE(s.release_stop("9", "root", "never stopped", 25));
+  CHECK(s.release_stop("7", "alice", "patient withdrew the opt-out (form 2026-12-01)", 30));
+  CHECK(s.stopped_keys() == std::set<std::string>{"8"});
+  CHECK(s.retained_stops().empty());
+  auto r = s.releases();
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].patient_key == "7");
+  CHECK(r[0].stopped_since == 10);
+  CHECK(r[0].missing_since == 20);
+  CHECK(r[0].released_at == 30);
+  CHECK(r[0].released_by == "alice");
+  CHECK(r[0].reason == "patient withdrew the opt-out (form 2026-12-01)");
+  CHECK(s.releases(std::string_view("8")).empty());
+
+  auto u = s.apply_stop_list({"7", "8"}, 40);  // opted out again: a new stop and a new withdrawal
+  CHECK(u.added == std::vector<std::string>{"7"});
+  CHECK(s.pending_withdrawals().size() == 3);
+}
+
+TEST_CASE("spool: a new stop, its withheld records and its withdrawal are one transaction") {
+  test::TempDir t;
+  test::write_file(t / "f1", "a");
+  spool::Spool s(t / "state");
+  s.begin();
+  s.put(draft(t / "f1", "v1", "7"), "7", spool::Hold::none, 1);
+  s.commit();
+  {
+    // Make queuing the withdrawal fail, as a crash at that moment would end it.
+    sqlite::Connection other(t / "state" / "spool.db");
+    other.exec("CREATE TRIGGER fail_withdrawal BEFORE INSERT ON gate_withdrawals BEGIN SELECT RAISE(ABORT, 'x'); END");
+  }
+  CHECK_THROWS_AS(s.apply_stop_list({"7"}, 2), Error);
+  CHECK(s.stopped_keys().empty());           // not recorded without its withdrawal ...
+  CHECK(s.ready_records(0, 10).size() == 1);  // ... nor its records withheld: all or nothing
+  {
+    sqlite::Connection other(t / "state" / "spool.db");
+    other.exec("DROP TRIGGER fail_withdrawal");
+  }
+  auto u = s.apply_stop_list({"7"}, 3);  // next time it is new, and all of it happens
+  CHECK(u.added == std::vector<std::string>{"7"});
+  CHECK(u.purged == 1);
+  CHECK(s.ready_records(0, 10).empty());
+  CHECK(s.pending_withdrawals().size() == 1);
 }
 
 TEST_CASE("spool: visits give the first visit on or after a day, and go away with their record") {

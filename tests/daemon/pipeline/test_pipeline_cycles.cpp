@@ -1,0 +1,186 @@
+// Whole cycles of the pipeline in one process (tests/daemon/pipeline/pipeline_fixture.hpp): the
+// opt-out guarantees under a changing stop list, and delivery faults.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "daemon/spool/spool.hpp"
+#include "tests/daemon/pipeline/pipeline_fixture.hpp"
+
+using namespace sennen;
+using namespace sennen::pipeline::testing;
+
+namespace {
+bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+std::size_t count(const std::vector<std::string>& v, const std::string& x) {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), x));
+}
+bool mentions(const pipeline::CycleResult& r, const std::string& text) {
+  return std::any_of(r.errors.begin(), r.errors.end(), [&](const std::string& e) { return e.find(text) != std::string::npos; });
+}
+}  // namespace
+
+TEST_CASE("pipeline: a stop-list file emptied, garbled or missing releases nobody; only an operator does") {
+  Site site;
+  site.add_record("1", "a", "one");
+  site.add_record("2", "a", "two");
+  site.set_stop_list("1\n");
+  auto p = site.start();
+  CHECK(run(*p).ok());
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:2_a"});
+  CHECK(site.receiver.withdrawn() == std::vector<std::string>{"1"});
+  site.add_record("1", "b", "one again");  // written after the stop: held
+
+  SUBCASE("emptied") { site.set_stop_list(""); }
+  SUBCASE("garbage, with unreadable lines allowed") {
+    site.cfg.optout.allow_unreadable_lines = true;
+    p = site.start();
+    site.set_stop_list("患者ID\n山田 太郎\n\x82\xa0\x82\xa2\n1 2 3\n");
+  }
+  SUBCASE("another list, without the patient") { site.set_stop_list("77\n78\n"); }
+
+  auto r = run(*p);
+  CHECK_FALSE(r.ok());  // the site needs attention
+  CHECK(mentions(r, "no longer in the stop list"));
+  CHECK_FALSE(has(site.receiver.record_paths(), "emr:1_a"));
+  CHECK_FALSE(has(site.receiver.record_paths(), "emr:1_b"));
+  auto hb = p->snapshot();
+  CHECK(hb.gate.retained == 1);
+  CHECK_FALSE(hb.gate.attention.empty());
+  CHECK(count(site.receiver.withdrawn(), "1") == 1);
+
+  // The right file comes back: no second withdrawal (77 and 78 are the other list's, kept too).
+  site.cfg.optout.allow_unreadable_lines = false;
+  p = site.start();
+  site.set_stop_list("1\n77\n78\n");
+  CHECK(run(*p).ok());
+  CHECK(count(site.receiver.withdrawn(), "1") == 1);
+  CHECK(p->snapshot().gate.retained == 0);
+}
+
+TEST_CASE("pipeline: a missing stop list pauses sealing; the IDs applied before stay stopped after a restart") {
+  Site site;
+  site.set_stop_list("1\n");
+  auto p = site.start();
+  CHECK(run(*p).ok());
+  std::filesystem::remove(site.cfg.optout.stop_list);
+  site.add_record("1", "a", "one");
+  site.add_record("2", "a", "two");
+  p = site.start();  // a restart: the file has not been read yet
+  auto r = run(*p);
+  CHECK(mentions(r, "cannot load the stop list"));
+  CHECK(site.receiver.record_paths().empty());  // paused: nothing at all leaves
+  site.set_stop_list("");                       // back, but emptied: 1 is retained
+  CHECK_FALSE(run(*p).ok());
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:2_a"});
+}
+
+TEST_CASE("pipeline: released by an operator, a patient's held records go out once") {
+  Site site;
+  site.add_record("1", "a", "one");
+  site.set_stop_list("1\n");
+  auto p = site.start();
+  run(*p);
+  site.set_stop_list("");
+  run(*p);
+  CHECK(site.receiver.record_paths().empty());
+  {
+    spool::Spool s(site.cfg.state_dir);  // as sennen-edgectl optout release does
+    CHECK(s.release_stop("1", "tester", "patient withdrew the opt-out", 100));
+  }
+  CHECK(run(*p).ok());
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});
+  auto hb = p->snapshot();
+  CHECK(hb.gate.releases_total == 1);
+  CHECK(hb.gate.retained == 0);
+  CHECK(run(*p).ok());
+  CHECK(count(site.receiver.record_paths(), "emr:1_a") == 1);
+}
+
+TEST_CASE("pipeline: a patient stopped while batches are being delivered: later batches holding them never leave") {
+  Site site;  // one record per batch
+  site.add_record("1", "a", "one");
+  site.add_record("2", "b", "two");
+  site.add_record("3", "c", "three");
+  int delivered = 0;
+  site.receiver.on_deliver = [&](const BatchFile&) {
+    if (++delivered == 1) site.set_stop_list("2\n");  // staff add patient 2 while the first batch uploads
+    return DeliveryResult::delivered();
+  };
+  auto p = site.start();
+  run(*p);
+  run(*p);
+  const auto paths = site.receiver.record_paths();
+  CHECK(has(paths, "emr:1_a"));
+  CHECK(has(paths, "emr:3_c"));
+  CHECK_FALSE(has(paths, "emr:2_b"));
+  CHECK(site.receiver.withdrawn() == std::vector<std::string>{"2"});
+}
+
+TEST_CASE("pipeline: a batch the destination already has counts as delivered when a patient in it is stopped") {
+  Site site;
+  site.cfg.batch.max_bytes = 64 << 20;  // both records in one batch
+  site.add_record("1", "a", "one");
+  site.add_record("2", "b", "two");
+  // The batch is stored, but the answer is lost (as if the box died right after the marker went up).
+  site.receiver.keep_even_if_failing = true;
+  site.receiver.on_deliver = [](const BatchFile&) { return DeliveryResult::retry("connection reset (test)"); };
+  {
+    auto p = site.start();
+    run(*p);
+  }
+  REQUIRE(site.receiver.received.size() == 1);
+  site.receiver.keep_even_if_failing = false;
+  site.receiver.on_deliver = nullptr;
+  site.set_stop_list("2\n");  // then patient 2 opts out
+
+  SUBCASE("the destination says it has it") {
+    auto p = site.start();  // after a restart
+    CHECK(run(*p).ok());
+    CHECK(site.receiver.presence_asked >= 1);
+    CHECK(count(site.receiver.record_paths(), "emr:1_a") == 1);  // not voided and sent again
+    CHECK(site.receiver.withdrawn() == std::vector<std::string>{"2"});
+  }
+  SUBCASE("the destination cannot say: the batch waits, unsent") {
+    site.receiver.presence_unknown = true;
+    auto p = site.start();
+    CHECK_FALSE(run(*p).ok());
+    CHECK(site.receiver.received.size() == 1);
+    site.receiver.presence_unknown = false;
+    site.clock.advance(std::chrono::hours(1));
+    CHECK(deliver_only(*p).ok());
+    CHECK(count(site.receiver.record_paths(), "emr:1_a") == 1);
+    CHECK(site.receiver.withdrawn() == std::vector<std::string>{"2"});
+  }
+}
+
+TEST_CASE("pipeline: a receiver that is back is used at the next probe, not at the end of the backoff") {
+  Site site;
+  site.add_record("1", "a", "one");
+  int failures = 3;
+  site.receiver.on_deliver = [&](const BatchFile&) {
+    return failures-- > 0 ? DeliveryResult::retry("503 (test)") : DeliveryResult::delivered();
+  };
+  auto p = site.start();
+  run(*p);                                // fails once; the wait is up to 30 s
+  for (int i = 0; i < 2; ++i) {           // two more failures: the wait grows to up to 120 s
+    site.clock.advance(std::chrono::minutes(5));
+    deliver_only(*p);
+  }
+  REQUIRE(site.receiver.received.empty());
+  const auto now = site.clock.now();
+  auto next = p->next_delivery_at();
+  REQUIRE(next);
+  CHECK(*next <= now + std::chrono::seconds(15));  // the probe, however long the backoff
+  site.clock.advance(std::chrono::seconds(15));
+  CHECK(deliver_only(*p).ok());
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});
+}
+
+TEST_CASE("pipeline: a heartbeat the destination refuses fails the cycle") {
+  Site site;
+  site.receiver.heartbeat_fails = true;
+  auto p = site.start();
+  auto r = run(*p);
+  CHECK(mentions(r, "heartbeat not delivered"));
+}
