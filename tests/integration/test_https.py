@@ -181,6 +181,21 @@ class HttpsDeliveryTest(HttpsReceiverTest):
         self.assert_expected_batches()
         self.assertEqual(self.outbox(), [])
 
+    def test_once_fails_when_only_the_heartbeat_cannot_be_delivered(self):
+        # Everything delivered first, so the second cycle has no batch to fail on: the heartbeat
+        # it promises to end with is all that is left, and the receiver is down.
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log + self.rx.log())
+        self.rx.stop()
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 1, log)
+        self.assertIn("error: heartbeat not delivered to https " + self.rx.url(), log)
+        self.assertIn("cannot connect to the receiver", log)
+        self.assertEqual(self.outbox(), [])
+        self.rx.start()
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log + self.rx.log())
+
     def test_a_refusal_keeps_the_batches_and_says_what_to_do(self):
         self.use_url(self.rx.url("forbidden"))
         rc, log = self.h.run_once()
