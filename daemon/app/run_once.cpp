@@ -8,6 +8,7 @@
 #include <set>
 
 #include "adapters/registry/registry.hpp"
+#include "daemon/app/check_files.hpp"
 #include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
@@ -47,6 +48,18 @@ std::string describe(const config::Destination& d) {
 int check_config(const std::filesystem::path& file) {
   auto cfg = load_or_report(file);
   if (!cfg) return kBadConfig;
+  const FileCheck files = check_files(*cfg, SystemClock().now());
+  for (const auto& w : files.warnings) std::cerr << w.format() << "\n";
+  if (::geteuid() == 0)
+    std::cerr << "note: run as root, every file was opened as root; the service runs as its own user "
+                 "(sennen-edge when installed from the package): sennen-edgectl doctor checks that user's access, "
+                 "or run this check as it (runuser -u sennen-edge -- sennen-edged --check --config "
+              << file.string() << ")\n";
+  if (!files.problems.empty()) {
+    for (const auto& p : files.problems) std::cerr << p.format() << "\n";
+    std::cerr << "sennen-edged: " << files.problems.size() << " problem(s) in " << file.string() << "\n";
+    return kBadConfig;
+  }
   std::cout << file.string() << ": OK (" << cfg->sources.size() << " source(s), destination "
             << describe(cfg->destination) << ")\n";
   return kOk;

@@ -33,6 +33,18 @@ class SealingKeys {
   // Same, with the validity checks done at `now` instead of the system clock.
   static SealingKeys load(const std::filesystem::path& signer_cert, const std::filesystem::path& signer_key,
                           const std::vector<std::filesystem::path>& recipients, TimePoint now);
+  // What load() would refuse, file by file, for sennen-edged --check: the first problem of each
+  // file, each file checked on its own (the signer pair only once both of its files are usable),
+  // so that one run names every file to fix. Empty when load() would succeed with these files
+  // (it also needs at least one recipient, which the configuration requires).
+  struct FileProblem {
+    std::filesystem::path file;
+    std::string message;
+  };
+  static std::vector<FileProblem> check(const std::filesystem::path& signer_cert,
+                                        const std::filesystem::path& signer_key,
+                                        const std::vector<std::filesystem::path>& recipients, TimePoint now);
+
   ~SealingKeys();
   SealingKeys(SealingKeys&&) noexcept;
   SealingKeys& operator=(SealingKeys&&) noexcept;

@@ -160,6 +160,26 @@ X509Ptr load_cert(const fs::path& path, std::string_view what, TimePoint now) {
   return cert;
 }
 
+PkeyPtr load_signer_key(const fs::path& path) {
+  // Permissions first: a leaked key matters more than whether it parses.
+  std::string key_bytes = read_pem_or_der(path, "signer key");
+  check_key_permissions(path);
+  return parse_key(key_bytes, path);
+}
+
+void check_key_matches(X509* cert, EVP_PKEY* key, const fs::path& cert_path, const fs::path& key_path) {
+  if (X509_check_private_key(cert, key) == 1) return;
+  ERR_clear_error();
+  throw Error("signer key " + key_path.string() + " does not match signer certificate " + cert_path.string() +
+              "; configure the key the certificate was issued for");
+}
+
+X509Ptr load_recipient(const fs::path& path, TimePoint now) {
+  X509Ptr cert = load_cert(path, "recipient certificate", now);
+  check_can_encrypt_to(cert.get(), path);
+  return cert;
+}
+
 }  // namespace
 
 SealingKeys SealingKeys::load(const fs::path& signer_cert, const fs::path& signer_key,
@@ -173,16 +193,8 @@ SealingKeys SealingKeys::load(const fs::path& signer_cert, const fs::path& signe
   impl->signer_cert_path = signer_cert;
   impl->signer_key_path = signer_key;
   impl->signer_cert = load_cert(signer_cert, "signer certificate", now);
-
-  // Permissions first: a leaked key matters more than whether it parses.
-  std::string key_bytes = read_pem_or_der(signer_key, "signer key");
-  check_key_permissions(signer_key);
-  impl->signer_key = parse_key(key_bytes, signer_key);
-  if (X509_check_private_key(impl->signer_cert.get(), impl->signer_key.get()) != 1) {
-    ERR_clear_error();
-    throw Error("signer key " + signer_key.string() + " does not match signer certificate " + signer_cert.string() +
-                "; configure the key the certificate was issued for");
-  }
+  impl->signer_key = load_signer_key(signer_key);
+  check_key_matches(impl->signer_cert.get(), impl->signer_key.get(), signer_cert, signer_key);
   check_can_sign(impl->signer_cert.get(), impl->signer_key.get(), signer_cert);
 
   if (recipients.empty())
@@ -191,13 +203,34 @@ SealingKeys SealingKeys::load(const fs::path& signer_cert, const fs::path& signe
   impl->recipients.reset(sk_X509_new_null());
   if (!impl->recipients) throw Error("out of memory loading recipient certificates");
   for (const auto& path : recipients) {
-    X509Ptr cert = load_cert(path, "recipient certificate", now);
-    check_can_encrypt_to(cert.get(), path);
+    X509Ptr cert = load_recipient(path, now);
     if (sk_X509_push(impl->recipients.get(), cert.get()) <= 0) throw Error("out of memory loading " + path.string());
     cert.release();  // now owned by the stack
     impl->recipient_paths.push_back(path);
   }
   return SealingKeys(std::move(impl));
+}
+
+std::vector<SealingKeys::FileProblem> SealingKeys::check(const fs::path& signer_cert, const fs::path& signer_key,
+                                                         const std::vector<fs::path>& recipients, TimePoint now) {
+  std::vector<FileProblem> problems;
+  auto attempt = [&](const fs::path& file, const auto& step) {
+    try {
+      step();
+      return true;
+    } catch (const Error& e) {
+      problems.push_back({file, e.what()});
+      return false;
+    }
+  };
+  X509Ptr cert;
+  PkeyPtr key;
+  const bool cert_ok = attempt(signer_cert, [&] { cert = load_cert(signer_cert, "signer certificate", now); });
+  const bool key_ok = attempt(signer_key, [&] { key = load_signer_key(signer_key); });
+  if (cert_ok && key_ok && attempt(signer_key, [&] { check_key_matches(cert.get(), key.get(), signer_cert, signer_key); }))
+    attempt(signer_cert, [&] { check_can_sign(cert.get(), key.get(), signer_cert); });
+  for (const auto& path : recipients) attempt(path, [&] { load_recipient(path, now); });
+  return problems;
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/core/error.hpp"
@@ -186,6 +187,19 @@ struct Problem {
   std::string format() const;  // "FILE:LINE:COL: KEY: MESSAGE"
 };
 
+// A file (not a folder) the configuration names, with where its value is written, so that a
+// problem found in the file itself (sennen-edged --check opens and parses each) points at the
+// line that names it, like any other problem of the configuration.
+struct NamedFile {
+  std::filesystem::path path;
+  Problem at;  // file, line, column and key ("encryption.recipients[1]"); message empty
+  Problem problem(std::string message) const {
+    Problem p = at;
+    p.message = std::move(message);
+    return p;
+  }
+};
+
 struct Config {
   std::filesystem::path file;  // where it was loaded from
   Site site;
@@ -199,6 +213,9 @@ struct Config {
   Limits limits;  // config keys spool.max_bytes and outbox.max_bytes
   Schedule schedule;
   Metrics metrics;
+  // Every file named by the keys read: encryption.*, optout.stop_list, destination.tls.* and
+  // destination.access_key_file.
+  std::vector<NamedFile> files;
   // Values that are valid but still the shipped placeholders (e.g. site.id "0000000000"). Loading
   // succeeds so tools can read the shipped file; require_edited() refuses to run with them.
   std::vector<Problem> placeholders;

@@ -303,6 +303,7 @@ class Loader {
   Loader(Report& report, fs::path base) : r_(report), base_(std::move(base)) {}
 
   void read(const Value& root, Config& cfg) {
+    files_ = &cfg.files;
     Section top(r_, root,
                 {"site", "state_dir", "sources", "optout", "destination", "encryption", "batch", "heartbeat",
                  "schedule", "metrics", "spool", "outbox"});
@@ -609,7 +610,7 @@ class Loader {
   void read_optout(const Value& v, OptOut& optout) {
     Section s(r_, v, {"stop_list", "allow_unreadable_lines", "notification"});
     if (auto p = s.required("stop_list", "stop_list: /etc/sennen-edge/optout.csv (the 提供停止 patient ID list)"))
-      if (auto path = path_value(r_, *p, base_, "the path of the stop list file, e.g. /etc/sennen-edge/optout.csv"))
+      if (auto path = file_value(*p, "the path of the stop list file, e.g. /etc/sennen-edge/optout.csv"))
         optout.stop_list = *path;
     if (auto b = s.optional("allow_unreadable_lines"))
       if (auto value = bool_value(r_, *b)) optout.allow_unreadable_lines = *value;
@@ -688,12 +689,12 @@ class Loader {
       if (auto t = s.required("tls", "tls: {ca: central-ca.crt, cert: site.crt, key: site.key}")) {
         Section ts(r_, *t, {"ca", "cert", "key"});
         if (auto p = ts.required("ca", "ca: /etc/sennen-edge/central-ca.crt (the CA of the receiver's certificate)"))
-          if (auto path = path_value(r_, *p, base_, "the path of the CA certificate the receiver's certificate is issued by"))
+          if (auto path = file_value(*p, "the path of the CA certificate the receiver's certificate is issued by"))
             dest.tls.ca = *path;
         if (auto p = ts.required("cert", "cert: /etc/sennen-edge/site.crt (this site's client certificate)"))
-          if (auto path = path_value(r_, *p, base_, "the path of this site's client certificate")) dest.tls.cert = *path;
+          if (auto path = file_value(*p, "the path of this site's client certificate")) dest.tls.cert = *path;
         if (auto p = ts.required("key", "key: /etc/sennen-edge/site.key (the client certificate's private key)"))
-          if (auto path = path_value(r_, *p, base_, "the path of the client certificate's private key"))
+          if (auto path = file_value(*p, "the path of the client certificate's private key"))
             dest.tls.key = *path;
       }
     } else {
@@ -766,7 +767,7 @@ class Loader {
         dest.addressing = *word == "virtual" ? S3Addressing::virtual_host : S3Addressing::path;
     if (auto k = s.required("access_key_file",
                             "access_key_file: /etc/sennen-edge/s3.key (access key id and secret, one per line)"))
-      if (auto path = path_value(r_, *k, base_, "the path of the file with the access key id and secret"))
+      if (auto path = file_value(*k, "the path of the file with the access key id and secret"))
         dest.access_key_file = *path;
     if (auto m = s.optional("multipart_threshold"))
       if (auto n = size_value(r_, *m)) {
@@ -797,12 +798,12 @@ class Loader {
     }
     if (dest.tls.use_system_ca) {
       if (auto p = ts.optional("ca"))
-        if (auto path = path_value(r_, *p, base_, "the path of the CA certificate of the endpoint")) dest.tls.ca = *path;
+        if (auto path = file_value(*p, "the path of the CA certificate of the endpoint")) dest.tls.ca = *path;
       return;
     }
     if (auto p = ts.required("ca", "ca: /etc/sennen-edge/s3-ca.crt (the CA of the endpoint's certificate), or "
                                    "use_system_ca: true for a public cloud endpoint"))
-      if (auto path = path_value(r_, *p, base_, "the path of the CA certificate of the endpoint")) dest.tls.ca = *path;
+      if (auto path = file_value(*p, "the path of the CA certificate of the endpoint")) dest.tls.ca = *path;
   }
 
   // "https://host[:port][/path]": no other scheme (batches and heartbeats must never travel in
@@ -840,12 +841,12 @@ class Loader {
   void read_encryption(const Value& v, Encryption& enc) {
     Section s(r_, v, {"recipients", "signer_cert", "signer_key"});
     if (auto p = s.required("recipients", "recipients: [/etc/sennen-edge/central.crt] (who may decrypt)"))
-      if (auto paths = path_list(r_, *p, base_, "a certificate path, or a list of certificate paths"))
+      if (auto paths = file_list(*p, "a certificate path, or a list of certificate paths"))
         enc.recipients = *paths;
     if (auto p = s.required("signer_cert", "signer_cert: /etc/sennen-edge/site.crt"))
-      if (auto path = path_value(r_, *p, base_, "the path of this site's certificate")) enc.signer_cert = *path;
+      if (auto path = file_value(*p, "the path of this site's certificate")) enc.signer_cert = *path;
     if (auto p = s.required("signer_key", "signer_key: /etc/sennen-edge/site.key"))
-      if (auto path = path_value(r_, *p, base_, "the path of this site's private key")) enc.signer_key = *path;
+      if (auto path = file_value(*p, "the path of this site's private key")) enc.signer_key = *path;
   }
 
   void read_batch(const Value& v, Batch& batch) {
@@ -933,8 +934,26 @@ class Loader {
     }
   }
 
+  // A path that names a file (not a folder): also kept in Config::files with its position.
+  std::optional<fs::path> file_value(const Value& v, std::string_view expected) {
+    auto p = path_value(r_, v, base_, expected);
+    if (p) files_->push_back({*p, r_.make(v.mark, v.path, "")});
+    return p;
+  }
+
+  std::optional<std::vector<fs::path>> file_list(const Value& v, std::string_view expected) {
+    auto paths = path_list(r_, v, base_, expected);
+    if (!paths) return paths;
+    for (std::size_t i = 0; i < paths->size(); ++i) {
+      const Value at = v.node.IsSequence() ? item_value(v, i) : v;
+      files_->push_back({(*paths)[i], r_.make(at.mark, at.path, "")});
+    }
+    return paths;
+  }
+
   Report& r_;
   fs::path base_;
+  std::vector<NamedFile>* files_ = nullptr;
 };
 
 // yaml-cpp's messages are terse ("illegal map value"); add what usually causes them.

@@ -72,6 +72,18 @@ class Hospital:
         with open(self.config, "w", encoding="utf-8") as f:
             f.write(text.replace(old, new))
 
+    def variant(self, base, replace=()):
+        """Writes the config text `base` with each (old, new) of `replace` applied as variant.yaml
+        beside the config (relative paths stay valid); returns its path and its text."""
+        text = base
+        for old, new in replace:
+            assert old in text, old
+            text = text.replace(old, new)
+        path = self.path("variant.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path, text
+
     def set_destination(self, block):
         """Replaces the config's `destination:` block (up to `encryption:`) with `block`."""
         with open(self.config, encoding="utf-8") as f:

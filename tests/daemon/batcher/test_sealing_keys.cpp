@@ -119,3 +119,31 @@ TEST_CASE("load errors name the file and say what to do") {
     CHECK(load_error(cert, key, {}).find("no recipient certificate") != std::string::npos);
   }
 }
+
+TEST_CASE("check: every file's first problem, each file on its own") {
+  const fs::path& d = pki();
+  TempDir t;
+  const fs::path cert = d / "site.crt", key = d / "site.key", central = d / "central.crt";
+  const auto now = std::chrono::system_clock::now();
+  CHECK(SealingKeys::check(cert, key, {central, d / "central2.crt"}, now).empty());
+
+  // A missing signer certificate does not hide a bad key mode or a bad recipient.
+  sennen::test::write_file(t / "junk.crt", "hello\n");
+  const fs::path open_key = copy_with_mode(key, t / "site.key", 0644);
+  auto problems = SealingKeys::check(t / "nope.crt", open_key, {central, t / "junk.crt"}, now);
+  REQUIRE(problems.size() == 3);
+  CHECK(problems[0].file == t / "nope.crt");
+  CHECK(problems[0].message.find("No such file") != std::string::npos);
+  CHECK(problems[1].file == open_key);
+  CHECK(problems[1].message.find("chmod 600") != std::string::npos);
+  CHECK(problems[2].file == t / "junk.crt");
+  CHECK(problems[2].message.find("is not a PEM or DER X.509 certificate") != std::string::npos);
+
+  // The pair is checked once both files are usable; the mismatch is the key's problem.
+  problems = SealingKeys::check(cert, d / "central.key", {d / "central_expired.crt"}, now);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].file == d / "central.key");
+  CHECK(problems[0].message.find("does not match signer certificate") != std::string::npos);
+  CHECK(problems[1].file == d / "central_expired.crt");
+  CHECK(problems[1].message.find("expired on") != std::string::npos);
+}

@@ -543,6 +543,45 @@ TEST_CASE("a single recipient may be written without a list") {
   CHECK(c.encryption.recipients == std::vector<fs::path>{"/etc/sennen-edge/central.crt"});
 }
 
+// "key line:column path" of every file the config names, for sennen-edged --check.
+std::vector<std::string> named_files(const std::string& text) {
+  std::vector<std::string> out;
+  for (const auto& f : parse(text, "/etc/sennen-edge/sennen-edge.yaml").files) {
+    CHECK(f.at.file == "/etc/sennen-edge/sennen-edge.yaml");
+    CHECK(f.at.message.empty());
+    out.push_back(f.at.key + " " + std::to_string(f.at.line) + ":" + std::to_string(f.at.column) + " " +
+                  f.path.string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_CASE("every file the config names is kept with the position of its value") {
+  CHECK(named_files(kMinimal) == std::vector<std::string>{
+                                     "encryption.recipients[0] 15:16 /etc/sennen-edge/central.crt",
+                                     "encryption.signer_cert 16:16 /etc/sennen-edge/site.crt",
+                                     "encryption.signer_key 17:15 /etc/sennen-edge/site.key",
+                                     "optout.stop_list 10:14 /etc/sennen-edge/optout.csv",
+                                 });
+  // A single recipient without a list; a second one on its own line.
+  CHECK(named_files(replace_line(15, "  recipients: central.crt"))[0] ==
+        "encryption.recipients 15:15 /etc/sennen-edge/central.crt");
+  CHECK(named_files(replace_line(15, "  recipients:\n    - a.crt\n    - b.crt"))[1] ==
+        "encryption.recipients[1] 17:7 /etc/sennen-edge/b.crt");
+  // Folders (state_dir, roots, the local destination) are not files.
+  const auto https = named_files(with_https());
+  CHECK(std::count_if(https.begin(), https.end(), [](const std::string& f) { return f.rfind("destination.", 0) == 0; }) == 3);
+  CHECK(std::find(https.begin(), https.end(), "destination.tls.ca 14:13 /etc/sennen-edge/central-ca.crt") != https.end());
+  CHECK(std::find(https.begin(), https.end(), "destination.tls.cert 14:52 /etc/sennen-edge/site.crt") != https.end());
+  CHECK(std::find(https.begin(), https.end(), "destination.tls.key 14:67 /etc/sennen-edge/site.key") != https.end());
+  const auto s3 = named_files(with_s3());
+  CHECK(std::find(s3.begin(), s3.end(), "destination.access_key_file 16:20 /etc/sennen-edge/s3.key") != s3.end());
+  CHECK(std::find(s3.begin(), s3.end(), "destination.tls.ca 17:13 /etc/sennen-edge/s3-ca.crt") != s3.end());
+  // No CA file with the system store.
+  const auto system_ca = named_files(with_s3("https://s3.ap-northeast-1.amazonaws.com", "  tls: {use_system_ca: true}"));
+  CHECK(std::none_of(system_ca.begin(), system_ca.end(), [](const std::string& f) { return f.rfind("destination.tls", 0) == 0; }));
+}
+
 TEST_CASE("duplicate keys and extra documents are reported") {
   expect_one(insert_after(3, "  id: \"999\""), 4, 3, "site.id", "'id' appears twice in site (first on line 2)");
   expect_one(std::string(kMinimal) + "---\nsite: {}\n", 19, 1, "", "only one YAML document is allowed");

@@ -222,13 +222,7 @@ class Doctor(unittest.TestCase):
         cls.h.cleanup()
 
     def doctor(self, replace=(), extra_args=(), wrapper=()):
-        text = self.base
-        for old, new in replace:
-            self.assertIn(old, text)
-            text = text.replace(old, new)
-        cfg = self.h.path("variant.yaml")
-        with open(cfg, "w", encoding="utf-8") as f:
-            f.write(text)
+        cfg, _text = self.h.variant(self.base, replace)
         rc, out, err = edgectl("doctor", "--config", cfg, "--json", *extra_args, wrapper=wrapper)
         report = json.loads(out)
         results = {}
