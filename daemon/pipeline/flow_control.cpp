@@ -42,6 +42,20 @@ FlowDecision decide_flow(const Fill& spool, const Fill& outbox, const Backlog& b
   return d;
 }
 
+FreeSpaceNeed state_dir_free_space_needed(const config::Config& cfg) {
+  FreeSpaceNeed need{cfg.batch.max_bytes + kIngestChunkBytes,
+                     "one batch (batch.max_bytes, " + size_text(cfg.batch.max_bytes) + ") and one spool transaction (" +
+                         size_text(kIngestChunkBytes) + ")"};
+  for (const auto& s : cfg.sources) {
+    const std::uint64_t min_free = s.type == config::SourceType::dicom_scp  ? s.dicom.min_free
+                                   : s.type == config::SourceType::dicom_qr ? s.dicom_qr.min_free
+                                                                            : 0;
+    if (min_free > need.bytes)
+      need = {min_free, "the min_free of source " + s.name + " (" + size_text(min_free) + "), below which it refuses images"};
+  }
+  return need;
+}
+
 std::string size_text(std::uint64_t bytes) {
   static constexpr std::array<const char*, 5> kUnits = {"bytes", "KiB", "MiB", "GiB", "TiB"};
   std::size_t unit = 0;

@@ -7,7 +7,13 @@
 #include <cstdint>
 #include <string>
 
+#include "daemon/config/config.hpp"
+
 namespace sennen::pipeline {
+
+// Content one spool transaction of a poll holds at most (plus one record larger than this): its
+// size in the spool's write-ahead log before a checkpoint.
+inline constexpr std::uint64_t kIngestChunkBytes = 64ull << 20;
 
 struct Fill {
   std::uint64_t bytes = 0;
@@ -31,6 +37,15 @@ struct FlowDecision {
 };
 
 FlowDecision decide_flow(const Fill& spool, const Fill& outbox, const Backlog& backlog);
+
+// The free space state_dir must have for the daemon to go on: one sealed batch (batch.max_bytes,
+// written beside the records it holds) plus one ingest transaction (kIngestChunkBytes); at least
+// each DICOM source's min_free, below which that source refuses images.
+struct FreeSpaceNeed {
+  std::uint64_t bytes = 0;
+  std::string why;  // where the figure comes from, naming the configuration keys
+};
+FreeSpaceNeed state_dir_free_space_needed(const config::Config& cfg);
 
 // "10.2 GiB", "4 GiB", "512 KiB", "17 bytes": binary units, one decimal when it is not whole.
 std::string size_text(std::uint64_t bytes);

@@ -2,15 +2,15 @@
 
 #include "daemon/core/error.hpp"
 #include "daemon/gate/patient_id.hpp"
+#include "daemon/pipeline/flow_control.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sennen::pipeline {
 namespace fs = std::filesystem;
 namespace {
-// A chunk is committed once it holds this much content or this many operations: small enough
-// that a crash replays little, large enough that commits (fsyncs) do not dominate ingest.
-constexpr std::uint64_t kChunkBytes = 64ull << 20;
+// A chunk is committed once it holds kIngestChunkBytes of content or this many operations: small
+// enough that a crash replays little, large enough that commits (fsyncs) do not dominate ingest.
 constexpr std::uint64_t kChunkOps = 5000;
 constexpr std::uintmax_t kMaxQuarantineCopy = 64ull << 20;
 
@@ -98,7 +98,7 @@ void IngestSinkImpl::quarantine(const fs::path& file, std::string_view rel_path,
 }
 
 void IngestSinkImpl::checkpoint() {
-  if (ops_in_tx_ >= kChunkOps || spool_.bytes_stored_in_transaction() >= kChunkBytes) {
+  if (ops_in_tx_ >= kChunkOps || spool_.bytes_stored_in_transaction() >= kIngestChunkBytes) {
     spool_.commit();
     spool_.begin();
     ops_in_tx_ = 0;

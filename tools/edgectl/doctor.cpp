@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +19,7 @@
 
 #include "daemon/batcher/batch_writer.hpp"
 #include "daemon/gate/stop_list.hpp"
+#include "daemon/pipeline/flow_control.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
@@ -225,9 +227,21 @@ void check_state_dir(Report& r, const config::Config& cfg, const std::optional<S
   while (!probe.empty() && !fs::exists(probe, ec) && probe != probe.parent_path()) probe = probe.parent_path();
   if (::statvfs(probe.c_str(), &vfs) == 0) {
     const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-    const std::uint64_t want = 5ull << 30;
-    r.add(free_bytes < want ? Level::warn : Level::pass, "disk space",
-          bytes(free_bytes) + " free for " + probe.string() + (free_bytes < want ? " (less than 5 GiB)" : ""));
+    const pipeline::FreeSpaceNeed need = pipeline::state_dir_free_space_needed(cfg);
+    // A warning while there is still room to act: below 5 GiB, or below twice what is needed.
+    const std::uint64_t comfortable = std::max<std::uint64_t>(5ull << 30, 2 * need.bytes);
+    const std::string free_text = bytes(free_bytes) + " free for " + probe.string();
+    if (free_bytes < need.bytes)
+      r.add(Level::fail, "disk space",
+            free_text + ", less than sennen-edged needs to go on (" + bytes(need.bytes) + ": " + need.why +
+                "); free space there, or move state_dir to a larger file system");
+    else if (free_bytes < comfortable)
+      r.add(Level::warn, "disk space",
+            free_text + (comfortable == (5ull << 30) ? " (less than 5 GiB)" : " (less than twice the " +
+                                                                                  bytes(need.bytes) + " it needs: " +
+                                                                                  need.why + ")"));
+    else
+      r.add(Level::pass, "disk space", free_text);
   } else {
     r.add(Level::warn, "disk space", "cannot measure free space at " + probe.string() + ": " + std::strerror(errno));
   }

@@ -325,16 +325,43 @@ class Doctor(unittest.TestCase):
         rc, res = self.doctor(wrapper=("faketime", "2101-01-01 00:00:00"))
         self.assert_result(res, "clock", "fail", "after 2100")
 
-    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "a private mount needs root and unshare")
-    def test_little_disk_space_warns(self):
-        # state_dir on a 16 MiB tmpfs, mounted in a mount namespace of the command only.
+    def doctor_on_tmpfs(self, size, replace=(), fill=False):
+        """doctor with state_dir on a tmpfs of `size`, mounted in a mount namespace of the command
+        only; `fill`: the tmpfs is filled up first (0 bytes free)."""
         small = self.h.path("small")
         os.makedirs(small, exist_ok=True)
-        script = f'mount -t tmpfs -o size=16m tmpfs {small} && exec "$@"'
-        rc, res = self.doctor([("state_dir: state", f"state_dir: {small}/state")],
-                              wrapper=("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"))
+        script = f'mount -t tmpfs -o size={size} tmpfs {small} && mkdir {small}/state'
+        if fill:
+            script += f' && (cat /dev/zero > {small}/filler 2>/dev/null; true)'
+        rc, res = self.doctor([("state_dir: state", f"state_dir: {small}/state"), *replace],
+                              wrapper=("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                       script + ' && exec "$@"', "sh"))
+        return rc, res
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "a private mount needs root and unshare")
+    def test_disk_space_below_one_batch_fails(self):
+        # 16 MiB cannot hold one batch of the default 64 MiB: the daemon cannot go on.
+        rc, res = self.doctor_on_tmpfs("16m")
+        self.assertEqual(rc, 1, res)
+        self.assert_result(res, "disk space", "fail", "batch.max_bytes")
+        # A full disk: the verdict fails, whatever the batch size.
+        rc, res = self.doctor_on_tmpfs("16m", [("max_bytes: 64MiB", "max_bytes: 1MiB")], fill=True)
+        self.assertEqual(rc, 1, res)
+        self.assert_result(res, "disk space", "fail", "0 B free")
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "a private mount needs root and unshare")
+    def test_little_disk_space_above_what_is_needed_warns(self):
+        rc, res = self.doctor_on_tmpfs("200m", [("max_bytes: 64MiB", "max_bytes: 1MiB")])
         self.assertEqual(rc, 0, res)
         self.assert_result(res, "disk space", "warn", "less than 5 GiB")
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "a private mount needs root and unshare")
+    def test_disk_space_below_a_dicom_sources_min_free_fails(self):
+        scp = ("  - name: modality\n    type: dicom-scp\n    port: 11112\n    ae_title: SENNEN\n"
+               "    allowed_calling_ae_titles: [CT1]\n    min_free: 300MiB\noptout:")
+        rc, res = self.doctor_on_tmpfs("200m", [("max_bytes: 64MiB", "max_bytes: 1MiB"), ("optout:", scp)])
+        self.assertEqual(rc, 1, res)
+        self.assert_result(res, "disk space", "fail", "min_free of source modality")
 
     @unittest.skipUnless(os.geteuid() == 0, "access as the service user needs root")
     def test_root_not_readable_by_service_user(self):
