@@ -98,3 +98,21 @@ TEST_CASE("flow: sources see the spool-full state through a read-only view that 
   CHECK(view());
   CHECK(kept());
 }
+
+TEST_CASE("free space state_dir needs: one batch and one spool transaction, or a DICOM source's min_free") {
+  sennen::config::Config cfg;
+  cfg.batch.max_bytes = 64ull << 20;
+  auto need = state_dir_free_space_needed(cfg);
+  CHECK(need.bytes == (128ull << 20));
+  CHECK(need.why == "one batch (batch.max_bytes, 64 MiB) and one spool transaction (64 MiB)");
+  sennen::config::Source scp;
+  scp.name = "ct";
+  scp.type = sennen::config::SourceType::dicom_scp;
+  scp.dicom.min_free = GiB;
+  cfg.sources.push_back(scp);
+  need = state_dir_free_space_needed(cfg);
+  CHECK(need.bytes == GiB);
+  CHECK(need.why.find("min_free of source ct (1 GiB)") != std::string::npos);
+  cfg.batch.max_bytes = 2 * GiB;  // a larger batch needs more than the source's floor
+  CHECK(state_dir_free_space_needed(cfg).bytes == 2 * GiB + (64ull << 20));
+}
