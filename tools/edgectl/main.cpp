@@ -6,6 +6,7 @@
 #include "adapters/destinations/https/https_destination.hpp"
 #include "sennen/version.hpp"
 #include "tools/edgectl/commands.hpp"
+#include "tools/edgectl/common.hpp"
 
 namespace {
 void add_common(CLI::App* cmd, sennen::edgectl::Common& c, bool with_json) {
@@ -40,10 +41,22 @@ int main(int argc, char** argv) {
   std::filesystem::path stop_file;
   bool opt_json = false, opt_ids = false;
   auto* chk = opt->add_subcommand("check", "show what would be read from a stop-list file; exit 1 if a line is unreadable");
-  chk->add_option("FILE", stop_file, "the stop-list file (CSV or one ID per line; UTF-8, UTF-16 or CP932)")->required();
+  chk->add_option("FILE", stop_file,
+                  "the stop-list file (CSV or one ID per line; UTF-8, UTF-16 or CP932); default: the configured one "
+                  "(optout.stop_list)");
+  auto* chk_config = chk->add_option("--config", c.config, "configuration file (whose stop list is checked without FILE)")
+                         ->capture_default_str();
   chk->add_flag("--json", opt_json, "print JSON instead of text");
   chk->add_flag("--show-ids", opt_ids, "also list the patient IDs that would be withheld (canonical form)");
-  chk->callback([&] { rc = optout_check(stop_file, opt_json, opt_ids); });
+  chk->callback([&] {
+    c.json = opt_json;
+    if (stop_file.empty())
+      rc = optout_list(c, opt_ids);
+    else if (chk_config->count() && !load_config(c.config))  // given, so not ignored: it must load
+      rc = 2;
+    else
+      rc = optout_check(stop_file, opt_json, opt_ids);
+  });
   auto* lst = opt->add_subcommand("list", "the configured stop list (optout.stop_list): counts, unreadable lines");
   add_common(lst, c, true);
   lst->add_flag("--show-ids", opt_ids, "also list the patient IDs withheld (canonical form)");

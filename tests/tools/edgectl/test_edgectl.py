@@ -173,6 +173,30 @@ class HospitalViews(unittest.TestCase):
         self.assertEqual(rc, 2)
         self.assertNotIn("山田", err)  # never echoes what may be a name
 
+    def test_optout_check_takes_config_like_the_other_commands(self):
+        stop_list = self.h.path("optout.csv")
+        # Without FILE: the configured stop list.
+        rc, out, err = edgectl("optout", "check", "--config", self.cfg, "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["file"], stop_list)
+        rc, out, err = edgectl("optout", "check", "--config", self.cfg)
+        self.assertEqual(rc, 0, err)
+        self.assertIn(stop_list, out)
+        # FILE and --config, in either order: FILE is checked.
+        with tempfile.TemporaryDirectory() as tmp:
+            other = os.path.join(tmp, "new.csv")
+            with open(other, "wb") as f:
+                f.write(b"12 34\r\n")
+            rc, out, err = edgectl("optout", "check", other, "--config", self.cfg)
+            self.assertEqual(rc, 1, err)
+            self.assertIn(other, out)
+            rc, out, err = edgectl("optout", "check", "--config", self.cfg, "--json", other)
+            self.assertEqual((rc, json.loads(out)["file"]), (1, other), err)
+        # A config with problems is reported, not ignored.
+        rc, out, err = edgectl("optout", "check", stop_list, "--config", "/nonexistent/sennen-edge.yaml")
+        self.assertEqual(rc, 2)
+        self.assertIn("/nonexistent/sennen-edge.yaml", err)
+
     def test_verify_batch(self):
         env = dict(os.environ, SENNEN_VERIFY_BATCHES=harness.VERIFY)
         cms = sorted(os.path.join(r, n) for r, _d, fs in os.walk(self.h.export) for n in fs if n.endswith(".cms"))[0]
