@@ -128,12 +128,12 @@ PatientAudit SpoolReader::audit(std::string_view patient_key) {
   if (v.step() && !v.column_is_null(0)) a.first_visit_day = static_cast<int>(v.column_int(0));
   sqlite::Statement r(*db_,
                       "SELECT r.source, r.kind, r.path, r.event, r.state, COALESCE(r.hold_reason, ''), "
-                      "COALESCE(r.batch_id, ''), COALESCE(b.state, ''), r.ingested_at FROM spool_records r "
+                      "COALESCE(r.batch_id, ''), COALESCE(b.state, ''), r.ingested_at, r.patient_id FROM spool_records r "
                       "LEFT JOIN spool_batches b ON b.batch_id = r.batch_id WHERE r.patient_key = ?1 ORDER BY r.id");
   r.bind(1, patient_key);
   while (r.step())
     a.records.push_back({r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3), r.column_text(4),
-                         r.column_text(5), r.column_text(6), r.column_text(7), r.column_int(8)});
+                         r.column_text(5), r.column_text(6), r.column_text(7), r.column_int(8), r.column_text(9)});
   sqlite::Statement w(*db_,
                       "SELECT w.effective_at, COALESCE(w.batch_id, ''), COALESCE(b.state, '') FROM gate_withdrawals w "
                       "LEFT JOIN spool_batches b ON b.batch_id = w.batch_id WHERE w.patient_key = ?1 ORDER BY w.id");

@@ -41,6 +41,7 @@ struct QuarantineRow {
 struct PatientRecord {
   std::string source, kind, path, event, state, hold_reason, batch_id, batch_state;
   std::int64_t ingested_at = 0;
+  std::string patient_id;  // as the source wrote it (the canonical key is what the audit asked for)
 };
 struct PatientWithdrawal {
   std::int64_t effective_at = 0;
@@ -48,7 +49,7 @@ struct PatientWithdrawal {
 };
 struct PatientAudit {
   std::optional<std::int64_t> stopped_since;  // in the applied stop list since (unix seconds)
-  std::optional<int> first_visit_day;          // days since 1970-01-01, any visit seen
+  std::optional<int> first_visit_day;          // days since 1970-01-01 (the site's calendar), any visit seen
   std::vector<PatientRecord> records;
   std::vector<PatientWithdrawal> withdrawals;
 };

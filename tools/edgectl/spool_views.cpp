@@ -2,10 +2,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "daemon/gate/patient_id.hpp"
 #include "daemon/spool/spool_reader.hpp"
+#include "daemon/util/time_format.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
 
@@ -14,7 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-// Opens the spool named by the config and runs `fn` on it; errors become exit status 2.
+// Opens the spool named by the config and runs `fn` on it and the config; errors become exit status 2.
 template <typename Fn>
 int with_spool(const Common& c, const char* command, Fn fn) {
   auto cfg = load_config(c.config);
@@ -22,7 +24,7 @@ int with_spool(const Common& c, const char* command, Fn fn) {
   try {
     spool::SpoolReader r(cfg->state_dir);
     r.begin();
-    int rc = fn(r);
+    int rc = fn(r, *cfg);
     r.end();
     return rc;
   } catch (const std::exception& e) {
@@ -38,7 +40,7 @@ std::string state_text(const std::string& state, const std::string& hold_reason)
 }  // namespace
 
 int queue(const Common& c) {
-  return with_spool(c, "queue", [&](spool::SpoolReader& r) {
+  return with_spool(c, "queue", [&](spool::SpoolReader& r, const config::Config&) {
     const std::int64_t now = now_unix();
     const auto rows = r.queue();
     const spool::Depth d = r.depth();
@@ -91,23 +93,32 @@ int audit(const Common& c, const std::string& patient_id) {
     std::cerr << "sennen-edgectl audit: not a patient ID: " << gate::patient_id_problem(patient_id) << "\n";
     return 2;
   }
-  return with_spool(c, "audit", [&](spool::SpoolReader& r) {
+  return with_spool(c, "audit", [&](spool::SpoolReader& r, const config::Config& cfg) {
     const spool::PatientAudit a = r.audit(*key);
+    // Times as the hospital reads them: its own time zone, with the offset.
+    auto local = [&](std::int64_t t) { return util::iso8601_at_offset(t, cfg.site.utc_offset_minutes); };
     std::set<std::string> batches;
-    for (const auto& rec : a.records)
+    std::set<std::string> hospital_ids;  // the ID as the EMR wrote it (e.g. with leading zeros)
+    for (const auto& rec : a.records) {
       if (!rec.batch_id.empty()) batches.insert(rec.batch_id);
+      hospital_ids.insert(rec.patient_id);
+    }
     for (const auto& w : a.withdrawals)
       if (!w.batch_id.empty()) batches.insert(w.batch_id);
+    const std::optional<std::string> first_visit =
+        a.first_visit_day ? std::optional(util::iso_date(*a.first_visit_day)) : std::nullopt;
     if (c.json) {
       json out = {{"patient_key", *key},
-                  {"on_stop_list_since", a.stopped_since ? json(when(*a.stopped_since)) : json(nullptr)},
-                  {"first_visit_day", a.first_visit_day ? json(*a.first_visit_day) : json(nullptr)},
+                  {"patient_ids", hospital_ids},
+                  {"on_stop_list_since", a.stopped_since ? json(local(*a.stopped_since)) : json(nullptr)},
+                  {"first_visit", first_visit ? json(*first_visit) : json(nullptr)},
                   {"records", json::array()},
                   {"withdrawals", json::array()},
                   {"batches", batches},
                   {"note", kAuditNote}};
       for (const auto& rec : a.records)
         out["records"].push_back({{"source", rec.source},
+                                  {"patient_id", rec.patient_id},
                                   {"kind", rec.kind},
                                   {"path", rec.path},
                                   {"event", rec.event},
@@ -115,30 +126,32 @@ int audit(const Common& c, const std::string& patient_id) {
                                   {"hold_reason", rec.hold_reason.empty() ? json(nullptr) : json(rec.hold_reason)},
                                   {"batch_id", rec.batch_id.empty() ? json(nullptr) : json(rec.batch_id)},
                                   {"batch_state", rec.batch_state.empty() ? json(nullptr) : json(rec.batch_state)},
-                                  {"ingested_at", when(rec.ingested_at)}});
+                                  {"ingested_at", local(rec.ingested_at)}});
       for (const auto& w : a.withdrawals)
-        out["withdrawals"].push_back({{"effective_at", when(w.effective_at)},
+        out["withdrawals"].push_back({{"effective_at", local(w.effective_at)},
                                       {"state", w.batch_id.empty() ? "queued" : "in batch (" + w.batch_state + ")"},
                                       {"batch_id", w.batch_id.empty() ? json(nullptr) : json(w.batch_id)}});
       print_json(out);
       return 0;
     }
-    std::cout << "patient " << *key << " (canonical form of the ID given)\n";
-    std::cout << "  stop list: " << (a.stopped_since ? "on it since " + when(*a.stopped_since) : "not on it") << "\n";
-    std::cout << "  visits seen: ";
-    if (a.first_visit_day)
-      std::cout << "first on day " << *a.first_visit_day << " since 1970-01-01 ("
-                << when(static_cast<std::int64_t>(*a.first_visit_day) * 86400).substr(0, 10) << ")\n";
-    else
-      std::cout << "none\n";
+    std::cout << "patient " << *key << " (canonical form of the ID given, as the stop list is matched)\n";
+    std::cout << "  as the hospital's records write it: ";
+    if (hospital_ids.empty()) std::cout << "- (no record of this patient is left in the spool)";
+    bool first_id = true;
+    for (const auto& id : hospital_ids) {
+      std::cout << (first_id ? "" : ", ") << id;
+      first_id = false;
+    }
+    std::cout << "\n  stop list: " << (a.stopped_since ? "on it since " + local(*a.stopped_since) : "not on it") << "\n";
+    std::cout << "  visits seen: " << (first_visit ? "first on " + *first_visit : "none") << "\n";
     std::cout << "  records in the spool: " << a.records.size() << "\n";
     for (const auto& rec : a.records)
-      std::cout << "    " << when(rec.ingested_at) << "  " << state_text(rec.state, rec.hold_reason)
+      std::cout << "    " << local(rec.ingested_at) << "  " << state_text(rec.state, rec.hold_reason)
                 << (rec.batch_id.empty() ? "" : " in " + rec.batch_id + " (" + rec.batch_state + ")") << "  "
                 << rec.source << " " << rec.kind << " " << rec.event << " " << rec.path << "\n";
     std::cout << "  withdrawals: " << a.withdrawals.size() << "\n";
     for (const auto& w : a.withdrawals)
-      std::cout << "    effective " << when(w.effective_at) << ": "
+      std::cout << "    effective " << local(w.effective_at) << ": "
                 << (w.batch_id.empty() ? "queued, not in a batch yet" : "in " + w.batch_id + " (" + w.batch_state + ")")
                 << "\n";
     std::cout << "  batches still referenced: " << (batches.empty() ? "none" : "");

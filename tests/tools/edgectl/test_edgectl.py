@@ -1,6 +1,7 @@
 """sennen-edgectl: status/queue/quarantine/audit against a synthetic hospital after a real
 `sennen-edged --once`, cross-checked with the spool itself (python's sqlite3); doctor against
 each misconfiguration it must catch; optout check on a messy CP932 file; verify-batch."""
+import datetime
 import hashlib
 import json
 import os
@@ -159,6 +160,29 @@ class HospitalViews(unittest.TestCase):
             self.assertTrue(all(r["state"] == "held" and r["hold_reason"] == "stopped" for r in a["records"]))
         rc, text, _ = edgectl("audit", "--config", self.cfg, "--patient", pid)
         self.assertIn("leave the spool", text)  # says what it cannot show
+
+    def test_audit_shows_the_hospitals_id_and_real_dates(self):
+        pid = self.patients("stopped")[0]
+        key = harness.canonical(pid)
+        self.assertNotEqual(pid, key, "the synthetic IDs have leading zeros")
+        (day,), = self.query("SELECT MIN(visit_day) FROM gate_visits WHERE patient_key = ?", key)
+        first_visit = (datetime.date(1970, 1, 1) + datetime.timedelta(days=day)).isoformat()
+        rc, a = edgectl_json("audit", "--config", self.cfg, "--patient", key)
+        self.assertEqual(rc, 0)
+        self.assertEqual(a["patient_ids"], [pid])  # as the EMR wrote it, although asked by the canonical key
+        self.assertEqual({r["patient_id"] for r in a["records"]}, {pid})
+        self.assertEqual(a["first_visit"], first_visit)
+        self.assertNotIn("first_visit_day", a)
+        # Times in the site's time zone (Asia/Tokyo in the synthetic config).
+        (ingested,), = self.query("SELECT MIN(ingested_at) FROM spool_records WHERE patient_key = ?", key)
+        tokyo = datetime.datetime.fromtimestamp(ingested, datetime.timezone(datetime.timedelta(hours=9)))
+        self.assertEqual(a["records"][0]["ingested_at"], tokyo.isoformat())
+        rc, text, _ = edgectl("audit", "--config", self.cfg, "--patient", key)
+        self.assertEqual(rc, 0)
+        self.assertIn("as the hospital's records write it: " + pid + "\n", text)
+        self.assertIn("visits seen: first on " + first_visit + "\n", text)
+        self.assertNotIn("on day", text)
+        self.assertIn(tokyo.isoformat(), text)
 
     def test_audit_delivered_patient_is_honest(self):
         pid = self.patients("eligible")[0]
