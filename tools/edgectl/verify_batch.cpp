@@ -19,7 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// SENNEN_VERIFY_BATCHES, else next to this binary (installed: /usr/bin), else on PATH.
+// SENNEN_VERIFY_BATCHES, else next to this binary (installed: /usr/bin; in the build tree a link
+// made by tools/edgectl/CMakeLists.txt), else on PATH.
 std::string verifier() {
   if (const char* env = std::getenv("SENNEN_VERIFY_BATCHES"); env && *env) return env;
   std::error_code ec;

@@ -241,6 +241,18 @@ class HospitalViews(unittest.TestCase):
             self.assertIn("NOT VERIFIED", out)
 
 
+    def test_verify_batch_from_the_build_tree_finds_the_verifier(self):
+        # As a newcomer runs it: no SENNEN_VERIFY_BATCHES, no tools/ folder on PATH.
+        env = {k: v for k, v in os.environ.items() if k != "SENNEN_VERIFY_BATCHES"}
+        env["PATH"] = "/usr/bin:/bin"
+        cms = sorted(os.path.join(r, n) for r, _d, fs in os.walk(self.h.export) for n in fs if n.endswith(".cms"))[0]
+        pki = self.h.path("pki")
+        rc, out, err = edgectl("verify-batch", cms, "--key", f"{pki}/central.key", "--cert", f"{pki}/central.crt",
+                               "--ca", f"{pki}/ca.crt", env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("signature verified", out)
+
+
 def openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
