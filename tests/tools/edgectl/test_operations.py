@@ -5,6 +5,9 @@ import datetime
 import hashlib
 import json
 import os
+import re
+import shlex
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -12,7 +15,7 @@ import threading
 import time
 import unittest
 
-from test_edgectl import edgectl, edgectl_json, harness
+from test_edgectl import EDGECTL, edgectl, edgectl_json, harness
 
 
 def spool_rows(db, sql, *args):
@@ -163,6 +166,44 @@ class Flush(unittest.TestCase):
         self.assertIn("not running", out)
         self.assertEqual(self.outbox(), [])
         self.assertEqual(len(self.h.batches()), delivered + waiting)
+
+
+@unittest.skipUnless(shutil.which("script"), "script (util-linux) gives the commands a terminal")
+class Terminal(unittest.TestCase):
+    """On a terminal, log lines carry no syslog priority prefix ("<6>"); journald, which reads
+    stderr through a pipe, still gets them."""
+
+    def setUp(self):
+        self.h = harness.Hospital(patients=8, seed=6)
+        self.addCleanup(self.h.cleanup)
+
+    def on_terminal(self, *argv):
+        # script runs the command with stdin, stdout and stderr on a new pseudo-terminal.
+        r = subprocess.run(["script", "-qec", " ".join(shlex.quote(a) for a in argv), "/dev/null"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+        return r.returncode, r.stdout
+
+    def assert_no_prefix(self, text):
+        self.assertIsNone(re.search(r"(^|[\r\n])<[0-7]>", text), text[-3000:])
+
+    def test_once_and_flush_print_no_priority_prefix(self):
+        rc, out = self.on_terminal(harness.EDGED, "--config", self.h.config, "--once")
+        self.assertEqual(rc, 0, out[-3000:])
+        self.assertIn("quarantined", out)  # log lines were written (warnings about the planted files)
+        self.assert_no_prefix(out)
+        # Something for flush's own cycle to log, seal and deliver: a withdrawal for a patient
+        # newly on the stop list.
+        pid = next(p for p, v in self.h.expected()["patients"].items() if v["group"] == "eligible")
+        with open(self.h.path("optout.csv"), "ab") as f:
+            f.write(pid.encode() + b"\r\n")
+        rc, out = self.on_terminal(EDGECTL, "flush", "--config", self.h.config)
+        self.assertEqual(rc, 0, out[-3000:])
+        self.assertIn("delivering from here", out)
+        self.assertIn("delivered batch", out)
+        self.assert_no_prefix(out)
+        # Through a pipe (as journald reads it) the prefixes are there.
+        rc, log = self.h.run_once()
+        self.assertIn("<6>", log)
 
 
 class Optout(unittest.TestCase):
