@@ -184,3 +184,42 @@ TEST_CASE("pipeline: a heartbeat the destination refuses fails the cycle") {
   auto r = run(*p);
   CHECK(mentions(r, "heartbeat not delivered"));
 }
+
+TEST_CASE("pipeline: what a kill leaves behind is cleared at the next start") {
+  Site site;
+  site.add_record("1", "a", "one");
+  auto p = site.start();
+  REQUIRE(run(*p).ok());
+  REQUIRE(site.receiver.received.size() == 1);
+  const std::string delivered = site.receiver.received[0].batch_id;
+  const auto outbox = site.cfg.state_dir / "outbox";
+  // A kill between the spool's record of the delivery and the removal of the outbox copy, an s3
+  // upload state and a heartbeat temp file of the same moment.
+  sennen::test::write_file(outbox / (delivered + ".cms"), "sealed bytes");
+  sennen::test::write_file(outbox / (delivered + ".s3upload"), "{}");
+  sennen::test::write_file(site.cfg.state_dir / "heartbeat.json.tmp-4242", "{\"half");
+  p.reset();
+  p = site.start();
+  CHECK_FALSE(std::filesystem::exists(outbox / (delivered + ".cms")));
+  CHECK_FALSE(std::filesystem::exists(outbox / (delivered + ".s3upload")));
+  CHECK_FALSE(std::filesystem::exists(site.cfg.state_dir / "heartbeat.json.tmp-4242"));
+  CHECK(run(*p).ok());
+  CHECK(site.receiver.received.size() == 1);
+}
+
+TEST_CASE("pipeline: a sealed batch whose outbox file is gone counts as delivered if the destination has it") {
+  Site site;
+  site.add_record("1", "a", "one");
+  site.receiver.keep_even_if_failing = true;  // stored, answer lost
+  site.receiver.on_deliver = [](const BatchFile&) { return DeliveryResult::retry("connection reset (test)"); };
+  auto p = site.start();
+  run(*p);
+  REQUIRE(site.receiver.received.size() == 1);
+  for (const auto& e : std::filesystem::directory_iterator(site.cfg.state_dir / "outbox")) std::filesystem::remove(e.path());
+  site.receiver.on_deliver = nullptr;
+  site.receiver.keep_even_if_failing = false;
+  p.reset();
+  p = site.start();
+  CHECK(run(*p).ok());
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});  // not sealed and sent again
+}
