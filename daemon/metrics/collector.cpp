@@ -97,6 +97,7 @@ void Collector::after_cycle(const pipeline::CycleResult& result, const std::set<
   s_.outbox_bytes = state.bytes_pending;
   s_.outbox_oldest_at = outbox_oldest_at;
   s_.gate = state.gate;
+  s_.problems = telemetry::assess(state);
 }
 
 Snapshot Collector::snapshot() const {

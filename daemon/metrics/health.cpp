@@ -6,11 +6,6 @@
 
 namespace sennen::metrics {
 
-config::Seconds max_pending_age(const config::Config& cfg) {
-  if (cfg.metrics.max_pending_age) return *cfg.metrics.max_pending_age;
-  return std::chrono::hours(cfg.schedule.upload_window ? 30 : 6);
-}
-
 Health health(const Snapshot& s, config::Seconds max_pending, std::int64_t now) {
   Health h;
   nlohmann::json sources = nlohmann::json::array();
@@ -41,7 +36,9 @@ Health health(const Snapshot& s, config::Seconds max_pending, std::int64_t now) 
                          " s old (more than metrics.max_pending_age, " + std::to_string(max_pending.count()) +
                          " s); destination: " +
                          (s.destination.last_error.empty() ? std::string("no error reported") : s.destination.last_error));
-  if (!s.gate.paused_reason.empty()) h.problems.push_back(s.gate.paused_reason);
+  // Everything else the heartbeat counts as failing (its "stuck" is measured live above).
+  for (const auto& p : s.problems)
+    if (p.code != "stuck") h.problems.push_back(p.message);
   h.ok = h.problems.empty();
   h.json = nlohmann::json{{"status", h.ok ? "ok" : "failing"},
                           {"problems", h.problems},

@@ -1,21 +1,21 @@
 #pragma once
 // /healthz: progress, not liveness. Healthy while every source polled successfully recently
 // (within kPollsLate of its poll_interval), nothing waiting to leave is older than
-// max_pending_age, and sealing is not paused by an unreadable stop list.
+// max_pending_age, and the heartbeat's assessment (telemetry/health.hpp) found no problem after
+// the last cycle.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "daemon/config/config.hpp"
 #include "daemon/metrics/snapshot.hpp"
+#include "daemon/pipeline/flow_control.hpp"
 
 namespace sennen::metrics {
 
 inline constexpr int kPollsLate = 3;  // a source is late after this many poll intervals without success
 
-// config metrics.max_pending_age, or: 6h, and 30h when an upload window holds batches back for
-// up to a day.
-config::Seconds max_pending_age(const config::Config& cfg);
+using pipeline::max_pending_age;
 
 struct Health {
   bool ok = true;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "daemon/spool/spool.hpp"
+#include "daemon/telemetry/health.hpp"
 #include "daemon/telemetry/heartbeat.hpp"
 
 namespace sennen::metrics {
@@ -45,6 +46,7 @@ struct Snapshot {
   std::uint64_t outbox_bytes = 0;
   std::int64_t outbox_oldest_at = 0;  // created_at of the oldest sealed, undelivered batch; 0 if none
   telemetry::GateStatus gate;
+  std::vector<telemetry::Problem> problems;  // the heartbeat's, as assessed after the last cycle
   std::uint64_t batches_sealed = 0, bytes_sealed = 0;
   Summary seal_seconds, upload_seconds;
 };

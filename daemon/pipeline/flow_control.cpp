@@ -42,6 +42,11 @@ FlowDecision decide_flow(const Fill& spool, const Fill& outbox, const Backlog& b
   return d;
 }
 
+config::Seconds max_pending_age(const config::Config& cfg) {
+  if (cfg.metrics.max_pending_age) return *cfg.metrics.max_pending_age;
+  return std::chrono::hours(cfg.schedule.upload_window ? 30 : 6);
+}
+
 FreeSpaceNeed state_dir_free_space_needed(const config::Config& cfg) {
   FreeSpaceNeed need{cfg.batch.max_bytes + kIngestChunkBytes,
                      "one batch (batch.max_bytes, " + size_text(cfg.batch.max_bytes) + ") and one spool transaction (" +

@@ -47,6 +47,10 @@ struct FreeSpaceNeed {
 };
 FreeSpaceNeed state_dir_free_space_needed(const config::Config& cfg);
 
+// How long a record or batch may wait to leave before the site counts as stuck: config
+// metrics.max_pending_age, or 6h, and 30h when an upload window holds batches back for up to a day.
+config::Seconds max_pending_age(const config::Config& cfg);
+
 // "10.2 GiB", "4 GiB", "512 KiB", "17 bytes": binary units, one decimal when it is not whole.
 std::string size_text(std::uint64_t bytes);
 

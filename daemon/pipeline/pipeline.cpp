@@ -15,6 +15,7 @@
 #include "daemon/pipeline/poll_guard.hpp"
 #include "daemon/pipeline/stop_list_watch.hpp"
 #include "daemon/spool/spool.hpp"
+#include "daemon/telemetry/health.hpp"
 #include "daemon/telemetry/heartbeat.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
@@ -72,6 +73,8 @@ struct Pipeline::Impl {
   std::uint64_t spool_bytes = 0;  // record content in the spool when `flow` was decided
   std::string destination_error;
   std::int64_t destination_last_success = 0;
+  std::string sealing_error;            // the last sealing failure, "" once a cycle seals fine
+  std::uint64_t sealing_failures = 0;   // consecutive cycles whose sealing failed
   dispatch::Dispatcher dispatcher;  // upload window and retry backoff (in memory only)
   std::optional<dispatch::Clearance> last_clearance;  // to log a wait once, not every cycle
   std::int64_t started_at;
@@ -102,6 +105,34 @@ struct Pipeline::Impl {
     }
     // The last delivery survives restarts (and each `--once`): "not accepted since" stays true.
     if (auto last = spool.last_delivered_batch()) destination_last_success = last->delivered_at;
+    note_start();
+  }
+
+  ~Impl() {
+    try {
+      spool.set_counter("run_open", 0);  // this run ends cleanly (see note_start)
+    } catch (const std::exception& e) {
+      log::warning(std::string("cannot record a clean stop in the spool: ") + e.what());
+    }
+  }
+
+  // A run is open from here until ~Impl. Found open at a start, the last run ended without
+  // cleaning up (a crash, a kill, the watchdog): counted, and several within an hour is a crash
+  // loop the heartbeat reports (telemetry/health.hpp).
+  void note_start() {
+    const std::int64_t t = now();
+    if (spool.counter("run_open") == 1) {
+      if (t - spool.counter("abnormal_window_start") > telemetry::kCrashLoopWindowSeconds) {
+        spool.set_counter("abnormal_window_start", t);
+        spool.set_counter("abnormal_in_window", 0);
+      }
+      spool.add_counter("abnormal_in_window", 1);
+      spool.add_counter("abnormal_starts_total", 1);
+      spool.set_counter("last_abnormal_start_at", t);
+      log::warning("the last run on " + cfg.state_dir.string() + " did not end cleanly (a crash, a kill or the "
+                   "watchdog); nothing is lost: interrupted work is taken up again");
+    }
+    spool.set_counter("run_open", 1);
   }
 
   std::int64_t now() const { return unix_seconds(clock.now()); }
@@ -357,8 +388,12 @@ struct Pipeline::Impl {
       }
       progress.batches_sealed += sp.batches;
       progress.bytes_sealed += sp.bytes;
+      sealing_error.clear();
+      sealing_failures = 0;
     } catch (const Error& e) {
       spool.rollback();  // a read snapshot the sealer may have left open
+      sealing_error = e.what();
+      ++sealing_failures;
       result.errors.push_back(std::string("sealing: ") + e.what());
       log::error(std::string("sealing: ") + e.what());
     }
@@ -595,6 +630,15 @@ struct Pipeline::Impl {
       in.state_dir_free_bytes = std::uint64_t(vfs.f_bavail) * vfs.f_frsize;
       in.state_dir_total_bytes = std::uint64_t(vfs.f_blocks) * vfs.f_frsize;
     }
+    const FreeSpaceNeed need = state_dir_free_space_needed(cfg);
+    in.state_dir_free_needed = need.bytes;
+    in.state_dir_free_needed_why = need.why;
+    in.sealing_error = sealing_error;
+    in.sealing_failures = sealing_failures;
+    in.pending_age_bound = max_pending_age(cfg).count();
+    if (in.now - spool.counter("abnormal_window_start") <= telemetry::kCrashLoopWindowSeconds)
+      in.abnormal_starts_in_window = spool.counter("abnormal_in_window");
+    in.last_abnormal_start_at = spool.counter("last_abnormal_start_at");
     in.config_sha256 = config_sha256;
     in.interval_seconds = cfg.heartbeat.interval.count();
     in.progress_line = progress.line();

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/telemetry/health.hpp"
+
 #include "daemon/util/time_format.hpp"
 #include "sennen/version.hpp"
 
@@ -28,9 +30,7 @@ json certificates_json(const std::vector<CertificateStatus>& certs) {
 
 std::string heartbeat_json(const HeartbeatInput& in) {
   json sources = json::array();
-  bool failing = false;
   for (const auto& s : in.sources) {
-    failing |= !s.last_error.empty();
     sources.push_back({{"name", s.name},
                        {"type", s.type},
                        {"last_poll", time_or_null(s.last_poll)},
@@ -41,9 +41,9 @@ std::string heartbeat_json(const HeartbeatInput& in) {
                        {"waiting_to_be_stable", s.stats.waiting},
                        {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)}});
   }
-  failing |= !in.destination_error.empty() || !in.gate.paused_reason.empty() || !in.gate.attention.empty() ||
-             !in.flow.intake_paused.empty();
-  for (const auto& c : in.certificates) failing |= !c.error.empty();
+  json problems = json::array();
+  for (const auto& p : assess(in)) problems.push_back({{"code", p.code}, {"message", p.message}});
+  const bool failing = !problems.empty();
   json last_batch = nullptr;
   if (in.last_batch)
     last_batch = {{"batch_id", in.last_batch->batch_id},
@@ -61,6 +61,7 @@ std::string heartbeat_json(const HeartbeatInput& in) {
       {"uptime_seconds", in.now - in.started_at},
       {"interval_seconds", in.interval_seconds},
       {"status", failing ? "failing" : "ok"},
+      {"problems", std::move(problems)},
       {"config_sha256", in.config_sha256},
       {"sources", std::move(sources)},
       {"spool",
@@ -105,7 +106,14 @@ std::string heartbeat_json(const HeartbeatInput& in) {
         {"bytes_pending", in.bytes_pending},
         {"oldest_pending_age_seconds", in.oldest_batch_at ? in.now - in.oldest_batch_at : 0}}},
       {"certificates", certificates_json(in.certificates)},
-      {"disk", {{"state_dir_free_bytes", in.state_dir_free_bytes}, {"state_dir_total_bytes", in.state_dir_total_bytes}}},
+      {"disk",
+       {{"state_dir_free_bytes", in.state_dir_free_bytes},
+        {"state_dir_total_bytes", in.state_dir_total_bytes},
+        {"state_dir_free_needed_bytes", in.state_dir_free_needed}}},
+      {"sealing", {{"last_error", text_or_null(in.sealing_error)}, {"consecutive_failures", in.sealing_failures}}},
+      {"restarts",
+       {{"abnormal_in_last_hour", in.abnormal_starts_in_window},
+        {"last_abnormal_at", time_or_null(in.last_abnormal_start_at)}}},
       {"progress",
        {{"summary", in.progress_line},
         {"files_scanned", in.files_scanned},

@@ -63,6 +63,13 @@ struct HeartbeatInput {
   std::vector<CertificateStatus> certificates;   // client (https only) and signer
   std::uint64_t state_dir_free_bytes = 0;
   std::uint64_t state_dir_total_bytes = 0;
+  std::uint64_t state_dir_free_needed = 0;  // below this the daemon cannot go on (0: not known)
+  std::string state_dir_free_needed_why;     // where that figure comes from
+  std::string sealing_error;                 // the last sealing failure, "" after a cycle sealed fine
+  std::uint64_t sealing_failures = 0;        // consecutive cycles whose sealing failed
+  std::int64_t pending_age_bound = 0;        // seconds a record may wait to leave (0: no bound)
+  std::int64_t abnormal_starts_in_window = 0;  // starts after an unclean end, in the crash-loop window
+  std::int64_t last_abnormal_start_at = 0;
   std::string config_sha256;
   std::int64_t interval_seconds = 300;  // how often heartbeats come: a reader can tell "late"
   // The current or last cycle, as the terminal and systemd STATUS show it.

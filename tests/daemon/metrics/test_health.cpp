@@ -74,9 +74,9 @@ TEST_CASE("the oldest pending record or outbox batch beyond the bound fails") {
   CHECK(nlohmann::json::parse(h.json)["oldest_pending_age_seconds"] == 6 * 3600 + 10);
 }
 
-TEST_CASE("sealing paused by the stop list fails") {
+TEST_CASE("whatever the heartbeat's assessment found after the last cycle fails /healthz") {
   auto s = running_since(1000, 9990, 9990);
-  s.gate.paused_reason = "stop list cannot be read";
+  s.problems = {{"stop_list", "stop list cannot be read"}, {"stuck", "measured live instead"}};
   auto h = health(s, kSixHours, 10000);
   CHECK_FALSE(h.ok);
   CHECK(h.problems == std::vector<std::string>{"stop list cannot be read"});

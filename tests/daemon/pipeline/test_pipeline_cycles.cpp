@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "daemon/spool/spool.hpp"
+#include "daemon/telemetry/health.hpp"
 #include "tests/daemon/pipeline/pipeline_fixture.hpp"
 
 using namespace sennen;
@@ -222,4 +223,28 @@ TEST_CASE("pipeline: a sealed batch whose outbox file is gone counts as delivere
   p = site.start();
   CHECK(run(*p).ok());
   CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});  // not sealed and sent again
+}
+
+TEST_CASE("pipeline: starts after runs that did not end cleanly are counted; three within an hour is a crash loop") {
+  Site site;
+  auto killed = [&] {  // the run's record as a kill -9 leaves it: open
+    spool::Spool s(site.cfg.state_dir);
+    s.set_counter("run_open", 1);
+  };
+  for (int i = 0; i < 3; ++i) {
+    auto p = site.start();
+    CHECK(p->snapshot().abnormal_starts_in_window == i);
+    p.reset();
+    killed();
+    site.clock.advance(std::chrono::minutes(5));
+  }
+  auto p = site.start();
+  auto hb = p->snapshot();
+  CHECK(hb.abnormal_starts_in_window == 3);
+  const auto problems = telemetry::assess(hb);
+  CHECK(std::any_of(problems.begin(), problems.end(), [](const auto& x) { return x.code == "crash_loop"; }));
+  p.reset();  // a clean stop
+  site.clock.advance(std::chrono::hours(2));
+  p = site.start();
+  CHECK(p->snapshot().abnormal_starts_in_window == 0);  // a clean stop before, and the window has passed
 }

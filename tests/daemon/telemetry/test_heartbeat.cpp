@@ -62,7 +62,8 @@ TEST_CASE("heartbeat: a healthy site carries identity, destination status, caps 
   CHECK(j["certificates"]["signer"]["expires_in_days"] == 400);
   CHECK(j["certificates"]["signer"]["path"] == "/etc/sennen-edge/signer.crt");
   CHECK(j["certificates"]["signer"]["not_after"].get<std::string>().rfind("2027-", 0) == 0);
-  CHECK(j["disk"] == json{{"state_dir_free_bytes", 5000}, {"state_dir_total_bytes", 9000}});
+  CHECK(j["disk"] == json{{"state_dir_free_bytes", 5000}, {"state_dir_total_bytes", 9000}, {"state_dir_free_needed_bytes", 0}});
+  CHECK(j["problems"] == json::array());
 }
 
 TEST_CASE("heartbeat: no batch waiting, no window, no client certificate (local destination)") {
