@@ -11,9 +11,25 @@
 #include <vector>
 
 #include "daemon/core/clock.hpp"
+#include "daemon/core/error.hpp"
 #include "daemon/core/record.hpp"
 
 namespace sennen {
+
+// A file or folder of a source that cannot be read now, as opposed to a failure of the pipeline
+// itself (the spool, the disk holding state_dir), which ends the poll as an error of the source.
+// `unreadable`: the service user may not read it, or reading failed (reported, retried every poll);
+// `changed`: it changed size or content, or vanished (a rename), while being read (read again once
+// it is stable).
+class SourceFileError : public Error {
+ public:
+  enum class Kind { unreadable, changed };
+  SourceFileError(Kind kind, const std::string& message) : Error(message), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
 
 // Per-source polling state, persisted in the spool in the same transaction as the records a poll
 // ingests (so a crash can neither lose a file nor ingest it twice).
@@ -44,6 +60,7 @@ class SourceState {
   virtual void put_unit(std::string_view dir, const UnitState& unit) = 0;
   virtual void erase_unit(std::string_view dir, std::string_view name) = 0;
   virtual std::uint64_t unit_count() = 0;  // units currently known in the tree
+  virtual std::uint64_t units_with_status(std::string_view status) = 0;
 };
 
 // Receives what a poll finds. Implemented by the pipeline (gate + spool).
@@ -51,25 +68,43 @@ class IngestSink {
  public:
   virtual ~IngestSink() = default;
   // Commits the record (streaming its parts' bytes into the spool, or only their hashes while the
-  // patient is not eligible). Throws sennen::Error when a part cannot be read or changed size
-  // while being read; the source then leaves the unit for the next poll.
+  // patient is not eligible). Throws SourceFileError when a part cannot be read or changed while
+  // being read (the source then leaves the unit for a later poll); any other sennen::Error is a
+  // failure of the pipeline, which the source lets end its poll.
   virtual void record(const RecordDraft& draft) = 0;
   // The patient visited on `date` (YYYYMMDD), evidence for the notification gate; `key` ties the
   // evidence to the record, so cancelling the record withdraws it.
   virtual void visit(std::string_view patient_id, std::string_view key, std::string_view date) = 0;
   // Copies the file aside with its reason and reports it; nothing is sent.
   virtual void quarantine(const std::filesystem::path& file, std::string_view rel_path, std::string_view reason) = 0;
+  // Reports a file with its reason without opening it (a hard link, a file above the size limit):
+  // the quarantine records what was there and how large, never a copy. Nothing is sent.
+  virtual void quarantine_by_reference(std::string_view rel_path, std::string_view reason, std::uint64_t size) = 0;
   // A safe point: everything handed over so far, together with the SourceState writes made so
   // far, may be committed now.
   virtual void checkpoint() = 0;
 };
 
 struct SourceStats {
+  static constexpr std::size_t kListed = 10;  // unreadable paths named, at most
+
   std::uint64_t files_seen = 0;    // units present in the tree at the end of the last poll
   std::uint64_t ingested = 0;      // units committed by the last poll
   std::uint64_t quarantined = 0;   // units quarantined by the last poll
   std::uint64_t waiting = 0;       // units not yet stable at the end of the last poll
   std::uint64_t bytes = 0;         // bytes ingested by the last poll
+  // Folders and files the last poll could not read (tried again every poll), and the first
+  // kListed of them (absolute paths).
+  std::uint64_t unreadable = 0;
+  std::vector<std::string> unreadable_paths;
+  // Entries present in the tree that are never opened: symbolic links, devices, FIFOs, sockets,
+  // folders on another file system or looping back to a folder above them.
+  std::uint64_t skipped = 0;
+
+  void add_unreadable(const std::filesystem::path& path) {
+    ++unreadable;
+    if (unreadable_paths.size() < kListed) unreadable_paths.push_back(path.string());
+  }
 };
 
 // Whether the spool has reached its cap (config spool.max_bytes), so intake is paused until

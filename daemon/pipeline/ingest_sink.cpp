@@ -97,6 +97,12 @@ void IngestSinkImpl::quarantine(const fs::path& file, std::string_view rel_path,
                (copied.empty() ? "" : " (copy in " + copied + ")"));
 }
 
+void IngestSinkImpl::quarantine_by_reference(std::string_view rel_path, std::string_view reason, std::uint64_t size) {
+  spool_.add_quarantine(source_, rel_path, reason, size, "", now());
+  log::warning("quarantined " + source_ + ":" + std::string(rel_path) + ": " + std::string(reason) +
+               " (left where it is, not copied)");
+}
+
 void IngestSinkImpl::checkpoint() {
   if (ops_in_tx_ >= kChunkOps || spool_.bytes_stored_in_transaction() >= kIngestChunkBytes) {
     spool_.commit();

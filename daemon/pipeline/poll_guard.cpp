@@ -47,4 +47,6 @@ void PollGuard::erase_unit(std::string_view dir, std::string_view name) {
 
 std::uint64_t PollGuard::unit_count() { return inner_.unit_count(); }
 
+std::uint64_t PollGuard::units_with_status(std::string_view status) { return inner_.units_with_status(status); }
+
 }  // namespace sennen::pipeline

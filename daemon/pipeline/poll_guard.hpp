@@ -26,6 +26,7 @@ class PollGuard final : public SourceState {
   void put_unit(std::string_view dir, const UnitState& unit) override;
   void erase_unit(std::string_view dir, std::string_view name) override;
   std::uint64_t unit_count() override;
+  std::uint64_t units_with_status(std::string_view status) override;
 
  private:
   void check();

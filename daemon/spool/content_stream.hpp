@@ -1,6 +1,7 @@
 #pragma once
-// Reads one content part from the source tree in fixed-size chunks, hashing as it goes and
-// checking that exactly the expected number of bytes arrive.
+// Reads one content part from the source tree, hashing as it goes and checking that exactly the
+// expected number of bytes arrive. Failures are the file's (SourceFileError): unreadable when it
+// cannot be opened or read, changed when it vanished or has another size than the source saw.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -9,19 +10,26 @@
 #include <vector>
 
 #include "daemon/core/record.hpp"
+#include "daemon/core/source.hpp"
+#include "daemon/util/fd.hpp"
 
 namespace sennen::spool {
 
-inline constexpr std::size_t kChunk = 256 * 1024;
-// Parts up to this size are read whole, hashed, and inserted in one statement.
-inline constexpr std::uint64_t kInlinePart = 1 << 20;
+// Opens a part's file (see util::open_for_read), failures as SourceFileError.
+util::Fd open_source_part(const ContentPart& part);
 
-// Calls `sink` for every chunk (may be empty function); returns the sha256 hex. Throws
-// sennen::Error when the file cannot be read or its size is not part.size.
-std::string stream_part(const ContentPart& part, const std::function<void(std::uint64_t, std::span<const std::byte>)>& sink);
+// Fills `buffer` from `fd` up to its size or the end of the file; returns the bytes read.
+std::size_t read_full(const util::Fd& fd, std::span<std::byte> buffer, const ContentPart& part);
+
+// Hashes the whole part in constant memory; returns the sha256 hex.
+std::string hash_part(const ContentPart& part);
 
 // Reads a whole (small) part into `buffer` (resized to part.size); returns the sha256 hex.
-// Same errors as stream_part.
 std::string read_part(const ContentPart& part, std::vector<std::byte>& buffer);
+
+// Reads the part in pieces of `buffer`'s size and hands each to `sink` in order; returns the
+// sha256 hex. What was handed over before a failure is the caller's to undo.
+std::string stream_part(const ContentPart& part, std::span<std::byte> buffer,
+                        const std::function<void(std::span<const std::byte>)>& sink);
 
 }  // namespace sennen::spool

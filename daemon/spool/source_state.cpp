@@ -56,9 +56,19 @@ class SpoolSourceState final : public SourceState {
     st_.erase_unit.bind(1, source_).bind(2, dir).bind(3, name).run();
   }
 
+  // Superseded and cancelled versions, and entries the walker never opens (it counts those
+  // itself), are not files seen.
   std::uint64_t unit_count() override {
-    sqlite::Statement q(db_, "SELECT COUNT(*) FROM dirpoll_units WHERE source = ?1 AND status NOT IN ('history', 'cancel')");
+    sqlite::Statement q(db_, "SELECT COUNT(*) FROM dirpoll_units WHERE source = ?1 AND status NOT IN "
+                             "('history', 'cancel', 'skipped', 'unreadable')");
     q.bind(1, source_);
+    q.step();
+    return static_cast<std::uint64_t>(q.column_int(0));
+  }
+
+  std::uint64_t units_with_status(std::string_view status) override {
+    sqlite::Statement q(db_, "SELECT COUNT(*) FROM dirpoll_units WHERE source = ?1 AND status = ?2");
+    q.bind(1, source_).bind(2, status);
     q.step();
     return static_cast<std::uint64_t>(q.column_int(0));
   }

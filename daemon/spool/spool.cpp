@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <optional>
 #include <vector>
 
 #include "daemon/core/error.hpp"
@@ -24,40 +26,64 @@ const char* to_string(Hold h) {
 
 namespace {
 [[noreturn]] void changed_size(const ContentPart& part, std::uint64_t got, bool grew) {
-  throw Error(part.file.string() + (grew ? " grew" : " shrank") + " while being read (expected " +
-              std::to_string(part.size) + " bytes, " + (grew ? "more" : std::to_string(got)) +
-              " arrived); it will be read again once it is stable");
+  throw SourceFileError(SourceFileError::Kind::changed,
+                        part.file.string() + (grew ? " grew" : " shrank") + " while being read (expected " +
+                            std::to_string(part.size) + " bytes, " + (grew ? "more" : std::to_string(got)) +
+                            " arrived); it will be read again once it is stable");
 }
+
+constexpr std::size_t kHashBuffer = 256 * 1024;
 }  // namespace
 
-std::string stream_part(const ContentPart& part,
-                        const std::function<void(std::uint64_t, std::span<const std::byte>)>& sink) {
-  util::Fd fd = util::open_for_read(part.file);
+util::Fd open_source_part(const ContentPart& part) {
+  try {
+    return util::open_for_read(part.file);
+  } catch (const util::OpenError& e) {
+    // Gone (renamed by the writer since it was listed): the next poll finds it under its new name.
+    const bool gone = e.error() == ENOENT || e.error() == ENOTDIR;
+    throw SourceFileError(gone ? SourceFileError::Kind::changed : SourceFileError::Kind::unreadable, e.what());
+  }
+}
+
+std::size_t read_full(const util::Fd& fd, std::span<std::byte> buffer, const ContentPart& part) {
+  std::size_t have = 0;
+  try {
+    while (have < buffer.size()) {
+      std::size_t n = util::read_some(fd, buffer.subspan(have), part.file);
+      if (n == 0) break;
+      have += n;
+    }
+  } catch (const Error& e) {
+    throw SourceFileError(SourceFileError::Kind::unreadable, e.what());
+  }
+  return have;
+}
+
+std::string stream_part(const ContentPart& part, std::span<std::byte> buffer,
+                        const std::function<void(std::span<const std::byte>)>& sink) {
+  util::Fd fd = open_source_part(part);
   util::Sha256 hash;
-  std::vector<std::byte> buf(kChunk);
   std::uint64_t offset = 0;
-  for (;;) {
-    std::size_t n = util::read_some(fd, buf, part.file);
-    if (n == 0) break;
+  while (std::size_t n = read_full(fd, buffer, part)) {
     if (offset + n > part.size) changed_size(part, offset + n, true);
-    std::span<const std::byte> chunk(buf.data(), n);
-    hash.update(chunk);
-    if (sink) sink(offset, chunk);
+    const auto piece = buffer.first(n);
+    hash.update(piece);
+    if (sink) sink(piece);
     offset += n;
   }
   if (offset != part.size) changed_size(part, offset, false);
   return hash.hex_digest();
 }
 
+std::string hash_part(const ContentPart& part) {
+  std::vector<std::byte> buffer(kHashBuffer);
+  return stream_part(part, buffer, {});
+}
+
 std::string read_part(const ContentPart& part, std::vector<std::byte>& buffer) {
-  util::Fd fd = util::open_for_read(part.file);
+  util::Fd fd = open_source_part(part);
   buffer.resize(static_cast<std::size_t>(part.size) + 1);  // one spare byte detects growth
-  std::size_t have = 0;
-  while (have < buffer.size()) {
-    std::size_t n = util::read_some(fd, std::span(buffer.data() + have, buffer.size() - have), part.file);
-    if (n == 0) break;
-    have += n;
-  }
+  std::size_t have = read_full(fd, buffer, part);
   if (have > part.size) changed_size(part, have, true);
   if (have < part.size) changed_size(part, have, false);
   buffer.resize(have);
@@ -66,7 +92,8 @@ std::string read_part(const ContentPart& part, std::vector<std::byte>& buffer) {
   return hash.hex_digest();
 }
 
-Spool::Spool(const std::filesystem::path& state_dir) : state_dir_(state_dir) {
+Spool::Spool(const std::filesystem::path& state_dir, std::size_t chunk_bytes)
+    : state_dir_(state_dir), chunk_bytes_(chunk_bytes) {
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) throw Error("cannot create state_dir " + state_dir.string() + ": " + ec.message());
@@ -171,88 +198,120 @@ std::string record_hash(const std::vector<StoredPart>& parts) {
   return combined_hash(parts);
 }
 
+std::int64_t Spool::insert_record(const RecordDraft& d, std::string_view patient_key, Hold hold, std::uint64_t total,
+                                  std::string_view sha256, std::int64_t now) {
+  auto& ins = st_->insert_record;
+  ins.bind(1, d.source).bind(2, d.key).bind(3, d.version).bind(4, d.patient_id).bind(5, patient_key);
+  ins.bind(6, d.kind).bind(7, d.path).bind(8, to_string(d.event)).bind(9, static_cast<std::int64_t>(total));
+  ins.bind(10, sha256).bind(11, attributes_json(d)).bind(12, hold == Hold::none ? "ready" : "held");
+  if (hold == Hold::none)
+    ins.bind_null(13);
+  else
+    ins.bind(13, to_string(hold));
+  ins.bind(14, now);
+  ins.run();
+  return db_->changes() == 0 ? 0 : db_->last_insert_rowid();  // 0: this version is already spooled
+}
+
+void Spool::insert_part(std::int64_t record_id, std::size_t seq, const ContentPart& part, std::string_view sha256,
+                        std::optional<std::span<const std::byte>> content) {
+  auto& ip = st_->insert_part;
+  ip.bind(1, record_id).bind(2, static_cast<std::int64_t>(seq)).bind(3, part.name);
+  ip.bind(4, static_cast<std::int64_t>(part.size)).bind(5, sha256);
+  if (content)
+    ip.bind_blob(6, *content);
+  else
+    ip.bind_null(6);
+  ip.run();
+}
+
+std::string Spool::write_chunks(std::int64_t part_id, const ContentPart& part) {
+  std::vector<std::byte> buffer(chunk_bytes_);
+  std::int64_t seq = 0;
+  return stream_part(part, buffer, [&](std::span<const std::byte> chunk) {
+    st_->insert_chunk.bind(1, part_id).bind(2, seq++).bind_blob(3, chunk).run();
+  });
+}
+
+namespace {
+// The part's bytes when the source already read them whole, else read into `buffer`; `sha` gets
+// their sha256.
+std::span<const std::byte> whole_part(const ContentPart& part, std::vector<std::byte>& buffer, std::string& sha) {
+  if (part.bytes && part.bytes->size() == part.size) {
+    sha = util::sha256_hex(*part.bytes);
+    return std::as_bytes(std::span(part.bytes->data(), part.bytes->size()));
+  }
+  sha = read_part(part, buffer);
+  return buffer;
+}
+}  // namespace
+
 bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, std::int64_t now) {
   if (!in_tx_) throw Error("internal: Spool::put outside a transaction");
   if (!db_->in_transaction())  // SQLite ended it after an error (disk full): never write outside it
     throw Error("spool " + db_->file().string() + ": the ingest transaction was rolled back after an earlier "
                 "error; this poll stops here and the next one goes on");
   std::uint64_t total = 0;
-  bool small = true;
-  for (const auto& p : d.parts) {
-    total += p.size;
-    small &= p.size <= kInlinePart;
-  }
-  // Every part is hashed before anything is written, so each row is inserted complete and never
-  // updated: SQLite rewrites a whole row on UPDATE, which for a 500 MB blob means reading it all
-  // into memory and writing it twice. Held records and records of small parts are read once, so a
-  // file that changed under us leaves nothing behind without a savepoint. Large parts are hashed in
-  // a first pass, then streamed into an incremental blob inside a savepoint and hashed again: a
-  // file that changed between the passes is refused like one that changed size.
-  const bool read_first = hold != Hold::none || small;
+  for (const auto& p : d.parts) total += p.size;
+  // The common record, one file of at most one chunk, and every held record (only hashed) are
+  // read before anything is written: a file that changed under us leaves nothing behind, no
+  // savepoint needed. Other records are written part by part, chunk by chunk (put_streamed).
+  const bool one_small_part = d.parts.size() == 1 && d.parts[0].size <= chunk_bytes_;
+  if (hold == Hold::none && !d.parts.empty() && !one_small_part) return put_streamed(d, patient_key, total, now);
+
+  std::vector<std::byte> buffer;
+  std::optional<std::span<const std::byte>> content;  // of the one part of a ready record
   std::vector<StoredPart> parts;
-  std::vector<std::vector<std::byte>> buffers;       // bytes this function read itself
-  std::vector<std::span<const std::byte>> contents;  // each part's bytes, for the insert
-  buffers.reserve(d.parts.size());
   for (const auto& part : d.parts) {
     std::string sha;
-    if (part.bytes && part.bytes->size() == part.size) {  // the source already read it whole
-      contents.push_back(std::as_bytes(std::span(part.bytes->data(), part.bytes->size())));
-      sha = util::sha256_hex(*part.bytes);
-    } else if (read_first && hold == Hold::none) {
-      buffers.emplace_back();
-      sha = read_part(part, buffers.back());
-      contents.push_back(buffers.back());
-    } else {
-      sha = stream_part(part, {});
-    }
+    if (hold == Hold::none)
+      content = whole_part(part, buffer, sha);
+    else
+      sha = part.bytes && part.bytes->size() == part.size ? util::sha256_hex(*part.bytes) : hash_part(part);
     parts.push_back({0, part.name, part.size, sha});
   }
-  const bool nested = !read_first;
-  if (nested) st_->savepoint.run();
+  const std::int64_t id =
+      insert_record(d, patient_key, hold, total, d.parts.empty() ? util::sha256_hex("") : record_hash(parts), now);
+  if (id == 0) return false;
+  for (std::size_t seq = 0; seq < d.parts.size(); ++seq) insert_part(id, seq, d.parts[seq], parts[seq].sha256, content);
+  if (hold == Hold::none) tx_bytes_ += total;
+  return true;
+}
+
+// Inside a savepoint: the record row first (so a replayed version costs no reading), then each
+// part, small ones in one row, larger ones as chunk rows, each hashed as it is written; the
+// hashes go into the part and record rows last. Those rows hold no content, so updating them
+// is cheap (SQLite rewrites a whole row on UPDATE). Memory: one chunk, whatever the record's size.
+bool Spool::put_streamed(const RecordDraft& d, std::string_view patient_key, std::uint64_t total, std::int64_t now) {
+  st_->savepoint.run();
   try {
-    auto& ins = st_->insert_record;
-    ins.bind(1, d.source).bind(2, d.key).bind(3, d.version).bind(4, d.patient_id).bind(5, patient_key);
-    ins.bind(6, d.kind).bind(7, d.path).bind(8, to_string(d.event)).bind(9, static_cast<std::int64_t>(total));
-    ins.bind(10, d.parts.empty() ? util::sha256_hex("") : record_hash(parts));
-    ins.bind(11, attributes_json(d)).bind(12, hold == Hold::none ? "ready" : "held");
-    if (hold == Hold::none)
-      ins.bind_null(13);
-    else
-      ins.bind(13, to_string(hold));
-    ins.bind(14, now);
-    ins.run();
-    if (db_->changes() == 0) {  // this version is already spooled (a replayed poll)
-      if (nested) st_->release.run();
+    const std::int64_t id = insert_record(d, patient_key, Hold::none, total, "", now);
+    if (id == 0) {
+      st_->release.run();
       return false;
     }
-    std::int64_t record_id = db_->last_insert_rowid();
-
+    std::vector<std::byte> buffer;
+    std::vector<StoredPart> parts;
     for (std::size_t seq = 0; seq < d.parts.size(); ++seq) {
       const auto& part = d.parts[seq];
-      auto& ip = st_->insert_part;
-      ip.bind(1, record_id).bind(2, static_cast<std::int64_t>(seq)).bind(3, part.name);
-      ip.bind(4, static_cast<std::int64_t>(part.size)).bind(5, parts[seq].sha256);
-      if (hold != Hold::none)
-        ip.bind_null(6);
-      else if (read_first)
-        ip.bind_blob(6, contents[seq]);
-      else
-        ip.bind_zeroblob(6, part.size);  // the last column: SQLite writes its pages without a buffer
-      ip.run();
-      if (read_first || part.size == 0) continue;
-      sqlite::Blob blob(*db_, "spool_parts", "content", db_->last_insert_rowid(), true);
-      std::string sha = stream_part(part, [&](std::uint64_t off, std::span<const std::byte> c) { blob.write(off, c); });
-      if (sha != parts[seq].sha256)
-        throw Error(part.file.string() + " changed while being read (its content differs between two reads); "
-                    "it will be read again once it is stable");
+      std::string sha;
+      if (part.size <= chunk_bytes_) {
+        auto content = whole_part(part, buffer, sha);
+        insert_part(id, seq, part, sha, content);
+      } else {
+        insert_part(id, seq, part, "", std::nullopt);
+        const std::int64_t part_id = db_->last_insert_rowid();
+        sha = write_chunks(part_id, part);
+        st_->set_part_sha.bind(1, part_id).bind(2, sha).run();
+      }
+      parts.push_back({0, part.name, part.size, sha});
     }
-    if (nested) st_->release.run();
-    if (hold == Hold::none) tx_bytes_ += total;
-    return true;
+    st_->set_record_sha.bind(1, id).bind(2, record_hash(parts)).run();
+    st_->release.run();
   } catch (...) {
     // Undo this record only. When SQLite has already rolled the whole transaction back (a full
     // disk), there is no savepoint left, and the error in flight is the one to report.
-    if (nested && db_->in_transaction()) {
+    if (db_->in_transaction()) {
       try {
         st_->rollback_to.run();
         st_->release.run();
@@ -261,6 +320,8 @@ bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, s
     }
     throw;
   }
+  tx_bytes_ += total;
+  return true;
 }
 
 void Spool::add_quarantine(std::string_view source, std::string_view path, std::string_view reason,

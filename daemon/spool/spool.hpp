@@ -76,10 +76,18 @@ struct Depth {
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
+  // A part larger than this is stored as a sequence of chunks of this size (spool_chunks, schema
+  // 3); smaller parts in one row. Each chunk is read into one buffer and inserted with one
+  // statement, so ingesting a part of any size takes about two chunks of memory (the buffer and
+  // SQLite's image of the row) and a few rows per MiB; 4 MiB keeps both small, is far below the
+  // 1,000,000,000 bytes SQLite accepts in one value, and still holds nearly every HL7 message and
+  // scanned document in one row, written in one statement as before.
+  static constexpr std::size_t kChunkBytes = 4u << 20;
 
-  // Opens (creating) state_dir/spool.db and migrates it to kSchemaVersion.
-  explicit Spool(const std::filesystem::path& state_dir);
+  // Opens (creating) state_dir/spool.db and migrates it to kSchemaVersion. `chunk_bytes`: see
+  // kChunkBytes (tests make it tiny to cover records of many chunks with small files).
+  explicit Spool(const std::filesystem::path& state_dir, std::size_t chunk_bytes = kChunkBytes);
   ~Spool();
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
@@ -97,8 +105,9 @@ class Spool {
   bool in_transaction() const { return in_tx_; }
 
   // --- ingest (inside begin/commit). Streams each part from disk: into the spool when
-  // hold == none, only through the hash otherwise. Throws sennen::Error when a part cannot be
-  // read or does not have the size it was found with; nothing of the record is kept then.
+  // hold == none, only through the hash otherwise. Throws SourceFileError when a part cannot be
+  // read or does not have the size it was found with, sennen::Error when the spool cannot take it
+  // (disk full, database error); nothing of the record is kept then.
   // Returns false when this version was already in the spool (a replayed poll).
   bool put(const RecordDraft& draft, std::string_view patient_key, Hold hold, std::int64_t now);
   std::uint64_t bytes_stored_in_transaction() const { return tx_bytes_; }
@@ -152,7 +161,8 @@ class Spool {
   std::int64_t hold_patient(std::string_view patient_key, Hold reason);
   // Held records of a patient become ready: each part is re-read from where `locate` says it is
   // now and must hash to what was recorded. Returns {released, stale}; stale versions (gone from
-  // the source or changed) are dropped with a warning: a newer version supersedes them.
+  // the source or changed) are dropped with a warning: a newer version supersedes them. A record
+  // whose file cannot be read now stays held, for a later cycle.
   using Locate = std::function<std::optional<std::vector<ContentPart>>(const StoredRecord&)>;
   std::pair<std::int64_t, std::int64_t> release_patient(std::string_view patient_key, const Locate& locate);
 
@@ -199,7 +209,15 @@ class Spool {
 
  private:
   void migrate();
+  std::int64_t insert_record(const RecordDraft& d, std::string_view patient_key, Hold hold, std::uint64_t total,
+                             std::string_view sha256, std::int64_t now);
+  void insert_part(std::int64_t record_id, std::size_t seq, const ContentPart& part, std::string_view sha256,
+                   std::optional<std::span<const std::byte>> content);
+  bool put_streamed(const RecordDraft& d, std::string_view patient_key, std::uint64_t total, std::int64_t now);
+  // Reads the part into spool_chunks rows of part_id; returns its sha256.
+  std::string write_chunks(std::int64_t part_id, const ContentPart& part);
   std::filesystem::path state_dir_;
+  std::size_t chunk_bytes_;
   std::unique_ptr<sqlite::Connection> db_;
   std::unique_ptr<Statements> st_;
   bool in_tx_ = false;

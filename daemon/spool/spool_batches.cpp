@@ -1,5 +1,6 @@
 // Batches: records and withdrawals are assigned to a batch while it is sealed, and leave the
 // spool only once it is delivered.
+#include <optional>
 #include <vector>
 
 #include "daemon/core/error.hpp"
@@ -185,25 +186,54 @@ std::set<std::string> Spool::batch_patients(std::string_view batch_id) {
 }
 
 namespace {
-class BlobPartReader final : public Spool::PartReader {
+// A part's bytes lie in spool_chunks rows (parts larger than one chunk, schema 3) or in
+// spool_parts.content (the others, and every part spooled under schema 1): read in that order,
+// one incremental blob at a time.
+class PiecesReader final : public Spool::PartReader {
  public:
-  BlobPartReader(sqlite::Connection& db, std::int64_t part_id) : blob_(db, "spool_parts", "content", part_id, false) {}
+  struct Piece {
+    const char* table;
+    std::int64_t rowid;
+  };
+  PiecesReader(sqlite::Connection& db, std::vector<Piece> pieces) : db_(db), pieces_(std::move(pieces)) {}
   std::size_t read(std::span<std::byte> out) override {
-    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), blob_.size() - offset_));
-    if (n == 0) return 0;
-    blob_.read(offset_, out.first(n));
-    offset_ += n;
-    return n;
+    while (next_ < pieces_.size() || blob_) {
+      if (!blob_) {
+        blob_.emplace(db_, pieces_[next_].table, "content", pieces_[next_].rowid);
+        ++next_;
+        offset_ = 0;
+      }
+      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), blob_->size() - offset_));
+      if (n > 0) {
+        blob_->read(offset_, out.first(n));
+        offset_ += n;
+        return n;
+      }
+      blob_.reset();
+    }
+    return 0;
   }
 
  private:
-  sqlite::Blob blob_;
+  sqlite::Connection& db_;
+  std::vector<Piece> pieces_;
+  std::size_t next_ = 0;
+  std::optional<sqlite::Blob> blob_;
   std::uint64_t offset_ = 0;
 };
 }  // namespace
 
 std::unique_ptr<Spool::PartReader> Spool::open_part(std::int64_t part_id) {
-  return std::make_unique<BlobPartReader>(*db_, part_id);
+  std::vector<PiecesReader::Piece> pieces;
+  sqlite::Statement chunks(*db_, "SELECT chunk_id FROM spool_chunks WHERE part_id = ?1 ORDER BY seq");
+  chunks.bind(1, part_id);
+  while (chunks.step()) pieces.push_back({"spool_chunks", chunks.column_int(0)});
+  if (pieces.empty()) {
+    sqlite::Statement inline_content(*db_, "SELECT 1 FROM spool_parts WHERE part_id = ?1 AND length(content) > 0");
+    inline_content.bind(1, part_id);
+    if (inline_content.step()) pieces.push_back({"spool_parts", part_id});
+  }
+  return std::make_unique<PiecesReader>(*db_, std::move(pieces));
 }
 
 }  // namespace sennen::spool

@@ -30,9 +30,12 @@ std::optional<int> Spool::first_visit_since(std::string_view patient_key, int si
 namespace {
 // Pending records of a patient lose their content and become held; inside the caller's transaction.
 std::int64_t hold_in_transaction(sqlite::Connection& db, std::string_view patient_key, Hold reason) {
-  sqlite::Statement parts(db,
-                          "UPDATE spool_parts SET content = NULL WHERE record_id IN (SELECT id FROM spool_records "
-                          "WHERE patient_key = ?1 AND state = 'ready')");
+  const char* ready_parts =
+      "SELECT part_id FROM spool_parts WHERE record_id IN (SELECT id FROM spool_records WHERE patient_key = ?1 "
+      "AND state = 'ready')";
+  sqlite::Statement chunks(db, std::string("DELETE FROM spool_chunks WHERE part_id IN (") + ready_parts + ")");
+  chunks.bind(1, patient_key).run();
+  sqlite::Statement parts(db, std::string("UPDATE spool_parts SET content = NULL WHERE part_id IN (") + ready_parts + ")");
   parts.bind(1, patient_key).run();
   sqlite::Statement recs(db,
                          "UPDATE spool_records SET state = 'held', hold_reason = ?2 WHERE patient_key = ?1 "
@@ -180,36 +183,53 @@ std::pair<std::int64_t, std::int64_t> Spool::release_patient(std::string_view pa
   std::int64_t released = 0, stale = 0;
   sqlite::Transaction tx(*db_);
   sqlite::Statement ready(*db_, "UPDATE spool_records SET state = 'ready', hold_reason = NULL WHERE id = ?1");
-  sqlite::Statement fill(*db_, "UPDATE spool_parts SET content = zeroblob(?2) WHERE part_id = ?1");
+  sqlite::Statement fill(*db_, "UPDATE spool_parts SET content = ?2 WHERE part_id = ?1");
   sqlite::Statement drop(*db_, "DELETE FROM spool_records WHERE id = ?1");
+  std::vector<std::byte> buffer;
   for (const auto& r : held) {
     auto located = locate(r);
     bool ok = located.has_value() && located->size() == r.parts.size();
+    bool unreadable = false;
     db_->exec("SAVEPOINT release_record");
     try {
+      // Content goes where put() puts it: one row up to a chunk, chunk rows above.
       for (std::size_t i = 0; ok && i < r.parts.size(); ++i) {
         const auto& part = r.parts[i];
         ContentPart src = (*located)[i];
         src.size = part.size;
-        fill.bind(1, part.part_id).bind(2, static_cast<std::int64_t>(part.size)).run();
         std::string sha;
-        if (part.size > 0) {
-          sqlite::Blob blob(*db_, "spool_parts", "content", part.part_id, true);
-          sha = stream_part(src, [&](std::uint64_t off, std::span<const std::byte> c) { blob.write(off, c); });
+        if (part.size <= chunk_bytes_) {
+          sha = read_part(src, buffer);
+          fill.bind(1, part.part_id).bind_blob(2, buffer).run();
         } else {
-          sha = stream_part(src, {});
+          sha = write_chunks(part.part_id, src);
         }
         ok = sha == part.sha256;
       }
-    } catch (const Error& e) {
-      if (!db_->in_transaction()) throw;  // the spool failed (disk full), not the record: report that
-      log::debug(std::string("held record no longer readable: ") + e.what());
+    } catch (const SourceFileError& e) {
+      log::debug(std::string("held record not readable now: ") + e.what());
+      unreadable = e.kind() == SourceFileError::Kind::unreadable;
       ok = false;
+    } catch (...) {
+      // The spool failed, not the record. When SQLite has rolled everything back (a full disk)
+      // there is no savepoint left, and the error in flight is the one to report.
+      if (db_->in_transaction()) {
+        try {
+          db_->exec("ROLLBACK TO release_record; RELEASE release_record");
+        } catch (const Error&) {
+        }
+      }
+      throw;
     }
     if (ok) {
       ready.bind(1, r.id).run();
       db_->exec("RELEASE release_record");
       ++released;
+    } else if (unreadable) {
+      db_->exec("ROLLBACK TO release_record; RELEASE release_record");
+      log::warning("source " + r.source + ": held version " + r.path +
+                   " cannot be read now; it stays held and is tried again next cycle (grant the service user read "
+                   "access to it)");
     } else {
       db_->exec("ROLLBACK TO release_record; RELEASE release_record");
       drop.bind(1, r.id).run();

@@ -16,6 +16,9 @@ struct Spool::Statements {
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
                       "ON CONFLICT (source, version, event) DO NOTHING"),
         insert_part(db, "INSERT INTO spool_parts (record_id, seq, name, size, sha256, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        insert_chunk(db, "INSERT INTO spool_chunks (part_id, seq, content) VALUES (?1, ?2, ?3)"),
+        set_part_sha(db, "UPDATE spool_parts SET sha256 = ?2 WHERE part_id = ?1"),
+        set_record_sha(db, "UPDATE spool_records SET sha256 = ?2 WHERE id = ?1"),
         savepoint(db, "SAVEPOINT put_record"),
         release(db, "RELEASE put_record"),
         rollback_to(db, "ROLLBACK TO put_record"),
@@ -51,7 +54,7 @@ struct Spool::Statements {
                  "status = excluded.status"),
         erase_unit(db, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3") {}
 
-  sqlite::Statement insert_record, insert_part, savepoint, release, rollback_to, upsert_quarantine, add_counter,
+  sqlite::Statement insert_record, insert_part, insert_chunk, set_part_sha, set_record_sha, savepoint, release, rollback_to, upsert_quarantine, add_counter,
       get_counter, put_visit, remove_visit, first_visit, child_dirs, put_dir, units, put_unit, erase_unit;
 };
 

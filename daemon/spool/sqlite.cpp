@@ -8,10 +8,18 @@
 
 namespace sennen::sqlite {
 namespace {
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
-  if (db && sqlite3_errcode(db) == SQLITE_FULL) msg += " (the disk holding the spool is full; free space)";
-  if (db && (sqlite3_errcode(db) == SQLITE_CORRUPT || sqlite3_errcode(db) == SQLITE_NOTADB))
+// `rc`: what the failing call returned. Binding and blob calls do not record their error on the
+// connection (sqlite3_errmsg then says "not an error"), so the message is taken from rc unless
+// the connection holds the same error with more detail.
+[[noreturn]] void fail(sqlite3* db, const std::string& what, int rc) {
+  const int code = rc & 0xff;
+  const bool detailed = db && (sqlite3_extended_errcode(db) & 0xff) == code;
+  std::string msg = what + ": " + (detailed ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  if (code == SQLITE_FULL) msg += " (the disk holding the spool is full; free space)";
+  if (code == SQLITE_TOOBIG)
+    msg += " (a value is larger than the SQLite library accepts in one piece; the spool writes large records in "
+           "chunks to stay far below that limit, so please report this message as a bug)";
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
     msg += " (the spool database is damaged; stop the service and contact support before deleting anything)";
   throw Error(msg);
 }
@@ -55,7 +63,7 @@ void Connection::exec(std::string_view sql) {
   if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    fail(db_, "spool " + file_.string() + ": " + msg + " in: " + s.substr(0, 80));
+    fail(db_, "spool " + file_.string() + ": " + msg + " in: " + s.substr(0, 80), sqlite3_extended_errcode(db_));
   }
 }
 
@@ -69,29 +77,25 @@ std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_
 int Connection::changes() const { return sqlite3_changes(db_); }
 
 Statement::Statement(Connection& db, std::string_view sql) : db_(&db) {
-  if (sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_,
-                         nullptr) != SQLITE_OK)
-    fail(db.handle(), "spool: cannot prepare \"" + std::string(sql.substr(0, 80)) + "\"");
+  int rc = sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_,
+                              nullptr);
+  if (rc != SQLITE_OK) fail(db.handle(), "spool: cannot prepare \"" + std::string(sql.substr(0, 80)) + "\"", rc);
 }
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 Statement::Statement(Statement&& o) noexcept : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)) {}
 
 Statement& Statement::bind(int i, std::int64_t v) {
-  if (sqlite3_bind_int64(stmt_, i, v) != SQLITE_OK) fail(db_->handle(), "spool: bind");
+  if (int rc = sqlite3_bind_int64(stmt_, i, v); rc != SQLITE_OK) fail(db_->handle(), "spool: bind", rc);
   return *this;
 }
 Statement& Statement::bind(int i, std::string_view v) {
-  if (sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8) != SQLITE_OK)
-    fail(db_->handle(), "spool: bind");
+  if (int rc = sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8); rc != SQLITE_OK)
+    fail(db_->handle(), "spool: bind", rc);
   return *this;
 }
 Statement& Statement::bind_blob(int i, std::span<const std::byte> v) {
-  if (sqlite3_bind_blob64(stmt_, i, v.data(), v.size(), SQLITE_STATIC) != SQLITE_OK)
-    fail(db_->handle(), "spool: bind");
-  return *this;
-}
-Statement& Statement::bind_zeroblob(int i, std::uint64_t size) {
-  if (sqlite3_bind_zeroblob64(stmt_, i, size) != SQLITE_OK) fail(db_->handle(), "spool: bind zeroblob");
+  if (int rc = sqlite3_bind_blob64(stmt_, i, v.data(), v.size(), SQLITE_STATIC); rc != SQLITE_OK)
+    fail(db_->handle(), "spool: bind " + std::to_string(v.size()) + " bytes", rc);
   return *this;
 }
 Statement& Statement::bind_null(int i) {
@@ -105,7 +109,7 @@ bool Statement::step() {
   if (rc == SQLITE_DONE) return false;
   std::string sql = sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "";
   sqlite3_reset(stmt_);
-  fail(db_->handle(), "spool: " + sql.substr(0, 80));
+  fail(db_->handle(), "spool: " + sql.substr(0, 80), rc);
 }
 void Statement::run() {
   while (step()) {
@@ -136,19 +140,15 @@ void Transaction::commit() {
   done_ = true;
 }
 
-Blob::Blob(Connection& db, const char* table, const char* column, std::int64_t rowid, bool writable) : db_(db) {
-  if (sqlite3_blob_open(db.handle(), "main", table, column, rowid, writable ? 1 : 0, &blob_) != SQLITE_OK)
-    fail(db.handle(), std::string("spool: open blob ") + table + "." + column);
+Blob::Blob(Connection& db, const char* table, const char* column, std::int64_t rowid) : db_(db) {
+  if (int rc = sqlite3_blob_open(db.handle(), "main", table, column, rowid, 0, &blob_); rc != SQLITE_OK)
+    fail(db.handle(), std::string("spool: open blob ") + table + "." + column, rc);
 }
 Blob::~Blob() { sqlite3_blob_close(blob_); }
 std::uint64_t Blob::size() const { return static_cast<std::uint64_t>(sqlite3_blob_bytes(blob_)); }
-void Blob::write(std::uint64_t offset, std::span<const std::byte> data) {
-  if (sqlite3_blob_write(blob_, data.data(), static_cast<int>(data.size()), static_cast<int>(offset)) != SQLITE_OK)
-    fail(db_.handle(), "spool: blob write");
-}
 void Blob::read(std::uint64_t offset, std::span<std::byte> out) const {
-  if (sqlite3_blob_read(blob_, out.data(), static_cast<int>(out.size()), static_cast<int>(offset)) != SQLITE_OK)
-    fail(db_.handle(), "spool: blob read");
+  if (int rc = sqlite3_blob_read(blob_, out.data(), static_cast<int>(out.size()), static_cast<int>(offset)); rc != SQLITE_OK)
+    fail(db_.handle(), "spool: blob read", rc);
 }
 
 }  // namespace sennen::sqlite

@@ -54,7 +54,6 @@ class Statement {
   Statement& bind(int i, std::int64_t v);
   Statement& bind(int i, std::string_view v);
   Statement& bind_blob(int i, std::span<const std::byte> v);
-  Statement& bind_zeroblob(int i, std::uint64_t size);
   Statement& bind_null(int i);
 
   bool step();   // true: a row is available; false: done. Throws on error.
@@ -83,15 +82,14 @@ class Transaction {
   bool done_ = false;
 };
 
-// Incremental blob I/O, so records of any size stream in constant memory.
+// Incremental blob reads, so records of any size stream out in constant memory.
 class Blob {
  public:
-  Blob(Connection& db, const char* table, const char* column, std::int64_t rowid, bool writable);
+  Blob(Connection& db, const char* table, const char* column, std::int64_t rowid);
   ~Blob();
   Blob(const Blob&) = delete;
   Blob& operator=(const Blob&) = delete;
   std::uint64_t size() const;
-  void write(std::uint64_t offset, std::span<const std::byte> data);
   void read(std::uint64_t offset, std::span<std::byte> out) const;
 
  private:

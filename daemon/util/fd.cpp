@@ -19,14 +19,21 @@ void Fd::reset() {
 }
 
 Fd open_for_read(const std::filesystem::path& path, Links links) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (links == Links::refuse ? O_NOFOLLOW : 0));
-  if (fd < 0) {
+  const bool tree = links == Links::refuse;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (tree ? O_NOFOLLOW | O_NONBLOCK : 0)));
+  if (!fd) {
     int err = errno;
-    if (err == ELOOP) throw Error("cannot read " + path.string() + ": it is a symbolic link, which is not followed");
-    throw Error("cannot open " + path.string() + ": " + errno_text(err) +
-                (err == EACCES ? " (grant the sennen-edge user read access)" : ""));
+    if (err == ELOOP)
+      throw OpenError("cannot read " + path.string() + ": it is a symbolic link, which is not followed", err);
+    throw OpenError("cannot open " + path.string() + ": " + errno_text(err) +
+                        (err == EACCES ? " (grant the sennen-edge user read access)" : ""),
+                    err);
   }
-  return Fd(fd);
+  struct stat st{};
+  if (tree && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)))
+    throw OpenError("cannot read " + path.string() + ": not a regular file (a device, FIFO or socket is never read)",
+                    EINVAL);
+  return fd;
 }
 
 std::size_t read_some(const Fd& fd, std::span<std::byte> buf, const std::filesystem::path& path) {

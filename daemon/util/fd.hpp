@@ -8,6 +8,8 @@
 #include <string_view>
 #include <utility>
 
+#include "daemon/core/error.hpp"
+
 namespace sennen::util {
 
 class Fd {
@@ -36,9 +38,21 @@ class Fd {
   int fd_ = -1;
 };
 
+// What open_for_read throws: the message names the path and what to do, error() is the errno
+// (EINVAL for something that is not a regular file), so a caller can tell "gone" from "forbidden".
+class OpenError : public Error {
+ public:
+  OpenError(const std::string& message, int err) : Error(message), err_(err) {}
+  int error() const { return err_; }
+
+ private:
+  int err_;
+};
+
 // Opens a file for reading. Files from a source tree are opened without following a symlink in
-// the last component (nothing in an export tree may point us elsewhere); files an administrator
-// named in the configuration (stop list, certificates) may be links. Throws Error naming the path.
+// the last component (nothing in an export tree may point us elsewhere), and only when they are
+// regular files (a FIFO put in place of a file neither blocks the open nor is read); files an
+// administrator named in the configuration (stop list, certificates) may be links. Throws OpenError.
 enum class Links { refuse, follow };
 Fd open_for_read(const std::filesystem::path& path, Links links = Links::refuse);
 // Reads up to buf.size() bytes; returns 0 at end of file. Retries EINTR; throws on error.

@@ -18,6 +18,7 @@ struct RecordingSink final : IngestSink {
   std::vector<Seen> records;
   std::vector<std::pair<std::string, std::string>> visits;      // patient, date
   std::vector<std::pair<std::string, std::string>> quarantined;  // rel path, reason
+  std::vector<std::string> by_reference;                          // rel paths quarantined without a copy
   int checkpoints = 0;
 
   void record(const RecordDraft& d) override {
@@ -31,11 +32,16 @@ struct RecordingSink final : IngestSink {
   void quarantine(const std::filesystem::path&, std::string_view rel, std::string_view reason) override {
     quarantined.emplace_back(rel, reason);
   }
+  void quarantine_by_reference(std::string_view rel, std::string_view reason, std::uint64_t) override {
+    quarantined.emplace_back(rel, reason);
+    by_reference.emplace_back(rel);
+  }
   void checkpoint() override { ++checkpoints; }
   void clear() {
     records.clear();
     visits.clear();
     quarantined.clear();
+    by_reference.clear();
   }
 };
 
