@@ -15,7 +15,8 @@ namespace sennen::adapters {
 std::vector<std::unique_ptr<Source>> make_sources(const config::Config& config) {
   std::vector<std::unique_ptr<Source>> out;
   for (const auto& s : config.sources) {
-    ssmix2::TreeSourceOptions o{s.name, s.roots, s.stable_after};
+    ssmix2::TreeSourceOptions o{s.name,           s.roots,           s.stable_after, s.max_record_bytes,
+                                s.allow_hard_links, s.cross_filesystems};
     switch (s.type) {
       case config::SourceType::ssmix2: out.push_back(ssmix2::make_standard_source(std::move(o))); break;
       case config::SourceType::ssmix2_extended: out.push_back(ssmix2::make_extended_source(std::move(o))); break;

@@ -68,6 +68,11 @@ struct DicomQr {
   DicomPatientId patient_id;
 };
 
+// The largest record an SS-MIX2 source reads when sources[].max_record_bytes is not given; a
+// larger one is quarantined by reference. Why these values: config/sennen-edge.yaml.
+inline constexpr std::uint64_t kMaxRecordBytesStandard = 256ull << 20;  // type: ssmix2 (HL7 v2 messages)
+inline constexpr std::uint64_t kMaxRecordBytesExtended = 2ull << 30;    // type: ssmix2-extended (documents, images)
+
 struct Source {
   std::string name;
   SourceType type = SourceType::ssmix2;
@@ -76,6 +81,10 @@ struct Source {
   Seconds poll_interval{60};
   Seconds stable_after{30};
   Seconds full_scan_interval{24 * 3600};  // re-stat every file this often, even in unchanged folders
+  // ssmix2 / ssmix2-extended only. max_record_bytes: the default of the type unless given.
+  std::uint64_t max_record_bytes = kMaxRecordBytesStandard;
+  bool allow_hard_links = false;   // read files with more than one hard link
+  bool cross_filesystems = false;  // descend into folders on other file systems below a root
   DicomScp dicom;  // type: dicom-scp only
   DicomQr dicom_qr;  // type: dicom-qr only
 };

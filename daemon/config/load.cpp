@@ -410,10 +410,11 @@ class Loader {
   }
 
   void read_source(const Value& v, Source& src) {
-    Section s(r_, v, {"name", "type", "vendor", "root", "poll_interval", "stable_after", "full_scan_interval", "port",
-                      "ae_title", "allowed_calling_ae_titles", "allowed_addresses", "min_free", "max_incoming",
-                      "patient_id", "peer", "local_ae_title", "retrieve", "lookback", "since", "move_port",
-                      "move_address", "max_associations"});
+    Section s(r_, v, {"name", "type", "vendor", "root", "poll_interval", "stable_after", "full_scan_interval",
+                      "max_record_bytes", "allow_hard_links", "cross_filesystems", "port", "ae_title",
+                      "allowed_calling_ae_titles", "allowed_addresses", "min_free", "max_incoming", "patient_id",
+                      "peer", "local_ae_title", "retrieve", "lookback", "since", "move_port", "move_address",
+                      "max_associations"});
     if (auto name = s.required("name", "name: emr (a short name for this source, used in logs and file names)")) {
       if (auto t = text(r_, *name, "a short name such as emr")) {
         if (t->empty() || t->size() > 64 || !all_chars_in(*t, "._-") || *t == "." || *t == "..")
@@ -447,6 +448,19 @@ class Loader {
       if (auto secs = duration_value(r_, *d, true)) src.stable_after = *secs;
     if (auto d = s.optional("full_scan_interval"))
       if (auto secs = duration_value(r_, *d, false)) src.full_scan_interval = *secs;
+    src.max_record_bytes = src.type == SourceType::ssmix2 ? kMaxRecordBytesStandard : kMaxRecordBytesExtended;
+    if (auto m = s.optional("max_record_bytes")) {
+      if (auto n = size_value(r_, *m)) {
+        if (*n == 0)
+          r_.add(m->mark, m->path, "0 would quarantine every record; write a size, e.g. 256MiB");
+        else
+          src.max_record_bytes = *n;
+      }
+    }
+    if (auto b = s.optional("allow_hard_links"))
+      if (auto on = bool_value(r_, *b)) src.allow_hard_links = *on;
+    if (auto b = s.optional("cross_filesystems"))
+      if (auto on = bool_value(r_, *b)) src.cross_filesystems = *on;
   }
 
   // The keys of type: dicom-qr. Returns true when the source is one (its other keys are read
@@ -460,7 +474,8 @@ class Loader {
           r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is only used with type: dicom-qr; remove it");
       return false;
     }
-    for (std::string_view key : {"root", "vendor", "stable_after", "full_scan_interval", "port", "ae_title",
+    for (std::string_view key : {"root", "vendor", "stable_after", "full_scan_interval", "max_record_bytes",
+                                 "allow_hard_links", "cross_filesystems", "port", "ae_title",
                                  "allowed_calling_ae_titles", "allowed_addresses", "max_associations"})
       if (auto extra = s.optional(key))
         r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is not used with type: dicom-qr; remove it");
@@ -525,7 +540,8 @@ class Loader {
           r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is only used with type: dicom-scp; remove it");
       return false;
     }
-    for (std::string_view key : {"root", "vendor", "stable_after", "full_scan_interval"})
+    for (std::string_view key : {"root", "vendor", "stable_after", "full_scan_interval", "max_record_bytes",
+                                 "allow_hard_links", "cross_filesystems"})
       if (auto extra = s.optional(key))
         r_.add(extra->mark, extra->path, "'" + std::string(key) + "' is not used with type: dicom-scp; remove it");
     DicomScp& d = src.dicom;

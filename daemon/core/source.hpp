@@ -3,6 +3,7 @@
 // touches SQLite, the gate or batches: it walks its inputs, keeps its per-file state through
 // SourceState, and hands records to an IngestSink.
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -24,11 +25,18 @@ namespace sennen {
 class SourceFileError : public Error {
  public:
   enum class Kind { unreadable, changed };
-  SourceFileError(Kind kind, const std::string& message) : Error(message), kind_(kind) {}
+  SourceFileError(Kind kind, std::filesystem::path path, const std::string& message)
+      : Error(message), kind_(kind), path_(std::move(path)) {}
+  // After a failed open or read with errno `err`: a file gone (renamed meanwhile) has changed.
+  static SourceFileError from_errno(int err, std::filesystem::path path, const std::string& message) {
+    return {err == ENOENT || err == ENOTDIR ? Kind::changed : Kind::unreadable, std::move(path), message};
+  }
   Kind kind() const { return kind_; }
+  const std::filesystem::path& path() const { return path_; }
 
  private:
   Kind kind_;
+  std::filesystem::path path_;
 };
 
 // Per-source polling state, persisted in the spool in the same transaction as the records a poll
@@ -139,7 +147,8 @@ class Source {
   // (root missing, permission denied); problems with single files are quarantined instead.
   virtual void poll(SourceContext& ctx) = 0;
   // Where the bytes of a version are now (files get renamed after we saw them). nullopt when
-  // the version no longer exists in the source.
+  // the version no longer exists in the source; throws SourceFileError (unreadable) when the
+  // service user cannot look now.
   virtual std::optional<std::vector<ContentPart>> locate(std::string_view path, std::string_view version) const = 0;
 };
 

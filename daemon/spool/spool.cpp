@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 #include <optional>
 #include <vector>
 
@@ -26,7 +25,7 @@ const char* to_string(Hold h) {
 
 namespace {
 [[noreturn]] void changed_size(const ContentPart& part, std::uint64_t got, bool grew) {
-  throw SourceFileError(SourceFileError::Kind::changed,
+  throw SourceFileError(SourceFileError::Kind::changed, part.file,
                         part.file.string() + (grew ? " grew" : " shrank") + " while being read (expected " +
                             std::to_string(part.size) + " bytes, " + (grew ? "more" : std::to_string(got)) +
                             " arrived); it will be read again once it is stable");
@@ -39,9 +38,7 @@ util::Fd open_source_part(const ContentPart& part) {
   try {
     return util::open_for_read(part.file);
   } catch (const util::OpenError& e) {
-    // Gone (renamed by the writer since it was listed): the next poll finds it under its new name.
-    const bool gone = e.error() == ENOENT || e.error() == ENOTDIR;
-    throw SourceFileError(gone ? SourceFileError::Kind::changed : SourceFileError::Kind::unreadable, e.what());
+    throw SourceFileError::from_errno(e.error(), part.file, e.what());
   }
 }
 
@@ -54,7 +51,7 @@ std::size_t read_full(const util::Fd& fd, std::span<std::byte> buffer, const Con
       have += n;
     }
   } catch (const Error& e) {
-    throw SourceFileError(SourceFileError::Kind::unreadable, e.what());
+    throw SourceFileError(SourceFileError::Kind::unreadable, part.file, e.what());
   }
   return have;
 }

@@ -187,11 +187,11 @@ std::pair<std::int64_t, std::int64_t> Spool::release_patient(std::string_view pa
   sqlite::Statement drop(*db_, "DELETE FROM spool_records WHERE id = ?1");
   std::vector<std::byte> buffer;
   for (const auto& r : held) {
-    auto located = locate(r);
-    bool ok = located.has_value() && located->size() == r.parts.size();
-    bool unreadable = false;
+    bool ok = false, unreadable = false;
     db_->exec("SAVEPOINT release_record");
     try {
+      auto located = locate(r);
+      ok = located.has_value() && located->size() == r.parts.size();
       // Content goes where put() puts it: one row up to a chunk, chunk rows above.
       for (std::size_t i = 0; ok && i < r.parts.size(); ++i) {
         const auto& part = r.parts[i];

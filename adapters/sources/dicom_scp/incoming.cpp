@@ -199,9 +199,9 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
   d.attributes = {{"study_uid", in.study_uid},     {"series_uid", in.series_uid},
                   {"sop_instance_uid", in.sop_instance_uid}, {"sop_class_uid", in.sop_class_uid},
                   {"modality", in.modality},       {"study_date", in.study_date}};
-  try {
+  try {  // a failure of the spool itself is not the file's: it ends the poll
     ctx.sink.record(d);
-  } catch (const Error& e) {
+  } catch (const SourceFileError& e) {
     log::warning("source " + name_ + ": " + e.what());
     ++ctx.stats.waiting;
     return false;

@@ -13,16 +13,23 @@ namespace {
 constexpr std::size_t kHeaderPrefix = 64 * 1024;  // MSH and PID come first; never parse more
 
 // Reads the first kHeaderPrefix bytes, or the whole file when it is no larger (with one byte to
-// spare, so a file that grew since it was listed is noticed): then `complete` is set.
+// spare, so a file that grew since it was listed is noticed): then `complete` is set. Throws
+// SourceFileError.
 std::string read_prefix(const fs::path& file, std::uint64_t size, bool& complete) {
-  util::Fd fd = util::open_for_read(file);
   const bool whole = size <= kHeaderPrefix;
   std::string out(static_cast<std::size_t>(whole ? size + 1 : kHeaderPrefix), '\0');
   std::size_t have = 0;
-  while (have < out.size()) {
-    std::size_t n = util::read_some(fd, std::as_writable_bytes(std::span(out.data() + have, out.size() - have)), file);
-    if (n == 0) break;
-    have += n;
+  try {
+    util::Fd fd = util::open_for_read(file);
+    while (have < out.size()) {
+      std::size_t n = util::read_some(fd, std::as_writable_bytes(std::span(out.data() + have, out.size() - have)), file);
+      if (n == 0) break;
+      have += n;
+    }
+  } catch (const util::OpenError& e) {
+    throw SourceFileError::from_errno(e.error(), file, e.what());
+  } catch (const Error& e) {
+    throw SourceFileError(SourceFileError::Kind::unreadable, file, e.what());
   }
   complete = whole && have == size;
   out.resize(std::min<std::size_t>(have, whole ? static_cast<std::size_t>(size) : kHeaderPrefix));
@@ -42,11 +49,9 @@ class StandardSource final : public TreeSource {
                      SourceContext& ctx, std::vector<FoundUnit>& units) override {
     bool settled = true;
     for (const auto& e : listing.entries) {
-      if (e.type != dirpoll::Entry::Type::file) {
-        if (!find_unit(known, e.name))
-          log_ignored(rel_join(listing.rel_dir, e.name),
-                      e.type == dirpoll::Entry::Type::dir ? "a folder inside a data type folder"
-                                                          : "not a regular file (symbolic link or device)");
+      if (e.skipped()) continue;  // links, devices: the walker's
+      if (e.type == dirpoll::Entry::Type::dir) {
+        if (!find_unit(known, e.name)) log_ignored(rel_join(listing.rel_dir, e.name), "a folder inside a data type folder");
         ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, kIgnored});
         continue;
       }
@@ -74,8 +79,8 @@ class StandardSource final : public TreeSource {
     bool complete = false;
     try {
       prefix = read_prefix(unit.parts[0].file, unit.parts[0].size, complete);
-    } catch (const Error& e) {
-      up.quarantine_reason = std::string("cannot be read: ") + e.what();
+    } catch (const SourceFileError& e) {
+      up.file_error = e;
       return up;
     }
     auto hl7 = parse_hl7_header(prefix);
@@ -113,10 +118,9 @@ class StandardSource final : public TreeSource {
   }
 
   std::optional<std::vector<ContentPart>> parts_at(const fs::path& abs) const override {
-    std::error_code ec;
-    auto size = fs::file_size(abs, ec);
-    if (ec) return std::nullopt;
-    return std::vector<ContentPart>{{"", abs, size}};
+    auto e = dirpoll::entry_at(abs);
+    if (!e || e->type != dirpoll::Entry::Type::file) return std::nullopt;
+    return std::vector<ContentPart>{{"", abs, e->size}};
   }
 
  private:

@@ -1,7 +1,5 @@
 #include "adapters/sources/ssmix2/tree_source.hpp"
 
-#include <sys/stat.h>
-
 #include <map>
 #include <set>
 
@@ -43,31 +41,60 @@ void TreeSource::poll(SourceContext& ctx) {
   ctx.stats = SourceStats{};
   for (std::size_t i = 0; i < options_.roots.size() && !ctx.stop_requested; ++i) {
     current_root_ = static_cast<int>(i);
-    dirpoll::walk(options_.roots[i], {5, std::to_string(i)}, *this, ctx);
+    dirpoll::walk(options_.roots[i], {5, std::to_string(i), name(), options_.cross_filesystems}, *this, ctx);
   }
   ctx.stats.files_seen = ctx.state.unit_count();
+  ctx.stats.skipped = ctx.state.units_with_status(dirpoll::kSkipped);
+}
+
+std::string TreeSource::refusal(const dirpoll::Entry& e) const {
+  if (e.links > 1 && !options_.allow_hard_links)
+    return "has " + std::to_string(e.links) + " hard links: a file linked from elsewhere is not read (a hard link "
+           "can make any file of this machine appear in the export tree); if the EMR's export is made with hard "
+           "links (some backup tools do), set allow_hard_links: true on source " + name();
+  if (e.size > options_.max_record_bytes)
+    return "is " + std::to_string(e.size) + " bytes, more than max_record_bytes (" +
+           std::to_string(options_.max_record_bytes) + ") of source " + name() +
+           ": not read; if records this large are expected, raise max_record_bytes for the source, then run "
+           "sennen-edgectl quarantine retry";
+  return "";
 }
 
 const char* TreeSource::quarantine_when_stable(const fs::path& abs, const std::string& rel_path,
                                                const dirpoll::Entry& e, const std::string& reason,
-                                               const UnitState* prev, SourceContext& ctx) {
+                                               const UnitState* prev, SourceContext& ctx, bool by_reference) {
   if (prev && prev->status == kQuarantined && same_content(*prev, e)) return kQuarantined;
   if (!dirpoll::is_stable(e, ctx.clock.now(), options_.stable_after)) {
     ++ctx.stats.waiting;
     return kWaiting;
   }
-  ctx.sink.quarantine(abs, rel_path, reason);
+  const std::string refused = refusal(e);
+  if (by_reference || !refused.empty())
+    ctx.sink.quarantine_by_reference(rel_path, refused.empty() ? reason : reason + "; it also " + refused, e.size);
+  else
+    ctx.sink.quarantine(abs, rel_path, reason);
   ++ctx.stats.quarantined;
   return kQuarantined;
 }
 
 bool TreeSource::quarantine_entry(const dirpoll::Listing& listing, const dirpoll::Entry& e, const std::string& reason,
                                   const std::string& state_dir, const std::vector<UnitState>& known,
-                                  SourceContext& ctx) {
+                                  SourceContext& ctx, bool by_reference) {
   const char* status = quarantine_when_stable(listing.abs_dir / e.name, rel_join(listing.rel_dir, e.name), e, reason,
-                                              find_unit(known, e.name), ctx);
+                                              find_unit(known, e.name), ctx, by_reference);
   ctx.state.put_unit(state_dir, {e.name, e.size, e.mtime_ns, e.ctime_ns, status});
   return status != std::string_view(kWaiting);
+}
+
+const char* TreeSource::unreadable(const std::string& state_dir, const std::vector<UnitState>& known,
+                                   const dirpoll::Entry& e, const SourceFileError& why, SourceContext& ctx) const {
+  if (why.kind() == SourceFileError::Kind::changed) {  // renamed or rewritten meanwhile: as if not yet stable
+    log::debug("source " + name() + ": " + why.what());
+    ++ctx.stats.waiting;
+    return kWaiting;
+  }
+  dirpoll::note_unreadable(ctx, name(), state_dir, known, e, why);
+  return kUnreadable;
 }
 
 bool TreeSource::on_stray_file(const fs::path& file, const std::string& rel_path, const dirpoll::Entry& entry,
@@ -110,7 +137,8 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
     std::string status;
     std::string version = std::to_string(current_root_) + ":" + stem;
 
-    bool known_content = p && p->state.status != kWaiting && same_content(p->state, u.entry);
+    bool known_content =
+        p && p->state.status != kWaiting && p->state.status != kUnreadable && same_content(p->state, u.entry);
     if (known_content && p->state.status != kQuarantined) {
       status = p->state.status;  // the same version, perhaps renamed: nothing to send again
     } else if (known_content) {
@@ -128,28 +156,34 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
       } else if (!u.stable) {
         status = kWaiting;
         ++ctx.stats.waiting;
+      } else if (std::string refused = refusal(u.entry); !refused.empty()) {  // never opened
+        ctx.sink.quarantine_by_reference(rel, refused, u.entry.size);
+        ++ctx.stats.quarantined;
+        status = kQuarantined;
       } else {
         Upsert up = make_upsert(u, rel, current_root_);
-        if (!up.draft) {
+        if (up.file_error) {
+          status = unreadable(state_dir, known, u.entry, *up.file_error, ctx);
+        } else if (!up.draft) {
           status = quarantine_when_stable(listing.abs_dir / u.entry.name, rel, u.entry, up.quarantine_reason,
                                           p ? &p->state : nullptr, ctx);
         } else {
           up.draft->version = version;
-          try {
+          try {  // a failure of the spool itself is not the file's: it ends the poll
             if (!up.visit_date.empty()) ctx.sink.visit(up.draft->patient_id, up.draft->key, up.visit_date);
             ctx.sink.record(*up.draft);
             status = kIngested;
             ++ctx.stats.ingested;
             ctx.stats.bytes += u.entry.size;
-          } catch (const Error& e) {
-            log::warning("source " + name() + ": " + e.what());
-            status = kWaiting;
-            ++ctx.stats.waiting;
+          } catch (const SourceFileError& e) {
+            status = unreadable(state_dir, known, u.entry, e, ctx);
           }
         }
       }
     }
-    if (status == kWaiting) settled = false;
+    if (status == kWaiting || status == kUnreadable) settled = false;
+    if (status != kUnreadable)
+      dirpoll::note_readable(name(), known, u.entry.name, listing.abs_dir / u.entry.name);
     if (p && p->state.name != u.entry.name && !present.count(p->state.name))
       ctx.state.erase_unit(state_dir, p->state.name);
     ctx.state.put_unit(state_dir, {u.entry.name, u.entry.size, u.entry.mtime_ns, u.entry.ctime_ns, status});
@@ -193,8 +227,7 @@ std::optional<std::vector<ContentPart>> TreeSource::locate(std::string_view path
   fs::path dir = options_.roots[root] / fs::path(std::string(path)).parent_path();
   for (char flag : {'1', '2', '0'}) {
     fs::path candidate = dir / (std::string(stem) + "_" + flag);
-    struct stat st{};
-    if (::lstat(candidate.c_str(), &st) == 0) return parts_at(candidate);
+    if (dirpoll::entry_at(candidate)) return parts_at(candidate);
   }
   return std::nullopt;
 }

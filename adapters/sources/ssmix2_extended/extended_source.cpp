@@ -11,26 +11,49 @@ namespace {
 
 constexpr int kMaxNesting = 4;  // sub-folders inside a content folder, e.g. images/
 
-// Every regular file below a content folder, names relative to it, sorted (the manifest order).
-// `total` gets the files' sizes and newest mtime: what identifies the content. `activity_ns` also
-// takes the folders' mtimes: a file added or removed just now means the folder is being written.
-void collect_files(const fs::path& dir, const std::string& prefix, int depth, std::vector<ContentPart>& parts,
-                   dirpoll::Entry& total, std::int64_t& activity_ns, bool& has_other) {
+// What a content folder holds: every regular file below it, names relative to it, sorted (the
+// manifest order).
+struct Content {
+  std::vector<ContentPart> parts;
+  dirpoll::Entry total;          // the files' sizes, newest mtime/ctime, most hard links: the content's identity
+  std::int64_t activity_ns = 0;  // also the folders' mtimes: a file added or removed just now means it is being written
+  std::string problem;           // why it cannot be sent as it is: something in it is never opened
+};
+
+// Lists a content folder; throws SourceFileError when a folder in it cannot be read. `mount`: the
+// content folder's own (sub-folders on another file system are a problem unless `cross`).
+void collect_files(const fs::path& dir, const std::string& prefix, int depth, std::uint64_t mount, bool cross,
+                   Content& c) {
   for (const auto& e : dirpoll::list_directory(dir)) {
     std::string rel = prefix.empty() ? e.name : prefix + "/" + e.name;
-    if (e.type == dirpoll::Entry::Type::dir && depth < kMaxNesting) {
-      activity_ns = std::max(activity_ns, e.mtime_ns);
-      collect_files(dir / e.name, rel, depth + 1, parts, total, activity_ns, has_other);
+    if (e.type == dirpoll::Entry::Type::dir && depth < kMaxNesting && (cross || e.mount == mount)) {
+      c.activity_ns = std::max(c.activity_ns, e.mtime_ns);
+      collect_files(dir / e.name, rel, depth + 1, mount, cross, c);
     } else if (e.type == dirpoll::Entry::Type::file) {
-      parts.push_back({rel, dir / e.name, e.size});
-      total.size += e.size;
-      total.mtime_ns = std::max(total.mtime_ns, e.mtime_ns);
-      total.ctime_ns = std::max(total.ctime_ns, e.ctime_ns);
-      activity_ns = std::max(activity_ns, e.mtime_ns);
-    } else {
-      has_other = true;
+      c.parts.push_back({rel, dir / e.name, e.size});
+      c.total.size += e.size;
+      c.total.mtime_ns = std::max(c.total.mtime_ns, e.mtime_ns);
+      c.total.ctime_ns = std::max(c.total.ctime_ns, e.ctime_ns);
+      c.total.links = std::max(c.total.links, e.links);
+      c.activity_ns = std::max(c.activity_ns, e.mtime_ns);
+    } else if (c.problem.empty()) {
+      c.problem = "content folder holds " + rel + ", " +
+                  (e.type == dirpoll::Entry::Type::link      ? std::string("a symbolic link")
+                   : e.type == dirpoll::Entry::Type::special ? std::string("a device, FIFO or socket")
+                   : depth >= kMaxNesting ? "a folder nested more than " + std::to_string(kMaxNesting) + " deep"
+                                          : std::string("a folder on another file system")) +
+                  "; only regular files are sent, and this is never opened";
     }
   }
+}
+
+Content collect(const fs::path& dir, std::uint64_t mount, bool cross) {
+  Content c;
+  c.total.size = 0;
+  c.total.mtime_ns = c.total.ctime_ns = 0;
+  collect_files(dir, "", 0, mount, cross, c);
+  std::sort(c.parts.begin(), c.parts.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return c;
 }
 
 class ExtendedSource final : public TreeSource {
@@ -42,10 +65,7 @@ class ExtendedSource final : public TreeSource {
                      SourceContext& ctx, std::vector<FoundUnit>& units) override {
     bool settled = true;
     for (const auto& e : listing.entries) {
-      if (e.type == dirpoll::Entry::Type::other) {
-        ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, kIgnored});
-        continue;
-      }
+      if (e.skipped()) continue;  // links, devices, other file systems: the walker's
       FoundUnit u;
       u.entry = e;
       std::string problem;
@@ -63,26 +83,28 @@ class ExtendedSource final : public TreeSource {
           u.name = *parsed.name;
       }
       std::int64_t activity_ns = e.mtime_ns;
-      if (problem.empty()) {
-        dirpoll::Entry total = e;
-        total.size = 0;
-        total.mtime_ns = total.ctime_ns = 0;
-        bool has_other = false;
+      bool by_reference = false;
+      if (e.type == dirpoll::Entry::Type::dir) {
+        Content c;
         try {
-          collect_files(listing.abs_dir / e.name, "", 0, u.parts, total, activity_ns, has_other);
-        } catch (const Error& err) {
-          log::warning("source " + name() + ": " + err.what());
-          ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, kWaiting});
+          c = collect(listing.abs_dir / e.name, e.mount, options().cross_filesystems);
+        } catch (const SourceFileError& err) {
+          const char* status = unreadable(state_dir, known, e, err, ctx);
+          ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, status});
           settled = false;
           continue;
         }
-        std::sort(u.parts.begin(), u.parts.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-        u.entry = total;
+        u.parts = std::move(c.parts);
+        u.entry = c.total;
         u.entry.name = e.name;
-        if (has_other) problem = "content folder holds a symbolic link or device file; only regular files are sent";
+        activity_ns = std::max(activity_ns, c.activity_ns);
+        if (!c.problem.empty()) {  // never copied: the copy would open what is never opened
+          problem = problem.empty() ? c.problem : problem + "; " + c.problem;
+          by_reference = true;
+        }
       }
       if (!problem.empty()) {
-        settled &= quarantine_entry(listing, u.entry, problem, state_dir, known, ctx);
+        settled &= quarantine_entry(listing, u.entry, problem, state_dir, known, ctx, by_reference);
         continue;
       }
       // An empty content folder is still being written.
@@ -112,17 +134,16 @@ class ExtendedSource final : public TreeSource {
   }
 
   std::optional<std::vector<ContentPart>> parts_at(const fs::path& abs) const override {
-    std::vector<ContentPart> parts;
-    dirpoll::Entry total;
-    std::int64_t activity_ns = 0;
-    bool has_other = false;
+    auto self = dirpoll::entry_at(abs);
+    if (!self || self->type != dirpoll::Entry::Type::dir) return std::nullopt;
     try {
-      collect_files(abs, "", 0, parts, total, activity_ns, has_other);
-    } catch (const Error&) {
+      Content c = collect(abs, self->mount, options().cross_filesystems);
+      if (!c.problem.empty()) return std::nullopt;
+      return std::move(c.parts);
+    } catch (const SourceFileError& e) {
+      if (e.kind() == SourceFileError::Kind::unreadable) throw;
       return std::nullopt;
     }
-    std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-    return parts;
   }
 };
 

@@ -118,6 +118,9 @@ TEST_CASE("the minimal file loads with defaults for everything optional") {
   CHECK(c.sources[0].poll_interval == seconds(60));
   CHECK(c.sources[0].stable_after == seconds(30));
   CHECK(c.sources[0].full_scan_interval == seconds(86400));
+  CHECK(c.sources[0].max_record_bytes == 256ull << 20);
+  CHECK_FALSE(c.sources[0].allow_hard_links);
+  CHECK_FALSE(c.sources[0].cross_filesystems);
   CHECK(c.optout.stop_list == "/etc/sennen-edge/optout.csv");
   CHECK(!c.optout.notification);
   CHECK(!c.optout.allow_unreadable_lines);
@@ -147,6 +150,9 @@ sources:
     poll_interval: 2m
     stable_after: 0
     full_scan_interval: 12h
+    max_record_bytes: 64MiB
+    allow_hard_links: true
+    cross_filesystems: yes
   - name: lab.ext_2
     type: ssmix2-extended
     vendor: nec
@@ -184,9 +190,14 @@ heartbeat:
   CHECK(c.sources[0].poll_interval == seconds(120));
   CHECK(c.sources[0].stable_after == seconds(0));
   CHECK(c.sources[0].full_scan_interval == seconds(12 * 3600));
+  CHECK(c.sources[0].max_record_bytes == 64ull << 20);
+  CHECK(c.sources[0].allow_hard_links);
+  CHECK(c.sources[0].cross_filesystems);
   CHECK(c.sources[1].name == "lab.ext_2");
   CHECK(c.sources[1].type == SourceType::ssmix2_extended);
   CHECK(c.sources[1].vendor == "nec");
+  CHECK(c.sources[1].max_record_bytes == 2ull << 30);  // the extended storage's default
+  CHECK_FALSE(c.sources[1].allow_hard_links);
   CHECK(c.sources[1].roots == std::vector<fs::path>{"/srv/ext"});
   CHECK(c.optout.stop_list == "/etc/x/optout.csv");
   CHECK(c.optout.allow_unreadable_lines);
@@ -314,6 +325,13 @@ TEST_CASE("durations and sizes in context") {
   expect_one(insert_after(17, "batch:\n  max_bytes: 1048575"), 19, 14, "batch.max_bytes",
              "\"1048575\" is too small; write at least 1MiB");
   CHECK(parse(insert_after(17, "batch:\n  max_bytes: 1048576"), "x.yaml").batch.max_bytes == 1048576);
+  expect_one(insert_after(8, "    max_record_bytes: 0"), 9, 23, "sources[0].max_record_bytes",
+             "0 would quarantine every record");
+  expect_one(insert_after(8, "    max_record_bytes: huge"), 9, 23, "sources[0].max_record_bytes", "is not a size");
+  expect_one(insert_after(8, "    allow_hard_links: sometimes"), 9, 23, "sources[0].allow_hard_links",
+             "is not true or false");
+  expect_one(insert_after(8, "    cross_filesystems: 1"), 9, 24, "sources[0].cross_filesystems",
+             "is not true or false");
   CHECK(parse(insert_after(17, "batch:\n  max_bytes: 2MB\n"), "x.yaml").batch.max_bytes == 2000000);
 }
 
@@ -733,7 +751,8 @@ TEST_CASE("the shipped config/sennen-edge.yaml loads") {
 TEST_CASE("the shipped config documents every key, and its commented defaults are the real ones") {
   const std::string text = sennen::test::read_file(sennen::test::source_dir() / "config/sennen-edge.yaml");
   for (const char* key : {"site:", "id:", "name:", "timezone:", "state_dir:", "sources:", "type:", "vendor:",
-                          "root:", "poll_interval:", "stable_after:", "full_scan_interval:", "optout:",
+                          "root:", "poll_interval:", "stable_after:", "full_scan_interval:", "max_record_bytes:",
+                          "allow_hard_links:", "cross_filesystems:", "optout:",
                           "stop_list:", "allow_unreadable_lines:", "notification:", "notice_start:", "wait_days:",
                           "destination:", "path:", "encryption:", "recipients:", "signer_cert:", "signer_key:",
                           "batch:", "max_bytes:", "zstd_level:", "heartbeat:", "interval:"})
@@ -744,6 +763,8 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
   std::string uncommented = text;
   for (const char* line : {"  # timezone: Asia/Tokyo\n", "    # vendor: generic\n", "    # poll_interval: 60s\n",
                            "    # stable_after: 30s\n", "    # full_scan_interval: 24h\n",
+                           "    # max_record_bytes: 256MiB\n", "    # allow_hard_links: false\n",
+                           "    # cross_filesystems: false\n",
                            "  # allow_unreadable_lines: false\n", "  # notification:\n",
                            "  #   notice_start: 2025-04-01\n", "  #   wait_days: 30\n", "  # max_bytes: 64MiB\n",
                            "  # zstd_level: 3\n", "  # interval: 5m\n"}) {
@@ -768,6 +789,9 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
   CHECK(shown.sources[0].poll_interval == defaults.sources[0].poll_interval);
   CHECK(shown.sources[0].stable_after == defaults.sources[0].stable_after);
   CHECK(shown.sources[0].full_scan_interval == defaults.sources[0].full_scan_interval);
+  CHECK(shown.sources[0].max_record_bytes == defaults.sources[0].max_record_bytes);
+  CHECK(shown.sources[0].allow_hard_links == defaults.sources[0].allow_hard_links);
+  CHECK(shown.sources[0].cross_filesystems == defaults.sources[0].cross_filesystems);
   CHECK(shown.optout.allow_unreadable_lines == defaults.optout.allow_unreadable_lines);
   CHECK(shown.batch.max_bytes == defaults.batch.max_bytes);
   CHECK(shown.batch.zstd_level == defaults.batch.zstd_level);

@@ -102,7 +102,8 @@ TEST_CASE("dicom-scp config: bad values and misplaced keys are reported with the
                                  "    port: 11113\n"                                // 21
                                  "    ae_title: SENNEN\n"                           // 22
                                  "    allowed_calling_ae_titles: [CT2]\n"           // 23
-                                 "    max_associations: 0\n"));                     // 24
+                                 "    max_associations: 0\n"                        // 24
+                                 "    max_record_bytes: 4GiB\n"));                  // 25
   for (const auto& s : p) MESSAGE(s);
   CHECK(has(p, "7:11: sources[0].port:", "is not a whole number from 1 to 65535"));
   CHECK(has(p, "8:15: sources[0].ae_title:", "is not an AE title"));
@@ -115,6 +116,7 @@ TEST_CASE("dicom-scp config: bad values and misplaced keys are reported with the
   CHECK(has(p, "17:15: sources[1].ae_title:", "only used with type: dicom-scp"));
   CHECK(has(p, "18:", "only used with type: dicom-scp"));
   CHECK(has(p, "24:", "from 1 to 64"));
+  CHECK(has(p, "25:", "'max_record_bytes' is not used with type: dicom-scp"));
 
   auto missing = problems(with_sources("  - name: ct\n    type: dicom-scp\n"));
   CHECK(has(missing, "5:5: sources[0].port:", "missing required key 'port'"));

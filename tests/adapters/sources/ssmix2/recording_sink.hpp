@@ -23,7 +23,13 @@ struct RecordingSink final : IngestSink {
 
   void record(const RecordDraft& d) override {
     Seen s{d, {}};
-    for (const auto& p : d.parts) s.contents.push_back(read_file(p.file));
+    for (const auto& p : d.parts) {
+      try {  // as the spool reports a part it cannot read
+        s.contents.push_back(read_file(p.file));
+      } catch (const std::runtime_error& e) {
+        throw SourceFileError(SourceFileError::Kind::unreadable, p.file, e.what());
+      }
+    }
     records.push_back(std::move(s));
   }
   void visit(std::string_view patient, std::string_view, std::string_view date) override {

@@ -1,38 +1,20 @@
 #include <doctest/doctest.h>
 
-#include <sys/stat.h>
-#include <utime.h>
-
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "daemon/core/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "tests/adapters/sources/ssmix2/recording_sink.hpp"
+#include "tests/adapters/sources/ssmix2/tree_fixture.hpp"
 #include "tests/support/manual_clock.hpp"
 
 using namespace sennen;
 namespace fs = std::filesystem;
 
 namespace {
-constexpr const char* kPid = "0000012345";
-
-std::string hl7(const std::string& pid, const std::string& type, const std::string& extra = "") {
-  return "MSH|^~\\&|HIS|S|GW|R|20250101120000||" + type + "|1|P|2.5||||||~ISO IR87||ISO 2022-1994\r"
-         "PID|0001||" + pid + "^^^^PI||\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B\r" + extra;
-}
-
-// Writes root/PID[0:3]/PID[3:6]/PID/date/type/name with an mtime an hour before `now`.
-fs::path put(const fs::path& root, const std::string& date, const std::string& type, const std::string& order,
-             const std::string& stamp, char flag, const std::string& content, const std::string& pid = kPid) {
-  fs::path dir = root / pid.substr(0, 3) / pid.substr(3, 3) / pid / date / type;
-  fs::path file = dir / (pid + "_" + date + "_" + type + "_" + order + "_" + stamp + "_01_" + flag);
-  test::write_file(file, content);
-  return file;
-}
-
-void age(const fs::path& p, std::time_t mtime) {
-  struct utimbuf t{mtime, mtime};
-  REQUIRE(::utime(p.c_str(), &t) == 0);
-}
+using test::age;
+using test::hl7;
+using test::kPid;
+using test::put;
 
 void rename_flag(const fs::path& file, char to) {
   std::string n = file.string();
