@@ -39,6 +39,9 @@ std::string heartbeat_json(const HeartbeatInput& in) {
                        {"ingested_last_poll", s.stats.ingested},
                        {"quarantined_last_poll", s.stats.quarantined},
                        {"waiting_to_be_stable", s.stats.waiting},
+                       {"unreadable", s.stats.unreadable},
+                       {"unreadable_paths", s.stats.unreadable_paths},
+                       {"skipped", s.stats.skipped},
                        {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)}});
   }
   json problems = json::array();

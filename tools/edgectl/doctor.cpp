@@ -23,6 +23,7 @@
 #include "daemon/spool/spool_reader.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
+#include "tools/edgectl/doctor_links.hpp"
 #include "tools/edgectl/doctor_peers.hpp"
 #include "tools/edgectl/doctor_report.hpp"
 
@@ -329,6 +330,7 @@ int doctor(const Common& c, const std::string& service_user_name) {
   if (cfg) {
     auto su = service_user(service_user_name, r);
     check_sources(r, *cfg, su);
+    check_source_links(r, *cfg);
     check_stop_list(r, *cfg, su);
     check_keys(r, *cfg, su);
     check_state_dir(r, *cfg, su);

@@ -84,7 +84,8 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
     if (hb.value("available", false) && hb.contains("sources") && hb["sources"].is_array())
       for (const auto& h : hb["sources"])
         if (h.value("name", "") == s.name)
-          for (const char* k : {"last_poll", "last_success", "last_error", "waiting_to_be_stable"})
+          for (const char* k : {"last_poll", "last_success", "last_error", "waiting_to_be_stable", "unreadable",
+                                "unreadable_paths", "skipped"})
             if (h.contains(k)) src[k] = h[k];
     j["sources"].push_back(src);
   }
@@ -136,6 +137,11 @@ void print_text(const json& j) {
     std::cout << "\n";
     if (s.contains("last_poll")) std::cout << "    last poll " << str(s["last_poll"]) << ", last success " << str(s.value("last_success", json())) << "\n";
     if (s.contains("last_error") && !s["last_error"].is_null()) std::cout << "    last error: " << str(s["last_error"]) << "\n";
+    if (s.value("unreadable", 0) > 0) {
+      std::cout << "    cannot read " << str(s["unreadable"]) << " path(s) (grant the service user read, and execute on "
+                << "folders; tried again every poll):\n";
+      for (const auto& p : s.value("unreadable_paths", json::array())) std::cout << "      " << str(p) << "\n";
+    }
   }
   const json& g = j["gate"];
   const json& f = g["stop_list_file"];

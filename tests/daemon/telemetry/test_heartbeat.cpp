@@ -115,3 +115,24 @@ TEST_CASE("heartbeat: a failing destination reports its error and failures") {
   CHECK(j["destination"]["next_attempt_at"].is_string());
   CHECK(j["destination"]["last_success"].is_string());
 }
+
+TEST_CASE("heartbeat: a source names the paths it cannot read, and counts what it never opens") {
+  auto in = healthy();
+  telemetry::SourceStatus s{"emr", "ssmix2", kNow - 10, kNow - 10, {}, ""};
+  s.stats.add_unreadable("/srv/ssmix2/std/000/001/0000012345/20250110");
+  s.stats.add_unreadable("/srv/ssmix2/std/000/002/0000022222/20250111/OMP-01/x_1");
+  s.stats.skipped = 3;
+  in.sources.push_back(s);
+  auto j = beat(in);
+  const auto& src = j["sources"][0];
+  CHECK(src["unreadable"] == 2);
+  CHECK(src["unreadable_paths"] == json{"/srv/ssmix2/std/000/001/0000012345/20250110",
+                                        "/srv/ssmix2/std/000/002/0000022222/20250111/OMP-01/x_1"});
+  CHECK(src["skipped"] == 3);
+
+  for (int i = 0; i < 20; ++i) s.stats.add_unreadable("/srv/x/" + std::to_string(i));
+  in.sources = {s};
+  j = beat(in);
+  CHECK(j["sources"][0]["unreadable"] == 22);
+  CHECK(j["sources"][0]["unreadable_paths"].size() == SourceStats::kListed);
+}
