@@ -235,7 +235,9 @@ class Walker {
                   "this source, set cross_filesystems: true on the source, or add it as another root";
   }
 
-  // Entries never opened: reported when first seen (or changed), kept as kSkipped.
+  // Entries never opened: reported when first seen, and a link again when it was made anew
+  // (perhaps pointing elsewhere); kept as kSkipped. Not by ctime: chown or an ACL change on the
+  // tree would repeat every report.
   void note_skipped(const std::string& key, const std::vector<Entry>& entries, const fs::path& abs,
                     const std::vector<UnitState>* units) {
     std::vector<UnitState> fetched;
@@ -243,7 +245,7 @@ class Walker {
       if (!e.skipped()) continue;
       if (!units) units = &(fetched = ctx_.state.units(key));
       const UnitState* prev = find(*units, e.name);
-      if (!prev || prev->status != kSkipped || prev->ctime_ns != e.ctime_ns)
+      if (!prev || prev->status != kSkipped || (e.type == Entry::Type::link && prev->mtime_ns != e.mtime_ns))
         log::warning("source " + opt_.source + ": skipping " + (abs / e.name).string() + ": " +
                      describe_skipped(e, abs / e.name));
       ctx_.state.put_unit(key, {e.name, 0, e.mtime_ns, e.ctime_ns, kSkipped});
