@@ -129,9 +129,12 @@ class CapturedLog {
 class TestMount {
  public:
   TestMount(const char* source, const fs::path& target, const char* type, unsigned long flags) : target_(target) {
-    static const bool isolated = ::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
-    if (!isolated) {
-      why_ = std::string("no private mount namespace: ") + std::strerror(errno);
+    static const std::string isolation_failed = [] {  // once per process: "" when done
+      if (::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) return std::string();
+      return std::string("no private mount namespace: ") + std::strerror(errno);
+    }();
+    if (!isolation_failed.empty()) {
+      why_ = isolation_failed;
       return;
     }
     fs::create_directories(target);
