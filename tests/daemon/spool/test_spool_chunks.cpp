@@ -1,4 +1,4 @@
-// Large parts live in spool_chunks (schema 2): every reader and writer of content goes through
+// Large parts live in spool_chunks (schema 3): every reader and writer of content goes through
 // them. A tiny injected chunk size makes small files span many chunks.
 #include <doctest/doctest.h>
 
@@ -199,7 +199,7 @@ TEST_CASE("spool chunks: a schema-1 spool is migrated and its records stay reada
     ins.bind(1, util::sha256_hex(old_content)).bind_blob(2, std::as_bytes(std::span(old_content))).run();
   }
   spool::Spool s(t / "state", kTinyChunk);  // larger than a chunk, but stored whole under schema 1
-  CHECK(s.schema_version() == 2);
+  CHECK(s.schema_version() == spool::Spool::kSchemaVersion);
   auto ready = s.ready_records(0, 10);
   REQUIRE(ready.size() == 1);
   CHECK(read_all(s, ready[0].parts[0].part_id) == old_content);
