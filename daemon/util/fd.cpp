@@ -8,10 +8,22 @@
 #include <cstring>
 
 #include "daemon/core/error.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::util {
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+namespace {
+// Paths may come from a source tree: any bytes, shown in their display form. Keeps errno, which
+// the messages below read in the same expression.
+std::string shown(const std::filesystem::path& p) {
+  const int saved = errno;
+  std::string out = display_name(p.string());
+  errno = saved;
+  return out;
+}
+}  // namespace
 
 void Fd::reset() {
   if (fd_ >= 0) ::close(fd_);
@@ -24,14 +36,14 @@ Fd open_for_read(const std::filesystem::path& path, Links links) {
   if (!fd) {
     int err = errno;
     if (err == ELOOP)
-      throw OpenError("cannot read " + path.string() + ": it is a symbolic link, which is not followed", err);
-    throw OpenError("cannot open " + path.string() + ": " + errno_text(err) +
+      throw OpenError("cannot read " + shown(path) + ": it is a symbolic link, which is not followed", err);
+    throw OpenError("cannot open " + shown(path) + ": " + errno_text(err) +
                         (err == EACCES ? " (grant the sennen-edge user read access)" : ""),
                     err);
   }
   struct stat st{};
   if (tree && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)))
-    throw OpenError("cannot read " + path.string() + ": not a regular file (a device, FIFO or socket is never read)",
+    throw OpenError("cannot read " + shown(path) + ": not a regular file (a device, FIFO or socket is never read)",
                     EINVAL);
   return fd;
 }
@@ -40,7 +52,7 @@ std::size_t read_some(const Fd& fd, std::span<std::byte> buf, const std::filesys
   for (;;) {
     ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno != EINTR) throw Error("cannot read " + path.string() + ": " + errno_text(errno));
+    if (errno != EINTR) throw Error("cannot read " + shown(path) + ": " + errno_text(errno));
   }
 }
 
@@ -50,7 +62,7 @@ void write_all(const Fd& fd, std::span<const std::byte> data, const std::filesys
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
-      throw Error("cannot write " + path.string() + ": " + errno_text(err) +
+      throw Error("cannot write " + shown(path) + ": " + errno_text(err) +
                   (err == ENOSPC ? " (free disk space on that file system)" : ""));
     }
     data = data.subspan(static_cast<std::size_t>(n));
@@ -58,20 +70,20 @@ void write_all(const Fd& fd, std::span<const std::byte> data, const std::filesys
 }
 
 void fsync_or_throw(const Fd& fd, const std::filesystem::path& path) {
-  if (::fsync(fd.get()) != 0) throw Error("cannot fsync " + path.string() + ": " + errno_text(errno));
+  if (::fsync(fd.get()) != 0) throw Error("cannot fsync " + shown(path) + ": " + errno_text(errno));
 }
 
 void fsync_directory(const std::filesystem::path& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw Error("cannot open directory " + dir.string() + ": " + errno_text(errno));
+  if (!fd) throw Error("cannot open directory " + shown(dir) + ": " + errno_text(errno));
   fsync_or_throw(fd, dir);
 }
 
 void sync_filesystem(const std::filesystem::path& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw Error("cannot open directory " + dir.string() + ": " + errno_text(errno));
+  if (!fd) throw Error("cannot open directory " + shown(dir) + ": " + errno_text(errno));
   if (::syncfs(fd.get()) != 0)
-    throw Error("cannot flush the file system holding " + dir.string() + " to disk: " + errno_text(errno));
+    throw Error("cannot flush the file system holding " + shown(dir) + " to disk: " + errno_text(errno));
 }
 
 std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
@@ -82,7 +94,7 @@ std::string read_small_file(const std::filesystem::path& path, std::size_t max_b
     std::size_t n = read_some(fd, buf, path);
     if (n == 0) break;
     if (out.size() + n > max_bytes)
-      throw Error(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+      throw Error(shown(path) + " is larger than " + std::to_string(max_bytes) + " bytes");
     out.append(reinterpret_cast<const char*>(buf), n);
   }
   return out;
@@ -92,7 +104,7 @@ AtomicFile::AtomicFile(std::filesystem::path target, unsigned mode) : target_(st
   temp_ = target_;
   temp_ += ".tmp-" + std::to_string(::getpid());
   fd_ = Fd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (!fd_) throw Error("cannot create " + temp_.string() + ": " + errno_text(errno));
+  if (!fd_) throw Error("cannot create " + shown(temp_) + ": " + errno_text(errno));
 }
 
 AtomicFile::~AtomicFile() {
@@ -111,7 +123,7 @@ void AtomicFile::commit() {
   fsync_or_throw(fd_, temp_);
   fd_.reset();
   if (::rename(temp_.c_str(), target_.c_str()) != 0)
-    throw Error("cannot rename " + temp_.string() + " to " + target_.string() + ": " + errno_text(errno));
+    throw Error("cannot rename " + shown(temp_) + " to " + shown(target_) + ": " + errno_text(errno));
   committed_ = true;
   fsync_directory(target_.parent_path().empty() ? "." : target_.parent_path());
 }

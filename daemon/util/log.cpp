@@ -7,6 +7,8 @@
 #include <mutex>
 #include <string>
 
+#include "daemon/util/name_text.hpp"
+
 namespace sennen::log {
 namespace {
 std::atomic<int> g_max_level{static_cast<int>(Level::info)};
@@ -24,7 +26,7 @@ void write(Level level, std::string_view message) {
   std::string line;
   if (g_prefix == 1) line = "<" + std::to_string(static_cast<int>(level)) + ">";
   line += kNames[static_cast<int>(level)];
-  line += message;
+  line += util::one_line(message);  // whatever the caller passed: one line, no control character
   line += '\n';
   std::lock_guard lock(g_write_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -2,7 +2,9 @@
 // Logging to stderr in a form journald keeps: each line starts with a syslog priority "<N>" when
 // stderr is not a terminal (journald strips it and records the priority). The sink is configured
 // once at start-up (the one piece of process-wide state, like the C libraries' own init).
-// Never log patient names or record content; IDs, paths and counts only.
+// Never log patient names or record content; IDs, paths and counts only. Every message is
+// written as one line without control characters (util::one_line), so a file name holding a
+// newline cannot forge a line or a priority; print names with util::display_name.
 #include <string_view>
 
 namespace sennen::log {
