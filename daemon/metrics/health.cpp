@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/util/name_text.hpp"
+
 namespace sennen::metrics {
 
 Health health(const Snapshot& s, config::Seconds max_pending, std::int64_t now) {
@@ -40,13 +42,14 @@ Health health(const Snapshot& s, config::Seconds max_pending, std::int64_t now) 
   for (const auto& p : s.problems)
     if (p.code != "stuck") h.problems.push_back(p.message);
   h.ok = h.problems.empty();
-  h.json = nlohmann::json{{"status", h.ok ? "ok" : "failing"},
-                          {"problems", h.problems},
-                          {"sources", sources},
-                          {"oldest_pending_age_seconds", oldest_age},
-                          {"max_pending_age_seconds", max_pending.count()},
-                          {"destination_consecutive_failures", s.destination.consecutive_failures}}
-               .dump();
+  nlohmann::json j{{"status", h.ok ? "ok" : "failing"},
+                   {"problems", h.problems},
+                   {"sources", sources},
+                   {"oldest_pending_age_seconds", oldest_age},
+                   {"max_pending_age_seconds", max_pending.count()},
+                   {"destination_consecutive_failures", s.destination.consecutive_failures}};
+  util::one_line_strings(j);  // errors may quote names from a source tree: any bytes
+  h.json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return h;
 }
 

@@ -9,6 +9,7 @@
 #include "daemon/spool/content_stream.hpp"
 #include "daemon/spool/spool_statements.hpp"
 #include "daemon/util/fd.hpp"
+#include "daemon/util/name_text.hpp"
 #include "daemon/util/sha256.hpp"
 #include "sennen/spool_migrations.hpp"
 
@@ -168,10 +169,13 @@ void Spool::rollback() noexcept {
 }
 
 namespace {
+// Values come from names and headers (an order number from a file name, a DICOM Modality) and
+// may hold any bytes: a value that is not UTF-8 is kept as its display form plus "<key>_b64"
+// (docs/batch-format.md), so the stored JSON is valid and the bytes recoverable.
 std::string attributes_json(const RecordDraft& d) {
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : d.attributes) j[k] = v;
-  return j.dump();
+  for (const auto& [k, v] : d.attributes) util::put_name(j, k, v);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // sha256 of a multi-part record: over the sorted listing "name\0size\0sha256\n" of its parts,

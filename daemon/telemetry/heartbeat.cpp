@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/telemetry/health.hpp"
-
+#include "daemon/util/name_text.hpp"
 #include "daemon/util/time_format.hpp"
 #include "sennen/version.hpp"
 
@@ -124,7 +124,10 @@ std::string heartbeat_json(const HeartbeatInput& in) {
         {"bytes_sealed", in.bytes_sealed},
         {"bytes_delivered", in.bytes_delivered}}},
   };
-  return j.dump(2);
+  // Messages (a source's last error, a pause reason) may quote names from a source tree: one line
+  // each, and never an exception for bytes that are not UTF-8.
+  util::one_line_strings(j);
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace sennen::telemetry

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "daemon/util/name_text.hpp"
 #include "daemon/util/time_format.hpp"
 
 namespace sennen::edgectl {
@@ -51,7 +52,13 @@ std::optional<config::Config> load_config(const std::filesystem::path& file) {
   return std::nullopt;
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+// Names in the documents follow util::put_name; the replace handler is the last line of defence
+// for any other bytes that are not UTF-8 (never an exception).
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+std::string shown(const std::string& name) { return util::display_name(name); }
 
 std::filesystem::path last_heartbeat(const config::Config& cfg) { return cfg.state_dir / "heartbeat.json"; }
 

@@ -27,6 +27,8 @@ std::string bytes(std::uint64_t n);
 std::optional<config::Config> load_config(const std::filesystem::path& file);
 
 void print_json(const nlohmann::json& j);
+// A name from a source tree (any bytes) for a terminal: util::display_name.
+std::string shown(const std::string& name);
 
 // Loads the config named by `c` and runs fn(config); config problems and any error fn throws
 // become exit status 2, with the error on stderr after "sennen-edgectl COMMAND: ".

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "daemon/spool/sqlite.hpp"
+#include "daemon/util/name_text.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
 #include "tools/edgectl/spool_access.hpp"
@@ -39,10 +40,13 @@ std::vector<Entry> entries(sqlite::Connection& db, std::optional<std::int64_t> i
   return out;
 }
 
+// Paths are bytes from the source tree (util::put_name: "_b64" when not UTF-8).
 json to_json(const Entry& e) {
-  return {{"id", e.id},     {"source", e.source}, {"path", e.path},
-          {"reason", e.reason}, {"size", e.size}, {"at", when(e.at)},
-          {"copy_path", e.copy_path.empty() ? json(nullptr) : json(e.copy_path)}};
+  json j = {{"id", e.id}, {"source", e.source}, {"reason", util::one_line(e.reason)}, {"size", e.size},
+            {"at", when(e.at)}, {"copy_path", nullptr}};
+  util::put_name(j, "path", e.path);
+  if (!e.copy_path.empty()) util::put_name(j, "copy_path", e.copy_path);
+  return j;
 }
 
 // The polling-state key of the folder holding `rel_path` under root number `root` (see
@@ -99,8 +103,9 @@ int quarantine_list(const Common& c) {
       return 0;
     }
     for (const auto& e : rows)
-      std::cout << "#" << e.id << "  " << when(e.at) << "  " << e.source << "  " << e.path << "\n    reason: " << e.reason
-                << "\n    copy:   " << (e.copy_path.empty() ? "-" : e.copy_path) << "\n";
+      std::cout << "#" << e.id << "  " << when(e.at) << "  " << e.source << "  " << shown(e.path)
+                << "\n    reason: " << util::one_line(e.reason)
+                << "\n    copy:   " << (e.copy_path.empty() ? "-" : shown(e.copy_path)) << "\n";
     std::cout << rows.size() << " quarantined file(s); details: sennen-edgectl quarantine show ID\n";
     return 0;
   });
@@ -119,7 +124,7 @@ int quarantine_show(const Common& c, std::int64_t id, bool content) {
       std::ifstream in(e.copy_path, std::ios::binary);
       if (e.copy_path.empty() || !in) {
         std::cerr << "sennen-edgectl quarantine show: no copy of #" << id << " to show"
-                  << (e.copy_path.empty() ? "" : " (" + e.copy_path + " cannot be read)") << "\n";
+                  << (e.copy_path.empty() ? "" : " (" + shown(e.copy_path) + " cannot be read)") << "\n";
         return 2;
       }
       std::cout << in.rdbuf();
@@ -135,11 +140,11 @@ int quarantine_show(const Common& c, std::int64_t id, bool content) {
     const std::string why = cannot_retry(cfg, e);
     std::cout << "quarantine entry #" << e.id << "\n"
               << "  source: " << e.source << "\n"
-              << "  path:   " << e.path << "\n"
+              << "  path:   " << shown(e.path) << "\n"
               << "  size:   " << bytes(e.size) << " (" << e.size << " bytes)\n"
               << "  when:   " << when(e.at) << "\n"
-              << "  reason: " << e.reason << "\n"
-              << "  copy:   " << (e.copy_path.empty() ? "-" : e.copy_path) << "\n"
+              << "  reason: " << util::one_line(e.reason) << "\n"
+              << "  copy:   " << (e.copy_path.empty() ? "-" : shown(e.copy_path)) << "\n"
               << "  retry:  " << (why.empty() ? "sennen-edgectl quarantine retry " + std::to_string(e.id) : why) << "\n"
               << "  (the file's content is not shown; add --content to print the copy, which may hold patient data)\n";
     return 0;
@@ -162,7 +167,7 @@ int quarantine_retry(const Common& c, std::optional<std::int64_t> id) {
       }
       for (const auto& e : rows) {
         if (auto why = cannot_retry(cfg, e); !why.empty()) {
-          std::cerr << "#" << e.id << " " << e.source << ":" << e.path << ": not retried: " << why << "\n";
+          std::cerr << "#" << e.id << " " << e.source << ":" << shown(e.path) << ": not retried: " << why << "\n";
           ++skipped;
           continue;
         }
@@ -177,10 +182,14 @@ int quarantine_retry(const Common& c, std::optional<std::int64_t> id) {
     }
     if (c.json) {
       json out = {{"requeued", json::array()}, {"skipped", skipped}};
-      for (const auto& e : done) out["requeued"].push_back({{"id", e.id}, {"source", e.source}, {"path", e.path}});
+      for (const auto& e : done) {
+        json r = {{"id", e.id}, {"source", e.source}};
+        util::put_name(r, "path", e.path);
+        out["requeued"].push_back(std::move(r));
+      }
       print_json(out);
     } else {
-      for (const auto& e : done) std::cout << "#" << e.id << " " << e.source << ":" << e.path << ": re-queued\n";
+      for (const auto& e : done) std::cout << "#" << e.id << " " << e.source << ":" << shown(e.path) << ": re-queued\n";
       std::cout << done.size() << " file(s) will be read again at the next poll of their source"
                 << (skipped ? "; " + std::to_string(skipped) + " could not be retried (above)" : "") << "\n";
     }

@@ -7,6 +7,7 @@
 
 #include "daemon/gate/patient_id.hpp"
 #include "daemon/spool/spool_reader.hpp"
+#include "daemon/util/name_text.hpp"
 #include "daemon/util/time_format.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
@@ -48,14 +49,16 @@ int queue(const Common& c) {
       json out = {{"records", json::array()},
                   {"withdrawals_pending", d.withdrawals_pending},
                   {"batches_pending", d.batches_pending}};
-      for (const auto& q : rows)
-        out["records"].push_back({{"source", q.source},
-                                  {"kind", q.kind},
-                                  {"state", q.state},
-                                  {"hold_reason", q.hold_reason.empty() ? json(nullptr) : json(q.hold_reason)},
-                                  {"count", q.count},
-                                  {"bytes", q.bytes},
-                                  {"oldest_age_seconds", now - q.oldest_ingested_at}});
+      for (const auto& q : rows) {
+        json row = {{"source", q.source},
+                    {"state", q.state},
+                    {"hold_reason", q.hold_reason.empty() ? json(nullptr) : json(q.hold_reason)},
+                    {"count", q.count},
+                    {"bytes", q.bytes},
+                    {"oldest_age_seconds", now - q.oldest_ingested_at}};
+        util::put_name(row, "kind", q.kind);  // an extended-storage type folder's name: any bytes
+        out["records"].push_back(std::move(row));
+      }
       print_json(out);
       return 0;
     }
@@ -65,12 +68,12 @@ int queue(const Common& c) {
       int ws = 6, wk = 4, wt = 5;
       for (const auto& q : rows) {
         ws = std::max(ws, static_cast<int>(q.source.size()));
-        wk = std::max(wk, static_cast<int>(q.kind.size()));
+        wk = std::max(wk, static_cast<int>(shown(q.kind).size()));
         wt = std::max(wt, static_cast<int>(state_text(q.state, q.hold_reason).size()));
       }
       std::printf("%-*s  %-*s  %-*s  %8s  %10s  %s\n", ws, "SOURCE", wk, "KIND", wt, "STATE", "COUNT", "BYTES", "OLDEST");
       for (const auto& q : rows)
-        std::printf("%-*s  %-*s  %-*s  %8lld  %10s  %s\n", ws, q.source.c_str(), wk, q.kind.c_str(), wt,
+        std::printf("%-*s  %-*s  %-*s  %8lld  %10s  %s\n", ws, q.source.c_str(), wk, shown(q.kind).c_str(), wt,
                     state_text(q.state, q.hold_reason).c_str(), static_cast<long long>(q.count),
                     bytes(static_cast<std::uint64_t>(q.bytes)).c_str(), age(now - q.oldest_ingested_at).c_str());
     }
@@ -116,17 +119,19 @@ int audit(const Common& c, const std::string& patient_id) {
                   {"withdrawals", json::array()},
                   {"batches", batches},
                   {"note", kAuditNote}};
-      for (const auto& rec : a.records)
-        out["records"].push_back({{"source", rec.source},
-                                  {"patient_id", rec.patient_id},
-                                  {"kind", rec.kind},
-                                  {"path", rec.path},
-                                  {"event", rec.event},
-                                  {"state", rec.state},
-                                  {"hold_reason", rec.hold_reason.empty() ? json(nullptr) : json(rec.hold_reason)},
-                                  {"batch_id", rec.batch_id.empty() ? json(nullptr) : json(rec.batch_id)},
-                                  {"batch_state", rec.batch_state.empty() ? json(nullptr) : json(rec.batch_state)},
-                                  {"ingested_at", local(rec.ingested_at)}});
+      for (const auto& rec : a.records) {
+        json row = {{"source", rec.source},
+                    {"patient_id", rec.patient_id},
+                    {"event", rec.event},
+                    {"state", rec.state},
+                    {"hold_reason", rec.hold_reason.empty() ? json(nullptr) : json(rec.hold_reason)},
+                    {"batch_id", rec.batch_id.empty() ? json(nullptr) : json(rec.batch_id)},
+                    {"batch_state", rec.batch_state.empty() ? json(nullptr) : json(rec.batch_state)},
+                    {"ingested_at", local(rec.ingested_at)}};
+        util::put_name(row, "kind", rec.kind);
+        util::put_name(row, "path", rec.path);
+        out["records"].push_back(std::move(row));
+      }
       for (const auto& w : a.withdrawals)
         out["withdrawals"].push_back({{"effective_at", local(w.effective_at)},
                                       {"state", w.batch_id.empty() ? "queued" : "in batch (" + w.batch_state + ")"},
@@ -148,7 +153,7 @@ int audit(const Common& c, const std::string& patient_id) {
     for (const auto& rec : a.records)
       std::cout << "    " << local(rec.ingested_at) << "  " << state_text(rec.state, rec.hold_reason)
                 << (rec.batch_id.empty() ? "" : " in " + rec.batch_id + " (" + rec.batch_state + ")") << "  "
-                << rec.source << " " << rec.kind << " " << rec.event << " " << rec.path << "\n";
+                << rec.source << " " << shown(rec.kind) << " " << rec.event << " " << shown(rec.path) << "\n";
     std::cout << "  withdrawals: " << a.withdrawals.size() << "\n";
     for (const auto& w : a.withdrawals)
       std::cout << "    effective " << local(w.effective_at) << ": "

@@ -101,8 +101,8 @@ int verify_batch(const VerifyArgs& a) {
       if (!v.is_array() && !v.is_object()) std::cout << "  " << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
     if (m.contains("records"))
       for (const auto& r : m["records"])
-        std::cout << "    " << r.value("event", "") << " " << r.value("source", "") << " " << r.value("kind", "") << " "
-                  << r.value("path", "") << " " << (r.contains("size") ? r["size"].dump() : "") << "\n";
+        std::cout << "    " << r.value("event", "") << " " << r.value("source", "") << " " << shown(r.value("kind", ""))
+                  << " " << shown(r.value("path", "")) << " " << (r.contains("size") ? r["size"].dump() : "") << "\n";
     if (m.contains("withdrawals"))
       for (const auto& w : m["withdrawals"]) std::cout << "    withdrawal " << w.dump() << "\n";
   }

@@ -42,6 +42,23 @@ TEST_CASE("spool: schema is created and migrated to the current version") {
   CHECK(again.schema_version() == spool::Spool::kSchemaVersion);
 }
 
+TEST_CASE("spool: attribute values that are not UTF-8 are stored, never an exception") {
+  // An order number from a CP932 file name, a DICOM Modality with stray bytes.
+  test::TempDir t;
+  test::write_file(t / "f1", "MSH|^~\\&|");
+  spool::Spool s(t / "state");
+  auto d = draft(t / "f1", "v1");
+  d.attributes = {{"order_no", "\x83\x65\x83\x58\x83\x67"}, {"modality", "C\xffT"}, {"date", "20250101"}};
+  s.begin();
+  CHECK(s.put(d, "1", spool::Hold::none, 100));
+  s.commit();
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 1);
+  CHECK(ready[0].attributes_json ==
+        "{\"date\":\"20250101\",\"modality\":\"C\\\\xffT\",\"modality_b64\":\"Q/9U\","
+        "\"order_no\":\"テスト\",\"order_no_b64\":\"g2WDWINn\"}");
+}
+
 TEST_CASE("spool: a ready record keeps its bytes exactly, with their sha256") {
   test::TempDir t;
   std::string content = "MSH|^~\\&|\x1b$B4A;z\x1b(B\rPID|||0001";
