@@ -276,6 +276,8 @@ void BatchWriter::add_stream(std::string_view archive_path, std::uint64_t size, 
   m.end_entry(archive_path);
 }
 
+bool BatchWriter::output_failed() const { return impl_->callback_error != nullptr; }
+
 SealedFile BatchWriter::finish() {
   Impl& m = *impl_;
   m.check_usable();

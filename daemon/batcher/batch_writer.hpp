@@ -88,6 +88,11 @@ class BatchWriter {
   // Finishes every layer, fsyncs the file and returns its size and hash.
   SealedFile finish();
 
+  // After add_bytes or add_stream threw: true when the output failed (compression, encryption,
+  // writing the file), false when the entry itself did (its name, or its reader). Only then may
+  // the caller blame the entry.
+  bool output_failed() const;
+
   // Upper bound of the .cms size added by an entry of `size` bytes (tar header and padding, zstd
   // worst case), used to plan batches that stay under batch.max_bytes. Guaranteed:
   //   finish().size <= worst_case_fixed_bytes(keys) + sum of worst_case_entry_bytes(entries).

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-
+#include "daemon/util/name_text.hpp"
 #include "daemon/util/time_format.hpp"
 #include "daemon/util/utf8.hpp"
 #include "sennen/version.hpp"
@@ -15,42 +15,75 @@ namespace {
 json record_json(const PlannedRecord& p) {
   const auto& r = p.record;
   json j = {{"source", r.source},
-            {"kind", r.kind},
             {"patient_id", r.patient_id},
             {"patient_key", r.patient_key},
-            {"key", r.key},
-            {"path", r.path},
             {"sha256", r.sha256},
             {"size", r.size},
             {"event", r.event == Event::upsert ? "upsert" : "delete"},
             {"ingested_at", iso8601_utc(r.ingested_at)}};
+  util::put_name(j, "kind", r.kind);
+  util::put_name(j, "key", r.key);
+  util::put_name(j, "path", r.path);
   if (r.event == Event::upsert) {
     j["archive_path"] = p.archive_path;
     bool single = r.parts.size() == 1 && r.parts[0].name.empty();
     if (!single) {
       json parts = json::array();
-      for (std::size_t i = 0; i < r.parts.size(); ++i)
-        parts.push_back({{"name", r.parts[i].name},
-                         {"size", r.parts[i].size},
-                         {"sha256", r.parts[i].sha256},
-                         {"archive_path", p.part_paths[i]}});
+      for (std::size_t i = 0; i < r.parts.size(); ++i) {
+        json part = {{"size", r.parts[i].size}, {"sha256", r.parts[i].sha256}, {"archive_path", p.part_paths[i]}};
+        util::put_name(part, "name", r.parts[i].name);
+        parts.push_back(std::move(part));
+      }
       j["parts"] = std::move(parts);
     }
   }
+  // Stored by the spool with util::put_name already (values that are not UTF-8 have "_b64").
   json attrs = json::parse(r.attributes_json.empty() ? "{}" : r.attributes_json, nullptr, false);
   if (!attrs.is_discarded() && !attrs.empty()) j["attributes"] = std::move(attrs);
   return j;
 }
 
+bool portable_path(std::string_view path) {
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (!portable_member_component(path.substr(start, end - start))) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 }  // namespace
 
+bool portable_member_component(std::string_view c) {
+  if (c.empty() || c == "." || c == ".." || !util::valid_utf8(c)) return false;
+  char32_t cp = 0;
+  for (std::size_t i = 0, n = 0; i < c.size(); i += n) {
+    n = util::utf8_sequence(c, i, cp);
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) return false;
+    if (cp < 0x80 && std::string_view("\\<>:\"|?*").find(static_cast<char>(cp)) != std::string_view::npos)
+      return false;
+  }
+  return true;
+}
 
-std::string archive_path_for(const spool::StoredRecord& r) {
-  // Paths in the source tree are bytes; the manifest is JSON (UTF-8). A path that is not UTF-8
-  // is replaced in the manifest, and its bytes are addressed in the tar by the spool id only.
-  if (!util::valid_utf8(r.source + r.path)) return "records/_id/" + std::to_string(r.id);
-  return "records/" + r.source + "/" + r.path;
+void assign_archive_paths(PlannedRecord& p, std::set<std::string>& used) {
+  const auto& r = p.record;
+  const bool single = r.parts.size() == 1 && r.parts[0].name.empty();
+  bool portable = portable_member_component(r.source) && portable_path(r.path);
+  if (!single)
+    for (const auto& part : r.parts) portable = portable && portable_path(part.name);
+  // A name that cannot be a tar member on every reader's disk (not UTF-8, "..", a control
+  // character, a character Windows refuses) is addressed by the spool id; the manifest keeps it.
+  p.archive_path = portable ? "records/" + r.source + "/" + r.path : "records/_id/" + std::to_string(r.id);
+  if (!used.insert(p.archive_path).second) p.archive_path += "~" + std::to_string(r.id);
+  p.part_paths.clear();
+  if (r.event != Event::upsert) return;
+  for (std::size_t i = 0; i < r.parts.size(); ++i)
+    p.part_paths.push_back(single ? p.archive_path
+                                  : p.archive_path + "/" + (portable ? r.parts[i].name : std::to_string(i)));
 }
 
 std::string manifest_record_json(const PlannedRecord& r) { return dump(record_json(r)); }

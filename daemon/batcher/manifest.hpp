@@ -1,8 +1,12 @@
 #pragma once
 // manifest.json, the first entry of every batch: what the central side parses. The field names
-// are fixed by docs/batch-format.md (format "sennen-edge-batch/1").
+// are fixed by docs/batch-format.md (format "sennen-edge-batch/1"). Names are bytes: a field that
+// carries one holds its text when it is valid UTF-8, else its display form plus "<field>_b64"
+// with the bytes (util::put_name); the JSON is valid whatever the names hold.
 #include <cstdint>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/spool/spool.hpp"
@@ -24,8 +28,15 @@ struct ManifestHeader {
   std::string stop_list_sha256;
 };
 
-// The archive path for a record's content, unique within the batch; "records/<source>/<path>".
-std::string archive_path_for(const spool::StoredRecord& r);
+// Sets p.archive_path and p.part_paths, unique within the batch (`used` holds the paths taken):
+// "records/<source>/<path>" (and "/<part name>" for each part of a multi-file record) when every
+// component of them is portable (portable_member_component), else "records/_id/<spool record id>"
+// (and "/<part index>"); the manifest keeps the original names.
+void assign_archive_paths(PlannedRecord& p, std::set<std::string>& used);
+
+// A tar member path component that every reader extracts as itself, on Linux and on Windows:
+// valid UTF-8, not empty, "." or "..", and without control characters, '\' or any of <>:"|?*.
+bool portable_member_component(std::string_view c);
 
 // Bytes of one record's entry in manifest.json (as it will be written), for size planning.
 std::string manifest_record_json(const PlannedRecord& r);

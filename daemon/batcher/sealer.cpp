@@ -1,12 +1,15 @@
 #include "daemon/batcher/sealer.hpp"
 
 #include <cstdio>
+#include <memory>
 #include <set>
+#include <vector>
 
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/core/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::batcher {
 namespace fs = std::filesystem;
@@ -16,6 +19,33 @@ constexpr std::size_t kPage = 512;
 std::int64_t unix_now(const Clock& c) {
   return std::chrono::duration_cast<std::chrono::seconds>(c.now().time_since_epoch()).count();
 }
+
+// Ends the spool transaction it began however the scope is left: a throw while sealing must not
+// leave the spool inside a transaction (every later begin() would then be a no-op).
+class SpoolTransaction {
+ public:
+  enum class Kind { read, write };
+  SpoolTransaction(spool::Spool& s, Kind kind) : spool_(s), owner_(!s.in_transaction()) {
+    if (owner_) kind == Kind::read ? s.begin_read() : s.begin();
+  }
+  ~SpoolTransaction() {
+    if (!owner_) return;
+    try {
+      spool_.rollback();
+    } catch (const std::exception&) {  // nothing to do about a failed rollback; SQLite ends it anyway
+    }
+  }
+  SpoolTransaction(const SpoolTransaction&) = delete;
+  SpoolTransaction& operator=(const SpoolTransaction&) = delete;
+  void commit() {
+    if (owner_) spool_.commit();
+    owner_ = false;
+  }
+
+ private:
+  spool::Spool& spool_;
+  bool owner_;
+};
 
 std::string batch_id_for(const std::string& site, std::int64_t created, std::int64_t seq) {
   std::time_t t = static_cast<std::time_t>(created);
@@ -54,14 +84,15 @@ std::vector<std::string> Sealer::seal_all(const std::string& stop_sha, const Eli
   std::vector<std::string> sealed;
   while (!stop) {
     std::string id;
-    if (!seal_one(stop_sha, eligible, progress, id)) break;
-    sealed.push_back(id);
+    const Outcome o = seal_one(stop_sha, eligible, progress, id);
+    if (o == Outcome::nothing_ready) break;
+    if (o == Outcome::sealed) sealed.push_back(id);
   }
   return sealed;
 }
 
-bool Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, SealProgress& progress,
-                      std::string& batch_id) {
+Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, SealProgress& progress,
+                                 std::string& batch_id) {
   auto withdrawals = spool_.pending_withdrawals();
   const std::uint64_t fixed = BatchWriter::worst_case_fixed_bytes(keys_) + 4096 + 256 * withdrawals.size();
   const std::uint64_t budget = options_.max_bytes > fixed ? options_.max_bytes - fixed : 0;
@@ -70,42 +101,38 @@ bool Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, Sea
   std::set<std::string> used_paths;
   std::uint64_t planned = 0, raw = 0;
   bool full = false;
-  spool_.begin_read();
-  for (std::int64_t after = 0; !full;) {
-    auto page = spool_.ready_records(after, kPage);
-    if (page.empty()) break;
-    for (auto& r : page) {
-      after = r.id;
-      if (!eligible(r.patient_key)) continue;
-      PlannedRecord p;
-      p.archive_path = archive_path_for(r);
-      if (!used_paths.insert(p.archive_path).second) p.archive_path += "~" + std::to_string(r.id);
-      bool single = r.parts.size() == 1 && r.parts[0].name.empty();
-      std::uint64_t cost = 0;
-      if (r.event == Event::upsert) {
-        for (const auto& part : r.parts) {
-          std::string path = single ? p.archive_path : p.archive_path + "/" + part.name;
-          cost += BatchWriter::worst_case_entry_bytes(path, part.size);
-          p.part_paths.push_back(std::move(path));
+  {
+    SpoolTransaction snapshot(spool_, SpoolTransaction::Kind::read);
+    for (std::int64_t after = 0; !full;) {
+      auto page = spool_.ready_records(after, kPage);
+      if (page.empty()) break;
+      for (auto& r : page) {
+        after = r.id;
+        if (!eligible(r.patient_key)) continue;
+        PlannedRecord p;
+        p.record = std::move(r);
+        assign_archive_paths(p, used_paths);
+        std::uint64_t cost = 0;
+        for (std::size_t i = 0; i < p.part_paths.size(); ++i)
+          cost += BatchWriter::worst_case_entry_bytes(p.part_paths[i], p.record.parts[i].size);
+        cost += manifest_record_json(p).size() + 2;
+        if (!plan.empty() && planned + cost > budget) {
+          full = true;
+          break;
         }
+        if (plan.empty() && cost > budget)
+          log::warning("record " + p.record.source + ":" + util::display_name(p.record.path) + " (" +
+                       std::to_string(p.record.size) +
+                       " bytes) is larger than batch.max_bytes allows; it is sealed alone in a larger batch "
+                       "(raise batch.max_bytes to keep batches within the limit)");
+        planned += cost;
+        raw += p.record.size;
+        plan.push_back(std::move(p));
       }
-      p.record = std::move(r);
-      cost += manifest_record_json(p).size() + 2;
-      if (!plan.empty() && planned + cost > budget) {
-        full = true;
-        break;
-      }
-      if (plan.empty() && cost > budget)
-        log::warning("record " + p.record.path + " (" + std::to_string(p.record.size) +
-                     " bytes) is larger than batch.max_bytes allows; it is sealed alone in a larger batch "
-                     "(raise batch.max_bytes to keep batches within the limit)");
-      planned += cost;
-      raw += p.record.size;
-      plan.push_back(std::move(p));
     }
+    snapshot.commit();
   }
-  spool_.commit();
-  if (plan.empty() && withdrawals.empty()) return false;
+  if (plan.empty() && withdrawals.empty()) return Outcome::nothing_ready;
 
   ManifestHeader h;
   h.site_id = options_.site_id;
@@ -122,21 +149,34 @@ bool Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, Sea
   std::error_code ec;
   fs::remove(partial, ec);
   SealedFile out;
-  {
-    spool_.begin_read();  // one snapshot for all the blobs read below
+  const PlannedRecord* culprit = nullptr;  // the record being written when something failed
+  try {
+    SpoolTransaction snapshot(spool_, SpoolTransaction::Kind::read);  // one snapshot for all the blobs read
     BatchWriter writer(partial, keys_, options_.zstd_level, h.created_at);
     std::string manifest = build_manifest(h, plan, withdrawals);
     writer.add_bytes("manifest.json", std::as_bytes(std::span(manifest.data(), manifest.size())));
     for (const auto& p : plan) {
-      if (p.record.event != Event::upsert) continue;
-      for (std::size_t i = 0; i < p.record.parts.size(); ++i) {
-        const auto& part = p.record.parts[i];
-        auto reader = spool_.open_part(part.part_id);
-        writer.add_stream(p.part_paths[i], part.size, [&](std::span<std::byte> buf) { return reader->read(buf); });
+      culprit = &p;
+      try {
+        for (std::size_t i = 0; i < p.part_paths.size(); ++i) {
+          auto reader = spool_.open_part(p.record.parts[i].part_id);
+          writer.add_stream(p.part_paths[i], p.record.parts[i].size,
+                            [&](std::span<std::byte> buf) { return reader->read(buf); });
+        }
+      } catch (...) {
+        if (writer.output_failed()) culprit = nullptr;  // the disk, not the record
+        throw;
       }
     }
+    culprit = nullptr;
     out = writer.finish();
-    spool_.commit();
+    snapshot.commit();
+  } catch (const std::exception& e) {
+    // The batch never left the box: abandon it, so its records are ready again.
+    spool_.void_batch(h.batch_id, std::string("sealing failed: ") + e.what());
+    if (!culprit) throw;
+    set_aside(culprit->record, e.what());
+    return Outcome::set_aside;
   }
   fs::rename(partial, outbox_file(h.batch_id));
   util::fsync_directory(options_.outbox);
@@ -147,7 +187,73 @@ bool Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, Sea
   log::info("sealed batch " + h.batch_id + ": " + std::to_string(plan.size()) + " records, " +
             std::to_string(withdrawals.size()) + " withdrawals, " + std::to_string(out.size) + " bytes");
   batch_id = h.batch_id;
-  return true;
+  return Outcome::sealed;
+}
+
+void Sealer::set_aside(const spool::StoredRecord& r, const std::string& why) {
+  const std::string shown = r.source + ":" + util::display_name(r.path);
+  const fs::path copy = spool_.state_dir() / "quarantine" / util::contained_path(r.source) / util::contained_path(r.path);
+  const bool single = r.parts.size() == 1 && r.parts[0].name.empty();
+  std::vector<std::string> notes;  // what of its bytes could not be read (a damaged spool)
+  {
+    std::error_code ec;
+    fs::remove_all(copy, ec);  // a copy left by an earlier attempt
+    fs::create_directories(single ? copy.parent_path() : copy, ec);
+    if (ec)
+      throw Error("cannot set aside " + shown + ": cannot create " + util::display_name(copy.string()) + ": " +
+                  ec.message());
+    SpoolTransaction snapshot(spool_, SpoolTransaction::Kind::read);
+    std::vector<std::byte> buf(64 * 1024);
+    for (std::size_t i = 0; i < r.parts.size(); ++i) {
+      const auto& part = r.parts[i];
+      const fs::path file = single ? copy : copy / util::contained_path(part.name);
+      fs::create_directories(file.parent_path(), ec);
+      // Errors writing the copy are the disk's, not the record's: they propagate, and the record
+      // stays in the spool.
+      util::AtomicFile out(file, 0640);
+      std::uint64_t got = 0;
+      std::unique_ptr<spool::Spool::PartReader> reader;
+      try {
+        reader = spool_.open_part(part.part_id);
+      } catch (const std::exception& e) {
+        notes.push_back("part " + std::to_string(i) + " cannot be read from the spool: " + e.what());
+      }
+      while (reader) {
+        std::size_t n = 0;
+        try {
+          n = reader->read(buf);
+        } catch (const std::exception& e) {
+          notes.push_back("part " + std::to_string(i) + " cannot be read from the spool: " + e.what());
+        }
+        if (n == 0) break;
+        out.write(std::span(buf.data(), n));
+        got += n;
+      }
+      if (got != part.size)
+        notes.push_back("part " + std::to_string(i) + ": " + std::to_string(got) + " of its " +
+                        std::to_string(part.size) + " bytes were in the spool");
+      out.commit();
+    }
+    snapshot.commit();
+  }
+  const std::string reason = "could not be sealed into a batch: " + util::one_line(why);
+  {
+    std::string text = reason + "\nsource " + r.source + ", path " + util::display_name(r.path) + ", spool record " +
+                       std::to_string(r.id) + ", sha256 " + r.sha256 + ", " + std::to_string(r.size) + " bytes\n";
+    for (std::size_t i = 0; !single && i < r.parts.size(); ++i)
+      text += "part " + std::to_string(i) + ": " + util::display_name(r.parts[i].name) + "\n";
+    for (const auto& n : notes) text += util::one_line(n) + "\n";
+    util::AtomicFile txt(fs::path(copy) += ".reason.txt", 0640);
+    txt.write(text);
+    txt.commit();
+  }
+  SpoolTransaction tx(spool_, SpoolTransaction::Kind::write);
+  spool_.add_quarantine(r.source, r.path, reason, r.size, copy.string(), unix_now(clock_));
+  spool_.remove_record(r.id);
+  tx.commit();
+  log::error("record " + shown + " cannot be sealed (" + util::one_line(why) + "); set aside into " +
+             util::display_name(copy.string()) + " and out of the spool, so the other records are sealed without it" +
+             " (see sennen-edgectl quarantine list)");
 }
 
 }  // namespace sennen::batcher

@@ -36,7 +36,12 @@ class Sealer {
   Sealer(spool::Spool& spool, const SealingKeys& keys, SealOptions options, const Clock& clock);
 
   // Seals until nothing is ready. `eligible(patient_key)` is the gate, asked again for every
-  // record at sealing time; ineligible ones are skipped (the caller purges them).
+  // record at sealing time; ineligible ones are skipped (the caller purges them). A record that
+  // cannot be written into a batch (an error of its own, not of the output) is set aside: its
+  // bytes go from the spool to state_dir/quarantine/<source>/<path> with a .reason.txt, it gets
+  // a quarantine entry and leaves the spool, and the batch is planned again without it, so one
+  // record never blocks the others. Throws sennen::Error for anything else (the batch under way
+  // is abandoned; its records stay ready).
   using Eligible = std::function<bool(const std::string& patient_key)>;
   std::vector<std::string> seal_all(const std::string& stop_list_sha256, const Eligible& eligible,
                                     const std::atomic<bool>& stop, SealProgress& progress);
@@ -44,8 +49,10 @@ class Sealer {
   std::filesystem::path outbox_file(const std::string& batch_id) const;
 
  private:
-  bool seal_one(const std::string& stop_list_sha256, const Eligible& eligible, SealProgress& progress,
-                std::string& batch_id);
+  enum class Outcome { nothing_ready, sealed, set_aside };
+  Outcome seal_one(const std::string& stop_list_sha256, const Eligible& eligible, SealProgress& progress,
+                   std::string& batch_id);
+  void set_aside(const spool::StoredRecord& r, const std::string& why);
 
   spool::Spool& spool_;
   const SealingKeys& keys_;

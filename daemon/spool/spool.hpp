@@ -181,6 +181,9 @@ class Spool {
   void mark_delivered(std::string_view batch_id, std::int64_t now);
   // Abandons a batch that never left the box: its records and withdrawals go back to pending.
   void void_batch(std::string_view batch_id, std::string_view reason);
+  // Takes a ready record out of the spool (its parts with it): the sealer set it aside into
+  // quarantine because it cannot be written into any batch.
+  void remove_record(std::int64_t record_id);
   std::vector<BatchInfo> batches_in_state(std::string_view state);
   std::optional<BatchInfo> last_delivered_batch();
   // Patient keys with records inside a batch.

@@ -161,6 +161,12 @@ void Spool::void_batch(std::string_view batch_id, std::string_view reason) {
   tx.commit();
 }
 
+void Spool::remove_record(std::int64_t record_id) {
+  sqlite::Statement q(*db_, "DELETE FROM spool_records WHERE id = ?1 AND state = 'ready'");  // parts cascade
+  q.bind(1, record_id).run();
+  if (db_->changes() != 1) throw Error("internal: record " + std::to_string(record_id) + " was not ready");
+}
+
 std::vector<BatchInfo> Spool::batches_in_state(std::string_view state) {
   sqlite::Statement q(*db_, std::string("SELECT ") + kBatchColumns +
                                 " FROM spool_batches WHERE state = ?1 ORDER BY seq");

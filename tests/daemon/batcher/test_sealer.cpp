@@ -1,0 +1,206 @@
+// The sealer with names that are data, not text: member names every tar reader extracts where
+// they belong, manifests that carry the original bytes, and a record that cannot be written set
+// aside so that it never blocks the batch for the others.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <map>
+
+#include "daemon/batcher/manifest.hpp"
+#include "daemon/batcher/sealer.hpp"
+#include "daemon/core/error.hpp"
+#include "daemon/spool/spool.hpp"
+#include "daemon/spool/sqlite.hpp"
+#include "daemon/util/name_text.hpp"
+#include "tests/daemon/batcher/fixtures.hpp"
+#include "tests/support/manual_clock.hpp"
+#include "tests/support/base64.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace sennen;
+using namespace sennen::batcher;
+using namespace sennen::batcher::testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kNow = 1795608000;
+
+struct Fixture {
+  test::TempDir dir;
+  spool::Spool spool{dir / "state"};
+  test::ManualClock clock{TimePoint(std::chrono::seconds(kNow))};
+  SealingKeys keys = SealingKeys::load(pki() / "site.crt", pki() / "site.key", {pki() / "central.crt"});
+  Sealer sealer{spool, keys, {"1312345678", 64ull << 20, 3, dir / "state" / "outbox"}, clock};
+  int next = 0;
+
+  // A record whose parts are {name, content}; one part with an empty name is a single file.
+  std::int64_t put(const std::string& path, const std::vector<std::pair<std::string, std::string>>& parts,
+                   const std::string& attribute = "x") {
+    RecordDraft d;
+    d.source = "emr-ext";
+    d.key = "key-" + std::to_string(++next);
+    d.version = d.key;
+    d.patient_id = "0001";
+    d.kind = "OMP-01";
+    d.path = path;
+    for (const auto& [name, content] : parts)
+      d.parts.push_back({name, dir / "unused", content.size(), std::make_shared<const std::string>(content)});
+    d.attributes = {{"order_no", attribute}};
+    spool.begin();
+    REQUIRE(spool.put(d, "1", spool::Hold::none, kNow));
+    spool.commit();
+    return spool.ready_records(0, 1000).back().id;
+  }
+
+  std::vector<std::string> seal() {
+    std::atomic<bool> stop{false};
+    SealProgress progress;
+    return sealer.seal_all("stop-sha", [](const std::string&) { return true; }, stop, progress);
+  }
+
+  // The batch's tar members (name -> content) and its manifest.
+  std::pair<std::map<std::string, std::string>, json> open(const std::string& batch_id) {
+    const fs::path out = dir / ("x-" + batch_id);
+    fs::create_directories(out);
+    const fs::path batch = dir / "state" / "outbox" / (batch_id + ".cms");
+    REQUIRE(run_pipeline(unseal_command(batch, "central") + " | tar x -C " + shell_quote(out.string())) == 0);
+    std::map<std::string, std::string> members;
+    for (const auto& e : fs::recursive_directory_iterator(out))
+      if (e.is_regular_file()) members[fs::relative(e.path(), out).string()] = test::read_file(e.path());
+    return {members, json::parse(members.at("manifest.json"))};
+  }
+};
+
+// The bytes a manifest field stands for: `<field>_b64` when present, else the text.
+std::string raw(const json& obj, const std::string& field) {
+  return obj.contains(field + "_b64") ? test::unbase64(obj.at(field + "_b64").get<std::string>())
+                                      : obj.at(field).get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("portable member names: what Linux and Windows readers both extract as themselves") {
+  CHECK(portable_member_component("0000012345_20261125_OMP-01_1_20261125101010_01_1"));
+  CHECK(portable_member_component("L-OBSERVATIONS^検査結果"));
+  for (std::string bad : {"", ".", "..", "a\\b", "a:b", "a<b", "a>b", "a\"b", "a|b", "a?b", "a*b", "a\nb", "a\x7f",
+                          "\x83\x65\x83\x58\x83\x67", "a\xc2\x85"})
+    CHECK_MESSAGE(!portable_member_component(bad), util::display_name(bad));
+}
+
+TEST_CASE("odd names: safe generated members, the original bytes in the manifest") {
+  Fixture f;
+  const std::string cp932 = "\x83\x65\x83\x58\x83\x67";  // テスト in CP932
+  const auto plain = f.put("001/000/0010001/20261125/OMP-01/plain_1", {{"", "plain"}});
+  const auto dotdot = f.put("..\\..\\x", {{"", "backslashes"}});
+  const auto up = f.put("a/../b", {{"", "dot-dot component"}});
+  const auto colon = f.put("001/x:y", {{"", "colon"}});
+  const auto newline = f.put("001/x\n<0>emergency", {{"", "newline"}});
+  const auto sjis = f.put("001/" + cp932 + "/f", {{"", "cp932 folder"}}, cp932);
+  const auto parts = f.put("001/000/0010001/-/ext/folder_1", {{"ok.txt", "ok"}, {cp932 + ".pdf", "cp932 part"},
+                                                              {"sub/..\\y", "backslash part"}});
+  const auto ids = f.seal();
+  REQUIRE(ids.size() == 1);
+  auto [members, manifest] = f.open(ids[0]);
+  std::map<std::string, json> by_path;
+  for (const auto& r : manifest["records"]) by_path[raw(r, "path")] = r;
+  REQUIRE(by_path.size() == 7);
+
+  CHECK(by_path.at("001/000/0010001/20261125/OMP-01/plain_1")["archive_path"] ==
+        "records/emr-ext/001/000/0010001/20261125/OMP-01/plain_1");
+  const std::map<std::string, std::int64_t> generated = {{"..\\..\\x", dotdot},  {"a/../b", up},
+                                                         {"001/x:y", colon},     {"001/x\n<0>emergency", newline},
+                                                         {"001/" + cp932 + "/f", sjis}};
+  for (const auto& [path, id] : generated) {
+    const json& r = by_path.at(path);
+    CHECK(r["archive_path"] == "records/_id/" + std::to_string(id));
+    CHECK(members.count("records/_id/" + std::to_string(id)) == 1);
+  }
+  // Valid UTF-8 is kept as text (JSON escapes the newline); other bytes: display form plus _b64.
+  CHECK(by_path.at("001/x\n<0>emergency")["path"] == "001/x\n<0>emergency");
+  CHECK_FALSE(by_path.at("001/x\n<0>emergency").contains("path_b64"));
+  const json& s = by_path.at("001/" + cp932 + "/f");
+  CHECK(s["path"] == "001/テスト/f");
+  CHECK(test::unbase64(s["path_b64"].get<std::string>()) == "001/" + cp932 + "/f");
+  CHECK(s["attributes"]["order_no"] == "テスト");
+  CHECK(test::unbase64(s["attributes"]["order_no_b64"].get<std::string>()) == cp932);
+  CHECK(members.at("records/_id/" + std::to_string(sjis)) == "cp932 folder");
+
+  // A content folder with one odd part name: every part under the record's id, by index.
+  const json& p = by_path.at("001/000/0010001/-/ext/folder_1");
+  CHECK(p["archive_path"] == "records/_id/" + std::to_string(parts));
+  REQUIRE(p["parts"].size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const json& part = p["parts"][i];
+    CHECK(part["archive_path"] == "records/_id/" + std::to_string(parts) + "/" + std::to_string(i));
+    CHECK(members.at(part["archive_path"].get<std::string>()).size() == part["size"].get<std::size_t>());
+  }
+  CHECK(raw(p["parts"][0], "name") == "ok.txt");
+  CHECK(raw(p["parts"][1], "name") == cp932 + ".pdf");
+  CHECK(p["parts"][1]["name"] == "テスト.pdf");
+  CHECK(raw(p["parts"][2], "name") == "sub/..\\y");
+  CHECK(members.at("records/_id/" + std::to_string(parts) + "/1") == "cp932 part");
+  (void)plain;
+
+  // Nothing outside records/ and manifest.json; no member name a reader could misplace.
+  for (const auto& [name, content] : members) {
+    CHECK((name == "manifest.json" || name.rfind("records/", 0) == 0));
+    for (const auto& c : fs::path(name)) CHECK(portable_member_component(c.string()));
+  }
+}
+
+TEST_CASE("a record that cannot be written is set aside; the others are sealed in the same run") {
+  Fixture f;
+  const auto a = f.put("001/a_1", {{"", "first"}});
+  const auto bad = f.put("001/../../bad_1", {{"", "this part is damaged in the spool"}});
+  const auto c = f.put("001/c_1", {{"", "third"}});
+  // The stored bytes no longer have the size the record says: writing the entry fails.
+  sqlite::Statement damage(f.spool.connection(), "UPDATE spool_parts SET content = zeroblob(4) WHERE record_id = ?1");
+  damage.bind(1, bad).run();
+
+  const auto ids = f.seal();
+  CHECK_FALSE(f.spool.in_transaction());
+  REQUIRE(ids.size() == 1);
+  auto [members, manifest] = f.open(ids[0]);
+  REQUIRE(manifest["records"].size() == 2);
+  CHECK(manifest["records"][0]["path"] == "001/a_1");
+  CHECK(manifest["records"][1]["path"] == "001/c_1");
+  CHECK(f.spool.ready_records(0, 100).empty());
+  (void)a, (void)c;
+
+  // Out of the spool, into quarantine, inside state_dir/quarantine whatever the path held.
+  const fs::path copy = f.dir / "state" / "quarantine" / "emr-ext" / "001" / "%2E%2E" / "%2E%2E" / "bad_1";
+  CHECK(test::read_file(copy) == std::string(4, '\0'));
+  const std::string why = test::read_file(fs::path(copy) += ".reason.txt");
+  CHECK(why.find("could not be sealed") != std::string::npos);
+  CHECK(why.find("4 of its 33 bytes") != std::string::npos);
+  sqlite::Statement q(f.spool.connection(), "SELECT source, path, reason, copy_path FROM quarantine");
+  REQUIRE(q.step());
+  CHECK(q.column_text(0) == "emr-ext");
+  CHECK(q.column_text(1) == "001/../../bad_1");
+  CHECK(q.column_text(2).find("could not be sealed into a batch") == 0);
+  CHECK(q.column_text(3) == copy.string());
+  CHECK_FALSE(q.step());
+  CHECK(f.spool.depth().quarantined == 1);
+
+  // Nothing more to do, and a second run does not find it again.
+  CHECK(f.seal().empty());
+}
+
+TEST_CASE("a failure that is not a record's abandons the batch and leaves no transaction open") {
+  Fixture f;
+  f.put("001/a_1", {{"", "first"}});
+  // The partial file cannot be created: something is in its place.
+  const fs::path partial = f.dir / "state" / "outbox" / "1312345678-20261125T120000Z-00000001.cms.partial";
+  fs::create_directories(partial / "in-the-way");
+  CHECK_THROWS_AS(f.seal(), Error);
+  CHECK_FALSE(f.spool.in_transaction());
+  CHECK(f.spool.ready_records(0, 10).size() == 1);  // the record is ready again, not stuck in a batch
+  CHECK(f.spool.batches_in_state("sealing").empty());
+  CHECK(f.spool.depth().quarantined == 0);
+  fs::remove_all(partial);
+  CHECK(f.seal().size() == 1);
+}
