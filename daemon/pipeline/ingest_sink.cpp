@@ -4,7 +4,9 @@
 #include "daemon/gate/patient_id.hpp"
 #include "daemon/pipeline/flow_control.hpp"
 #include "daemon/util/fd.hpp"
+#include "daemon/pipeline/quarantine_copy.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::pipeline {
 namespace fs = std::filesystem;
@@ -12,7 +14,7 @@ namespace {
 // A chunk is committed once it holds kIngestChunkBytes of content or this many operations: small
 // enough that a crash replays little, large enough that commits (fsyncs) do not dominate ingest.
 constexpr std::uint64_t kChunkOps = 5000;
-constexpr std::uintmax_t kMaxQuarantineCopy = 64ull << 20;
+constexpr std::uint64_t kMaxQuarantineCopy = 64ull << 20;
 
 spool::Hold to_hold(gate::Decision d) {
   switch (d) {
@@ -75,26 +77,28 @@ void IngestSinkImpl::visit(std::string_view patient_id, std::string_view key, st
 }
 
 void IngestSinkImpl::quarantine(const fs::path& file, std::string_view rel_path, std::string_view reason) {
-  fs::path copy = quarantine_dir_ / source_ / fs::path(std::string(rel_path));
-  std::error_code ec;
-  std::uintmax_t size = fs::is_directory(file, ec) ? 0 : fs::file_size(file, ec);
-  std::string copied;
-  if (size <= kMaxQuarantineCopy) {
-    fs::create_directories(copy.parent_path(), ec);
-    fs::remove_all(copy, ec);
-    fs::copy(file, copy, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
-    if (!ec) {
-      copied = copy.string();
-      util::AtomicFile why(fs::path(copy) += ".reason.txt", 0640);
-      why.write(std::string(reason) + "\n");
-      why.commit();
-    } else {
-      log::warning("cannot copy " + file.string() + " into quarantine: " + ec.message());
-    }
+  // Inside quarantine_dir_ whatever the name holds ("..", a leading '/').
+  const fs::path copy = quarantine_dir_ / util::contained_path(source_) / util::contained_path(rel_path);
+  const std::string shown = source_ + ":" + util::display_name(rel_path);
+  QuarantineCopy kept;
+  try {
+    kept = copy_for_quarantine(file, copy, kMaxQuarantineCopy);
+    std::string text = std::string(reason) + "\n";
+    for (const auto& n : kept.notes) text += n + "\n";
+    util::AtomicFile why(fs::path(copy) += ".reason.txt", 0640);
+    why.write(text);
+    why.commit();
+  } catch (const Error& e) {
+    log::warning("cannot copy " + shown + " into quarantine: " + e.what());
   }
-  spool_.add_quarantine(source_, rel_path, reason, size, copied, now());
-  log::warning("quarantined " + source_ + ":" + std::string(rel_path) + ": " + std::string(reason) +
-               (copied.empty() ? "" : " (copy in " + copied + ")"));
+  // What was not copied (a link, a device, a hard-linked file) is part of why it is here.
+  std::string stored(reason);
+  if (!kept.notes.empty()) stored += "; " + kept.notes.front();
+  if (kept.notes.size() > 1) stored += " (and " + std::to_string(kept.notes.size() - 1) + " more in the .reason.txt)";
+  const std::string copied = kept.copied ? copy.string() : std::string();
+  spool_.add_quarantine(source_, rel_path, stored, kept.size, copied, now());
+  log::warning("quarantined " + shown + ": " + stored +
+               (copied.empty() ? "" : " (copy in " + util::display_name(copied) + ")"));
 }
 
 void IngestSinkImpl::quarantine_by_reference(std::string_view rel_path, std::string_view reason, std::uint64_t size) {
