@@ -15,6 +15,7 @@
 #include "daemon/core/error.hpp"
 #include "daemon/pipeline/pipeline.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::app {
 namespace {
@@ -100,7 +101,7 @@ int one_cycle(const std::filesystem::path& file, const std::set<std::string>* on
     if (result.quarantined)
       std::cout << "  quarantined " << result.quarantined << " file(s); see " << p.config().state_dir.string()
                 << "/quarantine and the log above\n";
-    for (const auto& e : result.errors) std::cout << "  error: " << e << "\n";
+    for (const auto& e : result.errors) std::cout << "  error: " << util::one_line(e) << "\n";
     if (g_interrupted) {
       std::cout << "  interrupted: stopped at a safe point; run again to continue\n";
       return kCycleFailed;

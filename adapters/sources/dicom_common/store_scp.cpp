@@ -29,6 +29,7 @@
 #include "daemon/core/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::dicom {
 namespace {
@@ -319,10 +320,11 @@ struct StoreScp::Impl {
     ASC_getAPTitles(assoc->params, calling, sizeof calling, called, sizeof called, nullptr, 0);
     ASC_getPresentationAddresses(assoc->params, peer, sizeof peer, self, sizeof self);
     const std::string calling_ae = trimmed_field(calling), called_ae = trimmed_field(called), peer_host = host_of(peer);
-    const std::string who = "'" + calling_ae + "' from " + peer_host;
+    // AE titles are whatever bytes the peer sent: shown in their display form, compared as sent.
+    const std::string who = "'" + util::display_name(calling_ae) + "' from " + util::display_name(peer_host);
     if (called_ae != options.ae_title)
       return reject(assoc, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED,
-                    who + " called AE title '" + called_ae + "'; we are '" + options.ae_title + "'");
+                    who + " called AE title '" + util::display_name(called_ae) + "'; we are '" + options.ae_title + "'");
     if (!contains(options.allowed_calling_ae_titles, calling_ae))
       return reject(assoc, ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED,
                     who + ": calling AE title not in allowed_calling_ae_titles");

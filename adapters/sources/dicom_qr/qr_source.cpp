@@ -17,6 +17,7 @@
 #include "daemon/core/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::dicom {
 namespace {
@@ -166,7 +167,8 @@ class QrSource final : public Source {
       if (!complete) {
         ++incomplete;
         if (oldest_incomplete.empty() || s.study_date < oldest_incomplete) oldest_incomplete = s.study_date;
-        log::warning("source " + name() + ": study " + s.study_uid + " (StudyDate " + s.study_date + ") is " + st +
+        log::warning("source " + name() + ": study " + s.study_uid + " (StudyDate " +
+                     util::display_name(s.study_date) + ") is " + st +
                      (problem.empty() ? std::string() : " (" + problem + ")") + "; retried on the next poll");
       }
     }

@@ -8,6 +8,7 @@
 #include "daemon/gate/patient_id.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::dicom {
 namespace fs = std::filesystem;
@@ -81,11 +82,12 @@ StoreHandler::Begin Receiver::begin_store(std::string_view, std::string_view) {
 
 std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae, std::uint16_t code,
                                const std::string& reason) {
-  log::warning("source " + options_.name + ": refused an instance from '" + std::string(calling_ae) + "': " + reason);
+  log::warning("source " + options_.name + ": refused an instance from '" + util::display_name(calling_ae) +
+               "': " + reason);
   try {
     const std::string stem = unique_suffix();
     util::AtomicFile why(folders_.rejected / (stem + ".reason.txt"), 0640);
-    why.write("from calling AE title '" + std::string(calling_ae) + "': " + reason + "\n");
+    why.write("from calling AE title '" + util::display_name(calling_ae) + "': " + util::one_line(reason) + "\n");
     why.commit();
     fs::rename(file, folders_.rejected / (stem + ".dcm"));
     util::fsync_directory(folders_.rejected);
@@ -101,7 +103,7 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
                                   std::string_view sop, std::string_view why) {
   std::error_code ec;
   if (!received) {
-    log::warning("source " + options_.name + ": transfer from '" + std::string(calling_ae) +
+    log::warning("source " + options_.name + ": transfer from '" + util::display_name(calling_ae) +
                  "' broke off: " + std::string(why));
     fs::remove(file, ec);
     return status::processing_failure;
@@ -120,7 +122,8 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
     const Instance& in = *r.instance;
     if (in.sop_instance_uid != sop)
       return refuse(file, calling_ae, status::data_set_does_not_match,
-                    "the data set's SOPInstanceUID differs from the C-STORE request's (" + std::string(sop) + ")");
+                    "the data set's SOPInstanceUID differs from the C-STORE request's (" + util::display_name(sop) +
+                        ")");
     std::string mapped = map_patient_id(in.patient_id, options_.patient_id);
     if (!gate::canonical_patient_id(mapped))
       return refuse(file, calling_ae, status::cannot_understand,

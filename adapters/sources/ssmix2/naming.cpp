@@ -3,6 +3,8 @@
 #include <chrono>
 #include <vector>
 
+#include "daemon/util/name_text.hpp"
+
 namespace sennen::ssmix2 {
 namespace {
 
@@ -19,7 +21,9 @@ bool all_digits(std::string_view s) {
 
 bool is_timestamp(std::string_view s) { return s.size() >= 14 && s.size() <= 17 && all_digits(s); }
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// Names are bytes from the EMR's share: quoted in their display form (CP932 decoded, control
+// characters escaped), so a reason is one line of text.
+std::string in_quotes(std::string_view s) { return "\"" + util::display_name(s) + "\""; }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -46,17 +50,17 @@ std::string_view join_range(std::string_view whole, std::string_view first, std:
 std::string check_patient_id(std::string_view pid) {
   if (pid.empty()) return "patient ID is empty";
   if (pid.size() > kMaxPatientIdLength)
-    return "patient ID " + quoted(pid) + " is longer than " + std::to_string(kMaxPatientIdLength) +
+    return "patient ID " + in_quotes(pid) + " is longer than " + std::to_string(kMaxPatientIdLength) +
            " characters";
   for (char c : pid)
     if (!is_alnum(c) && c != '-')
-      return "patient ID " + quoted(pid) + " holds a character other than A-Z, a-z, 0-9 or '-'";
+      return "patient ID " + in_quotes(pid) + " holds a character other than A-Z, a-z, 0-9 or '-'";
   return {};
 }
 
 std::string check_date(std::string_view date) {
   if (date == "-") return {};
-  const std::string bad = "date " + quoted(date);
+  const std::string bad = "date " + in_quotes(date);
   if (date.size() != 8 || !all_digits(date)) return bad + " is neither \"-\" nor 8 digits YYYYMMDD";
   auto number = [&](std::size_t pos, std::size_t len) {
     int v = 0;
@@ -72,7 +76,7 @@ std::string check_date(std::string_view date) {
 
 std::string check_timestamp(std::string_view ts) {
   if (is_timestamp(ts)) return {};
-  return "timestamp " + quoted(ts) + " is not 14 to 17 digits (YYYYMMDDHHMMSS[FFF])";
+  return "timestamp " + in_quotes(ts) + " is not 14 to 17 digits (YYYYMMDDHHMMSS[FFF])";
 }
 
 std::string check_non_empty(std::string_view value, const char* what) {
@@ -83,7 +87,7 @@ std::string parse_flag(std::string_view s, Flag& flag) {
   if (s == "0") flag = Flag::deleted;
   else if (s == "1") flag = Flag::current;
   else if (s == "2") flag = Flag::superseded;
-  else return "condition flag " + quoted(s) + " is not 0, 1 or 2";
+  else return "condition flag " + in_quotes(s) + " is not 0, 1 or 2";
   return {};
 }
 
@@ -119,11 +123,11 @@ ParseResult validate(const Fields& f, const char* key_label) {
 }
 
 ParseResult fail(std::string_view name, const std::string& why) {
-  return {std::nullopt, quoted(name) + ": " + why};
+  return {std::nullopt, in_quotes(name) + ": " + why};
 }
 
 ParseResult with_context(std::string_view name, ParseResult r) {
-  if (!r.name) r.error = quoted(name) + ": " + r.error;
+  if (!r.name) r.error = in_quotes(name) + ": " + r.error;
   return r;
 }
 
@@ -173,9 +177,9 @@ ParseResult parse_extended_name(std::string_view folder_name) {
     f.timestamp = parts[n - 3];
     key_index = n - 4;
   } else {
-    return fail(folder_name, "neither the second-to-last field " + quoted(parts[n - 2]) +
+    return fail(folder_name, "neither the second-to-last field " + in_quotes(parts[n - 2]) +
                                  " (6-field form) nor the third-to-last field " +
-                                 quoted(parts[n - 3]) +
+                                 in_quotes(parts[n - 3]) +
                                  " (7-field form) is a timestamp of 14 to 17 digits; expected " +
                                  kExtendedShape);
   }
@@ -202,7 +206,7 @@ ParseResult parse_extended_name(std::string_view folder_name, std::string_view e
   if (rest.size() <= expected_type.size() || rest.substr(0, expected_type.size()) != expected_type ||
       rest[expected_type.size()] != '_')
     return fail(folder_name, "the type after patient and date is not the type folder's name " +
-                                 quoted(expected_type) + " followed by '_'");
+                                 in_quotes(expected_type) + " followed by '_'");
   f.kind = rest.substr(0, expected_type.size());
   const auto tail = split(rest.substr(expected_type.size() + 1), '_');
   if (tail.size() == 3) {
@@ -217,7 +221,7 @@ ParseResult parse_extended_name(std::string_view folder_name, std::string_view e
     f.flag = tail[3];
   } else {
     return fail(folder_name, "has " + std::to_string(tail.size()) + " '_'-separated fields after the type " +
-                                 quoted(expected_type) +
+                                 in_quotes(expected_type) +
                                  "; expected 3 (key_timestamp_flag) or 4 (key_timestamp_dept_flag)");
   }
   return with_context(folder_name, validate(f, "specific key"));
@@ -233,27 +237,24 @@ std::string check_placement(std::string_view rel_dir, const Name& name) {
   // A PID of 3 or fewer characters has an empty second level, which a writer may have left out.
   if (dirs.size() == 4 && level2.empty()) dirs.insert(dirs.begin() + 1, std::string_view());
   if (dirs.size() != 5)
-    return "expected 5 directories PID[0:3]/PID[3:6]/PID/date/type above " + quoted(name.stem()) +
-           " but found " + std::to_string(dirs.size()) + " in " + quoted(rel_dir);
+    return "expected 5 directories PID[0:3]/PID[3:6]/PID/date/type above " + in_quotes(name.stem()) +
+           " but found " + std::to_string(dirs.size()) + " in " + in_quotes(rel_dir);
 
   std::string out;
   auto add = [&](std::string sentence) {
     if (!out.empty()) out += "; ";
     out += sentence;
   };
+  auto shown = [](std::string_view v) { return util::display_name(v); };
   if (dirs[2] != pid)
-    add("file name says patient " + std::string(pid) + " but it is filed under patient folder " +
-        std::string(dirs[2]));
+    add("file name says patient " + shown(pid) + " but it is filed under patient folder " + shown(dirs[2]));
   if (dirs[0] != level1 || dirs[1] != level2)
-    add("patient " + std::string(pid) + " belongs under " + std::string(level1) + "/" +
-        std::string(level2) + " but is filed under " + std::string(dirs[0]) + "/" +
-        std::string(dirs[1]));
+    add("patient " + shown(pid) + " belongs under " + shown(level1) + "/" + shown(level2) + " but is filed under " +
+        shown(dirs[0]) + "/" + shown(dirs[1]));
   if (dirs[3] != name.date)
-    add("file name says date " + name.date + " but it is filed under date folder " +
-        std::string(dirs[3]));
+    add("file name says date " + shown(name.date) + " but it is filed under date folder " + shown(dirs[3]));
   if (dirs[4] != name.kind)
-    add("file name says type " + name.kind + " but it is filed under type folder " +
-        std::string(dirs[4]));
+    add("file name says type " + shown(name.kind) + " but it is filed under type folder " + shown(dirs[4]));
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include "daemon/gate/patient_id.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::ssmix2 {
 namespace fs = std::filesystem;
@@ -91,7 +92,7 @@ class StandardSource final : public TreeSource {
     auto from_name = gate::canonical_patient_id(unit.name.patient_id);
     auto from_pid3 = gate::canonical_patient_id(hl7.header->patient_id);
     if (!from_name || !from_pid3 || *from_name != *from_pid3) {
-      up.quarantine_reason = "misplaced: PID-3 names patient " + hl7.header->patient_id +
+      up.quarantine_reason = "misplaced: PID-3 names patient " + util::display_name(hl7.header->patient_id) +
                              " but the file is stored as patient " + unit.name.patient_id;
       return up;
     }
@@ -128,7 +129,7 @@ class StandardSource final : public TreeSource {
 };
 
 void StandardSource::log_ignored(const std::string& rel, const std::string& what) const {
-  log::warning("source " + name() + ": ignoring " + rel + ": " + what);
+  log::warning("source " + name() + ": ignoring " + util::display_name(rel) + ": " + what);
 }
 
 }  // namespace

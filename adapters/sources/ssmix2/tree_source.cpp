@@ -5,6 +5,7 @@
 
 #include "daemon/core/error.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::ssmix2 {
 namespace fs = std::filesystem;
@@ -145,7 +146,7 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
       status = kQuarantined;
     } else {
       if (p && p->state.status == kIngested) {
-        log::warning("source " + name() + ": " + rel + " was rewritten in place after it was read; "
+        log::warning("source " + name() + ": " + util::display_name(rel) + " was rewritten in place after it was read; "
                      "its new content is taken as a new version");
         version += "#" + std::to_string(u.entry.mtime_ns);
       }
