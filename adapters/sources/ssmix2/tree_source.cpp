@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 
 #include "daemon/core/error.hpp"
 #include "daemon/util/log.hpp"
@@ -223,13 +224,20 @@ std::optional<std::vector<ContentPart>> TreeSource::locate(std::string_view path
   if (colon == std::string_view::npos) return std::nullopt;
   std::size_t root = std::stoul(std::string(version.substr(0, colon)));
   if (root >= options_.roots.size()) return std::nullopt;
-  std::string_view stem = version.substr(colon + 1);
-  stem = stem.substr(0, stem.find('#'));
+  // "<root>:<stem>", plus "#<mtime ns>" for a file rewritten in place. Names are bytes and a stem
+  // may hold '#' itself: the whole stem is tried first, then without a trailing "#<digits>".
+  const std::string_view full = version.substr(colon + 1);
+  std::vector<std::string_view> stems{full};
+  const auto hash = full.rfind('#');
+  if (hash != std::string_view::npos && hash + 1 < full.size() &&
+      full.find_first_not_of("0123456789", hash + 1) == std::string_view::npos)
+    stems.push_back(full.substr(0, hash));
   fs::path dir = options_.roots[root] / fs::path(std::string(path)).parent_path();
-  for (char flag : {'1', '2', '0'}) {
-    fs::path candidate = dir / (std::string(stem) + "_" + flag);
-    if (dirpoll::entry_at(candidate)) return parts_at(candidate);
-  }
+  for (std::string_view stem : stems)
+    for (char flag : {'1', '2', '0'}) {
+      fs::path candidate = dir / (std::string(stem) + "_" + flag);
+      if (dirpoll::entry_at(candidate)) return parts_at(candidate);
+    }
   return std::nullopt;
 }
 

@@ -202,6 +202,30 @@ TEST_CASE("ssmix2: locate follows a held version through its renames") {
   CHECK_FALSE(f.source->locate(d.path, d.version));
 }
 
+TEST_CASE("ssmix2: locate finds a held version whose name holds '#' (names are bytes)") {
+  // The fuzzer's find: an order number "a#1" cut the stem at '#', so a held record of a patient who
+  // became eligible could not be read again and was dropped.
+  Fixture f;
+  auto file = put(f.root, "20250110", "OMP-01", "a#1", "20250110101010123", '1', hl7(kPid, "RDE^O11"));
+  age(file, f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  auto d = f.sink.records[0].draft;
+  auto parts = f.source->locate(d.path, d.version);
+  REQUIRE(parts);
+  CHECK((*parts)[0].file == file);
+  // A version rewritten in place ("#<mtime ns>" after the stem) still finds its file.
+  test::write_file(file, hl7(kPid, "RDE^O11", "RXE|changed\r"));
+  age(file, f.past() + 1);
+  f.sink.clear();
+  f.poll(true);
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.sink.records[0].draft.version.find("#", d.version.size()) != std::string::npos);
+  parts = f.source->locate(f.sink.records[0].draft.path, f.sink.records[0].draft.version);
+  REQUIRE(parts);
+  CHECK((*parts)[0].file == file);
+}
+
 TEST_CASE("ssmix2: a missing root is an error of the source, not of a file") {
   test::TempDir tmp;
   spool::Spool spool{tmp / "state"};
