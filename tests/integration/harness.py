@@ -1,11 +1,13 @@
 """Shared helpers for the integration tests: a synthetic hospital, the real daemon, and batch
 verification with the stock openssl/zstd/tar CLIs (through tools/sennen-verify-batches)."""
+import base64
 import datetime as dt
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -120,6 +122,47 @@ class Hospital:
         site = self.expected()["site_id"]
         with open(os.path.join(self.export, site, "heartbeat.json"), encoding="utf-8") as f:
             return json.load(f)
+
+
+def name_bytes(obj, field):
+    """The bytes of a name in a manifest (docs/batch-format.md): `<field>_b64` when present (the
+    name is not UTF-8), else the UTF-8 text."""
+    if field + "_b64" in obj:
+        return base64.b64decode(obj[field + "_b64"])
+    return obj[field].encode("utf-8")
+
+
+def unit_name(e, key, kind=None, dept=None):
+    """The bytes of an SS-MIX2 unit name (standardized file or extended content folder) like
+    expected.json's entry e, its key (order number or specific key), type or department replaced."""
+    return b"_".join([e["patient_id"].encode(), e["date"].encode(), kind or e["kind"].encode(), key,
+                      e["timestamp"].encode(), dept or (e["dept"] or "-").encode(), b"1"])
+
+
+def unit_folder(e, levels=None, kind=None):
+    """Entry e's unit folder PID[0:3]/PID[3:6]/PID/date/type as bytes, `levels` {index: name} and
+    the type replaced."""
+    pid = e["patient_id"].encode()
+    d = [pid[0:3], pid[3:6], pid, e["date"].encode(), kind or e["kind"].encode()]
+    for i, v in (levels or {}).items():
+        d[i] = v
+    return b"/".join(d)
+
+
+def quarantine_rows(h):
+    """{(source, path bytes): reason} of the spool's quarantine table."""
+    db = sqlite3.connect("file:%s?mode=ro" % h.path("state", "spool.db"), uri=True)
+    db.text_factory = bytes
+    try:
+        return {(s.decode(), p): r.decode("utf-8") for s, p, r in db.execute("SELECT source, path, reason FROM quarantine")}
+    finally:
+        db.close()
+
+
+def run_once_raw(h, timeout=300):
+    """`sennen-edged --once` with its output as bytes (names in it may be anything): (rc, stdout, stderr)."""
+    r = subprocess.run([EDGED, "--config", h.config, "--once"], capture_output=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
 
 
 def records_of(batches):

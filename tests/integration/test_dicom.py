@@ -8,6 +8,7 @@ pushed), stopped and not-yet-notified patients never leave, the manifest names e
 UIDs, modality and study date, a study that grows is completed by the next --once, retrieve: move
 brings the same through our own acceptor, a study holding two patients (one stopped) is retrieved
 once and gated per instance, and kill -9 in the middle of a C-GET loses and duplicates nothing."""
+import base64
 import collections
 import ctypes
 import datetime
@@ -56,7 +57,7 @@ def make_dcm(path, patient, study, series, sop, date, modality="CT", frames=0, s
             + (f"(0028,0008) IS [{frames}]\n" if frames else "")
             + f"(0028,0010) US {side}\n(0028,0011) US {side}\n(0028,0100) US 8\n(0028,0101) US 8\n"
             f"(0028,0102) US 7\n(0028,0103) US 0\n(7fe0,0010) OB ={raw}\n")
-    with open(path + ".txt", "w") as f:
+    with open(path + ".txt", "w", errors="surrogateescape") as f:  # "\udcff": the byte 0xFF, as a peer may send
         f.write(dump)
     subprocess.run(["dump2dcm", "-q", "+te", path + ".txt", path], check=True)
     os.remove(raw)
@@ -245,8 +246,9 @@ class DicomTest(unittest.TestCase):
         self.assertEqual(rc, 0, log[-4000:])
         return log
 
-    def push(self, files):
-        """The modality pushes to our SCP while the daemon runs as a service; stopped with SIGTERM."""
+    def push(self, files, also=None):
+        """The modality pushes to our SCP while the daemon runs as a service (`also()` runs before the
+        push); stopped with SIGTERM. Returns the service's log."""
         log = open(self.h.path("service.log"), "w")
         proc = subprocess.Popen([EDGED, "--config", self.h.config], stdout=log, stderr=log)
         try:
@@ -256,6 +258,8 @@ class DicomTest(unittest.TestCase):
                 self.assertIsNone(proc.poll(), "the daemon exited")
                 self.assertLess(time.monotonic(), deadline, "our SCP did not answer C-ECHO")
                 time.sleep(0.2)
+            if also:
+                also()
             r = subprocess.run(["storescu", "-v", "-aet", "CT1", "-aec", "SENNEN", "127.0.0.1", str(SCP_PORT),
                                 *files], capture_output=True, text=True, env=NODELAY)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -264,6 +268,8 @@ class DicomTest(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=120)
             log.close()
+        self.assertEqual(proc.returncode, 0, "the service ended with %d" % proc.returncode)
+        return read(self.h.path("service.log"))
 
     def test_pacs_and_modality_deliver_each_eligible_instance_once_byte_exact(self):
         a, b, c = self.eligible[:3]
@@ -323,6 +329,32 @@ class DicomTest(unittest.TestCase):
         keys = {r["patient_key"] for r, _ in got}
         self.assertNotIn(canonical(self.stopped), keys)
         self.assertNotIn(canonical(self.not_notified), keys)
+
+    def test_odd_bytes_from_a_peer_never_crash_and_keep_their_bytes(self):
+        """A Modality that is not UTF-8 (it becomes the record's kind and an attribute) and a calling
+        AE title holding a newline and a priority: the service keeps serving, the instance arrives with
+        its bytes in the manifest, and the refusal is one log line in display form."""
+        a = self.eligible[0]
+        pushed = dict([self.instance(a, 20, 1, 1, "20240701", modality="C\udcffT")])
+        self.add_sources(SCP_SOURCE)
+
+        def odd_ae_title():
+            r = subprocess.run(["echoscu", "-aet", b"CT\n<0>forged\xff", "-aec", "SENNEN", "127.0.0.1",
+                                str(SCP_PORT)], capture_output=True, env=NODELAY)
+            self.assertNotEqual(r.returncode, 0, "an AE title not in allowed_calling_ae_titles was accepted")
+
+        log = self.push([v["path"] for v in pushed.values()], also=odd_ae_title)
+        self.run_once()
+        for line in log.decode("utf-8").splitlines():  # strict: no raw byte from the peer
+            self.assertRegex(line, r"^<[3-7]>[^\x00-\x1f\x7f]*$")
+        self.assertIn(b"'CT\\x0a<0>forged\\xff' from 127.0.0.1: calling AE title not in allowed", log)
+        got = delivered(self.h, os.path.join(self.work, "keep"))
+        self.assertEqual(len(got), 1)
+        rec, data = got[0]
+        self.assertEqual(dataset_of(data), dataset_of(read(pushed[rec["attributes"]["sop_instance_uid"]]["path"])))
+        self.assertEqual(rec["kind"], "DICOM-C\\xffT")
+        self.assertEqual(base64.b64decode(rec["kind_b64"]), b"DICOM-C\xffT")
+        self.assertEqual(base64.b64decode(rec["attributes"]["modality_b64"]), b"C\xffT")
 
     def test_retrieve_move_delivers_through_our_own_acceptor(self):
         """retrieve: move, wired from the config file: the PACS connects back to move_port."""
