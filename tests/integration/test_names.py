@@ -173,17 +173,7 @@ class NamesTest(unittest.TestCase):
         self.assertIn(hb["status"], ("ok", "failing"))
 
         batches = self.h.batches()
-        planted = {}
-        others = []
-        for r in records_of(batches):
-            k = (r["source"], name_bytes(r, "path"))
-            if k in p.delivered:
-                self.assertNotIn(k, planted, "sent twice: %r" % (k,))
-                planted[k] = r
-            else:
-                others.append(r)
-        # Every other record arrived, exactly once and byte-exact, in the same run.
-        assert_delivered_exactly(self, [{"manifest": {"records": others}}], p.exp)
+        planted = self.delivered_besides(p)  # every other record arrived, once and byte-exact, in the same run
 
         # Each odd name that is still SS-MIX2 was delivered with its exact bytes recoverable.
         self.assertEqual(set(planted), set(p.delivered), "odd names not delivered")
@@ -218,24 +208,64 @@ class NamesTest(unittest.TestCase):
             self.assertIn(k, rows, "not quarantined: %r" % (k,))
             self.assertTrue(rows[k], k)
 
-        # The link to the signing key: nothing of the key in quarantine or in any batch.
-        with open(self.h.path("pki", "site.key"), "rb") as f:
-            key = f.read()
-        body = key.splitlines()[1]
-        for top in (self.h.path("state", "quarantine"), self.extract_all()):
-            for dirpath, _d, files in os.walk(top):
-                for n in files:
-                    path = os.path.join(dirpath, n)
-                    if os.path.islink(path):
-                        self.fail("a link in %s: %s" % (top, path))
-                    with open(path, "rb") as f:
-                        self.assertNotIn(body, f.read(), path)
+        self.assert_key_nowhere()
 
         # The next run is as calm: nothing sent twice, nothing new quarantined.
         rc, out, err = run_once_raw(self.h)
         check_output(self, rc, out, err)
         self.assertEqual(len(self.h.batches()), len(batches))
         self.assertEqual(quarantine_rows(self.h), rows)
+
+    def assert_key_nowhere(self):
+        """Nothing of the site's signing key in state_dir/quarantine or in any delivered batch."""
+        with open(self.h.path("pki", "site.key"), "rb") as f:
+            body = f.read().splitlines()[1]
+        for top in (self.h.path("state", "quarantine"), self.extract_all()):
+            for dirpath, _d, files in os.walk(top):
+                for n in files:
+                    path = os.path.join(dirpath, n)
+                    self.assertFalse(os.path.islink(path), "a link in %s: %s" % (top, path))
+                    with open(path, "rb") as f:
+                        self.assertNotIn(body, f.read(), path)
+
+    def delivered_besides(self, p):
+        """Checks every record but the planted ones arrived (once, byte-exact); returns the planted."""
+        planted, others = {}, []
+        for r in records_of(self.h.batches()):
+            k = (r["source"], name_bytes(r, "path"))
+            if k in p.delivered:
+                self.assertNotIn(k, planted, "sent twice: %r" % (k,))
+                planted[k] = r
+            else:
+                others.append(r)
+        assert_delivered_exactly(self, [{"manifest": {"records": others}}], p.exp)
+        return planted
+
+    def test_a_part_name_libarchive_cannot_store_stalls_nothing(self):
+        # A part name that is not UTF-8 in a content folder whose own name is fine: libarchive
+        # refused it ("Can't record entry in tar file without pathname") and no batch was sealed.
+        p = Planter(self.h)
+        rel = p.ext_dir() + b"/" + p.ext_name()
+        p.ext_deliver(rel, [(b"document.xml", b"<doc/>"), (BAD + b".pdf", b"%PDF-1.4")])
+        p.age()
+        rc, out, err = run_once_raw(self.h)
+        planted = self.delivered_besides(p)  # the others, in the same run
+        check_output(self, rc, out, err)
+        r = planted[("emr-ext", rel)]
+        self.assertEqual({name_bytes(x, "name") for x in r["parts"]}, {b"document.xml", BAD + b".pdf"})
+
+    def test_a_link_to_the_site_key_is_never_copied_nor_sent(self):
+        p = Planter(self.h)
+        rel = p.ext_dir() + b"/" + p.ext_name()
+        p.ext_quarantine(rel)
+        os.symlink(self.h.path("pki", "site.key").encode(), os.path.join(p.root("emr-ext"), rel, b"key.pem"))
+        p.age()
+        rc, out, err = run_once_raw(self.h)
+        check_output(self, rc, out, err)
+        self.delivered_besides(p)
+        reason = quarantine_rows(self.h)[("emr-ext", rel)]
+        self.assertIn("key.pem: symbolic link to " + self.h.path("pki", "site.key"), reason)
+        self.assert_key_nowhere()
 
     def test_a_newline_in_a_name_forges_no_log_line(self):
         p = Planter(self.h)

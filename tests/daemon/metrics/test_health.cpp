@@ -105,3 +105,12 @@ TEST_CASE("a bad metrics section is reported with its key") {
   CHECK(problem("metrics: {max_pending_age: soon}\n").find("metrics.max_pending_age") != std::string::npos);
   CHECK(problem("metrics: {prot: 1}\n").find("metrics") != std::string::npos);
 }
+
+TEST_CASE("a source error quoting a name that is not UTF-8 still gives a JSON body") {
+  auto s = running_since(1000, 10000 - 181, 9500);
+  s.sources[0].last_error = "cannot read directory /srv/std/\x83\x65\xff\n";
+  auto h = health(s, kSixHours, 10000);
+  CHECK_FALSE(h.ok);
+  auto j = nlohmann::json::parse(h.json);
+  CHECK(j["sources"][0]["last_error"] == "cannot read directory /srv/std/\\x83e\\xff\\x0a");
+}

@@ -136,3 +136,18 @@ TEST_CASE("heartbeat: a source names the paths it cannot read, and counts what i
   CHECK(j["sources"][0]["unreadable"] == 22);
   CHECK(j["sources"][0]["unreadable_paths"].size() == SourceStats::kListed);
 }
+
+TEST_CASE("heartbeat: errors quoting names that are not UTF-8 are one line each, never an exception") {
+  // A source's error quotes a folder of the export tree: CP932 bytes and a newline.
+  auto in = healthy();
+  telemetry::SourceStatus s;
+  s.name = "emr";
+  s.type = "ssmix2";
+  s.last_error = "cannot read directory /srv/std/\x83\x65\x83\x58\x83\x67\n<0>emergency: \xff";
+  in.sources = {s};
+  in.destination_error = "bad\rline";
+  auto j = beat(in);
+  CHECK(j["sources"][0]["last_error"] == "cannot read directory /srv/std/\\x83e\\x83X\\x83g\\x0a<0>emergency: \\xff");
+  CHECK(j["destination"]["last_error"] == "bad\\x0dline");
+  CHECK(j["status"] == "failing");
+}

@@ -1,6 +1,7 @@
 """sennen-edgectl's operations that change something: quarantine show/retry, flush, optout
 list/import. Each against a synthetic hospital run by the real daemon, cross-checked with the
 spool itself (python's sqlite3) and the delivered batches."""
+import base64
 import datetime
 import hashlib
 import json
@@ -95,6 +96,41 @@ class Quarantine(unittest.TestCase):
         self.assertEqual(log.count("warning: quarantined"), len(self.entries), log[-3000:])
         self.assertEqual(edgectl("quarantine", "retry", "--config", self.cfg)[0], 2)  # neither ID nor --all
         self.assertEqual(edgectl("quarantine", "retry", "424242", "--config", self.cfg)[0], 2)
+
+
+class OddNameQuarantine(unittest.TestCase):
+    """A quarantined file whose name is CP932 with a newline: every view shows it as one line and
+    --json keeps its bytes (path_b64)."""
+
+    def setUp(self):
+        self.h = harness.Hospital(patients=4, seed=5)
+        self.addCleanup(self.h.cleanup)
+        e = next(f for f in self.h.expected()["files"] if f["source"] == "emr")
+        self.rel = os.path.dirname(e["path"]).encode() + b"/" + "テスト".encode("cp932") + b"\n<0>x"
+        path = os.path.join(self.h.path("ssmix2/std").encode(), self.rel)
+        with open(path, "wb") as f:
+            f.write(b"junk")
+        old = time.time() - 7200
+        os.utime(path, (old, old))
+        os.utime(os.path.dirname(path), (old, old))
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log[-2000:])
+
+    def test_list_show_and_retry_keep_the_name_exact_and_on_one_line(self):
+        rc, entries = edgectl_json("quarantine", "list", "--config", self.h.config)
+        self.assertEqual(rc, 0)
+        odd = [e for e in entries if "path_b64" in e]
+        self.assertEqual(len(odd), 1, entries)
+        self.assertEqual(base64.b64decode(odd[0]["path_b64"]), self.rel)
+        self.assertTrue(odd[0]["path"].endswith("/テスト\\x0a<0>x"), odd[0]["path"])
+        self.assertEqual(base64.b64decode(odd[0]["copy_path_b64"]).split(b"/quarantine/emr/")[1], self.rel)
+        rc, out, err = edgectl("quarantine", "list", "--config", self.h.config)
+        self.assertEqual(rc, 0, err)
+        self.assertIn(odd[0]["path"] + "\n", out)  # the display form, then the end of the line
+        rc, j = edgectl_json("quarantine", "show", str(odd[0]["id"]), "--config", self.h.config)
+        self.assertEqual((rc, j["path_b64"]), (0, odd[0]["path_b64"]))
+        rc, j = edgectl_json("quarantine", "retry", str(odd[0]["id"]), "--config", self.h.config)
+        self.assertEqual((rc, base64.b64decode(j["requeued"][0]["path_b64"])), (0, self.rel))
 
 
 def closed_window():
