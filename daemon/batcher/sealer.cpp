@@ -192,7 +192,8 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
 
 void Sealer::set_aside(const spool::StoredRecord& r, const std::string& why) {
   const std::string shown = r.source + ":" + util::display_name(r.path);
-  const fs::path copy = spool_.state_dir() / "quarantine" / util::contained_path(r.source) / util::contained_path(r.path);
+  const fs::path copy =
+      spool_.state_dir() / "quarantine" / util::contained_path(r.source) / util::contained_path(r.path);
   const bool single = r.parts.size() == 1 && r.parts[0].name.empty();
   std::vector<std::string> notes;  // what of its bytes could not be read (a damaged spool)
   {

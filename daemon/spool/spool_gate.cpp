@@ -7,6 +7,7 @@
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/spool_statements.hpp"
 #include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::spool {
 
@@ -234,7 +235,7 @@ std::pair<std::int64_t, std::int64_t> Spool::release_patient(std::string_view pa
       db_->exec("ROLLBACK TO release_record; RELEASE release_record");
       drop.bind(1, r.id).run();
       ++stale;
-      log::warning("source " + r.source + ": held version " + r.path +
+      log::warning("source " + r.source + ": held version " + util::display_name(r.path) +
                    " is no longer in the source tree as it was; it is dropped (a newer version supersedes it)");
     }
   }

@@ -324,7 +324,8 @@ struct StoreScp::Impl {
     const std::string who = "'" + util::display_name(calling_ae) + "' from " + util::display_name(peer_host);
     if (called_ae != options.ae_title)
       return reject(assoc, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED,
-                    who + " called AE title '" + util::display_name(called_ae) + "'; we are '" + options.ae_title + "'");
+                    who + " called AE title '" + util::display_name(called_ae) + "'; we are '" + options.ae_title +
+                        "'");
     if (!contains(options.allowed_calling_ae_titles, calling_ae))
       return reject(assoc, ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED,
                     who + ": calling AE title not in allowed_calling_ae_titles");
