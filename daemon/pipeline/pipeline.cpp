@@ -532,15 +532,15 @@ struct Pipeline::Impl {
   // destination accepts while deliveries back off ends the wait: the destination answers again.
   DeliveryResult write_heartbeat() {
     update_flow();  // also between cycles, so a pause ends (and DICOM senders are let in) promptly
-    const std::string json = telemetry::heartbeat_json(heartbeat_input());
+    const auto in = heartbeat_input();
     try {
       util::AtomicFile copy(cfg.state_dir / "heartbeat.json");
-      copy.write(json);
+      copy.write(telemetry::heartbeat_json(in, telemetry::Audience::box));
       copy.commit();
     } catch (const Error& e) {
       log::warning(std::string("heartbeat not kept in state_dir: ") + e.what());
     }
-    auto r = destination->put_heartbeat(json);
+    auto r = destination->put_heartbeat(telemetry::heartbeat_json(in, telemetry::Audience::central));
     if (!r.ok()) log::warning("heartbeat not delivered to " + destination->describe() + ": " + r.reason);
     if (auto probe = dispatcher.next_probe_at(); probe && clock.now() >= *probe) {  // it was a probe too
       dispatcher.probed(r, clock.now());
