@@ -106,7 +106,10 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
   j["last_batch"] = last ? batch_json(*last) : json(nullptr);
   j["quarantined"] = d.quarantined;
   if (hb.value("available", false)) {
-    j["heartbeat"] = {{"path", hb["path"]}, {"time", hb.value("time", "")}, {"status", hb.value("status", "")}};
+    j["heartbeat"] = {{"path", hb["path"]},
+                      {"time", hb.value("time", "")},
+                      {"status", hb.value("status", "")},
+                      {"problems", hb.value("problems", json::array())}};
     if (hb.contains("destination")) j["destination"] = hb["destination"];
   } else {
     j["heartbeat"] = hb;
@@ -177,6 +180,8 @@ void print_text(const json& j) {
     std::cout << "none: " << str(hb["why"]) << (hb.contains("path") ? " (" + str(hb["path"]) + ")" : "") << "\n";
   else
     std::cout << str(hb["path"]) << ": written " << str(hb["time"]) << ", status " << str(hb["status"]) << "\n";
+  if (hb.contains("problems"))
+    for (const auto& p : hb["problems"]) std::cout << "  problem: " << str(p.value("message", json())) << "\n";
   if (j.contains("destination")) {
     const json& d = j["destination"];
     std::cout << "\ndestination\n  " << str(d.value("describe", json())) << ": last success " << str(d.value("last_success", json()));
