@@ -26,9 +26,11 @@ spool::Hold to_hold(gate::Decision d) {
 }
 }  // namespace
 
-IngestSinkImpl::IngestSinkImpl(spool::Spool& spool, const gate::Gate& gate, const Clock& clock, std::string source,
+IngestSinkImpl::IngestSinkImpl(spool::Spool& spool, spool::Spool::Transaction& tx, const gate::Gate& gate,
+                               const Clock& clock, std::string source,
                                fs::path quarantine_dir, std::function<void()> on_progress)
     : spool_(spool),
+      tx_(tx),
       gate_(gate),
       clock_(clock),
       source_(std::move(source)),
@@ -108,9 +110,8 @@ void IngestSinkImpl::quarantine_by_reference(std::string_view rel_path, std::str
 }
 
 void IngestSinkImpl::checkpoint() {
-  if (ops_in_tx_ >= kChunkOps || spool_.bytes_stored_in_transaction() >= kIngestChunkBytes) {
-    spool_.commit();
-    spool_.begin();
+  if (ops_in_tx_ >= kChunkOps || tx_.bytes_stored() >= kIngestChunkBytes) {
+    tx_.checkpoint();
     ops_in_tx_ = 0;
     first_visit_cache_.clear();
   }

@@ -271,23 +271,26 @@ struct Pipeline::Impl {
     const std::int64_t last_full = spool.counter(full_key);
     const bool full = scfg && now() - last_full >= scfg->full_scan_interval.count();
     SourceStats stats;
-    IngestSinkImpl sink(spool, gate, clock, s.name(), cfg.state_dir / "quarantine", [&] {
-      progress.records_ingested = base.records_ingested + stats.ingested;
-      progress.bytes_ingested = base.bytes_ingested + stats.bytes;
-      report();
-    });
-    PollGuard guard(*state, stop, [&] { return spool_bytes + sink.stored_bytes() >= cfg.limits.spool_max_bytes; });
-    SourceContext ctx{clock, guard, sink, guard.halt(), stats, full, SpoolFull(spool_full)};
+    GateCounts withheld;
+    bool halted_by_cap = false;
     const auto started = std::chrono::steady_clock::now();
     try {
-      spool.begin();
+      spool::Spool::Transaction tx(spool);  // the poll commits in chunks (IngestSinkImpl::checkpoint)
+      IngestSinkImpl sink(spool, tx, gate, clock, s.name(), cfg.state_dir / "quarantine", [&] {
+        progress.records_ingested = base.records_ingested + stats.ingested;
+        progress.bytes_ingested = base.bytes_ingested + stats.bytes;
+        report();
+      });
+      PollGuard guard(*state, stop, [&] { return spool_bytes + sink.stored_bytes() >= cfg.limits.spool_max_bytes; });
+      SourceContext ctx{clock, guard, sink, guard.halt(), stats, full, SpoolFull(spool_full)};
       s.poll(ctx);
-      spool.commit();
+      tx.commit();
+      withheld = sink.counts();
+      halted_by_cap = guard.halted_by_cap();
       status.last_success = now();
       status.last_error.clear();
       if (full && !guard.halt()) spool.set_counter(full_key, status.last_poll);
     } catch (const Error& e) {
-      spool.rollback();
       status.last_error = e.what();
       result.errors.push_back("source " + s.name() + ": " + e.what());
       log::error("source " + s.name() + ": " + e.what());
@@ -297,7 +300,7 @@ struct Pipeline::Impl {
     progress.records_ingested = base.records_ingested + stats.ingested;
     progress.bytes_ingested = base.bytes_ingested + stats.bytes;
     result.quarantined += stats.quarantined;
-    if (guard.halted_by_cap()) {
+    if (halted_by_cap) {
       spool_full = true;  // DICOM senders are refused from now on, not from the next check
       log::notice("source " + s.name() + ": poll stopped at the spool cap (spool.max_bytes); it goes on where it "
                   "stopped once deliveries make room");
@@ -307,10 +310,9 @@ struct Pipeline::Impl {
               std::to_string(stats.files_seen) + " files, " + std::to_string(stats.ingested) + " ingested (" +
               std::to_string(stats.bytes) + " bytes), " + std::to_string(stats.waiting) + " waiting, " +
               std::to_string(stats.quarantined) + " quarantined");
-    auto& c = sink.counts();
-    if (c.stopped || c.not_notified)
-      log::info("source " + s.name() + ": withheld at ingest: " + std::to_string(c.stopped) + " (stop list), " +
-                std::to_string(c.not_notified) + " (not yet notified)");
+    if (withheld.stopped || withheld.not_notified)
+      log::info("source " + s.name() + ": withheld at ingest: " + std::to_string(withheld.stopped) + " (stop list), " +
+                std::to_string(withheld.not_notified) + " (not yet notified)");
   }
 
   std::optional<int> first_visit(const std::string& key) {
@@ -391,7 +393,6 @@ struct Pipeline::Impl {
       sealing_error.clear();
       sealing_failures = 0;
     } catch (const Error& e) {
-      spool.rollback();  // a read snapshot the sealer may have left open
       sealing_error = e.what();
       ++sealing_failures;
       result.errors.push_back(std::string("sealing: ") + e.what());
@@ -670,7 +671,6 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
     try {
       run();
     } catch (const std::exception& e) {
-      p.spool.rollback();  // whatever the stage left open
       result.errors.push_back(std::string(what) + ": " + e.what());
       log::error(std::string(what) + ": " + e.what());
     }
