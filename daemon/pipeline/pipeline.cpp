@@ -97,7 +97,7 @@ struct Pipeline::Impl {
     // not released by an operator.
     gate.set_stopped(spool.stopped_keys());
     for (std::size_t i = 0; i < cfg.sources.size(); ++i)
-      source_status[cfg.sources[i].name] = {cfg.sources[i].name, config::source_type_name(cfg.sources[i].type), 0, 0, {}, {}};
+      source_status[cfg.sources[i].name] = {cfg.sources[i].name, cfg.sources[i].type, 0, 0, {}, {}};
     try {
       config_sha256 = util::sha256_hex(util::read_small_file(cfg.file, 1 << 20));
     } catch (const Error&) {
@@ -269,7 +269,8 @@ struct Pipeline::Impl {
     const auto* scfg = source_config(s.name());
     const std::string full_key = "full_scan_at:" + s.name();
     const std::int64_t last_full = spool.counter(full_key);
-    const bool full = scfg && now() - last_full >= scfg->full_scan_interval.count();
+    const auto every = scfg && scfg->options ? scfg->options->full_scan_every() : std::nullopt;
+    const bool full = every && now() - last_full >= every->count();
     SourceStats stats;
     GateCounts withheld;
     bool halted_by_cap = false;
@@ -623,8 +624,8 @@ struct Pipeline::Impl {
     in.upload_window_open = dispatcher.window().allows(clock.now());
     in.flow = {in.depth.content_bytes(), cfg.limits.spool_max_bytes, in.bytes_pending, cfg.limits.outbox_max_bytes,
                flow.intake_paused, flow.sealing_paused};
-    if (cfg.destination.type == config::DestinationType::https)
-      in.certificates.push_back(telemetry::read_certificate("client", cfg.destination.tls.cert, in.now));
+    if (auto client = cfg.destination.options ? cfg.destination.options->client_certificate() : std::nullopt)
+      in.certificates.push_back(telemetry::read_certificate("client", *client, in.now));
     in.certificates.push_back(telemetry::read_certificate("signer", cfg.encryption.signer_cert, in.now));
     struct statvfs vfs{};
     if (::statvfs(cfg.state_dir.c_str(), &vfs) == 0) {

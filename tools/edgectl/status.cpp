@@ -79,7 +79,7 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
                                                : json(nullptr)}};
   j["sources"] = json::array();
   for (const auto& s : cfg.sources) {
-    json src = {{"name", s.name}, {"type", config::source_type_name(s.type)}, {"units_by_status", json::object()}};
+    json src = {{"name", s.name}, {"type", s.type}, {"units_by_status", json::object()}};
     if (units.count(s.name)) src["units_by_status"] = units[s.name];
     if (hb.value("available", false) && hb.contains("sources") && hb["sources"].is_array())
       for (const auto& h : hb["sources"])

@@ -146,6 +146,18 @@ class HttpsDestination final : public Destination {
     }
   }
 
+  DeliveryResult check_access() override {
+    const std::string url = opt_.url + "/" + opt_.site_id + "/heartbeat.json";
+    try {
+      auto o = client_.head(url);
+      // Authenticated either way: 404 only says no heartbeat was stored yet.
+      if (o.code == CURLE_OK && o.status == 404) return DeliveryResult::delivered();
+      return checked(o, "HEAD " + url);
+    } catch (const Error& e) {
+      return DeliveryResult::retry(e.what());
+    }
+  }
+
   DeliveryResult put_heartbeat(std::string_view json) override {
     const std::string url = opt_.url + "/" + opt_.site_id + "/heartbeat.json";
     try {

@@ -214,6 +214,18 @@ class S3Destination final : public Destination {
     }
   }
 
+  DeliveryResult check_access() override {
+    const std::string key = object_key("heartbeat.json");
+    try {
+      auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
+      // Signed and accepted either way: 404 only says no heartbeat was stored yet.
+      if (h.code == CURLE_OK && h.status == 404) return DeliveryResult::delivered();
+      return checked("HEAD " + url(key), h);
+    } catch (const Error& e) {
+      return DeliveryResult::retry(e.what());
+    }
+  }
+
   DeliveryResult put_heartbeat(std::string_view json) override {
     try {
       return put_string(object_key("heartbeat.json"), json);
