@@ -7,7 +7,7 @@
 #include "adapters/sources/dicom_scp/scp_source.hpp"
 #include "adapters/sources/ssmix2/options.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::adapters {
 

@@ -12,7 +12,7 @@
 #include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/pipeline/pipeline.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"

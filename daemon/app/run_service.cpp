@@ -25,7 +25,7 @@
 #include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/metrics/collector.hpp"
 #include "daemon/metrics/exposition.hpp"
 #include "daemon/metrics/health.hpp"

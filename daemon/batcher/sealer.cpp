@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "daemon/batcher/manifest.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"

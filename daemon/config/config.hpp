@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "daemon/config/catalog.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::config {
 

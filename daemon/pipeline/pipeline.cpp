@@ -6,7 +6,7 @@
 
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/batcher/sealer.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/dispatch/dispatcher.hpp"
 #include "daemon/gate/eligibility.hpp"
 #include "daemon/gate/stop_list.hpp"

@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/content_stream.hpp"
 #include "daemon/spool/spool_statements.hpp"
 #include "daemon/util/fd.hpp"

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "daemon/app/instance_lock.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "tools/edgectl/commands.hpp"

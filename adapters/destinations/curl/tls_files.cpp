@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 
 namespace sennen::destinations {

@@ -4,7 +4,7 @@
 
 #include "adapters/destinations/curl/classify.hpp"
 #include "adapters/destinations/curl/curl_easy.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/sha256.hpp"
 
 namespace sennen::destinations {

@@ -3,8 +3,8 @@
 
 #include "adapters/sources/dicom_scp/incoming.hpp"
 #include "adapters/sources/dicom_scp/receiver.hpp"
-#include "daemon/core/error.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sennen::dicom {

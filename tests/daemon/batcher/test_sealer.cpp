@@ -10,7 +10,7 @@
 
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/batcher/sealer.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/sqlite.hpp"
 #include "daemon/util/name_text.hpp"

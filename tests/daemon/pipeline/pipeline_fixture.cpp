@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "tests/daemon/batcher/fixtures.hpp"
 
 namespace sennen::pipeline::testing {

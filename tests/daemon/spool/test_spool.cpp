@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/sqlite.hpp"
 #include "daemon/util/sha256.hpp"

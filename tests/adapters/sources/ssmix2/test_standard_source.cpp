@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "adapters/sources/ssmix2/standard_source.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "tests/adapters/sources/ssmix2/recording_sink.hpp"
 #include "tests/adapters/sources/ssmix2/tree_fixture.hpp"

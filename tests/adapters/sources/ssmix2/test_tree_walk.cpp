@@ -16,7 +16,7 @@
 #include "adapters/sources/dirpoll/walker.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "tests/adapters/sources/ssmix2/recording_sink.hpp"
 #include "tests/adapters/sources/ssmix2/tree_fixture.hpp"
