@@ -2,6 +2,7 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
 namespace sennen::dicom {
@@ -51,6 +52,7 @@ ReadResult read_instance(const std::filesystem::path& file) {
   in.patient_id = get(ds, DCM_PatientID);
   in.modality = get(ds, DCM_Modality);
   in.study_date = get(ds, DCM_StudyDate);
+  in.transfer_syntax = get(*ff.getMetaInfo(), DCM_TransferSyntaxUID);
   const std::pair<const char*, const std::string*> uids[] = {{"SOPClassUID (0008,0016)", &in.sop_class_uid},
                                                              {"SOPInstanceUID (0008,0018)", &in.sop_instance_uid},
                                                              {"StudyInstanceUID (0020,000D)", &in.study_uid},

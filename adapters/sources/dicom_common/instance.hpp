@@ -15,6 +15,7 @@ struct Instance {
   std::string patient_id;        // (0010,0020), trimmed
   std::string modality;          // (0008,0060), may be empty
   std::string study_date;        // (0008,0020) YYYYMMDD, may be empty
+  std::string transfer_syntax;   // (0002,0010) of the file meta information: the one it travelled in
 };
 
 struct ReadResult {

@@ -3,6 +3,10 @@
 //   "qr/studies"       one unit per study seen: size = instances held, status "complete" or
 //                      "incomplete <held>/<C-FIND count>"
 //   "qr/watermark"     unit "study_date", status YYYYMMDD: the next query starts there minus lookback
+//   "qr/stored_ts/<Study>"  one unit per SOP Instance UID whose stored transfer syntax the PACS
+//                      reported (status: that syntax), kept from before the retrieve until the
+//                      instance is taken in, so that a transcoded arrival is recognised even when
+//                      a restart comes in between
 // The watermark never passes a study that is still incomplete, so such a study is queried and
 // retrieved again on every poll until all its instances are held; and it is written in the same
 // transaction as the records, so it advances only when they are committed.
@@ -26,6 +30,8 @@ constexpr const char* kHeldDir = "qr/held/";
 constexpr const char* kStudiesDir = "qr/studies";
 constexpr const char* kWatermarkDir = "qr/watermark";
 constexpr const char* kWatermarkUnit = "study_date";
+constexpr const char* kStoredTsDir = "qr/stored_ts/";
+constexpr const char* kTranscoded = "instances transcoded by";
 
 bool is_date(const std::string& d) { return d.size() == 8 && d.find_first_not_of("0123456789") == std::string::npos; }
 
@@ -89,18 +95,71 @@ class QrSource final : public Source {
   }
 
  private:
+  // The transfer syntax the PACS reported storing `in` in, when it differs from the one `in` came
+  // in: the PACS transcoded it (empty otherwise, or when it did not say).
+  std::string stored_syntax_if_transcoded(SourceContext& ctx, const Instance& in) {
+    auto [at, added] = stored_ts_.try_emplace(in.study_uid);
+    if (added)
+      for (auto& u : ctx.state.units(kStoredTsDir + in.study_uid)) at->second.emplace(u.name, u.status);
+    auto ts = at->second.find(in.sop_instance_uid);
+    return ts != at->second.end() && ts->second != in.transfer_syntax ? ts->second : std::string();
+  }
+
   void take(SourceContext& ctx) {
     // What was retrieved since the last take() was written without fsync (receiver_options):
     // durable now, before the spool records any of it (a held patient's file is the only copy).
     util::sync_filesystem(folders_.incoming);
     incoming_.quarantine_rejected(ctx);
-    incoming_.take(ctx, [&](const Instance& in, const std::string& hash) {
-      ctx.state.put_unit(kHeldDir + in.study_uid, {in.sop_instance_uid, 0, 0, 0, hash});
-    });
+    stored_ts_.clear();
+    incoming_.take(
+        ctx,
+        [&](const Instance& in, const std::string& hash) {
+          ctx.state.put_unit(kHeldDir + in.study_uid, {in.sop_instance_uid, 0, 0, 0, hash});
+          if (std::string stored = stored_syntax_if_transcoded(ctx, in); !stored.empty()) {
+            log::warning("source " + name() + ": the PACS transcoded instance " + in.sop_instance_uid + " of study " +
+                         in.study_uid + ": it stores it as " + stored + " and sent it as " + in.transfer_syntax +
+                         "; its record says so (attribute stored_transfer_syntax) and is not the PACS's bytes");
+            count_event(ctx, kTranscoded, options_.peer.ae_title);
+          }
+          ctx.state.erase_unit(kStoredTsDir + in.study_uid, in.sop_instance_uid);
+        },
+        [&](const Instance& in, std::vector<std::pair<std::string, std::string>>& attributes) {
+          if (std::string stored = stored_syntax_if_transcoded(ctx, in); !stored.empty())
+            attributes.emplace_back("stored_transfer_syntax", stored);
+        });
+  }
+
+  void count_event(SourceContext& ctx, const std::string& event, const std::string& peer) {
+    auto& n = events_[event][util::display_name(peer)];
+    ++n.total;
+    ++n.last_poll;
+    ctx.stats.events = events_;
+  }
+
+  // Retrieves one study without letting the PACS transcode what it can send as stored (qr_scu.hpp,
+  // plan_get), and notes the syntaxes it reports storing, committed before anything arrives.
+  RetrieveResult retrieve_study(SourceContext& ctx, QrAssociation& assoc, const StudyMatch& s) {
+    std::vector<InstanceMatch> found = assoc.find_instances(s.study_uid);
+    for (const auto& m : found)
+      if (!m.transfer_syntax.empty() && is_safe_uid(m.sop_uid) && is_safe_uid(m.transfer_syntax))
+        ctx.state.put_unit(kStoredTsDir + s.study_uid, {m.sop_uid, 0, 0, 0, m.transfer_syntax});
+    ctx.sink.checkpoint();
+    if (options_.retrieve == Retrieve::move) return assoc.move_study(s.study_uid, options_.peer.local_ae_title);
+    // Each C-GET gets an association of its own that proposes exactly what its part may bring.
+    RetrieveResult total;
+    for (const RetrievePart& part : plan_get(s, found)) {
+      QrAssociation get(options_.peer, part.contexts);
+      total.add(part.instances.empty() ? get.get_study(s.study_uid, receiver_)
+                                       : get.get_instances(s.study_uid, part.instances, receiver_));
+    }
+    return total;
   }
 
   void poll_pacs(SourceContext& ctx) {
     ctx.stats = SourceStats{};
+    for (auto& [event, by_peer] : events_)
+      for (auto& [peer, n] : by_peer) n.last_poll = 0;
+    ctx.stats.events = events_;
     if (!prepared_) {
       receiver_.prepare(ctx.spool_full);
       prepared_ = true;
@@ -144,11 +203,7 @@ class QrSource final : public Source {
       if (complete_before && s.instances && held >= *s.instances) continue;
       std::string problem;
       try {
-        // A C-GET gets an association of its own that proposes exactly the study's storage
-        // classes (there is room for only so many presentation contexts in one).
-        RetrieveResult r = options_.retrieve == Retrieve::move
-                               ? assoc.move_study(s.study_uid, options_.peer.local_ae_title)
-                               : QrAssociation(options_.peer, s.sop_classes).get_study(s.study_uid, receiver_);
+        RetrieveResult r = retrieve_study(ctx, assoc, s);
         if (r.status != status::success && r.failed == 0 && r.warning == 0)
           problem = "the retrieve ended with status 0x" + std::to_string(r.status);
         else if (r.failed > 0)
@@ -163,6 +218,9 @@ class QrSource final : public Source {
                                 : "incomplete " + std::to_string(held) + "/" +
                                       (s.instances ? std::to_string(*s.instances) : std::string("?"));
       ctx.state.put_unit(kStudiesDir, {s.study_uid, held, 0, 0, st});
+      if (complete)  // what the PACS reported of instances that never came (deleted meanwhile)
+        for (const auto& u : ctx.state.units(kStoredTsDir + s.study_uid))
+          ctx.state.erase_unit(kStoredTsDir + s.study_uid, u.name);
       ctx.sink.checkpoint();
       if (!complete) {
         ++incomplete;
@@ -205,6 +263,8 @@ class QrSource final : public Source {
   IncomingFolder incoming_;
   std::unique_ptr<StoreScp> move_scp_;  // declared after receiver_: stopped before it goes
   bool prepared_ = false;
+  std::map<std::string, std::map<std::string, std::string>> stored_ts_;  // take()'s cache of kStoredTsDir
+  std::map<std::string, std::map<std::string, SourceStats::Count>> events_;
 };
 
 }  // namespace

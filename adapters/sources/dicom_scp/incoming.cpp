@@ -104,7 +104,7 @@ void IncomingFolder::quarantine_rejected(SourceContext& ctx) {
   }
 }
 
-void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
+void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, const Annotate& annotate) {
   std::map<std::string, UnitState> known;
   for (auto& u : ctx.state.units(kIncomingDir)) known.emplace(u.name, u);
   std::vector<std::string> names;
@@ -139,7 +139,7 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
         continue;
       }
     }
-    if (ingest(ctx, file, n, st, on_ingested)) ++since_checkpoint;
+    if (ingest(ctx, file, n, st, on_ingested, annotate)) ++since_checkpoint;
     if (since_checkpoint >= kCheckpointEvery) {
       sync_touched();
       ctx.sink.checkpoint();
@@ -157,7 +157,7 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
 }
 
 bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std::string& n, const struct stat& st,
-                            const OnIngested& on_ingested) {
+                            const OnIngested& on_ingested, const Annotate& annotate) {
   const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
   ReadResult r = read_instance(file);
   std::string mapped = r.instance ? map_patient_id(r.instance->patient_id, mapping_) : "";
@@ -198,7 +198,9 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
   d.parts = {ContentPart{"", file, size}};
   d.attributes = {{"study_uid", in.study_uid},     {"series_uid", in.series_uid},
                   {"sop_instance_uid", in.sop_instance_uid}, {"sop_class_uid", in.sop_class_uid},
-                  {"modality", in.modality},       {"study_date", in.study_date}};
+                  {"modality", in.modality},       {"study_date", in.study_date},
+                  {"transfer_syntax", in.transfer_syntax}};
+  if (annotate) annotate(in, d.attributes);
   try {  // a failure of the spool itself is not the file's: it ends the poll
     ctx.sink.record(d);
   } catch (const SourceFileError& e) {

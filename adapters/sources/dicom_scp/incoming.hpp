@@ -22,19 +22,21 @@ class IncomingFolder {
  public:
   // Called for each instance handed to the sink (in the same transaction as its record).
   using OnIngested = std::function<void(const Instance&, const std::string& hash)>;
+  // Called before an instance's record is made: manifest attributes of the source's own to add.
+  using Annotate = std::function<void(const Instance&, std::vector<std::pair<std::string, std::string>>& attributes)>;
 
   IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held);
   void quarantine_rejected(SourceContext& ctx);
   // skip_held: an instance whose SOP UID and hash are already in store/ is dropped, not handed over
   // again (a re-retrieved study brings back what we hold).
-  void take(SourceContext& ctx, const OnIngested& on_ingested = {});
+  void take(SourceContext& ctx, const OnIngested& on_ingested = {}, const Annotate& annotate = {});
   std::optional<std::vector<ContentPart>> locate(std::string_view path, std::string_view version) const;
   // True when store/ holds a committed version of the instance (any hash).
   bool holds(const std::string& study, const std::string& series, const std::string& sop) const;
 
  private:
   bool ingest(SourceContext& ctx, const std::filesystem::path& file, const std::string& n, const struct stat& st,
-              const OnIngested& on_ingested);
+              const OnIngested& on_ingested, const Annotate& annotate);
   // Renames into store/ and notes the directories whose entries changed (the new folders' parents
   // included) in `touched`, which take() fsyncs once each before the spool commit that says so.
   void move_to_store(const std::filesystem::path& file, const std::string& store_rel,
