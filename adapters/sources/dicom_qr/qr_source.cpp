@@ -31,7 +31,6 @@ constexpr const char* kStudiesDir = "qr/studies";
 constexpr const char* kWatermarkDir = "qr/watermark";
 constexpr const char* kWatermarkUnit = "study_date";
 constexpr const char* kStoredTsDir = "qr/stored_ts/";
-constexpr const char* kTranscoded = "instances transcoded by";
 
 bool is_date(const std::string& d) { return d.size() == 8 && d.find_first_not_of("0123456789") == std::string::npos; }
 
@@ -119,7 +118,7 @@ class QrSource final : public Source {
             log::warning("source " + name() + ": the PACS transcoded instance " + in.sop_instance_uid + " of study " +
                          in.study_uid + ": it stores it as " + stored + " and sent it as " + in.transfer_syntax +
                          "; its record says so (attribute stored_transfer_syntax) and is not the PACS's bytes");
-            count_event(ctx, kTranscoded, options_.peer.ae_title);
+            receiver_.events().add(kTranscoded, options_.peer.ae_title);
           }
           ctx.state.erase_unit(kStoredTsDir + in.study_uid, in.sop_instance_uid);
         },
@@ -127,13 +126,6 @@ class QrSource final : public Source {
           if (std::string stored = stored_syntax_if_transcoded(ctx, in); !stored.empty())
             attributes.emplace_back("stored_transfer_syntax", stored);
         });
-  }
-
-  void count_event(SourceContext& ctx, const std::string& event, const std::string& peer) {
-    auto& n = events_[event][util::display_name(peer)];
-    ++n.total;
-    ++n.last_poll;
-    ctx.stats.events = events_;
   }
 
   // Retrieves one study without letting the PACS transcode what it can send as stored (qr_scu.hpp,
@@ -157,9 +149,6 @@ class QrSource final : public Source {
 
   void poll_pacs(SourceContext& ctx) {
     ctx.stats = SourceStats{};
-    for (auto& [event, by_peer] : events_)
-      for (auto& [peer, n] : by_peer) n.last_poll = 0;
-    ctx.stats.events = events_;
     if (!prepared_) {
       receiver_.prepare(ctx.spool_full);
       prepared_ = true;
@@ -235,6 +224,7 @@ class QrSource final : public Source {
     std::string next = incomplete && is_date(oldest_incomplete) ? std::min(oldest_incomplete, today) : today;
     if (incomplete && !is_date(oldest_incomplete)) next = watermark;  // undated and incomplete: stay
     if (is_date(next)) ctx.state.put_unit(kWatermarkDir, {kWatermarkUnit, 0, 0, 0, next});
+    ctx.stats.events = receiver_.events().snapshot();
     ctx.sink.checkpoint();
   }
 
@@ -264,7 +254,6 @@ class QrSource final : public Source {
   std::unique_ptr<StoreScp> move_scp_;  // declared after receiver_: stopped before it goes
   bool prepared_ = false;
   std::map<std::string, std::map<std::string, std::string>> stored_ts_;  // take()'s cache of kStoredTsDir
-  std::map<std::string, std::map<std::string, SourceStats::Count>> events_;
 };
 
 }  // namespace

@@ -18,6 +18,24 @@ Folders Folders::of(const fs::path& state_dir, const std::string& source) {
   return {base / "incoming", base / "rejected", base / "store"};
 }
 
+void EventCounter::add(const std::string& event, std::string_view peer) {
+  std::lock_guard lock(mutex_);
+  auto& by_peer = counts_[event];
+  std::string key = util::display_name(peer);
+  if (!by_peer.count(key) && by_peer.size() >= kMaxPeers) key = "(others)";
+  auto& n = by_peer[key];
+  ++n.total;
+  ++n.last_poll;
+}
+
+std::map<std::string, std::map<std::string, SourceStats::Count>> EventCounter::snapshot() {
+  std::lock_guard lock(mutex_);
+  auto out = counts_;
+  for (auto& [event, by_peer] : counts_)
+    for (auto& [peer, n] : by_peer) n.last_poll = 0;
+  return out;
+}
+
 Receiver::Receiver(const ScpSourceOptions& options, Folders folders)
     : options_(options), folders_(std::move(folders)) {}
 
@@ -78,6 +96,10 @@ StoreHandler::Begin Receiver::begin_store(std::string_view, std::string_view) {
   }
   // Nothing from the wire goes into this name; the UIDs are checked once the data set is here.
   return {status::success, folders_.incoming / (kTempPrefix + unique_suffix() + ".part")};
+}
+
+void Receiver::refused(std::string_view calling_ae, Refusal what) {
+  events_.add(what == Refusal::association ? kAssociationsRefused : kContextsRefused, calling_ae);
 }
 
 std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae, std::uint16_t code,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -24,6 +25,24 @@ struct Folders {
 
 inline constexpr const char* kTempPrefix = ".recv-";
 
+// Event names (SourceStats::events) of the DICOM sources.
+inline constexpr const char* kAssociationsRefused = "associations refused from";
+inline constexpr const char* kContextsRefused = "presentation contexts refused for";
+inline constexpr const char* kTranscoded = "instances transcoded by";
+
+// SourceStats::events counted on any thread (association threads, the poll), read by poll().
+class EventCounter {
+ public:
+  static constexpr std::size_t kMaxPeers = 64;  // per event; any further peer counts as "(others)"
+  void add(const std::string& event, std::string_view peer);
+  // The totals; last_poll counts what came since the previous snapshot.
+  std::map<std::string, std::map<std::string, SourceStats::Count>> snapshot();
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::map<std::string, SourceStats::Count>> counts_;
+};
+
 class Receiver final : public StoreHandler {
  public:
   Receiver(const ScpSourceOptions& options, Folders folders);
@@ -34,6 +53,8 @@ class Receiver final : public StoreHandler {
   Begin begin_store(std::string_view calling_ae, std::string_view sop_instance_uid) override;
   std::uint16_t end_store(const std::filesystem::path& file, bool received, std::string_view calling_ae,
                           std::string_view sop_instance_uid, std::string_view why) override;
+  void refused(std::string_view calling_ae, Refusal what) override;
+  EventCounter& events() { return events_; }
 
  private:
   std::uint16_t refuse(const std::filesystem::path& file, std::string_view calling_ae, std::uint16_t status,
@@ -49,6 +70,7 @@ class Receiver final : public StoreHandler {
   std::mutex incoming_mutex_;  // guards the two below: associations run on several threads
   std::uint64_t incoming_bytes_ = 0;
   std::chrono::steady_clock::time_point scanned_at_{};
+  EventCounter events_;
 };
 
 }  // namespace sennen::dicom

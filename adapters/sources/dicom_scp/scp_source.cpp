@@ -47,6 +47,7 @@ class ScpSource final : public Source {
     }
     incoming_.quarantine_rejected(ctx);
     incoming_.take(ctx);
+    ctx.stats.events = receiver_.events().snapshot();
     ctx.sink.checkpoint();
   }
 

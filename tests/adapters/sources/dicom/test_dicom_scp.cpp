@@ -562,3 +562,57 @@ TEST_CASE("dicom-scp: a peer that stops in the middle of a data set is dropped a
   for (const auto& e : fs::directory_iterator(f.incoming)) (void)e, ++temporaries;
   CHECK(temporaries == 0);  // the partial file is removed, not left behind
 }
+
+// What DCMTK can receive byte-exact is accepted as the sender offers it: big endian offered first
+// among the uncompressed syntaxes (storescu -xb), a retired JPEG process, a private SOP class. What
+// is turned away at negotiation is logged and counted per calling AE title.
+TEST_CASE("dicom-scp: every storage class and transfer syntax DCMTK knows is taken as sent; refusals are counted per AE title") {
+  Fixture f;
+  Spec be, spectral, vendor;
+  be.sop += "1";
+  spectral.sop += "2";
+  vendor.sop += "3";
+  const fs::path plain_be = make_dcm(f.tmp / "plain", "be", be), plain_spectral = make_dcm(f.tmp / "plain", "sp", spectral);
+  make_dcm(f.tmp / "plain", "vendor", vendor);
+  const fs::path be_file = f.tmp / "be.dcm", spectral_file = f.tmp / "spectral.dcm", vendor_file = f.tmp / "vendor.dcm";
+  REQUIRE(test::run("dcmconv +tb " + plain_be.string() + " " + be_file.string()) == 0);
+  REQUIRE(test::run("dcmcjpeg +un +es " + plain_spectral.string() + " " + spectral_file.string()) == 0);
+  // A private (vendor) SOP class, in meta header and data set alike.
+  REQUIRE(test::run("sed 's/=SecondaryCaptureImageStorage/[1.3.12.2.1107.5.9.1]/' " +
+                    (f.tmp / "plain" / "vendor.txt").string() + " > " + (f.tmp / "vendor.txt").string() +
+                    " && dump2dcm -q +te " + (f.tmp / "vendor.txt").string() + " " + vendor_file.string()) == 0);
+  std::string out;
+  CHECK(f.tool("storescu -xb -aet " + std::string(kModality) + " -aec " + kOurAe + " 127.0.0.1 " +
+                   std::to_string(f.port) + " " + be_file.string(),
+               out) == 0);
+  for (const auto& file : {spectral_file, vendor_file})
+    CHECK(f.tool("dcmsend --decompress-never -aet " + std::string(kModality) + " -aec " + kOurAe + " 127.0.0.1 " +
+                     std::to_string(f.port) + " " + file.string(),
+                 out) == 0);
+  f.poll();
+  const std::pair<fs::path, std::string> sent[] = {{be_file, "1.2.840.10008.1.2.2"},
+                                                   {spectral_file, "1.2.840.10008.1.2.4.53"},
+                                                   {vendor_file, "1.2.840.10008.1.2.1"}};
+  const std::string sops[] = {be.sop, spectral.sop, vendor.sop};
+  for (int i = 0; i < 3; ++i) {
+    const auto* r = f.record_for(sops[i]);
+    REQUIRE_MESSAGE(r, "instance " << sops[i] << " did not arrive");
+    CHECK(attr(r->draft, "transfer_syntax") == sent[i].second);
+    CHECK(dataset_of(r->contents.at(0)) == dataset_of(test::read_file(sent[i].first)));
+  }
+  CHECK(f.stats.events.empty());
+
+  // An unknown AE title, and a known one proposing only a query model (no storage class).
+  CHECK(f.tool("echoscu -aet INTRUDER -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) != 0);
+  CHECK(f.tool("echoscu -aet INTRUDER -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) != 0);
+  f.tool("findscu -S -aet " + std::string(kModality) + " -aec SENNEN -k QueryRetrieveLevel=STUDY 127.0.0.1 " +
+             std::to_string(f.port),
+         out);
+  f.poll();
+  CHECK(f.stats.events["associations refused from"]["INTRUDER"].total == 2);
+  CHECK(f.stats.events["associations refused from"]["INTRUDER"].last_poll == 2);
+  CHECK(f.stats.events["presentation contexts refused for"][kModality].total == 1);
+  f.poll();
+  CHECK(f.stats.events["associations refused from"]["INTRUDER"].total == 2);
+  CHECK(f.stats.events["associations refused from"]["INTRUDER"].last_poll == 0);
+}
