@@ -313,11 +313,11 @@ void on_instance_response(void* data, T_DIMSE_C_FindRQ*, int, T_DIMSE_C_FindRSP*
 }
 }  // namespace
 
-std::vector<StudyMatch> QrAssociation::find_studies(std::string_view range) {
+std::vector<StudyMatch> QrAssociation::find_studies(std::string_view range, std::string_view study_uid) {
   DcmDataset query;
   query.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
   query.putAndInsertString(DCM_StudyDate, std::string(range).c_str());
-  query.putAndInsertString(DCM_StudyInstanceUID, "");
+  query.putAndInsertString(DCM_StudyInstanceUID, std::string(study_uid).c_str());
   query.putAndInsertString(DCM_NumberOfStudyRelatedInstances, "");
   query.putAndInsertString(DCM_SOPClassesInStudy, "");
   std::vector<StudyMatch> out;

@@ -92,7 +92,8 @@ class QrAssociation {
 
   // StudyDate range "YYYYMMDD-" or "YYYYMMDD-YYYYMMDD"; one match per StudyInstanceUID, in the
   // order the PACS first named them. Throws sennen::Error on failure.
-  std::vector<StudyMatch> find_studies(std::string_view study_date_range);
+  // With `study_uid`: that one study, whatever its date (empty range), or none.
+  std::vector<StudyMatch> find_studies(std::string_view study_date_range, std::string_view study_uid = {});
   // IMAGE-level C-FIND of one study's instances; empty when the PACS does not answer at that level.
   std::vector<InstanceMatch> find_instances(std::string_view study_uid);
   // C-GET of a study, or of some of its instances (one C-GET per series); each C-STORE

@@ -1,20 +1,25 @@
 // State kept in SourceState (committed with the records of the same poll):
 //   "qr/held/<Study>"  one unit per SOP Instance UID taken into the spool (status: its hash)
-//   "qr/studies"       one unit per study seen: size = instances held, status "complete" or
-//                      "incomplete <held>/<C-FIND count>"
+//   "qr/studies"       one unit per study seen: size = instances held or refused, status "complete",
+//                      "complete with <n> refused" or "incomplete <held+refused>/<C-FIND count>"
+//   "qr/refused"       one unit per SOP Instance UID refused (and quarantined) once, status
+//                      "<hash> <Study>": the same refusal again (a study retrieved again because it
+//                      grew) is dropped, and it counts toward its study's completeness
 //   "qr/watermark"     unit "study_date", status YYYYMMDD: the next query starts there minus lookback
 //   "qr/stored_ts/<Study>"  one unit per SOP Instance UID whose stored transfer syntax the PACS
 //                      reported (status: that syntax), kept from before the retrieve until the
 //                      instance is taken in, so that a transcoded arrival is recognised even when
 //                      a restart comes in between
-// The watermark never passes a study that is still incomplete, so such a study is queried and
-// retrieved again on every poll until all its instances are held; and it is written in the same
-// transaction as the records, so it advances only when they are committed.
+// The watermark never passes a dated study that is still incomplete, so such a study is queried and
+// retrieved again on every poll until all its instances are held or refused; and it is written in
+// the same transaction as the records, so it advances only when they are committed. An incomplete
+// study the date range no longer finds (one without StudyDate) is looked up by its UID instead.
 #include "adapters/sources/dicom_qr/qr_source.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "adapters/sources/dicom_scp/incoming.hpp"
 #include "adapters/sources/dicom_scp/receiver.hpp"
@@ -31,6 +36,7 @@ constexpr const char* kStudiesDir = "qr/studies";
 constexpr const char* kWatermarkDir = "qr/watermark";
 constexpr const char* kWatermarkUnit = "study_date";
 constexpr const char* kStoredTsDir = "qr/stored_ts/";
+constexpr const char* kRefusedDir = "qr/refused";
 
 bool is_date(const std::string& d) { return d.size() == 8 && d.find_first_not_of("0123456789") == std::string::npos; }
 
@@ -64,6 +70,7 @@ ScpSourceOptions receiver_options(const QrSourceOptions& o) {
   r.max_incoming = o.max_incoming;
   r.patient_id = o.patient_id;
   r.sync_each_instance = false;  // take() syncs the file system once instead
+  r.pull = true;
   return r;
 }
 
@@ -104,11 +111,21 @@ class QrSource final : public Source {
     return ts != at->second.end() && ts->second != in.transfer_syntax ? ts->second : std::string();
   }
 
-  void take(SourceContext& ctx) {
+  // `study`: the one just retrieved, whose refusals are in rejected/ (empty for what a previous
+  // poll left behind).
+  void take(SourceContext& ctx, const std::string& study = {}) {
     // What was retrieved since the last take() was written without fsync (receiver_options):
     // durable now, before the spool records any of it (a held patient's file is the only copy).
     util::sync_filesystem(folders_.incoming);
-    incoming_.quarantine_rejected(ctx);
+    incoming_.quarantine_rejected(ctx, [&](const std::string& sop, const std::string& hash) {
+      std::string before;
+      for (const auto& u : ctx.state.units(kRefusedDir))
+        if (u.name == sop) before = u.status;
+      const bool seen = before.rfind(hash + " ", 0) == 0;
+      if (!seen || (before == hash + " " && !study.empty()))
+        ctx.state.put_unit(kRefusedDir, {sop, 0, 0, 0, hash + " " + study});
+      return seen;
+    });
     stored_ts_.clear();
     incoming_.take(
         ctx,
@@ -126,6 +143,15 @@ class QrSource final : public Source {
           if (std::string stored = stored_syntax_if_transcoded(ctx, in); !stored.empty())
             attributes.emplace_back("stored_transfer_syntax", stored);
         });
+  }
+
+  std::uint64_t refused_in(SourceContext& ctx, const std::string& study) {
+    std::uint64_t n = 0;
+    for (const auto& u : ctx.state.units(kRefusedDir))
+      if (u.status.size() > study.size() && u.status.compare(u.status.size() - study.size(), study.size(), study) == 0 &&
+          u.status[u.status.size() - study.size() - 1] == ' ')
+        ++n;
+    return n;
   }
 
   // Retrieves one study without letting the PACS transcode what it can send as stored (qr_scu.hpp,
@@ -168,16 +194,24 @@ class QrSource final : public Source {
 
     QrAssociation assoc(options_.peer);
     std::vector<StudyMatch> studies = assoc.find_studies(range);
-    std::sort(studies.begin(), studies.end(),
-              [](const StudyMatch& a, const StudyMatch& b) { return a.study_date < b.study_date; });
     std::map<std::string, UnitState> known;
     for (auto& u : ctx.state.units(kStudiesDir)) known.emplace(u.name, u);
+    // Incomplete studies the range did not bring back (no StudyDate, or dated before it): by UID.
+    std::set<std::string> found;
+    for (const auto& s : studies) found.insert(s.study_uid);
+    for (const auto& [uid, u] : known)
+      if (u.status.rfind("incomplete", 0) == 0 && !found.count(uid) && is_safe_uid(uid))
+        for (auto& m : assoc.find_studies("", uid))
+          if (m.study_uid == uid) studies.push_back(std::move(m));
+    std::sort(studies.begin(), studies.end(),
+              [](const StudyMatch& a, const StudyMatch& b) { return a.study_date < b.study_date; });
 
     std::string oldest_incomplete;
     std::uint64_t incomplete = 0;
     for (const auto& s : studies) {
       if (ctx.stop_requested) {
-        if (oldest_incomplete.empty() || s.study_date < oldest_incomplete) oldest_incomplete = s.study_date;
+        if (is_date(s.study_date) && (oldest_incomplete.empty() || s.study_date < oldest_incomplete))
+          oldest_incomplete = s.study_date;
         ++incomplete;
         continue;
       }
@@ -187,7 +221,7 @@ class QrSource final : public Source {
       }
       auto k = known.find(s.study_uid);
       std::uint64_t held = k != known.end() ? k->second.size : 0;
-      const bool complete_before = k != known.end() && k->second.status == "complete";
+      const bool complete_before = k != known.end() && k->second.status.rfind("complete", 0) == 0;
       // Nothing new: the PACS has no more instances than we hold.
       if (complete_before && s.instances && held >= *s.instances) continue;
       std::string problem;
@@ -200,12 +234,18 @@ class QrSource final : public Source {
       } catch (const Error& e) {
         problem = e.what();
       }
-      take(ctx);
-      held = ctx.state.units(kHeldDir + s.study_uid).size();
+      take(ctx, s.study_uid);
+      const std::uint64_t refused = refused_in(ctx, s.study_uid);
+      held = ctx.state.units(kHeldDir + s.study_uid).size() + refused;
       const bool complete = problem.empty() && (!s.instances || held >= *s.instances);
-      std::string st = complete ? "complete"
-                                : "incomplete " + std::to_string(held) + "/" +
-                                      (s.instances ? std::to_string(*s.instances) : std::string("?"));
+      std::string st = !complete  ? "incomplete " + std::to_string(held) + "/" +
+                                       (s.instances ? std::to_string(*s.instances) : std::string("?"))
+                       : refused ? "complete with " + std::to_string(refused) + " refused"
+                                 : "complete";
+      if (complete && refused && (k == known.end() || k->second.status != st))
+        log::warning("source " + name() + ": study " + s.study_uid + " is complete with " + std::to_string(refused) +
+                     " instance(s) refused and quarantined (the reasons are in the quarantine); it is not "
+                     "retrieved again unless it grows");
       ctx.state.put_unit(kStudiesDir, {s.study_uid, held, 0, 0, st});
       if (complete)  // what the PACS reported of instances that never came (deleted meanwhile)
         for (const auto& u : ctx.state.units(kStoredTsDir + s.study_uid))
@@ -213,16 +253,20 @@ class QrSource final : public Source {
       ctx.sink.checkpoint();
       if (!complete) {
         ++incomplete;
-        if (oldest_incomplete.empty() || s.study_date < oldest_incomplete) oldest_incomplete = s.study_date;
-        log::warning("source " + name() + ": study " + s.study_uid + " (StudyDate " +
-                     util::display_name(s.study_date) + ") is " + st +
+        // An undated study cannot hold the watermark back (it would hold it forever): it is looked
+        // up by UID while incomplete.
+        if (is_date(s.study_date) && (oldest_incomplete.empty() || s.study_date < oldest_incomplete))
+          oldest_incomplete = s.study_date;
+        log::warning("source " + name() + ": study " + s.study_uid +
+                     (s.study_date.empty() ? std::string(" (no StudyDate)")
+                                           : " (StudyDate " + util::display_name(s.study_date) + ")") +
+                     " is " + st +
                      (problem.empty() ? std::string() : " (" + problem + ")") + "; retried on the next poll");
       }
     }
     ctx.stats.waiting += incomplete;
     // Advance only up to the oldest incomplete study (or today), written with this poll's commit.
-    std::string next = incomplete && is_date(oldest_incomplete) ? std::min(oldest_incomplete, today) : today;
-    if (incomplete && !is_date(oldest_incomplete)) next = watermark;  // undated and incomplete: stay
+    std::string next = is_date(oldest_incomplete) ? std::min(oldest_incomplete, today) : today;
     if (is_date(next)) ctx.state.put_unit(kWatermarkDir, {kWatermarkUnit, 0, 0, 0, next});
     ctx.stats.events = receiver_.events().snapshot();
     ctx.sink.checkpoint();

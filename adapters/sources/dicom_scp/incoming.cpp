@@ -83,7 +83,7 @@ bool IncomingFolder::holds(const std::string& study, const std::string& series, 
 }
 
 // Data sets the Receiver refused go to the pipeline's quarantine, with the reason it recorded.
-void IncomingFolder::quarantine_rejected(SourceContext& ctx) {
+void IncomingFolder::quarantine_rejected(SourceContext& ctx, const SeenBefore& seen_before) {
   std::error_code ec;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(folders_.rejected, ec))
@@ -97,8 +97,13 @@ void IncomingFolder::quarantine_rejected(SourceContext& ctx) {
       while (!reason.empty() && reason.back() == '\n') reason.pop_back();
     } catch (const Error&) {
     }
-    ctx.sink.quarantine(f, f.filename().string(), reason);
-    ++ctx.stats.quarantined;
+    const std::string stem = f.stem().string();
+    const std::string sop = stem.substr(0, stem.find('~'));
+    if (!(seen_before && stem.find('~') != std::string::npos && is_safe_uid(sop) &&
+          seen_before(sop, util::sha256_file_hex(f).substr(0, kHashPrefix)))) {
+      ctx.sink.quarantine(f, f.filename().string(), reason);
+      ++ctx.stats.quarantined;
+    }
     fs::remove(f, ec);
     fs::remove(reason_file, ec);
   }

@@ -26,7 +26,10 @@ class IncomingFolder {
   using Annotate = std::function<void(const Instance&, std::vector<std::pair<std::string, std::string>>& attributes)>;
 
   IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held);
-  void quarantine_rejected(SourceContext& ctx);
+  // Asked for each refused data set named by its SOP Instance UID, with the hash of its file:
+  // true when the same refusal was quarantined before (the file is then dropped, not quarantined).
+  using SeenBefore = std::function<bool(const std::string& sop, const std::string& hash)>;
+  void quarantine_rejected(SourceContext& ctx, const SeenBefore& seen_before = {});
   // skip_held: an instance whose SOP UID and hash are already in store/ is dropped, not handed over
   // again (a re-retrieved study brings back what we hold).
   void take(SourceContext& ctx, const OnIngested& on_ingested = {}, const Annotate& annotate = {});

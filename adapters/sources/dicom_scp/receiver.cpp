@@ -102,17 +102,19 @@ void Receiver::refused(std::string_view calling_ae, Refusal what) {
   events_.add(what == Refusal::association ? kAssociationsRefused : kContextsRefused, calling_ae);
 }
 
-std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae, std::uint16_t code,
-                               const std::string& reason) {
+std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae, std::string_view sop,
+                               std::uint16_t code, const std::string& reason) {
   log::warning("source " + options_.name + ": refused an instance from '" + util::display_name(calling_ae) +
                "': " + reason);
   try {
-    const std::string stem = unique_suffix();
+    // Named by the request's SOP Instance UID when it is one, so that a refusal can be remembered.
+    const std::string stem = (is_safe_uid(sop) ? std::string(sop) + "~" : std::string()) + unique_suffix();
     util::AtomicFile why(folders_.rejected / (stem + ".reason.txt"), 0640);
     why.write("from calling AE title '" + util::display_name(calling_ae) + "': " + util::one_line(reason) + "\n");
     why.commit();
     fs::rename(file, folders_.rejected / (stem + ".dcm"));
     util::fsync_directory(folders_.rejected);
+    if (options_.pull) return status::success;
   } catch (const std::exception& e) {
     log::error("source " + options_.name + ": cannot keep the refused data set for quarantine: " + e.what());
     std::error_code ec;
@@ -140,15 +142,15 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
     std::uint64_t size = fs::file_size(file);
 
     ReadResult r = read_instance(file);
-    if (!r.instance) return refuse(file, calling_ae, status::cannot_understand, "malformed data set: " + r.error);
+    if (!r.instance) return refuse(file, calling_ae, sop, status::cannot_understand, "malformed data set: " + r.error);
     const Instance& in = *r.instance;
     if (in.sop_instance_uid != sop)
-      return refuse(file, calling_ae, status::data_set_does_not_match,
+      return refuse(file, calling_ae, sop, status::data_set_does_not_match,
                     "the data set's SOPInstanceUID differs from the C-STORE request's (" + util::display_name(sop) +
                         ")");
     std::string mapped = map_patient_id(in.patient_id, options_.patient_id);
     if (!canonical_patient_id(mapped))
-      return refuse(file, calling_ae, status::cannot_understand,
+      return refuse(file, calling_ae, sop, status::cannot_understand,
                     "PatientID (0010,0020) is not a usable patient ID: " + patient_id_problem(mapped));
 
     fs::rename(file, folders_.incoming / (in.sop_instance_uid + "~" + unique_suffix() + ".dcm"));

@@ -18,7 +18,7 @@ namespace sennen::dicom {
 // <state_dir>/dicom/<source>/...
 struct Folders {
   std::filesystem::path incoming;  // complete, fsynced instances ("<SOP>~<n>.dcm"), and ".recv-*" temporaries
-  std::filesystem::path rejected;  // refused data sets with "<n>.reason.txt", for poll() to quarantine
+  std::filesystem::path rejected;  // refused data sets "[<SOP>~]<n>.dcm" with "<...>.reason.txt", for poll() to quarantine
   std::filesystem::path store;     // instances already in the spool: <Study>/<Series>/<SOP>.<hash>.dcm
   static Folders of(const std::filesystem::path& state_dir, const std::string& source);
 };
@@ -57,8 +57,8 @@ class Receiver final : public StoreHandler {
   EventCounter& events() { return events_; }
 
  private:
-  std::uint16_t refuse(const std::filesystem::path& file, std::string_view calling_ae, std::uint16_t status,
-                       const std::string& reason);
+  std::uint16_t refuse(const std::filesystem::path& file, std::string_view calling_ae, std::string_view sop,
+                       std::uint16_t status, const std::string& reason);
   std::string unique_suffix();
   // incoming/'s size, rescanned at most once a second, plus what arrived since.
   std::uint64_t incoming_bytes();

@@ -187,7 +187,8 @@ struct Fixture {
   std::unique_ptr<SourceState> state = spool.source_state("pacs");
   std::unique_ptr<Source> source;
 
-  explicit Fixture(dicom::Retrieve retrieve = dicom::Retrieve::get) {
+  explicit Fixture(dicom::Retrieve retrieve = dicom::Retrieve::get, std::uint64_t min_free = 1 << 20,
+                   std::string since = "20150101") {
     dicom::QrSourceOptions o;
     o.retrieve = retrieve;
     o.move_port = kMovePort;       // Orthanc's DicomModalities entry for SENNEN
@@ -196,10 +197,10 @@ struct Fixture {
     o.name = "pacs";
     o.state_dir = state_dir;
     o.peer = orthanc_peer();
-    o.since = "20150101";
+    o.since = since;
     o.lookback_days = 2;
     o.patient_id = {true, 8};
-    o.min_free = 1 << 20;
+    o.min_free = min_free;
     source = dicom::make_dicom_qr_source(std::move(o));
   }
   void poll() {
@@ -311,37 +312,73 @@ TEST_CASE("dicom-qr: the watermark is the site's calendar day, not the box's") {
   CHECK(wm[0].status == "20240502");
 }
 
-TEST_CASE("dicom-qr: a study the PACS cannot deliver in full is reported, keeps the watermark back and is retried") {
+std::string site_today(const test::ManualClock& clock) {
+  std::time_t now = std::chrono::system_clock::to_time_t(clock.now() + std::chrono::hours(9));
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char today[16];
+  std::strftime(today, sizeof today, "%Y%m%d", &tm);
+  return today;
+}
+
+// A refused instance (here a SeriesInstanceUID that is no UID) is quarantined once and counts
+// toward its study: the study is complete with a refusal, not retrieved again, and when it grows
+// and comes again the same refusal is not quarantined again.
+TEST_CASE("dicom-qr: a study with a refused instance is retrieved once, quarantined once and reported complete with refusals") {
   enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
+  const std::string today = site_today(f.clock);
   const std::string st = "1.2.826.0.1.3680043.9.7435.1";
-  Spec ok{"4242", st, st + ".1", st + ".1.1", "20240501"};
-  // A SeriesInstanceUID that is no UID: we refuse the sub-operation (and quarantine the data set).
-  Spec odd{"4242", st, st + ".2x", st + ".1.2", "20240501"};
+  Spec ok{"4242", st, st + ".1", st + ".1.1", today};
+  Spec odd{"4242", st, st + ".2x", st + ".1.2", today};
   pacs.store({make_dcm(f.tmp / "dcm", ok), make_dcm(f.tmp / "dcm", odd)});
 
-  // Orthanc 1.10 ends the whole C-GET at the first failed sub-operation, so whether `ok` arrives
-  // depends on its order; what must hold either way: never the odd one, the study reported as
-  // incomplete with the count of what arrived, the watermark kept at its date.
+  std::size_t gets = pacs.get_requests();
   f.poll();
-  const std::size_t got = f.sink.records.size();
-  CHECK(got <= 1);
-  for (const auto& r : f.sink.records) CHECK(attr(r.draft, "sop_instance_uid") == ok.sop);
-  CHECK(f.stats.waiting == 1);
+  CHECK(pacs.get_requests() - gets == 1);
+  REQUIRE(f.sink.records.size() == 1);  // the rest of the study came, though one was refused
+  CHECK(attr(f.sink.records[0].draft, "sop_instance_uid") == ok.sop);
+  CHECK(f.sink.quarantined.size() == 1);
+  CHECK(f.stats.waiting == 0);
   auto studies = f.state->units("qr/studies");
   REQUIRE(studies.size() == 1);
-  CHECK(studies[0].status == "incomplete " + std::to_string(got) + "/2");
-  auto wm = f.state->units("qr/watermark");
-  REQUIRE(wm.size() == 1);
-  CHECK(wm[0].status == "20240501");  // not today: the incomplete study is queried again
+  CHECK(studies[0].status == "complete with 1 refused");
+  CHECK(f.state->units("qr/watermark").at(0).status == today);
 
-  CHECK(f.sink.quarantined.size() == 1);
+  gets = pacs.get_requests();
+  f.poll();  // nothing new: not retrieved, nothing quarantined again
+  CHECK(pacs.get_requests() == gets);
+  CHECK(f.sink.records.empty());
+  CHECK(f.sink.quarantined.empty());
 
-  f.poll();  // retried: still incomplete, nothing handed over twice
-  CHECK(f.sink.records.size() <= 1 - got);
+  Spec grown{"4242", st, st + ".1", st + ".1.3", today};
+  pacs.store({make_dcm(f.tmp / "dcm2", grown)});
+  f.poll();  // retrieved again for the new instance; the refused one comes again and is dropped
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(attr(f.sink.records[0].draft, "sop_instance_uid") == grown.sop);
+  CHECK(f.sink.quarantined.empty());
+  CHECK(f.state->units("qr/studies").at(0).status == "complete with 1 refused");
+}
+
+// A study without StudyDate that cannot be retrieved now (here: no disk space, A700) does not
+// hold the watermark back, and is still retried, by its UID, on the next poll. (Only a query
+// without a date range finds it at first: no `since`, no watermark yet.)
+TEST_CASE("dicom-qr: an incomplete study without StudyDate neither pins the watermark nor is forgotten") {
+  enter_private_network();
+  Fixture f(dicom::Retrieve::get, std::uint64_t{1} << 62, "");  // min_free beyond any disk: every instance is A700
+  Orthanc pacs(f.tmp);
+  const std::string st = "1.2.826.0.1.3680043.9.7440.1";
+  pacs.store({make_dcm(f.tmp / "dcm", {"4242", st, st + ".1", st + ".1.1", ""})});
+  f.poll();
   CHECK(f.stats.waiting == 1);
-  CHECK(f.state->units("qr/studies").at(0).status.rfind("incomplete ", 0) == 0);
+  CHECK(f.state->units("qr/studies").at(0).status.rfind("incomplete", 0) == 0);
+  REQUIRE(f.state->units("qr/watermark").size() == 1);
+  CHECK(f.state->units("qr/watermark").at(0).status == site_today(f.clock));
+  const std::size_t gets = pacs.get_requests();
+  f.poll();
+  CHECK(pacs.get_requests() - gets == 1);
+  CHECK(f.stats.waiting == 1);
 }
 
 // Orthanc answers a C-FIND once per (PatientID, StudyInstanceUID), each answer counting only its
