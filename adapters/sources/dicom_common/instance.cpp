@@ -5,6 +5,8 @@
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
+#include "daemon/util/name_text.hpp"
+
 namespace sennen::dicom {
 namespace {
 
@@ -15,9 +17,18 @@ std::string trimmed(const OFString& s) {
   return start == std::string::npos ? std::string() : out.substr(start);
 }
 
+// A data set written by a sender that did not know the VRs may hold these elements as UN
+// (unknown): the value's bytes are still the text (a UID, an ID), which DCMTK would show as hex.
 std::string get(DcmItem& item, const DcmTagKey& tag) {
+  DcmElement* e = nullptr;
+  if (item.findAndGetElement(tag, e).bad() || !e) return {};
+  if (e->ident() == EVR_UN) {
+    Uint8* bytes = nullptr;
+    if (e->getUint8Array(bytes).bad() || !bytes) return {};
+    return trimmed(OFString(reinterpret_cast<const char*>(bytes), e->getLength()));
+  }
   OFString value;
-  if (item.findAndGetOFStringArray(tag, value).bad()) return {};
+  if (e->getOFStringArray(value).bad()) return {};
   return trimmed(value);
 }
 
@@ -59,8 +70,9 @@ ReadResult read_instance(const std::filesystem::path& file) {
                                                              {"SeriesInstanceUID (0020,000E)", &in.series_uid}};
   for (const auto& [what, value] : uids) {
     if (!is_safe_uid(*value)) {
-      r.error = std::string(what) +
-                (value->empty() ? " is missing" : " is not a valid UID (digits and dots, at most 64)");
+      r.error = std::string(what) + (value->empty() ? " is missing"
+                                                    : " '" + util::display_name(*value) +
+                                                          "' is not a valid UID (digits and dots, at most 64)");
       return r;
     }
   }

@@ -216,7 +216,11 @@ class QrSource final : public Source {
         continue;
       }
       if (!is_safe_uid(s.study_uid)) {
-        log::warning("source " + name() + ": the PACS returned a study with an invalid StudyInstanceUID; skipped");
+        log::warning("source " + name() + ": the PACS " + options_.peer.ae_title + " at " + options_.peer.host + ":" +
+                     std::to_string(options_.peer.port) + " named a study whose StudyInstanceUID '" +
+                     util::display_name(s.study_uid) +
+                     "' is not a valid UID (digits and dots, at most 64), so it cannot be retrieved; skipped "
+                     "(correct the study's UID in the PACS)");
         continue;
       }
       auto k = known.find(s.study_uid);

@@ -616,3 +616,39 @@ TEST_CASE("dicom-scp: every storage class and transfer syntax DCMTK knows is tak
   CHECK(f.stats.events["associations refused from"]["INTRUDER"].total == 2);
   CHECK(f.stats.events["associations refused from"]["INTRUDER"].last_poll == 0);
 }
+
+// A sender that did not know the VRs writes the elements as UN: the UIDs and the PatientID are
+// still read from their bytes, and the instance is taken as it came.
+TEST_CASE("dicom-scp: a data set whose elements are VR UN is read from their bytes and kept") {
+  Fixture f;
+  auto hex = [](const std::string& text) {
+    std::string out;
+    char buf[4];
+    for (unsigned char c : text) {
+      std::snprintf(buf, sizeof buf, "%02x", c);
+      out += (out.empty() ? "" : "\\") + std::string(buf);
+    }
+    return out;
+  };
+  const std::string sop = "1.2.826.0.1.3680043.9.7433.5.1.1", sc = "1.2.840.10008.5.1.4.1.1.7";
+  std::string dump = "(0002,0001) OB 00\\01\n(0002,0002) UI " + sc + "\n(0002,0003) UI [" + sop +
+                     "]\n(0002,0010) UI =LittleEndianExplicit\n(0008,0016) UN " + hex(sc + '\0') +
+                     "\n(0008,0018) UN " + hex(sop + '\0') + "\n(0008,0060) UN " + hex("OT") + "\n(0010,0020) UN " +
+                     hex("4711 ") + "\n(0020,000d) UN " + hex("1.2.826.0.1.3680043.9.7433.5") + "\n(0020,000e) UN " +
+                     hex(std::string("1.2.826.0.1.3680043.9.7433.5.1") + '\0') + "\n";
+  test::write_file(f.tmp / "un.txt", dump);
+  const fs::path file = f.tmp / "un.dcm";
+  REQUIRE(test::run("dump2dcm -q +te " + (f.tmp / "un.txt").string() + " " + file.string()) == 0);
+  // DCMTK's own senders will not send it (they look for the UIDs in the data set): by hand.
+  const std::string sender = (test::source_dir() / "tests/adapters/sources/dicom/send_raw.py").string();
+  const std::string sent = test::run_output("python3 " + sender + " 127.0.0.1 " + std::to_string(f.port) + " " +
+                                            kModality + " " + kOurAe + " " + file.string() + " 100000000");
+  CHECK_MESSAGE(sent.find("0x0000") != std::string::npos, sent);
+  f.poll();
+  const auto* r = f.record_for(sop);
+  REQUIRE(r);
+  CHECK(attr(r->draft, "sop_class_uid") == sc);
+  CHECK(r->draft.patient_id == "00004711");
+  CHECK(dataset_of(r->contents.at(0)) == dataset_of(test::read_file(file)));
+  CHECK(f.sink.quarantined.empty());
+}

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <map>
 #include <set>
@@ -553,4 +554,44 @@ TEST_CASE("dicom-qr: an instance arriving in another syntax than the PACS report
   f.poll();
   CHECK(f.stats.events["instances transcoded by"]["ORTHANC"].total == 1);
   CHECK(f.stats.events["instances transcoded by"]["ORTHANC"].last_poll == 0);
+}
+
+namespace {
+// What the code under test writes to stderr (the log) while it lives.
+struct StderrCapture {
+  fs::path file;
+  int saved = -1;
+  explicit StderrCapture(fs::path f) : file(std::move(f)) {
+    std::fflush(stderr);
+    saved = ::dup(2);
+    FILE* out = std::fopen(file.c_str(), "w");
+    REQUIRE(out);
+    ::dup2(::fileno(out), 2);
+    std::fclose(out);
+  }
+  std::string text() {
+    std::fflush(stderr);
+    return test::read_file(file);
+  }
+  ~StderrCapture() {
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+  }
+};
+}  // namespace
+
+TEST_CASE("dicom-qr: a study whose StudyInstanceUID is no UID is skipped with a message naming it and the PACS") {
+  enter_private_network();
+  Fixture f;
+  Orthanc pacs(f.tmp);
+  const std::string st = "1.2.826.0.1.3680043.9.7441.1x";
+  pacs.store({make_dcm(f.tmp / "dcm", {"4242", st, "1.2.826.0.1.3680043.9.7441.1.1", "1.2.826.0.1.3680043.9.7441.1.1.1",
+                                       "20240501"})});
+  StderrCapture log(f.tmp / "stderr.txt");
+  f.poll();
+  const std::string said = log.text();
+  CHECK(f.sink.records.empty());
+  CHECK_MESSAGE(said.find("'" + st + "' is not a valid UID") != std::string::npos, said);
+  CHECK_MESSAGE(said.find("ORTHANC at 127.0.0.1:" + std::to_string(kDicomPort)) != std::string::npos, said);
 }
