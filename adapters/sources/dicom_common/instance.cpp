@@ -76,10 +76,6 @@ ReadResult read_instance(const std::filesystem::path& file) {
       return r;
     }
   }
-  if (in.patient_id.empty()) {
-    r.error = "PatientID (0010,0020) is missing or empty: the opt-out gate cannot judge the instance";
-    return r;
-  }
   if (!in.study_date.empty() &&
       (in.study_date.size() != 8 || in.study_date.find_first_not_of("0123456789") != std::string::npos))
     in.study_date.clear();  // a malformed date is dropped from the manifest, not a reason to refuse

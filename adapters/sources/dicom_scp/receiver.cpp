@@ -114,13 +114,28 @@ std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae
     why.commit();
     fs::rename(file, folders_.rejected / (stem + ".dcm"));
     util::fsync_directory(folders_.rejected);
-    if (options_.pull) return status::success;
+    return options_.pull ? status::success : code;
   } catch (const std::exception& e) {
     log::error("source " + options_.name + ": cannot keep the refused data set for quarantine: " + e.what());
     std::error_code ec;
     fs::remove(file, ec);
   }
-  return code;
+  return code == status::success ? status::out_of_resources : code;  // not kept: the sender must keep it
+}
+
+// No PatientID, or one the gate cannot compare with the stop list (patient_id.hpp, rule 4): the
+// instance can never be sent. Refusing it would have the modality retry it forever (a QC phantom,
+// an unregistered emergency patient) and hold up its queue, so it is taken, kept durably in the
+// quarantine with the reason, answered success and counted per sender. Sent again with a
+// PatientID, it is a new instance and flows.
+std::uint16_t Receiver::hold_unattributable(const fs::path& file, std::string_view calling_ae, std::string_view sop,
+                                            const std::string& why) {
+  const std::uint16_t answer =
+      refuse(file, calling_ae, sop, status::success,
+             "unattributable, held in the quarantine and never sent: " + why +
+                 "; have the modality or PACS send it again with the patient's ID");
+  if (answer == status::success) events_.add(kUnattributable, calling_ae);
+  return answer;
 }
 
 std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::string_view calling_ae,
@@ -149,9 +164,11 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
                     "the data set's SOPInstanceUID differs from the C-STORE request's (" + util::display_name(sop) +
                         ")");
     std::string mapped = map_patient_id(in.patient_id, options_.patient_id);
+    if (in.patient_id.empty())
+      return hold_unattributable(file, calling_ae, sop, "PatientID (0010,0020) is missing or empty");
     if (!canonical_patient_id(mapped))
-      return refuse(file, calling_ae, sop, status::cannot_understand,
-                    "PatientID (0010,0020) is not a usable patient ID: " + patient_id_problem(mapped));
+      return hold_unattributable(file, calling_ae, sop,
+                                 "PatientID (0010,0020) is not a usable patient ID: it " + patient_id_problem(mapped));
 
     fs::rename(file, folders_.incoming / (in.sop_instance_uid + "~" + unique_suffix() + ".dcm"));
     if (options_.sync_each_instance) util::fsync_directory(folders_.incoming);

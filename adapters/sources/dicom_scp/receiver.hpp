@@ -29,6 +29,7 @@ inline constexpr const char* kTempPrefix = ".recv-";
 inline constexpr const char* kAssociationsRefused = "associations refused from";
 inline constexpr const char* kContextsRefused = "presentation contexts refused for";
 inline constexpr const char* kTranscoded = "instances transcoded by";
+inline constexpr const char* kUnattributable = "unattributable instances held from";
 
 // SourceStats::events counted on any thread (association threads, the poll), read by poll().
 class EventCounter {
@@ -59,6 +60,8 @@ class Receiver final : public StoreHandler {
  private:
   std::uint16_t refuse(const std::filesystem::path& file, std::string_view calling_ae, std::string_view sop,
                        std::uint16_t status, const std::string& reason);
+  std::uint16_t hold_unattributable(const std::filesystem::path& file, std::string_view calling_ae,
+                                    std::string_view sop, const std::string& why);
   std::string unique_suffix();
   // incoming/'s size, rescanned at most once a second, plus what arrived since.
   std::uint64_t incoming_bytes();

@@ -652,3 +652,32 @@ TEST_CASE("dicom-scp: a data set whose elements are VR UN is read from their byt
   CHECK(dataset_of(r->contents.at(0)) == dataset_of(test::read_file(file)));
   CHECK(f.sink.quarantined.empty());
 }
+
+// VLUT_01 is an ID like any other. An instance without PatientID (a QC phantom, an unregistered
+// emergency patient) or with one the gate cannot compare (a space inside, Japanese) is taken so
+// the modality's queue moves on, held in the quarantine with the reason, never handed to the
+// spool, and counted per sender.
+TEST_CASE("dicom-scp: IDs with '_' flow; unattributable instances are answered success, held once, never sent, counted") {
+  Fixture f;
+  Spec underscore, none, spaced;
+  underscore.patient_id = "VLUT_01";
+  underscore.sop += "1";
+  none.patient_id = "";
+  none.sop += "2";
+  spaced.patient_id = "12 34";
+  spaced.sop += "3";
+  const fs::path a = make_dcm(f.tmp / "in", "a", underscore), b = make_dcm(f.tmp / "in", "b", none),
+                 c = make_dcm(f.tmp / "in", "c", spaced);
+  std::string out;
+  CHECK(f.storescu(kModality, {a, b, c}, out) == 0);
+  CHECK(out.find("Error") == std::string::npos);  // every one answered success
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.sink.records[0].draft.patient_id == "VLUT_01");
+  REQUIRE(f.sink.quarantined.size() == 2);
+  for (const auto& [rel, reason] : f.sink.quarantined) CHECK(reason.find("unattributable") != std::string::npos);
+  CHECK(f.stats.events["unattributable instances held from"][kModality].total == 2);
+  f.poll();
+  CHECK(f.sink.records.size() == 1);
+  CHECK(f.sink.quarantined.size() == 2);  // held once
+}
