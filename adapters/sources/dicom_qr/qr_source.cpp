@@ -1,5 +1,6 @@
 // State kept in SourceState (committed with the records of the same poll):
-//   "qr/held/<Study>"  one unit per SOP Instance UID taken into the spool (status: its hash)
+//   "qr/held/<Study>"  one unit per SOP Instance UID taken into the spool (status: its hash), written
+//                      by IncomingFolder, which drops an identical instance retrieved again
 //   "qr/studies"       one unit per study seen: size = instances held or refused, status "complete",
 //                      "complete with <n> refused" or "incomplete <held+refused>/<C-FIND count>"
 //   "qr/refused"       one unit per SOP Instance UID refused (and quarantined) once, status
@@ -81,7 +82,7 @@ class QrSource final : public Source {
         receiver_options_(receiver_options(options_)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(receiver_options_, folders_),
-        incoming_(options_.name, folders_, options_.patient_id, true) {}
+        incoming_(options_.name, folders_, options_.patient_id, true, kHeldDir) {}
 
   const std::string& name() const override { return options_.name; }
 
@@ -129,8 +130,7 @@ class QrSource final : public Source {
     stored_ts_.clear();
     incoming_.take(
         ctx,
-        [&](const Instance& in, const std::string& hash) {
-          ctx.state.put_unit(kHeldDir + in.study_uid, {in.sop_instance_uid, 0, 0, 0, hash});
+        [&](const Instance& in, const std::string&) {
           if (std::string stored = stored_syntax_if_transcoded(ctx, in); !stored.empty()) {
             log::warning("source " + name() + ": the PACS transcoded instance " + in.sop_instance_uid + " of study " +
                          in.study_uid + ": it stores it as " + stored + " and sent it as " + in.transfer_syntax +

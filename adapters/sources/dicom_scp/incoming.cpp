@@ -17,7 +17,8 @@
 //     longer in incoming/, once the folders such a move touches are fsynced (the crash may have
 //     come before they were).
 //  A file re-received with the same name cannot happen (N is unique), and the same instance
-//  received twice has the same version (SOP UID + content hash), which the spool keeps once.
+//  received twice has the same version (SOP UID + content hash): it is dropped when the source's
+//  record of what it took in (taken_dir) holds that version, in the same transaction as its record.
 #include "adapters/sources/dicom_scp/incoming.hpp"
 
 #include <sys/stat.h>
@@ -46,8 +47,13 @@ std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(
 
 }  // namespace
 
-IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held)
-    : name_(std::move(source_name)), folders_(std::move(folders)), mapping_(mapping), skip_held_(skip_held) {}
+IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held,
+                               std::string taken_dir)
+    : name_(std::move(source_name)),
+      folders_(std::move(folders)),
+      mapping_(mapping),
+      skip_held_(skip_held),
+      taken_dir_(std::move(taken_dir)) {}
 
 std::optional<std::vector<ContentPart>> IncomingFolder::locate(std::string_view path, std::string_view version) const {
   // path "<Study>/<Series>/<SOP>.dcm", version "<SOP>:<hash prefix>"; checked before use.
@@ -121,6 +127,8 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, con
   }
   if (ec) throw Error("source " + name_ + ": cannot list " + folders_.incoming.string() + ": " + ec.message());
   std::sort(names.begin(), names.end());
+  taken_.clear();  // the state may have been rolled back since the last take()
+  dropped_ = 0;
 
   std::set<fs::path> touched;  // folders whose entries the moves changed, not yet fsynced
   auto sync_touched = [&] {
@@ -159,6 +167,10 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, con
     }
   sync_touched();  // before the caller's checkpoint commits the erased states
   ctx.stats.files_seen = names.size();
+  if (dropped_)
+    log::notice("source " + name_ + ": dropped " + std::to_string(dropped_) +
+                " instance(s) received again with the same bytes as one taken in before (a sender's "
+                "retry); they are not sent twice");
 }
 
 bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std::string& n, const struct stat& st,
@@ -187,9 +199,15 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
     return false;
   }
   const std::string store_rel = in.study_uid + "/" + in.series_uid + "/" + in.sop_instance_uid + "." + hash + ".dcm";
-  if (skip_held_ && fs::exists(folders_.store / store_rel)) {  // committed before: the same bytes again
+  auto [taken, first] = taken_.try_emplace(in.study_uid);
+  if (first)
+    for (auto& u : ctx.state.units(taken_dir_ + in.study_uid)) taken->second.emplace(u.name, u.status);
+  const auto before = taken->second.find(in.sop_instance_uid);
+  if ((before != taken->second.end() && before->second == hash) ||
+      (skip_held_ && fs::exists(folders_.store / store_rel))) {  // taken before: the same bytes again
     std::error_code ec;
     fs::remove(file, ec);
+    ++dropped_;
     return false;
   }
   RecordDraft d;
@@ -214,6 +232,8 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
     return false;
   }
   ctx.state.put_unit(kIncomingDir, {n, size, ns_of(st.st_mtim), ns_of(st.st_ctim), kIngestedPrefix + store_rel});
+  ctx.state.put_unit(taken_dir_ + in.study_uid, {in.sop_instance_uid, 0, 0, 0, hash});
+  taken->second[in.sop_instance_uid] = hash;
   if (on_ingested) on_ingested(in, hash);
   ++ctx.stats.ingested;
   ctx.stats.bytes += size;

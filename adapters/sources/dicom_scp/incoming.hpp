@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,7 +26,12 @@ class IncomingFolder {
   // Called before an instance's record is made: manifest attributes of the source's own to add.
   using Annotate = std::function<void(const Instance&, std::vector<std::pair<std::string, std::string>>& attributes)>;
 
-  IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held);
+  // taken_dir: the SourceState folder prefix of the compact record of what was taken into the
+  // spool, one unit per SOP Instance UID (status: its hash) in "<taken_dir><Study>": an identical
+  // re-send (a modality's retry after a timeout, a study retrieved again) is dropped even after
+  // delivery, when neither the spool nor store/ may hold it any more.
+  IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held,
+                 std::string taken_dir);
   // Asked for each refused data set named by its SOP Instance UID, with the hash of its file:
   // true when the same refusal was quarantined before (the file is then dropped, not quarantined).
   using SeenBefore = std::function<bool(const std::string& sop, const std::string& hash)>;
@@ -52,6 +58,10 @@ class IncomingFolder {
   Folders folders_;
   PatientIdMapping mapping_;
   bool skip_held_;
+  std::string taken_dir_;
+  // take()'s view of the taken record: Study -> SOP Instance UID -> hash, read once per study.
+  std::map<std::string, std::map<std::string, std::string>> taken_;
+  std::uint64_t dropped_ = 0;  // identical re-sends dropped by the current take()
 };
 
 }  // namespace sennen::dicom

@@ -681,3 +681,25 @@ TEST_CASE("dicom-scp: IDs with '_' flow; unattributable instances are answered s
   CHECK(f.sink.records.size() == 1);
   CHECK(f.sink.quarantined.size() == 2);  // held once
 }
+
+// A modality that sends again what was taken in (after a timeout on its side) does not have it
+// sealed and delivered twice; the same SOP Instance UID with other bytes is a new version.
+TEST_CASE("dicom-scp: an identical re-send is dropped; changed bytes are a new version") {
+  Fixture f;
+  Spec s;
+  const fs::path first = make_dcm(f.tmp / "in", "a", s);
+  std::string out;
+  REQUIRE(f.storescu(kModality, {first}, out) == 0);
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  f.sink.clear();
+  REQUIRE(f.storescu(kModality, {first}, out) == 0);
+  f.poll();
+  f.poll();
+  CHECK(f.sink.records.empty());
+  CHECK(f.incoming_files().empty());
+  s.date = "20240116";  // corrected and sent again
+  REQUIRE(f.storescu(kModality, {make_dcm(f.tmp / "in2", "a", s)}, out) == 0);
+  f.poll();
+  CHECK(f.sink.records.size() == 1);
+}

@@ -595,3 +595,26 @@ TEST_CASE("dicom-qr: a study whose StudyInstanceUID is no UID is skipped with a 
   CHECK_MESSAGE(said.find("'" + st + "' is not a valid UID") != std::string::npos, said);
   CHECK_MESSAGE(said.find("ORTHANC at 127.0.0.1:" + std::to_string(kDicomPort)) != std::string::npos, said);
 }
+
+// What was taken in is remembered by SOP Instance UID and hash, not by the copy in store/: a study
+// retrieved again because it grew brings back only the new instance even when store/ no longer
+// holds the others.
+TEST_CASE("dicom-qr: instances taken in before are not handed over again when their study comes again") {
+  enter_private_network();
+  Fixture f;
+  Orthanc pacs(f.tmp);
+  const std::string today = site_today(f.clock);
+  const std::string st = "1.2.826.0.1.3680043.9.7442.1";
+  pacs.store({make_dcm(f.tmp / "dcm", {"4242", st, st + ".1", st + ".1.1", today}),
+              make_dcm(f.tmp / "dcm", {"4242", st, st + ".1", st + ".1.2", today})});
+  f.poll();
+  REQUIRE(f.sink.records.size() == 2);
+  f.poll();  // moves them to store/
+  fs::remove_all(f.state_dir / "dicom" / "pacs" / "store");
+  fs::create_directories(f.state_dir / "dicom" / "pacs" / "store");
+  pacs.store({make_dcm(f.tmp / "dcm2", {"4242", st, st + ".1", st + ".1.3", today})});
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(attr(f.sink.records[0].draft, "sop_instance_uid") == st + ".1.3");
+  CHECK(f.state->units("qr/studies").at(0).status == "complete");
+}
