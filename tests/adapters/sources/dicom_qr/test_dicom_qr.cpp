@@ -618,3 +618,7 @@ TEST_CASE("dicom-qr: instances taken in before are not handed over again when th
   CHECK(attr(f.sink.records[0].draft, "sop_instance_uid") == st + ".1.3");
   CHECK(f.state->units("qr/studies").at(0).status == "complete");
 }
+
+TEST_CASE("dicom-qr: retrieve: move brings every transfer syntax DCMTK writes as Orthanc stores it, byte-exact") {
+  every_transfer_syntax(dicom::Retrieve::move);
+}
