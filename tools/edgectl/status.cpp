@@ -145,7 +145,8 @@ void print_text(const json& j) {
                 << "folders; tried again every poll):\n";
       for (const auto& p : s.value("unreadable_paths", json::array())) std::cout << "      " << str(p) << "\n";
     }
-    for (const auto& [event, by_peer] : s.value("events", json::object()).items())
+    const json events = s.value("events", json::object());  // named: items() of a temporary would dangle
+    for (const auto& [event, by_peer] : events.items())
       for (const auto& [peer, n] : by_peer.items())
         std::cout << "    " << event << " '" << peer << "': " << str(n.value("total", json())) << " since the daemon started, "
                   << str(n.value("last_poll", json())) << " in the last poll\n";
