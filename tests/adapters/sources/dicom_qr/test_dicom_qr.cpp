@@ -43,6 +43,8 @@ struct Spec {
   std::string sop_class = "=SecondaryCaptureImageStorage";
   int frames = 1;
   int side = 16;
+  std::string patient_name = "Test^Patient";
+  std::string charset;  // SpecificCharacterSet (0008,0005), when not the default repertoire
 };
 
 fs::path make_dcm(const fs::path& dir, const Spec& s) {
@@ -54,8 +56,10 @@ fs::path make_dcm(const fs::path& dir, const Spec& s) {
   test::write_file(dir / (name + ".raw"), pixels);
   std::string dump =
       "(0002,0001) OB 00\\01\n(0002,0002) UI " + s.sop_class + "\n(0002,0003) UI [" + s.sop +
-      "]\n(0002,0010) UI =LittleEndianExplicit\n(0008,0016) UI " + s.sop_class + "\n(0008,0018) UI [" +
-      s.sop + "]\n(0008,0020) DA [" + s.date + "]\n(0008,0060) CS [OT]\n(0010,0010) PN [Test^Patient]\n(0010,0020) LO [" +
+      "]\n(0002,0010) UI =LittleEndianExplicit\n" +
+      (s.charset.empty() ? std::string() : "(0008,0005) CS [" + s.charset + "]\n") + "(0008,0016) UI " + s.sop_class + "\n(0008,0018) UI [" +
+      s.sop + "]\n(0008,0020) DA [" + s.date + "]\n(0008,0060) CS [OT]\n(0010,0010) PN [" + s.patient_name +
+      "]\n(0010,0020) LO [" +
       s.patient_id + "]\n(0020,000d) UI [" + s.study + "]\n(0020,000e) UI [" + s.series +
       "]\n(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n" +
       (s.frames > 1 ? "(0028,0008) IS [" + std::to_string(s.frames) + "]\n" : std::string()) + "(0028,0010) US " +
@@ -416,7 +420,8 @@ TEST_CASE("dicom-qr: a study holding two patients' instances is found once, retr
   CHECK(studies[0].size == 3);
 }
 
-// Objects in every transfer syntax DCMTK writes, of five SOP classes in one study: Orthanc (which
+// Objects in every transfer syntax DCMTK writes (some multi-frame, some with an ISO 2022 IR 87
+// name), of five SOP classes in one study: Orthanc (which
 // does not report AvailableTransferSyntaxUID) must be offered every syntax for each class, so the
 // study needs two associations, each asking for its instances at IMAGE level. Each instance
 // arrives in the syntax Orthanc stores it in, byte-exact, and its record names that syntax.
@@ -444,12 +449,18 @@ void every_transfer_syntax(dicom::Retrieve retrieve) {
     Spec spec{"7777", st, st + ".1", sop, "20240701", classes[i % std::size(classes)]};
     spec.frames = i % 3 == 2 ? 3 : 1;  // multi-frame too
     spec.side = 32;
+    if (i % 4 == 1) {  // a Japanese name in ISO 2022 IR 87 (JIS X 0208 between ESC $ B and ESC ( B)
+      spec.charset = "\\ISO 2022 IR 87";
+      spec.patient_name = "Yamada^Taro=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B";
+    }
     const fs::path plain = make_dcm(f.tmp / "plain", spec);
     const fs::path out = f.tmp / "dcm" / (sop + ".dcm");
     fs::create_directories(out.parent_path());
     REQUIRE(test::run(converters[i].first + " " + plain.string() + " " + out.string()) == 0);
     REQUIRE(test::run_output("dcmdump -q -Un -M +P 0002,0010 " + out.string()).find(converters[i].second) !=
             std::string::npos);
+    if (!spec.charset.empty())
+      REQUIRE(test::run_output("dcmdump -q +P 0010,0010 " + out.string()).find("\x1b$B;3ED") != std::string::npos);
     files.push_back(out);
     syntax_of[sop] = converters[i].second;
   }
