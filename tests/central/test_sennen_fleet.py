@@ -1,4 +1,4 @@
-"""tools/sennen-fleet against synthetic central receiver directories, plus one end-to-end run of
+"""central/sennen-fleet against synthetic central receiver directories, plus one end-to-end run of
 the real daemon (its `local` destination lays files out exactly like the receiver)."""
 import datetime as dt
 import html.parser
@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
-FLEET = os.path.join(SOURCE_DIR, "tools/sennen-fleet")
+FLEET = os.path.join(SOURCE_DIR, "central/sennen-fleet")
 NOW = "2026-11-25T12:00:00Z"
 GIB = 1024 ** 3
 
