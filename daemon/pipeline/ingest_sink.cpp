@@ -109,7 +109,9 @@ void IngestSinkImpl::quarantine_by_reference(std::string_view rel_path, std::str
 
 void IngestSinkImpl::checkpoint() {
   if (ops_in_tx_ >= kChunkOps || spool_.bytes_stored_in_transaction() >= kIngestChunkBytes) {
+    log::stage("ingest-commit", source_);
     spool_.commit();
+    log::stage("walk", source_);
     spool_.begin();
     ops_in_tx_ = 0;
     first_visit_cache_.clear();

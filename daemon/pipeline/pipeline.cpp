@@ -167,6 +167,7 @@ struct Pipeline::Impl {
   bool refresh_stop_list(CycleResult& result, bool force) {
     if (!force && !stop_watch.changed()) return paused_reason.empty();
     const std::string before = paused_reason;
+    log::stage("stop-list", force ? "read" : "changed");
     try {
       stop_list = stop_watch.read();
     } catch (const Error& e) {
@@ -216,6 +217,7 @@ struct Pipeline::Impl {
   }
 
   void delivered(const spool::BatchInfo& b) {
+    log::stage("record-delivery", b.batch_id);
     spool.mark_delivered(b.batch_id, now());
     std::error_code ec;
     fs::remove(outbox_file(b.batch_id), ec);
@@ -280,8 +282,10 @@ struct Pipeline::Impl {
     SourceContext ctx{clock, guard, sink, guard.halt(), stats, full, SpoolFull(spool_full)};
     const auto started = std::chrono::steady_clock::now();
     try {
+      log::stage("walk", s.name());
       spool.begin();
       s.poll(ctx);
+      log::stage("ingest-commit", s.name() + ", end of poll");
       spool.commit();
       status.last_success = now();
       status.last_error.clear();
@@ -324,6 +328,7 @@ struct Pipeline::Impl {
     std::int64_t total = 0, patients = 0;
     std::optional<int> since;
     if (gate.notification()) since = gate.notification()->notice_start_day;
+    log::stage("release");
     for (const auto& key : spool.held_patients(since)) {
       if (gate.decide(key, first_visit(key), clock.now()) != gate::Decision::eligible) continue;
       auto [released, stale] = spool.release_patient(key, [&](const spool::StoredRecord& r) {
@@ -493,6 +498,7 @@ struct Pipeline::Impl {
         }
       }
       const BatchFile bf = batch_file(b);
+      log::stage("deliver", b.batch_id);
       auto r = destination->deliver(bf);
       dispatcher.record(r, clock.now());
       if (!r.ok()) {
@@ -532,6 +538,7 @@ struct Pipeline::Impl {
   // destination accepts while deliveries back off ends the wait: the destination answers again.
   DeliveryResult write_heartbeat() {
     update_flow();  // also between cycles, so a pause ends (and DICOM senders are let in) promptly
+    log::stage("heartbeat");
     const std::string json = telemetry::heartbeat_json(heartbeat_input());
     try {
       util::AtomicFile copy(cfg.state_dir / "heartbeat.json");
@@ -555,6 +562,7 @@ struct Pipeline::Impl {
   // as delivered (a kill between that record and the file's removal), upload state and partial
   // files of batches no longer waiting, heartbeat temp files.
   void recover() {
+    log::stage("start-up", "recovering what the last run left");
     const fs::path dir = cfg.state_dir / "outbox";
     batcher::recover_interrupted_batches(spool, dir);
     std::set<std::string> waiting;
@@ -701,11 +709,16 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
     if (auto r = p.write_heartbeat(); !r.ok())
       result.errors.push_back("heartbeat not delivered to " + p.destination->describe() + ": " + r.reason);
   });
+  log::stage("idle");
   result.progress = p.progress;
   return result;
 }
 
-bool Pipeline::write_heartbeat() { return impl_->write_heartbeat().ok(); }
+bool Pipeline::write_heartbeat() {
+  const bool ok = impl_->write_heartbeat().ok();
+  log::stage("idle");
+  return ok;
+}
 
 telemetry::HeartbeatInput Pipeline::snapshot() { return impl_->heartbeat_input(); }
 

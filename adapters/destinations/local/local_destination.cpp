@@ -6,6 +6,7 @@
 
 #include "daemon/core/error.hpp"
 #include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
 #include "daemon/util/sha256.hpp"
 
 namespace sennen::destinations {
@@ -58,6 +59,7 @@ class LocalDestination final : public Destination {
                       "it will be sealed again");
         out.commit();
       }
+      log::stage("marker", b.batch_id);
       util::AtomicFile marker(dir / (b.batch_id + ".json"), 0640);
       marker.write(b.marker_json);
       marker.commit();

@@ -17,6 +17,7 @@
 #include "adapters/destinations/curl/curl_easy.hpp"
 #include "daemon/core/error.hpp"
 #include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
 #include "daemon/util/sha256.hpp"
 
 namespace sennen::destinations {
@@ -192,6 +193,7 @@ class S3Destination final : public Destination {
         return retry("checking " + key + ": the bucket holds " + std::to_string(h.content_length) + " bytes, not " +
                      std::to_string(b.size) + "; will send it again");
       // The marker last: its presence tells the central side the batch is complete.
+      log::stage("marker", b.batch_id);
       return put_string(object_key(b.day + "/" + b.batch_id + ".json"), b.marker_json);
     } catch (const Error& e) {
       return retry(e.what());

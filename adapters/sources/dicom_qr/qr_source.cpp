@@ -118,6 +118,7 @@ class QrSource final : public Source {
     const std::string today = site_date(ctx.clock.now(), options_.utc_offset_minutes);
     const std::string range = from.empty() ? std::string() : from + "-";
 
+    log::stage("qr-find", name());
     QrAssociation assoc(options_.peer);
     std::vector<StudyMatch> studies = assoc.find_studies(range);
     std::sort(studies.begin(), studies.end(),
@@ -143,6 +144,7 @@ class QrSource final : public Source {
       // Nothing new: the PACS has no more instances than we hold.
       if (complete_before && s.instances && held >= *s.instances) continue;
       std::string problem;
+      log::stage("qr-retrieve", name() + ", study " + s.study_uid);
       try {
         // A C-GET gets an association of its own that proposes exactly the study's storage
         // classes (there is room for only so many presentation contexts in one).
@@ -156,6 +158,7 @@ class QrSource final : public Source {
       } catch (const Error& e) {
         problem = e.what();
       }
+      log::stage("walk", name());
       take(ctx);
       held = ctx.state.units(kHeldDir + s.study_uid).size();
       const bool complete = problem.empty() && (!s.instances || held >= *s.instances);
