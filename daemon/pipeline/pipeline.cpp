@@ -251,6 +251,7 @@ struct Pipeline::Impl {
                    "once " + destination->describe() + " can say whether it already has it (" + p.reason + ")");
       return Settled::undecided;
     }
+    destination->abandon(batch_file(b));
     std::error_code ec;
     fs::remove(outbox_file(b.batch_id), ec);
     spool.void_batch(b.batch_id, reason);
@@ -575,6 +576,7 @@ struct Pipeline::Impl {
         log::notice("batch " + b.batch_id + " is no longer in the outbox but " + destination->describe() +
                     " has it complete; it counts as delivered");
       } else if (p.state == Presence::State::absent) {
+        destination->abandon(batch_file(b));
         spool.void_batch(b.batch_id, "outbox file missing");
         log::warning("batch " + b.batch_id + " is missing from the outbox; its records will be sealed again");
       } else {

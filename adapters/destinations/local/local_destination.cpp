@@ -83,6 +83,17 @@ class LocalDestination final : public Destination {
     }
   }
 
+  // A delivery killed while copying leaves "<batch>.cms.tmp-<pid>", one killed between the batch
+  // and its marker a whole "<batch>.cms" without marker; neither is ever completed now.
+  void abandon(const BatchFile& b) override {
+    const fs::path dir = root_ / site_ / b.day;
+    std::error_code ec;
+    if (fs::exists(dir / (b.batch_id + ".json"), ec) || ec) return;
+    remove_stale_temps(dir / (b.batch_id + ".cms"));
+    remove_stale_temps(dir / (b.batch_id + ".json"));
+    fs::remove(dir / (b.batch_id + ".cms"), ec);
+  }
+
   Presence presence(const BatchFile& b) override {
     const fs::path dir = root_ / site_ / b.day;
     std::error_code ec;

@@ -216,6 +216,25 @@ class S3Destination final : public Destination {
     }
   }
 
+  // A multipart upload interrupted and never to be completed is aborted, so its parts do not stay
+  // in the bucket (billed) until a lifecycle rule expires them; its state file goes either way.
+  void abandon(const BatchFile& b) override {
+    const fs::path state_file = b.file.parent_path() / (b.batch_id + ".s3upload");
+    if (auto st = load_state(state_file)) {
+      try {
+        auto o = signed_request("DELETE", url(st->key, "uploadId=" + uri_encode(st->upload_id, false)), nullptr,
+                                kEmptySha256, {});
+        if (!ok(o) && o.status != 404)
+          log::warning("could not abort the unfinished upload of " + st->key + " (" + checked("aborting", o).reason +
+                       "); its parts stay in the bucket until a lifecycle rule removes them");
+      } catch (const Error& e) {
+        log::warning("could not abort the unfinished upload of " + st->key + ": " + e.what());
+      }
+    }
+    std::error_code ec;
+    fs::remove(state_file, ec);
+  }
+
   DeliveryResult put_heartbeat(std::string_view json) override {
     try {
       return put_string(object_key("heartbeat.json"), json);

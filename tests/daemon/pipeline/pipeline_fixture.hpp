@@ -53,6 +53,7 @@ struct Receiver {
 
   std::vector<Received> received;  // in delivery order (a re-delivery appears again)
   std::set<std::string> complete;  // batch ids whose marker is here
+  std::vector<std::string> abandoned;  // batch ids the pipeline said it will never deliver
   int heartbeats = 0;
   int presence_asked = 0;
 
@@ -68,6 +69,7 @@ class FakeDestination final : public Destination {
   DeliveryResult deliver(const BatchFile& batch) override;
   DeliveryResult put_heartbeat(std::string_view json) override;
   Presence presence(const BatchFile& batch) override;
+  void abandon(const BatchFile& batch) override { r_.abandoned.push_back(batch.batch_id); }
 
  private:
   Receiver& r_;
