@@ -69,7 +69,7 @@ class QrSource final : public Source {
         receiver_options_(receiver_options(options_)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(receiver_options_, folders_),
-        incoming_(options_.name, folders_, options_.patient_id, true) {}
+        incoming_(options_.name, folders_, options_.patient_id) {}
 
   const std::string& name() const override { return options_.name; }
 

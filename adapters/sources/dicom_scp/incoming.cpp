@@ -17,7 +17,9 @@
 //     longer in incoming/, once the folders such a move touches are fsynced (the crash may have
 //     come before they were).
 //  A file re-received with the same name cannot happen (N is unique), and the same instance
-//  received twice has the same version (SOP UID + content hash), which the spool keeps once.
+//  received twice has the same version (SOP UID + content hash), which the spool keeps once while
+//  it holds it; once the instance is in store/ (committed, maybe delivered and gone from the spool)
+//  the same bytes again are dropped at take().
 #include "adapters/sources/dicom_scp/incoming.hpp"
 
 #include <sys/stat.h>
@@ -46,8 +48,8 @@ std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(
 
 }  // namespace
 
-IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held)
-    : name_(std::move(source_name)), folders_(std::move(folders)), mapping_(mapping), skip_held_(skip_held) {}
+IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping)
+    : name_(std::move(source_name)), folders_(std::move(folders)), mapping_(mapping) {}
 
 std::optional<std::vector<ContentPart>> IncomingFolder::locate(std::string_view path, std::string_view version) const {
   // path "<Study>/<Series>/<SOP>.dcm", version "<SOP>:<hash prefix>"; checked before use.
@@ -122,9 +124,10 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
     for (const auto& dir : touched) util::fsync_directory(dir);
     touched.clear();
   };
-  std::size_t since_checkpoint = 0;
+  // Committed files move to store/ first, so a copy of one received again (whatever its name
+  // sorts as) finds it there and is dropped.
+  std::vector<std::pair<std::string, struct stat>> fresh;
   for (const auto& n : names) {
-    if (ctx.stop_requested) break;
     const fs::path file = folders_.incoming / n;
     struct stat st{};
     if (::stat(file.c_str(), &st) != 0) continue;
@@ -139,7 +142,12 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
         continue;
       }
     }
-    if (ingest(ctx, file, n, st, on_ingested)) ++since_checkpoint;
+    fresh.emplace_back(n, st);
+  }
+  std::size_t since_checkpoint = 0;
+  for (const auto& [n, st] : fresh) {
+    if (ctx.stop_requested) break;
+    if (ingest(ctx, folders_.incoming / n, n, st, on_ingested)) ++since_checkpoint;
     if (since_checkpoint >= kCheckpointEvery) {
       sync_touched();
       ctx.sink.checkpoint();
@@ -182,7 +190,7 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
     return false;
   }
   const std::string store_rel = in.study_uid + "/" + in.series_uid + "/" + in.sop_instance_uid + "." + hash + ".dcm";
-  if (skip_held_ && fs::exists(folders_.store / store_rel)) {  // committed before: the same bytes again
+  if (fs::exists(folders_.store / store_rel)) {  // committed before: the same bytes again
     std::error_code ec;
     fs::remove(file, ec);
     return false;

@@ -23,10 +23,11 @@ class IncomingFolder {
   // Called for each instance handed to the sink (in the same transaction as its record).
   using OnIngested = std::function<void(const Instance&, const std::string& hash)>;
 
-  IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held);
+  IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping);
   void quarantine_rejected(SourceContext& ctx);
-  // skip_held: an instance whose SOP UID and hash are already in store/ is dropped, not handed over
-  // again (a re-retrieved study brings back what we hold).
+  // An instance whose SOP UID and hash are already in store/ is dropped, not handed over again: a
+  // re-retrieved study brings back what we hold, and a modality whose success answer was lost (a
+  // kill, a broken connection) sends the same instance again.
   void take(SourceContext& ctx, const OnIngested& on_ingested = {});
   std::optional<std::vector<ContentPart>> locate(std::string_view path, std::string_view version) const;
   // True when store/ holds a committed version of the instance (any hash).
@@ -46,7 +47,6 @@ class IncomingFolder {
   std::string name_;
   Folders folders_;
   PatientIdMapping mapping_;
-  bool skip_held_;
 };
 
 }  // namespace sennen::dicom

@@ -30,7 +30,7 @@ class ScpSource final : public Source {
       : options_(std::move(options)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(options_, folders_),
-        incoming_(options_.name, folders_, options_.patient_id, false),
+        incoming_(options_.name, folders_, options_.patient_id),
         scp_(options_.scp, receiver_) {}
 
   ~ScpSource() override { scp_.stop(); }
