@@ -22,7 +22,8 @@
 namespace sennen::pipeline::testing {
 
 // Every regular file in `folder` named "<patient>_<anything>" is one record of that patient
-// (key = version = path = the file name). Files are taken once; a changed file is not re-read.
+// (version = path = the file name; key = the name up to a '.', so "1_k.v1" and "1_k.v2" are two
+// versions of the key "1_k"). Files are taken once; a changed file is not re-read.
 class FolderSource final : public Source {
  public:
   FolderSource(std::string name, std::filesystem::path folder) : name_(std::move(name)), folder_(std::move(folder)) {}

@@ -203,6 +203,32 @@ TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided b
   }
 }
 
+TEST_CASE("spool: a voided batch drops a record a newer version of its key has superseded") {
+  test::TempDir t;
+  test::write_file(t / "f1", "a");
+  test::write_file(t / "f2", "b");
+  test::write_file(t / "f3", "c");
+  spool::Spool s(t / "state");
+  auto same_key = [](RecordDraft d) {
+    d.key = "k";
+    return d;
+  };
+  s.begin();
+  s.put(same_key(draft(t / "f1", "v1")), "1", spool::Hold::none, 1);
+  s.put(draft(t / "f3", "other"), "1", spool::Hold::none, 1);
+  s.commit();
+  auto first = s.ready_records(0, 10);
+  s.create_batch("B1", s.next_batch_seq(), {first[0].id, first[1].id}, {}, 2, "sha", 10);
+  s.begin();
+  s.put(same_key(draft(t / "f2", "v2")), "1", spool::Hold::none, 2);  // the newer version, queued behind B1
+  s.commit();
+  s.void_batch("B1", "test");
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 2);
+  CHECK(ready[0].version == "other");  // B1's other record is pending again
+  CHECK(ready[1].version == "v2");     // v1 is gone: only v2 goes out for key k
+}
+
 TEST_CASE("spool: an ID stays stopped when it leaves the stop-list file, until an operator releases it") {
   test::TempDir t;
   spool::Spool s(t.path());
