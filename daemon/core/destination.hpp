@@ -70,6 +70,9 @@ class Destination {
   // before the spool voids the batch, so a crash in between only means it is called again.
   // Errors are not reported: what is left is only clutter the central side ignores (no marker).
   virtual void abandon(const BatchFile& /*batch*/) {}
+  // Whether this site may use the destination: a request that changes nothing (the network ones
+  // authenticate, e.g. a HEAD of the site's heartbeat). For `sennen-edgectl doctor`.
+  virtual DeliveryResult check_access() = 0;
 };
 
 }  // namespace sennen
