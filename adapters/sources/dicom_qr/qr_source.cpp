@@ -106,7 +106,8 @@ class QrSource final : public Source {
       prepared_ = true;
     }
     if (options_.retrieve == Retrieve::move && !move_scp_) start_move_acceptor();
-    take(ctx);  // what a previous poll retrieved but did not commit, and moves committed ones to store/
+    incoming_.settle(ctx);  // what the last poll committed moves to store/
+    take(ctx);  // what a previous poll retrieved but did not commit
     ctx.sink.checkpoint();
 
     std::string watermark;

@@ -25,7 +25,10 @@ class IncomingFolder {
 
   IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping);
   void quarantine_rejected(SourceContext& ctx);
-  // An instance whose SOP UID and hash are already in store/ is dropped, not handed over again: a
+  // First in each poll, before take(): files whose hand-over is committed move into store/.
+  void settle(SourceContext& ctx);
+  // Hands over the files in incoming/ not handed over yet (earlier in this poll included). An
+  // instance whose SOP UID and hash are already in store/ is dropped, not handed over again: a
   // re-retrieved study brings back what we hold, and a modality whose success answer was lost (a
   // kill, a broken connection) sends the same instance again.
   void take(SourceContext& ctx, const OnIngested& on_ingested = {});
@@ -34,10 +37,11 @@ class IncomingFolder {
   bool holds(const std::string& study, const std::string& series, const std::string& sop) const;
 
  private:
+  std::vector<std::string> list_incoming() const;  // the .dcm files, sorted
   bool ingest(SourceContext& ctx, const std::filesystem::path& file, const std::string& n, const struct stat& st,
               const OnIngested& on_ingested);
   // Renames into store/ and notes the directories whose entries changed (the new folders' parents
-  // included) in `touched`, which take() fsyncs once each before the spool commit that says so.
+  // included) in `touched`, which settle() fsyncs once each before the spool commit that says so.
   void move_to_store(const std::filesystem::path& file, const std::string& store_rel,
                      std::set<std::filesystem::path>& touched);
   // A move a crash interrupted (the file is in store/ but the erase of its state was not

@@ -46,6 +46,7 @@ class ScpSource final : public Source {
                   std::to_string(options_.scp.port));
     }
     incoming_.quarantine_rejected(ctx);
+    incoming_.settle(ctx);
     incoming_.take(ctx);
     ctx.sink.checkpoint();
   }
