@@ -38,10 +38,14 @@ CRASH_POINTS = {
 
 
 class CrashCampaign:
+    part = "crash"
+    what = "kills"
+
     def __init__(self, seed, kills, workdir, patients=300, dicom=None):
-        self.rng = common.part_rng(seed, "crash")
+        self.rng = common.part_rng(seed, self.part)
         self.kills = kills
         self.site = workload.Site(workdir, seed, patients, self.rng)
+        self.prepare()
         self.dicom = dicom
         self.landed = common.Tally()
         self.points = common.Tally()
@@ -79,6 +83,17 @@ class CrashCampaign:
             self.dicom.during(d, self.rng)
         return d
 
+    # How a run ends: here a kill (the power-cut campaign shuts the file system down as well).
+    crash_signal = "KILL"
+
+    def end(self, d):
+        """Ends the run; returns where it landed, None when the process had already ended."""
+        return d.kill()
+
+    def after_crash_point(self, d):
+        """The daemon reached its crash point and killed itself."""
+        d.wait()
+
     def one_kill(self):
         rng = self.rng
         self.change_world()
@@ -97,7 +112,7 @@ class CrashCampaign:
                 self.missed.add(aim)
             elif rng.random() < 0.6:
                 time.sleep(rng.uniform(0, AIMS[aim]))
-        landed = d.kill()
+        landed = self.end(d)
         if landed is None:
             raise common.CampaignError("the service ended on its own (exit status %s) instead of running; see %s"
                                        % (d.wait(), d.log_path))
@@ -107,28 +122,37 @@ class CrashCampaign:
     def crash_point(self):
         name = self.rng.choice(sorted(CRASH_POINTS))
         spec = "%s:%d" % (CRASH_POINTS[name], self.rng.choice((1, 1, 2, 3)))
-        d = self.start("crashpoint", crash_at=spec)
+        d = self.start("crashpoint", crash_at=spec, crash_signal=self.crash_signal)
         # The point is reached in this run's first two cycles, or not at all (nothing to deliver).
-        d.wait_stage("idle", timeout=30, nth=2)
-        if d.proc.poll() is None:
-            self.record(d.kill(), "a crash point not reached")
-        elif d.crash_note():
-            d.wait()
+        deadline = time.monotonic() + 30
+        while (d.proc.poll() is None and not d.stopped() and d.stage_counts.get("idle", 0) < 2
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
+        if d.crash_note():
+            self.after_crash_point(d)
             self.points.add(name)
             self.landed.add("crash point: " + name)
+        elif d.proc.poll() is None:
+            self.record(self.end(d), "a crash point not reached")
         else:
             raise common.CampaignError("the service ended on its own with %s before its crash point; see %s"
                                        % (d.wait(), d.log_path))
         d.close()
 
+    def prepare(self):
+        """Anything the campaign needs around the site before the first run."""
+
+    def cleanup(self):
+        """Undoes what prepare() set up (the work folder itself is the caller's)."""
+
     def record(self, landed, aim):
         self.landed.add(daemon.landed_name(landed))
         if landed[2]:
             self.landed.add("DICOM SCP association open")
-        self.events.add("kills aimed at " + (aim if aim in AIMS else aim.split(" (")[0]))
+        self.events.add("%s aimed at %s" % (self.what, aim if aim in AIMS else aim.split(" (")[0]))
 
     def run(self):
-        common.log("crash: %d kills on %s" % (self.kills, self.site.h.dir))
+        common.log("%s: %d %s on %s" % (self.part, self.kills, self.what, self.site.h.dir))
         started = time.monotonic()
         for i in range(self.kills):
             self.one_kill()
@@ -136,15 +160,17 @@ class CrashCampaign:
             if self.dicom:
                 self.dicom.after_run()
             if (i + 1) % 50 == 0:
-                common.log("crash: %d kills so far" % (i + 1))
-        common.log("crash: %d kills in %.0f s; letting the daemon finish" % (self.kills, time.monotonic() - started))
+                common.log("%s: %d %s so far" % (self.part, i + 1, self.what))
+        common.log("%s: %d %s in %.0f s; letting the daemon finish" % (self.part, self.kills, self.what,
+                                                                      time.monotonic() - started))
         if self.dicom:
             self.dicom.settle(self.site)
         self.site.settle()
         self.site.check(self.events, self.dicom)
 
     def report(self):
-        lines = ["kills landed, per stage (from the daemon's last 'stage' log line, or the crash point reached):"]
+        lines = ["%s landed, per stage (from the daemon's last 'stage' log line, or the crash point reached):"
+                 % self.what]
         lines += self.landed.lines()
         lines.append("what else happened:")
         lines += self.events.lines()

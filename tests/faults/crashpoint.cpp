@@ -13,6 +13,9 @@
 //     n        the n-th matching call kills (1 = the first)
 //   SENNEN_CRASH_NOTE=FILE   written ("<spec> <path>") just before the kill, so the campaign knows
 //                            the point was reached (not only that the process died).
+//   SENNEN_CRASH_SIGNAL=STOP the process stops itself (SIGSTOP) instead: the power-cut campaign
+//                            then shuts the file system down under it and kills it, a power cut
+//                            at exactly that point.
 //
 // Unset: every call goes straight through. Malformed: reported once on stderr, nothing armed.
 #include <dlfcn.h>
@@ -95,6 +98,11 @@ ssize_t real_write(int fd, const void* data, std::size_t size) {
       if (len > 0) (void)!real_write(fd, line, std::min<std::size_t>(static_cast<std::size_t>(len), sizeof line - 1));
       ::close(fd);  // no fsync: a process kill keeps the page cache
     }
+  }
+  const char* sig = std::getenv("SENNEN_CRASH_SIGNAL");
+  if (sig && std::string_view(sig) == "STOP") {
+    std::raise(SIGSTOP);  // the campaign kills it while it is stopped
+    for (;;) ::pause();
   }
   std::raise(SIGKILL);
   std::abort();  // not reached

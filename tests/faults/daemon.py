@@ -23,7 +23,7 @@ ASSOC = re.compile(r"^(?:<\d>)?debug: DICOM SCP .*: association of .* (open|clos
 
 
 class Daemon:
-    def __init__(self, config, log_path, once=False, crash_at=None, extra_env=None):
+    def __init__(self, config, log_path, once=False, crash_at=None, crash_signal="KILL", extra_env=None):
         self.log_path = log_path
         self.note = log_path + ".crash-note"
         env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
@@ -32,6 +32,7 @@ class Daemon:
             env["LD_PRELOAD"] = common.CRASHPOINT
             env["SENNEN_CRASH_AT"] = crash_at
             env["SENNEN_CRASH_NOTE"] = self.note
+            env["SENNEN_CRASH_SIGNAL"] = crash_signal
         env.update(extra_env or {})
         cmd = [common.EDGED, "--config", config, "--log-level", "debug"] + (["--once"] if once else [])
         self.lock = threading.Condition()
@@ -90,6 +91,26 @@ class Daemon:
         """(worker stage, detail, whether a DICOM association is open) as of now."""
         with self.lock:
             return self.stage, self.detail, self.assoc_open > 0
+
+    def stopped(self):
+        """True while the process is stopped (SIGSTOP: by us, or by a crash point)."""
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+        except OSError:
+            return False
+
+    def freeze(self):
+        """SIGSTOP, and wait until the process is stopped: from then on it changes nothing. Returns
+        where it was, or None when it had already ended."""
+        if self.proc.poll() is not None:
+            return None
+        self.proc.send_signal(signal.SIGSTOP)
+        while not self.stopped():
+            if self.proc.poll() is not None:
+                return None
+            time.sleep(0.0005)
+        return self.where()
 
     def kill(self):
         """SIGKILL now; returns where it landed, or None when the process had already ended."""

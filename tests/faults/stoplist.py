@@ -128,7 +128,7 @@ def applied_stops(state_dir):
     return {k for k, _m in rows}, {k for k, m in rows if m}
 
 
-def release(config, key):
-    r = common.run([common.EDGECTL, "optout", "release", key, "--config", config, "--reason",
+def release(config, keys):
+    r = common.run([common.EDGECTL, "optout", "release", *keys, "--config", config, "--reason",
                     "fault campaign: the patient withdrew the request"])
     return r.returncode == 0, r.stdout + r.stderr

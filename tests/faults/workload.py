@@ -89,19 +89,21 @@ class Site:
         choice = self.rng.random()
         if choice < 0.35:
             candidates = sorted(pid for pid in self.patients if harness.canonical(pid) not in in_file)
-            pid = self.rng.choice(candidates)
-            self.stops.add(pid, self.rng)
-            tally.add("stop list: patient added")
+            for pid in self.rng.sample(candidates, min(len(candidates), self.rng.choice((1, 1, 3, 6)))):
+                self.stops.add(pid, self.rng)
+                tally.add("stop list: patient added")
         elif choice < 0.55 and in_file & applied:
             self.stops.remove(self.rng.choice(sorted(in_file & applied)))
             tally.add("stop list: patient removed (stays withheld)")
         elif choice < 0.75 and retained - in_file:
-            key = self.rng.choice(sorted(retained - in_file))
-            ok, out = stoplist.release(self.config, key)
+            # An operator confirms every pending removal at once: their held records flow again.
+            keys = sorted(retained - in_file)
+            ok, out = stoplist.release(self.config, keys)
             if not ok:
-                raise common.CampaignError("sennen-edgectl optout release %s failed: %s" % (key, out))
-            self.stops.released(key)
-            tally.add("stop list: patient released by an operator")
+                raise common.CampaignError("sennen-edgectl optout release %s failed: %s" % (keys, out))
+            for key in keys:
+                self.stops.released(key)
+                tally.add("stop list: patient released by an operator")
         elif choice < 0.85 and self.patient_keys() & retained - in_file:
             key = self.rng.choice(sorted(self.patient_keys() & retained - in_file))
             self.stops.add(self.pid_of[key], self.rng)
@@ -139,7 +141,7 @@ class Site:
         for key in sorted(retained - self.stops.ids()):
             pid = self.pid_of.get(key)
             if pid is None or self.rng.random() < 0.5:  # not a patient: a line an editor cut short
-                ok, out = stoplist.release(self.config, key)
+                ok, out = stoplist.release(self.config, [key])
                 if not ok:
                     raise common.CampaignError("sennen-edgectl optout release %s failed: %s" % (key, out))
                 self.stops.released(key)
