@@ -84,9 +84,12 @@ class DicomLoad:
         self.on_pacs |= set(files)
 
     def queue_push(self, pid, count):
-        for sop, path in self.new_study(pid, count).items():
+        """A new study for the modality to push; returns its SOP Instance UIDs."""
+        files = self.new_study(pid, count)
+        for sop, path in files.items():
             self.pushed[sop] = path
             self.to_push.append(sop)
+        return list(files)
 
     def change_world(self, rng, events):
         if rng.random() < 0.25:
@@ -110,7 +113,7 @@ class DicomLoad:
         r = subprocess.run(["storescu", "-v", "-aet", "MODALITY", "-aec", "SENNEN", "127.0.0.1", str(SCP_PORT),
                             *[self.pushed[s] for s in sops]], capture_output=True, text=True,
                            env=dict(os.environ, TCP_NODELAY="1"))
-        acked, current = set(), None
+        acked, current, refused = set(), None, 0
         by_path = {self.pushed[s]: s for s in sops}
         for line in (r.stdout + r.stderr).splitlines():
             m = re.search(r"Sending file: (.*)$", line)
@@ -118,6 +121,10 @@ class DicomLoad:
                 current = by_path.get(m.group(1).strip())
             elif "Received Store Response (Success)" in line and current:
                 acked.add(current)
+            elif "Refused: OutOfResources" in line:
+                refused += 1
+        if refused:
+            self.tally.add("C-STORE pushes refused (A700 out of resources)", refused)
         self.acked |= acked
         self.cut |= set(sops) - acked
         self.to_push = [s for s in self.to_push if s not in self.acked]

@@ -32,7 +32,13 @@ class Ext4:
         self.mount()
 
     def mount(self):
-        subprocess.run(["mount", "-o", "loop,commit=600", self.image, self.mountpoint], check=True)
+        r = subprocess.run(["mount", "-o", "loop,commit=600", self.image, self.mountpoint], capture_output=True,
+                           text=True)
+        # Checked, not trusted: a state_dir that silently stayed the empty folder underneath would
+        # look like a spool lost in the cut.
+        if r.returncode != 0 or not os.path.ismount(self.mountpoint):
+            raise common.CampaignError("mount -o loop %s %s failed (exit status %d): %s" % (
+                self.image, self.mountpoint, r.returncode, (r.stdout + r.stderr).strip()))
         self.mounted = True
 
     def cut(self):
@@ -45,8 +51,9 @@ class Ext4:
     def umount(self):
         if self.mounted:
             r = subprocess.run(["umount", self.mountpoint], capture_output=True, text=True)
-            if r.returncode != 0:
-                raise common.CampaignError("umount %s failed: %s" % (self.mountpoint, r.stderr.strip()))
+            if r.returncode != 0 or os.path.ismount(self.mountpoint):
+                raise common.CampaignError("umount %s failed (exit status %d): %s" % (
+                    self.mountpoint, r.returncode, (r.stdout + r.stderr).strip()))
             self.mounted = False
 
 
