@@ -15,6 +15,7 @@ import fcntl
 import os
 import struct
 import subprocess
+import time
 
 import common
 import crash
@@ -32,14 +33,19 @@ class Ext4:
         self.mount()
 
     def mount(self):
-        r = subprocess.run(["mount", "-o", "loop,commit=600", self.image, self.mountpoint], capture_output=True,
-                           text=True)
         # Checked, not trusted: a state_dir that silently stayed the empty folder underneath would
-        # look like a spool lost in the cut.
-        if r.returncode != 0 or not os.path.ismount(self.mountpoint):
-            raise common.CampaignError("mount -o loop %s %s failed (exit status %d): %s" % (
-                self.image, self.mountpoint, r.returncode, (r.stdout + r.stderr).strip()))
-        self.mounted = True
+        # look like a spool lost in the cut (once, in a long run, state_dir was found unmounted
+        # after a cut; the cause was not found). A few tries: the loop device of the last mount may
+        # still be going away (autoclear).
+        for _attempt in range(5):
+            r = subprocess.run(["mount", "-o", "loop,commit=600", self.image, self.mountpoint], capture_output=True,
+                               text=True)
+            if r.returncode == 0 and os.path.ismount(self.mountpoint):
+                self.mounted = True
+                return
+            time.sleep(0.5)
+        raise common.CampaignError("mount -o loop %s %s failed (exit status %d): %s" % (
+            self.image, self.mountpoint, r.returncode, (r.stdout + r.stderr).strip()))
 
     def cut(self):
         fd = os.open(self.mountpoint, os.O_RDONLY | os.O_DIRECTORY)
