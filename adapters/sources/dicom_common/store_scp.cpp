@@ -346,6 +346,12 @@ struct StoreScp::Impl {
       log::warning(where() + ": cannot accept association of " + who + ": " + cond.text());
       return;
     }
+    // Debug lines around every accepted association (tests/faults counts kills that land inside one).
+    log::debug(where() + ": association of " + who + " open");
+    struct Closed {
+      std::string text;
+      ~Closed() { log::debug(text); }
+    } closed{where() + ": association of " + who + " closed"};
     const int timeout = static_cast<int>(options.dimse_timeout.count());
     for (;;) {
       T_DIMSE_Message msg{};

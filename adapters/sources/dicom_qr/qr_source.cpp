@@ -69,7 +69,7 @@ class QrSource final : public Source {
         receiver_options_(receiver_options(options_)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(receiver_options_, folders_),
-        incoming_(options_.name, folders_, options_.patient_id, true) {}
+        incoming_(options_.name, folders_, options_.patient_id) {}
 
   const std::string& name() const override { return options_.name; }
 
@@ -106,7 +106,8 @@ class QrSource final : public Source {
       prepared_ = true;
     }
     if (options_.retrieve == Retrieve::move && !move_scp_) start_move_acceptor();
-    take(ctx);  // what a previous poll retrieved but did not commit, and moves committed ones to store/
+    incoming_.settle(ctx);  // what the last poll committed moves to store/
+    take(ctx);  // what a previous poll retrieved but did not commit
     ctx.sink.checkpoint();
 
     std::string watermark;
@@ -118,6 +119,7 @@ class QrSource final : public Source {
     const std::string today = site_date(ctx.clock.now(), options_.utc_offset_minutes);
     const std::string range = from.empty() ? std::string() : from + "-";
 
+    log::stage("qr-find", name());
     QrAssociation assoc(options_.peer);
     std::vector<StudyMatch> studies = assoc.find_studies(range);
     std::sort(studies.begin(), studies.end(),
@@ -143,6 +145,7 @@ class QrSource final : public Source {
       // Nothing new: the PACS has no more instances than we hold.
       if (complete_before && s.instances && held >= *s.instances) continue;
       std::string problem;
+      log::stage("qr-retrieve", name() + ", study " + s.study_uid);
       try {
         // A C-GET gets an association of its own that proposes exactly the study's storage
         // classes (there is room for only so many presentation contexts in one).
@@ -156,6 +159,7 @@ class QrSource final : public Source {
       } catch (const Error& e) {
         problem = e.what();
       }
+      log::stage("walk", name());
       take(ctx);
       held = ctx.state.units(kHeldDir + s.study_uid).size();
       const bool complete = problem.empty() && (!s.instances || held >= *s.instances);

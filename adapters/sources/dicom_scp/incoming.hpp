@@ -23,20 +23,25 @@ class IncomingFolder {
   // Called for each instance handed to the sink (in the same transaction as its record).
   using OnIngested = std::function<void(const Instance&, const std::string& hash)>;
 
-  IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held);
+  IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping);
   void quarantine_rejected(SourceContext& ctx);
-  // skip_held: an instance whose SOP UID and hash are already in store/ is dropped, not handed over
-  // again (a re-retrieved study brings back what we hold).
+  // First in each poll, before take(): files whose hand-over is committed move into store/.
+  void settle(SourceContext& ctx);
+  // Hands over the files in incoming/ not handed over yet (earlier in this poll included). An
+  // instance whose SOP UID and hash are already in store/ is dropped, not handed over again: a
+  // re-retrieved study brings back what we hold, and a modality whose success answer was lost (a
+  // kill, a broken connection) sends the same instance again.
   void take(SourceContext& ctx, const OnIngested& on_ingested = {});
   std::optional<std::vector<ContentPart>> locate(std::string_view path, std::string_view version) const;
   // True when store/ holds a committed version of the instance (any hash).
   bool holds(const std::string& study, const std::string& series, const std::string& sop) const;
 
  private:
+  std::vector<std::string> list_incoming() const;  // the .dcm files, sorted
   bool ingest(SourceContext& ctx, const std::filesystem::path& file, const std::string& n, const struct stat& st,
               const OnIngested& on_ingested);
   // Renames into store/ and notes the directories whose entries changed (the new folders' parents
-  // included) in `touched`, which take() fsyncs once each before the spool commit that says so.
+  // included) in `touched`, which settle() fsyncs once each before the spool commit that says so.
   void move_to_store(const std::filesystem::path& file, const std::string& store_rel,
                      std::set<std::filesystem::path>& touched);
   // A move a crash interrupted (the file is in store/ but the erase of its state was not
@@ -46,7 +51,6 @@ class IncomingFolder {
   std::string name_;
   Folders folders_;
   PatientIdMapping mapping_;
-  bool skip_held_;
 };
 
 }  // namespace sennen::dicom

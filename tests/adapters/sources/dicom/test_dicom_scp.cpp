@@ -310,6 +310,30 @@ TEST_CASE("dicom-scp: a poll that is not committed (kill -9) hands the same file
   CHECK(dataset_of(test::read_file(parts->at(0).file)) == dataset_of(test::read_file(file)));
 }
 
+TEST_CASE("dicom-scp: an instance pushed again with the same bytes (its answer lost in a kill) is not sent twice") {
+  Fixture f;
+  Spec a;
+  fs::path file = make_dcm(f.tmp / "src", "a", a);
+  std::string out;
+  REQUIRE(f.storescu(kModality, {file}, out) == 0);
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);  // taken in (and, in the daemon, delivered and gone from the spool)
+  f.poll();                             // moved to store/
+  f.sink.clear();
+  // The modality never saw the success (the daemon was killed before it went out): it sends again.
+  REQUIRE(f.storescu(kModality, {file}, out) == 0);
+  f.poll();
+  f.poll();
+  CHECK(f.sink.records.empty());
+  CHECK(f.incoming_files().empty());
+  // Other bytes under the same SOP Instance UID (a correction) are a new version, sent.
+  Spec b = a;
+  b.modality = "MR";
+  REQUIRE(f.storescu(kModality, {make_dcm(f.tmp / "src", "b", b)}, out) == 0);
+  f.poll();
+  CHECK(f.sink.records.size() == 1);
+}
+
 TEST_CASE("dicom-scp: a malformed or truncated data set is refused and quarantined; the SCP keeps serving") {
   Fixture f;
   fs::path src = f.tmp / "src";
