@@ -215,7 +215,7 @@ std::vector<StudyMatch> QrAssociation::find_studies(std::string_view range) {
   req.Priority = DIMSE_PRIORITY_MEDIUM;
   req.DataSetType = DIMSE_DATASET_PRESENT;
   std::vector<StudyMatch> out;
-  FindState st{&out};
+  FindState st{&out, {}};
   int count = 0;
   T_DIMSE_C_FindRSP rsp{};
   DcmDataset* detail_raw = nullptr;
