@@ -359,6 +359,12 @@ TEST_CASE("wrong values elsewhere") {
   expect_one(insert_after(17, "batch:\n  zstd_level: 20"), 19, 15, "batch.zstd_level",
              "\"20\" is not a whole number from 1 to 19");
   expect_one(insert_after(17, "batch:\n  zstd_level: 0"), 19, 15, "batch.zstd_level", "from 1 to 19");
+  // Found by fuzz_config: a long number overflowed while it was read (undefined behaviour, which
+  // the sanitizer build of this test stops at), although it was refused in the end.
+  expect_one(insert_after(17, "batch:\n  zstd_level: 12345678901234567890123"), 19, 15, "batch.zstd_level",
+             "is not a whole number from 1 to 19");
+  expect_one(insert_after(17, "batch:\n  zstd_level: -98765432109876543210"), 19, 15, "batch.zstd_level",
+             "is not a whole number from 1 to 19");
 }
 
 // kMinimal with an https destination: lines 12-14 are type, url and tls.
