@@ -12,8 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "adapters/destinations/https/tls_files.hpp"
-#include "adapters/destinations/s3/s3_destination.hpp"
+#include "adapters/registry/registry.hpp"
 #include "daemon/batcher/batch_writer.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/util/fd.hpp"
@@ -72,19 +71,17 @@ void check_stop_list(const config::Config& cfg, const config::NamedFile& f, File
                                      " more unreadable line(s); " + tool + " lists them"));
 }
 
-// The checks of the files outside encryption.*, by the key that names them.
+// The checks of the files outside encryption.*, by the key that names them: the destination's by
+// its own adapter (adapters/kind.hpp).
 void check_file(const config::Config& cfg, const config::NamedFile& f, FileCheck& out) {
   const std::string& key = f.at.key;
-  if (key == "destination.tls.ca")
-    destinations::check_ca_file(f.path);
-  else if (key == "destination.tls.cert")
-    destinations::check_client_certificate(f.path);
-  else if (key == "destination.tls.key")
-    destinations::check_client_key(f.path, cfg.destination.tls.cert);
-  else if (key == "destination.access_key_file")
-    destinations::read_s3_key_file(f.path);
-  else if (key == "optout.stop_list")
+  if (key == "optout.stop_list") {
     check_stop_list(cfg, f, out);
+    return;
+  }
+  if (key.rfind("destination.", 0) != 0) return;
+  for (const auto* kind : adapters::destination_kinds())
+    if (kind->config.name == cfg.destination.type && kind->check_file) kind->check_file(cfg, f);
 }
 
 const config::NamedFile* encryption_file(const config::Config& cfg, const fs::path& path) {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <string>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::app {
 

@@ -12,7 +12,7 @@
 #include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/pipeline/pipeline.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
@@ -25,7 +25,7 @@ extern "C" void on_signal(int) { g_interrupted = true; }
 
 std::optional<config::Config> load_or_report(const std::filesystem::path& file) {
   try {
-    auto cfg = config::load(file);
+    auto cfg = config::load(file, adapters::catalog());
     config::require_edited(cfg);  // the shipped placeholder site id is not runnable
     return cfg;
   } catch (const config::ConfigError& e) {
@@ -33,15 +33,6 @@ std::optional<config::Config> load_or_report(const std::filesystem::path& file) 
     std::cerr << "sennen-edged: " << e.problems().size() << " problem(s) in " << file.string() << "\n";
     return std::nullopt;
   }
-}
-
-std::string describe(const config::Destination& d) {
-  switch (d.type) {
-    case config::DestinationType::local: return "local " + d.path.string();
-    case config::DestinationType::https: return "https " + d.url;
-    case config::DestinationType::s3: return "s3 " + d.endpoint + "/" + d.bucket;
-  }
-  return "unknown";
 }
 
 }  // namespace
@@ -62,7 +53,7 @@ int check_config(const std::filesystem::path& file) {
     return kBadConfig;
   }
   std::cout << file.string() << ": OK (" << cfg->sources.size() << " source(s), destination "
-            << describe(cfg->destination) << ")\n";
+            << cfg->destination.options->describe() << ")\n";
   return kOk;
 }
 

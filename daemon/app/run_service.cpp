@@ -25,7 +25,7 @@
 #include "daemon/app/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/metrics/collector.hpp"
 #include "daemon/metrics/exposition.hpp"
 #include "daemon/metrics/health.hpp"
@@ -134,7 +134,7 @@ class Worker {
   void reload() {
     reload_ = false;
     try {
-      config::Config fresh = config::load(file_);
+      config::Config fresh = config::load(file_, adapters::catalog());
       config::require_edited(fresh);
       if (fresh.metrics.port != cfg_.metrics.port || fresh.metrics.max_pending_age != cfg_.metrics.max_pending_age)
         log::warning("the metrics settings changed; they take effect when the service restarts");
@@ -236,7 +236,7 @@ class Worker {
 int run_service(const std::filesystem::path& file) {
   config::Config cfg;
   try {
-    cfg = config::load(file);
+    cfg = config::load(file, adapters::catalog());
     config::require_edited(cfg);
   } catch (const config::ConfigError& e) {
     for (const auto& p : e.problems()) log::error(p.format());

@@ -17,7 +17,7 @@
 
 #include "daemon/batcher/cms_stream.hpp"
 #include "daemon/batcher/sealing_keys_impl.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 
 namespace sennen::batcher {

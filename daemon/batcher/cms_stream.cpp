@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <climits>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::batcher::detail {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "daemon/batcher/manifest.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
@@ -19,33 +19,6 @@ constexpr std::size_t kPage = 512;
 std::int64_t unix_now(const Clock& c) {
   return std::chrono::duration_cast<std::chrono::seconds>(c.now().time_since_epoch()).count();
 }
-
-// Ends the spool transaction it began however the scope is left: a throw while sealing must not
-// leave the spool inside a transaction (every later begin() would then be a no-op).
-class SpoolTransaction {
- public:
-  enum class Kind { read, write };
-  SpoolTransaction(spool::Spool& s, Kind kind) : spool_(s), owner_(!s.in_transaction()) {
-    if (owner_) kind == Kind::read ? s.begin_read() : s.begin();
-  }
-  ~SpoolTransaction() {
-    if (!owner_) return;
-    try {
-      spool_.rollback();
-    } catch (const std::exception&) {  // nothing to do about a failed rollback; SQLite ends it anyway
-    }
-  }
-  SpoolTransaction(const SpoolTransaction&) = delete;
-  SpoolTransaction& operator=(const SpoolTransaction&) = delete;
-  void commit() {
-    if (owner_) spool_.commit();
-    owner_ = false;
-  }
-
- private:
-  spool::Spool& spool_;
-  bool owner_;
-};
 
 std::string batch_id_for(const std::string& site, std::int64_t created, std::int64_t seq) {
   std::time_t t = static_cast<std::time_t>(created);
@@ -102,7 +75,7 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
   std::uint64_t planned = 0, raw = 0;
   bool full = false;
   {
-    SpoolTransaction snapshot(spool_, SpoolTransaction::Kind::read);
+    spool::Spool::Transaction snapshot(spool_, spool::Spool::Transaction::Kind::read);
     for (std::int64_t after = 0; !full;) {
       auto page = spool_.ready_records(after, kPage);
       if (page.empty()) break;
@@ -151,7 +124,7 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
   SealedFile out;
   const PlannedRecord* culprit = nullptr;  // the record being written when something failed
   try {
-    SpoolTransaction snapshot(spool_, SpoolTransaction::Kind::read);  // one snapshot for all the blobs read
+    spool::Spool::Transaction snapshot(spool_, spool::Spool::Transaction::Kind::read);  // one snapshot for all the blobs read
     BatchWriter writer(partial, keys_, options_.zstd_level, h.created_at);
     std::string manifest = build_manifest(h, plan, withdrawals);
     writer.add_bytes("manifest.json", std::as_bytes(std::span(manifest.data(), manifest.size())));
@@ -203,7 +176,7 @@ void Sealer::set_aside(const spool::StoredRecord& r, const std::string& why) {
     if (ec)
       throw Error("cannot set aside " + shown + ": cannot create " + util::display_name(copy.string()) + ": " +
                   ec.message());
-    SpoolTransaction snapshot(spool_, SpoolTransaction::Kind::read);
+    spool::Spool::Transaction snapshot(spool_, spool::Spool::Transaction::Kind::read);
     std::vector<std::byte> buf(64 * 1024);
     for (std::size_t i = 0; i < r.parts.size(); ++i) {
       const auto& part = r.parts[i];
@@ -248,7 +221,7 @@ void Sealer::set_aside(const spool::StoredRecord& r, const std::string& why) {
     txt.write(text);
     txt.commit();
   }
-  SpoolTransaction tx(spool_, SpoolTransaction::Kind::write);
+  spool::Spool::Transaction tx(spool_);
   spool_.add_quarantine(r.source, r.path, reason, r.size, copy.string(), unix_now(clock_));
   spool_.remove_record(r.id);
   tx.commit();

@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "daemon/batcher/sealing_keys_impl.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 
 namespace sennen::batcher {

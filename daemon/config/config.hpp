@@ -4,13 +4,15 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/config/catalog.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::config {
 
@@ -30,63 +32,17 @@ struct Site {
   int utc_offset_minutes = 9 * 60;  // derived from timezone (fixed-offset zones only)
 };
 
-enum class SourceType { ssmix2, ssmix2_extended, dicom_scp, dicom_qr };
-// The name used for the type in the config file ("ssmix2-extended", ...).
-const char* source_type_name(SourceType t);
-
-// How a DICOM PatientID (0010,0020) is turned into the EMR's patient ID before the gate sees it.
-struct DicomPatientId {
-  bool strip_leading_zeros = false;
-  int pad_to = 0;  // left-pad an all-digit ID with zeros to this many digits; 0: never
-};
-
-// type: dicom-scp — instances pushed to us with C-STORE (adapters/sources/dicom_scp).
-struct DicomScp {
-  int port = 0;
-  std::string ae_title;                                // the AE title peers must call
-  std::vector<std::string> allowed_calling_ae_titles;  // only these peers may associate
-  std::vector<std::string> allowed_addresses;          // peer IP addresses; empty: any
-  std::uint64_t min_free = 1ull << 30;       // answer "out of resources" below this free space in state_dir
-  std::uint64_t max_incoming = 10ull << 30;  // ... or when this much waits to be taken into the spool
-  DicomPatientId patient_id;
-  int max_associations = 4;  // served at once; one more is refused as a transient "local limit exceeded"
-};
-
-// type: dicom-qr — studies polled from a PACS with C-FIND and C-GET (adapters/sources/dicom_qr).
-struct DicomQr {
-  std::string host;
-  int port = 0;
-  std::string ae_title;        // the PACS
-  std::string local_ae_title;  // ours, as the PACS knows it
-  std::string retrieve = "get";  // get (C-GET) | move (C-MOVE to local_ae_title, received on move_port)
-  int move_port = 0;             // retrieve: move only: where the PACS connects to deliver
-  std::string move_address;      // retrieve: move only: IPv4 address to listen on; empty: every interface
-  Seconds lookback{2 * 24 * 3600};
-  std::optional<Date> since;   // where the first poll starts; none: every study
-  std::uint64_t min_free = 1ull << 30;
-  std::uint64_t max_incoming = 10ull << 30;
-  DicomPatientId patient_id;
-};
-
-// The largest record an SS-MIX2 source reads when sources[].max_record_bytes is not given; a
-// larger one is quarantined by reference. Why these values: config/sennen-edge.yaml.
-inline constexpr std::uint64_t kMaxRecordBytesStandard = 256ull << 20;  // type: ssmix2 (HL7 v2 messages)
-inline constexpr std::uint64_t kMaxRecordBytesExtended = 2ull << 30;    // type: ssmix2-extended (documents, images)
-
+// A source: what every type shares, and its type's own options (adapters/sources/<type>/options.hpp).
 struct Source {
   std::string name;
-  SourceType type = SourceType::ssmix2;
-  std::string vendor = "generic";  // generic | fujitsu | nec | ssi
-  std::vector<std::filesystem::path> roots;
+  std::string type;  // a type of the catalog, as written: "ssmix2", "dicom-scp", ...
   Seconds poll_interval{60};
-  Seconds stable_after{30};
-  Seconds full_scan_interval{24 * 3600};  // re-stat every file this often, even in unchanged folders
-  // ssmix2 / ssmix2-extended only. max_record_bytes: the default of the type unless given.
-  std::uint64_t max_record_bytes = kMaxRecordBytesStandard;
-  bool allow_hard_links = false;   // read files with more than one hard link
-  bool cross_filesystems = false;  // descend into folders on other file systems below a root
-  DicomScp dicom;  // type: dicom-scp only
-  DicomQr dicom_qr;  // type: dicom-qr only
+  std::shared_ptr<const SourceOptions> options;
+  // The options as their adapter's type (the adapter knows it is one of its own).
+  template <typename T>
+  const T& options_as() const {
+    return dynamic_cast<const T&>(*options);
+  }
 };
 
 struct Notification {
@@ -101,40 +57,14 @@ struct OptOut {
   bool allow_unreadable_lines = false;
 };
 
-enum class DestinationType { local, https, s3 };
-
-// Mutual TLS for the https destination. The server is verified against `ca` only (the system
-// trust store is never used), and there is deliberately no setting to turn verification off.
-// For s3 there is no client certificate: `ca` pins the endpoint's CA, or use_system_ca: true
-// trusts the system store instead (a public cloud endpoint).
-struct Tls {
-  std::filesystem::path ca;    // CA that issued the receiver's server certificate
-  std::filesystem::path cert;  // this site's client certificate (PEM)
-  std::filesystem::path key;   // its private key (PEM)
-  bool use_system_ca = false;  // s3 only
-};
-
-enum class S3Addressing { path, virtual_host };  // https://host/bucket/key or https://bucket.host/key
-
+// Where batches go: the type, and its own options (adapters/destinations/<type>/options.hpp).
 struct Destination {
-  DestinationType type = DestinationType::local;
-  std::filesystem::path path;  // local: the export folder
-  std::string url;             // https: base URL, objects go under <url>/<site id>/...
-  Tls tls;                     // https
-  Seconds connect_timeout{30};  // https: give up connecting after this long
-  // https: a transfer slower than low_speed_bytes per second for low_speed_time is a stall and
-  // is abandoned (and retried later) instead of being waited on forever.
-  std::uint64_t low_speed_bytes = 1024;
-  Seconds low_speed_time{60};
-  // s3: objects go to <endpoint>/<bucket>/<prefix>/<site id>/... (adapters/destinations/s3).
-  std::string endpoint;  // "https://host[:port]", no path
-  std::string bucket;
-  std::string region;    // e.g. ap-northeast-1
-  std::string prefix;    // without leading or trailing '/'
-  S3Addressing addressing = S3Addressing::path;
-  std::filesystem::path access_key_file;  // two lines: access key id, secret
-  std::uint64_t multipart_threshold = 64ull << 20;
-  std::uint64_t part_size = 16ull << 20;  // S3 refuses parts below 5 MiB
+  std::string type;  // "local", "https", "s3"
+  std::shared_ptr<const DestinationOptions> options;
+  template <typename T>
+  const T& options_as() const {
+    return dynamic_cast<const T&>(*options);
+  }
 };
 
 struct Encryption {
@@ -241,9 +171,10 @@ class ConfigError : public sennen::Error {
 };
 
 // Loads and validates the whole file, reporting every problem at once (throws ConfigError).
-// Unknown keys are errors. Relative paths are resolved against the config file's directory.
-Config load(const std::filesystem::path& file);
-Config parse(const std::string& yaml_text, const std::filesystem::path& file_for_messages);
+// Unknown keys are errors. Relative paths are resolved against the config file's directory. The
+// catalog (adapters::catalog()) says which source and destination types exist and reads their keys.
+Config load(const std::filesystem::path& file, const Catalog& catalog);
+Config parse(const std::string& yaml_text, const std::filesystem::path& file_for_messages, const Catalog& catalog);
 
 // The site id in the shipped config/sennen-edge.yaml, which every installation must replace.
 inline constexpr std::string_view kPlaceholderSiteId = "0000000000";

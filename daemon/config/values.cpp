@@ -197,14 +197,4 @@ std::optional<std::uint64_t> parse_bandwidth(std::string_view text) {
   return std::max<std::uint64_t>(*bits / 8, 1);
 }
 
-const char* source_type_name(SourceType t) {
-  switch (t) {
-    case SourceType::ssmix2: return "ssmix2";
-    case SourceType::ssmix2_extended: return "ssmix2-extended";
-    case SourceType::dicom_scp: return "dicom-scp";
-    case SourceType::dicom_qr: return "dicom-qr";
-  }
-  return "?";
-}
-
 }  // namespace sennen::config

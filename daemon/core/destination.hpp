@@ -64,6 +64,9 @@ class Destination {
   // the spool's record of the delivery, and such a batch must count as delivered, not be voided
   // and its records sent again.
   virtual Presence presence(const BatchFile& batch) = 0;
+  // Whether this site may use the destination: a request that changes nothing (the network ones
+  // authenticate, e.g. a HEAD of the site's heartbeat). For `sennen-edgectl doctor`.
+  virtual DeliveryResult check_access() = 0;
 };
 
 }  // namespace sennen

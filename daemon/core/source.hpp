@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "daemon/core/clock.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/core/record.hpp"
 
 namespace sennen {

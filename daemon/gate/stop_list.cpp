@@ -12,8 +12,8 @@
 #include <optional>
 #include <utility>
 
-#include "daemon/core/error.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/sha256.hpp"
 

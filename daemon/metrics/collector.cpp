@@ -18,7 +18,7 @@ void Collector::reconfigure(const config::Config& cfg) {
     SourceMetrics m;
     if (auto it = old.find(c.name); it != old.end()) m = std::move(it->second);
     m.name = c.name;
-    m.type = config::source_type_name(c.type);
+    m.type = c.type;
     m.poll_interval_seconds = c.poll_interval.count();
     s_.sources.push_back(std::move(m));
   }

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <istream>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sennen::metrics {

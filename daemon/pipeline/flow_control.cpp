@@ -52,9 +52,7 @@ FreeSpaceNeed state_dir_free_space_needed(const config::Config& cfg) {
                      "one batch (batch.max_bytes, " + size_text(cfg.batch.max_bytes) + ") and one spool transaction (" +
                          size_text(kIngestChunkBytes) + ")"};
   for (const auto& s : cfg.sources) {
-    const std::uint64_t min_free = s.type == config::SourceType::dicom_scp  ? s.dicom.min_free
-                                   : s.type == config::SourceType::dicom_qr ? s.dicom_qr.min_free
-                                                                            : 0;
+    const std::uint64_t min_free = s.options ? s.options->min_free_bytes() : 0;
     if (min_free > need.bytes)
       need = {min_free, "the min_free of source " + s.name + " (" + size_text(min_free) + "), below which it refuses images"};
   }

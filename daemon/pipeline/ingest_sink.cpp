@@ -1,7 +1,7 @@
 #include "daemon/pipeline/ingest_sink.hpp"
 
-#include "daemon/core/error.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/pipeline/flow_control.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/pipeline/quarantine_copy.hpp"
@@ -26,9 +26,11 @@ spool::Hold to_hold(gate::Decision d) {
 }
 }  // namespace
 
-IngestSinkImpl::IngestSinkImpl(spool::Spool& spool, const gate::Gate& gate, const Clock& clock, std::string source,
+IngestSinkImpl::IngestSinkImpl(spool::Spool& spool, spool::Spool::Transaction& tx, const gate::Gate& gate,
+                               const Clock& clock, std::string source,
                                fs::path quarantine_dir, std::function<void()> on_progress)
     : spool_(spool),
+      tx_(tx),
       gate_(gate),
       clock_(clock),
       source_(std::move(source)),
@@ -49,7 +51,7 @@ std::optional<int> IngestSinkImpl::first_visit(const std::string& key) {
 }
 
 void IngestSinkImpl::record(const RecordDraft& d) {
-  auto key = gate::canonical_patient_id(d.patient_id);
+  auto key = canonical_patient_id(d.patient_id);
   if (!key) throw Error("internal: " + source_ + " handed over a record without a valid patient ID: " + d.path);
   auto decision = gate_.decide(*key, first_visit(*key), clock_.now());
   if (d.event == Event::remove) spool_.remove_visit(source_, d.key);
@@ -68,7 +70,7 @@ void IngestSinkImpl::record(const RecordDraft& d) {
 }
 
 void IngestSinkImpl::visit(std::string_view patient_id, std::string_view key, std::string_view date) {
-  auto pk = gate::canonical_patient_id(patient_id);
+  auto pk = canonical_patient_id(patient_id);
   auto day = gate::day_from_yyyymmdd(date);
   if (!pk || !day) return;
   spool_.put_visit(source_, key, *pk, *day);
@@ -108,9 +110,8 @@ void IngestSinkImpl::quarantine_by_reference(std::string_view rel_path, std::str
 }
 
 void IngestSinkImpl::checkpoint() {
-  if (ops_in_tx_ >= kChunkOps || spool_.bytes_stored_in_transaction() >= kIngestChunkBytes) {
-    spool_.commit();
-    spool_.begin();
+  if (ops_in_tx_ >= kChunkOps || tx_.bytes_stored() >= kIngestChunkBytes) {
+    tx_.checkpoint();
     ops_in_tx_ = 0;
     first_visit_cache_.clear();
   }

@@ -20,8 +20,9 @@ struct GateCounts {
 
 class IngestSinkImpl final : public IngestSink {
  public:
-  IngestSinkImpl(spool::Spool& spool, const gate::Gate& gate, const Clock& clock, std::string source,
-                 std::filesystem::path quarantine_dir, std::function<void()> on_progress);
+  // `tx`: the poll's transaction, committed in chunks at checkpoints.
+  IngestSinkImpl(spool::Spool& spool, spool::Spool::Transaction& tx, const gate::Gate& gate, const Clock& clock,
+                 std::string source, std::filesystem::path quarantine_dir, std::function<void()> on_progress);
 
   void record(const RecordDraft& draft) override;
   void visit(std::string_view patient_id, std::string_view key, std::string_view date) override;
@@ -39,6 +40,7 @@ class IngestSinkImpl final : public IngestSink {
   std::int64_t now() const;
 
   spool::Spool& spool_;
+  spool::Spool::Transaction& tx_;
   const gate::Gate& gate_;
   const Clock& clock_;
   std::string source_;

@@ -6,7 +6,7 @@
 
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/batcher/sealer.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/dispatch/dispatcher.hpp"
 #include "daemon/gate/eligibility.hpp"
 #include "daemon/gate/stop_list.hpp"
@@ -97,7 +97,7 @@ struct Pipeline::Impl {
     // not released by an operator.
     gate.set_stopped(spool.stopped_keys());
     for (std::size_t i = 0; i < cfg.sources.size(); ++i)
-      source_status[cfg.sources[i].name] = {cfg.sources[i].name, config::source_type_name(cfg.sources[i].type), 0, 0, {}, {}};
+      source_status[cfg.sources[i].name] = {cfg.sources[i].name, cfg.sources[i].type, 0, 0, {}, {}};
     try {
       config_sha256 = util::sha256_hex(util::read_small_file(cfg.file, 1 << 20));
     } catch (const Error&) {
@@ -269,25 +269,29 @@ struct Pipeline::Impl {
     const auto* scfg = source_config(s.name());
     const std::string full_key = "full_scan_at:" + s.name();
     const std::int64_t last_full = spool.counter(full_key);
-    const bool full = scfg && now() - last_full >= scfg->full_scan_interval.count();
+    const auto every = scfg && scfg->options ? scfg->options->full_scan_every() : std::nullopt;
+    const bool full = every && now() - last_full >= every->count();
     SourceStats stats;
-    IngestSinkImpl sink(spool, gate, clock, s.name(), cfg.state_dir / "quarantine", [&] {
-      progress.records_ingested = base.records_ingested + stats.ingested;
-      progress.bytes_ingested = base.bytes_ingested + stats.bytes;
-      report();
-    });
-    PollGuard guard(*state, stop, [&] { return spool_bytes + sink.stored_bytes() >= cfg.limits.spool_max_bytes; });
-    SourceContext ctx{clock, guard, sink, guard.halt(), stats, full, SpoolFull(spool_full)};
+    GateCounts withheld;
+    bool halted_by_cap = false;
     const auto started = std::chrono::steady_clock::now();
     try {
-      spool.begin();
+      spool::Spool::Transaction tx(spool);  // the poll commits in chunks (IngestSinkImpl::checkpoint)
+      IngestSinkImpl sink(spool, tx, gate, clock, s.name(), cfg.state_dir / "quarantine", [&] {
+        progress.records_ingested = base.records_ingested + stats.ingested;
+        progress.bytes_ingested = base.bytes_ingested + stats.bytes;
+        report();
+      });
+      PollGuard guard(*state, stop, [&] { return spool_bytes + sink.stored_bytes() >= cfg.limits.spool_max_bytes; });
+      SourceContext ctx{clock, guard, sink, guard.halt(), stats, full, SpoolFull(spool_full)};
       s.poll(ctx);
-      spool.commit();
+      tx.commit();
+      withheld = sink.counts();
+      halted_by_cap = guard.halted_by_cap();
       status.last_success = now();
       status.last_error.clear();
       if (full && !guard.halt()) spool.set_counter(full_key, status.last_poll);
     } catch (const Error& e) {
-      spool.rollback();
       status.last_error = e.what();
       result.errors.push_back("source " + s.name() + ": " + e.what());
       log::error("source " + s.name() + ": " + e.what());
@@ -297,7 +301,7 @@ struct Pipeline::Impl {
     progress.records_ingested = base.records_ingested + stats.ingested;
     progress.bytes_ingested = base.bytes_ingested + stats.bytes;
     result.quarantined += stats.quarantined;
-    if (guard.halted_by_cap()) {
+    if (halted_by_cap) {
       spool_full = true;  // DICOM senders are refused from now on, not from the next check
       log::notice("source " + s.name() + ": poll stopped at the spool cap (spool.max_bytes); it goes on where it "
                   "stopped once deliveries make room");
@@ -307,10 +311,9 @@ struct Pipeline::Impl {
               std::to_string(stats.files_seen) + " files, " + std::to_string(stats.ingested) + " ingested (" +
               std::to_string(stats.bytes) + " bytes), " + std::to_string(stats.waiting) + " waiting, " +
               std::to_string(stats.quarantined) + " quarantined");
-    auto& c = sink.counts();
-    if (c.stopped || c.not_notified)
-      log::info("source " + s.name() + ": withheld at ingest: " + std::to_string(c.stopped) + " (stop list), " +
-                std::to_string(c.not_notified) + " (not yet notified)");
+    if (withheld.stopped || withheld.not_notified)
+      log::info("source " + s.name() + ": withheld at ingest: " + std::to_string(withheld.stopped) + " (stop list), " +
+                std::to_string(withheld.not_notified) + " (not yet notified)");
   }
 
   std::optional<int> first_visit(const std::string& key) {
@@ -391,7 +394,6 @@ struct Pipeline::Impl {
       sealing_error.clear();
       sealing_failures = 0;
     } catch (const Error& e) {
-      spool.rollback();  // a read snapshot the sealer may have left open
       sealing_error = e.what();
       ++sealing_failures;
       result.errors.push_back(std::string("sealing: ") + e.what());
@@ -532,15 +534,15 @@ struct Pipeline::Impl {
   // destination accepts while deliveries back off ends the wait: the destination answers again.
   DeliveryResult write_heartbeat() {
     update_flow();  // also between cycles, so a pause ends (and DICOM senders are let in) promptly
-    const std::string json = telemetry::heartbeat_json(heartbeat_input());
+    const auto in = heartbeat_input();
     try {
       util::AtomicFile copy(cfg.state_dir / "heartbeat.json");
-      copy.write(json);
+      copy.write(telemetry::heartbeat_json(in, telemetry::Audience::box));
       copy.commit();
     } catch (const Error& e) {
       log::warning(std::string("heartbeat not kept in state_dir: ") + e.what());
     }
-    auto r = destination->put_heartbeat(json);
+    auto r = destination->put_heartbeat(telemetry::heartbeat_json(in, telemetry::Audience::central));
     if (!r.ok()) log::warning("heartbeat not delivered to " + destination->describe() + ": " + r.reason);
     if (auto probe = dispatcher.next_probe_at(); probe && clock.now() >= *probe) {  // it was a probe too
       dispatcher.probed(r, clock.now());
@@ -622,8 +624,8 @@ struct Pipeline::Impl {
     in.upload_window_open = dispatcher.window().allows(clock.now());
     in.flow = {in.depth.content_bytes(), cfg.limits.spool_max_bytes, in.bytes_pending, cfg.limits.outbox_max_bytes,
                flow.intake_paused, flow.sealing_paused};
-    if (cfg.destination.type == config::DestinationType::https)
-      in.certificates.push_back(telemetry::read_certificate("client", cfg.destination.tls.cert, in.now));
+    if (auto client = cfg.destination.options ? cfg.destination.options->client_certificate() : std::nullopt)
+      in.certificates.push_back(telemetry::read_certificate("client", *client, in.now));
     in.certificates.push_back(telemetry::read_certificate("signer", cfg.encryption.signer_cert, in.now));
     struct statvfs vfs{};
     if (::statvfs(cfg.state_dir.c_str(), &vfs) == 0) {
@@ -670,7 +672,6 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
     try {
       run();
     } catch (const std::exception& e) {
-      p.spool.rollback();  // whatever the stage left open
       result.errors.push_back(std::string(what) + ": " + e.what());
       log::error(std::string(what) + ": " + e.what());
     }

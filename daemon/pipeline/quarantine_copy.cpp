@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <memory>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/name_text.hpp"
 

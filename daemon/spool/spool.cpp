@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/content_stream.hpp"
 #include "daemon/spool/spool_statements.hpp"
 #include "daemon/util/fd.hpp"
@@ -110,11 +110,7 @@ Spool::Spool(const std::filesystem::path& state_dir, std::size_t chunk_bytes)
   st_ = std::make_unique<Statements>(*db_);
 }
 
-Spool::~Spool() {
-  if (in_tx_) rollback();
-}
-
-sqlite::Connection& Spool::connection() { return *db_; }
+Spool::~Spool() = default;
 
 int Spool::schema_version() const {
   sqlite::Statement q(*db_, "PRAGMA user_version");
@@ -138,16 +134,32 @@ void Spool::migrate() {
   }
 }
 
-void Spool::begin() {
-  if (in_tx_) return;
-  db_->exec("BEGIN IMMEDIATE");
-  in_tx_ = true;
-  tx_bytes_ = 0;
+Spool::Transaction::Transaction(Spool& spool, Kind kind) : spool_(spool), kind_(kind) {
+  spool_.begin(kind_);
+  open_ = true;
 }
 
-void Spool::begin_read() {
-  if (in_tx_) return;
-  db_->exec("BEGIN");
+Spool::Transaction::~Transaction() { rollback(); }
+
+void Spool::Transaction::commit() {
+  open_ = false;
+  spool_.commit();
+}
+
+void Spool::Transaction::rollback() noexcept {
+  if (open_) spool_.rollback();
+  open_ = false;
+}
+
+void Spool::Transaction::checkpoint() {
+  commit();
+  spool_.begin(kind_);
+  open_ = true;
+}
+
+void Spool::begin(Transaction::Kind kind) {
+  if (in_tx_) throw Error("internal: a spool transaction is already open");
+  db_->exec(kind == Transaction::Kind::write ? "BEGIN IMMEDIATE" : "BEGIN");
   in_tx_ = true;
   tx_bytes_ = 0;
 }

@@ -94,23 +94,40 @@ class Spool {
 
   const std::filesystem::path& state_dir() const { return state_dir_; }
   int schema_version() const;
-  sqlite::Connection& connection();
 
-  // --- transactions: ingest commits in chunks; every other operation is its own transaction.
-  void begin();
-  // A read-only snapshot (BEGIN DEFERRED): many reads under one lock, e.g. while sealing.
-  void begin_read();
-  void commit();
-  void rollback() noexcept;
+  // --- transactions. Every operation below that changes several rows is its own transaction,
+  // except ingest (put, visits, polling state), which runs inside a Transaction the caller holds
+  // and commits in chunks. A Transaction is the only way to hold one open: it rolls back unless
+  // committed, however its scope is left, so an error can never leave the spool inside one.
+  class Transaction {
+   public:
+    enum class Kind { write, read };  // read: a snapshot (BEGIN DEFERRED), many reads under one lock
+    explicit Transaction(Spool& spool, Kind kind = Kind::write);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+    void rollback() noexcept;
+    // Commits what was done so far and goes on in a new transaction (a chunk of an ingest).
+    void checkpoint();
+    // Record content stored since the last commit or checkpoint.
+    std::uint64_t bytes_stored() const { return spool_.tx_bytes_; }
+
+   private:
+    Spool& spool_;
+    Kind kind_;
+    bool open_ = false;
+  };
   bool in_transaction() const { return in_tx_; }
+  // The connection, for tests that need SQLite's own knobs (limits, triggers).
+  sqlite::Connection& connection() { return *db_; }
 
-  // --- ingest (inside begin/commit). Streams each part from disk: into the spool when
+  // --- ingest (inside a write Transaction). Streams each part from disk: into the spool when
   // hold == none, only through the hash otherwise. Throws SourceFileError when a part cannot be
   // read or does not have the size it was found with, sennen::Error when the spool cannot take it
   // (disk full, database error); nothing of the record is kept then.
   // Returns false when this version was already in the spool (a replayed poll).
   bool put(const RecordDraft& draft, std::string_view patient_key, Hold hold, std::int64_t now);
-  std::uint64_t bytes_stored_in_transaction() const { return tx_bytes_; }
 
   // --- the gate's tables
   void put_visit(std::string_view source, std::string_view key, std::string_view patient_key, int day);
@@ -212,6 +229,9 @@ class Spool {
  struct Statements;  // internal, prepared statements (spool_statements.hpp)
 
  private:
+  void begin(Transaction::Kind kind);
+  void commit();
+  void rollback() noexcept;
   void migrate();
   std::int64_t insert_record(const RecordDraft& d, std::string_view patient_key, Hold hold, std::uint64_t total,
                              std::string_view sha256, std::int64_t now);

@@ -3,7 +3,7 @@
 #include <optional>
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/spool_statements.hpp"
 

@@ -2,7 +2,7 @@
 // patient's records between held (metadata only) and ready (content in the spool).
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/content_stream.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/spool_statements.hpp"

@@ -2,7 +2,7 @@
 
 #include <system_error>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool_statements.hpp"
 #include "daemon/spool/sqlite.hpp"
 

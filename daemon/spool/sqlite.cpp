@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::sqlite {
 namespace {

@@ -13,8 +13,14 @@ std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " Mi
 std::vector<Problem> assess(const HeartbeatInput& in) {
   std::vector<Problem> out;
   auto add = [&](const char* code, std::string message) { out.push_back({code, std::move(message)}); };
-  for (const auto& s : in.sources)
+  for (const auto& s : in.sources) {
     if (!s.last_error.empty()) add("source", "source " + s.name + ": " + s.last_error);
+    if (s.stats.unreadable > 0)
+      add("unreadable", "source " + s.name + ": " + std::to_string(s.stats.unreadable) +
+                            " path(s) cannot be read by the service user and are skipped (the rest flows; they are "
+                            "tried again every poll): grant read and execute on folders, read on files "
+                            "(`sennen-edgectl status` on the box names them)");
+  }
   if (!in.gate.paused_reason.empty()) add("stop_list", in.gate.paused_reason);
   if (!in.gate.attention.empty()) add("stop_list_retained", in.gate.attention);
   if (!in.flow.intake_paused.empty()) add("intake_paused", in.flow.intake_paused);

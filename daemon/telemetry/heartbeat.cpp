@@ -28,7 +28,7 @@ json certificates_json(const std::vector<CertificateStatus>& certs) {
 }
 }  // namespace
 
-std::string heartbeat_json(const HeartbeatInput& in) {
+std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
   json sources = json::array();
   for (const auto& s : in.sources) {
     sources.push_back({{"name", s.name},
@@ -40,7 +40,7 @@ std::string heartbeat_json(const HeartbeatInput& in) {
                        {"quarantined_last_poll", s.stats.quarantined},
                        {"waiting_to_be_stable", s.stats.waiting},
                        {"unreadable", s.stats.unreadable},
-                       {"unreadable_paths", s.stats.unreadable_paths},
+                       {"unreadable_paths", audience == Audience::box ? json(s.stats.unreadable_paths) : json(nullptr)},
                        {"skipped", s.stats.skipped},
                        {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)}});
   }

@@ -77,6 +77,9 @@ struct HeartbeatInput {
   std::uint64_t files_scanned = 0, records_ingested = 0, bytes_sealed = 0, bytes_delivered = 0;
 };
 
-std::string heartbeat_json(const HeartbeatInput& in);
+// Who reads it: the copy kept on the box (sennen-edgectl status) names the paths a source cannot
+// read; the one sent to the central side gives only their count (a path names a patient's folder).
+enum class Audience { box, central };
+std::string heartbeat_json(const HeartbeatInput& in, Audience audience = Audience::central);
 
 }  // namespace sennen::telemetry

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::util {
 

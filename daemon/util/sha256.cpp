@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 
 namespace sennen::util {

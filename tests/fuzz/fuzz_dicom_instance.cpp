@@ -13,8 +13,8 @@
 #include <string>
 
 #include "adapters/sources/dicom_common/instance.hpp"
-#include "adapters/sources/dicom_scp/scp_source.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "adapters/sources/dicom_common/options.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "tests/fuzz/property.hpp"
 
 using namespace sennen;
@@ -50,12 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const dicom::PatientIdMapping mapping : {dicom::PatientIdMapping{false, 0}, dicom::PatientIdMapping{true, 0},
                                                 dicom::PatientIdMapping{true, 10}, dicom::PatientIdMapping{false, 8}}) {
     const std::string mapped = dicom::map_patient_id(in.patient_id, mapping);
-    fuzz::require(gate::canonical_patient_id(mapped).has_value() == gate::patient_id_problem(mapped).empty(),
+    fuzz::require(canonical_patient_id(mapped).has_value() == patient_id_problem(mapped).empty(),
                   "the gate's two judgements of a PatientID disagree");
     if (!all_digits(in.patient_id)) {
       fuzz::require(mapped == in.patient_id, "the mapping changed a PatientID that is not all digits");
     } else if (std::max(in.patient_id.size(), mapping.pad_to) <= 64) {
-      fuzz::require(gate::canonical_patient_id(mapped) == gate::canonical_patient_id(in.patient_id),
+      fuzz::require(canonical_patient_id(mapped) == canonical_patient_id(in.patient_id),
                     "the PatientID mapping changed the patient's canonical key");
     }
   }

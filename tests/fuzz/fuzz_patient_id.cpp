@@ -8,13 +8,11 @@
 #include <optional>
 #include <string>
 
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/utf8.hpp"
 #include "tests/fuzz/property.hpp"
 
 using namespace sennen;
-using gate::canonical_patient_id;
-using gate::patient_id_problem;
 
 namespace {
 
@@ -56,8 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::require(same_verdict(raw, " " + std::string(raw) + "\t"), "surrounding whitespace changes the verdict");
   fuzz::require(same_verdict(raw, ascii_lower(raw)), "letter case changes the verdict");
   if (util::valid_utf8(raw)) {
-    const std::string folded = gate::fold_width(raw);
-    fuzz::require(gate::fold_width(folded) == folded, "fold_width is not idempotent");
+    const std::string folded = fold_width(raw);
+    fuzz::require(fold_width(folded) == folded, "fold_width is not idempotent");
     fuzz::require(same_verdict(raw, folded), "width folding changes the verdict");
   }
   if (!id) return 0;

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/util/sha256.hpp"
 #include "daemon/util/utf8.hpp"
@@ -101,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const gate::StopList list = gate::parse_stop_list(bytes);
 
   for (const std::string& id : list.ids)
-    fuzz::require(gate::canonical_patient_id(id) == id, "the stop list holds an ID that is not canonical");
+    fuzz::require(canonical_patient_id(id) == id, "the stop list holds an ID that is not canonical");
   fuzz::require(list.problems.size() == std::min(list.problem_lines, gate::kMaxReportedProblems),
                 "problems and problem_lines disagree");
   std::size_t previous = 0;

@@ -263,8 +263,11 @@ class NamesTest(unittest.TestCase):
         rc, out, err = run_once_raw(self.h)
         check_output(self, rc, out, err)
         self.delivered_besides(p)
+        # The extended-storage source refuses the folder for the link it holds (the walker never
+        # opens links), so the quarantine records it by reference; nothing of the key is anywhere.
         reason = quarantine_rows(self.h)[("emr-ext", rel)]
-        self.assertIn("key.pem: symbolic link to " + self.h.path("pki", "site.key"), reason)
+        self.assertIn("key.pem, a symbolic link", reason)
+        self.assertIn("never opened", reason)
         self.assert_key_nowhere()
 
     def test_a_newline_in_a_name_forges_no_log_line(self):

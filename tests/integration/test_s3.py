@@ -105,7 +105,7 @@ class S3DeliveryTest(HospitalTest):
     def test_check_names_the_bucket(self):
         r = subprocess.run([EDGED, "--config", self.h.config, "--check"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("destination s3 " + self.bucket.endpoint + "/" + BUCKET + ")", r.stdout)
+        self.assertIn("destination s3 " + self.bucket.endpoint + " bucket " + BUCKET, r.stdout)
 
     def test_delivers_every_eligible_record_and_the_heartbeat(self):
         rc, log = self.h.run_once()

@@ -93,6 +93,9 @@ class StopListFileTest(HospitalTest):
         rc, log = self.h.run_once()
         self.assert_nobody_released(rc, log, expect_attention=False)
         self.assertEqual(len(records_of(self.h.batches())), sent)  # paused: nothing at all left
+        self.assertNotIn("held record(s) of", log)  # and nothing is said to be released (finding 8)
+        status = self.edgectl("status")
+        self.assertIn("problem: cannot load the stop list", status.stdout)
         self.assertIn("cannot load the stop list", self.h.heartbeat()["gate"]["sealing_paused"])
         self.restore_and_check_no_second_withdrawal()
 

@@ -209,6 +209,29 @@ class FleetTest(unittest.TestCase):
         self.assertTrue(any(l.startswith("    UNREADABLE: ") for l in reasons), r.stdout)
         self.assertIn("7 site(s), 6 need attention", r.stdout)
 
+    def test_heartbeat_problems_are_failing_reasons_and_counts_are_shown(self):
+        self.r.site("1000000009", heartbeat("1000000009", status="failing", problems=[
+            {"code": "stop_list_retained", "message": "2 patient ID(s) are no longer in the stop list"},
+            {"code": "crash_loop", "message": "3 starts within 60 min followed a run that did not end cleanly"},
+            {"code": "destination", "message": "said again by the destination check"}],
+            spool__quarantined_total=4, gate__withheld_stopped=7, gate__withheld_not_notified=44,
+            gate__stop_list_retained=2))
+        r = fleet(self.r.dir, "--json")
+        site = {s["site_id"]: s for s in json.loads(r.stdout)}["1000000009"]
+        texts = [x["text"] for x in site["reasons"] if x["flag"] == "FAILING"]
+        self.assertIn("2 patient ID(s) are no longer in the stop list", texts)
+        self.assertIn("3 starts within 60 min followed a run that did not end cleanly", texts)
+        self.assertNotIn("said again by the destination check", texts)  # the destination check says it
+        self.assertEqual(site["counts"]["quarantined"], 4)
+        self.assertEqual(site["counts"]["withheld_stopped"], 7)
+        self.assertEqual(site["counts"]["withheld_not_notified"], 44)
+        text = fleet(self.r.dir).stdout
+        self.assertIn("quarantined 4; withheld 7 (stop list), 44 (not yet notified)", text)
+        html_out = os.path.join(self.r.dir, "..", "fleet.html")
+        fleet(self.r.dir, "--html", html_out)
+        with open(html_out, encoding="utf-8") as f:
+            self.assertIn("<td>4</td><td>7 / 44</td>", f.read())
+
     def test_late_is_three_intervals_of_the_sites_own_interval(self):
         self.r.site("2000000001", heartbeat("2000000001", time="2026-11-25T11:57:10Z", interval_seconds=60))  # 170 s
         self.r.site("2000000002", heartbeat("2000000002", time="2026-11-25T11:56:40Z", interval_seconds=60))  # 200 s

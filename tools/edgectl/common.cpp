@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "daemon/util/name_text.hpp"
+#include "adapters/registry/registry.hpp"
 #include "daemon/util/time_format.hpp"
 
 namespace sennen::edgectl {
@@ -42,7 +43,7 @@ std::string bytes(std::uint64_t n) {
 
 std::optional<config::Config> load_config(const std::filesystem::path& file) {
   try {
-    return config::load(file);
+    return config::load(file, adapters::catalog());
   } catch (const config::ConfigError& e) {
     for (const auto& p : e.problems()) std::cerr << p.format() << "\n";
     std::cerr << "sennen-edgectl: the configuration has problems (listed above); fix them first\n";

@@ -17,14 +17,13 @@
 #include <sstream>
 #include <vector>
 
+#include "adapters/registry/registry.hpp"
 #include "daemon/batcher/batch_writer.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/pipeline/flow_control.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
-#include "tools/edgectl/doctor_links.hpp"
-#include "tools/edgectl/doctor_peers.hpp"
 #include "tools/edgectl/doctor_report.hpp"
 
 namespace sennen::edgectl {
@@ -144,11 +143,29 @@ void check_access(Report& r, const std::optional<ServiceUser>& su, const std::st
   r.add(Level::pass, name, path.string() + " is " + what + (su ? " (also by '" + su->name + "')" : ""));
 }
 
+// What an adapter found about itself (adapters/kind.hpp), in the doctor's report.
+void add_findings(Report& r, const adapters::Findings& findings) {
+  for (const auto& f : findings) {
+    const Level level = f.level == adapters::Finding::Level::pass   ? Level::pass
+                        : f.level == adapters::Finding::Level::warn ? Level::warn
+                        : f.level == adapters::Finding::Level::fail ? Level::fail
+                                                                    : Level::info;
+    r.add(level, f.name, f.message);
+  }
+}
+
 void check_sources(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
-  for (const auto& s : cfg.sources)
-    for (const auto& root : s.roots)
+  for (const auto& s : cfg.sources) {
+    for (const auto& root : s.options->folders())
       check_access(r, su, "source " + s.name, root, true, R_OK | X_OK,
                    "check sources[].root in the config, or mount the export tree");
+    for (const auto* kind : adapters::source_kinds())
+      if (kind->config.name == s.type && kind->probe) {
+        adapters::Findings found;
+        kind->probe(s, cfg, found);
+        add_findings(r, found);
+      }
+  }
 }
 
 void check_stop_list(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
@@ -256,38 +273,52 @@ void check_state_dir(Report& r, const config::Config& cfg, const std::optional<S
   }
 }
 
+// The destination's folders and files as the service user, its files as the destination will use
+// them, what its adapter checks itself, and one authenticated request that changes nothing.
 void check_destination(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
-  if (cfg.destination.type == config::DestinationType::local) {
+  for (const auto& folder : cfg.destination.options->writable_folders()) {
     std::error_code ec;
-    if (fs::exists(cfg.destination.path, ec))
-      check_access(r, su, "destination", cfg.destination.path, true, W_OK | X_OK, "");
+    if (fs::exists(folder, ec))
+      check_access(r, su, "destination", folder, true, W_OK | X_OK, "");
     else
-      r.add(Level::info, "destination", cfg.destination.path.string() + " does not exist yet; sennen-edged creates it");
-    return;
+      r.add(Level::info, "destination", folder.string() + " does not exist yet; sennen-edged creates it");
   }
-  const auto& tls = cfg.destination.tls;
-  if (cfg.destination.type == config::DestinationType::s3) {
-    const auto& d = cfg.destination;
-    if (!tls.ca.empty()) check_access(r, su, "TLS CA", tls.ca, false, R_OK, "check destination.tls in the config");
-    check_access(r, su, "S3 access key file", d.access_key_file, false, R_OK,
-                 "check destination.access_key_file in the config");
-    // The secret signs every request: anyone who can read it can write to (and list) the bucket.
+  const adapters::DestinationKind* kind = nullptr;
+  for (const auto* k : adapters::destination_kinds())
+    if (k->config.name == cfg.destination.type) kind = k;
+  for (const auto& f : cfg.files) {
+    if (f.at.key.rfind("destination.", 0) != 0) continue;
+    check_access(r, su, f.at.key, f.path, false, R_OK, "check " + f.at.key + " in the config");
+    // A key or secret readable by others lets them act as this site.
     struct stat st {};
-    if (::stat(d.access_key_file.c_str(), &st) == 0 && (st.st_mode & 077))
-      r.add(Level::fail, "S3 access key file mode",
-            d.access_key_file.string() + " has mode " + octal_mode(st.st_mode) + "; run: chmod 600 " +
-                d.access_key_file.string());
-    check_destination_reachable(r, cfg);
-    return;
+    const bool secret = f.at.key.ends_with(".key") || f.at.key.ends_with("key_file");
+    if (secret && ::stat(f.path.c_str(), &st) == 0 && (st.st_mode & 077))
+      r.add(Level::fail, f.at.key + " mode",
+            f.path.string() + " has mode " + octal_mode(st.st_mode) + "; run: chmod 600 " + f.path.string());
+    if (!kind || !kind->check_file) continue;
+    try {
+      kind->check_file(cfg, f);
+      r.add(Level::pass, f.at.key, f.path.string() + " is usable");
+    } catch (const std::exception& e) {
+      r.add(Level::fail, f.at.key, e.what());
+    }
   }
-  for (const auto& [what, path] : {std::pair{"TLS CA", tls.ca}, {"TLS client certificate", tls.cert}, {"TLS client key", tls.key}})
-    check_access(r, su, what, path, false, R_OK, "check destination.tls in the config");
-  struct stat st {};
-  if (::stat(tls.key.c_str(), &st) == 0 && (st.st_mode & 077))
-    r.add(Level::fail, "TLS client key mode",
-          tls.key.string() + " has mode " + octal_mode(st.st_mode) + "; run: chmod 600 " + tls.key.string());
-  check_tls_client(r, tls);
-  check_destination_reachable(r, cfg);
+  if (kind && kind->probe) {
+    adapters::Findings found;
+    kind->probe(cfg, found);
+    add_findings(r, found);
+  }
+  try {
+    const auto result = adapters::make_destination(cfg)->check_access();
+    if (result.ok())
+      r.add(Level::pass, "destination reachability",
+            cfg.destination.options->describe() + " accepted an authenticated request that changes nothing (HEAD of "
+                                                 "this site's heartbeat)");
+    else
+      r.add(Level::fail, "destination reachability", result.reason);
+  } catch (const std::exception& e) {
+    r.add(Level::fail, "destination reachability", e.what());
+  }
 }
 
 // When this binary was configured (CMake, SOURCE_DATE_EPOCH when set): a clock before it is surely wrong.
@@ -314,7 +345,7 @@ int doctor(const Common& c, const std::string& service_user_name) {
   Report r;
   std::optional<config::Config> cfg;
   try {
-    cfg = config::load(c.config);
+    cfg = config::load(c.config, adapters::catalog());
     r.add(Level::pass, "config", c.config.string() + " is valid");
     try {
       config::require_edited(*cfg);
@@ -330,12 +361,10 @@ int doctor(const Common& c, const std::string& service_user_name) {
   if (cfg) {
     auto su = service_user(service_user_name, r);
     check_sources(r, *cfg, su);
-    check_source_links(r, *cfg);
     check_stop_list(r, *cfg, su);
     check_keys(r, *cfg, su);
     check_state_dir(r, *cfg, su);
     check_destination(r, *cfg, su);
-    check_dicom_peers(r, *cfg);
   } else {
     r.add(Level::info, "everything else", "not checked: the configuration could not be loaded");
   }

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <iostream>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/util/fd.hpp"
 #include "tools/edgectl/commands.hpp"

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/spool_reader.hpp"
@@ -67,10 +67,10 @@ int optout_release(const Common& c, const std::vector<std::string>& ids, const s
   }
   std::vector<std::string> keys;
   for (const auto& id : ids) {
-    auto key = gate::canonical_patient_id(id);
+    auto key = canonical_patient_id(id);
     if (!key) {
       std::cerr << "sennen-edgectl optout release: argument " << keys.size() + 1
-                << " is not a patient ID: it " << gate::patient_id_problem(id) << "\n";
+                << " is not a patient ID: it " << patient_id_problem(id) << "\n";
       return 2;
     }
     keys.push_back(*key);

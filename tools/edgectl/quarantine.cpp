@@ -66,9 +66,7 @@ const config::Source* source_config(const config::Config& cfg, const std::string
 std::string cannot_retry(const config::Config& cfg, const Entry& e) {
   const auto* s = source_config(cfg, e.source);
   if (!s) return "source " + e.source + " is no longer in the configuration";
-  if (s->type == config::SourceType::dicom_scp || s->type == config::SourceType::dicom_qr)
-    return "a DICOM instance is received once; have the sender (modality or PACS) send it again";
-  return "";
+  return s->options->why_no_retry();
 }
 
 // Forgets the file's polling state so the next poll reads it again. In the caller's transaction.
@@ -77,7 +75,7 @@ void requeue(sqlite::Connection& db, const config::Config& cfg, const Entry& e) 
   const std::string name = fs::path(e.path).filename().string();
   sqlite::Statement forget(db, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3");
   sqlite::Statement unsettle(db, "UPDATE dirpoll_dirs SET settled = 0 WHERE source = ?1 AND path = ?2");
-  for (std::size_t root = 0; root < s->roots.size(); ++root) {
+  for (std::size_t root = 0; root < s->options->folders().size(); ++root) {
     const std::string key = folder_key(root, e.path);
     forget.bind(1, e.source).bind(2, key).bind(3, name).run();
     unsettle.bind(1, e.source).bind(2, key).run();

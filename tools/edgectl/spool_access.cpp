@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "daemon/spool/sqlite.hpp"
 #include "daemon/util/fd.hpp"

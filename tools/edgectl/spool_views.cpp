@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "daemon/util/name_text.hpp"
 #include "daemon/util/time_format.hpp"
@@ -91,9 +91,9 @@ constexpr const char* kAuditNote =
 }
 
 int audit(const Common& c, const std::string& patient_id) {
-  auto key = gate::canonical_patient_id(patient_id);
+  auto key = canonical_patient_id(patient_id);
   if (!key) {
-    std::cerr << "sennen-edgectl audit: not a patient ID: " << gate::patient_id_problem(patient_id) << "\n";
+    std::cerr << "sennen-edgectl audit: not a patient ID: " << patient_id_problem(patient_id) << "\n";
     return 2;
   }
   return with_spool(c, "audit", [&](spool::SpoolReader& r, const config::Config& cfg) {

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "daemon/app/instance_lock.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "tools/edgectl/commands.hpp"
@@ -79,7 +79,7 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
                                                : json(nullptr)}};
   j["sources"] = json::array();
   for (const auto& s : cfg.sources) {
-    json src = {{"name", s.name}, {"type", config::source_type_name(s.type)}, {"units_by_status", json::object()}};
+    json src = {{"name", s.name}, {"type", s.type}, {"units_by_status", json::object()}};
     if (units.count(s.name)) src["units_by_status"] = units[s.name];
     if (hb.value("available", false) && hb.contains("sources") && hb["sources"].is_array())
       for (const auto& h : hb["sources"])
@@ -106,7 +106,10 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
   j["last_batch"] = last ? batch_json(*last) : json(nullptr);
   j["quarantined"] = d.quarantined;
   if (hb.value("available", false)) {
-    j["heartbeat"] = {{"path", hb["path"]}, {"time", hb.value("time", "")}, {"status", hb.value("status", "")}};
+    j["heartbeat"] = {{"path", hb["path"]},
+                      {"time", hb.value("time", "")},
+                      {"status", hb.value("status", "")},
+                      {"problems", hb.value("problems", json::array())}};
     if (hb.contains("destination")) j["destination"] = hb["destination"];
   } else {
     j["heartbeat"] = hb;
@@ -177,6 +180,8 @@ void print_text(const json& j) {
     std::cout << "none: " << str(hb["why"]) << (hb.contains("path") ? " (" + str(hb["path"]) + ")" : "") << "\n";
   else
     std::cout << str(hb["path"]) << ": written " << str(hb["time"]) << ", status " << str(hb["status"]) << "\n";
+  if (hb.contains("problems"))
+    for (const auto& p : hb["problems"]) std::cout << "  problem: " << str(p.value("message", json())) << "\n";
   if (j.contains("destination")) {
     const json& d = j["destination"];
     std::cout << "\ndestination\n  " << str(d.value("describe", json())) << ": last success " << str(d.value("last_success", json()));

@@ -8,7 +8,7 @@
 #include <cctype>
 #include <cstring>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "sennen/version.hpp"
 
 namespace sennen::destinations::curl {

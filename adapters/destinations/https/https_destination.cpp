@@ -4,7 +4,7 @@
 
 #include "adapters/destinations/curl/classify.hpp"
 #include "adapters/destinations/curl/curl_easy.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/sha256.hpp"
 
 namespace sennen::destinations {
@@ -143,6 +143,18 @@ class HttpsDestination final : public Destination {
       return batch.content_length == static_cast<curl_off_t>(b.size) ? Presence::complete() : Presence::absent();
     } catch (const Error& e) {
       return Presence::unknown(e.what());
+    }
+  }
+
+  DeliveryResult check_access() override {
+    const std::string url = opt_.url + "/" + opt_.site_id + "/heartbeat.json";
+    try {
+      auto o = client_.head(url);
+      // Authenticated either way: 404 only says no heartbeat was stored yet.
+      if (o.code == CURLE_OK && o.status == 404) return DeliveryResult::delivered();
+      return checked(o, "HEAD " + url);
+    } catch (const Error& e) {
+      return DeliveryResult::retry(e.what());
     }
   }
 

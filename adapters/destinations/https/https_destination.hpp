@@ -8,8 +8,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "adapters/destinations/curl/options.hpp"
+#include "adapters/kind.hpp"
 #include "daemon/core/destination.hpp"
 
 namespace sennen::destinations {
@@ -25,6 +28,19 @@ struct HttpsOptions {
 };
 
 std::unique_ptr<Destination> make_https_destination(HttpsOptions options);
+
+// The keys of type: https as configured (config/sennen-edge.yaml).
+struct HttpsKeys final : config::DestinationOptions {
+  std::string url;  // "https://host[:port][/path]", no trailing '/'
+  // The receiver is verified against `ca` only (never the system store), and there is
+  // deliberately no setting to turn verification off. cert and key: this site's client certificate.
+  std::filesystem::path ca, cert, key;
+  Transfer transfer;
+  std::string describe() const override { return "https " + url; }
+  std::uint64_t stall_below_bytes_per_second() const override { return transfer.low_speed_bytes; }
+  std::optional<std::filesystem::path> client_certificate() const override { return cert; }
+};
+const adapters::DestinationKind& https_kind();  // for the registry
 
 // libcurl's process-wide initialisation (curl_global_init), which is not thread-safe: create one
 // of these at the very start of main(), before any thread exists, and keep it until main returns.

@@ -1,10 +1,11 @@
 #include "adapters/destinations/local/local_destination.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/sha256.hpp"
 
@@ -79,6 +80,14 @@ class LocalDestination final : public Destination {
     } catch (const Error& e) {
       return DeliveryResult::retry(e.what());
     }
+  }
+
+  DeliveryResult check_access() override {
+    std::error_code ec;
+    const fs::path existing = fs::exists(root_, ec) ? root_ : root_.parent_path();
+    if (::access(existing.c_str(), W_OK | X_OK) == 0) return DeliveryResult::delivered();
+    return DeliveryResult::rejected("cannot write into " + existing.string() + ": " + util::errno_text(errno) +
+                                    " (check destination.path and that the sennen-edge user may write there)");
   }
 
   Presence presence(const BatchFile& b) override {

@@ -15,7 +15,7 @@
 
 #include "adapters/destinations/curl/classify.hpp"
 #include "adapters/destinations/curl/curl_easy.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/sha256.hpp"
 
@@ -211,6 +211,18 @@ class S3Destination final : public Destination {
       return Presence::complete();
     } catch (const Error& e) {
       return Presence::unknown(e.what());
+    }
+  }
+
+  DeliveryResult check_access() override {
+    const std::string key = object_key("heartbeat.json");
+    try {
+      auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
+      // Signed and accepted either way: 404 only says no heartbeat was stored yet.
+      if (h.code == CURLE_OK && h.status == 404) return DeliveryResult::delivered();
+      return checked("HEAD " + url(key), h);
+    } catch (const Error& e) {
+      return DeliveryResult::retry(e.what());
     }
   }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/kind.hpp"
 #include "daemon/core/destination.hpp"
 
 namespace sennen::destinations {
@@ -47,5 +48,16 @@ S3Credentials read_s3_key_file(const std::filesystem::path& file);
 // Throws Error when the options or the key file are not usable. Needs libcurl initialised
 // (HttpsGlobalInit, in main).
 std::unique_ptr<Destination> make_s3_destination(S3Options options);
+
+// The keys of type: s3 as configured (config/sennen-edge.yaml): S3Options but for site_id and the
+// bandwidth cap, which come from elsewhere in the configuration.
+struct S3Keys final : config::DestinationOptions {
+  S3Options s3;
+  std::string describe() const override {
+    return "s3 " + s3.endpoint + " bucket " + s3.bucket + (s3.prefix.empty() ? "" : " prefix " + s3.prefix);
+  }
+  std::uint64_t stall_below_bytes_per_second() const override { return s3.low_speed_bytes; }
+};
+const adapters::DestinationKind& s3_kind();  // for the registry
 
 }  // namespace sennen::destinations

@@ -16,7 +16,7 @@
 
 #include "adapters/sources/dicom_common/instance.hpp"
 #include "adapters/sources/dicom_common/store_receive.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sennen::dicom {

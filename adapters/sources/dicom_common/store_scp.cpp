@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "adapters/sources/dicom_common/store_receive.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"

@@ -14,7 +14,7 @@
 
 #include "adapters/sources/dicom_scp/incoming.hpp"
 #include "adapters/sources/dicom_scp/receiver.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "adapters/kind.hpp"
 #include "adapters/sources/dicom_common/qr_scu.hpp"
 #include "adapters/sources/dicom_scp/scp_source.hpp"
 #include "daemon/core/source.hpp"
@@ -36,5 +38,23 @@ struct QrSourceOptions {
 };
 
 std::unique_ptr<Source> make_dicom_qr_source(QrSourceOptions options);
+
+// The keys of type: dicom-qr as configured (config/sennen-edge.yaml).
+struct QrKeys final : config::SourceOptions {
+  PeerOptions peer;
+  Retrieve retrieve = Retrieve::get;
+  std::uint16_t move_port = 0;
+  std::string move_address;
+  std::chrono::seconds lookback{2 * 24 * 3600};
+  std::optional<config::Date> since;
+  Storage storage;
+  std::uint64_t min_free_bytes() const override { return storage.min_free; }
+  std::string why_no_retry() const override {
+    return "a DICOM instance is received once; have the sender (modality or PACS) send it again";
+  }
+};
+// type: dicom-qr, for the registry: its keys and how it is built.
+const adapters::SourceKind& qr_kind();
+
 
 }  // namespace sennen::dicom

@@ -26,8 +26,8 @@
 #include <map>
 #include <set>
 
-#include "daemon/core/error.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/sha256.hpp"
@@ -162,9 +162,9 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
   ReadResult r = read_instance(file);
   std::string mapped = r.instance ? map_patient_id(r.instance->patient_id, mapping_) : "";
   std::string problem = !r.instance ? r.error
-                        : gate::canonical_patient_id(mapped)
+                        : canonical_patient_id(mapped)
                             ? ""
-                            : "PatientID (0010,0020) is not a usable patient ID: " + gate::patient_id_problem(mapped);
+                            : "PatientID (0010,0020) is not a usable patient ID: " + patient_id_problem(mapped);
   if (!problem.empty()) {  // the Receiver checked this already; only a changed file gets here
     ctx.sink.quarantine(file, n, problem);
     ++ctx.stats.quarantined;

@@ -4,8 +4,8 @@
 #include <sys/statvfs.h>
 
 #include "adapters/sources/dicom_common/instance.hpp"
-#include "daemon/core/error.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
@@ -125,9 +125,9 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
                     "the data set's SOPInstanceUID differs from the C-STORE request's (" + util::display_name(sop) +
                         ")");
     std::string mapped = map_patient_id(in.patient_id, options_.patient_id);
-    if (!gate::canonical_patient_id(mapped))
+    if (!canonical_patient_id(mapped))
       return refuse(file, calling_ae, status::cannot_understand,
-                    "PatientID (0010,0020) is not a usable patient ID: " + gate::patient_id_problem(mapped));
+                    "PatientID (0010,0020) is not a usable patient ID: " + patient_id_problem(mapped));
 
     fs::rename(file, folders_.incoming / (in.sop_instance_uid + "~" + unique_suffix() + ".dcm"));
     if (options_.sync_each_instance) util::fsync_directory(folders_.incoming);

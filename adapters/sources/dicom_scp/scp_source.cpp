@@ -3,24 +3,12 @@
 
 #include "adapters/sources/dicom_scp/incoming.hpp"
 #include "adapters/sources/dicom_scp/receiver.hpp"
-#include "daemon/core/error.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sennen::dicom {
 namespace fs = std::filesystem;
-
-std::string map_patient_id(std::string_view raw, const PatientIdMapping& mapping) {
-  std::string id(raw);
-  const bool digits = !id.empty() && id.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits) return id;
-  if (mapping.strip_leading_zeros) {
-    auto first = id.find_first_not_of('0');
-    id = first == std::string::npos ? "0" : id.substr(first);
-  }
-  if (id.size() < mapping.pad_to) id.insert(0, mapping.pad_to - id.size(), '0');
-  return id;
-}
 
 namespace {
 

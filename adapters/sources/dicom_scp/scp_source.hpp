@@ -10,18 +10,12 @@
 #include <memory>
 #include <string>
 
+#include "adapters/kind.hpp"
+#include "adapters/sources/dicom_common/options.hpp"
 #include "adapters/sources/dicom_common/store_scp.hpp"
 #include "daemon/core/source.hpp"
 
 namespace sennen::dicom {
-
-// How a DICOM PatientID (0010,0020) becomes the EMR's patient ID.
-struct PatientIdMapping {
-  bool strip_leading_zeros = false;
-  std::size_t pad_to = 0;  // left-pad an all-digit ID with zeros to this many digits; 0: never
-};
-
-std::string map_patient_id(std::string_view dicom_patient_id, const PatientIdMapping& mapping);
 
 struct ScpSourceOptions {
   std::string name;
@@ -39,5 +33,17 @@ struct ScpSourceOptions {
 
 // The SCP starts listening on the first poll and stops when the source is destroyed.
 std::unique_ptr<Source> make_dicom_scp_source(ScpSourceOptions options);
+
+// The keys of type: dicom-scp as configured (config/sennen-edge.yaml).
+struct ScpKeys final : config::SourceOptions {
+  ScpOptions scp;
+  Storage storage;
+  std::uint64_t min_free_bytes() const override { return storage.min_free; }
+  std::string why_no_retry() const override {
+    return "a DICOM instance is received once; have the sender (modality or PACS) send it again";
+  }
+};
+// type: dicom-scp, for the registry: its keys and how it is built.
+const adapters::SourceKind& scp_kind();
 
 }  // namespace sennen::dicom

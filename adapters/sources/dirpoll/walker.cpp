@@ -12,7 +12,7 @@
 #include <memory>
 #include <set>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 

@@ -1,8 +1,8 @@
 #include "adapters/sources/ssmix2/standard_source.hpp"
 
 #include "adapters/sources/ssmix2/hl7_header.hpp"
-#include "daemon/core/error.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
@@ -89,8 +89,8 @@ class StandardSource final : public TreeSource {
       up.quarantine_reason = "not an HL7 v2 message: " + hl7.error;
       return up;
     }
-    auto from_name = gate::canonical_patient_id(unit.name.patient_id);
-    auto from_pid3 = gate::canonical_patient_id(hl7.header->patient_id);
+    auto from_name = canonical_patient_id(unit.name.patient_id);
+    auto from_pid3 = canonical_patient_id(hl7.header->patient_id);
     if (!from_name || !from_pid3 || *from_name != *from_pid3) {
       up.quarantine_reason = "misplaced: PID-3 names patient " + util::display_name(hl7.header->patient_id) +
                              " but the file is stored as patient " + unit.name.patient_id;

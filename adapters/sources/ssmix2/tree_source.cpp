@@ -4,7 +4,7 @@
 #include <set>
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sennen::ssmix2 {

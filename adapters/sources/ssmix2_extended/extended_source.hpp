@@ -3,10 +3,12 @@
 // files (PDF, JPEG, XML, HL7), ingested whole once every file in it is stable.
 #include <memory>
 
+#include "adapters/kind.hpp"
 #include "adapters/sources/ssmix2/tree_source.hpp"
 
 namespace sennen::ssmix2 {
 
 std::unique_ptr<Source> make_extended_source(TreeSourceOptions options);
+const adapters::SourceKind& extended_kind();  // for the registry
 
 }  // namespace sennen::ssmix2

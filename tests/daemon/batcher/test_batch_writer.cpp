@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "daemon/batcher/batch_writer.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/sha256.hpp"
 #include "tests/daemon/batcher/fixtures.hpp"
 #include "tests/support/temp_dir.hpp"

@@ -10,7 +10,7 @@
 
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/batcher/sealer.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/sqlite.hpp"
 #include "daemon/util/name_text.hpp"
@@ -50,9 +50,9 @@ struct Fixture {
     for (const auto& [name, content] : parts)
       d.parts.push_back({name, dir / "unused", content.size(), std::make_shared<const std::string>(content)});
     d.attributes = {{"order_no", attribute}};
-    spool.begin();
+    spool::Spool::Transaction tx(spool);
     REQUIRE(spool.put(d, "1", spool::Hold::none, kNow));
-    spool.commit();
+    tx.commit();
     return spool.ready_records(0, 1000).back().id;
   }
 

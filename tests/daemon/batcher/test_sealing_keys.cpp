@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "daemon/batcher/batch_writer.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "tests/daemon/batcher/fixtures.hpp"
 #include "tests/support/temp_dir.hpp"
 

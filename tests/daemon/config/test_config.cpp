@@ -10,15 +10,35 @@
 #include <future>
 #include <sstream>
 
+#include "adapters/destinations/https/https_destination.hpp"
+#include "adapters/destinations/local/local_destination.hpp"
+#include "adapters/destinations/s3/s3_destination.hpp"
+#include "adapters/sources/ssmix2/options.hpp"
 #include "daemon/config/config.hpp"
+#include "tests/support/configuration.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace sennen::config;
 namespace fs = std::filesystem;
 using std::chrono::seconds;
+using sennen::test::load;
+using sennen::test::parse;
 using sennen::test::write_file;
 
 namespace {
+
+const sennen::ssmix2::TreeOptions& tree(const Config& c, std::size_t i) {
+  return c.sources[i].options_as<sennen::ssmix2::TreeOptions>();
+}
+const sennen::destinations::LocalKeys& local(const Config& c) {
+  return c.destination.options_as<sennen::destinations::LocalKeys>();
+}
+const sennen::destinations::HttpsKeys& https_of(const Config& c) {
+  return c.destination.options_as<sennen::destinations::HttpsKeys>();
+}
+const sennen::destinations::S3Options& s3_of(const Config& c) {
+  return c.destination.options_as<sennen::destinations::S3Keys>().s3;
+}
 
 // The smallest valid file; tests edit it line by line, so positions are easy to state.
 const char* const kMinimal =
@@ -115,20 +135,20 @@ TEST_CASE("the minimal file loads with defaults for everything optional") {
   CHECK(c.state_dir == "/var/lib/sennen-edge");
   REQUIRE(c.sources.size() == 1);
   CHECK(c.sources[0].name == "emr");
-  CHECK(c.sources[0].type == SourceType::ssmix2);
-  CHECK(c.sources[0].vendor == "generic");
-  CHECK(c.sources[0].roots == std::vector<fs::path>{"/srv/ssmix2/std"});
+  CHECK(c.sources[0].type == "ssmix2");
+  CHECK(tree(c, 0).vendor == "generic");
+  CHECK(tree(c, 0).roots == std::vector<fs::path>{"/srv/ssmix2/std"});
   CHECK(c.sources[0].poll_interval == seconds(60));
-  CHECK(c.sources[0].stable_after == seconds(30));
-  CHECK(c.sources[0].full_scan_interval == seconds(86400));
-  CHECK(c.sources[0].max_record_bytes == 256ull << 20);
-  CHECK_FALSE(c.sources[0].allow_hard_links);
-  CHECK_FALSE(c.sources[0].cross_filesystems);
+  CHECK(tree(c, 0).stable_after == seconds(30));
+  CHECK(tree(c, 0).full_scan_interval == seconds(86400));
+  CHECK(tree(c, 0).max_record_bytes == 256ull << 20);
+  CHECK_FALSE(tree(c, 0).allow_hard_links);
+  CHECK_FALSE(tree(c, 0).cross_filesystems);
   CHECK(c.optout.stop_list == "/etc/sennen-edge/optout.csv");
   CHECK(!c.optout.notification);
   CHECK(!c.optout.allow_unreadable_lines);
-  CHECK(c.destination.type == DestinationType::local);
-  CHECK(c.destination.path == "/var/lib/sennen-edge/export");
+  CHECK(c.destination.type == "local");
+  CHECK(local(c).path == "/var/lib/sennen-edge/export");
   CHECK(c.encryption.recipients == std::vector<fs::path>{"/etc/sennen-edge/central.crt"});
   CHECK(c.encryption.signer_cert == "/etc/sennen-edge/site.crt");
   CHECK(c.encryption.signer_key == "/etc/sennen-edge/site.key");
@@ -188,26 +208,26 @@ heartbeat:
   CHECK(c.site.utc_offset_minutes == 330);
   CHECK(c.state_dir == "/data/sennen");
   REQUIRE(c.sources.size() == 2);
-  CHECK(c.sources[0].vendor == "fujitsu");
-  CHECK(c.sources[0].roots == std::vector<fs::path>{"/srv/a", "/srv/b"});
+  CHECK(tree(c, 0).vendor == "fujitsu");
+  CHECK(tree(c, 0).roots == std::vector<fs::path>{"/srv/a", "/srv/b"});
   CHECK(c.sources[0].poll_interval == seconds(120));
-  CHECK(c.sources[0].stable_after == seconds(0));
-  CHECK(c.sources[0].full_scan_interval == seconds(12 * 3600));
-  CHECK(c.sources[0].max_record_bytes == 64ull << 20);
-  CHECK(c.sources[0].allow_hard_links);
-  CHECK(c.sources[0].cross_filesystems);
+  CHECK(tree(c, 0).stable_after == seconds(0));
+  CHECK(tree(c, 0).full_scan_interval == seconds(12 * 3600));
+  CHECK(tree(c, 0).max_record_bytes == 64ull << 20);
+  CHECK(tree(c, 0).allow_hard_links);
+  CHECK(tree(c, 0).cross_filesystems);
   CHECK(c.sources[1].name == "lab.ext_2");
-  CHECK(c.sources[1].type == SourceType::ssmix2_extended);
-  CHECK(c.sources[1].vendor == "nec");
-  CHECK(c.sources[1].max_record_bytes == 2ull << 30);  // the extended storage's default
-  CHECK_FALSE(c.sources[1].allow_hard_links);
-  CHECK(c.sources[1].roots == std::vector<fs::path>{"/srv/ext"});
+  CHECK(c.sources[1].type == "ssmix2-extended");
+  CHECK(tree(c, 1).vendor == "nec");
+  CHECK(tree(c, 1).max_record_bytes == 2ull << 30);  // the extended storage's default
+  CHECK_FALSE(tree(c, 1).allow_hard_links);
+  CHECK(tree(c, 1).roots == std::vector<fs::path>{"/srv/ext"});
   CHECK(c.optout.stop_list == "/etc/x/optout.csv");
   CHECK(c.optout.allow_unreadable_lines);
   REQUIRE(c.optout.notification);
   CHECK(c.optout.notification->notice_start == Date{2024, 2, 29});
   CHECK(c.optout.notification->wait_days == 0);
-  CHECK(c.destination.path == "/out");
+  CHECK(local(c).path == "/out");
   CHECK(c.encryption.recipients == std::vector<fs::path>{"/pki/a.crt", "/pki/b.crt"});
   CHECK(c.encryption.signer_cert == "/pki/site.crt");
   CHECK(c.encryption.signer_key == "/pki/site.key");
@@ -375,23 +395,22 @@ std::string with_https(const std::string& url = "https://ingest.example.jp/senne
 
 TEST_CASE("https destination: url, mutual TLS files and stall knobs") {
   Config c = parse(with_https(), "/etc/sennen-edge/sennen-edge.yaml");
-  CHECK(c.destination.type == DestinationType::https);
-  CHECK(c.destination.url == "https://ingest.example.jp/sennen");  // trailing '/' dropped
-  CHECK(c.destination.tls.ca == "/etc/sennen-edge/central-ca.crt");
-  CHECK(c.destination.tls.cert == "/etc/sennen-edge/site.crt");  // relative to the config file
-  CHECK(c.destination.tls.key == "/etc/sennen-edge/site.key");
-  CHECK(c.destination.path.empty());
-  CHECK(c.destination.connect_timeout == seconds(30));
-  CHECK(c.destination.low_speed_bytes == 1024);
-  CHECK(c.destination.low_speed_time == seconds(60));
+  CHECK(c.destination.type == "https");
+  CHECK(https_of(c).url == "https://ingest.example.jp/sennen");  // trailing '/' dropped
+  CHECK(https_of(c).ca == "/etc/sennen-edge/central-ca.crt");
+  CHECK(https_of(c).cert == "/etc/sennen-edge/site.crt");  // relative to the config file
+  CHECK(https_of(c).key == "/etc/sennen-edge/site.key");
+  CHECK(https_of(c).transfer.connect_timeout == seconds(30));
+  CHECK(https_of(c).transfer.low_speed_bytes == 1024);
+  CHECK(https_of(c).transfer.low_speed_time == seconds(60));
 
   auto knobs = insert_after(14, "  connect_timeout: 5s\n  low_speed_limit: 10KiB\n  low_speed_time: 2m", with_https());
   c = parse(knobs, "x.yaml");
-  CHECK(c.destination.connect_timeout == seconds(5));
-  CHECK(c.destination.low_speed_bytes == 10240);
-  CHECK(c.destination.low_speed_time == seconds(120));
-  CHECK(parse(with_https("https://127.0.0.1:8443"), "x.yaml").destination.url == "https://127.0.0.1:8443");
-  CHECK(parse(with_https("HTTPS://[::1]:8443/a/b"), "x.yaml").destination.url == "https://[::1]:8443/a/b");
+  CHECK(https_of(c).transfer.connect_timeout == seconds(5));
+  CHECK(https_of(c).transfer.low_speed_bytes == 10240);
+  CHECK(https_of(c).transfer.low_speed_time == seconds(120));
+  CHECK(parse(with_https("https://127.0.0.1:8443"), "x.yaml").destination.options_as<sennen::destinations::HttpsKeys>().url == "https://127.0.0.1:8443");
+  CHECK(parse(with_https("HTTPS://[::1]:8443/a/b"), "x.yaml").destination.options_as<sennen::destinations::HttpsKeys>().url == "https://[::1]:8443/a/b");
 }
 
 TEST_CASE("https destination: what is refused, and where") {
@@ -450,33 +469,31 @@ std::string with_s3(const std::string& endpoint = "https://s3.ap-northeast-1.ama
 
 TEST_CASE("s3 destination: endpoint, bucket, key file, pinned CA and defaults") {
   Config c = parse(with_s3(), "/etc/sennen-edge/sennen-edge.yaml");
-  CHECK(c.destination.type == DestinationType::s3);
-  CHECK(c.destination.endpoint == "https://s3.ap-northeast-1.amazonaws.com");
-  CHECK(c.destination.bucket == "sennen-central");
-  CHECK(c.destination.region == "ap-northeast-1");
-  CHECK(c.destination.prefix == "incoming");  // slashes around it dropped
-  CHECK(c.destination.addressing == S3Addressing::path);
-  CHECK(c.destination.access_key_file == "/etc/sennen-edge/s3.key");  // relative to the config file
-  CHECK(c.destination.tls.ca == "/etc/sennen-edge/s3-ca.crt");
-  CHECK_FALSE(c.destination.tls.use_system_ca);
-  CHECK(c.destination.multipart_threshold == 64ull << 20);
-  CHECK(c.destination.part_size == 16ull << 20);
-  CHECK(c.destination.path.empty());
-  CHECK(c.destination.url.empty());
+  CHECK(c.destination.type == "s3");
+  CHECK(s3_of(c).endpoint == "https://s3.ap-northeast-1.amazonaws.com");
+  CHECK(s3_of(c).bucket == "sennen-central");
+  CHECK(s3_of(c).region == "ap-northeast-1");
+  CHECK(s3_of(c).prefix == "incoming");  // slashes around it dropped
+  CHECK_FALSE(s3_of(c).virtual_host);
+  CHECK(s3_of(c).access_key_file == "/etc/sennen-edge/s3.key");  // relative to the config file
+  CHECK(s3_of(c).ca == "/etc/sennen-edge/s3-ca.crt");
+  CHECK_FALSE(s3_of(c).use_system_ca);
+  CHECK(s3_of(c).multipart_threshold == 64ull << 20);
+  CHECK(s3_of(c).part_size == 16ull << 20);
 
   auto knobs = insert_after(18,
                             "  addressing: virtual\n  multipart_threshold: 100MiB\n  part_size: 5MiB\n"
                             "  connect_timeout: 5s\n  low_speed_limit: 10KiB",
                             with_s3("https://127.0.0.1:9000/", "  tls: {use_system_ca: true}"));
   c = parse(knobs, "x.yaml");
-  CHECK(c.destination.endpoint == "https://127.0.0.1:9000");
-  CHECK(c.destination.addressing == S3Addressing::virtual_host);
-  CHECK(c.destination.multipart_threshold == 100ull << 20);
-  CHECK(c.destination.part_size == 5ull << 20);
-  CHECK(c.destination.connect_timeout == seconds(5));
-  CHECK(c.destination.low_speed_bytes == 10240);
-  CHECK(c.destination.tls.use_system_ca);
-  CHECK(c.destination.tls.ca.empty());
+  CHECK(s3_of(c).endpoint == "https://127.0.0.1:9000");
+  CHECK(s3_of(c).virtual_host);
+  CHECK(s3_of(c).multipart_threshold == 100ull << 20);
+  CHECK(s3_of(c).part_size == 5ull << 20);
+  CHECK(s3_of(c).connect_timeout == seconds(5));
+  CHECK(s3_of(c).low_speed_bytes == 10240);
+  CHECK(s3_of(c).use_system_ca);
+  CHECK(s3_of(c).ca.empty());
   // The bandwidth cap is checked against the s3 stall limit too.
   expect_one(insert_after(27, "schedule:\n  bandwidth_limit: 8kbit", knobs), 29, 20, "schedule.bandwidth_limit",
              "is below destination.low_speed_limit (10240 bytes/s)");
@@ -554,15 +571,16 @@ TEST_CASE("the s3 example in the shipped config loads when uncommented") {
   } catch (const ConfigError& e) {
     FAIL("the s3 example does not load:\n" << e.what() << "\n" << s3);
   }
-  CHECK(c.destination.type == DestinationType::s3);
-  CHECK(c.destination.endpoint == "https://s3.ap-northeast-1.amazonaws.com");
-  CHECK(c.destination.bucket == "sennen-central");
-  CHECK(c.destination.access_key_file == "/etc/sennen-edge/s3.key");
-  CHECK(c.destination.tls.ca == "/etc/sennen-edge/s3-ca.crt");
+  CHECK(c.destination.type == "s3");
+  CHECK(s3_of(c).endpoint == "https://s3.ap-northeast-1.amazonaws.com");
+  CHECK(s3_of(c).bucket == "sennen-central");
+  CHECK(s3_of(c).access_key_file == "/etc/sennen-edge/s3.key");
+  CHECK(s3_of(c).ca == "/etc/sennen-edge/s3-ca.crt");
   // The values shown are the defaults.
-  CHECK(c.destination.addressing == sennen::config::Destination{}.addressing);
-  CHECK(c.destination.multipart_threshold == sennen::config::Destination{}.multipart_threshold);
-  CHECK(c.destination.part_size == sennen::config::Destination{}.part_size);
+  const sennen::destinations::S3Options defaults;
+  CHECK(s3_of(c).virtual_host == defaults.virtual_host);
+  CHECK(s3_of(c).multipart_threshold == defaults.multipart_threshold);
+  CHECK(s3_of(c).part_size == defaults.part_size);
 }
 
 TEST_CASE("a single recipient may be written without a list") {
@@ -694,12 +712,12 @@ TEST_CASE("load: relative paths resolve against the config file's folder") {
   const fs::path etc = (dir / "etc").lexically_normal();
   CHECK(c.file == etc / "sennen-edge.yaml");
   CHECK(c.state_dir == (dir.path() / "state").lexically_normal());
-  CHECK(c.sources[0].roots == std::vector<fs::path>{etc / "data/std", "/abs/std"});
+  CHECK(tree(c, 0).roots == std::vector<fs::path>{etc / "data/std", "/abs/std"});
   CHECK(c.optout.stop_list == etc / "optout.csv");
   CHECK(c.encryption.recipients == std::vector<fs::path>{etc / "central.crt"});
   CHECK(c.encryption.signer_cert == etc / "pki/site.crt");
   CHECK(c.encryption.signer_key == "/etc/sennen-edge/site.key");
-  CHECK(c.destination.path == "/var/lib/sennen-edge/export");
+  CHECK(local(c).path == "/var/lib/sennen-edge/export");
   // Files named but not existing are fine here; checking them is --check's and doctor's job.
   CHECK(!fs::exists(c.optout.stop_list));
 }
@@ -764,13 +782,13 @@ TEST_CASE("the shipped config/sennen-edge.yaml loads") {
   CHECK(c.state_dir == "/var/lib/sennen-edge");
   REQUIRE(c.sources.size() == 2);
   CHECK(c.sources[0].name == "emr");
-  CHECK(c.sources[0].type == SourceType::ssmix2);
-  CHECK(c.sources[0].roots == std::vector<fs::path>{"/srv/ssmix2/std"});
+  CHECK(c.sources[0].type == "ssmix2");
+  CHECK(tree(c, 0).roots == std::vector<fs::path>{"/srv/ssmix2/std"});
   CHECK(c.sources[1].name == "emr-ext");
-  CHECK(c.sources[1].type == SourceType::ssmix2_extended);
-  CHECK(c.sources[1].roots == std::vector<fs::path>{"/srv/ssmix2/ext"});
+  CHECK(c.sources[1].type == "ssmix2-extended");
+  CHECK(tree(c, 1).roots == std::vector<fs::path>{"/srv/ssmix2/ext"});
   CHECK(c.optout.stop_list == "/etc/sennen-edge/optout.csv");
-  CHECK(c.destination.path == "/var/lib/sennen-edge/export");
+  CHECK(local(c).path == "/var/lib/sennen-edge/export");
   CHECK(c.encryption.recipients == std::vector<fs::path>{"/etc/sennen-edge/central.crt"});
   CHECK(c.encryption.signer_cert == "/etc/sennen-edge/site.crt");
   CHECK(c.encryption.signer_key == "/etc/sennen-edge/site.key");
@@ -813,13 +831,13 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
     FAIL("uncommented shipped config does not load:\n" << e.what() << "\n" << uncommented);
   }
   CHECK(shown.site.timezone == defaults.site.timezone);
-  CHECK(shown.sources[0].vendor == defaults.sources[0].vendor);
+  CHECK(tree(shown, 0).vendor == tree(defaults, 0).vendor);
   CHECK(shown.sources[0].poll_interval == defaults.sources[0].poll_interval);
-  CHECK(shown.sources[0].stable_after == defaults.sources[0].stable_after);
-  CHECK(shown.sources[0].full_scan_interval == defaults.sources[0].full_scan_interval);
-  CHECK(shown.sources[0].max_record_bytes == defaults.sources[0].max_record_bytes);
-  CHECK(shown.sources[0].allow_hard_links == defaults.sources[0].allow_hard_links);
-  CHECK(shown.sources[0].cross_filesystems == defaults.sources[0].cross_filesystems);
+  CHECK(tree(shown, 0).stable_after == tree(defaults, 0).stable_after);
+  CHECK(tree(shown, 0).full_scan_interval == tree(defaults, 0).full_scan_interval);
+  CHECK(tree(shown, 0).max_record_bytes == tree(defaults, 0).max_record_bytes);
+  CHECK(tree(shown, 0).allow_hard_links == tree(defaults, 0).allow_hard_links);
+  CHECK(tree(shown, 0).cross_filesystems == tree(defaults, 0).cross_filesystems);
   CHECK(shown.optout.allow_unreadable_lines == defaults.optout.allow_unreadable_lines);
   CHECK(shown.batch.max_bytes == defaults.batch.max_bytes);
   CHECK(shown.batch.zstd_level == defaults.batch.zstd_level);
@@ -854,13 +872,14 @@ TEST_CASE("the https example in the shipped config loads when uncommented") {
   } catch (const ConfigError& e) {
     FAIL("the https example does not load:\n" << e.what() << "\n" << https);
   }
-  CHECK(c.destination.type == DestinationType::https);
-  CHECK(c.destination.url == "https://ingest.example.jp/sennen");
-  CHECK(c.destination.tls.ca == "/etc/sennen-edge/central-ca.crt");
+  CHECK(c.destination.type == "https");
+  CHECK(https_of(c).url == "https://ingest.example.jp/sennen");
+  CHECK(https_of(c).ca == "/etc/sennen-edge/central-ca.crt");
   // The values shown are the defaults.
-  CHECK(c.destination.connect_timeout == sennen::config::Destination{}.connect_timeout);
-  CHECK(c.destination.low_speed_bytes == sennen::config::Destination{}.low_speed_bytes);
-  CHECK(c.destination.low_speed_time == sennen::config::Destination{}.low_speed_time);
+  const sennen::destinations::Transfer defaults;
+  CHECK(https_of(c).transfer.connect_timeout == defaults.connect_timeout);
+  CHECK(https_of(c).transfer.low_speed_bytes == defaults.low_speed_bytes);
+  CHECK(https_of(c).transfer.low_speed_time == defaults.low_speed_time);
 }
 
 TEST_CASE("every example in config/examples loads") {

@@ -7,9 +7,12 @@
 #include <string>
 
 #include "daemon/config/config.hpp"
+#include "tests/support/configuration.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace sennen::config;
+using sennen::test::load;
+using sennen::test::parse;
 namespace fs = std::filesystem;
 
 namespace {

@@ -5,8 +5,11 @@
 #include <string>
 
 #include "daemon/config/config.hpp"
+#include "tests/support/configuration.hpp"
 
 using namespace sennen::config;
+using sennen::test::load;
+using sennen::test::parse;
 
 namespace {
 const std::string kBase =

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/core/error.hpp"
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -383,7 +383,7 @@ TEST_CASE("random bytes: never throws, results are consistent") {
     REQUIRE_NOTHROW(list = parse_stop_list(input));
     REQUIRE(list.sha256.size() == 64);
     REQUIRE(std::set<std::string>{"utf-8", "utf-8-bom", "cp932", "utf-16le", "utf-16be"}.count(list.encoding) == 1);
-    for (const auto& id : list.ids) REQUIRE(sennen::gate::canonical_patient_id(id) == id);
+    for (const auto& id : list.ids) REQUIRE(sennen::canonical_patient_id(id) == id);
     REQUIRE(list.problems.size() == std::min(list.problem_lines, kMaxReportedProblems));
     std::size_t prev = 0;
     for (const auto& p : list.problems) {
@@ -429,7 +429,7 @@ TEST_CASE("round trip: every ID written in any accepted form is read back") {
         case 3: spelled = "\xE3\x80\x80" + spelled + " "; break;
         default: break;
       }
-      auto canonical = sennen::gate::canonical_patient_id(spelled);
+      auto canonical = sennen::canonical_patient_id(spelled);
       REQUIRE(canonical);
       expected.insert(*canonical);
       std::string name = names[pick(5)];

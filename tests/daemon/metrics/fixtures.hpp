@@ -3,12 +3,13 @@
 #include <string>
 
 #include "daemon/config/config.hpp"
+#include "tests/support/configuration.hpp"
 #include "daemon/telemetry/heartbeat.hpp"
 
 namespace sennen::metrics::test {
 
 inline config::Config two_sources(const std::string& extra = "") {
-  return config::parse(
+  return sennen::test::parse(
       "site: {id: \"1312345678\"}\n"
       "state_dir: /var/lib/sennen-edge\n"
       "sources:\n"

@@ -9,7 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <thread>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/metrics/server.hpp"
 
 using namespace sennen::metrics;

@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "tests/daemon/batcher/fixtures.hpp"
 
 namespace sennen::pipeline::testing {
@@ -92,7 +92,7 @@ Site::Site(std::vector<std::string> source_names) {
   }
   cfg.optout.stop_list = dir / "optout.csv";
   set_stop_list("");
-  cfg.destination.type = config::DestinationType::local;
+  cfg.destination.type = "fake";
   cfg.encryption.recipients = {pki() / "central.crt"};
   cfg.encryption.signer_cert = pki() / "site.crt";
   cfg.encryption.signer_key = pki() / "site.key";

@@ -105,10 +105,13 @@ TEST_CASE("free space state_dir needs: one batch and one spool transaction, or a
   auto need = state_dir_free_space_needed(cfg);
   CHECK(need.bytes == (128ull << 20));
   CHECK(need.why == "one batch (batch.max_bytes, 64 MiB) and one spool transaction (64 MiB)");
+  struct RefusesBelowOneGiB final : sennen::config::SourceOptions {
+    std::uint64_t min_free_bytes() const override { return GiB; }
+  };
   sennen::config::Source scp;
   scp.name = "ct";
-  scp.type = sennen::config::SourceType::dicom_scp;
-  scp.dicom.min_free = GiB;
+  scp.type = "dicom-scp";
+  scp.options = std::make_shared<RefusesBelowOneGiB>();
   cfg.sources.push_back(scp);
   need = state_dir_free_space_needed(cfg);
   CHECK(need.bytes == GiB);

@@ -6,10 +6,12 @@
 #include <string>
 
 #include "daemon/config/config.hpp"
+#include "tests/support/configuration.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace sennen;
 using namespace sennen::config;
+using sennen::test::parse;
 
 namespace {
 std::string shipped() { return test::read_file(test::source_dir() / "config" / "sennen-edge.yaml"); }

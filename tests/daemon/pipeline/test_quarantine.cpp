@@ -32,7 +32,8 @@ struct Fixture {
   spool::Spool spool{dir / "state"};
   gate::Gate gate{std::nullopt, 540};
   test::ManualClock clock;
-  pipeline::IngestSinkImpl sink{spool, gate, clock, "emr-ext", dir / "state" / "quarantine", {}};
+  spool::Spool::Transaction tx{spool};  // committed before each look at the quarantine table
+  pipeline::IngestSinkImpl sink{spool, tx, gate, clock, "emr-ext", dir / "state" / "quarantine", {}};
 
   Fixture() {
     fs::create_directories(tree);
@@ -41,6 +42,7 @@ struct Fixture {
 
   Row quarantine(const fs::path& file, const std::string& rel) {
     sink.quarantine(file, rel, "not an SS-MIX2 content folder name");
+    tx.checkpoint();
     sqlite::Statement q(spool.connection(), "SELECT path, reason, COALESCE(copy_path, ''), size FROM quarantine "
                                             "WHERE path = ?1");
     q.bind(1, rel);

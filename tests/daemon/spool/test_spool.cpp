@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/sqlite.hpp"
 #include "daemon/util/sha256.hpp"
@@ -49,9 +49,9 @@ TEST_CASE("spool: attribute values that are not UTF-8 are stored, never an excep
   spool::Spool s(t / "state");
   auto d = draft(t / "f1", "v1");
   d.attributes = {{"order_no", "\x83\x65\x83\x58\x83\x67"}, {"modality", "C\xffT"}, {"date", "20250101"}};
-  s.begin();
+  spool::Spool::Transaction tx(s);
   CHECK(s.put(d, "1", spool::Hold::none, 100));
-  s.commit();
+  tx.commit();
   auto ready = s.ready_records(0, 10);
   REQUIRE(ready.size() == 1);
   CHECK(ready[0].attributes_json ==
@@ -64,9 +64,9 @@ TEST_CASE("spool: a ready record keeps its bytes exactly, with their sha256") {
   std::string content = "MSH|^~\\&|\x1b$B4A;z\x1b(B\rPID|||0001";
   test::write_file(t / "f1", content);
   spool::Spool s(t / "state");
-  s.begin();
+  spool::Spool::Transaction tx2(s);
   CHECK(s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 100));
-  s.commit();
+  tx2.commit();
   auto ready = s.ready_records(0, 10);
   REQUIRE(ready.size() == 1);
   CHECK(ready[0].sha256 == util::sha256_hex(content));
@@ -80,10 +80,10 @@ TEST_CASE("spool: the same version is taken in once") {
   test::TempDir t;
   test::write_file(t / "f1", "abc");
   spool::Spool s(t / "state");
-  s.begin();
+  spool::Spool::Transaction tx3(s);
   CHECK(s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1));
   CHECK_FALSE(s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 2));
-  s.commit();
+  tx3.commit();
   CHECK(s.ready_records(0, 10).size() == 1);
 }
 
@@ -93,10 +93,10 @@ TEST_CASE("spool: a file that changed size while being read leaves nothing behin
   spool::Spool s(t / "state");
   auto d = draft(t / "f1", "v1");
   d.parts[0].size = 3;  // what the poller saw before the writer appended
-  s.begin();
+  spool::Spool::Transaction tx4(s);
   CHECK_THROWS_AS(s.put(d, "1", spool::Hold::none, 1), Error);
   CHECK(s.put(draft(t / "f1", "v2"), "1", spool::Hold::none, 1));  // the transaction is still usable
-  s.commit();
+  tx4.commit();
   auto ready = s.ready_records(0, 10);
   REQUIRE(ready.size() == 1);
   CHECK(ready[0].version == "v2");
@@ -107,7 +107,7 @@ TEST_CASE("spool: an uncommitted chunk is lost as a whole on a crash, never half
   test::write_file(t / "f1", "abc");
   {
     spool::Spool s(t / "state");
-    s.begin();
+    spool::Spool::Transaction tx5(s);
     s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1);
     // destroyed without commit, as if killed
   }
@@ -119,9 +119,9 @@ TEST_CASE("spool: held records keep only their hash, and are released from the s
   test::TempDir t;
   test::write_file(t / "f1", "held content");
   spool::Spool s(t / "state");
-  s.begin();
+  spool::Spool::Transaction tx6(s);
   s.put(draft(t / "f1", "v1", "0042"), "42", spool::Hold::not_notified, 1);
-  s.commit();
+  tx6.commit();
   CHECK(s.ready_records(0, 10).empty());
   CHECK(s.depth().held_not_notified == 1);
   CHECK(s.held_patients(std::nullopt) == std::vector<std::string>{"42"});
@@ -153,10 +153,10 @@ TEST_CASE("spool: holding a stopped patient drops pending content") {
   test::write_file(t / "f1", "a");
   test::write_file(t / "f2", "b");
   spool::Spool s(t / "state");
-  s.begin();
+  spool::Spool::Transaction tx7(s);
   s.put(draft(t / "f1", "v1", "7"), "7", spool::Hold::none, 1);
   s.put(draft(t / "f2", "v2", "8"), "8", spool::Hold::none, 1);
-  s.commit();
+  tx7.commit();
   CHECK(s.hold_patient("7", spool::Hold::stopped) == 1);
   auto ready = s.ready_records(0, 10);
   REQUIRE(ready.size() == 1);
@@ -169,10 +169,10 @@ TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided b
   test::write_file(t / "f1", "a");
   test::write_file(t / "f2", "b");
   spool::Spool s(t / "state");
-  s.begin();
+  spool::Spool::Transaction tx8(s);
   s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1);
   s.put(draft(t / "f2", "v2"), "1", spool::Hold::none, 1);
-  s.commit();
+  tx8.commit();
   s.apply_stop_list({"99"}, 5);  // queues a withdrawal for 99
   auto ready = s.ready_records(0, 10);
   auto w = s.pending_withdrawals();
@@ -262,9 +262,9 @@ TEST_CASE("spool: a new stop, its withheld records and its withdrawal are one tr
   test::TempDir t;
   test::write_file(t / "f1", "a");
   spool::Spool s(t / "state");
-  s.begin();
+  spool::Spool::Transaction tx9(s);
   s.put(draft(t / "f1", "v1", "7"), "7", spool::Hold::none, 1);
-  s.commit();
+  tx9.commit();
   {
     // Make queuing the withdrawal fail, as a crash at that moment would end it.
     sqlite::Connection other(t / "state" / "spool.db");
@@ -321,12 +321,12 @@ TEST_CASE("spool: bytes a source already read whole are used without opening the
   d.parts[0].file = t / "gone";  // would fail to open
   d.parts[0].size = 9;
   d.parts[0].bytes = std::make_shared<const std::string>("in memory");
-  s.begin();
+  spool::Spool::Transaction tx10(s);
   CHECK(s.put(d, "1", spool::Hold::none, 1));
   auto wrong = draft(t / "f1", "v2");
   wrong.parts[0].bytes = std::make_shared<const std::string>("wrong size");  // not trusted: read from disk
   CHECK(s.put(wrong, "1", spool::Hold::none, 1));
-  s.commit();
+  tx10.commit();
   auto ready = s.ready_records(0, 10);
   REQUIRE(ready.size() == 2);
   CHECK(read_all(s, ready[0].parts[0].part_id) == "in memory");
@@ -340,11 +340,11 @@ TEST_CASE("spool: content bytes count ready and sealed records until delivery, n
   test::write_file(t / "f2", "bbbbbb");
   test::write_file(t / "f3", "held-content");
   spool::Spool s(t / "state");
-  s.begin();
+  spool::Spool::Transaction tx11(s);
   s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1);
   s.put(draft(t / "f2", "v2"), "1", spool::Hold::none, 1);
   s.put(draft(t / "f3", "v3", "0002"), "2", spool::Hold::not_notified, 1);
-  s.commit();
+  tx11.commit();
   CHECK(s.depth().content_bytes() == 10);
   auto ready = s.ready_records(0, 10);
   REQUIRE(ready.size() == 2);

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "daemon/spool/sqlite.hpp"
@@ -68,10 +68,10 @@ TEST_CASE("spool chunks: a part larger than a chunk is stored as chunks and read
   test::write_file(t / "big", big);
   test::write_file(t / "small", small);
   spool::Spool s(t / "state", kTinyChunk);
-  s.begin();
+  spool::Spool::Transaction tx(s);
   REQUIRE(s.put(draft({{"a.pdf", t / "big"}, {"b.txt", t / "small"}}, "v1"), "1", spool::Hold::none, 1));
   REQUIRE(s.put(draft({{"", t / "big"}}, "v2"), "1", spool::Hold::none, 1));
-  s.commit();
+  tx.commit();
   CHECK(chunks(s) == 2 * 15);  // 100 bytes in chunks of 7, twice; the 5-byte part is one row
   CHECK(count(s, "SELECT COUNT(*) FROM spool_parts WHERE content IS NOT NULL") == 1);
   auto ready = s.ready_records(0, 10);
@@ -86,9 +86,9 @@ TEST_CASE("spool chunks: a part larger than a chunk is stored as chunks and read
   CHECK(s.depth().content_bytes() == 205);
 
   SUBCASE("the same version again is not read or stored twice") {
-    s.begin();
+    spool::Spool::Transaction tx2(s);
     CHECK_FALSE(s.put(draft({{"", t / "big"}}, "v2"), "1", spool::Hold::none, 2));
-    s.commit();
+    tx2.commit();
     CHECK(chunks(s) == 30);
   }
   SUBCASE("delivery removes the chunks with their records; a voided batch keeps them") {
@@ -111,7 +111,7 @@ TEST_CASE("spool chunks: a file that changes while its chunks are written leaves
   spool::Spool s(t / "state", kTinyChunk);
   auto grew = draft({{"", t / "big"}}, "v1");
   grew.parts[0].size = 40;  // what the poller saw before the writer appended
-  s.begin();
+  spool::Spool::Transaction tx3(s);
   CHECK_THROWS_AS(s.put(grew, "1", spool::Hold::none, 1), SourceFileError);
   auto gone = draft({{"", t / "big"}}, "v2");
   gone.parts[0].file = t / "renamed-meanwhile";
@@ -122,7 +122,7 @@ TEST_CASE("spool chunks: a file that changes while its chunks are written leaves
     CHECK(e.kind() == SourceFileError::Kind::changed);  // a rename: read again under its new name
   }
   CHECK(s.put(draft({{"", t / "big"}}, "v3"), "1", spool::Hold::none, 1));  // the transaction is usable
-  s.commit();
+  tx3.commit();
   CHECK(count(s, "SELECT COUNT(*) FROM spool_records") == 1);
   CHECK(chunks(s) == 8);
 }
@@ -132,9 +132,9 @@ TEST_CASE("spool chunks: holding drops the chunks; releasing re-reads them from 
   const std::string big = pattern(60);
   test::write_file(t / "big", big);
   spool::Spool s(t / "state", kTinyChunk);
-  s.begin();
+  spool::Spool::Transaction tx4(s);
   s.put(draft({{"", t / "big"}}, "v1", "0042"), "42", spool::Hold::none, 1);
-  s.commit();
+  tx4.commit();
   CHECK(chunks(s) == 9);
   CHECK(s.hold_patient("42", spool::Hold::not_notified) == 1);
   CHECK(chunks(s) == 0);
@@ -172,9 +172,9 @@ TEST_CASE("spool chunks: a record held at ingest keeps only hashes, and is relea
   const std::string big = pattern(30);
   test::write_file(t / "big", big);
   spool::Spool s(t / "state", kTinyChunk);
-  s.begin();
+  spool::Spool::Transaction tx5(s);
   s.put(draft({{"", t / "big"}}, "v1", "0042"), "42", spool::Hold::stopped, 1);
-  s.commit();
+  tx5.commit();
   CHECK(chunks(s) == 0);
   CHECK(s.release_patient("42", at(t / "big")).first == 1);
   auto ready = s.ready_records(0, 10);
@@ -216,9 +216,9 @@ TEST_CASE("spool chunks: a part larger than what SQLite takes in one value is sp
   test::write_file(t / "big", big);
   spool::Spool s(t / "state");
   sqlite3_limit(s.connection().handle(), SQLITE_LIMIT_LENGTH, 4u << 20 | 4096);
-  s.begin();
+  spool::Spool::Transaction tx6(s);
   CHECK(s.put(draft({{"", t / "big"}}, "v1"), "1", spool::Hold::none, 1));
-  s.commit();
+  tx6.commit();
   auto ready = s.ready_records(0, 10);
   REQUIRE(ready.size() == 1);
   CHECK(read_all(s, ready[0].parts[0].part_id) == big);
@@ -229,7 +229,7 @@ TEST_CASE("spool chunks: SQLite refusing a value says so, never \"not an error\"
   test::write_file(t / "f", pattern(3000));
   spool::Spool s(t / "state");
   sqlite3_limit(s.connection().handle(), SQLITE_LIMIT_LENGTH, 1000);
-  s.begin();
+  spool::Spool::Transaction tx7(s);
   try {
     s.put(draft({{"", t / "f"}}, "v1"), "1", spool::Hold::none, 1);
     FAIL("a value over the limit was accepted");
@@ -241,5 +241,5 @@ TEST_CASE("spool chunks: SQLite refusing a value says so, never \"not an error\"
     CHECK(what.find("too big") != std::string::npos);
     CHECK(what.find("report this message") != std::string::npos);
   }
-  s.rollback();
+  tx7.rollback();
 }

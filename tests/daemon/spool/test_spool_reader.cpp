@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "daemon/spool/sqlite.hpp"

@@ -36,7 +36,9 @@ telemetry::HeartbeatInput healthy() {
   return in;
 }
 
-json beat(const telemetry::HeartbeatInput& in) { return json::parse(telemetry::heartbeat_json(in)); }
+json beat(const telemetry::HeartbeatInput& in, telemetry::Audience a = telemetry::Audience::central) {
+  return json::parse(telemetry::heartbeat_json(in, a));
+}
 }  // namespace
 
 TEST_CASE("heartbeat: a healthy site carries identity, destination status, caps and certificates") {
@@ -123,16 +125,23 @@ TEST_CASE("heartbeat: a source names the paths it cannot read, and counts what i
   s.stats.add_unreadable("/srv/ssmix2/std/000/002/0000022222/20250111/OMP-01/x_1");
   s.stats.skipped = 3;
   in.sources.push_back(s);
-  auto j = beat(in);
+  auto j = beat(in, telemetry::Audience::box);
   const auto& src = j["sources"][0];
   CHECK(src["unreadable"] == 2);
   CHECK(src["unreadable_paths"] == json{"/srv/ssmix2/std/000/001/0000012345/20250110",
                                         "/srv/ssmix2/std/000/002/0000022222/20250111/OMP-01/x_1"});
   CHECK(src["skipped"] == 3);
+  CHECK(j["status"] == "failing");
+  CHECK(j["problems"][0]["code"] == "unreadable");
+  // The central side gets the count, not the paths (they name patients' folders).
+  const auto central = beat(in);
+  CHECK(central["sources"][0]["unreadable"] == 2);
+  CHECK(central["sources"][0]["unreadable_paths"].is_null());
+  CHECK(central.dump().find("0000012345") == std::string::npos);
 
   for (int i = 0; i < 20; ++i) s.stats.add_unreadable("/srv/x/" + std::to_string(i));
   in.sources = {s};
-  j = beat(in);
+  j = beat(in, telemetry::Audience::box);
   CHECK(j["sources"][0]["unreadable"] == 22);
   CHECK(j["sources"][0]["unreadable_paths"].size() == SourceStats::kListed);
 }

@@ -100,8 +100,8 @@ class HttpsDestination(PeerDoctor):
     def test_enrolled_site_passes_with_a_real_handshake(self):
         rc, res = self.doctor(self.https())
         self.assertEqual(rc, 0, res)
-        self.assert_result(res, "destination reachability", "pass", "answered 404")
-        self.assert_result(res, "TLS client certificate", "pass", "matches")
+        self.assert_result(res, "destination reachability", "pass", "accepted an authenticated request")
+        self.assert_result(res, "destination.tls.key", "pass", "is usable")
         self.assert_result(res, "TLS client certificate expiry", "pass")
         self.assertTrue(self.rx.saw_request(lambda m, u, *_: m == "HEAD" and u.startswith("/sennen/")))
 
@@ -113,13 +113,13 @@ class HttpsDestination(PeerDoctor):
     def test_client_certificate_not_enrolled(self):
         rc, res = self.doctor(self.https(client="other-client"))
         self.assertEqual(rc, 1)
-        self.assert_result(res, "TLS client certificate", "pass")
-        self.assert_result(res, "destination reachability", "fail", "refused the client certificate")
+        self.assert_result(res, "destination.tls.key", "pass")
+        self.assert_result(res, "destination reachability", "fail", "does not trust this site's client certificate")
 
     def test_client_certificate_and_key_do_not_match(self):
         rc, res = self.doctor(self.https(key="wrong"))
         self.assertEqual(rc, 1)
-        self.assert_result(res, "TLS client certificate", "fail", "does not belong to the key")
+        self.assert_result(res, "destination.tls.key", "fail", "does not belong to the client certificate")
 
     def test_client_certificate_expiring_soon_warns(self):
         rc, res = self.doctor(self.https(client="soon"))
@@ -181,7 +181,7 @@ class S3Destination(PeerDoctor):
     def test_signed_request_accepted(self):
         rc, res = self.doctor(self.s3(self.SECRET))
         self.assertEqual(rc, 0, res)
-        self.assert_result(res, "destination reachability", "pass", "SigV4-signed request OK")
+        self.assert_result(res, "destination reachability", "pass", "accepted an authenticated request")
 
     def test_wrong_secret(self):
         rc, res = self.doctor(self.s3("not-the-secret"))

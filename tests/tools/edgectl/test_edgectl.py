@@ -339,13 +339,13 @@ class Doctor(unittest.TestCase):
             os.chmod(self.h.path(name), mode)
         rc, res = self.doctor([(local, s3.format(key="s3-open.key"))])
         self.assertEqual(rc, 1)
-        self.assert_result(res, "S3 access key file mode", "fail", "chmod 600")
+        self.assert_result(res, "destination.access_key_file mode", "fail", "chmod 600")
         self.assert_result(res, "destination reachability", "fail", "chmod 600")
         rc, res = self.doctor([(local, s3.format(key="s3.key"))])
         self.assert_result(res, "destination reachability", "fail", "HEAD https://127.0.0.1:9/sennen-central/")
-        self.assertNotIn("S3 access key file mode", res)
-        self.assert_result(res, "S3 access key file", "pass")
-        self.assert_result(res, "TLS CA", "pass")
+        self.assertNotIn("destination.access_key_file mode", res)
+        self.assert_result(res, "destination.access_key_file", "pass")
+        self.assert_result(res, "destination.tls.ca", "pass")
 
     def test_expired_signer(self):
         rc, res = self.doctor([("signer_cert: pki/site.crt", "signer_cert: pki/expired.crt"),

@@ -18,7 +18,7 @@
 
 #include "adapters/destinations/https/https_destination.hpp"
 #include "adapters/destinations/s3/s3_destination.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/sha256.hpp"
 #include "tests/support/temp_dir.hpp"
 

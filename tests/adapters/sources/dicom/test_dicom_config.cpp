@@ -3,10 +3,13 @@
 #include <doctest/doctest.h>
 
 #include "adapters/registry/registry.hpp"
+#include "adapters/sources/dicom_scp/scp_source.hpp"
 #include "daemon/config/config.hpp"
+#include "tests/support/configuration.hpp"
 
 using namespace sennen;
 using namespace sennen::config;
+using sennen::test::parse;
 
 namespace {
 
@@ -56,26 +59,26 @@ TEST_CASE("dicom-scp config: every key read, defaults where absent") {
                                 "    allowed_calling_ae_titles: MR1\n"),
                    "test.yaml");
   REQUIRE(c.sources.size() == 2);
-  const auto& d = c.sources[0].dicom;
-  CHECK(c.sources[0].type == SourceType::dicom_scp);
-  CHECK(d.port == 11112);
-  CHECK(d.ae_title == "SENNEN");
-  CHECK(d.allowed_calling_ae_titles == std::vector<std::string>{"CT1", "MR 2"});
-  CHECK(d.allowed_addresses == std::vector<std::string>{"10.1.2.3", "fe80::1"});
-  CHECK(d.min_free == 2ull << 30);
-  CHECK(d.max_incoming == 20ull << 30);
+  const auto& d = c.sources[0].options_as<dicom::ScpKeys>();
+  CHECK(c.sources[0].type == "dicom-scp");
+  CHECK(d.scp.port == 11112);
+  CHECK(d.scp.ae_title == "SENNEN");
+  CHECK(d.scp.allowed_calling_ae_titles == std::vector<std::string>{"CT1", "MR 2"});
+  CHECK(d.scp.allowed_addresses == std::vector<std::string>{"10.1.2.3", "fe80::1"});
+  CHECK(d.storage.min_free == 2ull << 30);
+  CHECK(d.storage.max_incoming == 20ull << 30);
   CHECK(c.sources[0].poll_interval == std::chrono::seconds(15));
-  CHECK(d.patient_id.strip_leading_zeros);
-  CHECK(d.patient_id.pad_to == 10);
-  CHECK(d.max_associations == 8);
-  const auto& e = c.sources[1].dicom;
-  CHECK(e.allowed_calling_ae_titles == std::vector<std::string>{"MR1"});
-  CHECK(e.allowed_addresses.empty());
-  CHECK(e.min_free == 1ull << 30);
-  CHECK(e.max_incoming == 10ull << 30);
-  CHECK(!e.patient_id.strip_leading_zeros);
-  CHECK(e.patient_id.pad_to == 0);
-  CHECK(e.max_associations == 4);
+  CHECK(d.storage.patient_id.strip_leading_zeros);
+  CHECK(d.storage.patient_id.pad_to == 10);
+  CHECK(d.scp.max_associations == 8);
+  const auto& e = c.sources[1].options_as<dicom::ScpKeys>();
+  CHECK(e.scp.allowed_calling_ae_titles == std::vector<std::string>{"MR1"});
+  CHECK(e.scp.allowed_addresses.empty());
+  CHECK(e.storage.min_free == 1ull << 30);
+  CHECK(e.storage.max_incoming == 10ull << 30);
+  CHECK(!e.storage.patient_id.strip_leading_zeros);
+  CHECK(e.storage.patient_id.pad_to == 0);
+  CHECK(e.scp.max_associations == 4);
 
   auto sources = adapters::make_sources(c);  // built, not started (the SCP opens its port on the first poll)
   REQUIRE(sources.size() == 2);

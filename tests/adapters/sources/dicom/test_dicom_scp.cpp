@@ -134,9 +134,9 @@ struct Fixture {
   }
   void poll() {
     SourceContext ctx{clock, *state, sink, stop, stats, false, SpoolFull(spool_full)};
-    spool.begin();
+    spool::Spool::Transaction tx(spool);
     source->poll(ctx);
-    spool.commit();
+    tx.commit();
   }
   // Runs a DCMTK tool against our SCP; returns its exit status and fills `out` with its output.
   int tool(const std::string& cmd, std::string& out) {
@@ -280,9 +280,9 @@ TEST_CASE("dicom-scp: a poll that is not committed (kill -9) hands the same file
   REQUIRE(f.storescu(kModality, {file}, out) == 0);
   {
     SourceContext ctx{f.clock, *f.state, f.sink, f.stop, f.stats, false};
-    f.spool.begin();
+    spool::Spool::Transaction tx2(f.spool);
     f.source->poll(ctx);
-    f.spool.rollback();  // the process died before the commit
+    tx2.rollback();  // the process died before the commit
   }
   REQUIRE(f.sink.records.size() == 1);
   CHECK(f.incoming_files().size() == 1);  // not moved: its state was never committed
@@ -296,9 +296,9 @@ TEST_CASE("dicom-scp: a poll that is not committed (kill -9) hands the same file
   {
     // Killed again, this time after the file moved to store/ but before its state was erased.
     SourceContext ctx{f.clock, *f.state, f.sink, f.stop, f.stats, false};
-    f.spool.begin();
+    spool::Spool::Transaction tx3(f.spool);
     f.source->poll(ctx);
-    f.spool.rollback();
+    tx3.rollback();
   }
   CHECK(f.incoming_files().empty());
   f.poll();

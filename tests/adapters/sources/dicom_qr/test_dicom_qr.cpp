@@ -175,9 +175,9 @@ struct Fixture {
   void poll() {
     sink.clear();
     SourceContext ctx{clock, *state, sink, stop, stats, false};
-    spool.begin();
+    spool::Spool::Transaction tx(spool);
     source->poll(ctx);
-    spool.commit();
+    tx.commit();
   }
 };
 

@@ -3,10 +3,13 @@
 #include <doctest/doctest.h>
 
 #include "adapters/registry/registry.hpp"
+#include "adapters/sources/dicom_qr/qr_source.hpp"
 #include "daemon/config/config.hpp"
+#include "tests/support/configuration.hpp"
 
 using namespace sennen;
 using namespace sennen::config;
+using sennen::test::parse;
 
 namespace {
 
@@ -52,23 +55,23 @@ TEST_CASE("dicom-qr config: every key read, defaults where absent, registry buil
                                 "    local_ae_title: EDGE\n"),
                    "test.yaml");
   REQUIRE(c.sources.size() == 2);
-  const auto& d = c.sources[0].dicom_qr;
-  CHECK(c.sources[0].type == SourceType::dicom_qr);
-  CHECK(d.host == "10.1.2.3");
-  CHECK(d.port == 104);
-  CHECK(d.ae_title == "PACS");
-  CHECK(d.local_ae_title == "SENNEN");
-  CHECK(d.retrieve == "get");
+  const auto& d = c.sources[0].options_as<dicom::QrKeys>();
+  CHECK(c.sources[0].type == "dicom-qr");
+  CHECK(d.peer.host == "10.1.2.3");
+  CHECK(d.peer.port == 104);
+  CHECK(d.peer.ae_title == "PACS");
+  CHECK(d.peer.local_ae_title == "SENNEN");
+  CHECK(d.retrieve == dicom::Retrieve::get);
   CHECK(c.sources[0].poll_interval == Seconds(900));
   CHECK(d.lookback == Seconds(3 * 24 * 3600));
   REQUIRE(d.since.has_value());
   CHECK(d.since->iso() == "2015-01-01");
-  CHECK(d.patient_id.strip_leading_zeros);
-  CHECK(d.patient_id.pad_to == 8);
-  const auto& e = c.sources[1].dicom_qr;
+  CHECK(d.storage.patient_id.strip_leading_zeros);
+  CHECK(d.storage.patient_id.pad_to == 8);
+  const auto& e = c.sources[1].options_as<dicom::QrKeys>();
   CHECK(e.lookback == Seconds(2 * 24 * 3600));
   CHECK(!e.since.has_value());
-  CHECK(e.retrieve == "get");
+  CHECK(e.retrieve == dicom::Retrieve::get);
   auto sources = adapters::make_sources(c);
   REQUIRE(sources.size() == 2);
   CHECK(sources[0]->name() == "pacs");
@@ -90,7 +93,7 @@ TEST_CASE("dicom-qr config: mistakes are reported with line and column") {
   CHECK(has(p, "9:", "duration"));
   CHECK(has(p, "10:", "not a real date"));
   CHECK(has(p, "11:", "not used with type: dicom-qr"));
-  CHECK(has(p, "12:", "not used with type: dicom-qr"));
+  CHECK(has(p, "12:", "'port' is only used with type: dicom-scp"));
   auto q = problems(with_sources("  - name: emr\n"
                                  "    type: ssmix2\n"
                                  "    root: /srv/x\n"
@@ -107,8 +110,8 @@ TEST_CASE("dicom-qr config: retrieve: move needs move_port; move_port and move_a
                                 "    move_port: 11113\n"
                                 "    move_address: 10.1.2.4\n"),
                    "test.yaml");
-  const auto& d = c.sources[0].dicom_qr;
-  CHECK(d.retrieve == "move");
+  const auto& d = c.sources[0].options_as<dicom::QrKeys>();
+  CHECK(d.retrieve == dicom::Retrieve::move);
   CHECK(d.move_port == 11113);
   CHECK(d.move_address == "10.1.2.4");
   CHECK(adapters::make_sources(c).size() == 1);
@@ -129,5 +132,5 @@ TEST_CASE("dicom-qr config: retrieve: move needs move_port; move_port and move_a
   CHECK(has(p, "5:", "move_port"));
   CHECK(has(p, "10:", "not an IPv4 address"));
   CHECK(has(p, "15:", "only used with retrieve: move"));
-  CHECK(has(p, "16:", "not used with type: dicom-qr"));
+  CHECK(has(p, "16:", "'max_associations' is only used with type: dicom-scp"));
 }

@@ -35,9 +35,9 @@ struct Fixture {
 
   void poll() {
     SourceContext ctx{clock, *state, sink, stop, stats, false};
-    spool.begin();
+    spool::Spool::Transaction tx(spool);
     source->poll(ctx);
-    spool.commit();
+    tx.commit();
   }
   std::time_t past() const { return std::chrono::system_clock::to_time_t(clock.now()) - 3600; }
   fs::path folder(const std::string& key, const std::string& stamp, char flag, bool dept = true) {

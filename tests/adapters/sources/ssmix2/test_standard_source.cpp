@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "adapters/sources/ssmix2/standard_source.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "tests/adapters/sources/ssmix2/recording_sink.hpp"
 #include "tests/adapters/sources/ssmix2/tree_fixture.hpp"
@@ -36,9 +36,9 @@ struct Fixture {
   Fixture() { fs::create_directories(root); }
   void poll(bool full = false) {
     SourceContext ctx{clock, *state, sink, stop, stats, full};
-    spool.begin();
+    spool::Spool::Transaction tx(spool);
     source->poll(ctx);
-    spool.commit();
+    tx.commit();
   }
   std::time_t past() const { return std::chrono::system_clock::to_time_t(clock.now()) - 3600; }
 };
@@ -236,7 +236,7 @@ TEST_CASE("ssmix2: a missing root is an error of the source, not of a file") {
   auto state = spool.source_state("emr");
   SourceStats stats;
   SourceContext ctx{clock, *state, sink, stop, stats, false};
-  spool.begin();
+  spool::Spool::Transaction tx2(spool);
   CHECK_THROWS_WITH_AS(src->poll(ctx), doctest::Contains("check the path in the config"), Error);
-  spool.rollback();
+  tx2.rollback();
 }

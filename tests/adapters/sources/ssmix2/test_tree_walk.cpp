@@ -16,7 +16,7 @@
 #include "adapters/sources/dirpoll/walker.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "tests/adapters/sources/ssmix2/recording_sink.hpp"
 #include "tests/adapters/sources/ssmix2/tree_fixture.hpp"
@@ -58,14 +58,9 @@ struct Tree {
       source = extended ? ssmix2::make_extended_source(options) : ssmix2::make_standard_source(options);
     test::WithoutFileAccessOverride as_service_user;
     SourceContext ctx{clock, *state, sink, stop, stats, full};
-    spool.begin();
-    try {
+    spool::Spool::Transaction tx(spool);
       source->poll(ctx);
-    } catch (...) {
-      spool.rollback();
-      throw;
-    }
-    spool.commit();
+    tx.commit();
   }
   std::time_t past() const { return std::chrono::system_clock::to_time_t(clock.now()) - 3600; }
   fs::path file(const std::string& order, const std::string& pid = kPid, std::string content = "") {
@@ -417,8 +412,8 @@ TEST_CASE("walk: a failure of the spool ends the poll; it is not a file waiting 
   SpoolFailure failing;
   auto source = ssmix2::make_standard_source(t.options);
   SourceContext ctx{t.clock, *t.state, failing, t.stop, t.stats, false};
-  t.spool.begin();
+  spool::Spool::Transaction tx(t.spool);
   CHECK_THROWS_WITH_AS(source->poll(ctx), doctest::Contains("disk is full"), Error);
-  t.spool.rollback();
+  tx.rollback();
   CHECK(t.stats.waiting == 0);
 }

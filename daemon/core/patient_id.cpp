@@ -1,11 +1,11 @@
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/core/patient_id.hpp"
 
 #include "daemon/util/utf8.hpp"
 
 #include <cstddef>
 #include <cstdint>
 
-namespace sennen::gate {
+namespace sennen {
 namespace {
 using util::append_utf8;
 using util::utf8_sequence;
@@ -103,4 +103,4 @@ std::optional<std::string> canonical_patient_id(std::string_view raw_utf8) { ret
 
 std::string patient_id_problem(std::string_view raw_utf8) { return judge(raw_utf8).problem; }
 
-}  // namespace sennen::gate
+}  // namespace sennen

@@ -1,11 +1,14 @@
-#include "tools/edgectl/doctor_links.hpp"
-
+// The SS-MIX2 sources' own doctor checks (adapters/kind.hpp): what the walker never follows in the
+// top levels of each root, symbolic links and folders on another file system. sennen-edged skips
+// them, so a site that keeps part of its tree behind a link learns here, before any data is
+// missed, to list the link's target as another root.
 #include <string>
 #include <vector>
 
 #include "adapters/sources/dirpoll/walker.hpp"
+#include "adapters/sources/ssmix2/options.hpp"
 
-namespace sennen::edgectl {
+namespace sennen::ssmix2 {
 namespace {
 
 namespace fs = std::filesystem;
@@ -48,33 +51,32 @@ void scan(const fs::path& dir, int level, std::uint64_t root_mount, bool cross, 
 
 }  // namespace
 
-void check_source_links(Report& r, const config::Config& cfg) {
-  for (const auto& s : cfg.sources) {
-    if (s.type != config::SourceType::ssmix2 && s.type != config::SourceType::ssmix2_extended) continue;
-    for (const auto& root : s.roots) {
-      std::optional<dirpoll::Entry> self;
-      try {
-        self = dirpoll::entry_at(root / ".");
-      } catch (const SourceFileError&) {
-      }
-      if (!self) continue;  // the root's own check reports it
-      std::vector<Found> found;
-      scan(root, 1, self->mount, s.cross_filesystems, found);
-      const std::string name = "source " + s.name + " links";
-      if (found.empty()) {
-        r.add(Level::pass, name, "no symbolic link or other file system in the top " + std::to_string(kLevels) +
-                                     " folder levels of " + root.string());
-        continue;
-      }
-      std::string list;
-      for (std::size_t i = 0; i < found.size() && i < kShown; ++i)
-        list += "\n    " + found[i].path.string() + ": " + found[i].what;
-      if (found.size() > kShown) list += "\n    ... and " + std::to_string(found.size() - kShown) + " more";
-      r.add(Level::warn, name,
-            std::to_string(found.size()) + " entr" + (found.size() == 1 ? "y" : "ies") + " below " + root.string() +
-                " that sennen-edged never follows (what is behind them is not read):" + list);
+void probe_tree(const config::Source& s, const config::Config&, adapters::Findings& out) {
+  using Level = adapters::Finding::Level;
+  const auto& o = s.options_as<TreeOptions>();
+  for (const auto& root : o.roots) {
+    std::optional<dirpoll::Entry> self;
+    try {
+      self = dirpoll::entry_at(root / ".");
+    } catch (const SourceFileError&) {
     }
+    if (!self) continue;  // the root's own access check reports it
+    std::vector<Found> found;
+    scan(root, 1, self->mount, o.cross_filesystems, found);
+    const std::string name = "source " + s.name + " links";
+    if (found.empty()) {
+      out.push_back({Level::pass, name, "no symbolic link or other file system in the top " + std::to_string(kLevels) +
+                                            " folder levels of " + root.string()});
+      continue;
+    }
+    std::string list;
+    for (std::size_t i = 0; i < found.size() && i < kShown; ++i)
+      list += "\n    " + found[i].path.string() + ": " + found[i].what;
+    if (found.size() > kShown) list += "\n    ... and " + std::to_string(found.size() - kShown) + " more";
+    out.push_back({Level::warn, name,
+                   std::to_string(found.size()) + " entr" + (found.size() == 1 ? "y" : "ies") + " below " +
+                       root.string() + " that sennen-edged never follows (what is behind them is not read):" + list});
   }
 }
 
-}  // namespace sennen::edgectl
+}  // namespace sennen::ssmix2

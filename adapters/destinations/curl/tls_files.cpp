@@ -1,4 +1,4 @@
-#include "adapters/destinations/https/tls_files.hpp"
+#include "adapters/destinations/curl/tls_files.hpp"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/core/error.hpp"
+#include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 
 namespace sennen::destinations {
@@ -84,6 +84,32 @@ void check_client_key(const fs::path& key, const fs::path& cert) {
     ERR_clear_error();
     throw Error(key.string() + " does not belong to the client certificate " + cert.string() +
                 "; install the key the certificate was issued for");
+  }
+}
+
+int days_until_expiry(const fs::path& file) {
+  const auto certs = pem_certificates(util::read_small_file(file, kMaxTlsFile));
+  if (certs.empty()) throw Error(file.string() + " holds no PEM certificate");
+  int days = 0, secs = 0;
+  ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(certs.front().get()));
+  return days;
+}
+
+void expiry_findings(const std::vector<std::pair<std::string, std::filesystem::path>>& certs, adapters::Findings& out) {
+  using Level = adapters::Finding::Level;
+  for (const auto& [name, file] : certs) {
+    if (file.empty()) continue;
+    try {
+      const int days = days_until_expiry(file);
+      if (days < 0)
+        out.push_back({Level::fail, name, file.string() + " expired " + std::to_string(-days) + " day(s) ago; renew it"});
+      else if (days < 30)
+        out.push_back({Level::warn, name, file.string() + " expires in " + std::to_string(days) + " day(s); renew it now"});
+      else
+        out.push_back({Level::pass, name, file.string() + " valid for " + std::to_string(days) + " more days"});
+    } catch (const Error& e) {
+      out.push_back({Level::fail, name, e.what()});
+    }
   }
 }
 

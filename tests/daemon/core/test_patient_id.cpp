@@ -3,11 +3,11 @@
 #include <random>
 #include <string>
 
-#include "daemon/gate/patient_id.hpp"
+#include "daemon/core/patient_id.hpp"
 
-using sennen::gate::canonical_patient_id;
-using sennen::gate::fold_width;
-using sennen::gate::patient_id_problem;
+using sennen::canonical_patient_id;
+using sennen::fold_width;
+using sennen::patient_id_problem;
 
 namespace {
 std::string id_of(std::string_view raw) { return canonical_patient_id(raw).value_or("<invalid>"); }

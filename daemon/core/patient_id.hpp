@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace sennen::gate {
+namespace sennen {
 
 // Rules, applied in order, to UTF-8 input:
 //  1. full-width ASCII (U+FF01..U+FF5E) -> ASCII; ideographic space U+3000 and NBSP -> space;
@@ -31,4 +31,4 @@ std::string patient_id_problem(std::string_view raw_utf8);
 // ASCII -> ASCII, U+3000 and NBSP -> ' '; everything else, including invalid UTF-8, is unchanged.
 std::string fold_width(std::string_view utf8);
 
-}  // namespace sennen::gate
+}  // namespace sennen

@@ -1,0 +1,21 @@
+// type: local: one key, the export folder.
+#include "adapters/destinations/local/local_destination.hpp"
+#include "daemon/config/reader.hpp"
+
+namespace sennen::destinations {
+const adapters::DestinationKind& local_kind() {
+  static const adapters::DestinationKind kind{
+      {"local", "a folder on this machine", {"path"},
+       [](const config::Section& s) -> std::shared_ptr<const config::DestinationOptions> {
+         auto o = std::make_shared<LocalKeys>();
+         if (auto p = s.required("path", "path: /var/lib/sennen-edge/export (where sealed batches are written)"))
+           if (auto path = p->folder("a folder path, e.g. /var/lib/sennen-edge/export")) o->path = *path;
+         return o;
+       }},
+      [](const config::Config& config) {
+        return make_local_destination(config.destination.options_as<LocalKeys>().path, config.site.id);
+      }};
+  return kind;
+}
+
+}  // namespace sennen::destinations
