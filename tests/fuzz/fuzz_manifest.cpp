@@ -78,9 +78,14 @@ spool::StoredRecord record(FuzzedDataProvider& in) {
   r.event = in.ConsumeBool() ? Event::upsert : Event::remove;
   const std::size_t parts = in.ConsumeIntegralInRange<std::size_t>(1, 4);
   const bool single = parts == 1 && in.ConsumeBool();
-  for (std::size_t i = 0; i < parts; ++i)
-    r.parts.push_back({static_cast<std::int64_t>(i), single ? std::string() : name(in, 24),
-                       in.ConsumeIntegral<std::uint32_t>(), in.ConsumeRandomLengthString(64)});
+  std::set<std::string> part_names;
+  for (std::size_t i = 0; i < parts; ++i) {
+    std::string part = single ? std::string() : name(in, 24);
+    // The parts of a record are the files of one folder: their names differ.
+    while (!single && !part_names.insert(part).second) part += '#';
+    r.parts.push_back({static_cast<std::int64_t>(i), part, in.ConsumeIntegral<std::uint32_t>(),
+                       in.ConsumeRandomLengthString(64)});
+  }
   if (in.ConsumeBool()) {  // as the spool stores them
     json attrs = json::object();
     for (int i = in.ConsumeIntegralInRange(0, 3); i > 0; --i) util::put_name(attrs, name(in, 8), name(in, 16));
