@@ -487,6 +487,19 @@ TEST_CASE("dicom-scp: connections that never send an association request hold up
     std::string out;
     CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) == 0);
   }
+  SUBCASE("one that hangs up in the middle of its request is dropped at once, not after acse_timeout") {
+    // Found by fuzz_dicom_association: the unread part of a request hides the end of the stream
+    // from a peeking reader, so the connection's thread waited out acse_timeout for bytes that
+    // could no longer come.
+    Fixture f(1 << 20, 1ull << 30, {}, 4, std::chrono::seconds(2), std::chrono::seconds(20));
+    for (const std::string& sent : {std::string("\x01\x00\x00", 3), std::string("\x01\x00\x00\x00\x00\xcd\x00\x01", 8)}) {
+      int cut = connect_to(f.port);
+      REQUIRE(::send(cut, sent.data(), sent.size(), 0) == static_cast<ssize_t>(sent.size()));
+      ::shutdown(cut, SHUT_WR);
+      CHECK(closed_by_peer_within(cut, std::chrono::seconds(2)));
+      ::close(cut);
+    }
+  }
   SUBCASE("a large request that stalls is cut off") {
     Fixture f;  // acse_timeout 2 s, which also bounds DCMTK's reading of a request handed to it
     int stalled = connect_to(f.port);
