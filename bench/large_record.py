@@ -73,7 +73,7 @@ def run(edged, work, config):
 
 
 def delivered_sha(work):
-    r = subprocess.run([os.path.join(TOP, "tools/sennen-verify-batches"), "--json", "--key",
+    r = subprocess.run([os.path.join(TOP, "central/sennen-verify-batches"), "--json", "--key",
                         os.path.join(work, "pki/central.key"), "--cert", os.path.join(work, "pki/central.crt"),
                         "--ca", os.path.join(work, "pki/ca.crt"), os.path.join(work, "export")],
                        capture_output=True, text=True)

@@ -42,9 +42,13 @@ std::optional<std::string> access_problem(const fs::path& path) {
   if (S_ISDIR(st.st_mode)) return path.string() + " is a folder; give the path of the file";
   if (!S_ISREG(st.st_mode)) return path.string() + " is not a regular file";
   util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd)
-    return path.string() + " cannot be read by user " + running_user() + ": " + util::errno_text(errno) +
+  if (!fd) {
+    // Saved first: running_user() reads the user database, which may set errno, and the operands
+    // of '+' are evaluated in an unspecified order (clang evaluates it first and said "Success").
+    const int err = errno;
+    return path.string() + " cannot be read by user " + running_user() + ": " + util::errno_text(err) +
            "; give that user read access";
+  }
   return std::nullopt;
 }
 

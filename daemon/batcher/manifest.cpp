@@ -63,7 +63,7 @@ bool portable_member_component(std::string_view c) {
   for (std::size_t i = 0, n = 0; i < c.size(); i += n) {
     n = util::utf8_sequence(c, i, cp);
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) return false;
-    if (cp < 0x80 && std::string_view("\\<>:\"|?*").find(static_cast<char>(cp)) != std::string_view::npos)
+    if (cp < 0x80 && std::string_view("/\\<>:\"|?*").find(static_cast<char>(cp)) != std::string_view::npos)
       return false;
   }
   return true;

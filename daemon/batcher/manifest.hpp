@@ -35,7 +35,8 @@ struct ManifestHeader {
 void assign_archive_paths(PlannedRecord& p, std::set<std::string>& used);
 
 // A tar member path component that every reader extracts as itself, on Linux and on Windows:
-// valid UTF-8, not empty, "." or "..", and without control characters, '\' or any of <>:"|?*.
+// valid UTF-8, not empty, "." or "..", and without control characters, '/', '\' or any of <>:"|?*
+// (a '/' would make it two components, or an empty one).
 bool portable_member_component(std::string_view c);
 
 // Bytes of one record's entry in manifest.json (as it will be written), for size planning.

@@ -66,6 +66,7 @@ std::vector<std::string> Sealer::seal_all(const std::string& stop_sha, const Eli
 
 Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, SealProgress& progress,
                                  std::string& batch_id) {
+  log::stage("seal", "planning");
   auto withdrawals = spool_.pending_withdrawals();
   const std::uint64_t fixed = BatchWriter::worst_case_fixed_bytes(keys_) + 4096 + 256 * withdrawals.size();
   const std::uint64_t budget = options_.max_bytes > fixed ? options_.max_bytes - fixed : 0;
@@ -117,6 +118,7 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
   for (const auto& p : plan) ids.push_back(p.record.id);
   for (const auto& w : withdrawals) wids.push_back(w.id);
   spool_.create_batch(h.batch_id, seq, ids, wids, raw, stop_sha, h.created_at);
+  log::stage("seal", h.batch_id);
 
   fs::path partial = fs::path(outbox_file(h.batch_id)) += ".partial";
   std::error_code ec;
@@ -142,6 +144,7 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
       }
     }
     culprit = nullptr;
+    log::stage("sign", h.batch_id);
     out = writer.finish();
     snapshot.commit();
   } catch (const std::exception& e) {
@@ -151,6 +154,7 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
     set_aside(culprit->record, e.what());
     return Outcome::set_aside;
   }
+  log::stage("seal-commit", h.batch_id);
   fs::rename(partial, outbox_file(h.batch_id));
   util::fsync_directory(options_.outbox);
   spool_.mark_sealed(h.batch_id, out.size, out.sha256);

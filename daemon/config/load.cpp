@@ -3,6 +3,7 @@
 // Every problem is collected, not just the first: hospital IT staff often edit the file over a
 // remote session with a slow turnaround, so one run should tell them everything that is wrong,
 // each with file:line:column, what is wrong and how to write it instead.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -399,6 +400,7 @@ std::string syntax_hint(const std::string& yaml_text, const YAML::Exception& e) 
     return "a '[' on this or an earlier line is not closed with ']'";
   if (e.msg == YAML::ErrorMsg::END_OF_MAP_FLOW)
     return "a '{' on this or an earlier line is not closed with '}'";
+  if (e.msg.starts_with("a ','")) return "remove it, or write the list it belongs to in [ ]";
   const int line0 = e.mark.line;
   std::istringstream in(yaml_text);
   std::string line;
@@ -410,6 +412,53 @@ std::string syntax_hint(const std::string& yaml_text, const YAML::Exception& e) 
   return "check the indentation (spaces, lined up with the keys around it) and that a space follows each ':'";
 }
 
+// Where the root node of each document of the stream is (what YAML::Node::Mark() would say), and
+// nothing else.
+class DocumentRoots final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+  void OnDocumentStart(const YAML::Mark&) override { in_root_ = false; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { node(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& m) {
+    if (!in_root_) marks.push_back(m);
+    in_root_ = true;
+  }
+  bool in_root_ = false;
+};
+
+// The file's first document, after checking that no other one follows. Not YAML::LoadAll: the
+// yaml-cpp of Debian 12 (0.7) never returns from it when a document starts with a ',' (its parser
+// reports the same empty document again and again, growing memory; jbeder/yaml-cpp#1040, fixed
+// upstream in 2024), which hung sennen-edged at start and on SIGHUP. Found by fuzz_config.
+// Throws YAML::Exception for a syntax error, as LoadAll does.
+YAML::Node first_document(const std::string& yaml_text, Report& report) {
+  std::istringstream stream(yaml_text);
+  YAML::Parser parser(stream);
+  DocumentRoots roots;
+  int documents = 0;  // two are all it takes to know there is more than one
+  while (documents < 2 && parser.HandleNextDocument(roots)) ++documents;
+  if (documents == 2) {
+    const YAML::Mark second = roots.marks.size() == 2 ? roots.marks[1] : YAML::Mark::null_mark();
+    if (roots.marks.size() == 2 && roots.marks[0].pos == second.pos)  // the parser did not move on
+      throw YAML::ParserException(second, "a ',' outside [ ] or { }");
+    report.add(second, "", "only one YAML document is allowed; remove the '---' line and what follows");
+  }
+  return YAML::Load(yaml_text);
+}
+
 }  // namespace
 
 Config parse(const std::string& yaml_text, const std::filesystem::path& file_for_messages, const Catalog& catalog) {
@@ -419,27 +468,25 @@ Config parse(const std::string& yaml_text, const std::filesystem::path& file_for
   cfg.file = file_for_messages.empty() ? fs::path() : fs::absolute(file_for_messages, ec).lexically_normal();
   const fs::path base = cfg.file.empty() ? fs::current_path(ec) : cfg.file.parent_path();
 
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(yaml_text);
+    doc = first_document(yaml_text, report);
   } catch (const YAML::Exception& e) {
     report.add(e.mark, "", "YAML syntax error: " + e.msg + "; " + syntax_hint(yaml_text, e));
     throw ConfigError(report.take());
   }
-  if (docs.empty() || docs[0].IsNull()) {
+  if (!doc || doc.IsNull()) {
     report.add(YAML::Mark::null_mark(), "",
                "the file has no settings; start from the shipped sennen-edge.yaml, which lists every key");
     throw ConfigError(report.take());
   }
-  if (docs.size() > 1)
-    report.add(docs[1].Mark(), "", "only one YAML document is allowed; remove the '---' line and what follows");
-  if (!docs[0].IsMap()) {
-    report.add(docs[0].Mark(), "",
-               "expected settings as 'key: value' lines (site:, sources:, ...), found " + kind_of(docs[0]));
+  if (!doc.IsMap()) {
+    report.add(doc.Mark(), "",
+               "expected settings as 'key: value' lines (site:, sources:, ...), found " + kind_of(doc));
     throw ConfigError(report.take());
   }
 
-  Loader(report, base, catalog).read(make_value(docs[0], docs[0].Mark(), ""), cfg);
+  Loader(report, base, catalog).read(make_value(doc, doc.Mark(), ""), cfg);
   if (!report.empty()) throw ConfigError(report.take());
   return cfg;
 }

@@ -216,11 +216,12 @@ std::optional<long> integer_value(Report& r, const Value& v, long min, long max)
   std::string_view digits = *s;
   const bool negative = !digits.empty() && digits.front() == '-';
   if (negative) digits.remove_prefix(1);
-  long n = 0;
+  // At most 9 digits are read, so n cannot overflow whatever the text holds.
   bool ok = !digits.empty() && digits.size() <= 9;
-  for (char c : digits) {
-    if (c < '0' || c > '9') ok = false;
-    n = n * 10 + (c - '0');
+  long n = 0;
+  for (std::size_t i = 0; ok && i < digits.size(); ++i) {
+    if (digits[i] < '0' || digits[i] > '9') ok = false;
+    n = n * 10 + (digits[i] - '0');
   }
   if (!ok || (negative ? -n : n) < min || (negative ? -n : n) > max) {
     r.add(v.mark, v.path, in_quotes(*s) + " is not " + range);

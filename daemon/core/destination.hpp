@@ -64,6 +64,12 @@ class Destination {
   // the spool's record of the delivery, and such a batch must count as delivered, not be voided
   // and its records sent again.
   virtual Presence presence(const BatchFile& batch) = 0;
+  // The batch will never be delivered (it is being voided: a patient in it was stopped, or its
+  // outbox file is gone): whatever an interrupted delivery of it left at the destination goes, so
+  // nothing half-written stays there for good. Never touches a batch whose marker is there. Called
+  // before the spool voids the batch, so a crash in between only means it is called again.
+  // Errors are not reported: what is left is only clutter the central side ignores (no marker).
+  virtual void abandon(const BatchFile& /*batch*/) {}
   // Whether this site may use the destination: a request that changes nothing (the network ones
   // authenticate, e.g. a HEAD of the site's heartbeat). For `sennen-edgectl doctor`.
   virtual DeliveryResult check_access() = 0;

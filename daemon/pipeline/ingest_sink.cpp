@@ -111,7 +111,9 @@ void IngestSinkImpl::quarantine_by_reference(std::string_view rel_path, std::str
 
 void IngestSinkImpl::checkpoint() {
   if (ops_in_tx_ >= kChunkOps || tx_.bytes_stored() >= kIngestChunkBytes) {
+    log::stage("ingest-commit", source_);
     tx_.checkpoint();
+    log::stage("walk", source_);
     ops_in_tx_ = 0;
     first_visit_cache_.clear();
   }

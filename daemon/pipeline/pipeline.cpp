@@ -167,6 +167,7 @@ struct Pipeline::Impl {
   bool refresh_stop_list(CycleResult& result, bool force) {
     if (!force && !stop_watch.changed()) return paused_reason.empty();
     const std::string before = paused_reason;
+    log::stage("stop-list", force ? "read" : "changed");
     try {
       stop_list = stop_watch.read();
     } catch (const Error& e) {
@@ -216,6 +217,7 @@ struct Pipeline::Impl {
   }
 
   void delivered(const spool::BatchInfo& b) {
+    log::stage("record-delivery", b.batch_id);
     spool.mark_delivered(b.batch_id, now());
     std::error_code ec;
     fs::remove(outbox_file(b.batch_id), ec);
@@ -249,6 +251,7 @@ struct Pipeline::Impl {
                    "once " + destination->describe() + " can say whether it already has it (" + p.reason + ")");
       return Settled::undecided;
     }
+    destination->abandon(batch_file(b));
     std::error_code ec;
     fs::remove(outbox_file(b.batch_id), ec);
     spool.void_batch(b.batch_id, reason);
@@ -276,6 +279,7 @@ struct Pipeline::Impl {
     bool halted_by_cap = false;
     const auto started = std::chrono::steady_clock::now();
     try {
+      log::stage("walk", s.name());
       spool::Spool::Transaction tx(spool);  // the poll commits in chunks (IngestSinkImpl::checkpoint)
       IngestSinkImpl sink(spool, tx, gate, clock, s.name(), cfg.state_dir / "quarantine", [&] {
         progress.records_ingested = base.records_ingested + stats.ingested;
@@ -285,6 +289,7 @@ struct Pipeline::Impl {
       PollGuard guard(*state, stop, [&] { return spool_bytes + sink.stored_bytes() >= cfg.limits.spool_max_bytes; });
       SourceContext ctx{clock, guard, sink, guard.halt(), stats, full, SpoolFull(spool_full)};
       s.poll(ctx);
+      log::stage("ingest-commit", s.name() + ", end of poll");
       tx.commit();
       withheld = sink.counts();
       halted_by_cap = guard.halted_by_cap();
@@ -327,6 +332,7 @@ struct Pipeline::Impl {
     std::int64_t total = 0, patients = 0;
     std::optional<int> since;
     if (gate.notification()) since = gate.notification()->notice_start_day;
+    log::stage("release");
     for (const auto& key : spool.held_patients(since)) {
       if (gate.decide(key, first_visit(key), clock.now()) != gate::Decision::eligible) continue;
       auto [released, stale] = spool.release_patient(key, [&](const spool::StoredRecord& r) {
@@ -495,6 +501,7 @@ struct Pipeline::Impl {
         }
       }
       const BatchFile bf = batch_file(b);
+      log::stage("deliver", b.batch_id);
       auto r = destination->deliver(bf);
       dispatcher.record(r, clock.now());
       if (!r.ok()) {
@@ -534,6 +541,7 @@ struct Pipeline::Impl {
   // destination accepts while deliveries back off ends the wait: the destination answers again.
   DeliveryResult write_heartbeat() {
     update_flow();  // also between cycles, so a pause ends (and DICOM senders are let in) promptly
+    log::stage("heartbeat");
     const auto in = heartbeat_input();
     try {
       util::AtomicFile copy(cfg.state_dir / "heartbeat.json");
@@ -557,6 +565,7 @@ struct Pipeline::Impl {
   // as delivered (a kill between that record and the file's removal), upload state and partial
   // files of batches no longer waiting, heartbeat temp files.
   void recover() {
+    log::stage("start-up", "recovering what the last run left");
     const fs::path dir = cfg.state_dir / "outbox";
     batcher::recover_interrupted_batches(spool, dir);
     std::set<std::string> waiting;
@@ -569,6 +578,7 @@ struct Pipeline::Impl {
         log::notice("batch " + b.batch_id + " is no longer in the outbox but " + destination->describe() +
                     " has it complete; it counts as delivered");
       } else if (p.state == Presence::State::absent) {
+        destination->abandon(batch_file(b));
         spool.void_batch(b.batch_id, "outbox file missing");
         log::warning("batch " + b.batch_id + " is missing from the outbox; its records will be sealed again");
       } else {
@@ -702,11 +712,16 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
     if (auto r = p.write_heartbeat(); !r.ok())
       result.errors.push_back("heartbeat not delivered to " + p.destination->describe() + ": " + r.reason);
   });
+  log::stage("idle");
   result.progress = p.progress;
   return result;
 }
 
-bool Pipeline::write_heartbeat() { return impl_->write_heartbeat().ok(); }
+bool Pipeline::write_heartbeat() {
+  const bool ok = impl_->write_heartbeat().ok();
+  log::stage("idle");
+  return ok;
+}
 
 telemetry::HeartbeatInput Pipeline::snapshot() { return impl_->heartbeat_input(); }
 

@@ -76,7 +76,7 @@ struct Depth {
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   // A part larger than this is stored as a sequence of chunks of this size (spool_chunks, schema
   // 3); smaller parts in one row. Each chunk is read into one buffer and inserted with one
   // statement, so ingesting a part of any size takes about two chunks of memory (the buffer and
@@ -180,7 +180,7 @@ class Spool {
   // now and must hash to what was recorded. Returns {released, stale}; stale versions (gone from
   // the source or changed) are dropped with a warning: a newer version supersedes them. A record
   // whose file cannot be read or looked up now (`locate` or reading throws SourceFileError,
-  // unreadable) stays held, for a later cycle.
+  // unreadable) stays held, for a later cycle. A delete has no content: it is released as it is.
   using Locate = std::function<std::optional<std::vector<ContentPart>>(const StoredRecord&)>;
   std::pair<std::int64_t, std::int64_t> release_patient(std::string_view patient_key, const Locate& locate);
 
@@ -196,7 +196,9 @@ class Spool {
   void mark_sealed(std::string_view batch_id, std::uint64_t file_size, std::string_view file_sha256);
   // Delivered: the batch's records and withdrawals leave the spool; the batch row stays for audit.
   void mark_delivered(std::string_view batch_id, std::int64_t now);
-  // Abandons a batch that never left the box: its records and withdrawals go back to pending.
+  // Abandons a batch that never left the box: its records and withdrawals go back to pending,
+  // except records superseded by a newer version of their key in the spool, which are dropped
+  // (sent after that version they would replace it at the central side).
   void void_batch(std::string_view batch_id, std::string_view reason);
   // Takes a ready record out of the spool (its parts with it): the sealer set it aside into
   // quarantine because it cannot be written into any batch.
@@ -206,7 +208,6 @@ class Spool {
   // Patient keys with records inside a batch.
   std::set<std::string> batch_patients(std::string_view batch_id);
   std::vector<StoredRecord> batch_records(std::string_view batch_id);
-  std::vector<Withdrawal> batch_withdrawals(std::string_view batch_id);
   // Reads a stored part's bytes sequentially, in constant memory.
   class PartReader {
    public:

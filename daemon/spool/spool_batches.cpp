@@ -6,6 +6,7 @@
 #include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/spool_statements.hpp"
+#include "daemon/util/log.hpp"
 
 namespace sennen::spool {
 
@@ -91,15 +92,6 @@ std::vector<Withdrawal> Spool::pending_withdrawals() {
   return out;
 }
 
-std::vector<Withdrawal> Spool::batch_withdrawals(std::string_view batch_id) {
-  sqlite::Statement q(*db_,
-                      "SELECT id, patient_key, effective_at FROM gate_withdrawals WHERE batch_id = ?1 ORDER BY id");
-  q.bind(1, batch_id);
-  std::vector<Withdrawal> out;
-  while (q.step()) out.push_back({q.column_int(0), q.column_text(1), q.column_int(2)});
-  return out;
-}
-
 std::int64_t Spool::next_batch_seq() {
   sqlite::Statement q(*db_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM spool_batches");
   q.step();
@@ -154,6 +146,16 @@ void Spool::void_batch(std::string_view batch_id, std::string_view reason) {
                       "UPDATE spool_batches SET state = 'void', void_reason = ?2 WHERE batch_id = ?1 "
                       "AND state IN ('sealing', 'sealed')");
   b.bind(1, batch_id).bind(2, reason).run();
+  // A record whose key has a newer version here (ready, held, or in a later batch) is superseded:
+  // queued again it would be sent after that version and replace it at the central side.
+  sqlite::Statement stale(*db_,
+                          "DELETE FROM spool_records WHERE batch_id = ?1 AND EXISTS (SELECT 1 FROM spool_records n "
+                          "WHERE n.source = spool_records.source AND n.record_key = spool_records.record_key "
+                          "AND n.id > spool_records.id)");
+  stale.bind(1, batch_id).run();
+  if (const auto dropped = db_->changes())
+    log::info("batch " + std::string(batch_id) + ": " + std::to_string(dropped) +
+              " record(s) superseded by a newer version of the same key are dropped, not sealed again");
   sqlite::Statement r(*db_, "UPDATE spool_records SET state = 'ready', batch_id = NULL WHERE batch_id = ?1");
   r.bind(1, batch_id).run();
   sqlite::Statement w(*db_, "UPDATE gate_withdrawals SET batch_id = NULL WHERE batch_id = ?1");

@@ -33,4 +33,24 @@ void write(Level level, std::string_view message) {
   std::fflush(stderr);
 }
 
+void stage(std::string_view name, std::string_view detail) {
+  if (static_cast<int>(Level::debug) > g_max_level) return;  // the common case: nothing to build
+  std::string m = "stage ";
+  m += name;
+  if (!detail.empty()) {
+    m += ": ";
+    m += detail;
+  }
+  write(Level::debug, m);
+}
+
+std::optional<Level> level_named(std::string_view name) {
+  if (name == "error") return Level::error;
+  if (name == "warning") return Level::warning;
+  if (name == "notice") return Level::notice;
+  if (name == "info") return Level::info;
+  if (name == "debug") return Level::debug;
+  return std::nullopt;
+}
+
 }  // namespace sennen::log

@@ -1,5 +1,5 @@
 """Shared helpers for the integration tests: a synthetic hospital, the real daemon, and batch
-verification with the stock openssl/zstd/tar CLIs (through tools/sennen-verify-batches)."""
+verification with the stock openssl/zstd/tar CLIs (through central/sennen-verify-batches)."""
 import base64
 import datetime as dt
 import json
@@ -17,7 +17,7 @@ SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os
 BINARY_DIR = os.environ.get("SENNEN_BINARY_DIR", os.path.join(SOURCE_DIR, "build"))
 EDGED = os.environ.get("SENNEN_EDGED", os.path.join(BINARY_DIR, "daemon/app/sennen-edged"))
 SYNTH = os.path.join(SOURCE_DIR, "tools/sennen-synth-hospital")
-VERIFY = os.path.join(SOURCE_DIR, "tools/sennen-verify-batches")
+VERIFY = os.path.join(SOURCE_DIR, "central/sennen-verify-batches")
 SAMPLES = os.path.join(os.path.dirname(SOURCE_DIR), "shared", "samples")
 
 

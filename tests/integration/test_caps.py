@@ -15,7 +15,7 @@ import unittest
 
 from harness import EDGED, SOURCE_DIR, Hospital, expected_current, records_of, same_bytes
 
-FLEET = os.path.join(SOURCE_DIR, "tools", "sennen-fleet")
+FLEET = os.path.join(SOURCE_DIR, "central", "sennen-fleet")
 
 
 def local_days():

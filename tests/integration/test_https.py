@@ -1,6 +1,6 @@
 """The daemon delivering to the reference central receiver: nginx (Debian's nginx-light) with
 mutual TLS and WebDAV PUT on 127.0.0.1. What nginx stored is decrypted and verified with the stock
-openssl CLI (tools/sennen-verify-batches) and compared with the synthetic hospital's ground truth."""
+openssl CLI (central/sennen-verify-batches) and compared with the synthetic hospital's ground truth."""
 import os
 import shutil
 import signal

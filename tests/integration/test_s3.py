@@ -1,7 +1,7 @@
 """The daemon delivering to an S3-compatible bucket: tests/support/s3_verifier.py on 127.0.0.1
 over TLS (certificate from tests/support/make_tls_pki.sh), which checks every request's AWS SigV4
 signature with botocore. What it stored is decrypted and verified with the stock openssl CLI
-(tools/sennen-verify-batches) and compared with the synthetic hospital's ground truth."""
+(central/sennen-verify-batches) and compared with the synthetic hospital's ground truth."""
 import os
 import signal
 import subprocess

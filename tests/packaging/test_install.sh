@@ -21,7 +21,8 @@
 #   WORK_DIR keeps the cached root (a tarball: debootstrap runs only when it is missing), the apt
 #   archive cache, the packages built from the tree (rebuilt only when a file of the tree changes)
 #   and, after a failure, the roots and logs to look at.
-#   SENNEN_PACKAGES=DIR takes sennen-edge_*.deb and sennen-edge-*.rpm from DIR instead.
+#   SENNEN_PACKAGES=DIR takes the .debs (sennen-edge, sennen-central) and the .rpms (sennen-edge,
+#   sennen-edge-central) from DIR instead.
 # Exits 77 (skipped) only when it cannot run on this machine: not root, no bookworm mirror in the
 # apt sources, or that mirror unreachable.
 set -euo pipefail
@@ -115,13 +116,26 @@ else
 fi
 shopt -s nullglob
 debs=("$pkgdir"/sennen-edge_*_amd64.deb)
+central_debs=("$pkgdir"/sennen-central_*_all.deb)
 rpms=("$pkgdir"/sennen-edge-[0-9]*.x86_64.rpm)
+central_rpms=("$pkgdir"/sennen-edge-central-[0-9]*.noarch.rpm)
 shopt -u nullglob
-((${#debs[@]} == 1 && ${#rpms[@]} == 1)) || fail "expected one .deb and one .rpm in $pkgdir"
+((${#debs[@]} == 1 && ${#central_debs[@]} == 1 && ${#rpms[@]} == 1 && ${#central_rpms[@]} == 1)) ||
+  fail "expected sennen-edge and sennen-central .debs and sennen-edge and sennen-edge-central .rpms in $pkgdir"
 deb=${debs[0]}
+central_deb=${central_debs[0]}
 rpm_file=${rpms[0]}
+central_rpm=${central_rpms[0]}
 version=$(dpkg-deb -f "$deb" Version)
-say "packages: $(basename "$deb"), $(basename "$rpm_file")"
+say "packages: $(basename "$deb"), $(basename "$central_deb"), $(basename "$rpm_file"), $(basename "$central_rpm")"
+
+# The central side's tools are not on a hospital's box unless asked for: each in its own package.
+central_tools='usr/bin/sennen-(verify-batches|fleet)$'
+if dpkg-deb -c "$deb" | grep -E "$central_tools"; then fail "$(basename "$deb") ships a central tool"; fi
+[[ $(dpkg-deb -c "$central_deb" | grep -cE "$central_tools") == 2 ]] || fail "$(basename "$central_deb") lacks a central tool"
+if rpm -qlp "$rpm_file" 2>/dev/null | grep -E "/$central_tools"; then fail "$(basename "$rpm_file") ships a central tool"; fi
+[[ $(rpm -qlp "$central_rpm" 2>/dev/null | grep -cE "/$central_tools") == 2 ]] ||
+  fail "$(basename "$central_rpm") lacks a central tool"
 
 # Lint results of that build: no lintian error or warning; rpmlint errors only for signing and
 # the packager tag, which the publishing build system sets (packaging/README.md).
@@ -174,15 +188,16 @@ fresh_root() {
 
 # ---------------------------------------------------------------------- 1. deb in a chroot
 root=$work/deb-root
-say "deb: apt-get install ./$(basename "$deb") in a fresh root"
+say "deb: apt-get install ./$(basename "$deb") ./$(basename "$central_deb") in a fresh root"
 fresh_root "$root"
 mkdir -p "$root/root/pkg" "$work/apt-archives"
-cp "$deb" "$root/root/pkg/"
+cp "$deb" "$central_deb" "$root/root/pkg/"
 # Dependencies come from the mirror; the .debs apt fetched last time are offered to it again.
 find "$work/apt-archives" -name '*.deb' -exec cp -t "$root/var/cache/apt/archives/" {} +
 with_proc "$root"
 { in_root "$root" apt-get update -qq &&
-  in_root "$root" apt-get install -y -qq --no-install-recommends "/root/pkg/$(basename "$deb")"; } \
+  in_root "$root" apt-get install -y -qq --no-install-recommends "/root/pkg/$(basename "$deb")" \
+    "/root/pkg/$(basename "$central_deb")"; } \
   >"$work/apt-install.log" 2>&1 || { tail -30 "$work/apt-install.log" >&2; fail "apt-get install of the .deb"; }
 find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -t "$work/apt-archives/" {} +
 
@@ -448,7 +463,7 @@ if grep -n '%[{a-z_]' <<<"$scripts"; then fail "unexpanded rpm macros in the scr
 rroot=$work/rpm-root
 fresh_root "$rroot"
 rpm --root "$rroot" --initdb
-rpm --root "$rroot" -ivh --nodeps "$rpm_file" >"$work/rpm-install.log" 2>&1 ||
+rpm --root "$rroot" -ivh --nodeps "$rpm_file" "$central_rpm" >"$work/rpm-install.log" 2>&1 ||
   { cat "$work/rpm-install.log" >&2; fail "rpm -ivh"; }
 for f in /usr/bin/sennen-edged /usr/bin/sennen-edgectl /usr/bin/sennen-verify-batches /usr/bin/sennen-fleet \
   /usr/lib/systemd/system/$unit /usr/lib/sysusers.d/sennen-edge.conf $conf; do

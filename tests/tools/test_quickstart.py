@@ -21,10 +21,14 @@ class Quickstart(unittest.TestCase):
         top = os.path.join(cls.tmp, "top")
         tools = os.path.join(top, "tools")
         stubs = os.path.join(cls.tmp, "stubs")
+        central = os.path.join(top, "central")
         os.makedirs(tools)
+        os.makedirs(central)
         os.makedirs(stubs)
-        for name in ("quickstart", "sennen-synth-hospital", "sennen-verify-batches", "make-test-pki"):
+        for name in ("quickstart", "sennen-synth-hospital", "make-test-pki"):
             os.symlink(os.path.join(SOURCE_DIR, "tools", name), os.path.join(tools, name))
+        os.symlink(os.path.join(SOURCE_DIR, "central", "sennen-verify-batches"),
+                   os.path.join(central, "sennen-verify-batches"))
         cls.cmake_log = os.path.join(cls.tmp, "cmake.log")
         for path, body in ((os.path.join(tools, "install-build-deps"), "exit 0\n"),
                            (os.path.join(stubs, "cmake"), 'echo "$*" >> %s\n' % shlex.quote(cls.cmake_log))):

@@ -13,8 +13,11 @@ function(sennen_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
     -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
   if(SENNEN_SANITIZE)
-    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
-    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+    # Undefined behaviour stops the program, like an ASan finding: a test or fuzz target fails on it
+    # instead of printing a line nobody reads.
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-sanitize-recover=all
+      -fno-omit-frame-pointer)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined -fno-sanitize-recover=all)
   endif()
 endfunction()
 
@@ -27,5 +30,6 @@ function(sennen_test name)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES
     ENVIRONMENT "SENNEN_SOURCE_DIR=${PROJECT_SOURCE_DIR};SENNEN_BINARY_DIR=${PROJECT_BINARY_DIR}"
-    LABELS "${T_LABELS}")
+    LABELS "unit;${T_LABELS}")
+  add_dependencies(sennen_unit_tests ${name})
 endfunction()

@@ -5,6 +5,7 @@
 #include "adapters/destinations/curl/classify.hpp"
 #include "adapters/destinations/curl/curl_easy.hpp"
 #include "daemon/util/error.hpp"
+#include "daemon/util/log.hpp"
 #include "daemon/util/sha256.hpp"
 
 namespace sennen::destinations {
@@ -124,6 +125,7 @@ class HttpsDestination final : public Destination {
         return retry("checking " + cms + ": the receiver holds " + std::to_string(h.content_length) +
                      " bytes, not " + std::to_string(b.size) + "; will send it again");
       // The marker last: its presence tells the central side the batch is complete.
+      log::stage("marker", b.batch_id);
       curl::StringBody marker(b.marker_json);
       return request_put(base + ".json", marker, "application/json", "uploading " + base + ".json");
     } catch (const Error& e) {

@@ -7,6 +7,7 @@
 
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
 #include "daemon/util/sha256.hpp"
 
 namespace sennen::destinations {
@@ -59,6 +60,7 @@ class LocalDestination final : public Destination {
                       "it will be sealed again");
         out.commit();
       }
+      log::stage("marker", b.batch_id);
       util::AtomicFile marker(dir / (b.batch_id + ".json"), 0640);
       marker.write(b.marker_json);
       marker.commit();
@@ -80,6 +82,17 @@ class LocalDestination final : public Destination {
     } catch (const Error& e) {
       return DeliveryResult::retry(e.what());
     }
+  }
+
+  // A delivery killed while copying leaves "<batch>.cms.tmp-<pid>", one killed between the batch
+  // and its marker a whole "<batch>.cms" without marker; neither is ever completed now.
+  void abandon(const BatchFile& b) override {
+    const fs::path dir = root_ / site_ / b.day;
+    std::error_code ec;
+    if (fs::exists(dir / (b.batch_id + ".json"), ec) || ec) return;
+    remove_stale_temps(dir / (b.batch_id + ".cms"));
+    remove_stale_temps(dir / (b.batch_id + ".json"));
+    fs::remove(dir / (b.batch_id + ".cms"), ec);
   }
 
   DeliveryResult check_access() override {

@@ -17,6 +17,7 @@
 #include "adapters/destinations/curl/curl_easy.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
 #include "daemon/util/sha256.hpp"
 
 namespace sennen::destinations {
@@ -192,6 +193,7 @@ class S3Destination final : public Destination {
         return retry("checking " + key + ": the bucket holds " + std::to_string(h.content_length) + " bytes, not " +
                      std::to_string(b.size) + "; will send it again");
       // The marker last: its presence tells the central side the batch is complete.
+      log::stage("marker", b.batch_id);
       return put_string(object_key(b.day + "/" + b.batch_id + ".json"), b.marker_json);
     } catch (const Error& e) {
       return retry(e.what());
@@ -212,6 +214,25 @@ class S3Destination final : public Destination {
     } catch (const Error& e) {
       return Presence::unknown(e.what());
     }
+  }
+
+  // A multipart upload interrupted and never to be completed is aborted, so its parts do not stay
+  // in the bucket (billed) until a lifecycle rule expires them; its state file goes either way.
+  void abandon(const BatchFile& b) override {
+    const fs::path state_file = b.file.parent_path() / (b.batch_id + ".s3upload");
+    if (auto st = load_state(state_file)) {
+      try {
+        auto o = signed_request("DELETE", url(st->key, "uploadId=" + uri_encode(st->upload_id, false)), nullptr,
+                                kEmptySha256, {});
+        if (!ok(o) && o.status != 404)
+          log::warning("could not abort the unfinished upload of " + st->key + " (" + checked("aborting", o).reason +
+                       "); its parts stay in the bucket until a lifecycle rule removes them");
+      } catch (const Error& e) {
+        log::warning("could not abort the unfinished upload of " + st->key + ": " + e.what());
+      }
+    }
+    std::error_code ec;
+    fs::remove(state_file, ec);
   }
 
   DeliveryResult check_access() override {

@@ -82,7 +82,7 @@ class QrSource final : public Source {
         receiver_options_(receiver_options(options_)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(receiver_options_, folders_),
-        incoming_(options_.name, folders_, options_.patient_id, true, kHeldDir) {}
+        incoming_(options_.name, folders_, options_.patient_id, kHeldDir) {}
 
   const std::string& name() const override { return options_.name; }
 
@@ -180,7 +180,8 @@ class QrSource final : public Source {
       prepared_ = true;
     }
     if (options_.retrieve == Retrieve::move && !move_scp_) start_move_acceptor();
-    take(ctx);  // what a previous poll retrieved but did not commit, and moves committed ones to store/
+    incoming_.settle(ctx);  // what the last poll committed moves to store/
+    take(ctx);  // what a previous poll retrieved but did not commit
     ctx.sink.checkpoint();
 
     std::string watermark;
@@ -192,6 +193,7 @@ class QrSource final : public Source {
     const std::string today = site_date(ctx.clock.now(), options_.utc_offset_minutes);
     const std::string range = from.empty() ? std::string() : from + "-";
 
+    log::stage("qr-find", name());
     QrAssociation assoc(options_.peer);
     std::vector<StudyMatch> studies = assoc.find_studies(range);
     std::map<std::string, UnitState> known;
@@ -229,6 +231,7 @@ class QrSource final : public Source {
       // Nothing new: the PACS has no more instances than we hold.
       if (complete_before && s.instances && held >= *s.instances) continue;
       std::string problem;
+      log::stage("qr-retrieve", name() + ", study " + s.study_uid);
       try {
         RetrieveResult r = retrieve_study(ctx, assoc, s);
         if (r.status != status::success && r.failed == 0 && r.warning == 0)
@@ -238,6 +241,7 @@ class QrSource final : public Source {
       } catch (const Error& e) {
         problem = e.what();
       }
+      log::stage("walk", name());
       take(ctx, s.study_uid);
       const std::uint64_t refused = refused_in(ctx, s.study_uid);
       held = ctx.state.units(kHeldDir + s.study_uid).size() + refused;

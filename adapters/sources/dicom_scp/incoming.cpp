@@ -8,17 +8,24 @@
 //  2. take(): a file in incoming/ without a unit state is handed to the sink, and its unit state
 //     "ingested <store path>" is written; both are committed together at the checkpoint. Killed
 //     before that commit, neither exists and the next poll hands the file over again.
-//  3. A later take() finds the committed state, renames the file into store/ (where locate() finds
-//     it for records the gate holds back) and erases the state. The folders those renames changed
-//     (incoming/, each series folder, and the parent of any folder made for them) are fsynced once
-//     each before the next checkpoint or the end of take(), so the spool never commits an erased
+//  3. The next poll's settle(), before anything of that poll is handed over (so every state it
+//     reads is committed), renames the file into store/ (where locate() finds it for records the
+//     gate holds back) and erases the state. Never a take() later in the same poll: dicom-qr
+//     takes after each study, and a state read there may not be committed yet (moved then, a kill
+//     before the commit left the file in store/ and no record of it in the spool). The folders
+//     those renames changed (incoming/, each series folder, and the parent of any folder made for
+//     them) are fsynced once each at the end of settle(), so the spool never commits an erased
 //     state whose rename a power loss could undo. Killed in between, the file is already in store/
 //     (or back in incoming/, and moved again); the stale state is erased when its file is no
 //     longer in incoming/, once the folders such a move touches are fsynced (the crash may have
 //     come before they were).
 //  A file re-received with the same name cannot happen (N is unique), and the same instance
-//  received twice has the same version (SOP UID + content hash): it is dropped when the source's
-//  record of what it took in (taken_dir) holds that version, in the same transaction as its record.
+//  received twice has the same version (SOP UID + content hash). take() drops a version taken in
+//  before: the source's record of what it took (taken_dir, one unit per SOP UID with the hash of
+//  the version last taken, written in the same transaction as the record, so it survives delivery
+//  and store/ being emptied), or store/ (every version whose hand-over was committed; settle()
+//  moves nothing else there). Both say only what a commit made true, so neither can drop an
+//  instance whose record a kill undid.
 #include "adapters/sources/dicom_scp/incoming.hpp"
 
 #include <sys/stat.h>
@@ -47,13 +54,9 @@ std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(
 
 }  // namespace
 
-IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping, bool skip_held,
+IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping,
                                std::string taken_dir)
-    : name_(std::move(source_name)),
-      folders_(std::move(folders)),
-      mapping_(mapping),
-      skip_held_(skip_held),
-      taken_dir_(std::move(taken_dir)) {}
+    : name_(std::move(source_name)), folders_(std::move(folders)), mapping_(mapping), taken_dir_(std::move(taken_dir)) {}
 
 std::optional<std::vector<ContentPart>> IncomingFolder::locate(std::string_view path, std::string_view version) const {
   // path "<Study>/<Series>/<SOP>.dcm", version "<SOP>:<hash prefix>"; checked before use.
@@ -115,9 +118,7 @@ void IncomingFolder::quarantine_rejected(SourceContext& ctx, const SeenBefore& s
   }
 }
 
-void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, const Annotate& annotate) {
-  std::map<std::string, UnitState> known;
-  for (auto& u : ctx.state.units(kIncomingDir)) known.emplace(u.name, u);
+std::vector<std::string> IncomingFolder::list_incoming() const {
   std::vector<std::string> names;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(folders_.incoming, ec)) {
@@ -127,37 +128,33 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, con
   }
   if (ec) throw Error("source " + name_ + ": cannot list " + folders_.incoming.string() + ": " + ec.message());
   std::sort(names.begin(), names.end());
-  taken_.clear();  // the state may have been rolled back since the last take()
-  dropped_ = 0;
+  return names;
+}
 
-  std::set<fs::path> touched;  // folders whose entries the moves changed, not yet fsynced
-  auto sync_touched = [&] {
-    for (const auto& dir : touched) util::fsync_directory(dir);
-    touched.clear();
-  };
-  std::size_t since_checkpoint = 0;
-  for (const auto& n : names) {
-    if (ctx.stop_requested) break;
+namespace {
+
+// The state says the file was handed over as it is now (not replaced since).
+bool handed_over(const UnitState& u, const struct stat& st) {
+  return u.status.rfind(kIngestedPrefix, 0) == 0 && u.size == static_cast<std::uint64_t>(st.st_size) &&
+         u.mtime_ns == ns_of(st.st_mtim);
+}
+
+}  // namespace
+
+void IncomingFolder::settle(SourceContext& ctx) {
+  std::map<std::string, UnitState> known;
+  for (auto& u : ctx.state.units(kIncomingDir)) known.emplace(u.name, u);
+  std::set<fs::path> touched;  // folders whose entries the moves changed, fsynced before the commit
+  for (const auto& n : list_incoming()) {
     const fs::path file = folders_.incoming / n;
     struct stat st{};
-    if (::stat(file.c_str(), &st) != 0) continue;
     auto prev = known.find(n);
-    if (prev != known.end()) {
-      const UnitState u = prev->second;
-      known.erase(prev);
-      if (u.status.rfind(kIngestedPrefix, 0) == 0 && u.size == static_cast<std::uint64_t>(st.st_size) &&
-          u.mtime_ns == ns_of(st.st_mtim)) {
-        move_to_store(file, u.status.substr(std::string_view(kIngestedPrefix).size()), touched);
-        ctx.state.erase_unit(kIncomingDir, n);
-        continue;
-      }
-    }
-    if (ingest(ctx, file, n, st, on_ingested, annotate)) ++since_checkpoint;
-    if (since_checkpoint >= kCheckpointEvery) {
-      sync_touched();
-      ctx.sink.checkpoint();
-      since_checkpoint = 0;
-    }
+    if (prev == known.end() || ::stat(file.c_str(), &st) != 0) continue;
+    const UnitState u = prev->second;
+    known.erase(prev);
+    if (!handed_over(u, st)) continue;  // replaced since: take() hands it over again
+    move_to_store(file, u.status.substr(std::string_view(kIngestedPrefix).size()), touched);
+    ctx.state.erase_unit(kIncomingDir, n);
   }
   for (const auto& [n, u] : known)  // moved to store/ just before a crash, or gone
     if (!fs::exists(folders_.incoming / n)) {
@@ -165,7 +162,28 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, con
         note_interrupted_move(u.status.substr(std::string_view(kIngestedPrefix).size()), touched);
       ctx.state.erase_unit(kIncomingDir, n);
     }
-  sync_touched();  // before the caller's checkpoint commits the erased states
+  for (const auto& dir : touched) util::fsync_directory(dir);  // before the caller's commit erases the states
+}
+
+void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, const Annotate& annotate) {
+  std::map<std::string, UnitState> known;  // this poll's states too: handed over, not yet committed
+  for (auto& u : ctx.state.units(kIncomingDir)) known.emplace(u.name, u);
+  const std::vector<std::string> names = list_incoming();
+  taken_.clear();  // the state may have been rolled back since the last take()
+  dropped_ = 0;
+  std::size_t since_checkpoint = 0;
+  for (const auto& n : names) {
+    if (ctx.stop_requested) break;
+    const fs::path file = folders_.incoming / n;
+    struct stat st{};
+    if (::stat(file.c_str(), &st) != 0) continue;
+    if (auto prev = known.find(n); prev != known.end() && handed_over(prev->second, st)) continue;
+    if (ingest(ctx, file, n, st, on_ingested, annotate)) ++since_checkpoint;
+    if (since_checkpoint >= kCheckpointEvery) {
+      ctx.sink.checkpoint();
+      since_checkpoint = 0;
+    }
+  }
   ctx.stats.files_seen = names.size();
   if (dropped_)
     log::notice("source " + name_ + ": dropped " + std::to_string(dropped_) +
@@ -202,9 +220,9 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
   auto [taken, first] = taken_.try_emplace(in.study_uid);
   if (first)
     for (auto& u : ctx.state.units(taken_dir_ + in.study_uid)) taken->second.emplace(u.name, u.status);
-  const auto before = taken->second.find(in.sop_instance_uid);
-  if ((before != taken->second.end() && before->second == hash) ||
-      (skip_held_ && fs::exists(folders_.store / store_rel))) {  // taken before: the same bytes again
+  const auto last = taken->second.find(in.sop_instance_uid);
+  if ((last != taken->second.end() && last->second == hash) ||
+      fs::exists(folders_.store / store_rel)) {  // taken in before: the same bytes again
     std::error_code ec;
     fs::remove(file, ec);
     ++dropped_;

@@ -20,7 +20,7 @@ class ScpSource final : public Source {
       : options_(std::move(options)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(options_, folders_),
-        incoming_(options_.name, folders_, options_.patient_id, false, "taken/"),
+        incoming_(options_.name, folders_, options_.patient_id, "taken/"),
         scp_(options_.scp, receiver_) {}
 
   ~ScpSource() override { scp_.stop(); }
@@ -48,6 +48,7 @@ class ScpSource final : public Source {
                   std::to_string(options_.scp.port));
     }
     incoming_.quarantine_rejected(ctx);
+    incoming_.settle(ctx);
     incoming_.take(ctx);
     ctx.stats.events = receiver_.events().snapshot();
     ctx.sink.checkpoint();

@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <sstream>
 
 #include "adapters/destinations/https/https_destination.hpp"
 #include "adapters/destinations/local/local_destination.hpp"
 #include "adapters/destinations/s3/s3_destination.hpp"
-#include "adapters/sources/ssmix2/options.hpp"
+#include "adapters/sources/ssmix2_common/tree_options.hpp"
 #include "daemon/config/config.hpp"
 #include "tests/support/configuration.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -376,6 +379,12 @@ TEST_CASE("wrong values elsewhere") {
   expect_one(insert_after(17, "batch:\n  zstd_level: 20"), 19, 15, "batch.zstd_level",
              "\"20\" is not a whole number from 1 to 19");
   expect_one(insert_after(17, "batch:\n  zstd_level: 0"), 19, 15, "batch.zstd_level", "from 1 to 19");
+  // Found by fuzz_config: a long number overflowed while it was read (undefined behaviour, which
+  // the sanitizer build of this test stops at), although it was refused in the end.
+  expect_one(insert_after(17, "batch:\n  zstd_level: 12345678901234567890123"), 19, 15, "batch.zstd_level",
+             "is not a whole number from 1 to 19");
+  expect_one(insert_after(17, "batch:\n  zstd_level: -98765432109876543210"), 19, 15, "batch.zstd_level",
+             "is not a whole number from 1 to 19");
 }
 
 // kMinimal with an https destination: lines 12-14 are type, url and tls.
@@ -632,6 +641,25 @@ TEST_CASE("YAML syntax errors: one problem with its position") {
   REQUIRE(tab.size() == 1);
   CHECK(tab[0].line == 10);
   CHECK(tab[0].message.find("indented with a tab") != std::string::npos);
+}
+
+TEST_CASE("a stray comma where a document starts is a syntax error and no hang (found by fuzz_config)") {
+  // yaml-cpp 0.7's LoadAll never returns on such a stream (jbeder/yaml-cpp#1040): it reports the
+  // same empty document again and again, about 250 MB a second, so sennen-edged hung at start or
+  // on SIGHUP. Each case gets two seconds; on a hang the test says so and ends the process, as the
+  // parsing thread cannot be stopped.
+  for (const std::string& text : {std::string(","), std::string("\n  , site: x\n"), std::string(",") + kMinimal}) {
+    auto parsed = std::async(std::launch::async, [text] { return problems_of(text); });
+    if (parsed.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      std::fprintf(stderr, "config::parse did not return within 2 s on %s\n", text.substr(0, 20).c_str());
+      std::_Exit(1);
+    }
+    const auto problems = parsed.get();
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].line >= 1);
+    CHECK_MESSAGE(problems[0].message.find("YAML syntax error: a ',' outside [ ] or { }") != std::string::npos,
+                  problems[0].format());
+  }
 }
 
 TEST_CASE("files that are not settings at all") {

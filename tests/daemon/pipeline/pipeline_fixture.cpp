@@ -22,7 +22,8 @@ void FolderSource::poll(SourceContext& ctx) {
     if (known.count(name)) continue;
     RecordDraft d;
     d.source = name_;
-    d.key = d.version = d.path = name;
+    d.version = d.path = name;
+    d.key = name.substr(0, name.find('.'));
     d.patient_id = name.substr(0, name.find('_'));
     d.kind = "TEST";
     d.parts.push_back({"", f, fs::file_size(f), nullptr});

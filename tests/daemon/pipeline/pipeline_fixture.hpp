@@ -22,7 +22,8 @@
 namespace sennen::pipeline::testing {
 
 // Every regular file in `folder` named "<patient>_<anything>" is one record of that patient
-// (key = version = path = the file name). Files are taken once; a changed file is not re-read.
+// (version = path = the file name; key = the name up to a '.', so "1_k.v1" and "1_k.v2" are two
+// versions of the key "1_k"). Files are taken once; a changed file is not re-read.
 class FolderSource final : public Source {
  public:
   FolderSource(std::string name, std::filesystem::path folder) : name_(std::move(name)), folder_(std::move(folder)) {}
@@ -53,6 +54,7 @@ struct Receiver {
 
   std::vector<Received> received;  // in delivery order (a re-delivery appears again)
   std::set<std::string> complete;  // batch ids whose marker is here
+  std::vector<std::string> abandoned;  // batch ids the pipeline said it will never deliver
   int heartbeats = 0;
   int presence_asked = 0;
 
@@ -68,6 +70,7 @@ class FakeDestination final : public Destination {
   DeliveryResult deliver(const BatchFile& batch) override;
   DeliveryResult put_heartbeat(std::string_view json) override;
   Presence presence(const BatchFile& batch) override;
+  void abandon(const BatchFile& batch) override { r_.abandoned.push_back(batch.batch_id); }
   DeliveryResult check_access() override { return DeliveryResult::delivered(); }
 
  private:

@@ -118,6 +118,53 @@ TEST_CASE("pipeline: a patient stopped while batches are being delivered: later 
   CHECK(site.receiver.withdrawn() == std::vector<std::string>{"2"});
 }
 
+TEST_CASE("pipeline: a batch voided before delivery is abandoned at the destination first") {
+  Site site;
+  site.add_record("1", "a", "one");
+  site.add_record("2", "b", "two");
+  // Both deliveries fail (a kill in the middle of the copy leaves a temp file at a local destination).
+  site.receiver.on_deliver = [](const BatchFile&) { return DeliveryResult::retry("connection reset (test)"); };
+  {
+    auto p = site.start();
+    run(*p);
+  }
+  REQUIRE(site.receiver.received.empty());
+  site.receiver.on_deliver = nullptr;
+  std::vector<std::string> sealed;
+  for (const auto& e : std::filesystem::directory_iterator(site.cfg.state_dir / "outbox"))
+    sealed.push_back(e.path().stem().string());
+  std::sort(sealed.begin(), sealed.end());
+  REQUIRE(sealed.size() == 2);
+  std::filesystem::remove(site.cfg.state_dir / "outbox" / (sealed[1] + ".cms"));  // the second's file is gone
+  site.set_stop_list("1\n");  // the first holds a patient now stopped
+
+  auto p = site.start();
+  CHECK(site.receiver.abandoned == std::vector<std::string>{sealed[1]});  // at start-up: its file is gone
+  run(*p);
+  CHECK(site.receiver.abandoned == std::vector<std::string>{sealed[1], sealed[0]});  // then the one holding patient 1
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:2_b"});
+}
+
+TEST_CASE("pipeline: a voided batch never sends an old version after a newer one went out") {
+  Site site;
+  site.cfg.batch.max_bytes = 64 << 20;  // a cycle's records in one batch
+  site.add_record("1", "a", "one");
+  site.add_record("2", "k.v1", "version 1");
+  site.receiver.on_deliver = [](const BatchFile&) { return DeliveryResult::retry("receiver down (test)"); };
+  auto p = site.start();
+  run(*p);                                 // batch 1: 1_a and version 1 of 2_k, waiting
+  site.add_record("2", "k.v2", "version 2");
+  run(*p);                                 // batch 2: version 2, waiting behind it
+  site.receiver.on_deliver = nullptr;
+  site.set_stop_list("1\n");               // batch 1 is voided (patient 1 in it)
+  site.clock.advance(std::chrono::hours(1));
+  run(*p);
+  run(*p);
+  const auto paths = site.receiver.record_paths();
+  CHECK(paths == std::vector<std::string>{"emr:2_k.v2"});  // version 1 is superseded: never sent after it
+  CHECK(site.receiver.withdrawn() == std::vector<std::string>{"1"});
+}
+
 TEST_CASE("pipeline: a batch the destination already has counts as delivered when a patient in it is stopped") {
   Site site;
   site.cfg.batch.max_bytes = 64 << 20;  // both records in one batch

@@ -203,6 +203,66 @@ TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided b
   }
 }
 
+// Found by the fault campaign (crash part, long run): a patient stopped while their record was
+// cancelled in the EMR had the delete held with them; at the release the delete, which has no
+// content to read back, was taken for a version gone from the tree and dropped, and the central
+// side kept the cancelled record for good.
+TEST_CASE("spool: a held delete is released as it is (it has no content to read back)") {
+  test::TempDir t;
+  spool::Spool s(t / "state");
+  RecordDraft del;
+  del.source = "emr";
+  del.key = "k";
+  del.version = "0:k#deleted#stem";
+  del.patient_id = "0042";
+  del.kind = "ADT-12";
+  del.path = "gone_0";
+  del.event = Event::remove;
+  {
+    spool::Spool::Transaction tx(s);
+    s.put(del, "42", spool::Hold::stopped, 1);
+    tx.commit();
+  }
+  REQUIRE(s.ready_records(0, 10).empty());
+  auto [released, stale] =
+      s.release_patient("42", [](const spool::StoredRecord&) { return std::optional<std::vector<ContentPart>>(); });
+  CHECK(released == 1);
+  CHECK(stale == 0);
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 1);
+  CHECK(ready[0].event == Event::remove);
+}
+
+TEST_CASE("spool: a voided batch drops a record a newer version of its key has superseded") {
+  test::TempDir t;
+  test::write_file(t / "f1", "a");
+  test::write_file(t / "f2", "b");
+  test::write_file(t / "f3", "c");
+  spool::Spool s(t / "state");
+  auto same_key = [](RecordDraft d) {
+    d.key = "k";
+    return d;
+  };
+  {
+    spool::Spool::Transaction tx(s);
+    s.put(same_key(draft(t / "f1", "v1")), "1", spool::Hold::none, 1);
+    s.put(draft(t / "f3", "other"), "1", spool::Hold::none, 1);
+    tx.commit();
+  }
+  auto first = s.ready_records(0, 10);
+  s.create_batch("B1", s.next_batch_seq(), {first[0].id, first[1].id}, {}, 2, "sha", 10);
+  {
+    spool::Spool::Transaction tx(s);
+    s.put(same_key(draft(t / "f2", "v2")), "1", spool::Hold::none, 2);  // the newer version, queued behind B1
+    tx.commit();
+  }
+  s.void_batch("B1", "test");
+  auto ready = s.ready_records(0, 10);
+  REQUIRE(ready.size() == 2);
+  CHECK(ready[0].version == "other");  // B1's other record is pending again
+  CHECK(ready[1].version == "v2");     // v1 is gone: only v2 goes out for key k
+}
+
 TEST_CASE("spool: an ID stays stopped when it leaves the stop-list file, until an operator releases it") {
   test::TempDir t;
   spool::Spool s(t.path());

@@ -34,3 +34,24 @@ TEST_CASE("local destination: a heartbeat killed half way leaves no temp file af
   CHECK_FALSE(fs::exists(t / "export/1312345678/heartbeat.json.tmp-4242"));
   CHECK(test::read_file(t / "export/1312345678/heartbeat.json") == "{}");
 }
+
+TEST_CASE("local destination: an abandoned batch leaves nothing half-done behind, a complete one is never touched") {
+  test::TempDir t;
+  auto d = destinations::make_local_destination(t / "export", "1312345678");
+  const BatchFile b = batch_in(t, "sealed bytes");
+  const fs::path day = t / "export/1312345678/20261204";
+  fs::create_directories(day);
+  // Killed while copying, then voided (a patient in it was stopped before the next try).
+  test::write_file(day / "B1.cms.tmp-4242", "seal");
+  test::write_file(day / "B1.json.tmp-4242", "{");
+  d->abandon(b);
+  CHECK(fs::is_empty(day));
+  // Killed between the batch and its marker: the batch alone is never completed.
+  test::write_file(day / "B1.cms", "sealed bytes");
+  d->abandon(b);
+  CHECK(fs::is_empty(day));
+  // Complete: never removed.
+  REQUIRE(d->deliver(b).ok());
+  d->abandon(b);
+  CHECK(d->presence(b).state == Presence::State::complete);
+}

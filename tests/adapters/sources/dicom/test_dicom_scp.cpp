@@ -310,6 +310,30 @@ TEST_CASE("dicom-scp: a poll that is not committed (kill -9) hands the same file
   CHECK(dataset_of(test::read_file(parts->at(0).file)) == dataset_of(test::read_file(file)));
 }
 
+TEST_CASE("dicom-scp: an instance pushed again with the same bytes (its answer lost in a kill) is not sent twice") {
+  Fixture f;
+  Spec a;
+  fs::path file = make_dcm(f.tmp / "src", "a", a);
+  std::string out;
+  REQUIRE(f.storescu(kModality, {file}, out) == 0);
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);  // taken in (and, in the daemon, delivered and gone from the spool)
+  f.poll();                             // moved to store/
+  f.sink.clear();
+  // The modality never saw the success (the daemon was killed before it went out): it sends again.
+  REQUIRE(f.storescu(kModality, {file}, out) == 0);
+  f.poll();
+  f.poll();
+  CHECK(f.sink.records.empty());
+  CHECK(f.incoming_files().empty());
+  // Other bytes under the same SOP Instance UID (a correction) are a new version, sent.
+  Spec b = a;
+  b.modality = "MR";
+  REQUIRE(f.storescu(kModality, {make_dcm(f.tmp / "src", "b", b)}, out) == 0);
+  f.poll();
+  CHECK(f.sink.records.size() == 1);
+}
+
 TEST_CASE("dicom-scp: a malformed or truncated data set is refused and quarantined; the SCP keeps serving") {
   Fixture f;
   fs::path src = f.tmp / "src";
@@ -462,6 +486,19 @@ TEST_CASE("dicom-scp: connections that never send an association request hold up
     ::close(garbage);
     std::string out;
     CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) == 0);
+  }
+  SUBCASE("one that hangs up in the middle of its request is dropped at once, not after acse_timeout") {
+    // Found by fuzz_dicom_association: the unread part of a request hides the end of the stream
+    // from a peeking reader, so the connection's thread waited out acse_timeout for bytes that
+    // could no longer come.
+    Fixture f(1 << 20, 1ull << 30, {}, 4, std::chrono::seconds(2), std::chrono::seconds(20));
+    for (const std::string& sent : {std::string("\x01\x00\x00", 3), std::string("\x01\x00\x00\x00\x00\xcd\x00\x01", 8)}) {
+      int cut = connect_to(f.port);
+      REQUIRE(::send(cut, sent.data(), sent.size(), 0) == static_cast<ssize_t>(sent.size()));
+      ::shutdown(cut, SHUT_WR);
+      CHECK(closed_by_peer_within(cut, std::chrono::seconds(2)));
+      ::close(cut);
+    }
   }
   SUBCASE("a large request that stalls is cut off") {
     Fixture f;  // acse_timeout 2 s, which also bounds DCMTK's reading of a request handed to it

@@ -633,3 +633,37 @@ TEST_CASE("dicom-qr: instances taken in before are not handed over again when th
 TEST_CASE("dicom-qr: retrieve: move brings every transfer syntax DCMTK writes as Orthanc stores it, byte-exact") {
   every_transfer_syntax(dicom::Retrieve::move);
 }
+
+// A poll retrieves study after study in one spool transaction. Found by the fault campaign's power
+// cuts: the take() after the second study's retrieve moved the first study's files into store/
+// although their records were not committed yet; killed before the commit, the next poll found
+// them in store/, dropped the retrieved copies as "already held", and the study was lost for good.
+TEST_CASE("dicom-qr: a poll killed before its commit loses nothing: every study is handed over again") {
+  enter_private_network();
+  Fixture f;
+  Orthanc pacs(f.tmp);
+  const std::string root = "1.2.826.0.1.3680043.9.7443.";
+  std::vector<fs::path> files;
+  for (int study = 1; study <= 2; ++study)
+    for (int inst = 1; inst <= 2; ++inst) {
+      const std::string st = root + std::to_string(study);
+      files.push_back(make_dcm(f.tmp / "dcm", Spec{"3333", st, st + ".1", st + ".1." + std::to_string(inst),
+                                                     "2024050" + std::to_string(study)}));
+    }
+  pacs.store(files);
+  {
+    SourceContext ctx{f.clock, *f.state, f.sink, f.stop, f.stats, false};
+    spool::Spool::Transaction tx(f.spool);
+    f.source->poll(ctx);
+    tx.rollback();  // the process died before the poll's commit
+  }
+  REQUIRE(f.sink.records.size() == 4);
+  f.poll();  // the copies retrieved again are the same versions, which the spool keeps once
+  std::set<std::string> versions;
+  for (const auto& r : f.sink.records) versions.insert(r.draft.version);
+  CHECK(versions.size() == 4);
+  for (const auto& s : f.state->units("qr/studies")) CHECK(s.status == "complete");
+  f.poll();
+  CHECK(f.sink.records.empty());
+  CHECK(fs::is_empty(f.state_dir / "dicom" / "pacs" / "incoming"));
+}

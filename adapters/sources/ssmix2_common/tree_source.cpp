@@ -1,0 +1,244 @@
+#include "adapters/sources/ssmix2_common/tree_source.hpp"
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "daemon/util/error.hpp"
+#include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
+
+namespace sennen::ssmix2 {
+namespace fs = std::filesystem;
+namespace {
+
+struct PrevUnit {
+  UnitState state;
+  char flag = 0;
+};
+
+std::string stem_of(const std::string& unit_name) {
+  auto pos = unit_name.rfind('_');
+  return pos == std::string::npos ? unit_name : unit_name.substr(0, pos);
+}
+char flag_of(const std::string& unit_name) { return unit_name.empty() ? 0 : unit_name.back(); }
+
+bool same_content(const UnitState& s, const dirpoll::Entry& e) { return s.size == e.size && s.mtime_ns == e.mtime_ns; }
+
+}  // namespace
+
+TreeSource::TreeSource(TreeSourceOptions options) : options_(std::move(options)) {}
+
+std::string TreeSource::rel_join(const std::string& dir, const std::string& name) const {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+const UnitState* TreeSource::find_unit(const std::vector<UnitState>& known, const std::string& name) {
+  for (const auto& u : known)
+    if (u.name == name) return &u;
+  return nullptr;
+}
+
+void TreeSource::poll(SourceContext& ctx) {
+  ctx.stats = SourceStats{};
+  for (std::size_t i = 0; i < options_.roots.size() && !ctx.stop_requested; ++i) {
+    current_root_ = static_cast<int>(i);
+    dirpoll::walk(options_.roots[i], {5, std::to_string(i), name(), options_.cross_filesystems}, *this, ctx);
+  }
+  ctx.stats.files_seen = ctx.state.unit_count();
+  ctx.stats.skipped = ctx.state.units_with_status(dirpoll::kSkipped);
+}
+
+std::string TreeSource::refusal(const dirpoll::Entry& e) const {
+  if (e.links > 1 && !options_.allow_hard_links)
+    return "has " + std::to_string(e.links) + " hard links: a file linked from elsewhere is not read (a hard link "
+           "can make any file of this machine appear in the export tree); if the EMR's export is made with hard "
+           "links (some backup tools do), set allow_hard_links: true on source " + name();
+  if (e.size > options_.max_record_bytes)
+    return "is " + std::to_string(e.size) + " bytes, more than max_record_bytes (" +
+           std::to_string(options_.max_record_bytes) + ") of source " + name() +
+           ": not read; if records this large are expected, raise max_record_bytes for the source, then run "
+           "sennen-edgectl quarantine retry";
+  return "";
+}
+
+const char* TreeSource::quarantine_when_stable(const fs::path& abs, const std::string& rel_path,
+                                               const dirpoll::Entry& e, const std::string& reason,
+                                               const UnitState* prev, SourceContext& ctx, bool by_reference) {
+  if (prev && prev->status == kQuarantined && same_content(*prev, e)) return kQuarantined;
+  if (!dirpoll::is_stable(e, ctx.clock.now(), options_.stable_after)) {
+    ++ctx.stats.waiting;
+    return kWaiting;
+  }
+  const std::string refused = refusal(e);
+  if (by_reference || !refused.empty())
+    ctx.sink.quarantine_by_reference(rel_path, refused.empty() ? reason : reason + "; it also " + refused, e.size);
+  else
+    ctx.sink.quarantine(abs, rel_path, reason);
+  ++ctx.stats.quarantined;
+  return kQuarantined;
+}
+
+bool TreeSource::quarantine_entry(const dirpoll::Listing& listing, const dirpoll::Entry& e, const std::string& reason,
+                                  const std::string& state_dir, const std::vector<UnitState>& known,
+                                  SourceContext& ctx, bool by_reference) {
+  const char* status = quarantine_when_stable(listing.abs_dir / e.name, rel_join(listing.rel_dir, e.name), e, reason,
+                                              find_unit(known, e.name), ctx, by_reference);
+  ctx.state.put_unit(state_dir, {e.name, e.size, e.mtime_ns, e.ctime_ns, status});
+  return status != std::string_view(kWaiting);
+}
+
+const char* TreeSource::unreadable(const std::string& state_dir, const std::vector<UnitState>& known,
+                                   const dirpoll::Entry& e, const SourceFileError& why, SourceContext& ctx) const {
+  if (why.kind() == SourceFileError::Kind::changed) {  // renamed or rewritten meanwhile: as if not yet stable
+    log::debug("source " + name() + ": " + why.what());
+    ++ctx.stats.waiting;
+    return kWaiting;
+  }
+  dirpoll::note_unreadable(ctx, name(), state_dir, known, e, why);
+  return kUnreadable;
+}
+
+bool TreeSource::on_stray_file(const fs::path& file, const std::string& rel_path, const dirpoll::Entry& entry,
+                               const std::string& state_dir, SourceContext& ctx) {
+  auto known = ctx.state.units(state_dir);
+  const UnitState* prev = find_unit(known, entry.name);
+  const char* status = quarantine_when_stable(
+      file, rel_path, entry,
+      "file is not where SS-MIX2 stores files (expected ROOT/PID[0:3]/PID[3:6]/PID/DATE/TYPE/FILE); "
+      "check the export settings of the EMR",
+      prev, ctx);
+  ctx.state.put_unit(state_dir, {entry.name, entry.size, entry.mtime_ns, entry.ctime_ns, status});
+  return status != std::string_view(kWaiting);
+}
+
+bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx) {
+  const auto known = ctx.state.units(state_dir);
+  std::map<std::string, PrevUnit> prev_by_stem;
+  std::map<std::string, UnitState> prev_by_name;
+  for (const auto& u : known) {
+    prev_by_name.emplace(u.name, u);
+    prev_by_stem[stem_of(u.name)] = {u, flag_of(u.name)};
+  }
+
+  std::vector<FoundUnit> units;
+  bool settled = collect_units(listing, state_dir, known, ctx, units);
+  std::set<std::string> present;  // unit names kept in this folder's state
+  for (const auto& e : listing.entries) present.insert(e.name);
+
+  // Keys whose last version flips from current to cancelled in this listing become deletes.
+  std::map<std::string, std::vector<const FoundUnit*>> by_key;
+  for (const auto& u : units) by_key[u.name.key()].push_back(&u);
+
+  for (const auto& u : units) {
+    if (ctx.stop_requested) return false;
+    const std::string stem = u.name.stem();
+    const std::string rel = rel_join(listing.rel_dir, u.entry.name);
+    auto prev = prev_by_stem.find(stem);
+    const PrevUnit* p = prev == prev_by_stem.end() ? nullptr : &prev->second;
+    std::string status;
+    std::string version = std::to_string(current_root_) + ":" + stem;
+
+    bool known_content =
+        p && p->state.status != kWaiting && p->state.status != kUnreadable && same_content(p->state, u.entry);
+    if (known_content && p->state.status != kQuarantined) {
+      status = p->state.status;  // the same version, perhaps renamed: nothing to send again
+    } else if (known_content) {
+      status = kQuarantined;
+    } else {
+      if (p && p->state.status == kIngested) {
+        log::warning("source " + name() + ": " + util::display_name(rel) + " was rewritten in place after it was read; "
+                     "its new content is taken as a new version");
+        version += "#" + std::to_string(u.entry.mtime_ns);
+      }
+      if (u.name.flag == Flag::superseded) {
+        status = kHistory;
+      } else if (u.name.flag == Flag::deleted) {
+        status = kCancel;
+      } else if (!u.stable) {
+        status = kWaiting;
+        ++ctx.stats.waiting;
+      } else if (std::string refused = refusal(u.entry); !refused.empty()) {  // never opened
+        ctx.sink.quarantine_by_reference(rel, refused, u.entry.size);
+        ++ctx.stats.quarantined;
+        status = kQuarantined;
+      } else {
+        Upsert up = make_upsert(u, rel, current_root_);
+        if (up.file_error) {
+          status = unreadable(state_dir, known, u.entry, *up.file_error, ctx);
+        } else if (!up.draft) {
+          status = quarantine_when_stable(listing.abs_dir / u.entry.name, rel, u.entry, up.quarantine_reason,
+                                          p ? &p->state : nullptr, ctx);
+        } else {
+          up.draft->version = version;
+          try {  // a failure of the spool itself is not the file's: it ends the poll
+            if (!up.visit_date.empty()) ctx.sink.visit(up.draft->patient_id, up.draft->key, up.visit_date);
+            ctx.sink.record(*up.draft);
+            status = kIngested;
+            ++ctx.stats.ingested;
+            ctx.stats.bytes += u.entry.size;
+          } catch (const SourceFileError& e) {
+            status = unreadable(state_dir, known, u.entry, e, ctx);
+          }
+        }
+      }
+    }
+    if (status == kWaiting || status == kUnreadable) settled = false;
+    if (status != kUnreadable)
+      dirpoll::note_readable(name(), known, u.entry.name, listing.abs_dir / u.entry.name);
+    if (p && p->state.name != u.entry.name && !present.count(p->state.name))
+      ctx.state.erase_unit(state_dir, p->state.name);
+    ctx.state.put_unit(state_dir, {u.entry.name, u.entry.size, u.entry.mtime_ns, u.entry.ctime_ns, status});
+  }
+
+  for (const auto& [key, group] : by_key) {
+    bool was_live = false, now_live = false;
+    const FoundUnit* newest_cancel = nullptr;
+    for (const auto* u : group) {
+      auto prev = prev_by_stem.find(u->name.stem());
+      if (prev != prev_by_stem.end() && prev->second.flag == '1' && prev->second.state.status == kIngested)
+        was_live = true;
+      if (u->name.flag == Flag::current) now_live = true;
+      if (u->name.flag == Flag::deleted && (!newest_cancel || u->name.stem() > newest_cancel->name.stem()))
+        newest_cancel = u;
+    }
+    if (!was_live || now_live || !newest_cancel) continue;
+    RecordDraft del;
+    del.source = name();
+    del.key = key;
+    del.version = std::to_string(current_root_) + ":" + key + "#deleted#" + newest_cancel->name.stem();
+    del.patient_id = newest_cancel->name.patient_id;
+    del.kind = newest_cancel->name.kind;
+    del.path = rel_join(listing.rel_dir, newest_cancel->entry.name);
+    del.event = Event::remove;
+    ctx.sink.record(del);
+  }
+
+  for (const auto& [n, u] : prev_by_name)
+    if (!present.count(n)) ctx.state.erase_unit(state_dir, n);
+  return settled;
+}
+
+std::optional<std::vector<ContentPart>> TreeSource::locate(std::string_view path, std::string_view version) const {
+  auto colon = version.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::size_t root = std::stoul(std::string(version.substr(0, colon)));
+  if (root >= options_.roots.size()) return std::nullopt;
+  // "<root>:<stem>", plus "#<mtime ns>" for a file rewritten in place. Names are bytes and a stem
+  // may hold '#' itself: the whole stem is tried first, then without a trailing "#<digits>".
+  const std::string_view full = version.substr(colon + 1);
+  std::vector<std::string_view> stems{full};
+  const auto hash = full.rfind('#');
+  if (hash != std::string_view::npos && hash + 1 < full.size() &&
+      full.find_first_not_of("0123456789", hash + 1) == std::string_view::npos)
+    stems.push_back(full.substr(0, hash));
+  fs::path dir = options_.roots[root] / fs::path(std::string(path)).parent_path();
+  for (std::string_view stem : stems)
+    for (char flag : {'1', '2', '0'}) {
+      fs::path candidate = dir / (std::string(stem) + "_" + flag);
+      if (dirpoll::entry_at(candidate)) return parts_at(candidate);
+    }
+  return std::nullopt;
+}
+
+}  // namespace sennen::ssmix2

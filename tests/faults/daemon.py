@@ -1,0 +1,165 @@
+"""One run of sennen-edged under the campaign: started with `--log-level debug`, its log read as it
+is written, killed with SIGKILL, and where the kill landed told from the log.
+
+How a kill is classified: the worker logs "stage <name>" as each step of a cycle begins
+(daemon/util/log.hpp, log::stage), so the last such line before the kill names the step the worker
+was in: start (no line yet: loading the config, opening the spool), start-up (recovery), stop-list,
+walk (a source's poll between commits, named per source), ingest-commit, qr-find, qr-retrieve,
+release, seal, sign, seal-commit, deliver, marker, record-delivery, heartbeat or idle. Independently,
+a DICOM association is open when the SCP logged "association of ... open" without its "closed".
+The daemon flushes each line with one write(2) before going on, so a line written before the kill
+is in the pipe; the kill can only come later than the line says, never earlier."""
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import common
+
+STAGE = re.compile(r"^(?:<\d>)?debug: stage ([a-z-]+)(?:: (.*))?$")
+ASSOC = re.compile(r"^(?:<\d>)?debug: DICOM SCP .*: association of .* (open|closed)$")
+
+
+class Daemon:
+    def __init__(self, config, log_path, once=False, crash_at=None, crash_signal="KILL", extra_env=None):
+        self.log_path = log_path
+        self.note = log_path + ".crash-note"
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        env["TCP_NODELAY"] = "1"  # DICOM: Debian's DCMTK leaves Nagle on (harness notes, section 3)
+        if crash_at:
+            env["LD_PRELOAD"] = common.CRASHPOINT
+            env["SENNEN_CRASH_AT"] = crash_at
+            env["SENNEN_CRASH_NOTE"] = self.note
+            env["SENNEN_CRASH_SIGNAL"] = crash_signal
+        env.update(extra_env or {})
+        cmd = [common.EDGED, "--config", config, "--log-level", "debug"] + (["--once"] if once else [])
+        self.lock = threading.Condition()
+        self.stage, self.detail = "start", ""
+        self.stage_counts = {}
+        self.assoc_open = 0
+        self.lines = []
+        self.log = open(log_path, "a", encoding="utf-8", errors="replace")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.PIPE, env=env)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            self.log.write(line + "\n")
+            m = STAGE.match(line)
+            a = ASSOC.match(line) if not m else None
+            with self.lock:
+                self.lines.append(line)
+                if m:
+                    self.stage, self.detail = m.group(1), m.group(2) or ""
+                    self.stage_counts[self.stage] = self.stage_counts.get(self.stage, 0) + 1
+                elif a:
+                    self.assoc_open += 1 if a.group(1) == "open" else -1
+                self.lock.notify_all()
+        self.log.flush()
+
+    def wait_stage(self, name, timeout, nth=1):
+        """True once `stage <name>` was logged nth times by this run (False: timeout or exit)."""
+        end = time.monotonic() + timeout
+        with self.lock:
+            while self.stage_counts.get(name, 0) < nth:
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return False
+                self.lock.wait(min(left, 0.05))
+            return True
+
+    def wait_text(self, text, timeout):
+        """True once a line holding `text` was logged by this run (False: timeout or exit)."""
+        end = time.monotonic() + timeout
+        seen = 0
+        with self.lock:
+            while True:
+                if any(text in line for line in self.lines[seen:]):
+                    return True
+                seen = len(self.lines)
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return False
+                self.lock.wait(min(left, 0.05))
+
+    def where(self):
+        """(worker stage, detail, whether a DICOM association is open) as of now."""
+        with self.lock:
+            return self.stage, self.detail, self.assoc_open > 0
+
+    def stopped(self):
+        """True while the process is stopped (SIGSTOP: by us, or by a crash point)."""
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+        except OSError:
+            return False
+
+    def freeze(self):
+        """SIGSTOP, and wait until the process is stopped: from then on it changes nothing. Returns
+        where it was, or None when it had already ended."""
+        if self.proc.poll() is not None:
+            return None
+        self.proc.send_signal(signal.SIGSTOP)
+        while not self.stopped():
+            if self.proc.poll() is not None:
+                return None
+            time.sleep(0.0005)
+        return self.where()
+
+    def kill(self):
+        """SIGKILL now; returns where it landed, or None when the process had already ended."""
+        if self.proc.poll() is not None:
+            return None
+        landed = self.where()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.reader.join()
+        return landed
+
+    def wait(self, timeout=None):
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self.reader.join()
+        return rc
+
+    def crash_note(self):
+        try:
+            with open(self.note, encoding="utf-8") as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+
+    def stop(self, timeout=120):
+        """SIGTERM, as systemd stops the service; returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait(timeout)
+        if rc is None:
+            self.proc.kill()
+            rc = self.wait()
+        self.close()
+        return rc
+
+    def close(self):
+        self.log.close()
+        self.proc.stderr.close()
+
+    def text(self):
+        self.log.flush()
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+def landed_name(landed):
+    stage, detail, _assoc = landed
+    if stage == "walk" and detail:
+        return "walk (%s)" % detail.split(",")[0]
+    return stage

@@ -1,0 +1,206 @@
+"""What the receiver must hold after a campaign, and the check of what it does hold.
+
+Ground truth: the synthetic hospital's expected.json as it is at the end (every version of every
+record, with its bytes' hash), the history of its mutation rounds (when a new visit made a patient
+notified), and the stop list's history (stoplist.StopList: from when to when each patient was
+stopped). A batch left the box when its commit marker was written (the marker's mtime at the
+receiver); an abandoned batch (its .cms there, no marker: voided after a crash) at its .cms's mtime.
+
+Checked, over every batch the receiver holds:
+- corrupt: a batch that does not decrypt, verify or match its manifest and marker; a record whose
+  bytes are not those of any version of its key in the tree (the tree is the truth, byte-exact);
+- duplicated: the same (source, key, sha256) in two committed batches (docs/batch-format.md's
+  identity of a record);
+- leaked: a record of a patient who was on the stop list (since their ID appeared in the file,
+  until an operator released them) or not yet notified (no visit on or after notice_start at least
+  wait_days before that day in Asia/Tokyo, or before the mutation round that recorded the visit)
+  at the moment it left;
+- lost or wrong: replaying the committed batches in order (upsert/delete per key), every key of a
+  patient who may be sent at the end holds its current version's bytes, a key whose versions were
+  all cancelled holds nothing, or a delete once it had been sent;
+- withdrawals: exactly one per stop episode (an ID added while the patient was not stopped);
+- nothing of the quarantined files (misplaced, junk) ever left.
+"""
+import datetime as dt
+import json
+import os
+import subprocess
+
+import common
+import harness
+
+JST = dt.timezone(dt.timedelta(hours=9))
+SCRATCH = "/dev/shm"
+
+
+def jst_day(t_ns):
+    return dt.datetime.fromtimestamp(t_ns / 1e9, JST).date()
+
+
+def batch_seq(batch_id):
+    return int(batch_id.rsplit("-", 1)[1])
+
+
+class Delivered:
+    """Every batch under the receiver's folder, decrypted and checked by sennen-verify-batches."""
+
+    def __init__(self, export, pki, keep=None):
+        cmd = [harness.VERIFY, "--json", "--key", os.path.join(pki, "central.key"), "--cert",
+               os.path.join(pki, "central.crt"), "--ca", os.path.join(pki, "ca.crt")]
+        if keep:
+            cmd += ["--keep", keep]
+        self.committed, self.abandoned, self.corrupt = [], [], []
+        if not any(n.endswith(".cms") for _r, _d, fs in os.walk(export) for n in fs):
+            return
+        # Its scratch (every batch taken apart) in RAM when there is a tmpfs: tens of thousands of
+        # small files otherwise cost more to delete than the whole check.
+        env = dict(os.environ, TMPDIR=SCRATCH) if os.path.isdir(SCRATCH) else None
+        r = subprocess.run(cmd + [export], capture_output=True, text=True, env=env)
+        if not r.stdout.strip():
+            raise common.CampaignError("sennen-verify-batches printed nothing: " + r.stderr[-2000:])
+        for b in json.loads(r.stdout):
+            marker = b["file"][:-4] + ".json"
+            only_unmarked = b["problems"] == ["commit marker (.json) missing: the batch may be incomplete"]
+            if b["verified"]:
+                b["left_at"] = os.stat(marker).st_mtime_ns
+                self.committed.append(b)
+            elif only_unmarked and "manifest" in b:
+                b["left_at"] = os.stat(b["file"]).st_mtime_ns
+                self.abandoned.append(b)
+            else:
+                self.corrupt.append(b)
+        self.committed.sort(key=lambda b: batch_seq(b["manifest"]["batch_id"]))
+
+
+class Problems:
+    KINDS = ("corrupt", "duplicated", "leaked", "lost", "wrong", "withdrawals")
+
+    def __init__(self):
+        self.items = {k: [] for k in self.KINDS}
+
+    def add(self, kind, what):
+        self.items[kind].append(what)
+
+    def count(self, kind):
+        return len(self.items[kind])
+
+    def total(self):
+        return sum(len(v) for v in self.items.values())
+
+    def summary(self, limit=5):
+        out = []
+        for k, v in self.items.items():
+            if v:
+                out.append("%s: %d, e.g. %s" % (k, len(v), "; ".join(str(x) for x in v[:limit])))
+        return "\n".join(out)
+
+
+class Oracle:
+    def __init__(self, hospital, stop_list, mutation_starts):
+        self.h = hospital
+        # Read as it is (Hospital.expected() refuses a file from another day; a long campaign may
+        # cross midnight in Asia/Tokyo, and the wait periods are judged per delivery day here).
+        with open(hospital.path("expected.json"), encoding="utf-8") as f:
+            self.exp = json.load(f)
+        self.stops = stop_list
+        self.wait_days = self.exp["wait_days"]
+        # patient -> time from which a mutation round's new visit may have made them notified
+        self.visit_recorded = {}
+        for rnd in self.exp.get("mutation_history", []):
+            started = mutation_starts[rnd["round"] - 1]
+            for m in rnd["mutations"]:
+                if m["type"] == "new_visit":
+                    self.visit_recorded[m["patient_id"]] = started
+        self.versions = {}  # (source, key) -> [entries of expected.json], every version
+        for f in self.exp["files"]:
+            if "key" in f:
+                self.versions.setdefault((f["source"], f["key"]), []).append(f)
+        self.special = set(self.exp.get("special", {}).values())
+        self.key_of_pid = {pid: harness.canonical(pid) for pid in self.exp["patients"]}
+        self.pid_of_key = {k: pid for pid, k in self.key_of_pid.items()}
+
+    def notified_at(self, pid, t_ns):
+        p = self.exp["patients"].get(pid)
+        if not p or not p.get("first_notified_visit"):
+            return False
+        if pid in self.visit_recorded and t_ns < self.visit_recorded[pid]:
+            return False
+        first = dt.date.fromisoformat(p["first_notified_visit"])
+        return (jst_day(t_ns) - first).days >= self.wait_days
+
+    def may_leave(self, patient_key, t_ns):
+        pid = self.pid_of_key.get(patient_key)
+        return pid is not None and not self.stops.stopped_at(patient_key, t_ns) and self.notified_at(pid, t_ns)
+
+    def check(self, delivered, end_ns, extra_keys=None):
+        """Problems found; `extra_keys` {(source, key)} are records checked elsewhere (DICOM)."""
+        pr = Problems()
+        for b in delivered.corrupt:
+            pr.add("corrupt", "%s: %s" % (os.path.basename(b["file"]), "; ".join(b["problems"])[:300]))
+        seen = {}
+        for b in delivered.committed + delivered.abandoned:
+            committed = b in delivered.committed
+            for r in b["manifest"]["records"]:
+                where = "%s in %s" % (r["path"], b["manifest"]["batch_id"])
+                if not self.may_leave(r["patient_key"], b["left_at"]):
+                    pr.add("leaked", "%s of patient %s (stopped or not notified then)" % (where, r["patient_key"]))
+                if r["path"] in self.special:
+                    pr.add("leaked", "%s: a quarantined file" % where)
+                if r["event"] != "upsert":
+                    continue
+                ident = (r["source"], r["key"], r["sha256"])
+                if committed:
+                    if ident in seen:
+                        pr.add("duplicated", "%s (also in %s)" % (where, seen[ident]))
+                    seen[ident] = b["manifest"]["batch_id"]
+                if extra_keys is not None and (r["source"], r["key"]) in extra_keys:
+                    continue
+                if not any(harness.same_bytes(r, v) for v in self.versions.get((r["source"], r["key"]), [])):
+                    pr.add("corrupt", "%s: bytes of no version of %s in the tree" % (where, r["key"]))
+        self._central_state(delivered, end_ns, pr, extra_keys or set())
+        self._withdrawals(delivered, pr)
+        return pr
+
+    def _central_state(self, delivered, end_ns, pr, extra_keys):
+        """The central side's view after applying every committed batch in order."""
+        state = {}  # (source, key) -> last record
+        for b in delivered.committed:
+            for r in b["manifest"]["records"]:
+                state[(r["source"], r["key"])] = r
+        for sk, versions in self.versions.items():
+            current = [v for v in versions if v["status"] == "current"]
+            pid = versions[0]["patient_id"]
+            key = self.key_of_pid.get(pid)
+            if not key or self.stops.stopped_now(key) or not self.notified_at(pid, end_ns):
+                continue  # nothing owed (what left before a stop is checked as a leak, not here)
+            got = state.get(sk)
+            if current:
+                if got is None:
+                    pr.add("lost", "%s:%s (current %s)" % (sk[0], sk[1], current[0]["path"]))
+                elif got["event"] != "upsert" or not harness.same_bytes(got, current[0]):
+                    pr.add("wrong", "%s:%s holds %s %s, not the current version %s" %
+                           (sk[0], sk[1], got["event"], got.get("path"), current[0]["path"]))
+            elif got is not None and got["event"] == "upsert":
+                pr.add("wrong", "%s:%s was cancelled in the tree but the receiver still holds %s" %
+                       (sk[0], sk[1], got["path"]))
+        for sk, got in state.items():
+            if sk not in self.versions and sk not in extra_keys:
+                pr.add("wrong", "%s:%s is not a record of the tree" % sk)
+
+    def _withdrawals(self, delivered, pr):
+        got = {}
+        for b in delivered.committed:
+            for w in b["manifest"]["withdrawals"]:
+                got[w["patient_key"]] = got.get(w["patient_key"], 0) + 1
+        for key in set(got) | set(self.stops.episodes):
+            want = self.stops.episodes_of(key)
+            if got.get(key, 0) != want:
+                pr.add("withdrawals", "patient %s: %d withdrawal(s) sent, %d stop episode(s)" %
+                       (key, got.get(key, 0), want))
+
+    def counts(self, delivered):
+        recs = [r for b in delivered.committed for r in b["manifest"]["records"]]
+        return {"batches": len(delivered.committed), "abandoned batches": len(delivered.abandoned),
+                "records": sum(r["event"] == "upsert" for r in recs),
+                "deletes": sum(r["event"] == "delete" for r in recs),
+                "withdrawals": sum(len(b["manifest"]["withdrawals"]) for b in delivered.committed)}
