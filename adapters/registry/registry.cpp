@@ -5,7 +5,7 @@
 #include "adapters/destinations/s3/s3_destination.hpp"
 #include "adapters/sources/dicom_qr/qr_source.hpp"
 #include "adapters/sources/dicom_scp/scp_source.hpp"
-#include "adapters/sources/ssmix2/options.hpp"
+#include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
 #include "daemon/util/error.hpp"
 

@@ -208,7 +208,6 @@ class Spool {
   // Patient keys with records inside a batch.
   std::set<std::string> batch_patients(std::string_view batch_id);
   std::vector<StoredRecord> batch_records(std::string_view batch_id);
-  std::vector<Withdrawal> batch_withdrawals(std::string_view batch_id);
   // Reads a stored part's bytes sequentially, in constant memory.
   class PartReader {
    public:

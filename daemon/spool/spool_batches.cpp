@@ -92,15 +92,6 @@ std::vector<Withdrawal> Spool::pending_withdrawals() {
   return out;
 }
 
-std::vector<Withdrawal> Spool::batch_withdrawals(std::string_view batch_id) {
-  sqlite::Statement q(*db_,
-                      "SELECT id, patient_key, effective_at FROM gate_withdrawals WHERE batch_id = ?1 ORDER BY id");
-  q.bind(1, batch_id);
-  std::vector<Withdrawal> out;
-  while (q.step()) out.push_back({q.column_int(0), q.column_text(1), q.column_int(2)});
-  return out;
-}
-
 std::int64_t Spool::next_batch_seq() {
   sqlite::Statement q(*db_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM spool_batches");
   q.step();

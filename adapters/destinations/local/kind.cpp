@@ -14,7 +14,9 @@ const adapters::DestinationKind& local_kind() {
        }},
       [](const config::Config& config) {
         return make_local_destination(config.destination.options_as<LocalKeys>().path, config.site.id);
-      }};
+      },
+      /*check_file=*/nullptr,  // names no file
+      /*probe=*/nullptr};      // check_access() tries the folder itself
   return kind;
 }
 

@@ -54,7 +54,8 @@ const adapters::SourceKind& scp_kind() {
         o.max_incoming = k.storage.max_incoming;
         o.patient_id = k.storage.patient_id;
         return make_dicom_scp_source(std::move(o));
-      }};
+      },
+      /*probe=*/nullptr};  // its peers call in; there is no one to probe
   return kind;
 }
 

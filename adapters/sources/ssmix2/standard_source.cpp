@@ -1,6 +1,6 @@
 #include "adapters/sources/ssmix2/standard_source.hpp"
 
-#include "adapters/sources/ssmix2/hl7_header.hpp"
+#include "adapters/sources/ssmix2_common/hl7_header.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/core/patient_id.hpp"
 #include "daemon/util/fd.hpp"

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "adapters/kind.hpp"
-#include "adapters/sources/ssmix2/tree_source.hpp"
+#include "adapters/sources/ssmix2_common/tree_source.hpp"
 
 namespace sennen::ssmix2 {
 

@@ -1,6 +1,6 @@
-// type: ssmix2-extended: the SS-MIX2 keys (adapters/sources/ssmix2/options.hpp) with the larger
+// type: ssmix2-extended: the SS-MIX2 keys (adapters/sources/ssmix2_common/tree_options.hpp) with the larger
 // record limit documents and images need.
-#include "adapters/sources/ssmix2/options.hpp"
+#include "adapters/sources/ssmix2_common/tree_options.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
 
 namespace sennen::ssmix2 {

@@ -10,7 +10,7 @@
 #include "adapters/destinations/https/https_destination.hpp"
 #include "adapters/destinations/local/local_destination.hpp"
 #include "adapters/destinations/s3/s3_destination.hpp"
-#include "adapters/sources/ssmix2/options.hpp"
+#include "adapters/sources/ssmix2_common/tree_options.hpp"
 #include "daemon/config/config.hpp"
 #include "tests/support/configuration.hpp"
 #include "tests/support/temp_dir.hpp"

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "adapters/sources/ssmix2/hl7_header.hpp"
-#include "adapters/sources/ssmix2/naming.hpp"
+#include "adapters/sources/ssmix2_common/hl7_header.hpp"
+#include "adapters/sources/ssmix2_common/naming.hpp"
 
 namespace sennen::ssmix2::test {
 

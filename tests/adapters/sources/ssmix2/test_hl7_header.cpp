@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "adapters/sources/ssmix2/hl7_header.hpp"
-#include "adapters/sources/ssmix2/naming.hpp"
+#include "adapters/sources/ssmix2_common/hl7_header.hpp"
+#include "adapters/sources/ssmix2_common/naming.hpp"
 #include "tests/adapters/sources/ssmix2/exercise.hpp"
 #include "tests/support/temp_dir.hpp"
 

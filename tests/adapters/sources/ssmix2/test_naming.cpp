@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/sources/ssmix2/naming.hpp"
+#include "adapters/sources/ssmix2_common/naming.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;

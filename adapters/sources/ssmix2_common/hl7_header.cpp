@@ -1,4 +1,4 @@
-#include "adapters/sources/ssmix2/hl7_header.hpp"
+#include "adapters/sources/ssmix2_common/hl7_header.hpp"
 
 #include <cstdio>
 

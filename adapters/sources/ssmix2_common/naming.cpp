@@ -1,4 +1,4 @@
-#include "adapters/sources/ssmix2/naming.hpp"
+#include "adapters/sources/ssmix2_common/naming.hpp"
 
 #include <chrono>
 #include <vector>

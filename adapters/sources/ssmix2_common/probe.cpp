@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "adapters/sources/dirpoll/walker.hpp"
-#include "adapters/sources/ssmix2/options.hpp"
+#include "adapters/sources/ssmix2_common/tree_options.hpp"
 
 namespace sennen::ssmix2 {
 namespace {

@@ -1,4 +1,4 @@
-#include "adapters/sources/ssmix2/tree_source.hpp"
+#include "adapters/sources/ssmix2_common/tree_source.hpp"
 
 #include <map>
 #include <set>

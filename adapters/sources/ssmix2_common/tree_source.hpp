@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "adapters/sources/dirpoll/walker.hpp"
-#include "adapters/sources/ssmix2/naming.hpp"
+#include "adapters/sources/ssmix2_common/naming.hpp"
 #include "daemon/core/source.hpp"
 
 namespace sennen::ssmix2 {

@@ -1,6 +1,5 @@
-#include "adapters/sources/ssmix2/options.hpp"
+#include "adapters/sources/ssmix2_common/tree_options.hpp"
 
-#include "adapters/sources/ssmix2/standard_source.hpp"
 #include "daemon/config/reader.hpp"
 
 namespace sennen::ssmix2 {
@@ -39,17 +38,6 @@ std::shared_ptr<const config::SourceOptions> read_tree_options(const config::Sec
 TreeSourceOptions tree_source_options(const config::Source& source) {
   const auto& o = source.options_as<TreeOptions>();
   return {source.name, o.roots, o.stable_after, o.max_record_bytes, o.allow_hard_links, o.cross_filesystems};
-}
-
-const adapters::SourceKind& standard_kind() {
-  static const adapters::SourceKind kind{
-      {"ssmix2", "standardized storage 標準化ストレージ", kTreeKeys,
-       [](const config::Section& s) { return read_tree_options(s, kMaxRecordBytesStandard); }},
-      [](const config::Source& source, const config::Config&) {
-        return make_standard_source(tree_source_options(source));
-      },
-      probe_tree};
-  return kind;
 }
 
 }  // namespace sennen::ssmix2

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "adapters/kind.hpp"
-#include "adapters/sources/ssmix2/tree_source.hpp"
+#include "adapters/sources/ssmix2_common/tree_source.hpp"
 #include "daemon/config/catalog.hpp"
 
 namespace sennen::config {
@@ -47,7 +47,5 @@ TreeSourceOptions tree_source_options(const config::Source& source);
 
 // Doctor's look at each root (adapters/kind.hpp SourceKind::probe), both types.
 void probe_tree(const config::Source& source, const config::Config& config, adapters::Findings& out);
-
-const adapters::SourceKind& standard_kind();  // type: ssmix2
 
 }  // namespace sennen::ssmix2
