@@ -50,7 +50,7 @@ CmsSealStream::CmsSealStream(const SealingKeys::Impl& keys, const util::Fd& fd, 
 }
 
 void CmsSealStream::fail(const std::string& what) {
-  std::string why = openssl_errors();
+  std::string why = openssl::errors();
   throw Error("sealing " + path_.string() + ": " + what + (why.empty() ? "" : " (OpenSSL: " + why + ")"));
 }
 

@@ -1,44 +1,23 @@
 #pragma once
-// Private to the batcher: owning wrappers for the OpenSSL and libarchive handles it uses, and a
-// helper that turns the OpenSSL error queue into text for messages. Not part of the public API.
+// Private to the batcher: the OpenSSL handles it uses (daemon/util/openssl.hpp) under short names,
+// and the owning libarchive handle. Not part of the public API.
 #include <archive.h>
-#include <openssl/bio.h>
-#include <openssl/cms.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include <memory>
-#include <string>
+
+#include "daemon/util/openssl.hpp"
 
 namespace sennen::batcher::detail {
 
-struct BioFreeAll {  // a BIO chain is owned through its top: freeing it frees every layer below
-  void operator()(BIO* b) const { BIO_free_all(b); }
-};
-struct CmsFree {
-  void operator()(CMS_ContentInfo* c) const { CMS_ContentInfo_free(c); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct X509StackFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
-};
 struct ArchiveWriteFree {
   void operator()(struct archive* a) const { archive_write_free(a); }
 };
 
-using BioPtr = std::unique_ptr<BIO, BioFreeAll>;
-using CmsPtr = std::unique_ptr<CMS_ContentInfo, CmsFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
+using openssl::BioPtr;
+using openssl::CmsPtr;
+using openssl::PkeyPtr;
+using openssl::X509Ptr;
+using openssl::X509StackPtr;
 using ArchivePtr = std::unique_ptr<struct archive, ArchiveWriteFree>;
-
-// Drains the thread's OpenSSL error queue into "reason; reason" (empty when there is none).
-std::string openssl_errors();
 
 }  // namespace sennen::batcher::detail

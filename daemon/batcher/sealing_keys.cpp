@@ -19,17 +19,6 @@ namespace sennen::batcher {
 namespace fs = std::filesystem;
 using namespace detail;
 
-std::string detail::openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
-}
-
 namespace {
 
 constexpr std::size_t kMaxPemFile = 1 << 20;
@@ -69,7 +58,7 @@ X509Ptr parse_cert(const std::string& data, const fs::path& path, std::string_vi
     cert.reset(d2i_X509(nullptr, &p, static_cast<long>(data.size())));
   }
   if (!cert) {
-    std::string why = openssl_errors();
+    std::string why = openssl::errors();
     throw Error(std::string(what) + " " + path.string() +
                 " is not a PEM or DER X.509 certificate; check that the path names the .crt file" +
                 (why.empty() ? "" : " (OpenSSL: " + why + ")"));
@@ -94,7 +83,7 @@ PkeyPtr parse_key(const std::string& data, const fs::path& path) {
     key.reset(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(data.size())));
   }
   if (!key) {
-    std::string why = openssl_errors();
+    std::string why = openssl::errors();
     throw Error("signer key " + path.string() +
                 " is not a PEM or DER private key; check that the path names the .key file" +
                 (why.empty() ? "" : " (OpenSSL: " + why + ")"));
@@ -139,7 +128,7 @@ void check_validity(X509* cert, const fs::path& path, std::string_view what, Tim
 void check_can_sign(X509* cert, EVP_PKEY* key, const fs::path& path) {
   CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, CMS_PARTIAL | CMS_BINARY));
   if (!cms || !CMS_add1_signer(cms.get(), cert, key, EVP_sha256(), CMS_NOSMIMECAP)) {
-    std::string why = openssl_errors();
+    std::string why = openssl::errors();
     throw Error("signer certificate " + path.string() + " cannot make CMS signatures with SHA-256 (OpenSSL: " + why +
                 "); use an RSA or EC (P-256/P-384) certificate");
   }
@@ -148,7 +137,7 @@ void check_can_sign(X509* cert, EVP_PKEY* key, const fs::path& path) {
 void check_can_encrypt_to(X509* cert, const fs::path& path) {
   CmsPtr cms(CMS_AuthEnvelopedData_create(EVP_aes_256_gcm()));
   if (!cms || !CMS_add1_recipient_cert(cms.get(), cert, 0)) {
-    std::string why = openssl_errors();
+    std::string why = openssl::errors();
     throw Error("recipient certificate " + path.string() + " cannot receive CMS encrypted data (OpenSSL: " + why +
                 "); use an RSA or EC certificate");
   }

@@ -9,15 +9,10 @@
 #include <ctime>
 #include <memory>
 
+#include "daemon/util/openssl.hpp"
+
 namespace sennen::telemetry {
 namespace {
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
 
 // The newest OpenSSL error as text (and the queue emptied, so it does not leak into later calls).
 std::string openssl_error() {
@@ -38,12 +33,12 @@ std::int64_t floor_days(std::int64_t seconds) {
 
 CertificateStatus read_certificate(std::string role, const std::filesystem::path& path, std::int64_t now) {
   CertificateStatus s{std::move(role), path, 0, 0, {}};
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_file(path.c_str(), "r"));
+  openssl::BioPtr bio(BIO_new_file(path.c_str(), "r"));
   if (!bio) {
     s.error = "cannot open " + path.string() + ": " + openssl_error();
     return s;
   }
-  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  openssl::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
     s.error = path.string() + " holds no readable PEM certificate: " + openssl_error();
     return s;

@@ -117,6 +117,14 @@ class DiskFullCampaign(crash.CrashCampaign):
         if self.site.mutate_in_background(updates=rng.choice((60, 150))):  # something to ingest while it fills
             self.events.add("EMR-writer rounds (mutate), run while the daemon works")
         d = self.start("disk")
+        try:
+            self.episode(d)
+        except BaseException:
+            d.kill()  # a failed episode leaves no service running behind the campaign
+            raise
+
+    def episode(self, d):
+        rng = self.rng
         aim = rng.choice(DISK_AIMS)
         if not d.wait_stage(aim, timeout=2.5):
             self.missed.add(aim)

@@ -108,9 +108,16 @@ class Site:
             key = self.rng.choice(sorted(self.patient_keys() & retained - in_file))
             self.stops.add(self.pid_of[key], self.rng)
             tally.add("stop list: removed patient added again")
-        else:
+        elif applied:
             self.stops.save_half(self.rng)
             tally.add("stop list: half-written by an editor")
+        else:
+            # Not before the daemon has applied a list once. The product's defence against a list
+            # cut short is that an ID it has seen stays withheld until an operator confirms its
+            # removal; the very first list it reads has no earlier one to be held against, and no
+            # program can tell a first list cut short from a short list (README, "Known limits").
+            self.stops.save()
+            tally.add("stop list: saved again unchanged (no half-write before the first applied list)")
 
     def patient_keys(self):
         return set(self.pid_of)

@@ -10,24 +10,16 @@
 
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
+#include "daemon/util/openssl.hpp"
 
 namespace sennen::destinations {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
+using Bio = openssl::BioPtr;
+using Cert = openssl::X509Ptr;
+using Key = openssl::PkeyPtr;
 
 constexpr std::size_t kMaxTlsFile = 4u << 20;  // a CA bundle of every public CA is about 200 KiB
 
