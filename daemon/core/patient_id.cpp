@@ -40,7 +40,7 @@ std::string_view unwrap(std::string_view s) {
   return s;
 }
 
-bool id_char(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '-'; }
+bool id_char(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; }
 
 char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
@@ -66,8 +66,9 @@ Verdict judge(std::string_view raw) {
       other = true;
     id.push_back(c);
   }
-  if (space_inside) return {std::nullopt, "has a space inside it (an ID is one unbroken run of letters, digits and '-')"};
-  if (other) return {std::nullopt, "contains characters other than letters, digits and '-'"};
+  if (space_inside)
+    return {std::nullopt, "has a space inside it (an ID is one unbroken run of letters, digits, '-' and '_')"};
+  if (other) return {std::nullopt, "contains characters other than letters, digits, '-' and '_'"};
   if (id.size() > kMaxIdLength) return {std::nullopt, "is longer than 64 characters"};
   if (id.find_first_not_of("0123456789") == std::string::npos) {
     std::size_t zeros = id.find_first_not_of('0');

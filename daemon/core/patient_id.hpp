@@ -12,7 +12,12 @@ namespace sennen {
 //  1. full-width ASCII (U+FF01..U+FF5E) -> ASCII; ideographic space U+3000 and NBSP -> space;
 //  2. strip surrounding whitespace, one level of surrounding quotes, and Excel's ="..." wrapping;
 //  3. letters upper-cased;
-//  4. the result must be 1..64 chars of [0-9A-Z-]; otherwise std::nullopt;
+//  4. the result must be 1..64 chars of [0-9A-Z_-]; otherwise std::nullopt. Not allowed, because
+//     a stop list could then no longer tell an ID from something else in its ID column: a space
+//     inside ("1234 山田" would become an ID other than 1234, and patient 1234 would not be
+//     stopped), and other characters, Japanese ones included (a name typed where the ID belongs
+//     would be taken as an ID, silently, instead of stopping every delivery until it is fixed).
+//     A source's ID that breaks this rule is never sent: it cannot be compared with the list;
 //  5. an all-digit ID loses its leading zeros ("0001234" -> "1234"; "000" -> "0"), because
 //     spreadsheets drop them and hospitals zero-pad to different widths.
 // Details of rule 2: "whitespace" is ASCII whitespace (after rule 1); "quotes" are a matching pair

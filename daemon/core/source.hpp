@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,6 +109,14 @@ struct SourceStats {
   // Entries present in the tree that are never opened: symbolic links, devices, FIFOs, sockets,
   // folders on another file system or looping back to a folder above them.
   std::uint64_t skipped = 0;
+  // What a source turned away or could not keep as it came, outside any file of its own (a DICOM
+  // peer refused at association negotiation, an instance a PACS transcoded), by event and peer:
+  // counted since the daemon started (the source keeps the totals) and by the last poll (while
+  // that is not 0 the site reports a problem). E.g. events["association refused"]["CT1"].
+  struct Count {
+    std::uint64_t total = 0, last_poll = 0;
+  };
+  std::map<std::string, std::map<std::string, Count>> events;
 
   void add_unreadable(const std::filesystem::path& path) {
     ++unreadable;

@@ -75,6 +75,8 @@ void Collector::after_cycle(const pipeline::CycleResult& result, const std::set<
     m->records_ingested += st.stats.ingested;
     m->bytes_ingested += st.stats.bytes;
     m->quarantined += st.stats.quarantined;
+    for (const auto& [event, by_peer] : st.stats.events)
+      for (const auto& [peer, n] : by_peer) m->events[event][peer] = n.total;
   }
   auto& d = s_.destination;
   const auto& p = result.progress;

@@ -70,6 +70,12 @@ void sources(Writer& w, const Snapshot& s) {
        [](const SourceMetrics& m) { return static_cast<std::uint64_t>(m.last_success); });
   each("sennen_source_up", "gauge", "1 when the source's last poll succeeded, else 0.",
        [](const SourceMetrics& m) { return std::uint64_t{m.last_success > 0 && m.last_error.empty()}; });
+  w.family("sennen_source_events_total", "counter",
+           "What a source turned away or could not keep as it came, by event and peer (heartbeat sources[].events).");
+  for (const auto& m : s.sources)
+    for (const auto& [event, by_peer] : m.events)
+      for (const auto& [peer, n] : by_peer)
+        w.sample(Labels{{"source", m.name}, {"type", m.type}, {"event", event}, {"peer", peer}}, n);
 }
 
 void destination(Writer& w, const Snapshot& s) {

@@ -3,6 +3,7 @@
 // state read after the last cycle. Plain data, copied out of the Collector under its mutex, so
 // the HTTP side never touches the spool or the pipeline.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct SourceMetrics {
   std::uint64_t records_ingested = 0, bytes_ingested = 0, quarantined = 0;  // totals of successful polls
   std::int64_t last_poll = 0, last_success = 0;  // unix seconds, 0 = never
   std::string last_error;                        // of the last poll, "" when it succeeded
+  // SourceStats::events totals since the service started: event -> peer -> count.
+  std::map<std::string, std::map<std::string, std::uint64_t>> events;
 };
 
 struct DestinationMetrics {

@@ -20,6 +20,12 @@ std::vector<Problem> assess(const HeartbeatInput& in) {
                             " path(s) cannot be read by the service user and are skipped (the rest flows; they are "
                             "tried again every poll): grant read and execute on folders, read on files "
                             "(`sennen-edgectl status` on the box names them)");
+    for (const auto& [event, by_peer] : s.stats.events)
+      for (const auto& [peer, n] : by_peer)
+        if (n.last_poll > 0)
+          add("source_event", "source " + s.name + ": " + event + " '" + peer + "': " + std::to_string(n.last_poll) +
+                                  " since the previous poll (" + std::to_string(n.total) +
+                                  " since the daemon started); the service log says why each time");
   }
   if (!in.gate.paused_reason.empty()) add("stop_list", in.gate.paused_reason);
   if (!in.gate.attention.empty()) add("stop_list_retained", in.gate.attention);

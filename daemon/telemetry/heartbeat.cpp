@@ -31,6 +31,9 @@ json certificates_json(const std::vector<CertificateStatus>& certs) {
 std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
   json sources = json::array();
   for (const auto& s : in.sources) {
+    json events = json::object();
+    for (const auto& [event, by_peer] : s.stats.events)
+      for (const auto& [peer, n] : by_peer) events[event][peer] = {{"total", n.total}, {"last_poll", n.last_poll}};
     sources.push_back({{"name", s.name},
                        {"type", s.type},
                        {"last_poll", time_or_null(s.last_poll)},
@@ -42,6 +45,7 @@ std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
                        {"unreadable", s.stats.unreadable},
                        {"unreadable_paths", audience == Audience::box ? json(s.stats.unreadable_paths) : json(nullptr)},
                        {"skipped", s.stats.skipped},
+                       {"events", std::move(events)},
                        {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)}});
   }
   json problems = json::array();

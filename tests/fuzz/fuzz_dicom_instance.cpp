@@ -3,9 +3,10 @@
 // and the gate's canonical form, as the dicom-scp receiver and the dicom-qr poll do.
 // DCMTK is Debian's uninstrumented library: the fuzzer is guided by our code only.
 // Properties: a usable instance has four safe UIDs (1..64 digits and dots, no empty component:
-// nothing else may become a file name), a trimmed non-empty PatientID and a StudyDate that is
-// empty or 8 digits; an unusable one says why; the PatientID mapping never changes the canonical
-// patient key of an all-digit ID.
+// nothing else may become a file name), a trimmed PatientID (empty when missing: the receiver
+// holds such an instance as unattributable) and a StudyDate that is empty or 8 digits; an
+// unusable one says why; the PatientID mapping never changes the canonical patient key of an
+// all-digit ID, and an empty PatientID is never a usable one.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -42,14 +43,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::require(dicom::is_safe_uid(*uid) && uid->find_first_not_of("0123456789.") == std::string::npos &&
                       uid->size() <= 64 && uid->find("..") == std::string::npos,
                   "an instance with a UID that is not safe to name a file");
-  fuzz::require(!in.patient_id.empty() && in.patient_id.front() != ' ' && in.patient_id.back() != ' ',
-                "PatientID empty or not trimmed");
+  fuzz::require(in.patient_id.empty() || (in.patient_id.front() != ' ' && in.patient_id.back() != ' '),
+                "PatientID not trimmed");
   fuzz::require(in.study_date.empty() || (in.study_date.size() == 8 && all_digits(in.study_date)),
                 "StudyDate is neither empty nor 8 digits");
 
   for (const dicom::PatientIdMapping mapping : {dicom::PatientIdMapping{false, 0}, dicom::PatientIdMapping{true, 0},
                                                 dicom::PatientIdMapping{true, 10}, dicom::PatientIdMapping{false, 8}}) {
     const std::string mapped = dicom::map_patient_id(in.patient_id, mapping);
+    fuzz::require(!in.patient_id.empty() || !canonical_patient_id(mapped), "an empty PatientID judged usable");
     fuzz::require(canonical_patient_id(mapped).has_value() == patient_id_problem(mapped).empty(),
                   "the gate's two judgements of a PatientID disagree");
     if (!all_digits(in.patient_id)) {

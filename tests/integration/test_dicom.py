@@ -21,12 +21,13 @@ import time
 import unittest
 import urllib.request
 
-from harness import EDGED, VERIFY, Hospital, canonical
+from harness import BINARY_DIR, EDGED, VERIFY, Hospital, canonical
 
 CLONE_NEWNET = 0x40000000
 ORTHANC_DICOM, ORTHANC_HTTP, SCP_PORT = 14242, 18042, 11112
 UID_ROOT = "1.2.826.0.1.3680043.9.7437."
-NODELAY = dict(os.environ, TCP_NODELAY="1")  # Debian's DCMTK leaves Nagle on (harness notes §3)
+NODELAY = dict(os.environ, TCP_NODELAY="1")
+EDGECTL = os.path.join(BINARY_DIR, "tools/edgectl/sennen-edgectl")  # Debian's DCMTK leaves Nagle on (harness notes §3)
 
 
 def setUpModule():
@@ -355,6 +356,45 @@ class DicomTest(unittest.TestCase):
         self.assertEqual(rec["kind"], "DICOM-C\\xffT")
         self.assertEqual(base64.b64decode(rec["kind_b64"]), b"DICOM-C\xffT")
         self.assertEqual(base64.b64decode(rec["attributes"]["modality_b64"]), b"C\xffT")
+
+    def test_peers_turned_away_at_negotiation_are_counted_in_the_heartbeat_and_status(self):
+        """An AE title we do not allow, and an allowed one offering only a query model (no storage
+        class): each logged, and counted per calling AE title in the heartbeat's sources[].events,
+        which `sennen-edgectl status` shows; the push itself still arrives."""
+        a = self.eligible[0]
+        pushed = dict([self.instance(a, 21, 1, 1, "20240701")])
+        self.add_sources(SCP_SOURCE.replace("    min_free: 1MiB\n", "    min_free: 1MiB\n    poll_interval: 1s\n"))
+        seen = {}
+
+        def refusals():
+            r = subprocess.run(["echoscu", "-aet", "INTRUDER", "-aec", "SENNEN", "127.0.0.1", str(SCP_PORT)],
+                               capture_output=True, env=NODELAY)
+            self.assertNotEqual(r.returncode, 0)
+            subprocess.run(["findscu", "-S", "-aet", "CT1", "-aec", "SENNEN", "-k", "QueryRetrieveLevel=STUDY",
+                            "127.0.0.1", str(SCP_PORT)], capture_output=True, env=NODELAY)
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    events = {x["name"]: x.get("events", {}) for x in self.h.heartbeat()["sources"]}["modality"]
+                except (OSError, ValueError, KeyError):
+                    events = {}
+                if ("INTRUDER" in events.get("associations refused from", {}) and
+                        "CT1" in events.get("presentation contexts refused for", {})):
+                    break
+                self.assertLess(time.monotonic(), deadline, "the heartbeat did not count the refusals")
+                time.sleep(0.3)
+            seen["events"] = events
+            seen["status"] = subprocess.run([EDGECTL, "status", "--config", self.h.config], capture_output=True,
+                                            text=True).stdout
+
+        log = self.push([v["path"] for v in pushed.values()], also=refusals)
+        self.assertEqual(seen["events"]["associations refused from"]["INTRUDER"]["total"], 1)
+        self.assertEqual(seen["events"]["presentation contexts refused for"]["CT1"]["total"], 1)
+        self.assertIn("associations refused from 'INTRUDER': 1 since the daemon started", seen["status"])
+        self.assertIn("presentation contexts refused for 'CT1': 1 since the daemon started", seen["status"])
+        self.assertIn(b"FINDStudyRootQueryRetrieveInformationModel (not a storage SOP class)", log)
+        self.run_once()
+        self.assert_each_once(delivered(self.h, os.path.join(self.work, "keep")), pushed)
 
     def test_retrieve_move_delivers_through_our_own_acceptor(self):
         """retrieve: move, wired from the config file: the PACS connects back to move_port."""

@@ -85,7 +85,7 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
       for (const auto& h : hb["sources"])
         if (h.value("name", "") == s.name)
           for (const char* k : {"last_poll", "last_success", "last_error", "waiting_to_be_stable", "unreadable",
-                                "unreadable_paths", "skipped"})
+                                "unreadable_paths", "skipped", "events"})
             if (h.contains(k)) src[k] = h[k];
     j["sources"].push_back(src);
   }
@@ -145,6 +145,11 @@ void print_text(const json& j) {
                 << "folders; tried again every poll):\n";
       for (const auto& p : s.value("unreadable_paths", json::array())) std::cout << "      " << str(p) << "\n";
     }
+    const json events = s.value("events", json::object());  // named: items() of a temporary would dangle
+    for (const auto& [event, by_peer] : events.items())
+      for (const auto& [peer, n] : by_peer.items())
+        std::cout << "    " << event << " '" << peer << "': " << str(n.value("total", json())) << " since the daemon started, "
+                  << str(n.value("last_poll", json())) << " in the last poll\n";
   }
   const json& g = j["gate"];
   const json& f = g["stop_list_file"];

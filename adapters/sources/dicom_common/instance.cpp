@@ -2,7 +2,10 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcxfer.h>
+
+#include "daemon/util/name_text.hpp"
 
 namespace sennen::dicom {
 namespace {
@@ -14,9 +17,18 @@ std::string trimmed(const OFString& s) {
   return start == std::string::npos ? std::string() : out.substr(start);
 }
 
+// A data set written by a sender that did not know the VRs may hold these elements as UN
+// (unknown): the value's bytes are still the text (a UID, an ID), which DCMTK would show as hex.
 std::string get(DcmItem& item, const DcmTagKey& tag) {
+  DcmElement* e = nullptr;
+  if (item.findAndGetElement(tag, e).bad() || !e) return {};
+  if (e->ident() == EVR_UN) {
+    Uint8* bytes = nullptr;
+    if (e->getUint8Array(bytes).bad() || !bytes) return {};
+    return trimmed(OFString(reinterpret_cast<const char*>(bytes), e->getLength()));
+  }
   OFString value;
-  if (item.findAndGetOFStringArray(tag, value).bad()) return {};
+  if (e->getOFStringArray(value).bad()) return {};
   return trimmed(value);
 }
 
@@ -51,20 +63,18 @@ ReadResult read_instance(const std::filesystem::path& file) {
   in.patient_id = get(ds, DCM_PatientID);
   in.modality = get(ds, DCM_Modality);
   in.study_date = get(ds, DCM_StudyDate);
+  in.transfer_syntax = get(*ff.getMetaInfo(), DCM_TransferSyntaxUID);
   const std::pair<const char*, const std::string*> uids[] = {{"SOPClassUID (0008,0016)", &in.sop_class_uid},
                                                              {"SOPInstanceUID (0008,0018)", &in.sop_instance_uid},
                                                              {"StudyInstanceUID (0020,000D)", &in.study_uid},
                                                              {"SeriesInstanceUID (0020,000E)", &in.series_uid}};
   for (const auto& [what, value] : uids) {
     if (!is_safe_uid(*value)) {
-      r.error = std::string(what) +
-                (value->empty() ? " is missing" : " is not a valid UID (digits and dots, at most 64)");
+      r.error = std::string(what) + (value->empty() ? " is missing"
+                                                    : " '" + util::display_name(*value) +
+                                                          "' is not a valid UID (digits and dots, at most 64)");
       return r;
     }
-  }
-  if (in.patient_id.empty()) {
-    r.error = "PatientID (0010,0020) is missing or empty: the opt-out gate cannot judge the instance";
-    return r;
   }
   if (!in.study_date.empty() &&
       (in.study_date.size() != 8 || in.study_date.find_first_not_of("0123456789") != std::string::npos))

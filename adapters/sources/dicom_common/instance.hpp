@@ -12,9 +12,10 @@ struct Instance {
   std::string sop_instance_uid;  // (0008,0018)
   std::string study_uid;         // (0020,000D)
   std::string series_uid;        // (0020,000E)
-  std::string patient_id;        // (0010,0020), trimmed
+  std::string patient_id;        // (0010,0020), trimmed; empty when missing (the caller decides)
   std::string modality;          // (0008,0060), may be empty
   std::string study_date;        // (0008,0020) YYYYMMDD, may be empty
+  std::string transfer_syntax;   // (0002,0010) of the file meta information: the one it travelled in
 };
 
 struct ReadResult {

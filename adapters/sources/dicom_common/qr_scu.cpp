@@ -4,6 +4,7 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/dcmnet/dimse.h>
@@ -31,10 +32,8 @@ struct DatasetDeleter {
 };
 using Dataset = std::unique_ptr<DcmDataset, DatasetDeleter>;
 
-// One presentation context per (class, transfer syntax): the PACS then sends each instance in the
-// syntax it stores it in, instead of transcoding it into the one syntax a shared context got.
-// Without a study's own classes: 14 image classes x 8 syntaxes + 6 other classes x 2 + FIND + GET
-// + MOVE = 127 of the 128 contexts DICOM allows.
+// Without an IMAGE-level answer or the study's own classes: 14 image classes x 8 syntaxes + 6
+// other classes x 2 = 124 of the kStorageContexts.
 const char* const kImageClasses[] = {
     UID_CTImageStorage, UID_EnhancedCTImageStorage, UID_MRImageStorage, UID_EnhancedMRImageStorage,
     UID_ComputedRadiographyImageStorage, UID_DigitalXRayImageStorageForPresentation,
@@ -52,8 +51,16 @@ const char* const kOtherClasses[] = {
     UID_EncapsulatedPDFStorage, UID_BasicTextSRStorage, UID_EnhancedSRStorage, UID_ComprehensiveSRStorage,
     UID_GrayscaleSoftcopyPresentationStateStorage, UID_KeyObjectSelectionDocumentStorage,
 };
+const std::vector<std::string> kUncompressed = {UID_LittleEndianExplicitTransferSyntax,
+                                                UID_LittleEndianImplicitTransferSyntax};
 
 std::string text(const OFCondition& c) { return c.text(); }
+
+std::string hex(std::uint16_t v) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04X", v);
+  return buf;
+}
 
 }  // namespace
 
@@ -80,34 +87,126 @@ struct QrAssociation::Impl {
                   "; allow our AE title to query and retrieve (C-FIND, C-GET, C-MOVE) in the PACS");
     return id;
   }
+
+  // C-FIND with `query`, each answer through `on_response`; the final status. Throws when the
+  // association fails.
+  std::uint16_t find(DcmDataset& query, DIMSE_FindUserCallback on_response, void* data) {
+    T_ASC_PresentationContextID pres = context(UID_FINDStudyRootQueryRetrieveInformationModel);
+    T_DIMSE_C_FindRQ req{};
+    req.MessageID = assoc->nextMsgID++;
+    OFStandard::strlcpy(req.AffectedSOPClassUID, UID_FINDStudyRootQueryRetrieveInformationModel,
+                        sizeof req.AffectedSOPClassUID);
+    req.Priority = DIMSE_PRIORITY_MEDIUM;
+    req.DataSetType = DIMSE_DATASET_PRESENT;
+    int count = 0;
+    T_DIMSE_C_FindRSP rsp{};
+    DcmDataset* detail_raw = nullptr;
+    OFCondition cond = DIMSE_findUser(assoc, pres, &req, &query, count, on_response, data, DIMSE_NONBLOCKING,
+                                      timeout(), &rsp, &detail_raw);
+    Dataset detail(detail_raw);
+    if (cond.bad()) throw Error(where() + ": C-FIND failed: " + text(cond));
+    return rsp.DimseStatus;
+  }
 };
 
 namespace {
 
-// A study's storage classes (SOPClassesInStudy), each with as many of kImageSyntaxes as the 128
-// presentation contexts DICOM allows leave room for (the query models take 3). Uncompressed
-// syntaxes come first in the list, so a class always gets them. Without classes: a default set.
-std::vector<std::pair<std::string, std::vector<const char*>>> storage_proposal(const std::vector<std::string>& classes) {
-  std::vector<std::pair<std::string, std::vector<const char*>>> out;
-  const std::vector<const char*> uncompressed = {UID_LittleEndianExplicitTransferSyntax,
-                                                 UID_LittleEndianImplicitTransferSyntax};
+// Without an IMAGE-level answer: the study's storage classes (SOPClassesInStudy), each with as
+// many of the syntaxes DCMTK knows as fit in one association, uncompressed first; without
+// classes, the default set.
+StorageContexts fallback_contexts(const std::vector<std::string>& classes) {
+  StorageContexts out;
   if (classes.empty()) {
-    for (const char* cls : kImageClasses) out.push_back({cls, {std::begin(kImageSyntaxes), std::end(kImageSyntaxes)}});
-    for (const char* cls : kOtherClasses) out.push_back({cls, uncompressed});
+    for (const char* cls : kImageClasses) out.classes.push_back({cls, {std::begin(kImageSyntaxes), std::end(kImageSyntaxes)}});
+    for (const char* cls : kOtherClasses) out.classes.push_back({cls, kUncompressed});
     return out;
   }
-  constexpr std::size_t kStorageContexts = 128 - 3;
-  const std::size_t per_class = std::clamp<std::size_t>(kStorageContexts / classes.size(), 1, std::size(kImageSyntaxes));
+  const auto& known = known_transfer_syntaxes();
+  const std::size_t per_class = std::clamp<std::size_t>(kStorageContexts / classes.size(), 1, known.size());
   for (const auto& cls : classes) {
-    if (!is_safe_uid(cls) || out.size() >= kStorageContexts) continue;
-    out.push_back({cls, {std::begin(kImageSyntaxes), std::begin(kImageSyntaxes) + per_class}});
+    if (!is_safe_uid(cls) || out.count() + per_class > kStorageContexts) continue;
+    out.classes.push_back({cls, {known.begin(), known.begin() + static_cast<std::ptrdiff_t>(per_class)}});
   }
   return out;
 }
 
+void add_unique(std::vector<std::string>& list, const std::string& value) {
+  if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+}
+
 }  // namespace
 
-QrAssociation::QrAssociation(const PeerOptions& peer, const std::vector<std::string>& storage_classes)
+std::size_t StorageContexts::count() const {
+  std::size_t n = 0;
+  for (const auto& c : classes) n += c.second.size();
+  return n;
+}
+
+const std::vector<std::string>& known_transfer_syntaxes() {
+  // In the order a class gets them when not all fit (fallback_contexts): the ones PACSs hold
+  // today first, then the JPEG processes DICOM retired, then GE's private one.
+  static const std::vector<std::string> all = [] {
+    const E_TransferSyntax order[] = {
+        EXS_LittleEndianExplicit, EXS_LittleEndianImplicit, EXS_BigEndianExplicit, EXS_DeflatedLittleEndianExplicit,
+        EXS_JPEGProcess1, EXS_JPEGProcess2_4, EXS_JPEGProcess14, EXS_JPEGProcess14SV1, EXS_JPEGLSLossless,
+        EXS_JPEGLSLossy, EXS_JPEG2000LosslessOnly, EXS_JPEG2000, EXS_JPEG2000MulticomponentLosslessOnly,
+        EXS_JPEG2000Multicomponent, EXS_RLELossless, EXS_MPEG2MainProfileAtMainLevel, EXS_MPEG2MainProfileAtHighLevel,
+        EXS_MPEG4HighProfileLevel4_1, EXS_MPEG4BDcompatibleHighProfileLevel4_1, EXS_MPEG4HighProfileLevel4_2_For2DVideo,
+        EXS_MPEG4HighProfileLevel4_2_For3DVideo, EXS_MPEG4StereoHighProfileLevel4_2, EXS_HEVCMainProfileLevel5_1,
+        EXS_HEVCMain10ProfileLevel5_1, EXS_JPIPReferenced, EXS_JPIPReferencedDeflate};
+    std::vector<std::string> out;
+    for (E_TransferSyntax x : order) add_unique(out, DcmXfer(x).getXferID());
+    // The rest DCMTK knows (EXS_BigEndianImplicit is DCMTK's own, no DICOM transfer syntax).
+    for (int x = EXS_LittleEndianImplicit; x <= EXS_PrivateGE_LEI_WithBigEndianPixelData; ++x)
+      if (x != EXS_BigEndianImplicit)
+        if (const char* uid = DcmXfer(static_cast<E_TransferSyntax>(x)).getXferID(); uid && *uid) add_unique(out, uid);
+    return out;
+  }();
+  return all;
+}
+
+std::vector<RetrievePart> plan_get(const StudyMatch& study, const std::vector<InstanceMatch>& instances) {
+  // An instance without its class cannot be given an association of its own (Orthanc leaves
+  // SOPClassUID empty when StorageAccessOnFind is Never): the whole study in one, as it says.
+  const bool classes_known = !instances.empty() && std::all_of(instances.begin(), instances.end(), [](const auto& in) {
+    return is_safe_uid(in.sop_class) && is_safe_uid(in.series_uid) && is_safe_uid(in.sop_uid);
+  });
+  if (!classes_known) return {RetrievePart{fallback_contexts(study.sop_classes), {}}};
+  const auto& known = known_transfer_syntaxes();
+  // Each class, in the order first seen: the syntaxes its instances are stored in, or every one
+  // DCMTK knows once any of its instances is not reported (or reported in one DCMTK does not know).
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::string>> reported;
+  std::map<std::string, bool> unreported;
+  for (const auto& in : instances) {
+    if (!reported.count(in.sop_class)) order.push_back(in.sop_class);
+    auto& list = reported[in.sop_class];
+    if (std::find(known.begin(), known.end(), in.transfer_syntax) != known.end())
+      add_unique(list, in.transfer_syntax);
+    else
+      unreported[in.sop_class] = true;
+  }
+  std::vector<RetrievePart> parts(1);
+  std::map<std::string, std::size_t> part_of;
+  for (const auto& cls : order) {
+    std::vector<std::string> syntaxes = reported[cls];
+    if (unreported[cls]) {
+      syntaxes = known;
+    } else {  // and the little endian ones, in case the PACS cannot send it as stored
+      for (const auto& ts : kUncompressed) add_unique(syntaxes, ts);
+    }
+    if (parts.back().contexts.count() + syntaxes.size() > kStorageContexts) parts.emplace_back();
+    parts.back().contexts.classes.push_back({cls, std::move(syntaxes)});
+    part_of[cls] = parts.size() - 1;
+  }
+  if (parts.size() == 1) return parts;
+  for (const auto& in : instances) {
+    parts[part_of.at(in.sop_class)].instances[in.series_uid].push_back(in.sop_uid);
+  }
+  return parts;
+}
+
+QrAssociation::QrAssociation(const PeerOptions& peer, const StorageContexts& storage)
     : impl_(std::make_unique<Impl>()) {
   impl_->peer = peer;
   prepare_dcmtk_networking();
@@ -133,9 +232,9 @@ QrAssociation::QrAssociation(const PeerOptions& peer, const std::vector<std::str
   add(UID_FINDStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
   add(UID_GETStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
   add(UID_MOVEStudyRootQueryRetrieveInformationModel, query_syntaxes, 2, ASC_SC_ROLE_DEFAULT);
-  for (const auto& [cls, syntaxes] : storage_proposal(storage_classes))
-    for (const char* ts : syntaxes) {
-      const char* one[] = {ts};
+  for (const auto& [cls, syntaxes] : storage.classes)
+    for (const auto& ts : syntaxes) {
+      const char* one[] = {ts.c_str()};
       add(cls.c_str(), one, 1, ASC_SC_ROLE_SCP);  // we are the storage SCP of the C-GET sub-operations
     }
   if (cond.bad()) {
@@ -200,32 +299,49 @@ void on_find_response(void* data, T_DIMSE_C_FindRQ*, int, T_DIMSE_C_FindRSP*, Dc
 }
 }  // namespace
 
-std::vector<StudyMatch> QrAssociation::find_studies(std::string_view range) {
-  T_ASC_PresentationContextID pres = impl_->context(UID_FINDStudyRootQueryRetrieveInformationModel);
+namespace {
+// An IMAGE-level answer; ones without the UIDs a retrieve needs are left out.
+void on_instance_response(void* data, T_DIMSE_C_FindRQ*, int, T_DIMSE_C_FindRSP*, DcmDataset* ids) {
+  if (!ids) return;
+  InstanceMatch m;
+  OFString v;
+  if (ids->findAndGetOFString(DCM_SeriesInstanceUID, v).good()) m.series_uid = trimmed_field(v.c_str());
+  if (ids->findAndGetOFString(DCM_SOPInstanceUID, v).good()) m.sop_uid = trimmed_field(v.c_str());
+  if (ids->findAndGetOFString(DCM_SOPClassUID, v).good()) m.sop_class = trimmed_field(v.c_str());
+  if (ids->findAndGetOFString(DCM_AvailableTransferSyntaxUID, v).good()) m.transfer_syntax = trimmed_field(v.c_str());
+  if (!m.sop_uid.empty()) static_cast<std::vector<InstanceMatch>*>(data)->push_back(std::move(m));
+}
+}  // namespace
+
+std::vector<StudyMatch> QrAssociation::find_studies(std::string_view range, std::string_view study_uid) {
   DcmDataset query;
   query.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
   query.putAndInsertString(DCM_StudyDate, std::string(range).c_str());
-  query.putAndInsertString(DCM_StudyInstanceUID, "");
+  query.putAndInsertString(DCM_StudyInstanceUID, std::string(study_uid).c_str());
   query.putAndInsertString(DCM_NumberOfStudyRelatedInstances, "");
   query.putAndInsertString(DCM_SOPClassesInStudy, "");
-  T_DIMSE_C_FindRQ req{};
-  req.MessageID = impl_->assoc->nextMsgID++;
-  OFStandard::strlcpy(req.AffectedSOPClassUID, UID_FINDStudyRootQueryRetrieveInformationModel,
-                      sizeof req.AffectedSOPClassUID);
-  req.Priority = DIMSE_PRIORITY_MEDIUM;
-  req.DataSetType = DIMSE_DATASET_PRESENT;
   std::vector<StudyMatch> out;
   FindState st{&out, {}};
-  int count = 0;
-  T_DIMSE_C_FindRSP rsp{};
-  DcmDataset* detail_raw = nullptr;
-  OFCondition cond = DIMSE_findUser(impl_->assoc, pres, &req, &query, count, on_find_response, &st, DIMSE_NONBLOCKING,
-                                    impl_->timeout(), &rsp, &detail_raw);
-  Dataset detail(detail_raw);
-  if (cond.bad()) throw Error(impl_->where() + ": C-FIND failed: " + text(cond));
-  if (rsp.DimseStatus != STATUS_Success)
-    throw Error(impl_->where() + ": C-FIND answered status 0x" + std::to_string(rsp.DimseStatus) +
+  if (std::uint16_t status = impl_->find(query, on_find_response, &st); status != STATUS_Success)
+    throw Error(impl_->where() + ": C-FIND answered status 0x" + hex(status) +
                 "; check that our AE title may query the PACS");
+  return out;
+}
+
+std::vector<InstanceMatch> QrAssociation::find_instances(std::string_view study_uid) {
+  DcmDataset query;
+  query.putAndInsertString(DCM_QueryRetrieveLevel, "IMAGE");
+  query.putAndInsertString(DCM_StudyInstanceUID, std::string(study_uid).c_str());
+  query.putAndInsertString(DCM_SeriesInstanceUID, "");
+  query.putAndInsertString(DCM_SOPInstanceUID, "");
+  query.putAndInsertString(DCM_SOPClassUID, "");
+  query.putAndInsertString(DCM_AvailableTransferSyntaxUID, "");
+  std::vector<InstanceMatch> out;
+  if (std::uint16_t status = impl_->find(query, on_instance_response, &out); status != STATUS_Success) {
+    log::notice(impl_->where() + ": IMAGE-level C-FIND of study " + std::string(study_uid) + " answered status 0x" +
+                hex(status) + "; the study is retrieved with the classes its STUDY-level answer names");
+    return {};
+  }
   return out;
 }
 
@@ -257,12 +373,23 @@ RetrieveResult QrAssociation::get_study(std::string_view study_uid, StoreHandler
   return retrieve(study_uid, &handler, {});
 }
 
+RetrieveResult QrAssociation::get_instances(std::string_view study_uid,
+                                           const std::map<std::string, std::vector<std::string>>& instances,
+                                           StoreHandler& handler) {
+  RetrieveResult total;
+  for (const auto& [series, sops] : instances) {
+    total.add(retrieve(study_uid, &handler, {}, series, &sops));
+  }
+  return total;
+}
+
 RetrieveResult QrAssociation::move_study(std::string_view study_uid, std::string_view destination_ae) {
   return retrieve(study_uid, nullptr, destination_ae);
 }
 
 RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler* handler,
-                                       std::string_view move_destination) {
+                                       std::string_view move_destination, std::string_view series_uid,
+                                       const std::vector<std::string>* sops) {
   const bool move = handler == nullptr;
   const std::string what = move ? "C-MOVE" : "C-GET";
   const char* model =
@@ -270,8 +397,14 @@ RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler*
   T_ASC_PresentationContextID pres = impl_->context(model);
   T_ASC_Association* assoc = impl_->assoc;
   DcmDataset query;
-  query.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
+  query.putAndInsertString(DCM_QueryRetrieveLevel, sops ? "IMAGE" : "STUDY");
   query.putAndInsertString(DCM_StudyInstanceUID, std::string(study_uid).c_str());
+  if (sops) {
+    std::string list;
+    for (const auto& sop : *sops) list += (list.empty() ? "" : "\\") + sop;
+    query.putAndInsertString(DCM_SeriesInstanceUID, std::string(series_uid).c_str());
+    query.putAndInsertString(DCM_SOPInstanceUID, list.c_str());
+  }
   T_DIMSE_Message msg{};
   if (move) {
     msg.CommandField = DIMSE_C_MOVE_RQ;

@@ -10,6 +10,7 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/dul.h>
@@ -47,21 +48,31 @@ struct AssociationDeleter {
 };
 using Association = std::unique_ptr<T_ASC_Association, AssociationDeleter>;
 
-// Encapsulated syntaxes first: a peer that offers an image in its stored compressed form is
-// asked for exactly that (no transcoding), and uncompressed data in the encoding it has.
-const char* const kTransferSyntaxes[] = {
-    UID_JPEGProcess1TransferSyntax,         UID_JPEGProcess2_4TransferSyntax,
-    UID_JPEGProcess14SV1TransferSyntax,     UID_JPEGProcess14TransferSyntax,
-    UID_JPEGLSLosslessTransferSyntax,       UID_JPEGLSLossyTransferSyntax,
-    UID_JPEG2000LosslessOnlyTransferSyntax, UID_JPEG2000TransferSyntax,
-    UID_RLELosslessTransferSyntax,          UID_MPEG2MainProfileAtMainLevelTransferSyntax,
-    UID_MPEG2MainProfileAtHighLevelTransferSyntax, UID_MPEG4HighProfileLevel4_1TransferSyntax,
-    UID_MPEG4BDcompatibleHighProfileLevel4_1TransferSyntax, UID_HEVCMainProfileLevel5_1TransferSyntax,
-    UID_HEVCMain10ProfileLevel5_1TransferSyntax, UID_DeflatedExplicitVRLittleEndianTransferSyntax,
-    UID_LittleEndianExplicitTransferSyntax, UID_BigEndianExplicitTransferSyntax,
-    UID_LittleEndianImplicitTransferSyntax,
-};
-constexpr int kTransferSyntaxCount = static_cast<int>(sizeof(kTransferSyntaxes) / sizeof(kTransferSyntaxes[0]));
+// A class whose instances we take: every storage class DCMTK knows (patient and non-patient
+// objects), anything under DICOM's storage branch that it does not know yet, and private classes
+// (outside DICOM's root), which vendors use for storage. We store bytes: no class needs decoding.
+bool storable(const std::string& uid) {
+  if (uid == UID_VerificationSOPClass || dcmIsaStorageSOPClassUID(uid.c_str(), ESSC_All)) return true;
+  if (uid.rfind("1.2.840.10008.5.1.4.1.1.", 0) == 0) return true;
+  return uid.rfind("1.2.840.10008.", 0) != 0;
+}
+
+// The transfer syntax to accept from a proposed context: one DCMTK knows (so the data set it
+// receives can be parsed, byte-exact), an encapsulated one first (an image offered in its
+// compressed form is taken as it is, not decompressed by the sender), otherwise the peer's first.
+// Empty: none of them.
+std::string chosen_syntax(const T_ASC_PresentationContext& pc) {
+  std::string first;
+  for (int i = 0; i < pc.transferSyntaxCount; ++i) {
+    const DcmXfer x(pc.proposedTransferSyntaxes[i]);
+    if (x.getXfer() == EXS_Unknown || x.getXfer() == EXS_BigEndianImplicit) continue;
+    if (x.isEncapsulated()) return pc.proposedTransferSyntaxes[i];
+    if (first.empty()) first = pc.proposedTransferSyntaxes[i];
+  }
+  return first;
+}
+
+std::string uid_name(const char* uid) { return std::string(dcmFindNameOfUID(uid, uid)); }
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
@@ -316,10 +327,52 @@ struct StoreScp::Impl {
     }
   }
 
-  void reject(T_ASC_Association* assoc, T_ASC_RejectParametersReason reason, const std::string& why) {
+  void reject(T_ASC_Association* assoc, T_ASC_RejectParametersReason reason, const std::string& calling_ae,
+              const std::string& why) {
     log::warning(where() + ": association refused: " + why);
+    handler.refused(calling_ae, StoreHandler::Refusal::association);
     T_ASC_RejectParameters rej{ASC_RESULT_REJECTEDPERMANENT, ASC_SOURCE_SERVICEUSER, reason};
     ASC_rejectAssociation(assoc, &rej);
+  }
+
+  // Accepts each proposed context we can take (storable(), chosen_syntax()) and refuses the rest,
+  // naming each refused one in one log line and counting them for the peer: a modality whose
+  // images we turn away at negotiation must not go unnoticed.
+  OFCondition accept_contexts(T_ASC_Association* assoc, const std::string& calling_ae, const std::string& who) {
+    std::vector<std::string> refused;
+    const int n = ASC_countPresentationContexts(assoc->params);
+    for (int i = 0; i < n; ++i) {
+      T_ASC_PresentationContext pc{};
+      OFCondition cond = ASC_getPresentationContext(assoc->params, i, &pc);
+      if (cond.bad()) return cond;
+      const std::string abstract = trimmed_field(pc.abstractSyntax);
+      std::string ts = storable(abstract) ? chosen_syntax(pc) : std::string();
+      if (!ts.empty()) {
+        cond = ASC_acceptPresentationContext(assoc->params, pc.presentationContextID, ts.c_str());
+      } else {
+        const bool class_ok = storable(abstract);
+        std::string offered;
+        for (int t = 0; t < pc.transferSyntaxCount; ++t)
+          offered += (t ? ", " : "") + uid_name(pc.proposedTransferSyntaxes[t]);
+        refused.push_back(util::display_name(uid_name(abstract.c_str())) +
+                          (class_ok ? " in " + util::display_name(offered) + " (no transfer syntax we can store as sent)"
+                                    : " (not a storage SOP class)"));
+        cond = ASC_refusePresentationContext(
+            assoc->params, pc.presentationContextID,
+            class_ok ? ASC_P_TRANSFERSYNTAXESNOTSUPPORTED : ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
+      }
+      if (cond.bad()) return cond;
+    }
+    if (!refused.empty()) {
+      std::string list;
+      for (const auto& r : refused) list += (list.empty() ? "" : "; ") + r;
+      log::warning(where() + ": refused " + std::to_string(refused.size()) + " of " + std::to_string(n) +
+                   " presentation contexts proposed by " + who + ": " + list +
+                   "; what the peer sends in these never arrives (for a transfer syntax: have the sender offer another one "
+                   "as well, e.g. explicit VR little endian)");
+      handler.refused(calling_ae, StoreHandler::Refusal::presentation_context);
+    }
+    return EC_Normal;
   }
 
   void serve(T_ASC_Association* assoc) {
@@ -330,24 +383,16 @@ struct StoreScp::Impl {
     // AE titles are whatever bytes the peer sent: shown in their display form, compared as sent.
     const std::string who = "'" + util::display_name(calling_ae) + "' from " + util::display_name(peer_host);
     if (called_ae != options.ae_title)
-      return reject(assoc, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED,
+      return reject(assoc, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED, calling_ae,
                     who + " called AE title '" + util::display_name(called_ae) + "'; we are '" + options.ae_title +
                         "'");
     if (!contains(options.allowed_calling_ae_titles, calling_ae))
-      return reject(assoc, ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED,
+      return reject(assoc, ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED, calling_ae,
                     who + ": calling AE title not in allowed_calling_ae_titles");
     if (!options.allowed_addresses.empty() && !contains(options.allowed_addresses, peer_host))
-      return reject(assoc, ASC_REASON_SU_NOREASON, who + ": address not in allowed_addresses");
+      return reject(assoc, ASC_REASON_SU_NOREASON, calling_ae, who + ": address not in allowed_addresses");
 
-    const char* verification[] = {UID_VerificationSOPClass};
-    // DCMTK takes non-const arrays; it does not write to them.
-    std::vector<const char*> syntaxes(std::begin(kTransferSyntaxes), std::end(kTransferSyntaxes));
-    OFCondition cond = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, verification, 1,
-                                                                       syntaxes.data(), kTransferSyntaxCount);
-    if (cond.good())
-      cond = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, dcmAllStorageSOPClassUIDs,
-                                                             numberOfDcmAllStorageSOPClassUIDs, syntaxes.data(),
-                                                             kTransferSyntaxCount);
+    OFCondition cond = accept_contexts(assoc, calling_ae, who);
     if (cond.good()) cond = ASC_acknowledgeAssociation(assoc);
     if (cond.bad()) {
       log::warning(where() + ": cannot accept association of " + who + ": " + cond.text());

@@ -49,6 +49,11 @@ class StoreHandler {
   // `why` says how). Returns the status to answer; success only once the instance is safe.
   virtual std::uint16_t end_store(const std::filesystem::path& file, bool received, std::string_view calling_ae,
                                   std::string_view sop_instance_uid, std::string_view why) = 0;
+  // A peer turned away at negotiation (already logged with the reason): the whole association
+  // (AE title or address not allowed), or some of its presentation contexts (SOP class or transfer
+  // syntax we cannot take), counted once per association.
+  enum class Refusal { association, presentation_context };
+  virtual void refused(std::string_view calling_ae, Refusal what) = 0;
 };
 
 class StoreScp {

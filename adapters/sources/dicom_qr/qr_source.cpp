@@ -1,16 +1,26 @@
 // State kept in SourceState (committed with the records of the same poll):
-//   "qr/held/<Study>"  one unit per SOP Instance UID taken into the spool (status: its hash)
-//   "qr/studies"       one unit per study seen: size = instances held, status "complete" or
-//                      "incomplete <held>/<C-FIND count>"
+//   "qr/held/<Study>"  one unit per SOP Instance UID taken into the spool (status: its hash), written
+//                      by IncomingFolder, which drops an identical instance retrieved again
+//   "qr/studies"       one unit per study seen: size = instances held or refused, status "complete",
+//                      "complete with <n> refused" or "incomplete <held+refused>/<C-FIND count>"
+//   "qr/refused"       one unit per SOP Instance UID refused (and quarantined) once, status
+//                      "<hash> <Study>": the same refusal again (a study retrieved again because it
+//                      grew) is dropped, and it counts toward its study's completeness
 //   "qr/watermark"     unit "study_date", status YYYYMMDD: the next query starts there minus lookback
-// The watermark never passes a study that is still incomplete, so such a study is queried and
-// retrieved again on every poll until all its instances are held; and it is written in the same
-// transaction as the records, so it advances only when they are committed.
+//   "qr/stored_ts/<Study>"  one unit per SOP Instance UID whose stored transfer syntax the PACS
+//                      reported (status: that syntax), kept from before the retrieve until the
+//                      instance is taken in, so that a transcoded arrival is recognised even when
+//                      a restart comes in between
+// The watermark never passes a dated study that is still incomplete, so such a study is queried and
+// retrieved again on every poll until all its instances are held or refused; and it is written in
+// the same transaction as the records, so it advances only when they are committed. An incomplete
+// study the date range no longer finds (one without StudyDate) is looked up by its UID instead.
 #include "adapters/sources/dicom_qr/qr_source.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "adapters/sources/dicom_scp/incoming.hpp"
 #include "adapters/sources/dicom_scp/receiver.hpp"
@@ -26,6 +36,8 @@ constexpr const char* kHeldDir = "qr/held/";
 constexpr const char* kStudiesDir = "qr/studies";
 constexpr const char* kWatermarkDir = "qr/watermark";
 constexpr const char* kWatermarkUnit = "study_date";
+constexpr const char* kStoredTsDir = "qr/stored_ts/";
+constexpr const char* kRefusedDir = "qr/refused";
 
 bool is_date(const std::string& d) { return d.size() == 8 && d.find_first_not_of("0123456789") == std::string::npos; }
 
@@ -59,6 +71,7 @@ ScpSourceOptions receiver_options(const QrSourceOptions& o) {
   r.max_incoming = o.max_incoming;
   r.patient_id = o.patient_id;
   r.sync_each_instance = false;  // take() syncs the file system once instead
+  r.pull = true;
   return r;
 }
 
@@ -69,7 +82,7 @@ class QrSource final : public Source {
         receiver_options_(receiver_options(options_)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(receiver_options_, folders_),
-        incoming_(options_.name, folders_, options_.patient_id) {}
+        incoming_(options_.name, folders_, options_.patient_id, kHeldDir) {}
 
   const std::string& name() const override { return options_.name; }
 
@@ -89,14 +102,75 @@ class QrSource final : public Source {
   }
 
  private:
-  void take(SourceContext& ctx) {
+  // The transfer syntax the PACS reported storing `in` in, when it differs from the one `in` came
+  // in: the PACS transcoded it (empty otherwise, or when it did not say).
+  std::string stored_syntax_if_transcoded(SourceContext& ctx, const Instance& in) {
+    auto [at, added] = stored_ts_.try_emplace(in.study_uid);
+    if (added)
+      for (auto& u : ctx.state.units(kStoredTsDir + in.study_uid)) at->second.emplace(u.name, u.status);
+    auto ts = at->second.find(in.sop_instance_uid);
+    return ts != at->second.end() && ts->second != in.transfer_syntax ? ts->second : std::string();
+  }
+
+  // `study`: the one just retrieved, whose refusals are in rejected/ (empty for what a previous
+  // poll left behind).
+  void take(SourceContext& ctx, const std::string& study = {}) {
     // What was retrieved since the last take() was written without fsync (receiver_options):
     // durable now, before the spool records any of it (a held patient's file is the only copy).
     util::sync_filesystem(folders_.incoming);
-    incoming_.quarantine_rejected(ctx);
-    incoming_.take(ctx, [&](const Instance& in, const std::string& hash) {
-      ctx.state.put_unit(kHeldDir + in.study_uid, {in.sop_instance_uid, 0, 0, 0, hash});
+    incoming_.quarantine_rejected(ctx, [&](const std::string& sop, const std::string& hash) {
+      std::string before;
+      for (const auto& u : ctx.state.units(kRefusedDir))
+        if (u.name == sop) before = u.status;
+      const bool seen = before.rfind(hash + " ", 0) == 0;
+      if (!seen || (before == hash + " " && !study.empty()))
+        ctx.state.put_unit(kRefusedDir, {sop, 0, 0, 0, hash + " " + study});
+      return seen;
     });
+    stored_ts_.clear();
+    incoming_.take(
+        ctx,
+        [&](const Instance& in, const std::string&) {
+          if (std::string stored = stored_syntax_if_transcoded(ctx, in); !stored.empty()) {
+            log::warning("source " + name() + ": the PACS transcoded instance " + in.sop_instance_uid + " of study " +
+                         in.study_uid + ": it stores it as " + stored + " and sent it as " + in.transfer_syntax +
+                         "; its record says so (attribute stored_transfer_syntax) and is not the PACS's bytes");
+            receiver_.events().add(kTranscoded, options_.peer.ae_title);
+          }
+          ctx.state.erase_unit(kStoredTsDir + in.study_uid, in.sop_instance_uid);
+        },
+        [&](const Instance& in, std::vector<std::pair<std::string, std::string>>& attributes) {
+          if (std::string stored = stored_syntax_if_transcoded(ctx, in); !stored.empty())
+            attributes.emplace_back("stored_transfer_syntax", stored);
+        });
+  }
+
+  std::uint64_t refused_in(SourceContext& ctx, const std::string& study) {
+    std::uint64_t n = 0;
+    for (const auto& u : ctx.state.units(kRefusedDir))
+      if (u.status.size() > study.size() && u.status.compare(u.status.size() - study.size(), study.size(), study) == 0 &&
+          u.status[u.status.size() - study.size() - 1] == ' ')
+        ++n;
+    return n;
+  }
+
+  // Retrieves one study without letting the PACS transcode what it can send as stored (qr_scu.hpp,
+  // plan_get), and notes the syntaxes it reports storing, committed before anything arrives.
+  RetrieveResult retrieve_study(SourceContext& ctx, QrAssociation& assoc, const StudyMatch& s) {
+    std::vector<InstanceMatch> found = assoc.find_instances(s.study_uid);
+    for (const auto& m : found)
+      if (!m.transfer_syntax.empty() && is_safe_uid(m.sop_uid) && is_safe_uid(m.transfer_syntax))
+        ctx.state.put_unit(kStoredTsDir + s.study_uid, {m.sop_uid, 0, 0, 0, m.transfer_syntax});
+    ctx.sink.checkpoint();
+    if (options_.retrieve == Retrieve::move) return assoc.move_study(s.study_uid, options_.peer.local_ae_title);
+    // Each C-GET gets an association of its own that proposes exactly what its part may bring.
+    RetrieveResult total;
+    for (const RetrievePart& part : plan_get(s, found)) {
+      QrAssociation get(options_.peer, part.contexts);
+      total.add(part.instances.empty() ? get.get_study(s.study_uid, receiver_)
+                                       : get.get_instances(s.study_uid, part.instances, receiver_));
+    }
+    return total;
   }
 
   void poll_pacs(SourceContext& ctx) {
@@ -122,36 +196,44 @@ class QrSource final : public Source {
     log::stage("qr-find", name());
     QrAssociation assoc(options_.peer);
     std::vector<StudyMatch> studies = assoc.find_studies(range);
-    std::sort(studies.begin(), studies.end(),
-              [](const StudyMatch& a, const StudyMatch& b) { return a.study_date < b.study_date; });
     std::map<std::string, UnitState> known;
     for (auto& u : ctx.state.units(kStudiesDir)) known.emplace(u.name, u);
+    // Incomplete studies the range did not bring back (no StudyDate, or dated before it): by UID.
+    std::set<std::string> found;
+    for (const auto& s : studies) found.insert(s.study_uid);
+    for (const auto& [uid, u] : known)
+      if (u.status.rfind("incomplete", 0) == 0 && !found.count(uid) && is_safe_uid(uid))
+        for (auto& m : assoc.find_studies("", uid))
+          if (m.study_uid == uid) studies.push_back(std::move(m));
+    std::sort(studies.begin(), studies.end(),
+              [](const StudyMatch& a, const StudyMatch& b) { return a.study_date < b.study_date; });
 
     std::string oldest_incomplete;
     std::uint64_t incomplete = 0;
     for (const auto& s : studies) {
       if (ctx.stop_requested) {
-        if (oldest_incomplete.empty() || s.study_date < oldest_incomplete) oldest_incomplete = s.study_date;
+        if (is_date(s.study_date) && (oldest_incomplete.empty() || s.study_date < oldest_incomplete))
+          oldest_incomplete = s.study_date;
         ++incomplete;
         continue;
       }
       if (!is_safe_uid(s.study_uid)) {
-        log::warning("source " + name() + ": the PACS returned a study with an invalid StudyInstanceUID; skipped");
+        log::warning("source " + name() + ": the PACS " + options_.peer.ae_title + " at " + options_.peer.host + ":" +
+                     std::to_string(options_.peer.port) + " named a study whose StudyInstanceUID '" +
+                     util::display_name(s.study_uid) +
+                     "' is not a valid UID (digits and dots, at most 64), so it cannot be retrieved; skipped "
+                     "(correct the study's UID in the PACS)");
         continue;
       }
       auto k = known.find(s.study_uid);
       std::uint64_t held = k != known.end() ? k->second.size : 0;
-      const bool complete_before = k != known.end() && k->second.status == "complete";
+      const bool complete_before = k != known.end() && k->second.status.rfind("complete", 0) == 0;
       // Nothing new: the PACS has no more instances than we hold.
       if (complete_before && s.instances && held >= *s.instances) continue;
       std::string problem;
       log::stage("qr-retrieve", name() + ", study " + s.study_uid);
       try {
-        // A C-GET gets an association of its own that proposes exactly the study's storage
-        // classes (there is room for only so many presentation contexts in one).
-        RetrieveResult r = options_.retrieve == Retrieve::move
-                               ? assoc.move_study(s.study_uid, options_.peer.local_ae_title)
-                               : QrAssociation(options_.peer, s.sop_classes).get_study(s.study_uid, receiver_);
+        RetrieveResult r = retrieve_study(ctx, assoc, s);
         if (r.status != status::success && r.failed == 0 && r.warning == 0)
           problem = "the retrieve ended with status 0x" + std::to_string(r.status);
         else if (r.failed > 0)
@@ -160,27 +242,41 @@ class QrSource final : public Source {
         problem = e.what();
       }
       log::stage("walk", name());
-      take(ctx);
-      held = ctx.state.units(kHeldDir + s.study_uid).size();
+      take(ctx, s.study_uid);
+      const std::uint64_t refused = refused_in(ctx, s.study_uid);
+      held = ctx.state.units(kHeldDir + s.study_uid).size() + refused;
       const bool complete = problem.empty() && (!s.instances || held >= *s.instances);
-      std::string st = complete ? "complete"
-                                : "incomplete " + std::to_string(held) + "/" +
-                                      (s.instances ? std::to_string(*s.instances) : std::string("?"));
+      std::string st = !complete  ? "incomplete " + std::to_string(held) + "/" +
+                                       (s.instances ? std::to_string(*s.instances) : std::string("?"))
+                       : refused ? "complete with " + std::to_string(refused) + " refused"
+                                 : "complete";
+      if (complete && refused && (k == known.end() || k->second.status != st))
+        log::warning("source " + name() + ": study " + s.study_uid + " is complete with " + std::to_string(refused) +
+                     " instance(s) refused and quarantined (the reasons are in the quarantine); it is not "
+                     "retrieved again unless it grows");
       ctx.state.put_unit(kStudiesDir, {s.study_uid, held, 0, 0, st});
+      if (complete)  // what the PACS reported of instances that never came (deleted meanwhile)
+        for (const auto& u : ctx.state.units(kStoredTsDir + s.study_uid))
+          ctx.state.erase_unit(kStoredTsDir + s.study_uid, u.name);
       ctx.sink.checkpoint();
       if (!complete) {
         ++incomplete;
-        if (oldest_incomplete.empty() || s.study_date < oldest_incomplete) oldest_incomplete = s.study_date;
-        log::warning("source " + name() + ": study " + s.study_uid + " (StudyDate " +
-                     util::display_name(s.study_date) + ") is " + st +
+        // An undated study cannot hold the watermark back (it would hold it forever): it is looked
+        // up by UID while incomplete.
+        if (is_date(s.study_date) && (oldest_incomplete.empty() || s.study_date < oldest_incomplete))
+          oldest_incomplete = s.study_date;
+        log::warning("source " + name() + ": study " + s.study_uid +
+                     (s.study_date.empty() ? std::string(" (no StudyDate)")
+                                           : " (StudyDate " + util::display_name(s.study_date) + ")") +
+                     " is " + st +
                      (problem.empty() ? std::string() : " (" + problem + ")") + "; retried on the next poll");
       }
     }
     ctx.stats.waiting += incomplete;
     // Advance only up to the oldest incomplete study (or today), written with this poll's commit.
-    std::string next = incomplete && is_date(oldest_incomplete) ? std::min(oldest_incomplete, today) : today;
-    if (incomplete && !is_date(oldest_incomplete)) next = watermark;  // undated and incomplete: stay
+    std::string next = is_date(oldest_incomplete) ? std::min(oldest_incomplete, today) : today;
     if (is_date(next)) ctx.state.put_unit(kWatermarkDir, {kWatermarkUnit, 0, 0, 0, next});
+    ctx.stats.events = receiver_.events().snapshot();
     ctx.sink.checkpoint();
   }
 
@@ -209,6 +305,7 @@ class QrSource final : public Source {
   IncomingFolder incoming_;
   std::unique_ptr<StoreScp> move_scp_;  // declared after receiver_: stopped before it goes
   bool prepared_ = false;
+  std::map<std::string, std::map<std::string, std::string>> stored_ts_;  // take()'s cache of kStoredTsDir
 };
 
 }  // namespace

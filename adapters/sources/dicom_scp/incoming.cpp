@@ -20,9 +20,12 @@
 //     longer in incoming/, once the folders such a move touches are fsynced (the crash may have
 //     come before they were).
 //  A file re-received with the same name cannot happen (N is unique), and the same instance
-//  received twice has the same version (SOP UID + content hash), which the spool keeps once while
-//  it holds it; once the instance is in store/ (committed, maybe delivered and gone from the spool)
-//  the same bytes again are dropped at take().
+//  received twice has the same version (SOP UID + content hash). take() drops a version taken in
+//  before: the source's record of what it took (taken_dir, one unit per SOP UID with the hash of
+//  the version last taken, written in the same transaction as the record, so it survives delivery
+//  and store/ being emptied), or store/ (every version whose hand-over was committed; settle()
+//  moves nothing else there). Both say only what a commit made true, so neither can drop an
+//  instance whose record a kill undid.
 #include "adapters/sources/dicom_scp/incoming.hpp"
 
 #include <sys/stat.h>
@@ -51,8 +54,9 @@ std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(
 
 }  // namespace
 
-IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping)
-    : name_(std::move(source_name)), folders_(std::move(folders)), mapping_(mapping) {}
+IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping,
+                               std::string taken_dir)
+    : name_(std::move(source_name)), folders_(std::move(folders)), mapping_(mapping), taken_dir_(std::move(taken_dir)) {}
 
 std::optional<std::vector<ContentPart>> IncomingFolder::locate(std::string_view path, std::string_view version) const {
   // path "<Study>/<Series>/<SOP>.dcm", version "<SOP>:<hash prefix>"; checked before use.
@@ -88,7 +92,7 @@ bool IncomingFolder::holds(const std::string& study, const std::string& series, 
 }
 
 // Data sets the Receiver refused go to the pipeline's quarantine, with the reason it recorded.
-void IncomingFolder::quarantine_rejected(SourceContext& ctx) {
+void IncomingFolder::quarantine_rejected(SourceContext& ctx, const SeenBefore& seen_before) {
   std::error_code ec;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(folders_.rejected, ec))
@@ -102,8 +106,13 @@ void IncomingFolder::quarantine_rejected(SourceContext& ctx) {
       while (!reason.empty() && reason.back() == '\n') reason.pop_back();
     } catch (const Error&) {
     }
-    ctx.sink.quarantine(f, f.filename().string(), reason);
-    ++ctx.stats.quarantined;
+    const std::string stem = f.stem().string();
+    const std::string sop = stem.substr(0, stem.find('~'));
+    if (!(seen_before && stem.find('~') != std::string::npos && is_safe_uid(sop) &&
+          seen_before(sop, util::sha256_file_hex(f).substr(0, kHashPrefix)))) {
+      ctx.sink.quarantine(f, f.filename().string(), reason);
+      ++ctx.stats.quarantined;
+    }
     fs::remove(f, ec);
     fs::remove(reason_file, ec);
   }
@@ -156,10 +165,12 @@ void IncomingFolder::settle(SourceContext& ctx) {
   for (const auto& dir : touched) util::fsync_directory(dir);  // before the caller's commit erases the states
 }
 
-void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
+void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, const Annotate& annotate) {
   std::map<std::string, UnitState> known;  // this poll's states too: handed over, not yet committed
   for (auto& u : ctx.state.units(kIncomingDir)) known.emplace(u.name, u);
   const std::vector<std::string> names = list_incoming();
+  taken_.clear();  // the state may have been rolled back since the last take()
+  dropped_ = 0;
   std::size_t since_checkpoint = 0;
   for (const auto& n : names) {
     if (ctx.stop_requested) break;
@@ -167,17 +178,21 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested) {
     struct stat st{};
     if (::stat(file.c_str(), &st) != 0) continue;
     if (auto prev = known.find(n); prev != known.end() && handed_over(prev->second, st)) continue;
-    if (ingest(ctx, file, n, st, on_ingested)) ++since_checkpoint;
+    if (ingest(ctx, file, n, st, on_ingested, annotate)) ++since_checkpoint;
     if (since_checkpoint >= kCheckpointEvery) {
       ctx.sink.checkpoint();
       since_checkpoint = 0;
     }
   }
   ctx.stats.files_seen = names.size();
+  if (dropped_)
+    log::notice("source " + name_ + ": dropped " + std::to_string(dropped_) +
+                " instance(s) received again with the same bytes as one taken in before (a sender's "
+                "retry); they are not sent twice");
 }
 
 bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std::string& n, const struct stat& st,
-                            const OnIngested& on_ingested) {
+                            const OnIngested& on_ingested, const Annotate& annotate) {
   const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
   ReadResult r = read_instance(file);
   std::string mapped = r.instance ? map_patient_id(r.instance->patient_id, mapping_) : "";
@@ -202,9 +217,15 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
     return false;
   }
   const std::string store_rel = in.study_uid + "/" + in.series_uid + "/" + in.sop_instance_uid + "." + hash + ".dcm";
-  if (fs::exists(folders_.store / store_rel)) {  // committed before: the same bytes again
+  auto [taken, first] = taken_.try_emplace(in.study_uid);
+  if (first)
+    for (auto& u : ctx.state.units(taken_dir_ + in.study_uid)) taken->second.emplace(u.name, u.status);
+  const auto last = taken->second.find(in.sop_instance_uid);
+  if ((last != taken->second.end() && last->second == hash) ||
+      fs::exists(folders_.store / store_rel)) {  // taken in before: the same bytes again
     std::error_code ec;
     fs::remove(file, ec);
+    ++dropped_;
     return false;
   }
   RecordDraft d;
@@ -218,7 +239,9 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
   d.parts = {ContentPart{"", file, size}};
   d.attributes = {{"study_uid", in.study_uid},     {"series_uid", in.series_uid},
                   {"sop_instance_uid", in.sop_instance_uid}, {"sop_class_uid", in.sop_class_uid},
-                  {"modality", in.modality},       {"study_date", in.study_date}};
+                  {"modality", in.modality},       {"study_date", in.study_date},
+                  {"transfer_syntax", in.transfer_syntax}};
+  if (annotate) annotate(in, d.attributes);
   try {  // a failure of the spool itself is not the file's: it ends the poll
     ctx.sink.record(d);
   } catch (const SourceFileError& e) {
@@ -227,6 +250,8 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
     return false;
   }
   ctx.state.put_unit(kIncomingDir, {n, size, ns_of(st.st_mtim), ns_of(st.st_ctim), kIngestedPrefix + store_rel});
+  ctx.state.put_unit(taken_dir_ + in.study_uid, {in.sop_instance_uid, 0, 0, 0, hash});
+  taken->second[in.sop_instance_uid] = hash;
   if (on_ingested) on_ingested(in, hash);
   ++ctx.stats.ingested;
   ctx.stats.bytes += size;

@@ -18,6 +18,24 @@ Folders Folders::of(const fs::path& state_dir, const std::string& source) {
   return {base / "incoming", base / "rejected", base / "store"};
 }
 
+void EventCounter::add(const std::string& event, std::string_view peer) {
+  std::lock_guard lock(mutex_);
+  auto& by_peer = counts_[event];
+  std::string key = util::display_name(peer);
+  if (!by_peer.count(key) && by_peer.size() >= kMaxPeers) key = "(others)";
+  auto& n = by_peer[key];
+  ++n.total;
+  ++n.last_poll;
+}
+
+std::map<std::string, std::map<std::string, SourceStats::Count>> EventCounter::snapshot() {
+  std::lock_guard lock(mutex_);
+  auto out = counts_;
+  for (auto& [event, by_peer] : counts_)
+    for (auto& [peer, n] : by_peer) n.last_poll = 0;
+  return out;
+}
+
 Receiver::Receiver(const ScpSourceOptions& options, Folders folders)
     : options_(options), folders_(std::move(folders)) {}
 
@@ -80,23 +98,44 @@ StoreHandler::Begin Receiver::begin_store(std::string_view, std::string_view) {
   return {status::success, folders_.incoming / (kTempPrefix + unique_suffix() + ".part")};
 }
 
-std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae, std::uint16_t code,
-                               const std::string& reason) {
+void Receiver::refused(std::string_view calling_ae, Refusal what) {
+  events_.add(what == Refusal::association ? kAssociationsRefused : kContextsRefused, calling_ae);
+}
+
+std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae, std::string_view sop,
+                               std::uint16_t code, const std::string& reason) {
   log::warning("source " + options_.name + ": refused an instance from '" + util::display_name(calling_ae) +
                "': " + reason);
   try {
-    const std::string stem = unique_suffix();
+    // Named by the request's SOP Instance UID when it is one, so that a refusal can be remembered.
+    const std::string stem = (is_safe_uid(sop) ? std::string(sop) + "~" : std::string()) + unique_suffix();
     util::AtomicFile why(folders_.rejected / (stem + ".reason.txt"), 0640);
     why.write("from calling AE title '" + util::display_name(calling_ae) + "': " + util::one_line(reason) + "\n");
     why.commit();
     fs::rename(file, folders_.rejected / (stem + ".dcm"));
     util::fsync_directory(folders_.rejected);
+    return options_.pull ? status::success : code;
   } catch (const std::exception& e) {
     log::error("source " + options_.name + ": cannot keep the refused data set for quarantine: " + e.what());
     std::error_code ec;
     fs::remove(file, ec);
   }
-  return code;
+  return code == status::success ? status::out_of_resources : code;  // not kept: the sender must keep it
+}
+
+// No PatientID, or one the gate cannot compare with the stop list (patient_id.hpp, rule 4): the
+// instance can never be sent. Refusing it would have the modality retry it forever (a QC phantom,
+// an unregistered emergency patient) and hold up its queue, so it is taken, kept durably in the
+// quarantine with the reason, answered success and counted per sender. Sent again with a
+// PatientID, it is a new instance and flows.
+std::uint16_t Receiver::hold_unattributable(const fs::path& file, std::string_view calling_ae, std::string_view sop,
+                                            const std::string& why) {
+  const std::uint16_t answer =
+      refuse(file, calling_ae, sop, status::success,
+             "unattributable, held in the quarantine and never sent: " + why +
+                 "; have the modality or PACS send it again with the patient's ID");
+  if (answer == status::success) events_.add(kUnattributable, calling_ae);
+  return answer;
 }
 
 std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::string_view calling_ae,
@@ -118,16 +157,18 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
     std::uint64_t size = fs::file_size(file);
 
     ReadResult r = read_instance(file);
-    if (!r.instance) return refuse(file, calling_ae, status::cannot_understand, "malformed data set: " + r.error);
+    if (!r.instance) return refuse(file, calling_ae, sop, status::cannot_understand, "malformed data set: " + r.error);
     const Instance& in = *r.instance;
     if (in.sop_instance_uid != sop)
-      return refuse(file, calling_ae, status::data_set_does_not_match,
+      return refuse(file, calling_ae, sop, status::data_set_does_not_match,
                     "the data set's SOPInstanceUID differs from the C-STORE request's (" + util::display_name(sop) +
                         ")");
     std::string mapped = map_patient_id(in.patient_id, options_.patient_id);
+    if (in.patient_id.empty())
+      return hold_unattributable(file, calling_ae, sop, "PatientID (0010,0020) is missing or empty");
     if (!canonical_patient_id(mapped))
-      return refuse(file, calling_ae, status::cannot_understand,
-                    "PatientID (0010,0020) is not a usable patient ID: " + patient_id_problem(mapped));
+      return hold_unattributable(file, calling_ae, sop,
+                                 "PatientID (0010,0020) is not a usable patient ID: it " + patient_id_problem(mapped));
 
     fs::rename(file, folders_.incoming / (in.sop_instance_uid + "~" + unique_suffix() + ".dcm"));
     if (options_.sync_each_instance) util::fsync_directory(folders_.incoming);

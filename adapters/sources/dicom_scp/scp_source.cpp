@@ -1,4 +1,6 @@
 // poll() side: see incoming.cpp for how an instance moves on without being lost or sent twice.
+// State kept in SourceState besides incoming.cpp's: "taken/<Study>", one unit per SOP Instance UID
+// taken into the spool (status: its hash), so that a modality's identical re-send is dropped.
 #include "adapters/sources/dicom_scp/scp_source.hpp"
 
 #include "adapters/sources/dicom_scp/incoming.hpp"
@@ -18,7 +20,7 @@ class ScpSource final : public Source {
       : options_(std::move(options)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(options_, folders_),
-        incoming_(options_.name, folders_, options_.patient_id),
+        incoming_(options_.name, folders_, options_.patient_id, "taken/"),
         scp_(options_.scp, receiver_) {}
 
   ~ScpSource() override { scp_.stop(); }
@@ -48,6 +50,7 @@ class ScpSource final : public Source {
     incoming_.quarantine_rejected(ctx);
     incoming_.settle(ctx);
     incoming_.take(ctx);
+    ctx.stats.events = receiver_.events().snapshot();
     ctx.sink.checkpoint();
   }
 

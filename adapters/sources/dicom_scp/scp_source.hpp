@@ -29,6 +29,10 @@ struct ScpSourceOptions {
   // its copy and the watermark waits for the spool commit, so one sync of the file system before
   // the poll takes the files in (dicom_qr) makes them durable at a fraction of the cost.
   bool sync_each_instance = true;
+  // A PACS's retrieve (C-GET, C-MOVE): an instance we refuse is answered success once it is kept
+  // for quarantine. The PACS keeps its copy either way, and a failure would make some PACSs end
+  // the whole retrieve there (Orthanc 1.10 does), so the rest of the study would never come.
+  bool pull = false;
 };
 
 // The SCP starts listening on the first poll and stops when the source is destroyed.

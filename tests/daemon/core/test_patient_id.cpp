@@ -58,7 +58,7 @@ TEST_CASE("canonical_patient_id: length limit applies before zeros are dropped")
 
 TEST_CASE("canonical_patient_id: what is not an ID") {
   for (std::string_view raw : {"", " ", "\xE3\x80\x80", "\"\"", "=\"\"", "''", "12 34", "１２　３４", "山田", "1234山田",
-                               "12_34", "12.34", "12/34", "=1234", "#1234", "1234#", "+1234", "12\t34",
+                               "12.34", "12/34", "=1234", "#1234", "1234#", "+1234", "12\t34",
                                "\"\"1234\"\"",   // only one level of quotes
                                "\"1234'",        // quotes must match
                                "=\"=\"1234\"\"",  // only one ="..." wrapping
@@ -82,6 +82,15 @@ TEST_CASE("canonical_patient_id: invalid UTF-8 is never an ID") {
     CHECK_FALSE(canonical_patient_id(raw));
     CHECK(patient_id_problem(raw) == "is not valid UTF-8 text");
   }
+}
+
+TEST_CASE("canonical_patient_id: '_' is part of an ID (a PACS's VLUT_01); a space inside or Japanese is not") {
+  CHECK(canonical_patient_id("VLUT_01") == "VLUT_01");
+  CHECK(canonical_patient_id("vlut_01") == "VLUT_01");
+  CHECK(canonical_patient_id("ＶＬＵＴ＿０１") == "VLUT_01");  // full-width, as typed in Excel
+  CHECK(canonical_patient_id(" VLUT_01 ") == "VLUT_01");      // DICOM pads LO with a space
+  CHECK_FALSE(canonical_patient_id("VLUT 01"));
+  CHECK_FALSE(canonical_patient_id("テスト01"));
 }
 
 TEST_CASE("patient_id_problem explains without quoting") {
@@ -110,7 +119,7 @@ TEST_CASE("canonical_patient_id: idempotent, and agrees with patient_id_problem 
     if (!id) continue;
     ++valid;
     REQUIRE(canonical_patient_id(*id) == id);
-    REQUIRE(id->find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-") == std::string::npos);
+    REQUIRE(id->find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == std::string::npos);
     REQUIRE(!id->empty());
     REQUIRE(id->size() <= 64);
   }

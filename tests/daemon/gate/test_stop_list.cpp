@@ -270,15 +270,16 @@ TEST_CASE("problem lines: numbered, explained, never quoted") {
       ",山田太郎\n"          // 4 empty ID cell
       "\n"                   // 5 blank
       "5678,山田太郎\n"      // 6 ok
-      "Yamada-Taro_X\n"      // 7 '_' is not allowed
-      + std::string(65, '8') + "\n");  // 8 too long
-  CHECK(list.ids == Ids{"1234", "5678"});
+      "Yamada-Taro#X\n"      // 7 '#' is not allowed
+      + std::string(65, '8') + "\n"  // 8 too long
+      "VLUT_01\n");          // 9 ok: '_' is
+  CHECK(list.ids == Ids{"1234", "5678", "VLUT_01"});
   REQUIRE(problem_lines(list) == std::vector<std::size_t>{2, 3, 4, 7, 8});
   CHECK(list.problem_lines == 5);
   CHECK(list.problems[0].reason.find("not a patient ID") != std::string::npos);
   CHECK(list.problems[1].reason.find("space") != std::string::npos);
   CHECK(list.problems[2].reason.find("column 1 is empty") != std::string::npos);
-  CHECK(list.problems[3].reason.find("letters, digits and '-'") != std::string::npos);
+  CHECK(list.problems[3].reason.find("letters, digits, '-' and '_'") != std::string::npos);
   CHECK(list.problems[4].reason.find("64") != std::string::npos);
   check_reasons_do_not_quote(list, {"山田", "太郎", "98", "76", "Yamada", "Taro", "888"});
 }

@@ -63,6 +63,7 @@ Snapshot example() {
   emr.quarantined = 2;
   emr.last_success = 1890;
   SourceMetrics odd = emr;
+  odd.events["associations refused from"]["CT \"1\""] = 3;
   odd.name = "a \"quoted\" \\ name\nwith a newline";
   odd.last_error = "root missing";
   s.sources = {emr, odd};
@@ -101,6 +102,9 @@ TEST_CASE("the exposition parses and carries the snapshot's numbers, ages taken 
   CHECK(p.samples.at("sennen_gate_paused") == "1");
   CHECK(p.samples.at("sennen_batch_seal_seconds_sum") == "1.5");
   CHECK(p.samples.at("sennen_batch_seal_seconds_count") == "3");
+  CHECK(p.types.at("sennen_source_events_total") == "counter");
+  CHECK(p.samples.at(R"(sennen_source_events_total{source="a \"quoted\" \\ name\nwith a newline",type="ssmix2",)"
+                     R"(event="associations refused from",peer="CT \"1\""})") == "3");
 }
 
 TEST_CASE("label values are escaped, so a source name cannot break the format") {

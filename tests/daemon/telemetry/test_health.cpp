@@ -70,3 +70,15 @@ TEST_CASE("health: each failing condition is one problem that says what to do") 
     CHECK(codes(in) == std::vector<std::string>{"stop_list"});
   }
 }
+
+TEST_CASE("health: a source event since the previous poll is a problem naming the peer; older ones only count") {
+  auto in = healthy();
+  telemetry::SourceStatus s;
+  s.name = "modality";
+  s.stats.events["associations refused from"]["CT1"] = {3, 0};
+  in.sources.push_back(s);
+  CHECK(assess(in).empty());
+  in.sources[0].stats.events["associations refused from"]["CT1"] = {4, 1};
+  CHECK(codes(in) == std::vector<std::string>{"source_event"});
+  CHECK(assess(in)[0].message.find("'CT1'") != std::string::npos);
+}

@@ -6,7 +6,9 @@ usage: send_raw.py HOST PORT CALLING CALLED FILE KEEP_BYTES [STALL_SECONDS]
 Sends the data set of FILE (Part-10, explicit VR little endian) cut to KEEP_BYTES bytes, prints
 the C-STORE-RSP status as 0xNNNN, exits 0 when a response arrived. With STALL_SECONDS it plays a
 slow modality: "associated" is printed once the association is up, and the last fragment of the
-data set is sent only after that long."""
+data set is sent only after that long. SEND_RAW_SYNTAX=<UID> in the environment proposes that
+transfer syntax instead of explicit VR little endian (one DCMTK does not know, such as HTJ2K);
+"context refused" is printed and it exits 1 when the peer does not accept it."""
 import socket, struct, sys, time
 
 host, port, calling, called, path, keep = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
@@ -31,7 +33,9 @@ def find_meta(tag_elem):  # a UI value of the meta group, e.g. (0002,0002)
         if e == tag_elem: return val.rstrip(b'\0 ').decode()
 sop_class, sop_inst = find_meta(0x0002), find_meta(0x0003)
 
-pc = struct.pack('>BBBB', 1, 0, 0, 0) + item(0x30, sop_class.encode()) + item(0x40, b'1.2.840.10008.1.2.1')
+import os
+syntax = os.environ.get('SEND_RAW_SYNTAX', '1.2.840.10008.1.2.1')
+pc = struct.pack('>BBBB', 1, 0, 0, 0) + item(0x30, sop_class.encode()) + item(0x40, syntax.encode())
 user = item(0x51, struct.pack('>I', 16384)) + item(0x52, b'1.2.826.0.1.3680043.9.7433.1')
 body = struct.pack('>HH', 1, 0) + called.ljust(16).encode() + calling.ljust(16).encode() + bytes(32) + \
     item(0x10, b'1.2.840.10008.3.1.1.1') + item(0x20, pc) + item(0x50, user)
@@ -45,8 +49,14 @@ def read_pdu():
     while len(b) < ln: b += s.recv(ln - len(b))
     return t, b
 
-t, _ = read_pdu()
+t, ac = read_pdu()
 if t != 2: print('association not accepted (PDU type %d)' % t); sys.exit(1)
+off = 68  # the A-ASSOCIATE-AC's items: is our presentation context (0x21) accepted?
+while off + 4 <= len(ac):
+    it, ln = ac[off], struct.unpack('>H', ac[off + 2:off + 4])[0]
+    if it == 0x21 and ac[off + 6] != 0:
+        print('context refused'); s.sendall(struct.pack('>BBI', 5, 0, 4) + bytes(4)); sys.exit(1)
+    off += 4 + ln
 if stall: print('associated', flush=True)
 cmd = elem(0, 2, uid(sop_class)) + elem(0, 0x100, struct.pack('<H', 1)) + elem(0, 0x110, struct.pack('<H', 1)) + \
     elem(0, 0x700, struct.pack('<H', 0)) + elem(0, 0x800, struct.pack('<H', 0)) + elem(0, 0x1000, uid(sop_inst))
