@@ -27,7 +27,7 @@
 
 #include "adapters/sources/dicom_common/instance.hpp"
 #include "adapters/sources/dicom_common/store_scp.hpp"
-#include "adapters/sources/dicom_scp/receiver.hpp"
+#include "adapters/sources/dicom_common/receiver.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "tests/fuzz/property.hpp"
@@ -55,7 +55,7 @@ std::uint16_t free_port() {
 // The SCP and its receiver live for the whole run (never destroyed: their threads outlive main).
 struct Scp {
   fs::path state_dir;
-  dicom::ScpSourceOptions options;
+  dicom::ReceiverOptions options;
   dicom::Folders folders;
   std::unique_ptr<dicom::Receiver> receiver;
   std::unique_ptr<dicom::StoreScp> scp;

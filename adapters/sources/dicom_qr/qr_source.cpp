@@ -22,8 +22,8 @@
 #include <map>
 #include <set>
 
-#include "adapters/sources/dicom_scp/incoming.hpp"
-#include "adapters/sources/dicom_scp/receiver.hpp"
+#include "adapters/sources/dicom_common/incoming.hpp"
+#include "adapters/sources/dicom_common/receiver.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
@@ -63,8 +63,8 @@ std::string site_date(TimePoint t, int utc_offset_minutes) {
   return buf;
 }
 
-ScpSourceOptions receiver_options(const QrSourceOptions& o) {
-  ScpSourceOptions r;
+ReceiverOptions receiver_options(const QrSourceOptions& o) {
+  ReceiverOptions r;
   r.name = o.name;
   r.state_dir = o.state_dir;
   r.min_free = o.min_free;
@@ -299,7 +299,7 @@ class QrSource final : public Source {
   }
 
   QrSourceOptions options_;
-  ScpSourceOptions receiver_options_;
+  ReceiverOptions receiver_options_;
   Folders folders_;
   Receiver receiver_;
   IncomingFolder incoming_;

@@ -2,7 +2,7 @@
 // type: dicom-qr — poll a PACS: C-FIND studies by StudyDate from a persisted watermark (minus
 // lookback), C-GET or C-MOVE the new or grown ones into the same durable incoming/ folder the
 // dicom-scp source uses (through the same Receiver), and take them into the spool the same way
-// (adapters/sources/dicom_scp/incoming.hpp).
+// (adapters/sources/dicom_common/incoming.hpp).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -12,7 +12,7 @@
 
 #include "adapters/kind.hpp"
 #include "adapters/sources/dicom_common/qr_scu.hpp"
-#include "adapters/sources/dicom_scp/scp_source.hpp"
+#include "adapters/sources/dicom_common/options.hpp"
 #include "daemon/core/source.hpp"
 
 namespace sennen::dicom {

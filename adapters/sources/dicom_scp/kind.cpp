@@ -1,4 +1,4 @@
-// type: dicom-scp: the keys of a source that receives pushes, read into ScpSourceOptions.
+// type: dicom-scp: the keys of a source that receives pushes, read into ReceiverOptions.
 #include <arpa/inet.h>
 
 #include "adapters/sources/dicom_scp/scp_source.hpp"
@@ -46,7 +46,7 @@ const adapters::SourceKind& scp_kind() {
       {"dicom-scp", "DICOM images pushed to us (C-STORE)", keys(), read},
       [](const config::Source& source, const config::Config& config) {
         const auto& k = source.options_as<ScpKeys>();
-        ScpSourceOptions o;
+        ReceiverOptions o;
         o.name = source.name;
         o.state_dir = config.state_dir;
         o.scp = k.scp;

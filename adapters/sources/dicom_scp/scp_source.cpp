@@ -3,8 +3,8 @@
 // taken into the spool (status: its hash), so that a modality's identical re-send is dropped.
 #include "adapters/sources/dicom_scp/scp_source.hpp"
 
-#include "adapters/sources/dicom_scp/incoming.hpp"
-#include "adapters/sources/dicom_scp/receiver.hpp"
+#include "adapters/sources/dicom_common/incoming.hpp"
+#include "adapters/sources/dicom_common/receiver.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/core/patient_id.hpp"
 #include "daemon/util/log.hpp"
@@ -16,7 +16,7 @@ namespace {
 
 class ScpSource final : public Source {
  public:
-  explicit ScpSource(ScpSourceOptions options)
+  explicit ScpSource(ReceiverOptions options)
       : options_(std::move(options)),
         folders_(Folders::of(options_.state_dir, options_.name)),
         receiver_(options_, folders_),
@@ -59,7 +59,7 @@ class ScpSource final : public Source {
   }
 
  private:
-  ScpSourceOptions options_;
+  ReceiverOptions options_;
   Folders folders_;
   Receiver receiver_;
   IncomingFolder incoming_;
@@ -69,7 +69,7 @@ class ScpSource final : public Source {
 
 }  // namespace
 
-std::unique_ptr<Source> make_dicom_scp_source(ScpSourceOptions options) {
+std::unique_ptr<Source> make_dicom_scp_source(ReceiverOptions options) {
   return std::make_unique<ScpSource>(std::move(options));
 }
 

@@ -12,31 +12,14 @@
 
 #include "adapters/kind.hpp"
 #include "adapters/sources/dicom_common/options.hpp"
+#include "adapters/sources/dicom_common/receiver.hpp"
 #include "adapters/sources/dicom_common/store_scp.hpp"
 #include "daemon/core/source.hpp"
 
 namespace sennen::dicom {
 
-struct ScpSourceOptions {
-  std::string name;
-  std::filesystem::path state_dir;  // the daemon's state_dir; this source keeps dicom/<name>/ below it
-  ScpOptions scp;
-  std::uint64_t min_free = 1ull << 30;        // answer A700 below this much free space under state_dir
-  std::uint64_t max_incoming = 10ull << 30;   // ... or when incoming/ holds more than this
-  PatientIdMapping patient_id;
-  // A push is answered success only once the instance is durable (fsync of the file and of
-  // incoming/): the sender deletes its copy. A pull (C-GET, C-MOVE) turns this off: the PACS keeps
-  // its copy and the watermark waits for the spool commit, so one sync of the file system before
-  // the poll takes the files in (dicom_qr) makes them durable at a fraction of the cost.
-  bool sync_each_instance = true;
-  // A PACS's retrieve (C-GET, C-MOVE): an instance we refuse is answered success once it is kept
-  // for quarantine. The PACS keeps its copy either way, and a failure would make some PACSs end
-  // the whole retrieve there (Orthanc 1.10 does), so the rest of the study would never come.
-  bool pull = false;
-};
-
 // The SCP starts listening on the first poll and stops when the source is destroyed.
-std::unique_ptr<Source> make_dicom_scp_source(ScpSourceOptions options);
+std::unique_ptr<Source> make_dicom_scp_source(ReceiverOptions options);
 
 // The keys of type: dicom-scp as configured (config/sennen-edge.yaml).
 struct ScpKeys final : config::SourceOptions {

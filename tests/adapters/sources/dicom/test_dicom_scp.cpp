@@ -116,7 +116,7 @@ struct Fixture {
                    std::chrono::seconds acse_timeout = std::chrono::seconds(2)) {
     enter_private_network();
     port = free_port();
-    dicom::ScpSourceOptions o;
+    dicom::ReceiverOptions o;
     o.name = "modality";
     o.state_dir = state_dir;
     o.scp.port = port;

@@ -44,7 +44,7 @@ struct Spec {
   int frames = 1;
   int side = 16;
   std::string patient_name = "Test^Patient";
-  std::string charset;  // SpecificCharacterSet (0008,0005), when not the default repertoire
+  std::string charset = {};  // SpecificCharacterSet (0008,0005), when not the default repertoire
 };
 
 fs::path make_dcm(const fs::path& dir, const Spec& s) {

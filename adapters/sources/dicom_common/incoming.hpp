@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "adapters/sources/dicom_common/instance.hpp"
-#include "adapters/sources/dicom_scp/receiver.hpp"
+#include "adapters/sources/dicom_common/receiver.hpp"
 #include "daemon/core/source.hpp"
 
 namespace sennen::dicom {

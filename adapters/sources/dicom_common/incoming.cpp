@@ -26,7 +26,7 @@
 //  and store/ being emptied), or store/ (every version whose hand-over was committed; settle()
 //  moves nothing else there). Both say only what a commit made true, so neither can drop an
 //  instance whose record a kill undid.
-#include "adapters/sources/dicom_scp/incoming.hpp"
+#include "adapters/sources/dicom_common/incoming.hpp"
 
 #include <sys/stat.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The StoreHandler of the dicom-scp source: where a C-STORE's data set goes, and the checks that
+// The StoreHandler of both DICOM sources (shared, so it lives here): where a C-STORE's data set goes, and the checks that
 // come before success is answered. Runs on the SCP's association threads (several at once) and on
 // the dicom-qr source's C-GET; shares only folders with poll().
 #include <atomic>
@@ -10,10 +10,30 @@
 #include <mutex>
 #include <string>
 
+#include "adapters/sources/dicom_common/options.hpp"
 #include "adapters/sources/dicom_common/store_scp.hpp"
-#include "adapters/sources/dicom_scp/scp_source.hpp"
+#include "daemon/core/source.hpp"
 
 namespace sennen::dicom {
+
+// What a receiving source is: a dicom-scp source, or the C-GET/C-MOVE receiver of a dicom-qr one.
+struct ReceiverOptions {
+  std::string name;
+  std::filesystem::path state_dir;  // the daemon's state_dir; this source keeps dicom/<name>/ below it
+  ScpOptions scp;
+  std::uint64_t min_free = 1ull << 30;        // answer A700 below this much free space under state_dir
+  std::uint64_t max_incoming = 10ull << 30;   // ... or when incoming/ holds more than this
+  PatientIdMapping patient_id;
+  // A push is answered success only once the instance is durable (fsync of the file and of
+  // incoming/): the sender deletes its copy. A pull (C-GET, C-MOVE) turns this off: the PACS keeps
+  // its copy and the watermark waits for the spool commit, so one sync of the file system before
+  // the poll takes the files in (dicom_qr) makes them durable at a fraction of the cost.
+  bool sync_each_instance = true;
+  // A PACS's retrieve (C-GET, C-MOVE): an instance we refuse is answered success once it is kept
+  // for quarantine. The PACS keeps its copy either way, and a failure would make some PACSs end
+  // the whole retrieve there (Orthanc 1.10 does), so the rest of the study would never come.
+  bool pull = false;
+};
 
 // <state_dir>/dicom/<source>/...
 struct Folders {
@@ -46,7 +66,7 @@ class EventCounter {
 
 class Receiver final : public StoreHandler {
  public:
-  Receiver(const ScpSourceOptions& options, Folders folders);
+  Receiver(const ReceiverOptions& options, Folders folders);
   // Removes temporaries a crash left behind (their peers never got success) and creates folders.
   // `spool_full` (from the first poll's SourceContext, valid while the source lives) is asked
   // before every C-STORE: a full spool is answered A700, so the peer keeps the instance and retries.
@@ -66,7 +86,7 @@ class Receiver final : public StoreHandler {
   // incoming/'s size, rescanned at most once a second, plus what arrived since.
   std::uint64_t incoming_bytes();
 
-  const ScpSourceOptions& options_;
+  const ReceiverOptions& options_;
   Folders folders_;
   SpoolFull spool_full_;  // set before any association thread starts, then only read
   std::atomic<std::uint64_t> seq_{0};

@@ -1,4 +1,4 @@
-#include "adapters/sources/dicom_scp/receiver.hpp"
+#include "adapters/sources/dicom_common/receiver.hpp"
 
 #include <fcntl.h>
 #include <sys/statvfs.h>
@@ -36,7 +36,7 @@ std::map<std::string, std::map<std::string, SourceStats::Count>> EventCounter::s
   return out;
 }
 
-Receiver::Receiver(const ScpSourceOptions& options, Folders folders)
+Receiver::Receiver(const ReceiverOptions& options, Folders folders)
     : options_(options), folders_(std::move(folders)) {}
 
 void Receiver::prepare(SpoolFull spool_full) {
