@@ -22,7 +22,8 @@ std::optional<InstanceLock> InstanceLock::try_acquire(const std::filesystem::pat
     throw Error("cannot lock " + file.string() + ": " + util::errno_text(errno));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+  if (::ftruncate(fd.get(), 0) != 0 ||
+      ::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
     throw Error("cannot write " + file.string() + ": " + util::errno_text(errno));
   return InstanceLock(std::move(fd));
 }

@@ -49,7 +49,9 @@ class Worker {
   Worker(std::filesystem::path file, config::Config cfg, metrics::Collector* collector, std::function<void()> on_fatal)
       : file_(std::move(file)), cfg_(std::move(cfg)), collector_(collector), on_fatal_(std::move(on_fatal)) {}
 
-  void start() { thread_ = std::thread([this] { loop(); }); }
+  void start() {
+    thread_ = std::thread([this] { loop(); });
+  }
   void request_stop() {
     stop_ = true;
     wake();
@@ -86,10 +88,12 @@ class Worker {
 
   void build() {
     pipeline_.reset();
-    pipeline_ = std::make_unique<pipeline::Pipeline>(cfg_, clock_, pipeline::Adapters{adapters::make_sources(cfg_), adapters::make_destination(cfg_)}, [this](const pipeline::Progress& p) {
-      if (collector_) collector_->on_progress(p, steady::now());
-      status(p.line());
-    });
+    pipeline_ = std::make_unique<pipeline::Pipeline>(
+        cfg_, clock_, pipeline::Adapters{adapters::make_sources(cfg_), adapters::make_destination(cfg_)},
+        [this](const pipeline::Progress& p) {
+          if (collector_) collector_->on_progress(p, steady::now());
+          status(p.line());
+        });
     if (collector_) collector_->reconfigure(cfg_);
     observe({}, {});  // the state at start: nothing polled yet
     next_poll_.clear();
@@ -115,7 +119,8 @@ class Worker {
     std::int64_t oldest = 0;
     try {
       spool::SpoolReader reader(cfg_.state_dir);
-      for (const auto& b : reader.batches_in_state("sealed")) oldest = oldest ? std::min(oldest, b.created_at) : b.created_at;
+      for (const auto& b : reader.batches_in_state("sealed"))
+        oldest = oldest ? std::min(oldest, b.created_at) : b.created_at;
     } catch (const Error& e) {
       log::warning(std::string("metrics: cannot read the outbox state: ") + e.what());
     }
@@ -210,7 +215,8 @@ class Worker {
       if (next_delivery_) next = std::min(next, *next_delivery_);
       std::unique_lock lock(mutex_);
       // Wake at least every few seconds so the watchdog sees a live worker while idle.
-      cv_.wait_until(lock, std::min(next, steady::now() + std::chrono::seconds(5)), [this] { return stop_ || reload_ || flush_; });
+      cv_.wait_until(lock, std::min(next, steady::now() + std::chrono::seconds(5)),
+                     [this] { return stop_ || reload_ || flush_; });
     }
   }
 

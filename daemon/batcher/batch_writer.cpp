@@ -90,7 +90,7 @@ struct BatchWriter::Impl {
   std::vector<std::byte> read_buf;
   std::exception_ptr callback_error;  // thrown inside the libarchive callback, rethrown outside
   LocalePtr utf8_ctype{newlocale(LC_CTYPE_MASK, "C.UTF-8", nullptr)};
-  ArchivePtr tar;                     // last: it is freed first, while what its callback uses still exists
+  ArchivePtr tar;  // last: it is freed first, while what its callback uses still exists
 
   ~Impl() {
     if (tar) {
@@ -173,7 +173,8 @@ struct BatchWriter::Impl {
   }
 
   void end_entry(std::string_view archive_path) {
-    if (archive_write_finish_entry(tar.get()) != ARCHIVE_OK) tar_failed("finishing tar entry " + std::string(archive_path));
+    if (archive_write_finish_entry(tar.get()) != ARCHIVE_OK)
+      tar_failed("finishing tar entry " + std::string(archive_path));
   }
 };
 
@@ -210,7 +211,7 @@ BatchWriter::BatchWriter(const fs::path& out_path, const SealingKeys& keys, int 
                                  : ""));
   }
   m.fd = util::Fd(fd);
-  m.path = out_path;  // from here on, ~Impl removes the file unless finished
+  m.path = out_path;            // from here on, ~Impl removes the file unless finished
   if (::fchmod(fd, 0640) != 0)  // independent of the umask, so the group can be granted read access
     throw Error("cannot set mode 0640 on " + out_path.string() + ": " + util::errno_text(errno));
 

@@ -110,8 +110,8 @@ std::string build_manifest(const ManifestHeader& h, const std::vector<PlannedRec
   for (std::size_t i = 0; i < withdrawals.size(); ++i) {
     if (i) out += ',';
     const auto& w = withdrawals[i];
-    out += dump({{"patient_id", w.patient_key}, {"patient_key", w.patient_key},
-                 {"effective_at", iso8601_utc(w.effective_at)}});
+    out += dump(
+        {{"patient_id", w.patient_key}, {"patient_key", w.patient_key}, {"effective_at", iso8601_utc(w.effective_at)}});
   }
   out += "]}";
   return out;
@@ -119,9 +119,14 @@ std::string build_manifest(const ManifestHeader& h, const std::vector<PlannedRec
 
 std::string build_marker(const ManifestHeader& h, std::size_t records, std::size_t withdrawals, std::uint64_t size,
                          const std::string& sha256) {
-  json m = {{"format", kFormat},           {"batch_id", h.batch_id},       {"site_id", h.site_id},
-            {"created_at", iso8601_utc(h.created_at)}, {"record_count", records}, {"withdrawal_count", withdrawals},
-            {"size", size},                {"sha256", sha256}};
+  json m = {{"format", kFormat},
+            {"batch_id", h.batch_id},
+            {"site_id", h.site_id},
+            {"created_at", iso8601_utc(h.created_at)},
+            {"record_count", records},
+            {"withdrawal_count", withdrawals},
+            {"size", size},
+            {"sha256", sha256}};
   return dump(m);
 }
 

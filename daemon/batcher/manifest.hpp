@@ -17,8 +17,8 @@ inline constexpr const char* kFormat = "sennen-edge-batch/1";
 
 struct PlannedRecord {
   spool::StoredRecord record;
-  std::string archive_path;                // file (single part) or folder (several parts) in the tar
-  std::vector<std::string> part_paths;     // archive path of each part, in order
+  std::string archive_path;             // file (single part) or folder (several parts) in the tar
+  std::vector<std::string> part_paths;  // archive path of each part, in order
 };
 
 struct ManifestHeader {

@@ -126,7 +126,8 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
   SealedFile out;
   const PlannedRecord* culprit = nullptr;  // the record being written when something failed
   try {
-    spool::Spool::Transaction snapshot(spool_, spool::Spool::Transaction::Kind::read);  // one snapshot for all the blobs read
+    spool::Spool::Transaction snapshot(spool_,
+                                       spool::Spool::Transaction::Kind::read);  // one snapshot for all the blobs read
     BatchWriter writer(partial, keys_, options_.zstd_level, h.created_at);
     std::string manifest = build_manifest(h, plan, withdrawals);
     writer.add_bytes("manifest.json", std::as_bytes(std::span(manifest.data(), manifest.size())));

@@ -75,7 +75,8 @@ PkeyPtr parse_key(const std::string& data, const fs::path& path) {
       data.find("Proc-Type: 4,ENCRYPTED") != std::string::npos)
     throw Error("signer key " + path.string() +
                 " is protected by a passphrase, which an unattended service cannot enter; store it "
-                "unencrypted with mode 600 (openssl pkey -in " + path.string() + " -out NEW.key)");
+                "unencrypted with mode 600 (openssl pkey -in " +
+                path.string() + " -out NEW.key)");
   ERR_clear_error();
   PkeyPtr key(PEM_read_bio_PrivateKey(mem_bio(data).get(), nullptr, no_passphrase, nullptr));
   if (!key) {
@@ -101,8 +102,8 @@ void check_key_permissions(const fs::path& path) {
   char octal[8];
   std::snprintf(octal, sizeof octal, "%04o", mode);
   const char* who = (mode & 007) ? "other users" : "members of its group";
-  throw Error("signer key " + path.string() + " is accessible by " + who + " (mode " + octal +
-              "); run: chmod 600 " + path.string());
+  throw Error("signer key " + path.string() + " is accessible by " + who + " (mode " + octal + "); run: chmod 600 " +
+              path.string());
 }
 
 std::string asn1_time_text(const ASN1_TIME* t) {
@@ -120,8 +121,8 @@ void check_validity(X509* cert, const fs::path& path, std::string_view what, Tim
                 asn1_time_text(X509_get0_notBefore(cert)) +
                 "; check the system clock (timedatectl) or install a certificate that is valid now");
   if (X509_cmp_time(X509_get0_notAfter(cert), &t) < 0)
-    throw Error(std::string(what) + " " + path.string() + " expired on " +
-                asn1_time_text(X509_get0_notAfter(cert)) + "; install a renewed certificate");
+    throw Error(std::string(what) + " " + path.string() + " expired on " + asn1_time_text(X509_get0_notAfter(cert)) +
+                "; install a renewed certificate");
 }
 
 // Dry runs of what every batch does, so an unusable key type is reported now, naming the file.
@@ -187,8 +188,9 @@ SealingKeys SealingKeys::load(const fs::path& signer_cert, const fs::path& signe
   check_can_sign(impl->signer_cert.get(), impl->signer_key.get(), signer_cert);
 
   if (recipients.empty())
-    throw Error("no recipient certificate is configured; add the central site's certificate so sealed "
-                "batches can be decrypted there");
+    throw Error(
+        "no recipient certificate is configured; add the central site's certificate so sealed "
+        "batches can be decrypted there");
   impl->recipients.reset(sk_X509_new_null());
   if (!impl->recipients) throw Error("out of memory loading recipient certificates");
   for (const auto& path : recipients) {
@@ -216,7 +218,8 @@ std::vector<SealingKeys::FileProblem> SealingKeys::check(const fs::path& signer_
   PkeyPtr key;
   const bool cert_ok = attempt(signer_cert, [&] { cert = load_cert(signer_cert, "signer certificate", now); });
   const bool key_ok = attempt(signer_key, [&] { key = load_signer_key(signer_key); });
-  if (cert_ok && key_ok && attempt(signer_key, [&] { check_key_matches(cert.get(), key.get(), signer_cert, signer_key); }))
+  if (cert_ok && key_ok &&
+      attempt(signer_key, [&] { check_key_matches(cert.get(), key.get(), signer_cert, signer_key); }))
     attempt(signer_cert, [&] { check_can_sign(cert.get(), key.get(), signer_cert); });
   for (const auto& path : recipients) attempt(path, [&] { load_recipient(path, now); });
   return problems;
@@ -236,8 +239,8 @@ TimePoint not_after(const X509* cert) {
 std::vector<SealingKeys::Expiry> SealingKeys::expiries() const {
   std::vector<Expiry> out{{impl_->signer_cert_path, not_after(impl_->signer_cert.get())}};
   for (int i = 0; i < sk_X509_num(impl_->recipients.get()); ++i)
-    out.push_back({impl_->recipient_paths[static_cast<std::size_t>(i)],
-                   not_after(sk_X509_value(impl_->recipients.get(), i))});
+    out.push_back(
+        {impl_->recipient_paths[static_cast<std::size_t>(i)], not_after(sk_X509_value(impl_->recipients.get(), i))});
   return out;
 }
 

@@ -45,8 +45,8 @@ struct DestinationOptions {
 };
 
 struct SourceType {
-  std::string_view name;     // as written in `type:`, e.g. "dicom-scp"
-  std::string_view meaning;  // for messages, e.g. "DICOM images pushed to us (C-STORE)"
+  std::string_view name;               // as written in `type:`, e.g. "dicom-scp"
+  std::string_view meaning;            // for messages, e.g. "DICOM images pushed to us (C-STORE)"
   std::vector<std::string_view> keys;  // its own keys, besides name, type and poll_interval
   std::function<std::shared_ptr<const SourceOptions>(const Section& source)> read;
 };

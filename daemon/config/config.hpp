@@ -26,7 +26,7 @@ struct Date {  // a calendar date in the site's time zone
 };
 
 struct Site {
-  std::string id;                  // facility code, 10 digits for SS-MIX2 facilities
+  std::string id;  // facility code, 10 digits for SS-MIX2 facilities
   std::string name;
   std::string timezone = "Asia/Tokyo";
   int utc_offset_minutes = 9 * 60;  // derived from timezone (fixed-offset zones only)
@@ -102,9 +102,9 @@ struct TimeWindow {
 
 // When and how fast batches may be uploaded. Heartbeats are sent whatever the schedule says.
 struct Schedule {
-  std::string timezone;  // empty: the site's time zone
-  int utc_offset_minutes = 9 * 60;  // from timezone, or the site's when not given
-  std::optional<TimeWindow> upload_window;  // none: any time of day
+  std::string timezone;                          // empty: the site's time zone
+  int utc_offset_minutes = 9 * 60;               // from timezone, or the site's when not given
+  std::optional<TimeWindow> upload_window;       // none: any time of day
   std::uint64_t bandwidth_bytes_per_second = 0;  // 0: no limit
 };
 
@@ -119,8 +119,8 @@ struct Metrics {
 // One problem found while loading: file:line:column, the key, what is wrong, what is expected.
 struct Problem {
   std::string file;
-  int line = 0;    // 1-based; 0 when not known
-  int column = 0;  // 1-based
+  int line = 0;     // 1-based; 0 when not known
+  int column = 0;   // 1-based
   std::string key;  // dotted path, e.g. "sources[1].poll_interval"
   std::string message;
   std::string format() const;  // "FILE:LINE:COL: KEY: MESSAGE"

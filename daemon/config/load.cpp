@@ -22,12 +22,14 @@
 namespace sennen::config {
 namespace {
 namespace fs = std::filesystem;
+using detail::all_chars_in;
 using detail::bool_value;
 using detail::choice_value;
 using detail::duration_value;
 using detail::in_quotes;
 using detail::integer_value;
 using detail::item_value;
+using detail::join_names;
 using detail::kind_of;
 using detail::make_value;
 using detail::Mapping;
@@ -37,13 +39,12 @@ using detail::Report;
 using detail::size_value;
 using detail::text;
 using detail::Value;
-using detail::all_chars_in;
-using detail::join_names;
 // ---- sections -------------------------------------------------------------------------------
 
 class Loader {
  public:
-  Loader(Report& report, fs::path base, const Catalog& catalog) : r_(report), base_(std::move(base)), catalog_(catalog) {}
+  Loader(Report& report, fs::path base, const Catalog& catalog)
+      : r_(report), base_(std::move(base)), catalog_(catalog) {}
 
   void read(const Value& root, Config& cfg) {
     files_ = &cfg.files;
@@ -58,7 +59,9 @@ class Loader {
       read_sources(*v, cfg.sources);
     if (auto v = top.required("optout", "an 'optout:' section with stop_list: (the 提供停止 list)"))
       read_optout(*v, cfg.optout);
-    if (auto v = top.required("destination", "a 'destination:' section, e.g. type: local and path: ..., type: https and url: ... or type: s3 and bucket: ..."))
+    if (auto v = top.required("destination",
+                              "a 'destination:' section, e.g. type: local and path: ..., type: https and url: ... or "
+                              "type: s3 and bucket: ..."))
       read_destination(*v, cfg.destination);
     if (auto v = top.required("encryption", "an 'encryption:' section with recipients, signer_cert and signer_key"))
       read_encryption(*v, cfg.encryption);
@@ -84,11 +87,11 @@ class Loader {
         else
           site.id = *t;
         if (site.id == kPlaceholderSiteId)
-          placeholders.push_back(r_.make(
-              id->mark, id->path,
-              in_quotes(*t) + " is the placeholder shipped with sennen-edge; replace it with this hospital's " +
-                  "10-digit facility code (医療機関コード), e.g. id: \"1312345678\", then run " +
-                  "sennen-edged --check and start the service again"));
+          placeholders.push_back(
+              r_.make(id->mark, id->path,
+                      in_quotes(*t) + " is the placeholder shipped with sennen-edge; replace it with this hospital's " +
+                          "10-digit facility code (医療機関コード), e.g. id: \"1312345678\", then run " +
+                          "sennen-edged --check and start the service again"));
       }
     }
     if (auto name = s.optional("name"))
@@ -113,12 +116,11 @@ class Loader {
       return;
     }
     if (!v.node.IsSequence()) {
-      r_.add(v.mark, v.path,
-             "expected a list of sources (each entry starting with '- '), found " + kind_of(v.node));
+      r_.add(v.mark, v.path, "expected a list of sources (each entry starting with '- '), found " + kind_of(v.node));
       return;
     }
     std::map<std::string, std::pair<std::size_t, int>> names;  // name -> (index, line)
-    std::map<fs::path, std::pair<std::size_t, int>> folders;    // folder -> (index, line)
+    std::map<fs::path, std::pair<std::size_t, int>> folders;   // folder -> (index, line)
     for (std::size_t i = 0; i < v.node.size(); ++i) {
       const Value item = item_value(v, i);
       Source src;
@@ -277,8 +279,7 @@ class Loader {
   void read_encryption(const Value& v, Encryption& enc) {
     Mapping s(r_, v, {"recipients", "signer_cert", "signer_key"});
     if (auto p = s.required("recipients", "recipients: [/etc/sennen-edge/central.crt] (who may decrypt)"))
-      if (auto paths = file_list(*p, "a certificate path, or a list of certificate paths"))
-        enc.recipients = *paths;
+      if (auto paths = file_list(*p, "a certificate path, or a list of certificate paths")) enc.recipients = *paths;
     if (auto p = s.required("signer_cert", "signer_cert: /etc/sennen-edge/site.crt"))
       if (auto path = file_value(*p, "the path of this site's certificate")) enc.signer_cert = *path;
     if (auto p = s.required("signer_key", "signer_key: /etc/sennen-edge/site.key"))
@@ -341,8 +342,9 @@ class Loader {
       }
     }
     if (auto w = s.optional("upload_window")) {
-      const std::string hint = "write the daily hours as \"HH:MM-HH:MM\", e.g. \"01:00-05:00\" or \"22:00-05:00\" "
-                               "(past midnight); remove the key to upload at any time";
+      const std::string hint =
+          "write the daily hours as \"HH:MM-HH:MM\", e.g. \"01:00-05:00\" or \"22:00-05:00\" "
+          "(past midnight); remove the key to upload at any time";
       if (auto t = text(r_, *w, hint)) {
         if (auto window = parse_time_window(*t)) {
           // The whole day is the same as no window; keep one representation of "always".
@@ -353,7 +355,8 @@ class Loader {
       }
     }
     if (auto b = s.optional("bandwidth_limit")) {
-      const std::string hint = "write a rate in bits per second, e.g. 50Mbit, 800kbit or 1Gbit; remove the key for no limit";
+      const std::string hint =
+          "write a rate in bits per second, e.g. 50Mbit, 800kbit or 1Gbit; remove the key for no limit";
       if (auto t = text(r_, *b, hint)) {
         auto rate = parse_bandwidth(*t);
         if (!rate)
@@ -396,10 +399,8 @@ class Loader {
 // yaml-cpp's messages are terse ("illegal map value"); add what usually causes them.
 std::string syntax_hint(const std::string& yaml_text, const YAML::Exception& e) {
   // An unclosed '[' or '{' is only noticed at the next key, often a line later.
-  if (e.msg == YAML::ErrorMsg::END_OF_SEQ_FLOW)
-    return "a '[' on this or an earlier line is not closed with ']'";
-  if (e.msg == YAML::ErrorMsg::END_OF_MAP_FLOW)
-    return "a '{' on this or an earlier line is not closed with '}'";
+  if (e.msg == YAML::ErrorMsg::END_OF_SEQ_FLOW) return "a '[' on this or an earlier line is not closed with ']'";
+  if (e.msg == YAML::ErrorMsg::END_OF_MAP_FLOW) return "a '{' on this or an earlier line is not closed with '}'";
   if (e.msg.starts_with("a ','")) return "remove it, or write the list it belongs to in [ ]";
   const int line0 = e.mark.line;
   std::istringstream in(yaml_text);
@@ -481,8 +482,7 @@ Config parse(const std::string& yaml_text, const std::filesystem::path& file_for
     throw ConfigError(report.take());
   }
   if (!doc.IsMap()) {
-    report.add(doc.Mark(), "",
-               "expected settings as 'key: value' lines (site:, sources:, ...), found " + kind_of(doc));
+    report.add(doc.Mark(), "", "expected settings as 'key: value' lines (site:, sources:, ...), found " + kind_of(doc));
     throw ConfigError(report.take());
   }
 

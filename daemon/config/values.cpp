@@ -136,8 +136,7 @@ std::optional<Date> parse_date(std::string_view text) {
     return value;
   };
   auto y = number(0, 4), m = number(5, 2), d = number(8, 2);
-  if (!y || !m || !d || *y < 1 || *m < 1 || *m > 12 || *d < 1 || *d > days_in_month(*y, *m))
-    return std::nullopt;
+  if (!y || !m || !d || *y < 1 || *m < 1 || *m > 12 || *d < 1 || *d > days_in_month(*y, *m)) return std::nullopt;
   return Date{*y, *m, *d};
 }
 
@@ -181,10 +180,21 @@ std::optional<std::uint64_t> parse_bandwidth(std::string_view text) {
   std::uint64_t scale = 1;
   if (!unit.empty()) {
     switch (unit.front()) {
-      case 'k': case 'K': scale = 1000ull; break;
-      case 'm': case 'M': scale = 1000ull * 1000; break;
-      case 'g': case 'G': scale = 1000ull * 1000 * 1000; break;
-      default: scale = 1; break;
+      case 'k':
+      case 'K':
+        scale = 1000ull;
+        break;
+      case 'm':
+      case 'M':
+        scale = 1000ull * 1000;
+        break;
+      case 'g':
+      case 'G':
+        scale = 1000ull * 1000 * 1000;
+        break;
+      default:
+        scale = 1;
+        break;
     }
     if (scale != 1) unit.remove_prefix(1);
   }

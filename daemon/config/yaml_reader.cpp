@@ -52,7 +52,6 @@ std::vector<Problem> Report::take() {
   return std::move(problems_);
 }
 
-
 Value make_value(const YAML::Node& node, const YAML::Mark& key_mark, std::string path) {
   YAML::Mark mark = node.Mark();
   if (mark.is_null() || (node.IsNull() && mark.line != key_mark.line)) mark = key_mark;
@@ -320,7 +319,8 @@ std::vector<Node> Node::items(std::string_view what) const {
   if (v.node.size() == 0) problem("is an empty list; expected one or more " + std::string(what));
   std::vector<Node> out;
   for (std::size_t i = 0; i < v.node.size(); ++i)
-    out.emplace_back(std::make_shared<const Impl>(Impl{impl_->report, detail::item_value(v, i), impl_->base, impl_->files}));
+    out.emplace_back(
+        std::make_shared<const Impl>(Impl{impl_->report, detail::item_value(v, i), impl_->base, impl_->files}));
   return out;
 }
 void Node::problem(const std::string& message) const {

@@ -12,11 +12,11 @@ namespace sennen {
 
 struct BatchFile {
   std::string batch_id;
-  std::string day;              // YYYYMMDD (site time) the batch was created: the folder it goes in
-  std::filesystem::path file;   // the sealed .cms in the outbox
+  std::string day;             // YYYYMMDD (site time) the batch was created: the folder it goes in
+  std::filesystem::path file;  // the sealed .cms in the outbox
   std::uint64_t size = 0;
   std::string sha256;
-  std::string marker_json;      // the commit marker, written after the batch (no patient data)
+  std::string marker_json;  // the commit marker, written after the batch (no patient data)
 };
 
 // What a destination answered. There is no default: success has to be said

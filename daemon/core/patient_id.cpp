@@ -29,8 +29,7 @@ std::string_view unwrap(std::string_view s) {
     if (!excel_done && s.size() >= 3 && s.starts_with("=\"") && s.back() == '"') {
       s = trim(s.substr(2, s.size() - 3));
       excel_done = true;
-    } else if (!quotes_done && s.size() >= 2 && (s.front() == '"' || s.front() == '\'') &&
-               s.back() == s.front()) {
+    } else if (!quotes_done && s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) {
       s = trim(s.substr(1, s.size() - 2));
       quotes_done = true;
     } else {

@@ -34,7 +34,7 @@ struct RecordDraft {
   std::string kind;        // data type, e.g. "OMP-01"
   std::string path;        // relative to the source root, '/'-separated, UTF-8
   Event event = Event::upsert;
-  std::vector<ContentPart> parts;                            // empty for deletes
+  std::vector<ContentPart> parts;                               // empty for deletes
   std::vector<std::pair<std::string, std::string>> attributes;  // extra manifest fields
 };
 

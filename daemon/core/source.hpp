@@ -46,7 +46,7 @@ struct DirState {
   std::string path;  // relative to the source root; "" is the root
   std::int64_t mtime_ns = 0;
   std::int64_t ctime_ns = 0;
-  bool settled = false;      // every unit below was dealt with (nothing waiting to become stable)
+  bool settled = false;  // every unit below was dealt with (nothing waiting to become stable)
   bool has_subdirs = false;
   std::int64_t listed_at = 0;  // unix seconds of the last full listing
 };
@@ -97,11 +97,11 @@ class IngestSink {
 struct SourceStats {
   static constexpr std::size_t kListed = 10;  // unreadable paths named, at most
 
-  std::uint64_t files_seen = 0;    // units present in the tree at the end of the last poll
-  std::uint64_t ingested = 0;      // units committed by the last poll
-  std::uint64_t quarantined = 0;   // units quarantined by the last poll
-  std::uint64_t waiting = 0;       // units not yet stable at the end of the last poll
-  std::uint64_t bytes = 0;         // bytes ingested by the last poll
+  std::uint64_t files_seen = 0;   // units present in the tree at the end of the last poll
+  std::uint64_t ingested = 0;     // units committed by the last poll
+  std::uint64_t quarantined = 0;  // units quarantined by the last poll
+  std::uint64_t waiting = 0;      // units not yet stable at the end of the last poll
+  std::uint64_t bytes = 0;        // bytes ingested by the last poll
   // Folders and files the last poll could not read (tried again every poll), and the first
   // kListed of them (absolute paths).
   std::uint64_t unreadable = 0;
@@ -143,7 +143,7 @@ struct SourceContext {
   SourceState& state;
   IngestSink& sink;
   const std::atomic<bool>& stop_requested;
-  SourceStats& stats;  // the source updates it as it goes (progress display reads it)
+  SourceStats& stats;      // the source updates it as it goes (progress display reads it)
   bool full_scan = false;  // re-stat every file, ignoring unchanged-directory shortcuts
   SpoolFull spool_full{};
 };

@@ -35,8 +35,8 @@ void Dispatcher::record(const DeliveryResult& result, TimePoint now) {
 std::optional<TimePoint> Dispatcher::next_probe_at() const {
   const unsigned failures = backoff_.consecutive_failures();
   if (failures == 0 || !backoff_.next_attempt()) return std::nullopt;
-  const std::chrono::milliseconds spacing = std::clamp<std::chrono::milliseconds>(
-      backoff_.ceiling(failures - 1) / 8, kProbeMin, kProbeMax);
+  const std::chrono::milliseconds spacing =
+      std::clamp<std::chrono::milliseconds>(backoff_.ceiling(failures - 1) / 8, kProbeMin, kProbeMax);
   return last_probe_ + spacing;
 }
 
@@ -57,7 +57,8 @@ Status Dispatcher::status(TimePoint now) const {
 
 std::string describe(Clearance c, const Status& s) {
   switch (c) {
-    case Clearance::go: return "clear to send";
+    case Clearance::go:
+      return "clear to send";
     case Clearance::outside_window:
       return "outside the upload window" + (s.next_window_open ? "; it opens at " + iso(*s.next_window_open) : "");
     case Clearance::backing_off:

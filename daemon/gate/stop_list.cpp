@@ -88,8 +88,7 @@ using Iconv = std::unique_ptr<void, IconvClose>;
 std::string decode_cp932(std::string_view bytes) {
   iconv_t raw = ::iconv_open("UTF-8", "CP932");
   if (raw == reinterpret_cast<iconv_t>(static_cast<std::intptr_t>(-1)))
-    throw Error("cannot read a CP932 (Shift_JIS) stop list: iconv has no CP932 converter (" +
-                util::errno_text(errno) +
+    throw Error("cannot read a CP932 (Shift_JIS) stop list: iconv has no CP932 converter (" + util::errno_text(errno) +
                 "); install glibc's gconv modules (Debian package libc6) or save the list as UTF-8");
   Iconv cd(raw);
   std::string out;
@@ -120,7 +119,7 @@ std::optional<bool> bomless_utf16_big_endian(std::string_view b) {
     if (b[i] == '\0') ++((i % 2) ? odd : even);
   const std::size_t total = even + odd;
   if (total == 0 || total * 8 < b.size()) return std::nullopt;  // a stray NUL is not UTF-16
-  if (odd * 10 >= total * 9) return false;  // "1\0" : little endian
+  if (odd * 10 >= total * 9) return false;                      // "1\0" : little endian
   if (even * 10 >= total * 9) return true;
   return std::nullopt;
 }
@@ -207,8 +206,7 @@ std::vector<std::string> split_fields(std::string_view line, char sep) {
 
 // Empty for our purposes: nothing but whitespace, quotes and '=' (Excel's ="" is an empty cell).
 bool cell_is_empty(std::string_view cell) {
-  return std::all_of(cell.begin(), cell.end(),
-                     [](char c) { return is_space(c) || c == '"' || c == '\'' || c == '='; });
+  return std::all_of(cell.begin(), cell.end(), [](char c) { return is_space(c) || c == '"' || c == '\'' || c == '='; });
 }
 
 bool has_replacement(std::string_view s) { return s.find(kReplacement) != std::string_view::npos; }
@@ -237,9 +235,8 @@ char detect_separator(const std::vector<std::string_view>& lines) {
 
 // Header names, compared after width folding, upper-casing and dropping spaces, '_', '-', '.'.
 bool names_id_column(std::string_view cell) {
-  static constexpr std::string_view kNames[] = {
-      "患者ID", "患者番号", "カルテ番号", "ｶﾙﾃ番号", "ID",     "PATIENTID",
-      "患者NO", "患者コード", "カルテNO",  "カルテID", "ｶﾙﾃNO", "ｶﾙﾃID"};
+  static constexpr std::string_view kNames[] = {"患者ID", "患者番号",   "カルテ番号", "ｶﾙﾃ番号",  "ID",    "PATIENTID",
+                                                "患者NO", "患者コード", "カルテNO",   "カルテID", "ｶﾙﾃNO", "ｶﾙﾃID"};
   std::string key;
   for (char c : cell) {
     if (is_space(c) || c == '_' || c == '-' || c == '.') continue;
@@ -285,17 +282,16 @@ class Parser {
     // A "header" above no IDs at all was more likely a line of a broken list: say so.
     if (unnamed_header_ && !any_id_) {
       ++out_.problem_lines;
-      out_.problems.insert(out_.problems.begin(),
-                           {*unnamed_header_, "column 1 is not a patient ID and no line below it holds one, "
-                                              "so it was not taken as a header"});
+      out_.problems.insert(out_.problems.begin(), {*unnamed_header_,
+                                                   "column 1 is not a patient ID and no line below it holds one, "
+                                                   "so it was not taken as a header"});
       if (out_.problems.size() > kMaxReportedProblems) out_.problems.pop_back();
     }
   }
 
  private:
   static bool looks_like_unnamed_header(const std::string& cell) {
-    return !cell_is_empty(cell) && !canonical_patient_id(cell) &&
-           cell.find_first_of("0123456789") == std::string::npos;
+    return !cell_is_empty(cell) && !canonical_patient_id(cell) && cell.find_first_of("0123456789") == std::string::npos;
   }
 
   void read_ids(std::size_t number, const std::vector<std::string>& cells) {

@@ -21,11 +21,11 @@ struct StopListProblem {
 inline constexpr std::size_t kMaxReportedProblems = 1000;
 
 struct StopList {
-  std::set<std::string> ids;  // canonical IDs (see canonical_patient_id)
+  std::set<std::string> ids;              // canonical IDs (see canonical_patient_id)
   std::vector<StopListProblem> problems;  // one per unreadable line, in line order, at most kMaxReportedProblems
   std::size_t problem_lines = 0;          // added: every unreadable line, also those past the cap
-  std::string sha256;    // of the file's bytes, for the manifest's stop_list_sha256
-  std::string encoding;  // what was detected: "utf-8", "utf-8-bom", "cp932", "utf-16le", "utf-16be"
+  std::string sha256;                     // of the file's bytes, for the manifest's stop_list_sha256
+  std::string encoding;                   // what was detected: "utf-8", "utf-8-bom", "cp932", "utf-16le", "utf-16be"
   std::size_t lines = 0;
 
   bool contains(std::string_view canonical_id) const { return ids.count(std::string(canonical_id)) > 0; }

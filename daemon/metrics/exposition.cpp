@@ -81,8 +81,10 @@ void sources(Writer& w, const Snapshot& s) {
 void destination(Writer& w, const Snapshot& s) {
   const auto& d = s.destination;
   const Labels l{{"destination", d.name}};
-  w.family("sennen_destination_batches_delivered_total", "counter", "Batches the destination confirmed.").sample(l, d.batches_delivered);
-  w.family("sennen_destination_bytes_delivered_total", "counter", "Bytes of the batches delivered.").sample(l, d.bytes_delivered);
+  w.family("sennen_destination_batches_delivered_total", "counter", "Batches the destination confirmed.")
+      .sample(l, d.batches_delivered);
+  w.family("sennen_destination_bytes_delivered_total", "counter", "Bytes of the batches delivered.")
+      .sample(l, d.bytes_delivered);
   w.family("sennen_destination_failures_total", "counter", "Deliveries that failed (retried later, never dropped).")
       .sample(l, d.failures);
   w.family("sennen_destination_consecutive_failures", "gauge", "Failures since the last successful delivery.")
@@ -103,9 +105,11 @@ void spool_and_outbox(Writer& w, const Snapshot& s, std::int64_t now) {
   w.family("sennen_spool_oldest_pending_age_seconds", "gauge",
            "Age of the oldest record ready or in an undelivered batch (0: none).")
       .sample({}, age(now, d.oldest_pending_at));
-  w.family("sennen_spool_withdrawals_pending", "gauge", "Withdrawals not yet delivered.").sample({}, d.withdrawals_pending);
+  w.family("sennen_spool_withdrawals_pending", "gauge", "Withdrawals not yet delivered.")
+      .sample({}, d.withdrawals_pending);
   w.family("sennen_outbox_batches", "gauge", "Sealed batches waiting for delivery.").sample({}, d.batches_pending);
-  w.family("sennen_outbox_bytes", "gauge", "Bytes of the sealed batches waiting for delivery.").sample({}, s.outbox_bytes);
+  w.family("sennen_outbox_bytes", "gauge", "Bytes of the sealed batches waiting for delivery.")
+      .sample({}, s.outbox_bytes);
   w.family("sennen_outbox_oldest_age_seconds", "gauge", "Age of the oldest sealed batch waiting (0: none).")
       .sample({}, age(now, s.outbox_oldest_at));
   w.family("sennen_quarantined_files", "gauge", "Files in quarantine now (see sennen-edgectl quarantine list).")
@@ -132,7 +136,8 @@ void gate(Writer& w, const Snapshot& s) {
 }
 
 void batches(Writer& w, const Snapshot& s) {
-  w.family("sennen_batches_sealed_total", "counter", "Batches sealed since the service started.").sample({}, s.batches_sealed);
+  w.family("sennen_batches_sealed_total", "counter", "Batches sealed since the service started.")
+      .sample({}, s.batches_sealed);
   w.family("sennen_batch_sealed_bytes_total", "counter", "Bytes of the batches sealed.").sample({}, s.bytes_sealed);
   w.family("sennen_batch_seal_seconds", "summary", "Time spent sealing, over the batches sealed.")
       .sample({}, s.seal_seconds.sum, "_sum")
@@ -147,10 +152,14 @@ void batches(Writer& w, const Snapshot& s) {
 std::string escape_label(const std::string& value) {
   std::string out;
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

@@ -34,10 +34,10 @@ Health health(const Snapshot& s, config::Seconds max_pending, std::int64_t now) 
     if (at > 0) oldest = oldest ? std::min(oldest, at) : at;
   const std::int64_t oldest_age = oldest ? std::max<std::int64_t>(0, now - oldest) : 0;
   if (oldest_age > max_pending.count())
-    h.problems.push_back("the oldest record or batch waiting to leave is " + std::to_string(oldest_age) +
-                         " s old (more than metrics.max_pending_age, " + std::to_string(max_pending.count()) +
-                         " s); destination: " +
-                         (s.destination.last_error.empty() ? std::string("no error reported") : s.destination.last_error));
+    h.problems.push_back(
+        "the oldest record or batch waiting to leave is " + std::to_string(oldest_age) +
+        " s old (more than metrics.max_pending_age, " + std::to_string(max_pending.count()) + " s); destination: " +
+        (s.destination.last_error.empty() ? std::string("no error reported") : s.destination.last_error));
   // Everything else the heartbeat counts as failing (its "stuck" is measured live above).
   for (const auto& p : s.problems)
     if (p.code != "stuck") h.problems.push_back(p.message);

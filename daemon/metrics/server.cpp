@@ -23,12 +23,18 @@ constexpr auto kRequestTimeout = std::chrono::seconds(5);
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
   }
 }
 
@@ -36,7 +42,10 @@ const char* reason_phrase(int status) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Handler handler)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), buffer_(kMaxRequest), handler_(std::move(handler)) {}
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        buffer_(kMaxRequest),
+        handler_(std::move(handler)) {}
 
   void start() {
     auto self = shared_from_this();
@@ -69,11 +78,12 @@ class Session : public std::enable_shared_from_this<Session> {
         r = {500, "text/plain; charset=utf-8", "internal error\n"};
       }
     }
-    out_ = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\nContent-Type: " +
-           r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
+    out_ = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) +
+           "\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
            "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + (head ? "" : r.body);
     auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(out_), [self](const boost::system::error_code&, std::size_t) { self->close(); });
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self](const boost::system::error_code&, std::size_t) { self->close(); });
   }
 
   void close() {

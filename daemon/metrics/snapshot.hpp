@@ -19,8 +19,8 @@ struct SourceMetrics {
   std::uint64_t polls = 0, poll_failures = 0;
   std::uint64_t files = 0;  // units in the tree at the end of the last poll (a gauge)
   std::uint64_t records_ingested = 0, bytes_ingested = 0, quarantined = 0;  // totals of successful polls
-  std::int64_t last_poll = 0, last_success = 0;  // unix seconds, 0 = never
-  std::string last_error;                        // of the last poll, "" when it succeeded
+  std::int64_t last_poll = 0, last_success = 0;                             // unix seconds, 0 = never
+  std::string last_error;                                                   // of the last poll, "" when it succeeded
   // SourceStats::events totals since the service started: event -> peer -> count.
   std::map<std::string, std::map<std::string, std::uint64_t>> events;
 };

@@ -54,7 +54,8 @@ FreeSpaceNeed state_dir_free_space_needed(const config::Config& cfg) {
   for (const auto& s : cfg.sources) {
     const std::uint64_t min_free = s.options ? s.options->min_free_bytes() : 0;
     if (min_free > need.bytes)
-      need = {min_free, "the min_free of source " + s.name + " (" + size_text(min_free) + "), below which it refuses images"};
+      need = {min_free,
+              "the min_free of source " + s.name + " (" + size_text(min_free) + "), below which it refuses images"};
   }
   return need;
 }

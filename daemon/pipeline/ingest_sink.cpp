@@ -18,17 +18,20 @@ constexpr std::uint64_t kMaxQuarantineCopy = 64ull << 20;
 
 spool::Hold to_hold(gate::Decision d) {
   switch (d) {
-    case gate::Decision::stopped: return spool::Hold::stopped;
-    case gate::Decision::not_notified: return spool::Hold::not_notified;
-    case gate::Decision::eligible: break;
+    case gate::Decision::stopped:
+      return spool::Hold::stopped;
+    case gate::Decision::not_notified:
+      return spool::Hold::not_notified;
+    case gate::Decision::eligible:
+      break;
   }
   return spool::Hold::none;
 }
 }  // namespace
 
 IngestSinkImpl::IngestSinkImpl(spool::Spool& spool, spool::Spool::Transaction& tx, const gate::Gate& gate,
-                               const Clock& clock, std::string source,
-                               fs::path quarantine_dir, std::function<void()> on_progress)
+                               const Clock& clock, std::string source, fs::path quarantine_dir,
+                               std::function<void()> on_progress)
     : spool_(spool),
       tx_(tx),
       gate_(gate),
@@ -61,8 +64,12 @@ void IngestSinkImpl::record(const RecordDraft& d) {
         ++counts_.eligible;
         for (const auto& part : d.parts) stored_bytes_ += part.size;
         break;
-      case gate::Decision::stopped: ++counts_.stopped; break;
-      case gate::Decision::not_notified: ++counts_.not_notified; break;
+      case gate::Decision::stopped:
+        ++counts_.stopped;
+        break;
+      case gate::Decision::not_notified:
+        ++counts_.not_notified;
+        break;
     }
   }
   ++ops_in_tx_;

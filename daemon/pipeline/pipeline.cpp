@@ -26,10 +26,10 @@ namespace fs = std::filesystem;
 
 std::string Progress::line() const {
   auto mb = [](std::uint64_t b) { return std::to_string(b / 1000000) + " MB"; };
-  return phase + ": scanned " + std::to_string(files_scanned) + " files, ingested " +
-         std::to_string(records_ingested) + " (" + mb(bytes_ingested) + "), sealed " +
-         std::to_string(batches_sealed) + " batches (" + mb(bytes_sealed) + "), delivered " +
-         std::to_string(batches_delivered) + " (" + mb(bytes_delivered) + ")" + (paused.empty() ? "" : "; " + paused);
+  return phase + ": scanned " + std::to_string(files_scanned) + " files, ingested " + std::to_string(records_ingested) +
+         " (" + mb(bytes_ingested) + "), sealed " + std::to_string(batches_sealed) + " batches (" + mb(bytes_sealed) +
+         "), delivered " + std::to_string(batches_delivered) + " (" + mb(bytes_delivered) + ")" +
+         (paused.empty() ? "" : "; " + paused);
 }
 
 namespace {
@@ -69,13 +69,13 @@ struct Pipeline::Impl {
   gate::StopList stop_list;    // the file as last read: its hash goes into manifests, its problems into the heartbeat
   std::string paused_reason;   // why nothing is sealed or delivered (the stop list is not usable), "" when it may be
   std::string stop_attention;  // IDs that left the file and stay withheld until confirmed, "" when none
-  FlowDecision flow;  // pauses for the spool and outbox caps, as last decided
+  FlowDecision flow;           // pauses for the spool and outbox caps, as last decided
   std::uint64_t spool_bytes = 0;  // record content in the spool when `flow` was decided
   std::string destination_error;
   std::int64_t destination_last_success = 0;
-  std::string sealing_error;            // the last sealing failure, "" once a cycle seals fine
-  std::uint64_t sealing_failures = 0;   // consecutive cycles whose sealing failed
-  dispatch::Dispatcher dispatcher;  // upload window and retry backoff (in memory only)
+  std::string sealing_error;                          // the last sealing failure, "" once a cycle seals fine
+  std::uint64_t sealing_failures = 0;                 // consecutive cycles whose sealing failed
+  dispatch::Dispatcher dispatcher;                    // upload window and retry backoff (in memory only)
   std::optional<dispatch::Clearance> last_clearance;  // to log a wait once, not every cycle
   std::int64_t started_at;
   std::string config_sha256;
@@ -129,7 +129,8 @@ struct Pipeline::Impl {
       spool.add_counter("abnormal_in_window", 1);
       spool.add_counter("abnormal_starts_total", 1);
       spool.set_counter("last_abnormal_start_at", t);
-      log::warning("the last run on " + cfg.state_dir.string() + " did not end cleanly (a crash, a kill or the "
+      log::warning("the last run on " + cfg.state_dir.string() +
+                   " did not end cleanly (a crash, a kill or the "
                    "watchdog); nothing is lost: interrupted work is taken up again");
     }
     spool.set_counter("run_open", 1);
@@ -189,10 +190,12 @@ struct Pipeline::Impl {
     }
     if (!u.went_missing.empty())
       log::warning(std::to_string(u.went_missing.size()) + " patient ID(s) left the stop list " +
-                   stop_watch.file().string() + "; they stay withheld until an operator confirms (sennen-edgectl "
+                   stop_watch.file().string() +
+                   "; they stay withheld until an operator confirms (sennen-edgectl "
                    "optout pending)");
     if (!u.came_back.empty())
-      log::notice(std::to_string(u.came_back.size()) + " patient ID(s) are back in the stop list (they were withheld "
+      log::notice(std::to_string(u.came_back.size()) +
+                  " patient ID(s) are back in the stop list (they were withheld "
                   "all along)");
     stop_attention = retained_attention(u.retained, stop_list.ids.size(), stop_watch.file());
     if (force && !stop_attention.empty()) result.errors.push_back(stop_attention);
@@ -247,15 +250,18 @@ struct Pipeline::Impl {
       return Settled::already_delivered;
     }
     if (p.state == Presence::State::unknown) {
-      log::warning("batch " + b.batch_id + " holds a patient now on the stop list; it is not sent, and it is voided "
-                   "once " + destination->describe() + " can say whether it already has it (" + p.reason + ")");
+      log::warning("batch " + b.batch_id +
+                   " holds a patient now on the stop list; it is not sent, and it is voided "
+                   "once " +
+                   destination->describe() + " can say whether it already has it (" + p.reason + ")");
       return Settled::undecided;
     }
     destination->abandon(batch_file(b));
     std::error_code ec;
     fs::remove(outbox_file(b.batch_id), ec);
     spool.void_batch(b.batch_id, reason);
-    log::notice("batch " + b.batch_id + " was voided before delivery (" + reason + "); its other records go out in "
+    log::notice("batch " + b.batch_id + " was voided before delivery (" + reason +
+                "); its other records go out in "
                 "a later batch");
     return Settled::voided;
   }
@@ -308,12 +314,13 @@ struct Pipeline::Impl {
     result.quarantined += stats.quarantined;
     if (halted_by_cap) {
       spool_full = true;  // DICOM senders are refused from now on, not from the next check
-      log::notice("source " + s.name() + ": poll stopped at the spool cap (spool.max_bytes); it goes on where it "
+      log::notice("source " + s.name() +
+                  ": poll stopped at the spool cap (spool.max_bytes); it goes on where it "
                   "stopped once deliveries make room");
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    log::info("source " + s.name() + (full ? ": full scan" : ": poll") + " done in " + std::to_string(secs) + " s: " +
-              std::to_string(stats.files_seen) + " files, " + std::to_string(stats.ingested) + " ingested (" +
+    log::info("source " + s.name() + (full ? ": full scan" : ": poll") + " done in " + std::to_string(secs) +
+              " s: " + std::to_string(stats.files_seen) + " files, " + std::to_string(stats.ingested) + " ingested (" +
               std::to_string(stats.bytes) + " bytes), " + std::to_string(stats.waiting) + " waiting, " +
               std::to_string(stats.quarantined) + " quarantined");
     if (withheld.stopped || withheld.not_notified)
@@ -355,10 +362,10 @@ struct Pipeline::Impl {
     report(true);
     bool capped = false;
     try {
-      auto keys = batcher::SealingKeys::load(cfg.encryption.signer_cert, cfg.encryption.signer_key,
-                                             cfg.encryption.recipients);
-      batcher::Sealer sealer(spool, keys, {cfg.site.id, cfg.batch.max_bytes, cfg.batch.zstd_level, cfg.state_dir / "outbox"},
-                             clock);
+      auto keys =
+          batcher::SealingKeys::load(cfg.encryption.signer_cert, cfg.encryption.signer_key, cfg.encryption.recipients);
+      batcher::Sealer sealer(spool, keys,
+                             {cfg.site.id, cfg.batch.max_bytes, cfg.batch.zstd_level, cfg.state_dir / "outbox"}, clock);
       batcher::SealProgress sp;
       const std::uint64_t outbox_before = outbox().bytes;
       // The stop list is looked at (a stat) for every record planned: when the file changed,
@@ -445,8 +452,8 @@ struct Pipeline::Impl {
                     out.oldest_at,
                     paused_reason};
     spool_bytes = spool.depth().content_bytes();
-    FlowDecision next = decide_flow({spool_bytes, cfg.limits.spool_max_bytes},
-                                    {out.bytes, cfg.limits.outbox_max_bytes}, backlog);
+    FlowDecision next =
+        decide_flow({spool_bytes, cfg.limits.spool_max_bytes}, {out.bytes, cfg.limits.outbox_max_bytes}, backlog);
     announce("sealing", flow.sealing_paused, next.sealing_paused);
     announce("intake", flow.intake_paused, next.intake_paused);
     flow = std::move(next);
@@ -469,8 +476,8 @@ struct Pipeline::Impl {
         c = dispatcher.check(clock.now(), ignore_window);
     }
     if (c != dispatch::Clearance::go && c != last_clearance)
-      log::info(std::to_string(waiting) + " batch(es) waiting: " +
-                dispatch::describe(c, dispatcher.status(clock.now())));
+      log::info(std::to_string(waiting) +
+                " batch(es) waiting: " + dispatch::describe(c, dispatcher.status(clock.now())));
     last_clearance = c;
     return c == dispatch::Clearance::go;
   }
@@ -489,11 +496,14 @@ struct Pipeline::Impl {
       if (!clear_to_send(ignore_window, sealed.size())) return;
       // Nobody in the batch may be on the stop list now.
       switch (settle_if_holding(b, gate.stopped(), "a patient in it is on the stop list")) {
-        case Settled::clean: break;
+        case Settled::clean:
+          break;
         case Settled::voided:
-        case Settled::already_delivered: continue;
+        case Settled::already_delivered:
+          continue;
         case Settled::undecided: {
-          const std::string why = "batch " + b.batch_id + " holds a patient now on the stop list and is held back "
+          const std::string why = "batch " + b.batch_id +
+                                  " holds a patient now on the stop list and is held back "
                                   "until the destination can say whether it already has it";
           dispatcher.record(DeliveryResult::retry(why), clock.now());  // asked again after the usual wait
           result.errors.push_back(why);
@@ -632,12 +642,12 @@ struct Pipeline::Impl {
     in.oldest_batch_at = out.oldest_at;
     if (cfg.schedule.upload_window) in.upload_window = window_text(*cfg.schedule.upload_window);
     in.upload_window_open = dispatcher.window().allows(clock.now());
-    in.flow = {in.depth.content_bytes(), cfg.limits.spool_max_bytes, in.bytes_pending, cfg.limits.outbox_max_bytes,
-               flow.intake_paused, flow.sealing_paused};
+    in.flow = {in.depth.content_bytes(),    cfg.limits.spool_max_bytes, in.bytes_pending,
+               cfg.limits.outbox_max_bytes, flow.intake_paused,         flow.sealing_paused};
     if (auto client = cfg.destination.options ? cfg.destination.options->client_certificate() : std::nullopt)
       in.certificates.push_back(telemetry::read_certificate("client", *client, in.now));
     in.certificates.push_back(telemetry::read_certificate("signer", cfg.encryption.signer_cert, in.now));
-    struct statvfs vfs{};
+    struct statvfs vfs {};
     if (::statvfs(cfg.state_dir.c_str(), &vfs) == 0) {
       in.state_dir_free_bytes = std::uint64_t(vfs.f_bavail) * vfs.f_frsize;
       in.state_dir_total_bytes = std::uint64_t(vfs.f_blocks) * vfs.f_frsize;
@@ -705,7 +715,8 @@ CycleResult Pipeline::run_cycle(const std::atomic<bool>& stop, const std::set<st
   // Releasing held records re-reads their content into the spool: intake too. Nothing is released
   // while the stop list cannot be relied on.
   if (!stop && usable && p.flow.intake_paused.empty()) stage("releasing held records", [&] { p.release_held(); });
-  if (!stop && usable) stage("sealing and delivering", [&] { p.seal_and_deliver(result, stop, options.ignore_window); });
+  if (!stop && usable)
+    stage("sealing and delivering", [&] { p.seal_and_deliver(result, stop, options.ignore_window); });
   p.progress.phase = "idle";
   p.report(true);
   stage("writing the heartbeat", [&] {

@@ -25,14 +25,14 @@ struct Progress {
   std::uint64_t bytes_ingested = 0;
   std::uint64_t batches_sealed = 0, bytes_sealed = 0;
   std::uint64_t batches_delivered = 0, bytes_delivered = 0;
-  std::string phase;  // "polling emr", "sealing", "delivering", "idle"
-  std::string paused;  // why intake or sealing is paused (spool or outbox cap), empty when neither
+  std::string phase;         // "polling emr", "sealing", "delivering", "idle"
+  std::string paused;        // why intake or sealing is paused (spool or outbox cap), empty when neither
   std::string line() const;  // one human-readable line
 };
 
 struct CycleResult {
-  std::vector<std::string> errors;   // a source that could not be read, a batch not sealed or delivered
-  std::uint64_t quarantined = 0;     // reported, not a failure
+  std::vector<std::string> errors;  // a source that could not be read, a batch not sealed or delivered
+  std::uint64_t quarantined = 0;    // reported, not a failure
   Progress progress;
   bool ok() const { return errors.empty(); }
 };

@@ -36,7 +36,7 @@ class Copier {
 
   // One entry `name` of the folder open as `dir_fd` (AT_FDCWD with an absolute name for the top).
   void entry(int dir_fd, const std::string& name, const std::string& shown, const fs::path& dest, int depth) {
-    struct stat st{};
+    struct stat st {};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       note(shown + ": cannot be examined: " + util::errno_text(errno));
       return;
@@ -76,7 +76,7 @@ class Copier {
     }
     // O_NONBLOCK: a FIFO put in its place since the fstatat must not block the open.
     util::Fd in(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-    struct stat st{};
+    struct stat st {};
     if (!in || ::fstat(in.get(), &st) != 0) {
       note(shown + ": cannot be opened: " + util::errno_text(errno));
       return;
@@ -155,8 +155,8 @@ QuarantineCopy copy_for_quarantine(const fs::path& src, const fs::path& dest, st
   fs::remove_all(dest, ec);  // a copy left by an earlier quarantine of the same path
   fs::create_directories(dest.parent_path(), ec);
   if (ec) throw Error("cannot create " + util::display_name(dest.parent_path().string()) + ": " + ec.message());
-  Copier(max_bytes, out).entry(AT_FDCWD, fs::absolute(src).string(), util::display_name(src.filename().string()), dest,
-                               0);
+  Copier(max_bytes, out)
+      .entry(AT_FDCWD, fs::absolute(src).string(), util::display_name(src.filename().string()), dest, 0);
   return out;
 }
 

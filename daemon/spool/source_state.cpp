@@ -30,7 +30,8 @@ class SpoolSourceState final : public SourceState {
   void erase_dir_tree(std::string_view path) override {
     // Children sort between "path/" and "path0" ('0' follows '/').
     std::string lo = std::string(path) + "/", hi = std::string(path) + "0";
-    sqlite::Statement d(db_, "DELETE FROM dirpoll_dirs WHERE source = ?1 AND (path = ?2 OR (path >= ?3 AND path < ?4))");
+    sqlite::Statement d(db_,
+                        "DELETE FROM dirpoll_dirs WHERE source = ?1 AND (path = ?2 OR (path >= ?3 AND path < ?4))");
     d.bind(1, source_).bind(2, path).bind(3, lo).bind(4, hi).run();
     sqlite::Statement u(db_, "DELETE FROM dirpoll_units WHERE source = ?1 AND (dir = ?2 OR (dir >= ?3 AND dir < ?4))");
     u.bind(1, source_).bind(2, path).bind(3, lo).bind(4, hi).run();
@@ -59,8 +60,9 @@ class SpoolSourceState final : public SourceState {
   // Superseded and cancelled versions, and entries the walker never opens (it counts those
   // itself), are not files seen.
   std::uint64_t unit_count() override {
-    sqlite::Statement q(db_, "SELECT COUNT(*) FROM dirpoll_units WHERE source = ?1 AND status NOT IN "
-                             "('history', 'cancel', 'skipped', 'unreadable')");
+    sqlite::Statement q(db_,
+                        "SELECT COUNT(*) FROM dirpoll_units WHERE source = ?1 AND status NOT IN "
+                        "('history', 'cancel', 'skipped', 'unreadable')");
     q.bind(1, source_);
     q.step();
     return static_cast<std::uint64_t>(q.column_int(0));

@@ -17,9 +17,12 @@ namespace sennen::spool {
 
 const char* to_string(Hold h) {
   switch (h) {
-    case Hold::stopped: return "stopped";
-    case Hold::not_notified: return "not_notified";
-    case Hold::none: break;
+    case Hold::stopped:
+      return "stopped";
+    case Hold::not_notified:
+      return "not_notified";
+    case Hold::none:
+      break;
   }
   return "";
 }
@@ -104,8 +107,9 @@ Spool::Spool(const std::filesystem::path& state_dir, std::size_t chunk_bytes)
   // three times its size and took 60% of the delivery phase's CPU (bench/upload.py). FAST still
   // zeroes what can be zeroed without extra I/O; freed blob pages are overwritten when reused. The
   // spool never leaves the box and sits in a 0700 state_dir, beside the export tree it came from.
-  db_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; "
-            "PRAGMA secure_delete=FAST;");
+  db_->exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; "
+      "PRAGMA secure_delete=FAST;");
   migrate();
   st_ = std::make_unique<Statements>(*db_);
 }
@@ -169,7 +173,8 @@ void Spool::commit() {
   in_tx_ = false;
   tx_bytes_ = 0;
   if (!db_->in_transaction())
-    throw Error("spool " + db_->file().string() + ": SQLite rolled this transaction back after an earlier error "
+    throw Error("spool " + db_->file().string() +
+                ": SQLite rolled this transaction back after an earlier error "
                 "(see the error before this one); nothing of it was kept, and it will be done again");
   db_->exec("COMMIT");
 }
@@ -262,7 +267,8 @@ std::span<const std::byte> whole_part(const ContentPart& part, std::vector<std::
 bool Spool::put(const RecordDraft& d, std::string_view patient_key, Hold hold, std::int64_t now) {
   if (!in_tx_) throw Error("internal: Spool::put outside a transaction");
   if (!db_->in_transaction())  // SQLite ended it after an error (disk full): never write outside it
-    throw Error("spool " + db_->file().string() + ": the ingest transaction was rolled back after an earlier "
+    throw Error("spool " + db_->file().string() +
+                ": the ingest transaction was rolled back after an earlier "
                 "error; this poll stops here and the next one goes on");
   std::uint64_t total = 0;
   for (const auto& p : d.parts) total += p.size;
@@ -337,8 +343,8 @@ bool Spool::put_streamed(const RecordDraft& d, std::string_view patient_key, std
   return true;
 }
 
-void Spool::add_quarantine(std::string_view source, std::string_view path, std::string_view reason,
-                           std::uint64_t size, std::string_view copy_path, std::int64_t now) {
+void Spool::add_quarantine(std::string_view source, std::string_view path, std::string_view reason, std::uint64_t size,
+                           std::string_view copy_path, std::int64_t now) {
   auto& q = st_->upsert_quarantine;
   q.bind(1, source).bind(2, path).bind(3, reason).bind(4, static_cast<std::int64_t>(size));
   if (copy_path.empty())
@@ -353,8 +359,9 @@ void Spool::add_counter(std::string_view name, std::int64_t delta) {
 }
 
 void Spool::set_counter(std::string_view name, std::int64_t value) {
-  sqlite::Statement q(*db_, "INSERT INTO spool_counters (name, value) VALUES (?1, ?2) "
-                            "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+  sqlite::Statement q(*db_,
+                      "INSERT INTO spool_counters (name, value) VALUES (?1, ?2) "
+                      "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
   q.bind(1, name).bind(2, value).run();
 }
 

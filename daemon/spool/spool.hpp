@@ -65,7 +65,7 @@ struct BatchInfo {
 struct Depth {
   std::int64_t ready = 0, batched = 0, held_stopped = 0, held_not_notified = 0;
   std::int64_t ready_bytes = 0;
-  std::int64_t batched_bytes = 0;  // content of records sealed into batches not yet delivered
+  std::int64_t batched_bytes = 0;      // content of records sealed into batches not yet delivered
   std::int64_t oldest_pending_at = 0;  // ingested_at of the oldest ready/batched record, 0 if none
   std::int64_t batches_pending = 0;
   std::int64_t withdrawals_pending = 0;
@@ -227,7 +227,7 @@ class Spool {
   // Per-source polling state, written through this spool's connection (and transaction).
   std::unique_ptr<SourceState> source_state(std::string_view source);
 
- struct Statements;  // internal, prepared statements (spool_statements.hpp)
+  struct Statements;  // internal, prepared statements (spool_statements.hpp)
 
  private:
   void begin(Transaction::Kind kind);

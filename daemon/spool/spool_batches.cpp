@@ -32,7 +32,8 @@ void load_parts(sqlite::Connection& db, StoredRecord& r) {
   sqlite::Statement q(db, "SELECT part_id, name, size, sha256 FROM spool_parts WHERE record_id = ?1 ORDER BY seq");
   q.bind(1, r.id);
   while (q.step())
-    r.parts.push_back({q.column_int(0), q.column_text(1), static_cast<std::uint64_t>(q.column_int(2)), q.column_text(3)});
+    r.parts.push_back(
+        {q.column_int(0), q.column_text(1), static_cast<std::uint64_t>(q.column_int(2)), q.column_text(3)});
 }
 
 BatchInfo batch_from_row(const sqlite::Statement& q) {
@@ -78,8 +79,8 @@ std::vector<StoredRecord> Spool::ready_records(std::int64_t after_id, std::size_
 }
 
 std::vector<StoredRecord> Spool::batch_records(std::string_view batch_id) {
-  sqlite::Statement q(*db_, std::string("SELECT ") + kRecordColumns +
-                                " FROM spool_records WHERE batch_id = ?1 ORDER BY id");
+  sqlite::Statement q(*db_,
+                      std::string("SELECT ") + kRecordColumns + " FROM spool_records WHERE batch_id = ?1 ORDER BY id");
   q.bind(1, batch_id);
   return query_records(*db_, q);
 }
@@ -108,7 +109,8 @@ void Spool::create_batch(std::string_view batch_id, std::int64_t seq, const std:
   ins.bind(1, seq).bind(2, batch_id).bind(3, now).bind(4, static_cast<std::int64_t>(record_ids.size()));
   ins.bind(5, static_cast<std::int64_t>(withdrawal_ids.size())).bind(6, static_cast<std::int64_t>(raw_bytes));
   ins.bind(7, stop_list_sha256).run();
-  sqlite::Statement rec(*db_, "UPDATE spool_records SET state = 'batched', batch_id = ?1 WHERE id = ?2 AND state = 'ready'");
+  sqlite::Statement rec(*db_,
+                        "UPDATE spool_records SET state = 'batched', batch_id = ?1 WHERE id = ?2 AND state = 'ready'");
   for (auto id : record_ids) {
     rec.bind(1, batch_id).bind(2, id).run();
     if (db_->changes() != 1) throw Error("internal: record " + std::to_string(id) + " was not ready for batching");
@@ -170,8 +172,8 @@ void Spool::remove_record(std::int64_t record_id) {
 }
 
 std::vector<BatchInfo> Spool::batches_in_state(std::string_view state) {
-  sqlite::Statement q(*db_, std::string("SELECT ") + kBatchColumns +
-                                " FROM spool_batches WHERE state = ?1 ORDER BY seq");
+  sqlite::Statement q(*db_,
+                      std::string("SELECT ") + kBatchColumns + " FROM spool_batches WHERE state = ?1 ORDER BY seq");
   q.bind(1, state);
   std::vector<BatchInfo> out;
   while (q.step()) out.push_back(batch_from_row(q));

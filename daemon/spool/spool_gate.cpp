@@ -36,7 +36,8 @@ std::int64_t hold_in_transaction(sqlite::Connection& db, std::string_view patien
       "AND state = 'ready')";
   sqlite::Statement chunks(db, std::string("DELETE FROM spool_chunks WHERE part_id IN (") + ready_parts + ")");
   chunks.bind(1, patient_key).run();
-  sqlite::Statement parts(db, std::string("UPDATE spool_parts SET content = NULL WHERE part_id IN (") + ready_parts + ")");
+  sqlite::Statement parts(db,
+                          std::string("UPDATE spool_parts SET content = NULL WHERE part_id IN (") + ready_parts + ")");
   parts.bind(1, patient_key).run();
   sqlite::Statement recs(db,
                          "UPDATE spool_records SET state = 'held', hold_reason = ?2 WHERE patient_key = ?1 "
@@ -148,7 +149,6 @@ bool Spool::release_stop(std::string_view patient_key, std::string_view released
   tx.commit();
   return true;
 }
-
 
 std::vector<std::string> Spool::held_patients(std::optional<int> visited_since_day) {
   std::vector<std::string> out;

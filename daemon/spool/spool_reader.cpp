@@ -126,10 +126,11 @@ PatientAudit SpoolReader::audit(std::string_view patient_key) {
   sqlite::Statement v(*db_, "SELECT MIN(visit_day) FROM gate_visits WHERE patient_key = ?1");
   v.bind(1, patient_key);
   if (v.step() && !v.column_is_null(0)) a.first_visit_day = static_cast<int>(v.column_int(0));
-  sqlite::Statement r(*db_,
-                      "SELECT r.source, r.kind, r.path, r.event, r.state, COALESCE(r.hold_reason, ''), "
-                      "COALESCE(r.batch_id, ''), COALESCE(b.state, ''), r.ingested_at, r.patient_id FROM spool_records r "
-                      "LEFT JOIN spool_batches b ON b.batch_id = r.batch_id WHERE r.patient_key = ?1 ORDER BY r.id");
+  sqlite::Statement r(
+      *db_,
+      "SELECT r.source, r.kind, r.path, r.event, r.state, COALESCE(r.hold_reason, ''), "
+      "COALESCE(r.batch_id, ''), COALESCE(b.state, ''), r.ingested_at, r.patient_id FROM spool_records r "
+      "LEFT JOIN spool_batches b ON b.batch_id = r.batch_id WHERE r.patient_key = ?1 ORDER BY r.id");
   r.bind(1, patient_key);
   while (r.step())
     a.records.push_back({r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3), r.column_text(4),

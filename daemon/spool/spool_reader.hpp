@@ -49,7 +49,7 @@ struct PatientWithdrawal {
 };
 struct PatientAudit {
   std::optional<std::int64_t> stopped_since;  // in the applied stop list since (unix seconds)
-  std::optional<int> first_visit_day;          // days since 1970-01-01 (the site's calendar), any visit seen
+  std::optional<int> first_visit_day;         // days since 1970-01-01 (the site's calendar), any visit seen
   std::vector<PatientRecord> records;
   std::vector<PatientWithdrawal> withdrawals;
 };

@@ -15,17 +15,20 @@ struct Spool::Statements {
                       "event, size, sha256, attributes, state, hold_reason, ingested_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
                       "ON CONFLICT (source, version, event) DO NOTHING"),
-        insert_part(db, "INSERT INTO spool_parts (record_id, seq, name, size, sha256, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        insert_part(
+            db,
+            "INSERT INTO spool_parts (record_id, seq, name, size, sha256, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         insert_chunk(db, "INSERT INTO spool_chunks (part_id, seq, content) VALUES (?1, ?2, ?3)"),
         set_part_sha(db, "UPDATE spool_parts SET sha256 = ?2 WHERE part_id = ?1"),
         set_record_sha(db, "UPDATE spool_records SET sha256 = ?2 WHERE id = ?1"),
         savepoint(db, "SAVEPOINT put_record"),
         release(db, "RELEASE put_record"),
         rollback_to(db, "ROLLBACK TO put_record"),
-        upsert_quarantine(db,
-                          "INSERT INTO quarantine (source, path, reason, size, copy_path, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-                          "ON CONFLICT (source, path) DO UPDATE SET reason = excluded.reason, size = excluded.size, "
-                          "copy_path = excluded.copy_path, at = excluded.at"),
+        upsert_quarantine(
+            db,
+            "INSERT INTO quarantine (source, path, reason, size, copy_path, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+            "ON CONFLICT (source, path) DO UPDATE SET reason = excluded.reason, size = excluded.size, "
+            "copy_path = excluded.copy_path, at = excluded.at"),
         add_counter(db,
                     "INSERT INTO spool_counters (name, value) VALUES (?1, ?2) "
                     "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"),
@@ -54,8 +57,9 @@ struct Spool::Statements {
                  "status = excluded.status"),
         erase_unit(db, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3") {}
 
-  sqlite::Statement insert_record, insert_part, insert_chunk, set_part_sha, set_record_sha, savepoint, release, rollback_to, upsert_quarantine, add_counter,
-      get_counter, put_visit, remove_visit, first_visit, child_dirs, put_dir, units, put_unit, erase_unit;
+  sqlite::Statement insert_record, insert_part, insert_chunk, set_part_sha, set_record_sha, savepoint, release,
+      rollback_to, upsert_quarantine, add_counter, get_counter, put_visit, remove_visit, first_visit, child_dirs,
+      put_dir, units, put_unit, erase_unit;
 };
 
 // The hash the manifest names for a record: the file's own sha256 for single-file records, else

@@ -17,8 +17,9 @@ namespace {
   std::string msg = what + ": " + (detailed ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   if (code == SQLITE_FULL) msg += " (the disk holding the spool is full; free space)";
   if (code == SQLITE_TOOBIG)
-    msg += " (a value is larger than the SQLite library accepts in one piece; the spool writes large records in "
-           "chunks to stay far below that limit, so please report this message as a bug)";
+    msg +=
+        " (a value is larger than the SQLite library accepts in one piece; the spool writes large records in "
+        "chunks to stay far below that limit, so please report this message as a bug)";
   if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
     msg += " (the spool database is damaged; stop the service and contact support before deleting anything)";
   throw Error(msg);
@@ -28,8 +29,8 @@ sqlite3* open_db(const std::filesystem::path& file, int flags) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(file.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    std::string msg = "cannot open spool database " + file.string() + ": " +
-                      (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    std::string msg =
+        "cannot open spool database " + file.string() + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
     throw Error(msg);
   }
@@ -147,7 +148,8 @@ Blob::Blob(Connection& db, const char* table, const char* column, std::int64_t r
 Blob::~Blob() { sqlite3_blob_close(blob_); }
 std::uint64_t Blob::size() const { return static_cast<std::uint64_t>(sqlite3_blob_bytes(blob_)); }
 void Blob::read(std::uint64_t offset, std::span<std::byte> out) const {
-  if (int rc = sqlite3_blob_read(blob_, out.data(), static_cast<int>(out.size()), static_cast<int>(offset)); rc != SQLITE_OK)
+  if (int rc = sqlite3_blob_read(blob_, out.data(), static_cast<int>(out.size()), static_cast<int>(offset));
+      rc != SQLITE_OK)
     fail(db_.handle(), "spool: blob read", rc);
 }
 

@@ -31,7 +31,8 @@ std::vector<Problem> assess(const HeartbeatInput& in) {
   if (!in.gate.attention.empty()) add("stop_list_retained", in.gate.attention);
   if (!in.flow.intake_paused.empty()) add("intake_paused", in.flow.intake_paused);
   if (!in.sealing_error.empty())
-    add("sealing", "sealing failed in the last " + std::to_string(in.sealing_failures) + " cycle(s): " + in.sealing_error);
+    add("sealing",
+        "sealing failed in the last " + std::to_string(in.sealing_failures) + " cycle(s): " + in.sealing_error);
   if (!in.destination_error.empty()) add("destination", "destination " + in.destination + ": " + in.destination_error);
   for (const auto& c : in.certificates)
     if (!c.error.empty()) add("certificate", "the " + c.role + " certificate " + c.path.string() + ": " + c.error);
@@ -42,16 +43,20 @@ std::vector<Problem> assess(const HeartbeatInput& in) {
     if (at > 0) oldest = oldest ? std::min(oldest, at) : at;
   if (in.pending_age_bound > 0 && oldest > 0 && in.now - oldest > in.pending_age_bound)
     add("stuck", "the oldest record or batch has waited " + hours(in.now - oldest) + " to leave (more than " +
-                     hours(in.pending_age_bound) + ", metrics.max_pending_age); see the destination's last error, "
+                     hours(in.pending_age_bound) +
+                     ", metrics.max_pending_age); see the destination's last error, "
                      "or run `sennen-edgectl queue` to see what waits");
 
-  if (in.state_dir_free_needed > 0 && in.state_dir_total_bytes > 0 && in.state_dir_free_bytes < in.state_dir_free_needed)
-    add("disk", "state_dir has " + mib(in.state_dir_free_bytes) + " free, less than the " + mib(in.state_dir_free_needed) +
-                    " the daemon needs to go on (" + in.state_dir_free_needed_why + "); free space on that file system");
+  if (in.state_dir_free_needed > 0 && in.state_dir_total_bytes > 0 &&
+      in.state_dir_free_bytes < in.state_dir_free_needed)
+    add("disk", "state_dir has " + mib(in.state_dir_free_bytes) + " free, less than the " +
+                    mib(in.state_dir_free_needed) + " the daemon needs to go on (" + in.state_dir_free_needed_why +
+                    "); free space on that file system");
 
   if (in.abnormal_starts_in_window >= kCrashLoopStarts)
     add("crash_loop", std::to_string(in.abnormal_starts_in_window) + " starts within " +
-                          hours(kCrashLoopWindowSeconds) + " followed a run that did not end cleanly (a crash, a "
+                          hours(kCrashLoopWindowSeconds) +
+                          " followed a run that did not end cleanly (a crash, a "
                           "kill or the watchdog); read the service's log before the last start (journalctl -u "
                           "sennen-edged) and report it");
   return out;

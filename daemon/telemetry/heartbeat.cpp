@@ -22,7 +22,8 @@ json certificates_json(const std::vector<CertificateStatus>& certs) {
                      {"expires_in_days", c.expires_in_days},
                      {"error", nullptr}};
     else
-      out[c.role] = {{"path", c.path.string()}, {"not_after", nullptr}, {"expires_in_days", nullptr}, {"error", c.error}};
+      out[c.role] = {
+          {"path", c.path.string()}, {"not_after", nullptr}, {"expires_in_days", nullptr}, {"error", c.error}};
   }
   return out;
 }

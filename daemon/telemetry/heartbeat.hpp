@@ -15,7 +15,7 @@ namespace sennen::telemetry {
 struct SourceStatus {
   std::string name;
   std::string type;
-  std::int64_t last_poll = 0;     // unix seconds, 0 = never
+  std::int64_t last_poll = 0;  // unix seconds, 0 = never
   std::int64_t last_success = 0;
   SourceStats stats;
   std::string last_error;
@@ -38,8 +38,8 @@ struct GateStatus {
 struct FlowStatus {
   std::uint64_t spool_bytes = 0, spool_max_bytes = 0;    // record content in the spool
   std::uint64_t outbox_bytes = 0, outbox_max_bytes = 0;  // sealed batches not yet delivered
-  std::string intake_paused;   // why sources are not read, empty when they are
-  std::string sealing_paused;  // why no batch is sealed (outbox full), empty otherwise
+  std::string intake_paused;                             // why sources are not read, empty when they are
+  std::string sealing_paused;                            // why no batch is sealed (outbox full), empty otherwise
 };
 
 struct HeartbeatInput {
@@ -60,14 +60,14 @@ struct HeartbeatInput {
   std::string upload_window;                     // "01:00-05:00", empty = any time
   bool upload_window_open = true;
   FlowStatus flow;
-  std::vector<CertificateStatus> certificates;   // client (https only) and signer
+  std::vector<CertificateStatus> certificates;  // client (https only) and signer
   std::uint64_t state_dir_free_bytes = 0;
   std::uint64_t state_dir_total_bytes = 0;
-  std::uint64_t state_dir_free_needed = 0;  // below this the daemon cannot go on (0: not known)
-  std::string state_dir_free_needed_why;     // where that figure comes from
-  std::string sealing_error;                 // the last sealing failure, "" after a cycle sealed fine
-  std::uint64_t sealing_failures = 0;        // consecutive cycles whose sealing failed
-  std::int64_t pending_age_bound = 0;        // seconds a record may wait to leave (0: no bound)
+  std::uint64_t state_dir_free_needed = 0;     // below this the daemon cannot go on (0: not known)
+  std::string state_dir_free_needed_why;       // where that figure comes from
+  std::string sealing_error;                   // the last sealing failure, "" after a cycle sealed fine
+  std::uint64_t sealing_failures = 0;          // consecutive cycles whose sealing failed
+  std::int64_t pending_age_bound = 0;          // seconds a record may wait to leave (0: no bound)
   std::int64_t abnormal_starts_in_window = 0;  // starts after an unclean end, in the crash-loop window
   std::int64_t last_abnormal_start_at = 0;
   std::string config_sha256;

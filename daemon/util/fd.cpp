@@ -41,7 +41,7 @@ Fd open_for_read(const std::filesystem::path& path, Links links) {
                         (err == EACCES ? " (grant the sennen-edge user read access)" : ""),
                     err);
   }
-  struct stat st{};
+  struct stat st {};
   if (tree && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)))
     throw OpenError("cannot read " + shown(path) + ": not a regular file (a device, FIFO or socket is never read)",
                     EINVAL);
@@ -115,9 +115,7 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(std::span<const std::byte> data) { write_all(fd_, data, temp_); }
-void AtomicFile::write(std::string_view data) {
-  write(std::as_bytes(std::span(data.data(), data.size())));
-}
+void AtomicFile::write(std::string_view data) { write(std::as_bytes(std::span(data.data(), data.size()))); }
 
 void AtomicFile::commit() {
   fsync_or_throw(fd_, temp_);

@@ -171,8 +171,6 @@ int fdatasync(int fd) {
   return on_fd(Call::fdatasync, fd, real, fd);
 }
 
-ssize_t write(int fd, const void* data, std::size_t size) {
-  return on_fd(Call::write, fd, real_write, fd, data, size);
-}
+ssize_t write(int fd, const void* data, std::size_t size) { return on_fd(Call::write, fd, real_write, fd, data, size); }
 
 }  // extern "C"

@@ -22,7 +22,9 @@ using namespace sennen;
 
 namespace {
 
-bool all_digits(std::string_view s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos; }
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
 
 }  // namespace
 
@@ -31,8 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const int fd = ::memfd_create("fuzz-instance.dcm", MFD_CLOEXEC);
   static const std::string path = "/proc/self/fd/" + std::to_string(fd);
   fuzz::require(fd >= 0, "memfd_create failed");
-  fuzz::require(::ftruncate(fd, 0) == 0 &&
-                    ::pwrite(fd, data, size, 0) == static_cast<ssize_t>(size),
+  fuzz::require(::ftruncate(fd, 0) == 0 && ::pwrite(fd, data, size, 0) == static_cast<ssize_t>(size),
                 "cannot write the input to the in-memory file");
 
   const dicom::ReadResult r = dicom::read_instance(path);

@@ -83,8 +83,8 @@ spool::StoredRecord record(FuzzedDataProvider& in) {
     std::string part = single ? std::string() : name(in, 24);
     // The parts of a record are the files of one folder: their names differ.
     while (!single && !part_names.insert(part).second) part += '#';
-    r.parts.push_back({static_cast<std::int64_t>(i), part, in.ConsumeIntegral<std::uint32_t>(),
-                       in.ConsumeRandomLengthString(64)});
+    r.parts.push_back(
+        {static_cast<std::int64_t>(i), part, in.ConsumeIntegral<std::uint32_t>(), in.ConsumeRandomLengthString(64)});
   }
   if (in.ConsumeBool()) {  // as the spool stores them
     json attrs = json::object();
@@ -98,8 +98,10 @@ spool::StoredRecord record(FuzzedDataProvider& in) {
 
 void check_record(const json& j, const batcher::PlannedRecord& p, std::set<std::string>& members) {
   const spool::StoredRecord& r = p.record;
-  for (const auto& [field, raw] : {std::pair{"source", &r.source}, {"patient_id", &r.patient_id},
-                                   {"patient_key", &r.patient_key}, {"sha256", &r.sha256}})
+  for (const auto& [field, raw] : {std::pair{"source", &r.source},
+                                   {"patient_id", &r.patient_id},
+                                   {"patient_key", &r.patient_key},
+                                   {"sha256", &r.sha256}})
     same_text(j, field, *raw);
   same_name(j, "kind", r.kind);
   same_name(j, "key", r.key);

@@ -48,8 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::optional<std::string> id = canonical_patient_id(raw);
   const std::string problem = patient_id_problem(raw);
   fuzz::require(id.has_value() == problem.empty(), "patient_id_problem is empty exactly when there is an ID");
-  for (char c : problem)
-    fuzz::require(c >= 0x20 && c < 0x7f, "patient_id_problem is not one line of plain text");
+  for (char c : problem) fuzz::require(c >= 0x20 && c < 0x7f, "patient_id_problem is not one line of plain text");
 
   fuzz::require(same_verdict(raw, " " + std::string(raw) + "\t"), "surrounding whitespace changes the verdict");
   fuzz::require(same_verdict(raw, ascii_lower(raw)), "letter case changes the verdict");

@@ -52,8 +52,9 @@ void arbitrary(FuzzedDataProvider& in) {
   fuzz::require(r.name->kind == type, "an accepted content folder's type is not its type folder's name");
   (void)ssmix2::check_placement(rel_dir, *r.name);
   const std::string own = ssmix2::test::expected_rel_dir(*r.name);
-  fuzz::require(ssmix2::check_placement("/" + own, *r.name).empty() && ssmix2::check_placement(own + "/", *r.name).empty(),
-                "check_placement refuses the name's own directory with a leading or trailing '/'");
+  fuzz::require(
+      ssmix2::check_placement("/" + own, *r.name).empty() && ssmix2::check_placement(own + "/", *r.name).empty(),
+      "check_placement refuses the name's own directory with a leading or trailing '/'");
 }
 
 void assembled(FuzzedDataProvider& in) {

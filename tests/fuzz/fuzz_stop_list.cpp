@@ -45,7 +45,8 @@ std::optional<std::string> convert(void* cd, std::string_view text) {
   std::size_t in_left = text.size();
   char* o = out.data();
   std::size_t o_left = out.size();
-  if (::iconv(static_cast<iconv_t>(cd), &in, &in_left, &o, &o_left) == static_cast<std::size_t>(-1)) return std::nullopt;
+  if (::iconv(static_cast<iconv_t>(cd), &in, &in_left, &o, &o_left) == static_cast<std::size_t>(-1))
+    return std::nullopt;
   out.resize(out.size() - o_left);
   return out;
 }

@@ -67,18 +67,21 @@ std::vector<gid_t> unit_supplementary_groups(Report& r) {
             "the unit's SupplementaryGroups= names '" + name + "', which is not a group on this system");
     }
   }
-  if (!gids.empty()) r.add(Level::info, "service user", "access is checked with the unit's SupplementaryGroups= too: " + shown);
+  if (!gids.empty())
+    r.add(Level::info, "service user", "access is checked with the unit's SupplementaryGroups= too: " + shown);
   return gids;
 }
 
 std::optional<ServiceUser> service_user(const std::string& name, Report& r) {
   if (::geteuid() != 0) {
-    r.add(Level::info, "service user", "not root: access by user '" + name + "' not checked (run doctor as root for that)");
+    r.add(Level::info, "service user",
+          "not root: access by user '" + name + "' not checked (run doctor as root for that)");
     return std::nullopt;
   }
   const passwd* pw = ::getpwnam(name.c_str());
   if (!pw) {
-    r.add(Level::warn, "service user", "user '" + name + "' does not exist (the package creates it); access as it not checked");
+    r.add(Level::warn, "service user",
+          "user '" + name + "' does not exist (the package creates it); access as it not checked");
     return std::nullopt;
   }
   const uid_t uid = pw->pw_uid;  // copied: the group lookups below may reuse getpwnam's buffer
@@ -169,7 +172,8 @@ void check_sources(Report& r, const config::Config& cfg, const std::optional<Ser
 }
 
 void check_stop_list(Report& r, const config::Config& cfg, const std::optional<ServiceUser>& su) {
-  check_access(r, su, "stop list file", cfg.optout.stop_list, false, R_OK, "create it (an empty file withholds nobody)");
+  check_access(r, su, "stop list file", cfg.optout.stop_list, false, R_OK,
+               "create it (an empty file withholds nobody)");
   try {
     gate::StopList sl = gate::load_stop_list(cfg.optout.stop_list);
     std::string summary = std::to_string(sl.ids.size()) + " IDs (" + sl.encoding + ")";
@@ -255,9 +259,9 @@ void check_state_dir(Report& r, const config::Config& cfg, const std::optional<S
                 "); free space there, or move state_dir to a larger file system");
     else if (free_bytes < comfortable)
       r.add(Level::warn, "disk space",
-            free_text + (comfortable == (5ull << 30) ? " (less than 5 GiB)" : " (less than twice the " +
-                                                                                  bytes(need.bytes) + " it needs: " +
-                                                                                  need.why + ")"));
+            free_text + (comfortable == (5ull << 30)
+                             ? " (less than 5 GiB)"
+                             : " (less than twice the " + bytes(need.bytes) + " it needs: " + need.why + ")"));
     else
       r.add(Level::pass, "disk space", free_text);
   } else {
@@ -266,7 +270,8 @@ void check_state_dir(Report& r, const config::Config& cfg, const std::optional<S
   if (fs::exists(dir / "spool.db", ec)) {
     try {
       spool::SpoolReader reader(dir);
-      r.add(Level::pass, "spool", reader.file().string() + " has schema version " + std::to_string(reader.schema_version()));
+      r.add(Level::pass, "spool",
+            reader.file().string() + " has schema version " + std::to_string(reader.schema_version()));
     } catch (const std::exception& e) {
       r.add(Level::fail, "spool", e.what());
     }
@@ -312,8 +317,9 @@ void check_destination(Report& r, const config::Config& cfg, const std::optional
     const auto result = adapters::make_destination(cfg)->check_access();
     if (result.ok())
       r.add(Level::pass, "destination reachability",
-            cfg.destination.options->describe() + " accepted an authenticated request that changes nothing (HEAD of "
-                                                 "this site's heartbeat)");
+            cfg.destination.options->describe() +
+                " accepted an authenticated request that changes nothing (HEAD of "
+                "this site's heartbeat)");
     else
       r.add(Level::fail, "destination reachability", result.reason);
   } catch (const std::exception& e) {
@@ -331,8 +337,9 @@ void check_clock(Report& r) {
   y2100.tm_year = 200;
   y2100.tm_mday = 1;
   if (now < built)
-    r.add(Level::fail, "clock", "system time " + when(now) + " is before this program was built (" + when(built) +
-                                    "); fix the clock (timedatectl, NTP): certificates and batch times depend on it");
+    r.add(Level::fail, "clock",
+          "system time " + when(now) + " is before this program was built (" + when(built) +
+              "); fix the clock (timedatectl, NTP): certificates and batch times depend on it");
   else if (now >= timegm(&y2100))
     r.add(Level::fail, "clock", "system time " + when(now) + " is after 2100; fix the clock (timedatectl, NTP)");
   else

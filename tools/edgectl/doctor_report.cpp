@@ -11,10 +11,14 @@ using nlohmann::json;
 
 const char* label(Level l) {
   switch (l) {
-    case Level::pass: return "PASS";
-    case Level::warn: return "WARN";
-    case Level::fail: return "FAIL";
-    case Level::info: return "----";
+    case Level::pass:
+      return "PASS";
+    case Level::warn:
+      return "WARN";
+    case Level::fail:
+      return "FAIL";
+    case Level::info:
+      return "----";
   }
   return "?";
 }
@@ -44,8 +48,9 @@ void Report::print(bool as_json) const {
     fails += c.level == Level::fail;
     warns += c.level == Level::warn;
   }
-  std::cout << "\n" << (fails ? "FAILED" : "OK") << ": " << fails << " failed, " << warns << " warning(s), "
-            << checks_.size() << " checks\n";
+  std::cout << "\n"
+            << (fails ? "FAILED" : "OK") << ": " << fails << " failed, " << warns << " warning(s), " << checks_.size()
+            << " checks\n";
 }
 
 }  // namespace sennen::edgectl

@@ -15,7 +15,9 @@ struct Check {
 
 class Report {
  public:
-  void add(Level l, std::string name, std::string message) { checks_.push_back({l, std::move(name), std::move(message)}); }
+  void add(Level l, std::string name, std::string message) {
+    checks_.push_back({l, std::move(name), std::move(message)});
+  }
   bool failed() const;
   void print(bool as_json) const;
 

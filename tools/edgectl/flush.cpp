@@ -24,8 +24,8 @@ int flush(const Common& c) {
   auto cfg = load_config(c.config);
   if (!cfg) return 2;
   if (::access(cfg->state_dir.c_str(), X_OK) != 0 && errno != ENOENT) {  // cannot tell whether it runs
-    std::cerr << "sennen-edgectl flush: cannot look into " << cfg->state_dir.string() << ": "
-              << util::errno_text(errno) << " (run as root or as the service user)\n";
+    std::cerr << "sennen-edgectl flush: cannot look into " << cfg->state_dir.string() << ": " << util::errno_text(errno)
+              << " (run as root or as the service user)\n";
     return 2;
   }
   if (auto pid = app::lock_holder(cfg->state_dir)) {

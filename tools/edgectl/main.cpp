@@ -40,12 +40,14 @@ int main(int argc, char** argv) {
   opt->require_subcommand(1);
   std::filesystem::path stop_file;
   bool opt_json = false, opt_ids = false;
-  auto* chk = opt->add_subcommand("check", "show what would be read from a stop-list file; exit 1 if a line is unreadable");
+  auto* chk =
+      opt->add_subcommand("check", "show what would be read from a stop-list file; exit 1 if a line is unreadable");
   chk->add_option("FILE", stop_file,
                   "the stop-list file (CSV or one ID per line; UTF-8, UTF-16 or CP932); default: the configured one "
                   "(optout.stop_list)");
-  auto* chk_config = chk->add_option("--config", c.config, "configuration file (whose stop list is checked without FILE)")
-                         ->capture_default_str();
+  auto* chk_config =
+      chk->add_option("--config", c.config, "configuration file (whose stop list is checked without FILE)")
+          ->capture_default_str();
   chk->add_flag("--json", opt_json, "print JSON instead of text");
   chk->add_flag("--show-ids", opt_ids, "also list the patient IDs that would be withheld (canonical form)");
   chk->callback([&] {
@@ -94,12 +96,14 @@ int main(int argc, char** argv) {
   ql->callback([&] { rc = quarantine_list(c); });
   std::int64_t qid = 0;
   bool content = false, all = false;
-  auto* qs = qa->add_subcommand("show", "one entry: reason, source, path, size, when (no file content unless --content)");
+  auto* qs =
+      qa->add_subcommand("show", "one entry: reason, source, path, size, when (no file content unless --content)");
   add_common(qs, c, true);
   qs->add_option("ID", qid, "the entry's number, from quarantine list")->required();
   qs->add_flag("--content", content, "print the quarantined copy itself (may hold patient data)");
   qs->callback([&] { rc = quarantine_show(c, qid, content); });
-  auto* qr = qa->add_subcommand("retry", "have the next poll read a quarantined file again (safe while the daemon runs)");
+  auto* qr =
+      qa->add_subcommand("retry", "have the next poll read a quarantined file again (safe while the daemon runs)");
   add_common(qr, c, true);
   auto* qr_id = qr->add_option("ID", qid, "the entry's number, from quarantine list");
   auto* qr_all = qr->add_flag("--all", all, "every entry");
@@ -109,8 +113,9 @@ int main(int argc, char** argv) {
     rc = quarantine_retry(c, all ? std::nullopt : std::optional<std::int64_t>(qid));
   });
 
-  auto* fl = app.add_subcommand("flush", "seal and deliver now, outside the upload window (signals the daemon, "
-                                         "or delivers itself when none runs)");
+  auto* fl = app.add_subcommand("flush",
+                                "seal and deliver now, outside the upload window (signals the daemon, "
+                                "or delivers itself when none runs)");
   add_common(fl, c, false);
   fl->callback([&] { rc = flush(c); });
 

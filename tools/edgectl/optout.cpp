@@ -25,10 +25,14 @@ int optout_check(const std::filesystem::path& file, bool json, bool show_ids) {
   }
   const bool ok = sl.problem_lines == 0;
   if (json) {
-    nlohmann::json j = {{"file", file.string()},           {"encoding", sl.encoding},
-                        {"sha256", sl.sha256},             {"lines", sl.lines},
-                        {"ids", sl.ids.size()},            {"unreadable_lines", sl.problem_lines},
-                        {"problems", nlohmann::json::array()}, {"ok", ok}};
+    nlohmann::json j = {{"file", file.string()},
+                        {"encoding", sl.encoding},
+                        {"sha256", sl.sha256},
+                        {"lines", sl.lines},
+                        {"ids", sl.ids.size()},
+                        {"unreadable_lines", sl.problem_lines},
+                        {"problems", nlohmann::json::array()},
+                        {"ok", ok}};
     for (const auto& p : sl.problems) j["problems"].push_back({{"line", p.line}, {"reason", p.reason}});
     if (show_ids) j["canonical_ids"] = sl.ids;
     print_json(j);

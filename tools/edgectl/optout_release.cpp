@@ -38,21 +38,22 @@ int optout_pending(const Common& c) {
     if (c.json) {
       json out = json::array();
       for (const auto& s : retained)
-        out.push_back({{"patient_key", s.patient_key}, {"stopped_since", when(s.since)},
+        out.push_back({{"patient_key", s.patient_key},
+                       {"stopped_since", when(s.since)},
                        {"missing_since", when(s.missing_since)}});
       print_json(out);
       return retained.empty() ? 0 : 1;
     }
     if (retained.empty()) {
-      std::cout << "no patient ID is waiting for confirmation: every withheld ID is in " << cfg.optout.stop_list.string()
-                << "\n";
+      std::cout << "no patient ID is waiting for confirmation: every withheld ID is in "
+                << cfg.optout.stop_list.string() << "\n";
       return 0;
     }
     std::cout << retained.size() << " patient ID(s) are no longer in " << cfg.optout.stop_list.string()
               << " but are still withheld:\n";
     for (const auto& s : retained)
-      std::cout << "  " << s.patient_key << "  on the stop list since " << when(s.since) << ", missing from the file since "
-                << when(s.missing_since) << "\n";
+      std::cout << "  " << s.patient_key << "  on the stop list since " << when(s.since)
+                << ", missing from the file since " << when(s.missing_since) << "\n";
     std::cout << "If the file was saved or synced wrongly, put the right file back (sennen-edgectl optout import).\n"
                  "If these patients really withdrew their opt-out, confirm it:\n"
                  "  sennen-edgectl optout release ID... --reason \"what the patient asked, and when\"\n";
@@ -69,8 +70,8 @@ int optout_release(const Common& c, const std::vector<std::string>& ids, const s
   for (const auto& id : ids) {
     auto key = canonical_patient_id(id);
     if (!key) {
-      std::cerr << "sennen-edgectl optout release: argument " << keys.size() + 1
-                << " is not a patient ID: it " << patient_id_problem(id) << "\n";
+      std::cerr << "sennen-edgectl optout release: argument " << keys.size() + 1 << " is not a patient ID: it "
+                << patient_id_problem(id) << "\n";
       return 2;
     }
     keys.push_back(*key);
@@ -112,16 +113,19 @@ int optout_releases(const Common& c) {
     if (c.json) {
       json out = json::array();
       for (const auto& x : releases)
-        out.push_back({{"patient_key", x.patient_key}, {"stopped_since", when(x.stopped_since)},
-                       {"missing_since", when(x.missing_since)}, {"released_at", when(x.released_at)},
-                       {"released_by", x.released_by}, {"reason", x.reason}});
+        out.push_back({{"patient_key", x.patient_key},
+                       {"stopped_since", when(x.stopped_since)},
+                       {"missing_since", when(x.missing_since)},
+                       {"released_at", when(x.released_at)},
+                       {"released_by", x.released_by},
+                       {"reason", x.reason}});
       print_json(out);
       return 0;
     }
     if (releases.empty()) std::cout << "no patient ID has been released from the stop list\n";
     for (const auto& x : releases)
-      std::cout << when(x.released_at) << "  " << x.patient_key << "  released by " << x.released_by << ": "
-                << x.reason << " (on the stop list since " << when(x.stopped_since) << ")\n";
+      std::cout << when(x.released_at) << "  " << x.patient_key << "  released by " << x.released_by << ": " << x.reason
+                << " (on the stop list since " << when(x.stopped_since) << ")\n";
     return 0;
   });
 }

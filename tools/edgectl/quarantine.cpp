@@ -42,8 +42,8 @@ std::vector<Entry> entries(sqlite::Connection& db, std::optional<std::int64_t> i
 
 // Paths are bytes from the source tree (util::put_name: "_b64" when not UTF-8).
 json to_json(const Entry& e) {
-  json j = {{"id", e.id}, {"source", e.source}, {"reason", util::one_line(e.reason)}, {"size", e.size},
-            {"at", when(e.at)}, {"copy_path", nullptr}};
+  json j = {{"id", e.id},     {"source", e.source}, {"reason", util::one_line(e.reason)},
+            {"size", e.size}, {"at", when(e.at)},   {"copy_path", nullptr}};
   util::put_name(j, "path", e.path);
   if (!e.copy_path.empty()) util::put_name(j, "copy_path", e.copy_path);
   return j;
@@ -160,7 +160,8 @@ int quarantine_retry(const Common& c, std::optional<std::int64_t> id) {
       const auto rows = entries(*db, id);
       if (rows.empty()) {
         std::cerr << "sennen-edgectl quarantine retry: "
-                  << (id ? "no quarantine entry #" + std::to_string(*id) : std::string("nothing in quarantine")) << "\n";
+                  << (id ? "no quarantine entry #" + std::to_string(*id) : std::string("nothing in quarantine"))
+                  << "\n";
         return id ? 2 : 0;
       }
       for (const auto& e : rows) {

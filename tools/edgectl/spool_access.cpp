@@ -19,14 +19,15 @@ void become_spool_owner(const std::filesystem::path& state_dir) {
   if (::stat((state_dir / "spool.db").c_str(), &st) != 0 || st.st_uid == 0) return;
   if (::setgroups(0, nullptr) != 0 || ::setresgid(st.st_gid, st.st_gid, st.st_gid) != 0 ||
       ::setresuid(st.st_uid, st.st_uid, st.st_uid) != 0)
-    throw Error("cannot become the owner of " + (state_dir / "spool.db").string() + " (uid " + std::to_string(st.st_uid) +
-                "): " + util::errno_text(errno));
+    throw Error("cannot become the owner of " + (state_dir / "spool.db").string() + " (uid " +
+                std::to_string(st.st_uid) + "): " + util::errno_text(errno));
 }
 
 std::unique_ptr<sqlite::Connection> open_spool(const std::filesystem::path& state_dir, Access access) {
   { spool::SpoolReader check(state_dir); }  // exists, right schema; never creates anything
   const auto file = state_dir / "spool.db";
-  if (access == Access::read_only) return std::make_unique<sqlite::Connection>(sqlite::Connection::open_read_only(file));
+  if (access == Access::read_only)
+    return std::make_unique<sqlite::Connection>(sqlite::Connection::open_read_only(file));
   return std::make_unique<sqlite::Connection>(file);
 }
 

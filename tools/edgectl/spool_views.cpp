@@ -62,7 +62,8 @@ int queue(const Common& c) {
       print_json(out);
       return 0;
     }
-    if (rows.empty()) std::cout << "no records pending\n";
+    if (rows.empty())
+      std::cout << "no records pending\n";
     else {
       // Column widths from the data: kinds of extended storage are long ("L-OBSERVATIONS^...").
       int ws = 6, wk = 4, wt = 5;
@@ -71,14 +72,15 @@ int queue(const Common& c) {
         wk = std::max(wk, static_cast<int>(shown(q.kind).size()));
         wt = std::max(wt, static_cast<int>(state_text(q.state, q.hold_reason).size()));
       }
-      std::printf("%-*s  %-*s  %-*s  %8s  %10s  %s\n", ws, "SOURCE", wk, "KIND", wt, "STATE", "COUNT", "BYTES", "OLDEST");
+      std::printf("%-*s  %-*s  %-*s  %8s  %10s  %s\n", ws, "SOURCE", wk, "KIND", wt, "STATE", "COUNT", "BYTES",
+                  "OLDEST");
       for (const auto& q : rows)
         std::printf("%-*s  %-*s  %-*s  %8lld  %10s  %s\n", ws, q.source.c_str(), wk, shown(q.kind).c_str(), wt,
                     state_text(q.state, q.hold_reason).c_str(), static_cast<long long>(q.count),
                     bytes(static_cast<std::uint64_t>(q.bytes)).c_str(), age(now - q.oldest_ingested_at).c_str());
     }
-    std::cout << "withdrawals pending: " << d.withdrawals_pending << "; sealed batches waiting for delivery: "
-              << d.batches_pending << "\n";
+    std::cout << "withdrawals pending: " << d.withdrawals_pending
+              << "; sealed batches waiting for delivery: " << d.batches_pending << "\n";
     return 0;
   });
 }
@@ -147,7 +149,8 @@ int audit(const Common& c, const std::string& patient_id) {
       std::cout << (first_id ? "" : ", ") << id;
       first_id = false;
     }
-    std::cout << "\n  stop list: " << (a.stopped_since ? "on it since " + local(*a.stopped_since) : "not on it") << "\n";
+    std::cout << "\n  stop list: " << (a.stopped_since ? "on it since " + local(*a.stopped_since) : "not on it")
+              << "\n";
     std::cout << "  visits seen: " << (first_visit ? "first on " + *first_visit : "none") << "\n";
     std::cout << "  records in the spool: " << a.records.size() << "\n";
     for (const auto& rec : a.records)

@@ -44,8 +44,12 @@ json stop_list_file(const config::Config& cfg) {
 }
 
 json batch_json(const spool::BatchInfo& b) {
-  return {{"batch_id", b.batch_id}, {"state", b.state},          {"created_at", when(b.created_at)},
-          {"records", b.record_count}, {"withdrawals", b.withdrawal_count}, {"size", b.file_size},
+  return {{"batch_id", b.batch_id},
+          {"state", b.state},
+          {"created_at", when(b.created_at)},
+          {"records", b.record_count},
+          {"withdrawals", b.withdrawal_count},
+          {"size", b.file_size},
           {"delivered_at", b.delivered_at ? json(when(b.delivered_at)) : json(nullptr)}};
 }
 
@@ -74,9 +78,11 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
   j["spool_file"] = r.file().string();
   j["time"] = when(now);
   const auto pid = app::lock_holder(cfg.state_dir);
-  j["service"] = {{"running", pid.has_value()}, {"pid", pid ? json(*pid) : json(nullptr)},
-                  {"metrics", cfg.metrics.port ? json("http://127.0.0.1:" + std::to_string(cfg.metrics.port) + "/metrics")
-                                               : json(nullptr)}};
+  j["service"] = {
+      {"running", pid.has_value()},
+      {"pid", pid ? json(*pid) : json(nullptr)},
+      {"metrics",
+       cfg.metrics.port ? json("http://127.0.0.1:" + std::to_string(cfg.metrics.port) + "/metrics") : json(nullptr)}};
   j["sources"] = json::array();
   for (const auto& s : cfg.sources) {
     json src = {{"name", s.name}, {"type", s.type}, {"units_by_status", json::object()}};
@@ -138,18 +144,22 @@ void print_text(const json& j) {
       first = false;
     }
     std::cout << "\n";
-    if (s.contains("last_poll")) std::cout << "    last poll " << str(s["last_poll"]) << ", last success " << str(s.value("last_success", json())) << "\n";
-    if (s.contains("last_error") && !s["last_error"].is_null()) std::cout << "    last error: " << str(s["last_error"]) << "\n";
+    if (s.contains("last_poll"))
+      std::cout << "    last poll " << str(s["last_poll"]) << ", last success " << str(s.value("last_success", json()))
+                << "\n";
+    if (s.contains("last_error") && !s["last_error"].is_null())
+      std::cout << "    last error: " << str(s["last_error"]) << "\n";
     if (s.value("unreadable", 0) > 0) {
-      std::cout << "    cannot read " << str(s["unreadable"]) << " path(s) (grant the service user read, and execute on "
+      std::cout << "    cannot read " << str(s["unreadable"])
+                << " path(s) (grant the service user read, and execute on "
                 << "folders; tried again every poll):\n";
       for (const auto& p : s.value("unreadable_paths", json::array())) std::cout << "      " << str(p) << "\n";
     }
     const json events = s.value("events", json::object());  // named: items() of a temporary would dangle
     for (const auto& [event, by_peer] : events.items())
       for (const auto& [peer, n] : by_peer.items())
-        std::cout << "    " << event << " '" << peer << "': " << str(n.value("total", json())) << " since the daemon started, "
-                  << str(n.value("last_poll", json())) << " in the last poll\n";
+        std::cout << "    " << event << " '" << peer << "': " << str(n.value("total", json()))
+                  << " since the daemon started, " << str(n.value("last_poll", json())) << " in the last poll\n";
   }
   const json& g = j["gate"];
   const json& f = g["stop_list_file"];
@@ -157,17 +167,20 @@ void print_text(const json& j) {
   if (f.contains("error"))
     std::cout << "cannot be read: " << str(f["error"]) << "\n";
   else
-    std::cout << str(f["entries"]) << " IDs, " << str(f["unreadable_lines"]) << " unreadable lines (" << str(f["encoding"])
-              << ")\n";
+    std::cout << str(f["entries"]) << " IDs, " << str(f["unreadable_lines"]) << " unreadable lines ("
+              << str(f["encoding"]) << ")\n";
   std::cout << "  applied in the spool: " << str(g["stop_list_applied_entries"]) << " IDs";
-  if (g.contains("sealing_paused") && !g["sealing_paused"].is_null()) std::cout << "; SEALING PAUSED: " << str(g["sealing_paused"]);
+  if (g.contains("sealing_paused") && !g["sealing_paused"].is_null())
+    std::cout << "; SEALING PAUSED: " << str(g["sealing_paused"]);
   std::cout << "\n  withheld: " << str(g["withheld_stopped"]) << " stopped, " << str(g["withheld_not_notified"])
             << " not yet notified; withdrawals pending " << str(g["withdrawals_pending"]) << " (total "
             << str(g["withdrawals_total"]) << "), records purged " << str(g["purged_total"]) << "\n";
   const json& sp = j["spool"];
-  std::cout << "\nspool\n  ready " << str(sp["ready"]) << " (" << bytes(sp["ready_bytes"].get<std::uint64_t>()) << "), in batches "
-            << str(sp["in_batches"]) << ", oldest pending "
-            << (sp["oldest_pending_age_seconds"].is_null() ? std::string("-") : age(sp["oldest_pending_age_seconds"].get<std::int64_t>()) + " old")
+  std::cout << "\nspool\n  ready " << str(sp["ready"]) << " (" << bytes(sp["ready_bytes"].get<std::uint64_t>())
+            << "), in batches " << str(sp["in_batches"]) << ", oldest pending "
+            << (sp["oldest_pending_age_seconds"].is_null()
+                    ? std::string("-")
+                    : age(sp["oldest_pending_age_seconds"].get<std::int64_t>()) + " old")
             << "\n";
   std::cout << "\noutbox\n  sealed batches waiting for delivery: " << str(j["outbox"]["batches_pending"]) << "\n";
   for (const auto& b : j["outbox"]["batches"])
@@ -177,7 +190,8 @@ void print_text(const json& j) {
     std::cout << "none yet\n";
   else
     std::cout << str(j["last_batch"]["batch_id"]) << " delivered " << str(j["last_batch"]["delivered_at"]) << ", "
-              << str(j["last_batch"]["records"]) << " records, " << str(j["last_batch"]["withdrawals"]) << " withdrawals\n";
+              << str(j["last_batch"]["records"]) << " records, " << str(j["last_batch"]["withdrawals"])
+              << " withdrawals\n";
   std::cout << "\nquarantine\n  " << str(j["quarantined"]) << " files (sennen-edgectl quarantine list)\n";
   std::cout << "\nheartbeat\n  ";
   const json& hb = j["heartbeat"];
@@ -189,7 +203,8 @@ void print_text(const json& j) {
     for (const auto& p : hb["problems"]) std::cout << "  problem: " << str(p.value("message", json())) << "\n";
   if (j.contains("destination")) {
     const json& d = j["destination"];
-    std::cout << "\ndestination\n  " << str(d.value("describe", json())) << ": last success " << str(d.value("last_success", json()));
+    std::cout << "\ndestination\n  " << str(d.value("describe", json())) << ": last success "
+              << str(d.value("last_success", json()));
     if (d.contains("last_error") && !d["last_error"].is_null()) std::cout << ", last error: " << str(d["last_error"]);
     std::cout << "\n";
   }

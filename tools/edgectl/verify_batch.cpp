@@ -72,8 +72,8 @@ int verify_batch(const VerifyArgs& a) {
     return 2;
   }
   const std::string tool = verifier();
-  auto [rc, out] = run_capture({tool, "--json", "--key", a.key.string(), "--cert", a.cert.string(), "--ca",
-                                a.ca.string(), a.file.string()});
+  auto [rc, out] = run_capture(
+      {tool, "--json", "--key", a.key.string(), "--cert", a.cert.string(), "--ca", a.ca.string(), a.file.string()});
   if (rc == 127) {
     std::cerr << "sennen-edgectl verify-batch: could not run " << tool
               << " (install it, or set SENNEN_VERIFY_BATCHES to its path)\n";
@@ -90,15 +90,15 @@ int verify_batch(const VerifyArgs& a) {
     print_json(b);
     return ok ? 0 : 1;
   }
-  std::cout << a.file.string() << ": " << (ok ? "decrypted, signature verified, every record matches its manifest"
-                                              : "NOT VERIFIED")
-            << "\n";
+  std::cout << a.file.string() << ": "
+            << (ok ? "decrypted, signature verified, every record matches its manifest" : "NOT VERIFIED") << "\n";
   for (const char* k : {"error", "problems"})
     if (b.contains(k) && !b[k].is_null() && !b[k].empty()) std::cout << "  " << k << ": " << b[k].dump() << "\n";
   if (b.contains("manifest") && b["manifest"].is_object()) {
     const auto& m = b["manifest"];
     for (const auto& [k, v] : m.items())
-      if (!v.is_array() && !v.is_object()) std::cout << "  " << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+      if (!v.is_array() && !v.is_object())
+        std::cout << "  " << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
     if (m.contains("records"))
       for (const auto& r : m["records"])
         std::cout << "    " << r.value("event", "") << " " << r.value("source", "") << " " << shown(r.value("kind", ""))

@@ -9,10 +9,10 @@ DeliveryResult transport_failure(const Outcome& o, const std::string& what, cons
   const std::string& who = peer.name;
   switch (o.code) {
     case CURLE_PEER_FAILED_VERIFICATION:  // a CA mismatch and a host-name mismatch alike
-      return rejected(what + ": " + who + "'s TLS certificate was not accepted" + detail + ": it must be issued by a CA in " +
-                      peer.trust + " and name the host in " + peer.address_key + peer.host_note +
-                      "; nothing was sent. Ask the central team for their current CA certificate, or correct " +
-                      peer.address_key);
+      return rejected(
+          what + ": " + who + "'s TLS certificate was not accepted" + detail + ": it must be issued by a CA in " +
+          peer.trust + " and name the host in " + peer.address_key + peer.host_note +
+          "; nothing was sent. Ask the central team for their current CA certificate, or correct " + peer.address_key);
     case CURLE_SSL_CACERT_BADFILE:
       return rejected(what + ": cannot use " + peer.trust + detail +
                       "; check that the file exists, is readable by the sennen-edge user and holds a PEM "
@@ -27,8 +27,9 @@ DeliveryResult transport_failure(const Outcome& o, const std::string& what, cons
       return rejected(what + ": " + peer.address_key + " is not usable" + detail + "; correct it in the configuration");
     case CURLE_OPERATION_TIMEDOUT:
       return retry(what + ": " + who + " did not answer in time, or the transfer stalled below " +
-                   std::to_string(peer.low_speed_bytes) + " bytes/s for " + std::to_string(peer.low_speed_time.count()) +
-                   "s" + detail + "; will try again (destination.low_speed_limit and low_speed_time set what counts "
+                   std::to_string(peer.low_speed_bytes) + " bytes/s for " +
+                   std::to_string(peer.low_speed_time.count()) + "s" + detail +
+                   "; will try again (destination.low_speed_limit and low_speed_time set what counts "
                    "as a stall)");
     case CURLE_SSL_CONNECT_ERROR:
       return retry(what + ": the TLS handshake with " + who + " failed" + detail + "; will try again. If this " +

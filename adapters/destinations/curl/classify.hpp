@@ -19,10 +19,10 @@ inline DeliveryResult rejected(std::string why) { return DeliveryResult::rejecte
 
 // The other end, in the words of the operator's configuration.
 struct Peer {
-  std::string name;         // "the receiver", "the S3 endpoint"
-  std::string address_key;  // the setting that names it: "destination.url"
-  std::string trust;        // what its certificate must chain to: "destination.tls.ca (/etc/...)"
-  std::string host_note;    // said after the host-name rule (e.g. virtual-host addressing)
+  std::string name;                 // "the receiver", "the S3 endpoint"
+  std::string address_key;          // the setting that names it: "destination.url"
+  std::string trust;                // what its certificate must chain to: "destination.tls.ca (/etc/...)"
+  std::string host_note;            // said after the host-name rule (e.g. virtual-host addressing)
   std::filesystem::path cert, key;  // this site's client certificate and key; empty: none
   std::uint64_t low_speed_bytes = 0;
   std::chrono::seconds low_speed_time{0};
@@ -34,9 +34,9 @@ bool transient_status(long http_status);
 // What the peer's answer (not 2xx) means in its own protocol: the https receiver's error page,
 // S3's error code.
 struct Answer {
-  std::string said;    // e.g. "the receiver answered 403 \"403 Forbidden\""
-  std::string advice;  // appended to a refusal's reason (": check ..."); empty: a generic ending.
-                       // Not used when transient_status() holds: those always "will try again".
+  std::string said;        // e.g. "the receiver answered 403 \"403 Forbidden\""
+  std::string advice;      // appended to a refusal's reason (": check ..."); empty: a generic ending.
+                           // Not used when transient_status() holds: those always "will try again".
   bool transient = false;  // the protocol calls it transient beyond transient_status (S3 SlowDown)
 };
 using Interpret = std::function<Answer(const Outcome&)>;

@@ -77,12 +77,12 @@ class StringBody final : public Body {
 
 struct Outcome {
   CURLcode code = CURLE_OK;
-  long status = 0;           // HTTP status, 0 when no response was received
-  std::string curl_error;    // libcurl's detailed message when code != CURLE_OK
-  std::string body_excerpt;  // the start of the response body (error pages say why)
+  long status = 0;                 // HTTP status, 0 when no response was received
+  std::string curl_error;          // libcurl's detailed message when code != CURLE_OK
+  std::string body_excerpt;        // the start of the response body (error pages say why)
   curl_off_t content_length = -1;  // from a HEAD; -1 when not sent
-  std::string location;      // redirect target, if any (never followed)
-  std::string etag;          // the ETag response header, if any
+  std::string location;            // redirect target, if any (never followed)
+  std::string etag;                // the ETag response header, if any
 };
 
 // How every request of one destination reaches its server.
@@ -96,22 +96,22 @@ struct ClientOptions {
   std::uint64_t low_speed_bytes = 1024;
   std::chrono::seconds low_speed_time{60};
   std::uint64_t max_send_bytes_per_second = 0;  // 0 = no cap
-  std::string aws_sigv4;  // e.g. "aws:amz:ap-northeast-1:s3": sign with CURLOPT_AWS_SIGV4; empty = don't
-  std::string userpwd;    // "access key id:secret" for aws_sigv4
+  std::string aws_sigv4;             // e.g. "aws:amz:ap-northeast-1:s3": sign with CURLOPT_AWS_SIGV4; empty = don't
+  std::string userpwd;               // "access key id:secret" for aws_sigv4
   std::vector<std::string> resolve;  // CURLOPT_RESOLVE entries "host:port:address"
 };
 
 struct Request {
   const char* method = "GET";  // GET, HEAD, PUT, POST
   std::string url;
-  Body* body = nullptr;  // PUT/POST: what is sent (POST without body sends nothing)
+  Body* body = nullptr;              // PUT/POST: what is sent (POST without body sends nothing)
   std::vector<std::string> headers;  // "Name: value"
   std::size_t keep_response = 2048;  // bytes of the response body kept in Outcome::body_excerpt
 };
 
 // Where a response body and headers go while libcurl receives them.
 struct ResponseSink {
-  std::string body;       // the first `keep` bytes
+  std::string body;  // the first `keep` bytes
   std::size_t keep = 0;
   std::string etag;
 };
@@ -129,7 +129,7 @@ class Client {
 
   ClientOptions opt_;
   HeaderList resolve_;  // CURLOPT_RESOLVE keeps a pointer: outlives the handle that uses it
-  EasyHandle easy_;  // kept between requests so the TLS connection is reused
+  EasyHandle easy_;     // kept between requests so the TLS connection is reused
   std::array<char, CURL_ERROR_SIZE> errbuf_{};
   ResponseSink sink_;
 };

@@ -58,12 +58,15 @@ void check_client_key(const fs::path& key, const fs::path& cert) {
   const std::string data = util::read_small_file(key, kMaxTlsFile);
   if (data.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string::npos ||
       data.find("Proc-Type: 4,ENCRYPTED") != std::string::npos)
-    throw Error(key.string() + " is protected by a passphrase, which an unattended service cannot enter; store it "
-                "unencrypted with mode 600 (openssl pkey -in " + key.string() + " -out NEW.key)");
+    throw Error(key.string() +
+                " is protected by a passphrase, which an unattended service cannot enter; store it "
+                "unencrypted with mode 600 (openssl pkey -in " +
+                key.string() + " -out NEW.key)");
   Key k(PEM_read_bio_PrivateKey(memory(data).get(), nullptr, no_passphrase, nullptr));
   ERR_clear_error();
   if (!k)
-    throw Error(key.string() + " holds no PEM private key (-----BEGIN PRIVATE KEY-----); it must be the key of the "
+    throw Error(key.string() +
+                " holds no PEM private key (-----BEGIN PRIVATE KEY-----); it must be the key of the "
                 "client certificate");
   std::vector<Cert> certs;
   try {
@@ -94,9 +97,11 @@ void expiry_findings(const std::vector<std::pair<std::string, std::filesystem::p
     try {
       const int days = days_until_expiry(file);
       if (days < 0)
-        out.push_back({Level::fail, name, file.string() + " expired " + std::to_string(-days) + " day(s) ago; renew it"});
+        out.push_back(
+            {Level::fail, name, file.string() + " expired " + std::to_string(-days) + " day(s) ago; renew it"});
       else if (days < 30)
-        out.push_back({Level::warn, name, file.string() + " expires in " + std::to_string(days) + " day(s); renew it now"});
+        out.push_back(
+            {Level::warn, name, file.string() + " expires in " + std::to_string(days) + " day(s); renew it now"});
       else
         out.push_back({Level::pass, name, file.string() + " valid for " + std::to_string(days) + " more days"});
     } catch (const Error& e) {

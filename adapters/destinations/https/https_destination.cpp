@@ -31,7 +31,7 @@ std::string page_summary(const std::string& body) {
 }
 
 curl::Peer peer_of(const HttpsOptions& o) {
-  return {"the receiver", "destination.url", "destination.tls.ca (" + o.ca.string() + ")", "", o.cert, o.key,
+  return {"the receiver",    "destination.url", "destination.tls.ca (" + o.ca.string() + ")", "", o.cert, o.key,
           o.low_speed_bytes, o.low_speed_time};
 }
 
@@ -61,16 +61,19 @@ curl::Answer interpret(const curl::Outcome& o, const HttpsOptions& opt) {
       break;
     case 404:
     case 409:
-      a.advice = ": the receiver has no place for this site at that address; check destination.url and that the "
-                 "central side has set up this site";
+      a.advice =
+          ": the receiver has no place for this site at that address; check destination.url and that the "
+          "central side has set up this site";
       break;
     case 405:
-      a.advice = ": the receiver does not accept uploads (PUT) at that address; check destination.url, and on the "
-                 "receiver that WebDAV PUT is enabled";
+      a.advice =
+          ": the receiver does not accept uploads (PUT) at that address; check destination.url, and on the "
+          "receiver that WebDAV PUT is enabled";
       break;
     case 413:
-      a.advice = ": the batch is larger than the receiver accepts; raise its limit (nginx: client_max_body_size) or "
-                 "lower batch.max_bytes";
+      a.advice =
+          ": the batch is larger than the receiver accepts; raise its limit (nginx: client_max_body_size) or "
+          "lower batch.max_bytes";
       break;
     default:
       break;
@@ -92,8 +95,7 @@ curl::ClientOptions client_options(const HttpsOptions& o) {
 
 class HttpsDestination final : public Destination {
  public:
-  explicit HttpsDestination(HttpsOptions o)
-      : opt_(std::move(o)), peer_(peer_of(opt_)), client_(client_options(opt_)) {}
+  explicit HttpsDestination(HttpsOptions o) : opt_(std::move(o)), peer_(peer_of(opt_)), client_(client_options(opt_)) {}
 
   std::string describe() const override { return "https " + opt_.url; }
 
@@ -112,18 +114,20 @@ class HttpsDestination final : public Destination {
         return r;
       }
       if (body.sent() != b.size || sealed_hash.get() != b.sha256)
-        return retry("outbox file " + b.file.string() + " does not match its recorded size and sha256; its marker "
+        return retry("outbox file " + b.file.string() +
+                     " does not match its recorded size and sha256; its marker "
                      "was not sent, so the receiver does not count it; it will be sealed again");
       // Only a stored object of the right size counts; a proxy or a full disk could have
       // acknowledged less than was sent.
       auto h = client_.head(cms);
       if (h.code == CURLE_OK && h.status == 404)
-        return retry("checking " + cms + ": the receiver acknowledged the upload but does not have it (404); will "
+        return retry("checking " + cms +
+                     ": the receiver acknowledged the upload but does not have it (404); will "
                      "send it again");
       if (auto r = checked(h, "checking " + cms); !r.ok()) return r;
       if (h.content_length != static_cast<curl_off_t>(b.size))
-        return retry("checking " + cms + ": the receiver holds " + std::to_string(h.content_length) +
-                     " bytes, not " + std::to_string(b.size) + "; will send it again");
+        return retry("checking " + cms + ": the receiver holds " + std::to_string(h.content_length) + " bytes, not " +
+                     std::to_string(b.size) + "; will send it again");
       // The marker last: its presence tells the central side the batch is complete.
       log::stage("marker", b.batch_id);
       curl::StringBody marker(b.marker_json);
@@ -138,10 +142,12 @@ class HttpsDestination final : public Destination {
     try {
       auto marker = client_.head(base + ".json");
       if (marker.code == CURLE_OK && marker.status == 404) return Presence::absent();
-      if (auto r = checked(marker, "asking whether " + base + ".json is there"); !r.ok()) return Presence::unknown(r.reason);
+      if (auto r = checked(marker, "asking whether " + base + ".json is there"); !r.ok())
+        return Presence::unknown(r.reason);
       auto batch = client_.head(base + ".cms");
       if (batch.code == CURLE_OK && batch.status == 404) return Presence::absent();
-      if (auto r = checked(batch, "asking whether " + base + ".cms is there"); !r.ok()) return Presence::unknown(r.reason);
+      if (auto r = checked(batch, "asking whether " + base + ".cms is there"); !r.ok())
+        return Presence::unknown(r.reason);
       return batch.content_length == static_cast<curl_off_t>(b.size) ? Presence::complete() : Presence::absent();
     } catch (const Error& e) {
       return Presence::unknown(e.what());

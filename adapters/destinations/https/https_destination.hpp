@@ -22,8 +22,8 @@ struct HttpsOptions {
   std::string site_id;
   std::filesystem::path ca, cert, key;
   std::chrono::seconds connect_timeout{30};
-  std::uint64_t low_speed_bytes = 1024;  // slower than this per second ...
-  std::chrono::seconds low_speed_time{60};  // ... for this long: a stall, abandoned and retried
+  std::uint64_t low_speed_bytes = 1024;         // slower than this per second ...
+  std::chrono::seconds low_speed_time{60};      // ... for this long: a stall, abandoned and retried
   std::uint64_t max_send_bytes_per_second = 0;  // schedule.bandwidth_limit; 0 = no cap
 };
 

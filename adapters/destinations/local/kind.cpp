@@ -5,7 +5,9 @@
 namespace sennen::destinations {
 const adapters::DestinationKind& local_kind() {
   static const adapters::DestinationKind kind{
-      {"local", "a folder on this machine", {"path"},
+      {"local",
+       "a folder on this machine",
+       {"path"},
        [](const config::Section& s) -> std::shared_ptr<const config::DestinationOptions> {
          auto o = std::make_shared<LocalKeys>();
          if (auto p = s.required("path", "path: /var/lib/sennen-edge/export (where sealed batches are written)"))

@@ -56,7 +56,8 @@ class LocalDestination final : public Destination {
           total += n;
         }
         if (total != b.size || h.hex_digest() != b.sha256)
-          throw Error("outbox file " + b.file.string() + " does not match its recorded size and sha256; "
+          throw Error("outbox file " + b.file.string() +
+                      " does not match its recorded size and sha256; "
                       "it will be sealed again");
         out.commit();
       }

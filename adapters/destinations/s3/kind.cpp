@@ -14,7 +14,8 @@ void read_bucket(const config::Section& s, S3Keys& o) {
     if (auto url = read_https_url(*u, "the S3 service address", "https://s3.ap-northeast-1.amazonaws.com")) {
       // Objects are addressed as <endpoint>/<bucket>/<key>: a path here would be ambiguous.
       if (url->find('/', 8) != std::string::npos)
-        u->problem(config::in_quotes(u->scalar()) + " has a path; write only https://host[:port] and put folders in prefix:");
+        u->problem(config::in_quotes(u->scalar()) +
+                   " has a path; write only https://host[:port] and put folders in prefix:");
       else
         o.s3.endpoint = *url;
     }
@@ -30,7 +31,8 @@ void read_bucket(const config::Section& s, S3Keys& o) {
         o.s3.bucket = *t;
     }
   }
-  if (auto g = s.required("region", "region: ap-northeast-1 (the bucket's region; us-east-1 for most S3-compatible stores)")) {
+  if (auto g = s.required("region",
+                          "region: ap-northeast-1 (the bucket's region; us-east-1 for most S3-compatible stores)")) {
     if (auto t = g->text("a region name, e.g. ap-northeast-1")) {
       if (t->empty() || t->size() > 64 || !config::all_chars_in(*t, "-_"))
         g->problem(config::in_quotes(*t) + " is not a region name; write e.g. ap-northeast-1");
@@ -44,9 +46,11 @@ void read_bucket(const config::Section& s, S3Keys& o) {
       while (!prefix.empty() && prefix.front() == '/') prefix.erase(prefix.begin());
       while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
       if (!config::all_chars_in(prefix, "-._/") || prefix.find("//") != std::string::npos ||
-          ("/" + prefix + "/").find("/../") != std::string::npos || ("/" + prefix + "/").find("/./") != std::string::npos)
-        p->problem(config::in_quotes(*t) + " is not a usable prefix; use letters, digits, '-', '_', '.' and '/' "
-                                           "between folder names, e.g. sennen/incoming");
+          ("/" + prefix + "/").find("/../") != std::string::npos ||
+          ("/" + prefix + "/").find("/./") != std::string::npos)
+        p->problem(config::in_quotes(*t) +
+                   " is not a usable prefix; use letters, digits, '-', '_', '.' and '/' "
+                   "between folder names, e.g. sennen/incoming");
       else
         o.s3.prefix = prefix;
     }
@@ -92,8 +96,9 @@ void read_tls(const config::Section& s, S3Keys& o) {
       if (auto path = p->file(what)) o.s3.ca = *path;
     return;
   }
-  if (auto p = ts.required("ca", "ca: /etc/sennen-edge/s3-ca.crt (the CA of the endpoint's certificate), or "
-                                 "use_system_ca: true for a public cloud endpoint"))
+  if (auto p = ts.required("ca",
+                           "ca: /etc/sennen-edge/s3-ca.crt (the CA of the endpoint's certificate), or "
+                           "use_system_ca: true for a public cloud endpoint"))
     if (auto path = p->file(what)) o.s3.ca = *path;
 }
 
@@ -113,8 +118,9 @@ std::shared_ptr<const config::DestinationOptions> read(const config::Section& s)
 }
 
 std::vector<std::string_view> keys() {
-  std::vector<std::string_view> k{"endpoint", "bucket", "region", "prefix", "addressing", "access_key_file",
-                                  "multipart_threshold", "part_size", "tls"};
+  std::vector<std::string_view> k{
+      "endpoint",  "bucket", "region", "prefix", "addressing", "access_key_file", "multipart_threshold",
+      "part_size", "tls"};
   k.insert(k.end(), kTransferKeys.begin(), kTransferKeys.end());
   return k;
 }

@@ -149,7 +149,8 @@ void save_state(const fs::path& file, const UploadState& s) {
   const fs::path tmp = file.string() + ".tmp";
   {
     util::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd) throw Error("cannot write " + tmp.string() + ": " + util::errno_text(errno) + "; check the outbox directory");
+    if (!fd)
+      throw Error("cannot write " + tmp.string() + ": " + util::errno_text(errno) + "; check the outbox directory");
     util::write_all(fd, std::as_bytes(std::span(text.data(), text.size())), tmp);
     util::fsync_or_throw(fd, tmp);
   }
@@ -179,14 +180,16 @@ class S3Destination final : public Destination {
       // holds the sealed bytes.
       const Digests d = hash_range(b.file, 0, b.size);
       if (d.sha256 != b.sha256)
-        return retry("outbox file " + b.file.string() + " does not match its recorded sha256; nothing was sent; "
+        return retry("outbox file " + b.file.string() +
+                     " does not match its recorded sha256; nothing was sent; "
                      "it will be sealed again");
       DeliveryResult r = b.size > opt_.multipart_threshold ? put_multipart(b, key) : put_single(b, key, d.sha256);
       if (!r.ok()) return r;
       // Only a stored object of the right size counts.
       auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
       if (h.code == CURLE_OK && h.status == 404)
-        return retry("checking " + key + ": the bucket acknowledged the upload but does not have it (404); will send "
+        return retry("checking " + key +
+                     ": the bucket acknowledged the upload but does not have it (404); will send "
                      "it again");
       if (auto checking = checked("checking " + key, h); !checking.ok()) return checking;
       if (h.content_length != static_cast<curl_off_t>(b.size))
@@ -313,15 +316,19 @@ class S3Destination final : public Destination {
     std::map<int, std::pair<std::string, std::uint64_t>> held;  // part number -> (etag, size) in the bucket
     if (st) {
       auto listed = list_parts(key, st->upload_id, held);
-      if (listed.no_such_upload) st.reset();  // completed or expired
-      else if (listed.failure) return *listed.failure;
+      if (listed.no_such_upload)
+        st.reset();  // completed or expired
+      else if (listed.failure)
+        return *listed.failure;
     }
     if (!st) {
       held.clear();
-      auto o = signed_request("POST", url(key, "uploads="), nullptr, kEmptySha256, {"Content-Type: application/pkcs7-mime"});
+      auto o =
+          signed_request("POST", url(key, "uploads="), nullptr, kEmptySha256, {"Content-Type: application/pkcs7-mime"});
       if (!ok(o)) return checked("starting the multipart upload of " + key, o);
       std::string id = xml_field(o.body_excerpt, "UploadId");
-      if (id.empty()) return retry("starting the multipart upload of " + key + ": the answer has no UploadId; will try again");
+      if (id.empty())
+        return retry("starting the multipart upload of " + key + ": the answer has no UploadId; will try again");
       st = UploadState{key, id, b.size, opt_.part_size};
       save_state(state_file, *st);
     }
@@ -345,11 +352,12 @@ class S3Destination final : public Destination {
     }
     std::string xml = "<CompleteMultipartUpload>";
     for (int n = 1; n <= parts; ++n)
-      xml += "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>\"" + etags[static_cast<std::size_t>(n - 1)] +
-             "\"</ETag></Part>";
+      xml += "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>\"" +
+             etags[static_cast<std::size_t>(n - 1)] + "\"</ETag></Part>";
     xml += "</CompleteMultipartUpload>";
     curl::StringBody body(xml);
-    auto o = signed_request("POST", url(key, id_query), &body, util::sha256_hex(xml), {"Content-Type: application/xml"});
+    auto o =
+        signed_request("POST", url(key, id_query), &body, util::sha256_hex(xml), {"Content-Type: application/xml"});
     if (!ok(o)) return checked("completing the multipart upload of " + key, o);
     // S3 may answer 200 and still report an error in the body.
     if (o.body_excerpt.find("<Error>") != std::string::npos)
@@ -361,7 +369,7 @@ class S3Destination final : public Destination {
   }
 
   struct PartsListing {
-    bool no_such_upload = false;             // the bucket no longer knows the upload id
+    bool no_such_upload = false;            // the bucket no longer knows the upload id
     std::optional<DeliveryResult> failure;  // the bucket could not be asked
   };
   // Fills `held` with the parts the bucket has for this upload.
@@ -370,7 +378,8 @@ class S3Destination final : public Destination {
     std::string marker;
     for (;;) {
       // Sorted parameters (libcurl 7.88 signs them as written).
-      std::string q = (marker.empty() ? "" : "part-number-marker=" + marker + "&") + "uploadId=" + uri_encode(id, false);
+      std::string q =
+          (marker.empty() ? "" : "part-number-marker=" + marker + "&") + "uploadId=" + uri_encode(id, false);
       auto o = signed_request("GET", url(key, q), nullptr, kEmptySha256, {}, kListKeep);
       if (o.code == CURLE_OK && o.status == 404 && xml_field(o.body_excerpt, "Code") == "NoSuchUpload")
         return {true, std::nullopt};
@@ -396,9 +405,13 @@ class S3Destination final : public Destination {
   }
 
   static curl::Peer peer_of(const S3Options& o) {
-    return {"the S3 endpoint", "destination.endpoint",
+    return {"the S3 endpoint",
+            "destination.endpoint",
             o.ca.empty() ? "the system trust store (tls.use_system_ca)" : "destination.tls.ca (" + o.ca.string() + ")",
-            o.virtual_host ? " (with addressing: virtual, <bucket>.<host>)" : "", {}, {}, o.low_speed_bytes,
+            o.virtual_host ? " (with addressing: virtual, <bucket>.<host>)" : "",
+            {},
+            {},
+            o.low_speed_bytes,
             o.low_speed_time};
   }
 
@@ -425,7 +438,8 @@ class S3Destination final : public Destination {
     } else if (code == "AccessDenied" || (s == 403 && code.empty())) {
       a.advice = ": access key " + key_id_ + " may not write to bucket " + opt_.bucket + " under " + object_key("") +
                  " (it needs s3:PutObject, s3:GetObject and s3:ListMultipartUploadParts); ask the central team to "
-                 "grant it, or check that the right key is in " + keyfile + ". The batch is kept";
+                 "grant it, or check that the right key is in " +
+                 keyfile + ". The batch is kept";
     } else if (code == "RequestTimeTooSkewed") {
       a.advice = ": this machine's clock is wrong; fix time synchronisation (NTP/chrony)";
     } else if (code == "NoSuchBucket" || (s == 404 && code.empty())) {
@@ -448,13 +462,15 @@ class S3Destination final : public Destination {
 }  // namespace
 
 S3Credentials read_s3_key_file(const fs::path& file) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(file.c_str(), &st) != 0)
     throw Error("cannot read destination.access_key_file " + file.string() + ": " + util::errno_text(errno) +
                 "; create it with two lines (access key id, secret), owned by the sennen-edge user, mode 0600");
   if (st.st_mode & (S_IRWXG | S_IRWXO))
-    throw Error("destination.access_key_file " + file.string() + " is readable by other users; the S3 secret must "
-                "stay private: chmod 600 '" + file.string() + "'");
+    throw Error("destination.access_key_file " + file.string() +
+                " is readable by other users; the S3 secret must "
+                "stay private: chmod 600 '" +
+                file.string() + "'");
   const std::string text = util::read_small_file(file, 4096);
   std::vector<std::string> lines;
   std::size_t p = 0;
@@ -467,7 +483,8 @@ S3Credentials read_s3_key_file(const fs::path& file) {
     p = n + 1;
   }
   if (lines.size() != 2)
-    throw Error("destination.access_key_file " + file.string() + " must hold exactly two lines: the access key id, "
+    throw Error("destination.access_key_file " + file.string() +
+                " must hold exactly two lines: the access key id, "
                 "then the secret access key");
   return {lines[0], lines[1]};
 }
@@ -475,11 +492,14 @@ S3Credentials read_s3_key_file(const fs::path& file) {
 std::unique_ptr<Destination> make_s3_destination(S3Options o) {
   while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
   if (o.endpoint.rfind("https://", 0) != 0 || o.endpoint.size() <= 8 || o.endpoint.find('/', 8) != std::string::npos)
-    throw Error("destination.endpoint " + o.endpoint + " must be https://host[:port] (no path): batches only travel over TLS");
-  if (o.bucket.empty() || o.region.empty()) throw Error("destination.bucket and destination.region are required for type: s3");
+    throw Error("destination.endpoint " + o.endpoint +
+                " must be https://host[:port] (no path): batches only travel over TLS");
+  if (o.bucket.empty() || o.region.empty())
+    throw Error("destination.bucket and destination.region are required for type: s3");
   if (o.ca.empty() && !o.use_system_ca)
-    throw Error("type: s3 needs destination.tls.ca (the CA of the endpoint), or tls.use_system_ca: true to trust the "
-                "system store");
+    throw Error(
+        "type: s3 needs destination.tls.ca (the CA of the endpoint), or tls.use_system_ca: true to trust the "
+        "system store");
   if (o.part_size < (5ull << 20)) throw Error("destination.part_size must be at least 5MiB (the S3 minimum)");
   if (o.multipart_threshold < o.part_size) o.multipart_threshold = o.part_size;
   const S3Credentials cred = read_s3_key_file(o.access_key_file);

@@ -20,12 +20,12 @@ namespace sennen::destinations {
 struct S3Options {
   std::string endpoint;  // "https://host[:port]", no path, no trailing '/'
   std::string bucket;
-  std::string region;    // e.g. ap-northeast-1
-  std::string prefix;    // optional, without leading or trailing '/'
+  std::string region;         // e.g. ap-northeast-1
+  std::string prefix;         // optional, without leading or trailing '/'
   bool virtual_host = false;  // addressing: virtual (https://<bucket>.<host>/key) instead of path
   std::string site_id;
   std::filesystem::path access_key_file;  // two lines: access key id, secret; not group/world readable
-  std::filesystem::path ca;   // pinned CA of the endpoint; empty = system store (only with use_system_ca)
+  std::filesystem::path ca;               // pinned CA of the endpoint; empty = system store (only with use_system_ca)
   bool use_system_ca = false;
   std::uint64_t multipart_threshold = 64ull << 20;
   std::uint64_t part_size = 16ull << 20;  // S3 needs at least 5 MiB (except the last part)

@@ -56,7 +56,10 @@ std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(
 
 IncomingFolder::IncomingFolder(std::string source_name, Folders folders, PatientIdMapping mapping,
                                std::string taken_dir)
-    : name_(std::move(source_name)), folders_(std::move(folders)), mapping_(mapping), taken_dir_(std::move(taken_dir)) {}
+    : name_(std::move(source_name)),
+      folders_(std::move(folders)),
+      mapping_(mapping),
+      taken_dir_(std::move(taken_dir)) {}
 
 std::optional<std::vector<ContentPart>> IncomingFolder::locate(std::string_view path, std::string_view version) const {
   // path "<Study>/<Series>/<SOP>.dcm", version "<SOP>:<hash prefix>"; checked before use.
@@ -147,7 +150,7 @@ void IncomingFolder::settle(SourceContext& ctx) {
   std::set<fs::path> touched;  // folders whose entries the moves changed, fsynced before the commit
   for (const auto& n : list_incoming()) {
     const fs::path file = folders_.incoming / n;
-    struct stat st{};
+    struct stat st {};
     auto prev = known.find(n);
     if (prev == known.end() || ::stat(file.c_str(), &st) != 0) continue;
     const UnitState u = prev->second;
@@ -175,7 +178,7 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, con
   for (const auto& n : names) {
     if (ctx.stop_requested) break;
     const fs::path file = folders_.incoming / n;
-    struct stat st{};
+    struct stat st {};
     if (::stat(file.c_str(), &st) != 0) continue;
     if (auto prev = known.find(n); prev != known.end() && handed_over(prev->second, st)) continue;
     if (ingest(ctx, file, n, st, on_ingested, annotate)) ++since_checkpoint;
@@ -237,9 +240,12 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
   d.path = in.study_uid + "/" + in.series_uid + "/" + in.sop_instance_uid + ".dcm";
   d.event = Event::upsert;
   d.parts = {ContentPart{"", file, size}};
-  d.attributes = {{"study_uid", in.study_uid},     {"series_uid", in.series_uid},
-                  {"sop_instance_uid", in.sop_instance_uid}, {"sop_class_uid", in.sop_class_uid},
-                  {"modality", in.modality},       {"study_date", in.study_date},
+  d.attributes = {{"study_uid", in.study_uid},
+                  {"series_uid", in.series_uid},
+                  {"sop_instance_uid", in.sop_instance_uid},
+                  {"sop_class_uid", in.sop_class_uid},
+                  {"modality", in.modality},
+                  {"study_date", in.study_date},
                   {"transfer_syntax", in.transfer_syntax}};
   if (annotate) annotate(in, d.attributes);
   try {  // a failure of the spool itself is not the file's: it ends the poll

@@ -49,8 +49,9 @@ std::optional<std::string> read_ae_title(const config::Node& n) {
   const bool ok = !s.empty() && s.size() <= 16 &&
                   std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '\\'; });
   if (!ok) {
-    n.problem(config::in_quotes(*t) + " is not an AE title; use 1 to 16 ASCII letters, digits, spaces or "
-                                      "punctuation other than '\\', e.g. SENNEN");
+    n.problem(config::in_quotes(*t) +
+              " is not an AE title; use 1 to 16 ASCII letters, digits, spaces or "
+              "punctuation other than '\\', e.g. SENNEN");
     return std::nullopt;
   }
   return s;

@@ -35,21 +35,38 @@ using Dataset = std::unique_ptr<DcmDataset, DatasetDeleter>;
 // Without an IMAGE-level answer or the study's own classes: 14 image classes x 8 syntaxes + 6
 // other classes x 2 = 124 of the kStorageContexts.
 const char* const kImageClasses[] = {
-    UID_CTImageStorage, UID_EnhancedCTImageStorage, UID_MRImageStorage, UID_EnhancedMRImageStorage,
-    UID_ComputedRadiographyImageStorage, UID_DigitalXRayImageStorageForPresentation,
-    UID_DigitalMammographyXRayImageStorageForPresentation, UID_UltrasoundImageStorage,
-    UID_UltrasoundMultiframeImageStorage, UID_SecondaryCaptureImageStorage, UID_XRayAngiographicImageStorage,
-    UID_XRayRadiofluoroscopicImageStorage, UID_NuclearMedicineImageStorage, UID_PositronEmissionTomographyImageStorage,
+    UID_CTImageStorage,
+    UID_EnhancedCTImageStorage,
+    UID_MRImageStorage,
+    UID_EnhancedMRImageStorage,
+    UID_ComputedRadiographyImageStorage,
+    UID_DigitalXRayImageStorageForPresentation,
+    UID_DigitalMammographyXRayImageStorageForPresentation,
+    UID_UltrasoundImageStorage,
+    UID_UltrasoundMultiframeImageStorage,
+    UID_SecondaryCaptureImageStorage,
+    UID_XRayAngiographicImageStorage,
+    UID_XRayRadiofluoroscopicImageStorage,
+    UID_NuclearMedicineImageStorage,
+    UID_PositronEmissionTomographyImageStorage,
 };
 const char* const kImageSyntaxes[] = {
-    UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax,
-    UID_JPEGProcess1TransferSyntax,         UID_JPEGProcess14SV1TransferSyntax,
-    UID_JPEGLSLosslessTransferSyntax,       UID_JPEG2000LosslessOnlyTransferSyntax,
-    UID_JPEG2000TransferSyntax,             UID_RLELosslessTransferSyntax,
+    UID_LittleEndianExplicitTransferSyntax,
+    UID_LittleEndianImplicitTransferSyntax,
+    UID_JPEGProcess1TransferSyntax,
+    UID_JPEGProcess14SV1TransferSyntax,
+    UID_JPEGLSLosslessTransferSyntax,
+    UID_JPEG2000LosslessOnlyTransferSyntax,
+    UID_JPEG2000TransferSyntax,
+    UID_RLELosslessTransferSyntax,
 };
 const char* const kOtherClasses[] = {
-    UID_EncapsulatedPDFStorage, UID_BasicTextSRStorage, UID_EnhancedSRStorage, UID_ComprehensiveSRStorage,
-    UID_GrayscaleSoftcopyPresentationStateStorage, UID_KeyObjectSelectionDocumentStorage,
+    UID_EncapsulatedPDFStorage,
+    UID_BasicTextSRStorage,
+    UID_EnhancedSRStorage,
+    UID_ComprehensiveSRStorage,
+    UID_GrayscaleSoftcopyPresentationStateStorage,
+    UID_KeyObjectSelectionDocumentStorage,
 };
 const std::vector<std::string> kUncompressed = {UID_LittleEndianExplicitTransferSyntax,
                                                 UID_LittleEndianImplicitTransferSyntax};
@@ -101,8 +118,8 @@ struct QrAssociation::Impl {
     int count = 0;
     T_DIMSE_C_FindRSP rsp{};
     DcmDataset* detail_raw = nullptr;
-    OFCondition cond = DIMSE_findUser(assoc, pres, &req, &query, count, on_response, data, DIMSE_NONBLOCKING,
-                                      timeout(), &rsp, &detail_raw);
+    OFCondition cond = DIMSE_findUser(assoc, pres, &req, &query, count, on_response, data, DIMSE_NONBLOCKING, timeout(),
+                                      &rsp, &detail_raw);
     Dataset detail(detail_raw);
     if (cond.bad()) throw Error(where() + ": C-FIND failed: " + text(cond));
     return rsp.DimseStatus;
@@ -117,7 +134,8 @@ namespace {
 StorageContexts fallback_contexts(const std::vector<std::string>& classes) {
   StorageContexts out;
   if (classes.empty()) {
-    for (const char* cls : kImageClasses) out.classes.push_back({cls, {std::begin(kImageSyntaxes), std::end(kImageSyntaxes)}});
+    for (const char* cls : kImageClasses)
+      out.classes.push_back({cls, {std::begin(kImageSyntaxes), std::end(kImageSyntaxes)}});
     for (const char* cls : kOtherClasses) out.classes.push_back({cls, kUncompressed});
     return out;
   }
@@ -146,14 +164,32 @@ const std::vector<std::string>& known_transfer_syntaxes() {
   // In the order a class gets them when not all fit (fallback_contexts): the ones PACSs hold
   // today first, then the JPEG processes DICOM retired, then GE's private one.
   static const std::vector<std::string> all = [] {
-    const E_TransferSyntax order[] = {
-        EXS_LittleEndianExplicit, EXS_LittleEndianImplicit, EXS_BigEndianExplicit, EXS_DeflatedLittleEndianExplicit,
-        EXS_JPEGProcess1, EXS_JPEGProcess2_4, EXS_JPEGProcess14, EXS_JPEGProcess14SV1, EXS_JPEGLSLossless,
-        EXS_JPEGLSLossy, EXS_JPEG2000LosslessOnly, EXS_JPEG2000, EXS_JPEG2000MulticomponentLosslessOnly,
-        EXS_JPEG2000Multicomponent, EXS_RLELossless, EXS_MPEG2MainProfileAtMainLevel, EXS_MPEG2MainProfileAtHighLevel,
-        EXS_MPEG4HighProfileLevel4_1, EXS_MPEG4BDcompatibleHighProfileLevel4_1, EXS_MPEG4HighProfileLevel4_2_For2DVideo,
-        EXS_MPEG4HighProfileLevel4_2_For3DVideo, EXS_MPEG4StereoHighProfileLevel4_2, EXS_HEVCMainProfileLevel5_1,
-        EXS_HEVCMain10ProfileLevel5_1, EXS_JPIPReferenced, EXS_JPIPReferencedDeflate};
+    const E_TransferSyntax order[] = {EXS_LittleEndianExplicit,
+                                      EXS_LittleEndianImplicit,
+                                      EXS_BigEndianExplicit,
+                                      EXS_DeflatedLittleEndianExplicit,
+                                      EXS_JPEGProcess1,
+                                      EXS_JPEGProcess2_4,
+                                      EXS_JPEGProcess14,
+                                      EXS_JPEGProcess14SV1,
+                                      EXS_JPEGLSLossless,
+                                      EXS_JPEGLSLossy,
+                                      EXS_JPEG2000LosslessOnly,
+                                      EXS_JPEG2000,
+                                      EXS_JPEG2000MulticomponentLosslessOnly,
+                                      EXS_JPEG2000Multicomponent,
+                                      EXS_RLELossless,
+                                      EXS_MPEG2MainProfileAtMainLevel,
+                                      EXS_MPEG2MainProfileAtHighLevel,
+                                      EXS_MPEG4HighProfileLevel4_1,
+                                      EXS_MPEG4BDcompatibleHighProfileLevel4_1,
+                                      EXS_MPEG4HighProfileLevel4_2_For2DVideo,
+                                      EXS_MPEG4HighProfileLevel4_2_For3DVideo,
+                                      EXS_MPEG4StereoHighProfileLevel4_2,
+                                      EXS_HEVCMainProfileLevel5_1,
+                                      EXS_HEVCMain10ProfileLevel5_1,
+                                      EXS_JPIPReferenced,
+                                      EXS_JPIPReferencedDeflate};
     std::vector<std::string> out;
     for (E_TransferSyntax x : order) add_unique(out, DcmXfer(x).getXferID());
     // The rest DCMTK knows (EXS_BigEndianImplicit is DCMTK's own, no DICOM transfer syntax).
@@ -374,8 +410,8 @@ RetrieveResult QrAssociation::get_study(std::string_view study_uid, StoreHandler
 }
 
 RetrieveResult QrAssociation::get_instances(std::string_view study_uid,
-                                           const std::map<std::string, std::vector<std::string>>& instances,
-                                           StoreHandler& handler) {
+                                            const std::map<std::string, std::vector<std::string>>& instances,
+                                            StoreHandler& handler) {
   RetrieveResult total;
   for (const auto& [series, sops] : instances) {
     total.add(retrieve(study_uid, &handler, {}, series, &sops));
@@ -436,12 +472,11 @@ RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler*
         cond = DIMSE_ignoreDataSet(assoc, DIMSE_NONBLOCKING, impl_->timeout(), &bytes, &pdvs);
         if (cond.bad()) throw Error(impl_->where() + ": " + what + " broke off: " + text(cond));
       }
-      const bool final = get_rsp ? take_response(in.msg.CGetRSP, O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS,
-                                                 O_GET_NUMBEROFFAILEDSUBOPERATIONS,
-                                                 O_GET_NUMBEROFWARNINGSUBOPERATIONS, result)
-                                 : take_response(in.msg.CMoveRSP, O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS,
-                                                 O_MOVE_NUMBEROFFAILEDSUBOPERATIONS,
-                                                 O_MOVE_NUMBEROFWARNINGSUBOPERATIONS, result);
+      const bool final =
+          get_rsp ? take_response(in.msg.CGetRSP, O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS,
+                                  O_GET_NUMBEROFFAILEDSUBOPERATIONS, O_GET_NUMBEROFWARNINGSUBOPERATIONS, result)
+                  : take_response(in.msg.CMoveRSP, O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS,
+                                  O_MOVE_NUMBEROFFAILEDSUBOPERATIONS, O_MOVE_NUMBEROFWARNINGSUBOPERATIONS, result);
       if (final) return result;
       continue;
     }

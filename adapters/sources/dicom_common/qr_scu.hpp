@@ -18,8 +18,8 @@ namespace sennen::dicom {
 struct PeerOptions {
   std::string host;
   std::uint16_t port = 104;
-  std::string ae_title;        // the PACS (called AE title)
-  std::string local_ae_title;  // ours (calling AE title)
+  std::string ae_title;                    // the PACS (called AE title)
+  std::string local_ae_title;              // ours (calling AE title)
   std::chrono::seconds acse_timeout{30};   // connect and association negotiation
   std::chrono::seconds dimse_timeout{60};  // each DIMSE message
 };
@@ -28,7 +28,7 @@ struct PeerOptions {
 // PatientID (0010,0020) it carries when it arrives, never by a match's.
 struct StudyMatch {
   std::string study_uid;
-  std::string study_date;                // YYYYMMDD, may be empty
+  std::string study_date;                  // YYYYMMDD, may be empty
   std::optional<std::uint64_t> instances;  // NumberOfStudyRelatedInstances, when the PACS says
   std::vector<std::string> sop_classes;    // SOPClassesInStudy, when the PACS says
 };
@@ -99,8 +99,8 @@ class QrAssociation {
   // C-GET of a study, or of some of its instances (one C-GET per series); each C-STORE
   // sub-operation goes through `handler`. Throws on a broken association.
   RetrieveResult get_study(std::string_view study_uid, StoreHandler& handler);
-  RetrieveResult get_instances(std::string_view study_uid, const std::map<std::string, std::vector<std::string>>& instances,
-                               StoreHandler& handler);
+  RetrieveResult get_instances(std::string_view study_uid,
+                               const std::map<std::string, std::vector<std::string>>& instances, StoreHandler& handler);
   // C-MOVE of a study to `destination_ae`: the PACS opens its own association to that AE (our
   // StoreScp on the move port) for the instances. Returns after the final response, once every
   // sub-operation was answered. Throws on a broken association.

@@ -36,8 +36,7 @@ std::map<std::string, std::map<std::string, SourceStats::Count>> EventCounter::s
   return out;
 }
 
-Receiver::Receiver(const ReceiverOptions& options, Folders folders)
-    : options_(options), folders_(std::move(folders)) {}
+Receiver::Receiver(const ReceiverOptions& options, Folders folders) : options_(options), folders_(std::move(folders)) {}
 
 void Receiver::prepare(SpoolFull spool_full) {
   spool_full_ = spool_full;
@@ -69,11 +68,12 @@ std::uint64_t Receiver::incoming_bytes() {
 
 StoreHandler::Begin Receiver::begin_store(std::string_view, std::string_view) {
   if (spool_full_()) {
-    log::warning("source " + options_.name + ": refusing C-STORE (A700 out of resources): the spool is full "
+    log::warning("source " + options_.name +
+                 ": refusing C-STORE (A700 out of resources): the spool is full "
                  "(spool.max_bytes) until deliveries make room; the sender keeps the instance and retries");
     return {status::out_of_resources, {}};
   }
-  struct statvfs vfs{};
+  struct statvfs vfs {};
   if (::statvfs(folders_.incoming.c_str(), &vfs) != 0) {
     log::error("source " + options_.name + ": cannot check free space under " + folders_.incoming.string() + ": " +
                util::errno_text(errno));
@@ -82,16 +82,15 @@ StoreHandler::Begin Receiver::begin_store(std::string_view, std::string_view) {
   const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   if (free_bytes < options_.min_free) {
     log::error("source " + options_.name + ": refusing C-STORE (A700 out of resources): only " +
-               std::to_string(free_bytes) + " bytes free under " + options_.state_dir.string() +
-               ", min_free is " + std::to_string(options_.min_free) + "; free disk space or lower min_free");
+               std::to_string(free_bytes) + " bytes free under " + options_.state_dir.string() + ", min_free is " +
+               std::to_string(options_.min_free) + "; free disk space or lower min_free");
     return {status::out_of_resources, {}};
   }
   const std::uint64_t waiting = incoming_bytes();
   if (waiting > options_.max_incoming) {
-    log::error("source " + options_.name + ": refusing C-STORE (A700 out of resources): " +
-               folders_.incoming.string() + " holds " + std::to_string(waiting) +
-               " bytes not yet taken into the spool, max_incoming is " + std::to_string(options_.max_incoming) +
-               "; check that the daemon's worker is polling this source");
+    log::error("source " + options_.name + ": refusing C-STORE (A700 out of resources): " + folders_.incoming.string() +
+               " holds " + std::to_string(waiting) + " bytes not yet taken into the spool, max_incoming is " +
+               std::to_string(options_.max_incoming) + "; check that the daemon's worker is polling this source");
     return {status::out_of_resources, {}};
   }
   // Nothing from the wire goes into this name; the UIDs are checked once the data set is here.
@@ -130,10 +129,9 @@ std::uint16_t Receiver::refuse(const fs::path& file, std::string_view calling_ae
 // PatientID, it is a new instance and flows.
 std::uint16_t Receiver::hold_unattributable(const fs::path& file, std::string_view calling_ae, std::string_view sop,
                                             const std::string& why) {
-  const std::uint16_t answer =
-      refuse(file, calling_ae, sop, status::success,
-             "unattributable, held in the quarantine and never sent: " + why +
-                 "; have the modality or PACS send it again with the patient's ID");
+  const std::uint16_t answer = refuse(file, calling_ae, sop, status::success,
+                                      "unattributable, held in the quarantine and never sent: " + why +
+                                          "; have the modality or PACS send it again with the patient's ID");
   if (answer == status::success) events_.add(kUnattributable, calling_ae);
   return answer;
 }
@@ -160,9 +158,9 @@ std::uint16_t Receiver::end_store(const fs::path& file, bool received, std::stri
     if (!r.instance) return refuse(file, calling_ae, sop, status::cannot_understand, "malformed data set: " + r.error);
     const Instance& in = *r.instance;
     if (in.sop_instance_uid != sop)
-      return refuse(file, calling_ae, sop, status::data_set_does_not_match,
-                    "the data set's SOPInstanceUID differs from the C-STORE request's (" + util::display_name(sop) +
-                        ")");
+      return refuse(
+          file, calling_ae, sop, status::data_set_does_not_match,
+          "the data set's SOPInstanceUID differs from the C-STORE request's (" + util::display_name(sop) + ")");
     std::string mapped = map_patient_id(in.patient_id, options_.patient_id);
     if (in.patient_id.empty())
       return hold_unattributable(file, calling_ae, sop, "PatientID (0010,0020) is missing or empty");

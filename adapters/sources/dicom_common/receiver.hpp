@@ -1,7 +1,7 @@
 #pragma once
-// The StoreHandler of both DICOM sources (shared, so it lives here): where a C-STORE's data set goes, and the checks that
-// come before success is answered. Runs on the SCP's association threads (several at once) and on
-// the dicom-qr source's C-GET; shares only folders with poll().
+// The StoreHandler of both DICOM sources (shared, so it lives here): where a C-STORE's data set goes, and the checks
+// that come before success is answered. Runs on the SCP's association threads (several at once) and on the dicom-qr
+// source's C-GET; shares only folders with poll().
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -21,8 +21,8 @@ struct ReceiverOptions {
   std::string name;
   std::filesystem::path state_dir;  // the daemon's state_dir; this source keeps dicom/<name>/ below it
   ScpOptions scp;
-  std::uint64_t min_free = 1ull << 30;        // answer A700 below this much free space under state_dir
-  std::uint64_t max_incoming = 10ull << 30;   // ... or when incoming/ holds more than this
+  std::uint64_t min_free = 1ull << 30;       // answer A700 below this much free space under state_dir
+  std::uint64_t max_incoming = 10ull << 30;  // ... or when incoming/ holds more than this
   PatientIdMapping patient_id;
   // A push is answered success only once the instance is durable (fsync of the file and of
   // incoming/): the sender deletes its copy. A pull (C-GET, C-MOVE) turns this off: the PACS keeps
@@ -38,8 +38,9 @@ struct ReceiverOptions {
 // <state_dir>/dicom/<source>/...
 struct Folders {
   std::filesystem::path incoming;  // complete, fsynced instances ("<SOP>~<n>.dcm"), and ".recv-*" temporaries
-  std::filesystem::path rejected;  // refused data sets "[<SOP>~]<n>.dcm" with "<...>.reason.txt", for poll() to quarantine
-  std::filesystem::path store;     // instances already in the spool: <Study>/<Series>/<SOP>.<hash>.dcm
+  std::filesystem::path
+      rejected;                 // refused data sets "[<SOP>~]<n>.dcm" with "<...>.reason.txt", for poll() to quarantine
+  std::filesystem::path store;  // instances already in the spool: <Study>/<Series>/<SOP>.<hash>.dcm
   static Folders of(const std::filesystem::path& state_dir, const std::string& source);
 };
 

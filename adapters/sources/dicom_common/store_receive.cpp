@@ -67,8 +67,8 @@ OFCondition receive_store(T_ASC_Association* assoc, T_ASC_PresentationContextID 
     return DIMSE_sendStoreResponse(assoc, pres, &req, &rsp, nullptr);
   }
   T_ASC_PresentationContextID data_pres = pres;
-  OFCondition cond = DIMSE_receiveDataSetInFile(assoc, DIMSE_NONBLOCKING, timeout_seconds, &data_pres, stream.get(),
-                                                nullptr, nullptr);
+  OFCondition cond =
+      DIMSE_receiveDataSetInFile(assoc, DIMSE_NONBLOCKING, timeout_seconds, &data_pres, stream.get(), nullptr, nullptr);
   const bool write_ok = stream->status().good();
   const std::string write_error = write_ok ? std::string() : std::string(stream->status().text());
   stream.reset();  // closes the file

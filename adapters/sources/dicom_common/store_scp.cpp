@@ -162,7 +162,8 @@ std::string await_association_request(int fd, std::chrono::seconds limit, const 
                                    (std::uint32_t{head[4]} << 8) | std::uint32_t{head[5]};
       int buffered = 0;
       if (::ioctl(fd, FIONREAD, &buffered) == 0 &&
-          static_cast<std::uint64_t>(buffered) >= std::min<std::uint64_t>(std::uint64_t{length} + 6, kWholeRequestBytes))
+          static_cast<std::uint64_t>(buffered) >=
+              std::min<std::uint64_t>(std::uint64_t{length} + 6, kWholeRequestBytes))
         return {};
     }
     if (n > 0) {
@@ -174,8 +175,7 @@ std::string await_association_request(int fd, std::chrono::seconds limit, const 
     }
     if (stop) return "the receiver is stopping";
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline)
-      return "sent no complete association request within " + std::to_string(limit.count()) + " s";
+    if (now >= deadline) return "sent no complete association request within " + std::to_string(limit.count()) + " s";
     if (n > 0) {  // part of the request is here: poll() would return at once, so pace the wait
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
@@ -355,8 +355,9 @@ struct StoreScp::Impl {
         for (int t = 0; t < pc.transferSyntaxCount; ++t)
           offered += (t ? ", " : "") + uid_name(pc.proposedTransferSyntaxes[t]);
         refused.push_back(util::display_name(uid_name(abstract.c_str())) +
-                          (class_ok ? " in " + util::display_name(offered) + " (no transfer syntax we can store as sent)"
-                                    : " (not a storage SOP class)"));
+                          (class_ok
+                               ? " in " + util::display_name(offered) + " (no transfer syntax we can store as sent)"
+                               : " (not a storage SOP class)"));
         cond = ASC_refusePresentationContext(
             assoc->params, pc.presentationContextID,
             class_ok ? ASC_P_TRANSFERSYNTAXESNOTSUPPORTED : ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
@@ -366,10 +367,11 @@ struct StoreScp::Impl {
     if (!refused.empty()) {
       std::string list;
       for (const auto& r : refused) list += (list.empty() ? "" : "; ") + r;
-      log::warning(where() + ": refused " + std::to_string(refused.size()) + " of " + std::to_string(n) +
-                   " presentation contexts proposed by " + who + ": " + list +
-                   "; what the peer sends in these never arrives (for a transfer syntax: have the sender offer another one "
-                   "as well, e.g. explicit VR little endian)");
+      log::warning(
+          where() + ": refused " + std::to_string(refused.size()) + " of " + std::to_string(n) +
+          " presentation contexts proposed by " + who + ": " + list +
+          "; what the peer sends in these never arrives (for a transfer syntax: have the sender offer another one "
+          "as well, e.g. explicit VR little endian)");
       handler.refused(calling_ae, StoreHandler::Refusal::presentation_context);
     }
     return EC_Normal;
@@ -383,9 +385,9 @@ struct StoreScp::Impl {
     // AE titles are whatever bytes the peer sent: shown in their display form, compared as sent.
     const std::string who = "'" + util::display_name(calling_ae) + "' from " + util::display_name(peer_host);
     if (called_ae != options.ae_title)
-      return reject(assoc, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED, calling_ae,
-                    who + " called AE title '" + util::display_name(called_ae) + "'; we are '" + options.ae_title +
-                        "'");
+      return reject(
+          assoc, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED, calling_ae,
+          who + " called AE title '" + util::display_name(called_ae) + "'; we are '" + options.ae_title + "'");
     if (!contains(options.allowed_calling_ae_titles, calling_ae))
       return reject(assoc, ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED, calling_ae,
                     who + ": calling AE title not in allowed_calling_ae_titles");

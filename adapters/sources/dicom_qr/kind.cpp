@@ -56,8 +56,8 @@ std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
 }
 
 std::vector<std::string_view> keys() {
-  std::vector<std::string_view> k{"peer", "local_ae_title", "retrieve", "lookback", "since", "move_port",
-                                  "move_address"};
+  std::vector<std::string_view> k{"peer",  "local_ae_title", "retrieve",    "lookback",
+                                  "since", "move_port",      "move_address"};
   k.insert(k.end(), kStorageKeys.begin(), kStorageKeys.end());
   return k;
 }

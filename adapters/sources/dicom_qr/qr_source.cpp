@@ -43,7 +43,8 @@ bool is_date(const std::string& d) { return d.size() == 8 && d.find_first_not_of
 
 std::string date_minus(const std::string& yyyymmdd, int days) {
   using namespace std::chrono;
-  year_month_day ymd{year{std::stoi(yyyymmdd.substr(0, 4))}, month{static_cast<unsigned>(std::stoi(yyyymmdd.substr(4, 2)))},
+  year_month_day ymd{year{std::stoi(yyyymmdd.substr(0, 4))},
+                     month{static_cast<unsigned>(std::stoi(yyyymmdd.substr(4, 2)))},
                      day{static_cast<unsigned>(std::stoi(yyyymmdd.substr(6, 2)))}};
   if (!ymd.ok()) return yyyymmdd;
   year_month_day back{sys_days{ymd} - std::chrono::days{days}};
@@ -148,7 +149,8 @@ class QrSource final : public Source {
   std::uint64_t refused_in(SourceContext& ctx, const std::string& study) {
     std::uint64_t n = 0;
     for (const auto& u : ctx.state.units(kRefusedDir))
-      if (u.status.size() > study.size() && u.status.compare(u.status.size() - study.size(), study.size(), study) == 0 &&
+      if (u.status.size() > study.size() &&
+          u.status.compare(u.status.size() - study.size(), study.size(), study) == 0 &&
           u.status[u.status.size() - study.size() - 1] == ' ')
         ++n;
     return n;
@@ -181,13 +183,13 @@ class QrSource final : public Source {
     }
     if (options_.retrieve == Retrieve::move && !move_scp_) start_move_acceptor();
     incoming_.settle(ctx);  // what the last poll committed moves to store/
-    take(ctx);  // what a previous poll retrieved but did not commit
+    take(ctx);              // what a previous poll retrieved but did not commit
     ctx.sink.checkpoint();
 
     std::string watermark;
     for (const auto& u : ctx.state.units(kWatermarkDir))
       if (u.name == kWatermarkUnit && is_date(u.status)) watermark = u.status;
-    std::string from = !watermark.empty() ? date_minus(watermark, options_.lookback_days)
+    std::string from = !watermark.empty()        ? date_minus(watermark, options_.lookback_days)
                        : is_date(options_.since) ? options_.since
                                                  : std::string();
     const std::string today = site_date(ctx.clock.now(), options_.utc_offset_minutes);
@@ -246,7 +248,7 @@ class QrSource final : public Source {
       const std::uint64_t refused = refused_in(ctx, s.study_uid);
       held = ctx.state.units(kHeldDir + s.study_uid).size() + refused;
       const bool complete = problem.empty() && (!s.instances || held >= *s.instances);
-      std::string st = !complete  ? "incomplete " + std::to_string(held) + "/" +
+      std::string st = !complete ? "incomplete " + std::to_string(held) + "/" +
                                        (s.instances ? std::to_string(*s.instances) : std::string("?"))
                        : refused ? "complete with " + std::to_string(refused) + " refused"
                                  : "complete";
@@ -268,8 +270,8 @@ class QrSource final : public Source {
         log::warning("source " + name() + ": study " + s.study_uid +
                      (s.study_date.empty() ? std::string(" (no StudyDate)")
                                            : " (StudyDate " + util::display_name(s.study_date) + ")") +
-                     " is " + st +
-                     (problem.empty() ? std::string() : " (" + problem + ")") + "; retried on the next poll");
+                     " is " + st + (problem.empty() ? std::string() : " (" + problem + ")") +
+                     "; retried on the next poll");
       }
     }
     ctx.stats.waiting += incomplete;

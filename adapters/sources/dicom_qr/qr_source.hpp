@@ -27,8 +27,8 @@ struct QrSourceOptions {
   std::filesystem::path state_dir;  // the daemon's state_dir; this source keeps dicom/<name>/ below it
   PeerOptions peer;
   Retrieve retrieve = Retrieve::get;
-  std::uint16_t move_port = 0;  // retrieve: move — where we accept the PACS's C-STORE sub-associations
-  std::string move_address;     // ... on this IPv4 address only; empty: every interface
+  std::uint16_t move_port = 0;      // retrieve: move — where we accept the PACS's C-STORE sub-associations
+  std::string move_address;         // ... on this IPv4 address only; empty: every interface
   int utc_offset_minutes = 9 * 60;  // the site's: StudyDate ranges are the hospital's calendar days
   int lookback_days = 2;            // re-query this far behind the watermark, for late arrivals
   std::string since;                // YYYYMMDD where the first poll starts; empty: every study
@@ -55,6 +55,5 @@ struct QrKeys final : config::SourceOptions {
 };
 // type: dicom-qr, for the registry: its keys and how it is built.
 const adapters::SourceKind& qr_kind();
-
 
 }  // namespace sennen::dicom

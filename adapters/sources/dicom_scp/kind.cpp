@@ -24,7 +24,8 @@ std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
       if (::inet_pton(AF_INET, t->c_str(), buf) == 1 || ::inet_pton(AF_INET6, t->c_str(), buf) == 1)
         o->scp.allowed_addresses.push_back(*t);
       else
-        item.problem(config::in_quotes(*t) + " is not an IP address; write e.g. 10.1.2.3 (host names are not accepted)");
+        item.problem(config::in_quotes(*t) +
+                     " is not an IP address; write e.g. 10.1.2.3 (host names are not accepted)");
     }
   if (auto m = s.optional("max_associations"))
     if (auto n = m->integer(1, 64)) o->scp.max_associations = static_cast<int>(*n);
@@ -42,20 +43,19 @@ std::vector<std::string_view> keys() {
 }  // namespace
 
 const adapters::SourceKind& scp_kind() {
-  static const adapters::SourceKind kind{
-      {"dicom-scp", "DICOM images pushed to us (C-STORE)", keys(), read},
-      [](const config::Source& source, const config::Config& config) {
-        const auto& k = source.options_as<ScpKeys>();
-        ReceiverOptions o;
-        o.name = source.name;
-        o.state_dir = config.state_dir;
-        o.scp = k.scp;
-        o.min_free = k.storage.min_free;
-        o.max_incoming = k.storage.max_incoming;
-        o.patient_id = k.storage.patient_id;
-        return make_dicom_scp_source(std::move(o));
-      },
-      /*probe=*/nullptr};  // its peers call in; there is no one to probe
+  static const adapters::SourceKind kind{{"dicom-scp", "DICOM images pushed to us (C-STORE)", keys(), read},
+                                         [](const config::Source& source, const config::Config& config) {
+                                           const auto& k = source.options_as<ScpKeys>();
+                                           ReceiverOptions o;
+                                           o.name = source.name;
+                                           o.state_dir = config.state_dir;
+                                           o.scp = k.scp;
+                                           o.min_free = k.storage.min_free;
+                                           o.max_incoming = k.storage.max_incoming;
+                                           o.patient_id = k.storage.patient_id;
+                                           return make_dicom_scp_source(std::move(o));
+                                         },
+                                         /*probe=*/nullptr};  // its peers call in; there is no one to probe
   return kind;
 }
 

@@ -44,7 +44,7 @@ Entry entry_from_statx(std::string name, const struct statx& st) {
 // statx of `name` in `dirfd` (or of a path with AT_FDCWD); no link followed, no automount
 // triggered. Returns 0 or the errno.
 int stat_entry(int dirfd, const char* name, int flags, Entry& out) {
-  struct statx st{};
+  struct statx st {};
   if (::statx(dirfd, name, flags | AT_NO_AUTOMOUNT, STATX_BASIC_STATS | STATX_MNT_ID, &st) != 0) return errno;
   out = entry_from_statx(fs::path(name).filename().string(), st);
   return 0;
@@ -231,8 +231,9 @@ class Walker {
         return;
       }
     if (e.mount != root_mount_ && !opt_.cross_filesystems)
-      e.foreign = "a folder on another file system (a mount point), which is not descended into; if it belongs to "
-                  "this source, set cross_filesystems: true on the source, or add it as another root";
+      e.foreign =
+          "a folder on another file system (a mount point), which is not descended into; if it belongs to "
+          "this source, set cross_filesystems: true on the source, or add it as another root";
   }
 
   // Entries never opened: reported when first seen, and a link again when it was made anew
@@ -323,7 +324,8 @@ void note_unreadable(SourceContext& ctx, const std::string& source, const std::s
                      const std::vector<UnitState>& known, const Entry& e, const SourceFileError& why) {
   const UnitState* prev = find(known, e.name);
   if (!prev || prev->status != kUnreadable)
-    log::warning("source " + source + ": " + why.what() + "; the rest of the source is read meanwhile, and this is "
+    log::warning("source " + source + ": " + why.what() +
+                 "; the rest of the source is read meanwhile, and this is "
                  "tried again every poll");
   ctx.stats.add_unreadable(why.path());
   ctx.state.put_unit(dir_key, {e.name, 0, e.mtime_ns, e.ctime_ns, kUnreadable});

@@ -32,9 +32,9 @@ struct Entry {
   std::int64_t mtime_ns = 0;
   std::int64_t ctime_ns = 0;
   enum class Type { file, dir, link, special } type = Type::file;  // special: device, FIFO, socket
-  std::uint64_t links = 1;         // hard links to it
-  std::uint64_t dev = 0, ino = 0;  // its identity
-  std::uint64_t mount = 0;         // the mount it is on (mount id; the device number where unknown)
+  std::uint64_t links = 1;                                         // hard links to it
+  std::uint64_t dev = 0, ino = 0;                                  // its identity
+  std::uint64_t mount = 0;  // the mount it is on (mount id; the device number where unknown)
   // Set by the walker for a folder it does not descend into (another file system, a loop).
   std::string foreign;
   bool skipped() const { return type == Type::link || type == Type::special || !foreign.empty(); }
@@ -68,9 +68,9 @@ class UnitHandler {
 };
 
 struct WalkOptions {
-  int unit_depth = 5;       // root/a/b/pid/date/TYPE: TYPE folders are at depth 5
-  std::string state_root;   // prefix for state keys, unique per root of a source ("0", "1", ...)
-  std::string source;       // the source's name, for log lines
+  int unit_depth = 5;              // root/a/b/pid/date/TYPE: TYPE folders are at depth 5
+  std::string state_root;          // prefix for state keys, unique per root of a source ("0", "1", ...)
+  std::string source;              // the source's name, for log lines
   bool cross_filesystems = false;  // descend into folders on other file systems (never into loops)
 };
 

@@ -23,7 +23,8 @@ std::string read_prefix(const fs::path& file, std::uint64_t size, bool& complete
   try {
     util::Fd fd = util::open_for_read(file);
     while (have < out.size()) {
-      std::size_t n = util::read_some(fd, std::as_writable_bytes(std::span(out.data() + have, out.size() - have)), file);
+      std::size_t n =
+          util::read_some(fd, std::as_writable_bytes(std::span(out.data() + have, out.size() - have)), file);
       if (n == 0) break;
       have += n;
     }
@@ -52,16 +53,17 @@ class StandardSource final : public TreeSource {
     for (const auto& e : listing.entries) {
       if (e.skipped()) continue;  // links, devices: the walker's
       if (e.type == dirpoll::Entry::Type::dir) {
-        if (!find_unit(known, e.name)) log_ignored(rel_join(listing.rel_dir, e.name), "a folder inside a data type folder");
+        if (!find_unit(known, e.name))
+          log_ignored(rel_join(listing.rel_dir, e.name), "a folder inside a data type folder");
         ctx.state.put_unit(state_dir, {e.name, 0, e.mtime_ns, e.ctime_ns, kIgnored});
         continue;
       }
       auto parsed = parse_standard_name(e.name);
       std::string problem = parsed.name ? check_placement(listing.rel_dir, *parsed.name) : parsed.error;
       if (!problem.empty()) {
-        settled &= quarantine_entry(listing, e,
-                                    parsed.name ? "misplaced: " + problem : "not an SS-MIX2 file name: " + problem,
-                                    state_dir, known, ctx);
+        settled &=
+            quarantine_entry(listing, e, parsed.name ? "misplaced: " + problem : "not an SS-MIX2 file name: " + problem,
+                             state_dir, known, ctx);
         continue;
       }
       FoundUnit u;

@@ -66,8 +66,7 @@ Hl7ParseResult parse_hl7_header(std::string_view prefix) {
     return fail("binary data, not HL7 (NUL byte at offset " + std::to_string(nul) + ")");
   if (prefix == "MSH") return fail("ends right after \"MSH\": truncated, no field separator");
   if (prefix.size() < 4 || prefix.substr(0, 3) != "MSH")
-    return fail("does not start with \"MSH\", not an HL7 v2 message (starts with: " +
-                describe_start(prefix) + ")");
+    return fail("does not start with \"MSH\", not an HL7 v2 message (starts with: " + describe_start(prefix) + ")");
 
   Separators sep;
   sep.field = prefix[3];
@@ -93,8 +92,7 @@ Hl7ParseResult parse_hl7_header(std::string_view prefix) {
     while (end < prefix.size() && !is_segment_end(prefix[end])) ++end;
     const std::string_view segment = prefix.substr(pos, end - pos);
     pos = end;
-    if (segment.size() < 3 || segment.substr(0, 3) != "PID" ||
-        (segment.size() > 3 && segment[3] != sep.field))
+    if (segment.size() < 3 || segment.substr(0, 3) != "PID" || (segment.size() > 3 && segment[3] != sep.field))
       continue;
     const std::string_view pid3 = field(segment, sep.field, 3);
     h.patient_id = trim_spaces(before(before(pid3, sep.repetition), sep.component));

@@ -50,8 +50,7 @@ std::string_view join_range(std::string_view whole, std::string_view first, std:
 std::string check_patient_id(std::string_view pid) {
   if (pid.empty()) return "patient ID is empty";
   if (pid.size() > kMaxPatientIdLength)
-    return "patient ID " + in_quotes(pid) + " is longer than " + std::to_string(kMaxPatientIdLength) +
-           " characters";
+    return "patient ID " + in_quotes(pid) + " is longer than " + std::to_string(kMaxPatientIdLength) + " characters";
   for (char c : pid)
     if (!is_alnum(c) && c != '-')
       return "patient ID " + in_quotes(pid) + " holds a character other than A-Z, a-z, 0-9 or '-'";
@@ -84,10 +83,14 @@ std::string check_non_empty(std::string_view value, const char* what) {
 }
 
 std::string parse_flag(std::string_view s, Flag& flag) {
-  if (s == "0") flag = Flag::deleted;
-  else if (s == "1") flag = Flag::current;
-  else if (s == "2") flag = Flag::superseded;
-  else return "condition flag " + in_quotes(s) + " is not 0, 1 or 2";
+  if (s == "0")
+    flag = Flag::deleted;
+  else if (s == "1")
+    flag = Flag::current;
+  else if (s == "2")
+    flag = Flag::superseded;
+  else
+    return "condition flag " + in_quotes(s) + " is not 0, 1 or 2";
   return {};
 }
 
@@ -122,9 +125,7 @@ ParseResult validate(const Fields& f, const char* key_label) {
   return {std::move(n), {}};
 }
 
-ParseResult fail(std::string_view name, const std::string& why) {
-  return {std::nullopt, in_quotes(name) + ": " + why};
-}
+ParseResult fail(std::string_view name, const std::string& why) { return {std::nullopt, in_quotes(name) + ": " + why}; }
 
 ParseResult with_context(std::string_view name, ParseResult r) {
   if (!r.name) r.error = in_quotes(name) + ": " + r.error;
@@ -150,8 +151,7 @@ ParseResult parse_standard_name(std::string_view file_name) {
     return fail(file_name, "has " + std::to_string(parts.size()) +
                                " '_'-separated fields; a standardized-storage file name has 7 "
                                "(PID_date_type_orderNo_timestamp_dept_flag)");
-  return with_context(file_name, validate({parts[0], parts[1], parts[2], parts[3], parts[4],
-                                           parts[5], parts[6], true},
+  return with_context(file_name, validate({parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], true},
                                           "order number"));
 }
 
@@ -162,7 +162,8 @@ ParseResult parse_extended_name(std::string_view folder_name) {
   if (n < 6)
     return fail(folder_name, "has " + std::to_string(n) +
                                  " '_'-separated fields; an extended-storage content folder name "
-                                 "has 6 or 7 (" + kExtendedShape + ")");
+                                 "has 6 or 7 (" +
+                                 kExtendedShape + ")");
   Fields f;
   f.pid = parts[0];
   f.date = parts[1];
@@ -178,14 +179,11 @@ ParseResult parse_extended_name(std::string_view folder_name) {
     key_index = n - 4;
   } else {
     return fail(folder_name, "neither the second-to-last field " + in_quotes(parts[n - 2]) +
-                                 " (6-field form) nor the third-to-last field " +
-                                 in_quotes(parts[n - 3]) +
-                                 " (7-field form) is a timestamp of 14 to 17 digits; expected " +
-                                 kExtendedShape);
+                                 " (6-field form) nor the third-to-last field " + in_quotes(parts[n - 3]) +
+                                 " (7-field form) is a timestamp of 14 to 17 digits; expected " + kExtendedShape);
   }
   f.order_no = parts[key_index];
-  if (key_index < 3)
-    return fail(folder_name, std::string("data type is empty; expected ") + kExtendedShape);
+  if (key_index < 3) return fail(folder_name, std::string("data type is empty; expected ") + kExtendedShape);
   f.kind = join_range(folder_name, parts[2], parts[key_index - 1]);
   return with_context(folder_name, validate(f, "specific key"));
 }
@@ -195,10 +193,8 @@ ParseResult parse_extended_name(std::string_view folder_name, std::string_view e
   if (expected_type.empty()) return fail(folder_name, "the type folder name given is empty");
   // PID and date cannot hold '_' (checked below), so the first two '_' end them.
   const std::size_t pid_end = folder_name.find('_');
-  const std::size_t date_end =
-      pid_end == std::string_view::npos ? pid_end : folder_name.find('_', pid_end + 1);
-  if (date_end == std::string_view::npos)
-    return fail(folder_name, std::string("is not ") + kExtendedShape);
+  const std::size_t date_end = pid_end == std::string_view::npos ? pid_end : folder_name.find('_', pid_end + 1);
+  if (date_end == std::string_view::npos) return fail(folder_name, std::string("is not ") + kExtendedShape);
   Fields f;
   f.pid = folder_name.substr(0, pid_end);
   f.date = folder_name.substr(pid_end + 1, date_end - pid_end - 1);
@@ -237,8 +233,8 @@ std::string check_placement(std::string_view rel_dir, const Name& name) {
   // A PID of 3 or fewer characters has an empty second level, which a writer may have left out.
   if (dirs.size() == 4 && level2.empty()) dirs.insert(dirs.begin() + 1, std::string_view());
   if (dirs.size() != 5)
-    return "expected 5 directories PID[0:3]/PID[3:6]/PID/date/type above " + in_quotes(name.stem()) +
-           " but found " + std::to_string(dirs.size()) + " in " + in_quotes(rel_dir);
+    return "expected 5 directories PID[0:3]/PID[3:6]/PID/date/type above " + in_quotes(name.stem()) + " but found " +
+           std::to_string(dirs.size()) + " in " + in_quotes(rel_dir);
 
   std::string out;
   auto add = [&](std::string sentence) {

@@ -37,12 +37,13 @@ void scan(const fs::path& dir, int level, std::uint64_t root_mount, bool cross, 
       const fs::path target = fs::read_symlink(p, ec);
       const fs::path resolved = (target.is_absolute() ? target : dir / target).lexically_normal();
       out.push_back({p, "a symbolic link to " + (ec ? std::string("?") : target.string()) +
-                            (fs::is_directory(resolved, ec) ? "; if its files belong to this source, add " +
-                                                                  resolved.string() + " as another root"
-                                                            : "")});
+                            (fs::is_directory(resolved, ec)
+                                 ? "; if its files belong to this source, add " + resolved.string() + " as another root"
+                                 : "")});
     } else if (e.type == dirpoll::Entry::Type::dir && e.mount != root_mount && !cross) {
-      out.push_back({p, "a folder on another file system (a mount point); set cross_filesystems: true on the "
-                        "source if it belongs to the tree"});
+      out.push_back({p,
+                     "a folder on another file system (a mount point); set cross_filesystems: true on the "
+                     "source if it belongs to the tree"});
     } else if (e.type == dirpoll::Entry::Type::dir && level < kLevels) {
       scan(p, level + 1, root_mount, cross, out);
     }
@@ -65,8 +66,9 @@ void probe_tree(const config::Source& s, const config::Config&, adapters::Findin
     scan(root, 1, self->mount, o.cross_filesystems, found);
     const std::string name = "source " + s.name + " links";
     if (found.empty()) {
-      out.push_back({Level::pass, name, "no symbolic link or other file system in the top " + std::to_string(kLevels) +
-                                            " folder levels of " + root.string()});
+      out.push_back({Level::pass, name,
+                     "no symbolic link or other file system in the top " + std::to_string(kLevels) +
+                         " folder levels of " + root.string()});
       continue;
     }
     std::string list;

@@ -4,9 +4,9 @@
 
 namespace sennen::ssmix2 {
 
-const std::vector<std::string_view> kTreeKeys = {"vendor",           "root",             "stable_after",
-                                                 "full_scan_interval", "max_record_bytes", "allow_hard_links",
-                                                 "cross_filesystems"};
+const std::vector<std::string_view> kTreeKeys = {
+    "vendor",           "root", "stable_after", "full_scan_interval", "max_record_bytes", "allow_hard_links",
+    "cross_filesystems"};
 
 std::shared_ptr<const config::SourceOptions> read_tree_options(const config::Section& s,
                                                                std::uint64_t default_max_record_bytes) {

@@ -51,9 +51,11 @@ void TreeSource::poll(SourceContext& ctx) {
 
 std::string TreeSource::refusal(const dirpoll::Entry& e) const {
   if (e.links > 1 && !options_.allow_hard_links)
-    return "has " + std::to_string(e.links) + " hard links: a file linked from elsewhere is not read (a hard link "
+    return "has " + std::to_string(e.links) +
+           " hard links: a file linked from elsewhere is not read (a hard link "
            "can make any file of this machine appear in the export tree); if the EMR's export is made with hard "
-           "links (some backup tools do), set allow_hard_links: true on source " + name();
+           "links (some backup tools do), set allow_hard_links: true on source " +
+           name();
   if (e.size > options_.max_record_bytes)
     return "is " + std::to_string(e.size) + " bytes, more than max_record_bytes (" +
            std::to_string(options_.max_record_bytes) + ") of source " + name() +
@@ -80,8 +82,8 @@ const char* TreeSource::quarantine_when_stable(const fs::path& abs, const std::s
 }
 
 bool TreeSource::quarantine_entry(const dirpoll::Listing& listing, const dirpoll::Entry& e, const std::string& reason,
-                                  const std::string& state_dir, const std::vector<UnitState>& known,
-                                  SourceContext& ctx, bool by_reference) {
+                                  const std::string& state_dir, const std::vector<UnitState>& known, SourceContext& ctx,
+                                  bool by_reference) {
   const char* status = quarantine_when_stable(listing.abs_dir / e.name, rel_join(listing.rel_dir, e.name), e, reason,
                                               find_unit(known, e.name), ctx, by_reference);
   ctx.state.put_unit(state_dir, {e.name, e.size, e.mtime_ns, e.ctime_ns, status});
@@ -147,7 +149,8 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
       status = kQuarantined;
     } else {
       if (p && p->state.status == kIngested) {
-        log::warning("source " + name() + ": " + util::display_name(rel) + " was rewritten in place after it was read; "
+        log::warning("source " + name() + ": " + util::display_name(rel) +
+                     " was rewritten in place after it was read; "
                      "its new content is taken as a new version");
         version += "#" + std::to_string(u.entry.mtime_ns);
       }
@@ -184,8 +187,7 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
       }
     }
     if (status == kWaiting || status == kUnreadable) settled = false;
-    if (status != kUnreadable)
-      dirpoll::note_readable(name(), known, u.entry.name, listing.abs_dir / u.entry.name);
+    if (status != kUnreadable) dirpoll::note_readable(name(), known, u.entry.name, listing.abs_dir / u.entry.name);
     if (p && p->state.name != u.entry.name && !present.count(p->state.name))
       ctx.state.erase_unit(state_dir, p->state.name);
     ctx.state.put_unit(state_dir, {u.entry.name, u.entry.size, u.entry.mtime_ns, u.entry.ctime_ns, status});

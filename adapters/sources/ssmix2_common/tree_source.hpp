@@ -24,13 +24,13 @@ struct TreeSourceOptions {
 };
 
 // Unit status values kept in SourceState.
-inline constexpr const char* kIngested = "ingested";      // a current version, handed to the spool
-inline constexpr const char* kHistory = "history";        // first seen superseded: not sent
-inline constexpr const char* kCancel = "cancel";          // condition flag 0
-inline constexpr const char* kWaiting = "waiting";        // not yet stable
+inline constexpr const char* kIngested = "ingested";              // a current version, handed to the spool
+inline constexpr const char* kHistory = "history";                // first seen superseded: not sent
+inline constexpr const char* kCancel = "cancel";                  // condition flag 0
+inline constexpr const char* kWaiting = "waiting";                // not yet stable
 inline constexpr const char* kUnreadable = dirpoll::kUnreadable;  // cannot be read now: tried every poll
 inline constexpr const char* kQuarantined = "quarantined";
-inline constexpr const char* kIgnored = "ignored";        // not a unit of this storage kind
+inline constexpr const char* kIgnored = "ignored";  // not a unit of this storage kind
 
 // A unit found in a unit folder: a file (standardized) or a content folder (extended).
 struct FoundUnit {

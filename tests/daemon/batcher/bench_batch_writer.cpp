@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
     }
     batcher::SealedFile out = w.finish();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("sealed %llu bytes in %.2f s, bound %llu, sha256 %s\n", static_cast<unsigned long long>(out.size),
-                secs, static_cast<unsigned long long>(bound), out.sha256.c_str());
+    std::printf("sealed %llu bytes in %.2f s, bound %llu, sha256 %s\n", static_cast<unsigned long long>(out.size), secs,
+                static_cast<unsigned long long>(bound), out.sha256.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -61,9 +61,8 @@ std::string unseal_command(const fs::path& batch, const std::string& recipient) 
   const fs::path& d = pki();
   return "openssl cms -decrypt -binary -inform DER -in " + shell_quote(batch.string()) + " -inkey " +
          shell_quote((d / (recipient + ".key")).string()) + " -recip " +
-         shell_quote((d / (recipient + ".crt")).string()) +
-         " | openssl cms -verify -binary -inform DER -CAfile " + shell_quote((d / "ca.crt").string()) +
-         " -purpose any 2>/dev/null | zstd -d -q";
+         shell_quote((d / (recipient + ".crt")).string()) + " | openssl cms -verify -binary -inform DER -CAfile " +
+         shell_quote((d / "ca.crt").string()) + " -purpose any 2>/dev/null | zstd -d -q";
 }
 
 }  // namespace sennen::batcher::testing

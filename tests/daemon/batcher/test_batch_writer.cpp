@@ -174,7 +174,9 @@ TEST_CASE("a batch round-trips through openssl cms -decrypt | cms -verify | zstd
     for (auto& e : entries) {
       names.push_back(e.name);
       CHECK(e.type == '0');
-      CHECK(e.magic == std::string("ustar\0" "00", 8));  // POSIX, not GNU "ustar  "
+      CHECK(e.magic == std::string("ustar\0"
+                                   "00",
+                                   8));  // POSIX, not GNU "ustar  "
       CHECK(std::stoul(e.mode, nullptr, 8) == 0644);
       CHECK(std::stoul(e.uid, nullptr, 8) == 0);
       CHECK(std::stoul(e.gid, nullptr, 8) == 0);
@@ -182,7 +184,8 @@ TEST_CASE("a batch round-trips through openssl cms -decrypt | cms -verify | zstd
       CHECK(e.gname.empty());
       CHECK(std::stoll(e.mtime, nullptr, 8) == kMtime);
     }
-    CHECK(names == std::vector<std::string>{"manifest.json", japanese, "empty.txt", "data/random.bin", "data/text.hl7"});
+    CHECK(names ==
+          std::vector<std::string>{"manifest.json", japanese, "empty.txt", "data/random.bin", "data/text.hl7"});
     CHECK(entries[1].had_pax);  // the UTF-8 name travels in a pax "path" record
     CHECK(entries[3].body == big);
     // The end of the archive is exactly two zero records: no padding to a 10 KiB block.
@@ -256,7 +259,10 @@ TEST_CASE("a source that changes while being sealed abandons the batch") {
 TEST_CASE("the output file is created exclusively and removed when not finished") {
   TempDir t;
   fs::path batch = t / "b.cms";
-  { BatchWriter w(batch, keys(), 3, kMtime); w.add_bytes("a", bytes("x")); }
+  {
+    BatchWriter w(batch, keys(), 3, kMtime);
+    w.add_bytes("a", bytes("x"));
+  }
   CHECK_FALSE(fs::exists(batch));
 
   sennen::test::write_file(batch, "someone else's");

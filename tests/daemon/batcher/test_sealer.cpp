@@ -59,7 +59,8 @@ struct Fixture {
   std::vector<std::string> seal() {
     std::atomic<bool> stop{false};
     SealProgress progress;
-    return sealer.seal_all("stop-sha", [](const std::string&) { return true; }, stop, progress);
+    return sealer.seal_all(
+        "stop-sha", [](const std::string&) { return true; }, stop, progress);
   }
 
   // The batch's tar members (name -> content) and its manifest.
@@ -102,8 +103,8 @@ TEST_CASE("odd names: safe generated members, the original bytes in the manifest
   const auto colon = f.put("001/x:y", {{"", "colon"}});
   const auto newline = f.put("001/x\n<0>emergency", {{"", "newline"}});
   const auto sjis = f.put("001/" + cp932 + "/f", {{"", "cp932 folder"}}, cp932);
-  const auto parts = f.put("001/000/0010001/-/ext/folder_1", {{"ok.txt", "ok"}, {cp932 + ".pdf", "cp932 part"},
-                                                              {"sub/..\\y", "backslash part"}});
+  const auto parts = f.put("001/000/0010001/-/ext/folder_1",
+                           {{"ok.txt", "ok"}, {cp932 + ".pdf", "cp932 part"}, {"sub/..\\y", "backslash part"}});
   const auto ids = f.seal();
   REQUIRE(ids.size() == 1);
   auto [members, manifest] = f.open(ids[0]);
@@ -113,8 +114,10 @@ TEST_CASE("odd names: safe generated members, the original bytes in the manifest
 
   CHECK(by_path.at("001/000/0010001/20261125/OMP-01/plain_1")["archive_path"] ==
         "records/emr-ext/001/000/0010001/20261125/OMP-01/plain_1");
-  const std::map<std::string, std::int64_t> generated = {{"..\\..\\x", dotdot},  {"a/../b", up},
-                                                         {"001/x:y", colon},     {"001/x\n<0>emergency", newline},
+  const std::map<std::string, std::int64_t> generated = {{"..\\..\\x", dotdot},
+                                                         {"a/../b", up},
+                                                         {"001/x:y", colon},
+                                                         {"001/x\n<0>emergency", newline},
                                                          {"001/" + cp932 + "/f", sjis}};
   for (const auto& [path, id] : generated) {
     const json& r = by_path.at(path);

@@ -83,8 +83,7 @@ TEST_CASE("load errors name the file and say what to do") {
   }
   SUBCASE("expired recipient certificate") {
     std::string e = load_error(cert, key, {central, d / "central_expired.crt"});
-    CHECK(e.find("recipient certificate " + (d / "central_expired.crt").string() + " expired on") !=
-          std::string::npos);
+    CHECK(e.find("recipient certificate " + (d / "central_expired.crt").string() + " expired on") != std::string::npos);
   }
   SUBCASE("not yet valid (clock behind)") {
     auto last_year = std::chrono::system_clock::now() - std::chrono::hours(24 * 365);
@@ -115,9 +114,7 @@ TEST_CASE("load errors name the file and say what to do") {
     std::string e = load_error(cert, k, {central});
     CHECK(e.find("signer key " + k.string() + " is protected by a passphrase") != std::string::npos);
   }
-  SUBCASE("no recipients") {
-    CHECK(load_error(cert, key, {}).find("no recipient certificate") != std::string::npos);
-  }
+  SUBCASE("no recipients") { CHECK(load_error(cert, key, {}).find("no recipient certificate") != std::string::npos); }
 }
 
 TEST_CASE("check: every file's first problem, each file on its own") {

@@ -20,10 +20,10 @@
 
 using namespace sennen::config;
 namespace fs = std::filesystem;
-using std::chrono::seconds;
 using sennen::test::load;
 using sennen::test::parse;
 using sennen::test::write_file;
+using std::chrono::seconds;
 
 namespace {
 
@@ -42,23 +42,23 @@ const sennen::destinations::S3Options& s3_of(const Config& c) {
 
 // The smallest valid file; tests edit it line by line, so positions are easy to state.
 const char* const kMinimal =
-    "site:\n"                                              // 1
-    "  id: \"1312345678\"\n"                               // 2
-    "  name: \"Example Hospital\"\n"                       // 3
-    "state_dir: /var/lib/sennen-edge\n"                    // 4
-    "sources:\n"                                           // 5
-    "  - name: emr\n"                                      // 6
-    "    type: ssmix2\n"                                   // 7
-    "    root: /srv/ssmix2/std\n"                          // 8
-    "optout:\n"                                            // 9
-    "  stop_list: /etc/sennen-edge/optout.csv\n"           // 10
-    "destination:\n"                                       // 11
-    "  type: local\n"                                      // 12
-    "  path: /var/lib/sennen-edge/export\n"                // 13
-    "encryption:\n"                                        // 14
-    "  recipients: [/etc/sennen-edge/central.crt]\n"       // 15
-    "  signer_cert: /etc/sennen-edge/site.crt\n"           // 16
-    "  signer_key: /etc/sennen-edge/site.key\n";           // 17
+    "site:\n"                                         // 1
+    "  id: \"1312345678\"\n"                          // 2
+    "  name: \"Example Hospital\"\n"                  // 3
+    "state_dir: /var/lib/sennen-edge\n"               // 4
+    "sources:\n"                                      // 5
+    "  - name: emr\n"                                 // 6
+    "    type: ssmix2\n"                              // 7
+    "    root: /srv/ssmix2/std\n"                     // 8
+    "optout:\n"                                       // 9
+    "  stop_list: /etc/sennen-edge/optout.csv\n"      // 10
+    "destination:\n"                                  // 11
+    "  type: local\n"                                 // 12
+    "  path: /var/lib/sennen-edge/export\n"           // 13
+    "encryption:\n"                                   // 14
+    "  recipients: [/etc/sennen-edge/central.crt]\n"  // 15
+    "  signer_cert: /etc/sennen-edge/site.crt\n"      // 16
+    "  signer_key: /etc/sennen-edge/site.key\n";      // 17
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -269,8 +269,7 @@ TEST_CASE("unknown keys are errors, with a suggestion when one is close") {
   expect_one(insert_after(17, "stop-list: x"), 18, 1, "stop-list",
              "unknown key 'stop-list' at the top level; expected one of: site, state_dir, sources, optout, "
              "destination, encryption, batch, heartbeat");
-  expect_one(insert_after(17, "heartbeat:\n  intervall: 5m"), 19, 3, "heartbeat.intervall",
-             "did you mean 'interval'?");
+  expect_one(insert_after(17, "heartbeat:\n  intervall: 5m"), 19, 3, "heartbeat.intervall", "did you mean 'interval'?");
 }
 
 TEST_CASE("missing required keys point at the mapping that should hold them") {
@@ -388,8 +387,9 @@ TEST_CASE("wrong values elsewhere") {
 }
 
 // kMinimal with an https destination: lines 12-14 are type, url and tls.
-std::string with_https(const std::string& url = "https://ingest.example.jp/sennen/",
-                       const std::string& tls = "  tls: {ca: /etc/sennen-edge/central-ca.crt, cert: site.crt, key: site.key}") {
+std::string with_https(
+    const std::string& url = "https://ingest.example.jp/sennen/",
+    const std::string& tls = "  tls: {ca: /etc/sennen-edge/central-ca.crt, cert: site.crt, key: site.key}") {
   return replace_line(13, "  url: " + url + "\n" + tls, replace_line(12, "  type: https"));
 }
 
@@ -409,8 +409,12 @@ TEST_CASE("https destination: url, mutual TLS files and stall knobs") {
   CHECK(https_of(c).transfer.connect_timeout == seconds(5));
   CHECK(https_of(c).transfer.low_speed_bytes == 10240);
   CHECK(https_of(c).transfer.low_speed_time == seconds(120));
-  CHECK(parse(with_https("https://127.0.0.1:8443"), "x.yaml").destination.options_as<sennen::destinations::HttpsKeys>().url == "https://127.0.0.1:8443");
-  CHECK(parse(with_https("HTTPS://[::1]:8443/a/b"), "x.yaml").destination.options_as<sennen::destinations::HttpsKeys>().url == "https://[::1]:8443/a/b");
+  CHECK(parse(with_https("https://127.0.0.1:8443"), "x.yaml")
+            .destination.options_as<sennen::destinations::HttpsKeys>()
+            .url == "https://127.0.0.1:8443");
+  CHECK(parse(with_https("HTTPS://[::1]:8443/a/b"), "x.yaml")
+            .destination.options_as<sennen::destinations::HttpsKeys>()
+            .url == "https://[::1]:8443/a/b");
 }
 
 TEST_CASE("https destination: what is refused, and where") {
@@ -615,16 +619,20 @@ TEST_CASE("every file the config names is kept with the position of its value") 
         "encryption.recipients[1] 17:7 /etc/sennen-edge/b.crt");
   // Folders (state_dir, roots, the local destination) are not files.
   const auto https = named_files(with_https());
-  CHECK(std::count_if(https.begin(), https.end(), [](const std::string& f) { return f.rfind("destination.", 0) == 0; }) == 3);
-  CHECK(std::find(https.begin(), https.end(), "destination.tls.ca 14:13 /etc/sennen-edge/central-ca.crt") != https.end());
+  CHECK(std::count_if(https.begin(), https.end(),
+                      [](const std::string& f) { return f.rfind("destination.", 0) == 0; }) == 3);
+  CHECK(std::find(https.begin(), https.end(), "destination.tls.ca 14:13 /etc/sennen-edge/central-ca.crt") !=
+        https.end());
   CHECK(std::find(https.begin(), https.end(), "destination.tls.cert 14:52 /etc/sennen-edge/site.crt") != https.end());
   CHECK(std::find(https.begin(), https.end(), "destination.tls.key 14:67 /etc/sennen-edge/site.key") != https.end());
   const auto s3 = named_files(with_s3());
   CHECK(std::find(s3.begin(), s3.end(), "destination.access_key_file 16:20 /etc/sennen-edge/s3.key") != s3.end());
   CHECK(std::find(s3.begin(), s3.end(), "destination.tls.ca 17:13 /etc/sennen-edge/s3-ca.crt") != s3.end());
   // No CA file with the system store.
-  const auto system_ca = named_files(with_s3("https://s3.ap-northeast-1.amazonaws.com", "  tls: {use_system_ca: true}"));
-  CHECK(std::none_of(system_ca.begin(), system_ca.end(), [](const std::string& f) { return f.rfind("destination.tls", 0) == 0; }));
+  const auto system_ca =
+      named_files(with_s3("https://s3.ap-northeast-1.amazonaws.com", "  tls: {use_system_ca: true}"));
+  CHECK(std::none_of(system_ca.begin(), system_ca.end(),
+                     [](const std::string& f) { return f.rfind("destination.tls", 0) == 0; }));
 }
 
 TEST_CASE("duplicate keys and extra documents are reported") {
@@ -671,11 +679,11 @@ TEST_CASE("files that are not settings at all") {
 
 TEST_CASE("many problems are reported together, in file order") {
   std::string text = kMinimal;
-  text = replace_line(2, "  id: \"a/b\"", text);               // bad id
-  text = insert_after(8, "    poll_interval: soon", text);      // line 9: bad duration
-  text = replace_line(13, "  type: ftp", text);                 // line 13 (was 12): unknown type
-  text = remove_line(18, text);                                 // signer_key gone (was line 17)
-  text = insert_after(0, "colour: blue", text);                 // line 1: unknown; shifts all by one
+  text = replace_line(2, "  id: \"a/b\"", text);            // bad id
+  text = insert_after(8, "    poll_interval: soon", text);  // line 9: bad duration
+  text = replace_line(13, "  type: ftp", text);             // line 13 (was 12): unknown type
+  text = remove_line(18, text);                             // signer_key gone (was line 17)
+  text = insert_after(0, "colour: blue", text);             // line 1: unknown; shifts all by one
   auto problems = problems_of(text);
   REQUIRE(problems.size() == 5);
   CHECK(problems[0].key == "colour");
@@ -796,24 +804,49 @@ TEST_CASE("the shipped config/sennen-edge.yaml loads") {
 
 TEST_CASE("the shipped config documents every key, and its commented defaults are the real ones") {
   const std::string text = sennen::test::read_file(sennen::test::source_dir() / "config/sennen-edge.yaml");
-  for (const char* key : {"site:", "id:", "name:", "timezone:", "state_dir:", "sources:", "type:", "vendor:",
-                          "root:", "poll_interval:", "stable_after:", "full_scan_interval:", "max_record_bytes:",
-                          "allow_hard_links:", "cross_filesystems:", "optout:",
-                          "stop_list:", "allow_unreadable_lines:", "notification:", "notice_start:", "wait_days:",
-                          "destination:", "path:", "encryption:", "recipients:", "signer_cert:", "signer_key:",
-                          "batch:", "max_bytes:", "zstd_level:", "heartbeat:", "interval:"})
+  for (const char* key : {"site:",
+                          "id:",
+                          "name:",
+                          "timezone:",
+                          "state_dir:",
+                          "sources:",
+                          "type:",
+                          "vendor:",
+                          "root:",
+                          "poll_interval:",
+                          "stable_after:",
+                          "full_scan_interval:",
+                          "max_record_bytes:",
+                          "allow_hard_links:",
+                          "cross_filesystems:",
+                          "optout:",
+                          "stop_list:",
+                          "allow_unreadable_lines:",
+                          "notification:",
+                          "notice_start:",
+                          "wait_days:",
+                          "destination:",
+                          "path:",
+                          "encryption:",
+                          "recipients:",
+                          "signer_cert:",
+                          "signer_key:",
+                          "batch:",
+                          "max_bytes:",
+                          "zstd_level:",
+                          "heartbeat:",
+                          "interval:"})
     CHECK_MESSAGE(text.find(key) != std::string::npos, key);
   // Each optional setting is shown commented out with its default. Uncommenting exactly those
   // lines must give a valid file with the same values, so the documented defaults are the
   // loader's defaults.
   std::string uncommented = text;
-  for (const char* line : {"  # timezone: Asia/Tokyo\n", "    # vendor: generic\n", "    # poll_interval: 60s\n",
-                           "    # stable_after: 30s\n", "    # full_scan_interval: 24h\n",
-                           "    # max_record_bytes: 256MiB\n", "    # allow_hard_links: false\n",
-                           "    # cross_filesystems: false\n",
-                           "  # allow_unreadable_lines: false\n", "  # notification:\n",
-                           "  #   notice_start: 2025-04-01\n", "  #   wait_days: 30\n", "  # max_bytes: 64MiB\n",
-                           "  # zstd_level: 3\n", "  # interval: 5m\n"}) {
+  for (const char* line :
+       {"  # timezone: Asia/Tokyo\n", "    # vendor: generic\n", "    # poll_interval: 60s\n",
+        "    # stable_after: 30s\n", "    # full_scan_interval: 24h\n", "    # max_record_bytes: 256MiB\n",
+        "    # allow_hard_links: false\n", "    # cross_filesystems: false\n", "  # allow_unreadable_lines: false\n",
+        "  # notification:\n", "  #   notice_start: 2025-04-01\n", "  #   wait_days: 30\n", "  # max_bytes: 64MiB\n",
+        "  # zstd_level: 3\n", "  # interval: 5m\n"}) {
     const std::string commented = line;
     const auto at = uncommented.find(commented);
     CHECK_MESSAGE(at != std::string::npos, "not shown in the shipped config: " << commented);
@@ -850,7 +883,8 @@ TEST_CASE("the https example in the shipped config loads when uncommented") {
   std::string text = sennen::test::read_file(sennen::test::source_dir() / "config/sennen-edge.yaml");
   // Replace the local type and path with the commented https lines, uncommented.
   std::string https;
-  for (const char* key : {"type: https", "url: ", "tls: {", "connect_timeout: ", "low_speed_limit: ", "low_speed_time: "}) {
+  for (const char* key :
+       {"type: https", "url: ", "tls: {", "connect_timeout: ", "low_speed_limit: ", "low_speed_time: "}) {
     const auto at = text.find(std::string("  #   ") + key);
     REQUIRE_MESSAGE(at != std::string::npos, "not shown in the shipped config: " << key);
     const auto end = text.find('\n', at);

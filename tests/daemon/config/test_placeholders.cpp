@@ -18,8 +18,10 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string minimal_with_id(const std::string& id) {
-  return "site:\n"                                         // 1
-         "  id: \"" + id + "\"\n"                           // 2
+  return "site:\n"  // 1
+         "  id: \"" +
+         id +
+         "\"\n"  // 2
          "state_dir: /var/lib/sennen-edge\n"
          "sources:\n"
          "  - name: emr\n"

@@ -19,8 +19,8 @@ TEST_CASE("parse_duration: units, bare seconds and rejects") {
   CHECK(parse_duration("0s") == seconds(0));
   CHECK(parse_duration("30 s") == seconds(30));
   CHECK(parse_duration("007m") == seconds(420));
-  for (const char* bad : {"", "s", "60 seconds", "60sec", "1.5h", "-5s", "+5s", "5M", "5H", "1h30m", " 5s", "5s ",
-                          "5 ", "1w", "99999999999999999999s", "9223372036854775807d"})
+  for (const char* bad : {"", "s", "60 seconds", "60sec", "1.5h", "-5s", "+5s", "5M", "5H", "1h30m", " 5s", "5s ", "5 ",
+                          "1w", "99999999999999999999s", "9223372036854775807d"})
     CHECK_MESSAGE(!parse_duration(bad), bad);
 }
 
@@ -36,8 +36,8 @@ TEST_CASE("parse_size: decimal and binary units, bare bytes, overflow") {
   CHECK(parse_size("64mib") == 64ull << 20);  // case is ignored
   CHECK(parse_size("64 MiB") == 64ull << 20);
   CHECK(parse_size("18446744073709551615") == 18446744073709551615ull);
-  for (const char* bad : {"", "MiB", "64M", "64 megabytes", "1.5GiB", "-1", "64MiB ", "18446744073709551616",
-                          "17179869184GiB"})
+  for (const char* bad :
+       {"", "MiB", "64M", "64 megabytes", "1.5GiB", "-1", "64MiB ", "18446744073709551616", "17179869184GiB"})
     CHECK_MESSAGE(!parse_size(bad), bad);
 }
 

@@ -101,8 +101,8 @@ TEST_CASE("next_open agrees with a minute-by-minute search") {
         if (probe < t) probe += 1min;
         TimePoint first = probe;
         while (!w.allows(first)) first += 1min;
-        CHECK_MESSAGE(got == (w.allows(t) ? t : first), "window " << r.start_minute << "-" << r.end_minute
-                                                                  << " offset " << offset);
+        CHECK_MESSAGE(got == (w.allows(t) ? t : first),
+                      "window " << r.start_minute << "-" << r.end_minute << " offset " << offset);
       }
     }
   }

@@ -30,8 +30,8 @@ TEST_CASE("gate: notified means a visit on/after notice_start at least wait_days
   CHECK(g.today(at(2026, 11, 24, 14)) == day_of(2026, 11, 24));
 
   CHECK(g.decide("1", std::nullopt, now) == gate::Decision::not_notified);
-  CHECK(g.decide("1", day_of(2026, 3, 31), now) == gate::Decision::not_notified);  // before notice_start
-  CHECK(g.decide("1", day_of(2026, 10, 26), now) == gate::Decision::eligible);     // exactly 30 days
+  CHECK(g.decide("1", day_of(2026, 3, 31), now) == gate::Decision::not_notified);   // before notice_start
+  CHECK(g.decide("1", day_of(2026, 10, 26), now) == gate::Decision::eligible);      // exactly 30 days
   CHECK(g.decide("1", day_of(2026, 10, 27), now) == gate::Decision::not_notified);  // 29 days
   CHECK(g.decide("12", day_of(2026, 5, 1), now) == gate::Decision::stopped);        // stop list wins
   CHECK(g.eligible_if_visited_by(now) == day_of(2026, 10, 26));

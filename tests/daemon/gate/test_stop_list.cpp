@@ -92,8 +92,10 @@ TEST_CASE("CP932 (Shift_JIS) from Excel") {
 
 TEST_CASE("CP932 with bytes that are not CP932: the line is reported, the file is still read") {
   std::string bytes = iconv_to("患者ID,氏名\n0001234,山田太郎\n", "CP932");
-  bytes += "5678,\x81\x20\xFF\n";       // line 3: broken name, ID readable
-  bytes += "12\xFF" "34,\x8e\x52\n";     // line 4: broken ID
+  bytes += "5678,\x81\x20\xFF\n";  // line 3: broken name, ID readable
+  bytes +=
+      "12\xFF"
+      "34,\x8e\x52\n";  // line 4: broken ID
   bytes += iconv_to("9012,鈴木\n", "CP932");
   StopList list = parse_stop_list(bytes);
   CHECK(list.encoding == "cp932");
@@ -130,13 +132,23 @@ TEST_CASE("UTF-16 (Excel \"Unicode text\"): tab separated, with and without BOM"
 
   // A stray NUL in a UTF-8 list does not make it UTF-16: that line alone is reported.
   using namespace std::string_literals;
-  StopList stray = parse_stop_list("1234\n56\0" "78\n9012\n3456,山田\n"s);
+  StopList stray = parse_stop_list(
+      "1234\n56\0"
+      "78\n9012\n3456,山田\n"s);
   CHECK(stray.encoding == "utf-8");
   CHECK(stray.ids == Ids{"1234", "9012", "3456"});
   CHECK(problem_lines(stray) == std::vector<std::size_t>{2});
 
   // Hand-made: "12\n", then a lone high surrogate before "3", then a cut final code unit.
-  StopList broken = parse_stop_list("\xFF\xFE" "1\0" "2\0" "\n\0" "\x00\xD8" "3\0" "\n\0" "4"s);
+  StopList broken = parse_stop_list(
+      "\xFF\xFE"
+      "1\0"
+      "2\0"
+      "\n\0"
+      "\x00\xD8"
+      "3\0"
+      "\n\0"
+      "4"s);
   CHECK(broken.ids == Ids{"12"});
   REQUIRE(problem_lines(broken) == std::vector<std::size_t>{2, 3});
   CHECK(broken.problems[0].reason.find("UTF-16") != std::string::npos);
@@ -217,8 +229,8 @@ TEST_CASE("header detection") {
     CHECK(list.problems.empty());
   }
   SUBCASE("names of the ID column, any case or width") {
-    for (std::string name : {"患者ID", "患者ＩＤ", "患者番号", "カルテ番号", "ｶﾙﾃ番号", "ID", "ＩＤ", "id", "patient_id",
-                             "Patient ID", "PATIENT-ID", " patient id ", "\"患者ID\""}) {
+    for (std::string name : {"患者ID", "患者ＩＤ", "患者番号", "カルテ番号", "ｶﾙﾃ番号", "ID", "ＩＤ", "id",
+                             "patient_id", "Patient ID", "PATIENT-ID", " patient id ", "\"患者ID\""}) {
       CAPTURE(name);
       StopList list = parse_stop_list("氏名," + name + ",メモ\n山田,0042,x\n佐藤,43,\n");
       CHECK(list.ids == Ids{"42", "43"});
@@ -264,15 +276,16 @@ TEST_CASE("header detection") {
 
 TEST_CASE("problem lines: numbered, explained, never quoted") {
   StopList list = parse_stop_list(
-      "1234,山田太郎\n"      // 1 ok
-      "山田太郎\n"           // 2 a name where the ID belongs
-      "98 76,山田太郎\n"     // 3 space inside
-      ",山田太郎\n"          // 4 empty ID cell
-      "\n"                   // 5 blank
-      "5678,山田太郎\n"      // 6 ok
-      "Yamada-Taro#X\n"      // 7 '#' is not allowed
-      + std::string(65, '8') + "\n"  // 8 too long
-      "VLUT_01\n");          // 9 ok: '_' is
+      "1234,山田太郎\n"   // 1 ok
+      "山田太郎\n"        // 2 a name where the ID belongs
+      "98 76,山田太郎\n"  // 3 space inside
+      ",山田太郎\n"       // 4 empty ID cell
+      "\n"                // 5 blank
+      "5678,山田太郎\n"   // 6 ok
+      "Yamada-Taro#X\n"   // 7 '#' is not allowed
+      + std::string(65, '8') +
+      "\n"           // 8 too long
+      "VLUT_01\n");  // 9 ok: '_' is
   CHECK(list.ids == Ids{"1234", "5678", "VLUT_01"});
   REQUIRE(problem_lines(list) == std::vector<std::size_t>{2, 3, 4, 7, 8});
   CHECK(list.problem_lines == 5);
@@ -363,10 +376,39 @@ TEST_CASE("problems are capped, the count is not") {
 
 TEST_CASE("random bytes: never throws, results are consistent") {
   std::mt19937 rng(7);
-  const std::string_view tokens[] = {"0", "1", "9", "a", "Z", "-", ",", "\t", ";", " ", "\"", "'", "=", "#", "\n",
-                                     "\r", "\r\n", "０", "，", "＃", "\xE3\x80\x80", "\xC2\xA0", "患者ID", "ID",
-                                     "山田", "\x8a\xb3", "\x81", "\xFF", "\xFE", std::string_view("\0", 1),
-                                     "\xEF\xBB\xBF", "\xED\xA0\x80", "\xF0\x9F\x98\x80"};
+  const std::string_view tokens[] = {"0",
+                                     "1",
+                                     "9",
+                                     "a",
+                                     "Z",
+                                     "-",
+                                     ",",
+                                     "\t",
+                                     ";",
+                                     " ",
+                                     "\"",
+                                     "'",
+                                     "=",
+                                     "#",
+                                     "\n",
+                                     "\r",
+                                     "\r\n",
+                                     "０",
+                                     "，",
+                                     "＃",
+                                     "\xE3\x80\x80",
+                                     "\xC2\xA0",
+                                     "患者ID",
+                                     "ID",
+                                     "山田",
+                                     "\x8a\xb3",
+                                     "\x81",
+                                     "\xFF",
+                                     "\xFE",
+                                     std::string_view("\0", 1),
+                                     "\xEF\xBB\xBF",
+                                     "\xED\xA0\x80",
+                                     "\xF0\x9F\x98\x80"};
   std::uniform_int_distribution<int> byte(0, 255), coin(0, 3);
   std::uniform_int_distribution<std::size_t> pick(0, std::size(tokens) - 1), len(0, 200);
   for (int n = 0; n < 4000; ++n) {
@@ -424,11 +466,20 @@ TEST_CASE("round trip: every ID written in any accepted form is read back") {
       std::string id = pick(3) ? std::to_string(1 + pick(9999999)) : "ab-" + std::to_string(pick(999));
       std::string spelled = pick(2) ? std::string(pick(4), '0') + id : id;
       switch (pick(6)) {
-        case 0: spelled = wide(spelled); break;
-        case 1: spelled = "=\"" + spelled + "\""; break;
-        case 2: spelled = "\"" + spelled + "\""; break;
-        case 3: spelled = "\xE3\x80\x80" + spelled + " "; break;
-        default: break;
+        case 0:
+          spelled = wide(spelled);
+          break;
+        case 1:
+          spelled = "=\"" + spelled + "\"";
+          break;
+        case 2:
+          spelled = "\"" + spelled + "\"";
+          break;
+        case 3:
+          spelled = "\xE3\x80\x80" + spelled + " ";
+          break;
+        default:
+          break;
       }
       auto canonical = sennen::canonical_patient_id(spelled);
       REQUIRE(canonical);

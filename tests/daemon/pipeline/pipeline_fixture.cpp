@@ -70,7 +70,8 @@ std::vector<std::string> Receiver::record_paths() const {
   std::vector<std::string> out;
   for (const auto& r : received)
     for (const auto& rec : r.manifest["records"])
-      if (rec["event"] == "upsert") out.push_back(rec["source"].get<std::string>() + ":" + rec["path"].get<std::string>());
+      if (rec["event"] == "upsert")
+        out.push_back(rec["source"].get<std::string>() + ":" + rec["path"].get<std::string>());
   return out;
 }
 

@@ -52,8 +52,8 @@ struct Receiver {
   bool presence_unknown = false;      // presence() cannot ask
   bool heartbeat_fails = false;
 
-  std::vector<Received> received;  // in delivery order (a re-delivery appears again)
-  std::set<std::string> complete;  // batch ids whose marker is here
+  std::vector<Received> received;      // in delivery order (a re-delivery appears again)
+  std::set<std::string> complete;      // batch ids whose marker is here
   std::vector<std::string> abandoned;  // batch ids the pipeline said it will never deliver
   int heartbeats = 0;
   int presence_asked = 0;
@@ -93,7 +93,7 @@ struct Site {
   std::unique_ptr<Pipeline> start();  // a new pipeline on the site (as after a restart)
 };
 
-CycleResult run(Pipeline& p);                   // a whole cycle, every source polled, window ignored
-CycleResult deliver_only(Pipeline& p);          // seal and deliver, poll nothing (as the service's retry)
+CycleResult run(Pipeline& p);           // a whole cycle, every source polled, window ignored
+CycleResult deliver_only(Pipeline& p);  // seal and deliver, poll nothing (as the service's retry)
 
 }  // namespace sennen::pipeline::testing

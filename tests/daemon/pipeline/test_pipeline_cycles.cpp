@@ -12,12 +12,15 @@ using namespace sennen;
 using namespace sennen::pipeline::testing;
 
 namespace {
-bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 std::size_t count(const std::vector<std::string>& v, const std::string& x) {
   return static_cast<std::size_t>(std::count(v.begin(), v.end(), x));
 }
 bool mentions(const pipeline::CycleResult& r, const std::string& text) {
-  return std::any_of(r.errors.begin(), r.errors.end(), [&](const std::string& e) { return e.find(text) != std::string::npos; });
+  return std::any_of(r.errors.begin(), r.errors.end(),
+                     [&](const std::string& e) { return e.find(text) != std::string::npos; });
 }
 }  // namespace
 
@@ -152,11 +155,11 @@ TEST_CASE("pipeline: a voided batch never sends an old version after a newer one
   site.add_record("2", "k.v1", "version 1");
   site.receiver.on_deliver = [](const BatchFile&) { return DeliveryResult::retry("receiver down (test)"); };
   auto p = site.start();
-  run(*p);                                 // batch 1: 1_a and version 1 of 2_k, waiting
+  run(*p);  // batch 1: 1_a and version 1 of 2_k, waiting
   site.add_record("2", "k.v2", "version 2");
-  run(*p);                                 // batch 2: version 2, waiting behind it
+  run(*p);  // batch 2: version 2, waiting behind it
   site.receiver.on_deliver = nullptr;
-  site.set_stop_list("1\n");               // batch 1 is voided (patient 1 in it)
+  site.set_stop_list("1\n");  // batch 1 is voided (patient 1 in it)
   site.clock.advance(std::chrono::hours(1));
   run(*p);
   run(*p);
@@ -210,8 +213,8 @@ TEST_CASE("pipeline: a receiver that is back is used at the next probe, not at t
     return failures-- > 0 ? DeliveryResult::retry("503 (test)") : DeliveryResult::delivered();
   };
   auto p = site.start();
-  run(*p);                                // fails once; the wait is up to 30 s
-  for (int i = 0; i < 2; ++i) {           // two more failures: the wait grows to up to 120 s
+  run(*p);                       // fails once; the wait is up to 30 s
+  for (int i = 0; i < 2; ++i) {  // two more failures: the wait grows to up to 120 s
     site.clock.advance(std::chrono::minutes(5));
     deliver_only(*p);
   }
@@ -263,7 +266,8 @@ TEST_CASE("pipeline: a sealed batch whose outbox file is gone counts as delivere
   auto p = site.start();
   run(*p);
   REQUIRE(site.receiver.received.size() == 1);
-  for (const auto& e : std::filesystem::directory_iterator(site.cfg.state_dir / "outbox")) std::filesystem::remove(e.path());
+  for (const auto& e : std::filesystem::directory_iterator(site.cfg.state_dir / "outbox"))
+    std::filesystem::remove(e.path());
   site.receiver.on_deliver = nullptr;
   site.receiver.keep_even_if_failing = false;
   p.reset();

@@ -43,8 +43,9 @@ struct Fixture {
   Row quarantine(const fs::path& file, const std::string& rel) {
     sink.quarantine(file, rel, "not an SS-MIX2 content folder name");
     tx.checkpoint();
-    sqlite::Statement q(spool.connection(), "SELECT path, reason, COALESCE(copy_path, ''), size FROM quarantine "
-                                            "WHERE path = ?1");
+    sqlite::Statement q(spool.connection(),
+                        "SELECT path, reason, COALESCE(copy_path, ''), size FROM quarantine "
+                        "WHERE path = ?1");
     q.bind(1, rel);
     REQUIRE(q.step());
     return {q.column_text(0), q.column_text(1), q.column_text(2), q.column_int(3)};

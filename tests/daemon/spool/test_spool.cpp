@@ -331,7 +331,7 @@ TEST_CASE("spool: a new stop, its withheld records and its withdrawal are one tr
     other.exec("CREATE TRIGGER fail_withdrawal BEFORE INSERT ON gate_withdrawals BEGIN SELECT RAISE(ABORT, 'x'); END");
   }
   CHECK_THROWS_AS(s.apply_stop_list({"7"}, 2), Error);
-  CHECK(s.stopped_keys().empty());           // not recorded without its withdrawal ...
+  CHECK(s.stopped_keys().empty());            // not recorded without its withdrawal ...
   CHECK(s.ready_records(0, 10).size() == 1);  // ... nor its records withheld: all or nothing
   {
     sqlite::Connection other(t / "state" / "spool.db");

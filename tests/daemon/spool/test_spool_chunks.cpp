@@ -191,11 +191,13 @@ TEST_CASE("spool chunks: a schema-1 spool is migrated and its records stay reada
     sqlite::Connection db(t / "state" / "spool.db");
     db.exec(spool::kMigrations[0]);
     db.exec("PRAGMA user_version=1");
-    db.exec("INSERT INTO spool_records (id, source, record_key, version, patient_id, patient_key, kind, path, event, "
-            "size, sha256, state, ingested_at) VALUES (1, 'emr', 'k', 'v', '1', '1', 'OMP-01', 'p', 'upsert', 5000, '" +
-            util::sha256_hex(old_content) + "', 'ready', 1)");
-    sqlite::Statement ins(db, "INSERT INTO spool_parts (part_id, record_id, seq, name, size, sha256, content) "
-                              "VALUES (1, 1, 0, '', 5000, ?1, ?2)");
+    db.exec(
+        "INSERT INTO spool_records (id, source, record_key, version, patient_id, patient_key, kind, path, event, "
+        "size, sha256, state, ingested_at) VALUES (1, 'emr', 'k', 'v', '1', '1', 'OMP-01', 'p', 'upsert', 5000, '" +
+        util::sha256_hex(old_content) + "', 'ready', 1)");
+    sqlite::Statement ins(db,
+                          "INSERT INTO spool_parts (part_id, record_id, seq, name, size, sha256, content) "
+                          "VALUES (1, 1, 0, '', 5000, ?1, ?2)");
     ins.bind(1, util::sha256_hex(old_content)).bind_blob(2, std::as_bytes(std::span(old_content))).run();
   }
   spool::Spool s(t / "state", kTinyChunk);  // larger than a chunk, but stored whole under schema 1

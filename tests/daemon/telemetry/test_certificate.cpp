@@ -12,10 +12,10 @@ namespace {
 std::int64_t make_cert(const std::filesystem::path& dir, const std::string& name, int days) {
   const std::string crt = (dir / (name + ".crt")).string();
   REQUIRE(test::run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" + name +
-                    " -days " + std::to_string(days) + " -keyout " + (dir / (name + ".key")).string() + " -out " +
-                    crt + " 2>/dev/null") == 0);
-  return std::stoll(test::run_output("date -u +%s -d \"$(openssl x509 -noout -enddate -in " + crt +
-                                     " | cut -d= -f2)\""));
+                    " -days " + std::to_string(days) + " -keyout " + (dir / (name + ".key")).string() + " -out " + crt +
+                    " 2>/dev/null") == 0);
+  return std::stoll(
+      test::run_output("date -u +%s -d \"$(openssl x509 -noout -enddate -in " + crt + " | cut -d= -f2)\""));
 }
 }  // namespace
 

@@ -64,7 +64,8 @@ TEST_CASE("heartbeat: a healthy site carries identity, destination status, caps 
   CHECK(j["certificates"]["signer"]["expires_in_days"] == 400);
   CHECK(j["certificates"]["signer"]["path"] == "/etc/sennen-edge/signer.crt");
   CHECK(j["certificates"]["signer"]["not_after"].get<std::string>().rfind("2027-", 0) == 0);
-  CHECK(j["disk"] == json{{"state_dir_free_bytes", 5000}, {"state_dir_total_bytes", 9000}, {"state_dir_free_needed_bytes", 0}});
+  CHECK(j["disk"] ==
+        json{{"state_dir_free_bytes", 5000}, {"state_dir_total_bytes", 9000}, {"state_dir_free_needed_bytes", 0}});
   CHECK(j["problems"] == json::array());
 }
 
@@ -128,8 +129,8 @@ TEST_CASE("heartbeat: a source names the paths it cannot read, and counts what i
   auto j = beat(in, telemetry::Audience::box);
   const auto& src = j["sources"][0];
   CHECK(src["unreadable"] == 2);
-  CHECK(src["unreadable_paths"] == json{"/srv/ssmix2/std/000/001/0000012345/20250110",
-                                        "/srv/ssmix2/std/000/002/0000022222/20250111/OMP-01/x_1"});
+  CHECK(src["unreadable_paths"] ==
+        json{"/srv/ssmix2/std/000/001/0000012345/20250110", "/srv/ssmix2/std/000/002/0000022222/20250111/OMP-01/x_1"});
   CHECK(src["skipped"] == 3);
   CHECK(j["status"] == "failing");
   CHECK(j["problems"][0]["code"] == "unreadable");

@@ -36,16 +36,14 @@ std::string captured_stderr(Fn fn) {
 
 TEST_CASE("a message holding a newline and a priority stays one line") {
   log::set_prefix_priority(true);
-  const std::string out = captured_stderr([] {
-    log::warning("quarantined emr:001/000/0010001/-/OMP-01/x\n<0>emergency: disk on fire");
-  });
+  const std::string out =
+      captured_stderr([] { log::warning("quarantined emr:001/000/0010001/-/OMP-01/x\n<0>emergency: disk on fire"); });
   CHECK(out == "<4>warning: quarantined emr:001/000/0010001/-/OMP-01/x\\x0a<0>emergency: disk on fire\n");
 }
 
 TEST_CASE("no control character, line separator or invalid byte reaches the log") {
   log::set_prefix_priority(true);
-  const std::string out = captured_stderr([] {
-    log::info(std::string("a\rb\x1b[2Jc\x7f") + "\xe2\x80\xa8" + "d\xff\xfe" + std::string("\0e", 2));
-  });
+  const std::string out = captured_stderr(
+      [] { log::info(std::string("a\rb\x1b[2Jc\x7f") + "\xe2\x80\xa8" + "d\xff\xfe" + std::string("\0e", 2)); });
   CHECK(out == "<6>a\\x0db\\x1b[2Jc\\x7f\\u{2028}d\\xff\\xfe\\x00e\n");
 }

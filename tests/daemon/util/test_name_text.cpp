@@ -83,9 +83,9 @@ TEST_CASE("display form: a CP932 name is shown decoded, including a trail byte 0
 TEST_CASE("display form: bytes that are neither UTF-8 nor CP932 become \\xHH, one per bad byte") {
   CHECK(display_name("\xff") == "\\xff");
   CHECK(display_name("a\x80z") == "a\\x80z");
-  CHECK(display_name("\xed\xa0\x80") == "\\xed\\xa0\\x80");           // a UTF-16 surrogate
-  CHECK(display_name("\xf0\x9f\x98") == "\\xf0\\x9f\\x98");           // cut 4-byte sequence
-  CHECK(display_name("ok\xfd\xfe日本") == "ok\\xfd\\xfe日本");          // valid UTF-8 around it is kept
+  CHECK(display_name("\xed\xa0\x80") == "\\xed\\xa0\\x80");     // a UTF-16 surrogate
+  CHECK(display_name("\xf0\x9f\x98") == "\\xf0\\x9f\\x98");     // cut 4-byte sequence
+  CHECK(display_name("ok\xfd\xfe日本") == "ok\\xfd\\xfe日本");  // valid UTF-8 around it is kept
   CHECK(display_name(std::string("a\0b", 3)) == "a\\x00b");
 }
 
@@ -142,6 +142,5 @@ TEST_CASE("contained_path: never leaves the folder it is joined to") {
   CHECK(util::contained_path("/abs//./x/") == std::filesystem::path("abs/%2E/x"));
   CHECK(util::contained_path("") == std::filesystem::path("_"));
   CHECK(util::contained_path("..\\..\\x") == std::filesystem::path("..\\..\\x"));  // one odd name, no separator
-  for (const auto& part : util::contained_path("a/../../b/./.."))
-    CHECK((part != ".." && part != "." && !part.empty()));
+  for (const auto& part : util::contained_path("a/../../b/./..")) CHECK((part != ".." && part != "." && !part.empty()));
 }

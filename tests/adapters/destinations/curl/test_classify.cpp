@@ -10,8 +10,14 @@ using namespace sennen::destinations::curl;
 using Status = DeliveryResult::Status;
 
 Peer receiver() {
-  return {"the receiver", "destination.url", "destination.tls.ca (/etc/sennen-edge/ca.crt)", "",
-          "/etc/sennen-edge/site.crt", "/etc/sennen-edge/site.key", 2048, std::chrono::seconds(20)};
+  return {"the receiver",
+          "destination.url",
+          "destination.tls.ca (/etc/sennen-edge/ca.crt)",
+          "",
+          "/etc/sennen-edge/site.crt",
+          "/etc/sennen-edge/site.key",
+          2048,
+          std::chrono::seconds(20)};
 }
 
 Outcome answered(long status) {
@@ -34,7 +40,8 @@ Answer plain(const Outcome& o) { return {"answered " + std::to_string(o.status),
 }  // namespace
 
 TEST_CASE("2xx is delivered; 5xx, 408 and 429 retry; other 4xx and 3xx are refusals with the advice") {
-  for (long s : {200L, 201L, 204L}) CHECK(result_of(answered(s), "uploading u", receiver(), plain).status == Status::delivered);
+  for (long s : {200L, 201L, 204L})
+    CHECK(result_of(answered(s), "uploading u", receiver(), plain).status == Status::delivered);
   for (long s : {500L, 502L, 503L, 504L, 408L, 429L}) {
     auto r = result_of(answered(s), "uploading u", receiver(), plain);
     CHECK(r.status == Status::retry);

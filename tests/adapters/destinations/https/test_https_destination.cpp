@@ -59,8 +59,9 @@ bool accepts(int port) {
 // The throwaway PKI, made once per test run.
 const fs::path& pki() {
   static const TempDir dir;
-  static const bool made = sennen::test::run("bash '" + (sennen::test::source_dir() / "tests/support/make_tls_pki.sh").string() +
-                                             "' '" + dir.path().string() + "'") == 0;
+  static const bool made =
+      sennen::test::run("bash '" + (sennen::test::source_dir() / "tests/support/make_tls_pki.sh").string() + "' '" +
+                        dir.path().string() + "'") == 0;
   REQUIRE(made);
   return dir.path();
 }
@@ -78,9 +79,8 @@ class Receiver {
     for (const char* d : {"logs", "tmp", "data"}) fs::create_directories(dir / d);
     std::string servers;
     for (auto [listen, cert] : {std::pair(port, "server"), std::pair(other_port, "other-server")}) {
-      servers += "  server {\n    listen 127.0.0.1:" + std::to_string(listen) + " ssl;\n" +
-                 "    ssl_certificate " + (p / cert).string() + ".crt;\n" +
-                 "    ssl_certificate_key " + (p / cert).string() + ".key;\n" +
+      servers += "  server {\n    listen 127.0.0.1:" + std::to_string(listen) + " ssl;\n" + "    ssl_certificate " +
+                 (p / cert).string() + ".crt;\n" + "    ssl_certificate_key " + (p / cert).string() + ".key;\n" +
                  "    ssl_client_certificate " + (p / "ca.crt").string() + ";\n" +
                  "    ssl_verify_client on; ssl_verify_depth 2; ssl_protocols TLSv1.2 TLSv1.3;\n"
                  "    client_max_body_size 0;\n"
@@ -95,14 +95,15 @@ class Receiver {
     }
     // As root, nginx would hand its workers to 'nobody', who may not write under our root-owned
     // temporary folder; the directive is ignored (with a notice) when we are not root.
-    sennen::test::write_file(dir / "nginx.conf",
-                             std::string(::geteuid() == 0 ? "user root;\n" : "") +
-                                 "worker_processes 1;\ndaemon off;\npid logs/nginx.pid;\n"
-                                 "error_log logs/error.log info;\nevents { worker_connections 64; }\n"
-                                 "http {\n  access_log logs/access.log;\n"
-                                 "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;"
-                                 " fastcgi_temp_path tmp/fastcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n" +
-                                 servers + "}\n");
+    sennen::test::write_file(
+        dir / "nginx.conf",
+        std::string(::geteuid() == 0 ? "user root;\n" : "") +
+            "worker_processes 1;\ndaemon off;\npid logs/nginx.pid;\n"
+            "error_log logs/error.log info;\nevents { worker_connections 64; }\n"
+            "http {\n  access_log logs/access.log;\n"
+            "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;"
+            " fastcgi_temp_path tmp/fastcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n" +
+            servers + "}\n");
     const std::string prefix = dir.path().string() + "/";
     std::vector<std::string> args{"/usr/sbin/nginx", "-p", prefix, "-c", "nginx.conf", "-e", "logs/error.log"};
     std::vector<char*> argv;
@@ -168,7 +169,11 @@ BatchFile outbox_batch(const TempDir& dir, const std::string& id, std::size_t si
   for (auto& c : bytes) c = static_cast<char>(rng());
   const fs::path file = dir / ("outbox/" + id + ".cms");
   sennen::test::write_file(file, bytes);
-  return {id, "20260401", file, size, sennen::util::sha256_hex(bytes),
+  return {id,
+          "20260401",
+          file,
+          size,
+          sennen::util::sha256_hex(bytes),
           "{\"batch_id\":\"" + id + "\",\"size\":" + std::to_string(size) + "}"};
 }
 
@@ -287,8 +292,8 @@ TEST_CASE("receiver down: retry") {
   sennen::destinations::HttpsGlobalInit curl;
   TempDir work;
   const int port = free_port();  // nothing listens there
-  auto dest = sennen::destinations::make_https_destination(
-      options("https://127.0.0.1:" + std::to_string(port) + "/sennen"));
+  auto dest =
+      sennen::destinations::make_https_destination(options("https://127.0.0.1:" + std::to_string(port) + "/sennen"));
   auto r = dest->deliver(outbox_batch(work, "b-0009", 100));
   CHECK(r.status == Status::retry);
   CHECK_MESSAGE(r.reason.find("cannot connect to the receiver") != std::string::npos, r.reason);
@@ -335,9 +340,19 @@ TEST_CASE("a stalled receiver is given up on (low-speed limit) and retried") {
   ::posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   ::posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   const fs::path p = pki();
-  std::vector<std::string> args{"openssl", "s_server", "-quiet", "-accept", "127.0.0.1:" + std::to_string(port),
-                                "-cert", (p / "server.crt").string(), "-key", (p / "server.key").string(),
-                                "-CAfile", (p / "ca.crt").string(), "-Verify", "1"};
+  std::vector<std::string> args{"openssl",
+                                "s_server",
+                                "-quiet",
+                                "-accept",
+                                "127.0.0.1:" + std::to_string(port),
+                                "-cert",
+                                (p / "server.crt").string(),
+                                "-key",
+                                (p / "server.key").string(),
+                                "-CAfile",
+                                (p / "ca.crt").string(),
+                                "-Verify",
+                                "1"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -364,8 +379,8 @@ TEST_CASE("a stalled receiver is given up on (low-speed limit) and retried") {
   auto r = sennen::destinations::make_https_destination(o)->deliver(outbox_batch(work, "b-0013", 100));
   const auto took = std::chrono::steady_clock::now() - started;
   CHECK(r.status == Status::retry);
-  CHECK_MESSAGE(r.reason.find("did not answer in time, or the transfer stalled below 1024 bytes/s for 1s") !=
-                    std::string::npos,
-                r.reason);
+  CHECK_MESSAGE(
+      r.reason.find("did not answer in time, or the transfer stalled below 1024 bytes/s for 1s") != std::string::npos,
+      r.reason);
   CHECK(took < std::chrono::seconds(4));  // given up after about low_speed_time, not the 5 s connect timeout
 }

@@ -47,12 +47,16 @@ const fs::path& pki() {
     if (sennen::test::run("bash '" + (sennen::test::source_dir() / "tests/support/make_tls_pki.sh").string() + "' '" +
                           d + "'") != 0)
       return false;
-    sennen::test::write_file(dir.path() / "s3.ext",
-                             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-                             "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:" + std::string(kBucket) + ".localhost\n");
-    return sennen::test::run("cd '" + d + "' && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                             "-keyout s3.key -out s3.csr -subj /CN=localhost 2>/dev/null && openssl x509 -req -in s3.csr "
-                             "-CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -out s3.crt -extfile s3.ext 2>/dev/null") == 0;
+    sennen::test::write_file(
+        dir.path() / "s3.ext",
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:" +
+            std::string(kBucket) + ".localhost\n");
+    return sennen::test::run(
+               "cd '" + d +
+               "' && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+               "-keyout s3.key -out s3.csr -subj /CN=localhost 2>/dev/null && openssl x509 -req -in s3.csr "
+               "-CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -out s3.crt -extfile s3.ext 2>/dev/null") == 0;
   }();
   REQUIRE(made);
   return dir.path();
@@ -62,10 +66,25 @@ class Verifier {
  public:
   explicit Verifier(std::vector<std::string> extra = {}) {
     const fs::path script = sennen::test::source_dir() / "tests/support/s3_verifier.py";
-    std::vector<std::string> args = {"/usr/bin/python3", script.string(), "--root", (dir.path() / "root").string(),
-                                     "--port-file", (dir.path() / "port").string(), "--access-key", kKeyId, "--secret",
-                                     kSecret, "--region", kRegion, "--bucket", kBucket, "--cert",
-                                     (pki() / "s3.crt").string(), "--key", (pki() / "s3.key").string(), "--log",
+    std::vector<std::string> args = {"/usr/bin/python3",
+                                     script.string(),
+                                     "--root",
+                                     (dir.path() / "root").string(),
+                                     "--port-file",
+                                     (dir.path() / "port").string(),
+                                     "--access-key",
+                                     kKeyId,
+                                     "--secret",
+                                     kSecret,
+                                     "--region",
+                                     kRegion,
+                                     "--bucket",
+                                     kBucket,
+                                     "--cert",
+                                     (pki() / "s3.crt").string(),
+                                     "--key",
+                                     (pki() / "s3.key").string(),
+                                     "--log",
                                      (dir.path() / "log").string()};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
@@ -103,8 +122,8 @@ class Verifier {
     auto lines = log();
     int n = 0;
     for (std::size_t i = from; i < lines.size(); ++i)
-      if (lines[i].rfind("PUT ", 0) == 0 && lines[i].find("partNumber=") != std::string::npos &&
-          lines[i].size() > 4 && lines[i].substr(lines[i].size() - 4) == " 200")
+      if (lines[i].rfind("PUT ", 0) == 0 && lines[i].find("partNumber=") != std::string::npos && lines[i].size() > 4 &&
+          lines[i].substr(lines[i].size() - 4) == " 200")
         ++n;
     return n;
   }
@@ -154,7 +173,9 @@ struct Site {
   }
 };
 
-std::string rel(const BatchFile& b, const char* ext) { return std::string("sennen/") + kSite + "/" + b.day + "/" + b.batch_id + ext; }
+std::string rel(const BatchFile& b, const char* ext) {
+  return std::string("sennen/") + kSite + "/" + b.day + "/" + b.batch_id + ext;
+}
 
 TEST_CASE("s3: small batch PUT, marker and heartbeat pass the SigV4 check and are stored byte for byte") {
   Verifier v;

@@ -41,10 +41,10 @@ bool has(const std::vector<std::string>& list, const std::string& prefix, const 
 }  // namespace
 
 TEST_CASE("dicom-scp config: every key read, defaults where absent") {
-  Config c = parse(with_sources("  - name: ct\n"                              // 5
-                                "    type: dicom-scp\n"                        // 6
-                                "    port: 11112\n"                            // 7
-                                "    ae_title: SENNEN\n"                       // 8
+  Config c = parse(with_sources("  - name: ct\n"          // 5
+                                "    type: dicom-scp\n"   // 6
+                                "    port: 11112\n"       // 7
+                                "    ae_title: SENNEN\n"  // 8
                                 "    allowed_calling_ae_titles: [CT1, \" MR 2 \"]\n"
                                 "    allowed_addresses: [10.1.2.3, \"fe80::1\"]\n"
                                 "    min_free: 2GiB\n"
@@ -86,27 +86,28 @@ TEST_CASE("dicom-scp config: every key read, defaults where absent") {
 }
 
 TEST_CASE("dicom-scp config: bad values and misplaced keys are reported with their position") {
-  auto p = problems(with_sources("  - name: ct\n"                                  // 5
-                                 "    type: dicom-scp\n"                            // 6
-                                 "    port: 70000\n"                                // 7
-                                 "    ae_title: THIS_IS_FAR_TOO_LONG\n"             // 8
-                                 "    allowed_calling_ae_titles: []\n"              // 9
-                                 "    allowed_addresses: [pacs.example.jp]\n"       // 10
-                                 "    min_free: lots\n"                             // 11
-                                 "    root: /srv/x\n"                               // 12
-                                 "    patient_id: {pad_to: 99, strip: true}\n"      // 13
-                                 "  - name: emr\n"                                  // 14
-                                 "    type: ssmix2\n"                               // 15
-                                 "    root: /srv/std\n"                             // 16
-                                 "    ae_title: X\n"                                // 17
-                                 "    max_associations: 2\n"                        // 18
-                                 "  - name: ct2\n"                                  // 19
-                                 "    type: dicom-scp\n"                            // 20
-                                 "    port: 11113\n"                                // 21
-                                 "    ae_title: SENNEN\n"                           // 22
-                                 "    allowed_calling_ae_titles: [CT2]\n"           // 23
-                                 "    max_associations: 0\n"                        // 24
-                                 "    max_record_bytes: 4GiB\n"));                  // 25
+  auto p =
+      problems(with_sources("  - name: ct\n"                               // 5
+                            "    type: dicom-scp\n"                        // 6
+                            "    port: 70000\n"                            // 7
+                            "    ae_title: THIS_IS_FAR_TOO_LONG\n"         // 8
+                            "    allowed_calling_ae_titles: []\n"          // 9
+                            "    allowed_addresses: [pacs.example.jp]\n"   // 10
+                            "    min_free: lots\n"                         // 11
+                            "    root: /srv/x\n"                           // 12
+                            "    patient_id: {pad_to: 99, strip: true}\n"  // 13
+                            "  - name: emr\n"                              // 14
+                            "    type: ssmix2\n"                           // 15
+                            "    root: /srv/std\n"                         // 16
+                            "    ae_title: X\n"                            // 17
+                            "    max_associations: 2\n"                    // 18
+                            "  - name: ct2\n"                              // 19
+                            "    type: dicom-scp\n"                        // 20
+                            "    port: 11113\n"                            // 21
+                            "    ae_title: SENNEN\n"                       // 22
+                            "    allowed_calling_ae_titles: [CT2]\n"       // 23
+                            "    max_associations: 0\n"                    // 24
+                            "    max_record_bytes: 4GiB\n"));              // 25
   for (const auto& s : p) MESSAGE(s);
   CHECK(has(p, "7:11: sources[0].port:", "is not a whole number from 1 to 65535"));
   CHECK(has(p, "8:15: sources[0].ae_title:", "is not an AE title"));

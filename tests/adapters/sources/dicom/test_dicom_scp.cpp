@@ -79,8 +79,8 @@ fs::path make_dcm(const fs::path& dir, const std::string& name, const Spec& s, c
       (s.study.empty() ? std::string() : "(0020,000d) UI [" + s.study + "]\n") + "(0020,000e) UI [" + s.series +
       "]\n(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n(0028,0010) US " + std::to_string(s.pixel_bytes / side) +
       "\n(0028,0011) US " + std::to_string(side) +
-      "\n(0028,0100) US 8\n(0028,0101) US 8\n(0028,0102) US 7\n(0028,0103) US 0\n" + extra + "(7fe0,0010) OB =" +
-      (dir / (name + ".raw")).string() + "\n";
+      "\n(0028,0100) US 8\n(0028,0101) US 8\n(0028,0102) US 7\n(0028,0103) US 0\n" + extra +
+      "(7fe0,0010) OB =" + (dir / (name + ".raw")).string() + "\n";
   test::write_file(dir / (name + ".txt"), dump);
   fs::path out = dir / (name + ".dcm");
   REQUIRE(test::run("dump2dcm -q +te " + (dir / (name + ".txt")).string() + " " + out.string()) == 0);
@@ -176,7 +176,8 @@ std::string attr(const RecordDraft& d, const std::string& key) {
 TEST_CASE("dicom-scp: C-ECHO from an allowed AE title; other AE titles are refused at association") {
   Fixture f;
   std::string out;
-  CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) == 0);
+  CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) ==
+        0);
   CHECK(f.tool("echoscu -aet INTRUDER -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) != 0);
   CHECK(out.find("Association Rejected") != std::string::npos);
   CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec OTHER 127.0.0.1 " + std::to_string(f.port), out) != 0);
@@ -187,12 +188,14 @@ TEST_CASE("dicom-scp: allowed_addresses limits the peers by IP address") {
   std::string out;
   {
     Fixture f(1 << 20, 1ull << 30, {"10.9.9.9"});
-    CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) != 0);
+    CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) !=
+          0);
     CHECK(out.find("Association Rejected") != std::string::npos);
   }
   {
     Fixture f(1 << 20, 1ull << 30, {"10.9.9.9", "127.0.0.1"});
-    CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) == 0);
+    CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) ==
+          0);
   }
 }
 
@@ -502,14 +505,16 @@ TEST_CASE("dicom-scp: connections that never send an association request hold up
     ::close(silent);
     ::close(garbage);
     std::string out;
-    CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) == 0);
+    CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), out) ==
+          0);
   }
   SUBCASE("one that hangs up in the middle of its request is dropped at once, not after acse_timeout") {
     // Found by fuzz_dicom_association: the unread part of a request hides the end of the stream
     // from a peeking reader, so the connection's thread waited out acse_timeout for bytes that
     // could no longer come.
     Fixture f(1 << 20, 1ull << 30, {}, 4, std::chrono::seconds(2), std::chrono::seconds(20));
-    for (const std::string& sent : {std::string("\x01\x00\x00", 3), std::string("\x01\x00\x00\x00\x00\xcd\x00\x01", 8)}) {
+    for (const std::string& sent :
+         {std::string("\x01\x00\x00", 3), std::string("\x01\x00\x00\x00\x00\xcd\x00\x01", 8)}) {
       int cut = connect_to(f.port);
       REQUIRE(::send(cut, sent.data(), sent.size(), 0) == static_cast<ssize_t>(sent.size()));
       ::shutdown(cut, SHUT_WR);
@@ -574,7 +579,7 @@ TEST_CASE("dicom-scp: a slow modality does not hold up another; beyond max_assoc
     CHECK(f.storescu(kModality, {quick}, log) == 0);
     CHECK(log.find("Received Store Response (Success)") != std::string::npos);
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(4));  // not after the slow one
-    CHECK(wait_for_status(out).find("0x0000") != std::string::npos);  // the slow one is served too
+    CHECK(wait_for_status(out).find("0x0000") != std::string::npos);         // the slow one is served too
     CHECK(f.incoming_files().size() == 2);
   }
   SUBCASE("one at a time") {
@@ -582,8 +587,8 @@ TEST_CASE("dicom-scp: a slow modality does not hold up another; beyond max_assoc
     fs::path slow = make_dcm(f.tmp / "src", "slow", slow_spec);
     fs::path out = start_slow_sender(f, slow, 3);
     std::string log;
-    CHECK(f.tool("echoscu -v -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), log) !=
-          0);
+    CHECK(f.tool("echoscu -v -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port),
+                 log) != 0);
     CHECK(log.find("Rejected Transient") != std::string::npos);
     CHECK(log.find("Local Limit Exceeded") != std::string::npos);
     CHECK(wait_for_status(out).find("0x0000") != std::string::npos);
@@ -606,7 +611,8 @@ TEST_CASE("dicom-scp: a peer that stops in the middle of a data set is dropped a
   auto t0 = std::chrono::steady_clock::now();
   std::string log;
   // Served while the stuck one is still connected, then the stuck one is gone without a success.
-  CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), log) == 0);
+  CHECK(f.tool("echoscu -aet " + std::string(kModality) + " -aec SENNEN 127.0.0.1 " + std::to_string(f.port), log) ==
+        0);
   const std::string said = wait_for_status(out);
   MESSAGE(said);
   CHECK(said.find("0x0000") == std::string::npos);
@@ -620,13 +626,16 @@ TEST_CASE("dicom-scp: a peer that stops in the middle of a data set is dropped a
 // What DCMTK can receive byte-exact is accepted as the sender offers it: big endian offered first
 // among the uncompressed syntaxes (storescu -xb), a retired JPEG process, a private SOP class. What
 // is turned away at negotiation is logged and counted per calling AE title.
-TEST_CASE("dicom-scp: every storage class and transfer syntax DCMTK knows is taken as sent; refusals are counted per AE title") {
+TEST_CASE(
+    "dicom-scp: every storage class and transfer syntax DCMTK knows is taken as sent; refusals are counted per AE "
+    "title") {
   Fixture f;
   Spec be, spectral, vendor;
   be.sop += "1";
   spectral.sop += "2";
   vendor.sop += "3";
-  const fs::path plain_be = make_dcm(f.tmp / "plain", "be", be), plain_spectral = make_dcm(f.tmp / "plain", "sp", spectral);
+  const fs::path plain_be = make_dcm(f.tmp / "plain", "be", be),
+                 plain_spectral = make_dcm(f.tmp / "plain", "sp", spectral);
   make_dcm(f.tmp / "plain", "vendor", vendor);
   const fs::path be_file = f.tmp / "be.dcm", spectral_file = f.tmp / "spectral.dcm", vendor_file = f.tmp / "vendor.dcm";
   REQUIRE(test::run("dcmconv +tb " + plain_be.string() + " " + be_file.string()) == 0);
@@ -692,9 +701,9 @@ TEST_CASE("dicom-scp: a data set whose elements are VR UN is read from their byt
   };
   const std::string sop = "1.2.826.0.1.3680043.9.7433.5.1.1", sc = "1.2.840.10008.5.1.4.1.1.7";
   std::string dump = "(0002,0001) OB 00\\01\n(0002,0002) UI " + sc + "\n(0002,0003) UI [" + sop +
-                     "]\n(0002,0010) UI =LittleEndianExplicit\n(0008,0016) UN " + hex(sc + '\0') +
-                     "\n(0008,0018) UN " + hex(sop + '\0') + "\n(0008,0060) UN " + hex("OT") + "\n(0010,0020) UN " +
-                     hex("4711 ") + "\n(0020,000d) UN " + hex("1.2.826.0.1.3680043.9.7433.5") + "\n(0020,000e) UN " +
+                     "]\n(0002,0010) UI =LittleEndianExplicit\n(0008,0016) UN " + hex(sc + '\0') + "\n(0008,0018) UN " +
+                     hex(sop + '\0') + "\n(0008,0060) UN " + hex("OT") + "\n(0010,0020) UN " + hex("4711 ") +
+                     "\n(0020,000d) UN " + hex("1.2.826.0.1.3680043.9.7433.5") + "\n(0020,000e) UN " +
                      hex(std::string("1.2.826.0.1.3680043.9.7433.5.1") + '\0') + "\n";
   test::write_file(f.tmp / "un.txt", dump);
   const fs::path file = f.tmp / "un.dcm";
@@ -717,7 +726,8 @@ TEST_CASE("dicom-scp: a data set whose elements are VR UN is read from their byt
 // emergency patient) or with one the gate cannot compare (a space inside, Japanese) is taken so
 // the modality's queue moves on, held in the quarantine with the reason, never handed to the
 // spool, and counted per sender.
-TEST_CASE("dicom-scp: IDs with '_' flow; unattributable instances are answered success, held once, never sent, counted") {
+TEST_CASE(
+    "dicom-scp: IDs with '_' flow; unattributable instances are answered success, held once, never sent, counted") {
   Fixture f;
   Spec underscore, none, spaced;
   underscore.patient_id = "VLUT_01";

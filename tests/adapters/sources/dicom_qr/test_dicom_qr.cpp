@@ -31,7 +31,8 @@ constexpr int kMovePort = 11113;
 
 void enter_private_network() {
   static bool done = [] {
-    REQUIRE_MESSAGE(::unshare(CLONE_NEWNET) == 0, "needs root for a private network namespace (Orthanc binds all interfaces)");
+    REQUIRE_MESSAGE(::unshare(CLONE_NEWNET) == 0,
+                    "needs root for a private network namespace (Orthanc binds all interfaces)");
     REQUIRE(test::run("ip link set lo up") == 0);
     return true;
   }();
@@ -54,19 +55,18 @@ fs::path make_dcm(const fs::path& dir, const Spec& s) {
   const std::size_t n = static_cast<std::size_t>(s.side * s.side * s.frames);
   for (std::size_t i = 0; i < n; ++i) pixels.push_back(static_cast<char>((i * 13 + s.sop.size() * 7) & 0xFF));
   test::write_file(dir / (name + ".raw"), pixels);
-  std::string dump =
-      "(0002,0001) OB 00\\01\n(0002,0002) UI " + s.sop_class + "\n(0002,0003) UI [" + s.sop +
-      "]\n(0002,0010) UI =LittleEndianExplicit\n" +
-      (s.charset.empty() ? std::string() : "(0008,0005) CS [" + s.charset + "]\n") + "(0008,0016) UI " + s.sop_class + "\n(0008,0018) UI [" +
-      s.sop + "]\n(0008,0020) DA [" + s.date + "]\n(0008,0060) CS [OT]\n(0010,0010) PN [" + s.patient_name +
-      "]\n(0010,0020) LO [" +
-      s.patient_id + "]\n(0020,000d) UI [" + s.study + "]\n(0020,000e) UI [" + s.series +
-      "]\n(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n" +
-      (s.frames > 1 ? "(0028,0008) IS [" + std::to_string(s.frames) + "]\n" : std::string()) + "(0028,0010) US " +
-      std::to_string(s.side) + "\n(0028,0011) US " + std::to_string(s.side) +
-      "\n"
-      "(0028,0100) US 8\n(0028,0101) US 8\n(0028,0102) US 7\n(0028,0103) US 0\n(7fe0,0010) OB =" +
-      (dir / (name + ".raw")).string() + "\n";
+  std::string dump = "(0002,0001) OB 00\\01\n(0002,0002) UI " + s.sop_class + "\n(0002,0003) UI [" + s.sop +
+                     "]\n(0002,0010) UI =LittleEndianExplicit\n" +
+                     (s.charset.empty() ? std::string() : "(0008,0005) CS [" + s.charset + "]\n") + "(0008,0016) UI " +
+                     s.sop_class + "\n(0008,0018) UI [" + s.sop + "]\n(0008,0020) DA [" + s.date +
+                     "]\n(0008,0060) CS [OT]\n(0010,0010) PN [" + s.patient_name + "]\n(0010,0020) LO [" +
+                     s.patient_id + "]\n(0020,000d) UI [" + s.study + "]\n(0020,000e) UI [" + s.series +
+                     "]\n(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n" +
+                     (s.frames > 1 ? "(0028,0008) IS [" + std::to_string(s.frames) + "]\n" : std::string()) +
+                     "(0028,0010) US " + std::to_string(s.side) + "\n(0028,0011) US " + std::to_string(s.side) +
+                     "\n"
+                     "(0028,0100) US 8\n(0028,0101) US 8\n(0028,0102) US 7\n(0028,0103) US 0\n(7fe0,0010) OB =" +
+                     (dir / (name + ".raw")).string() + "\n";
   test::write_file(dir / (name + ".txt"), dump);
   fs::path out = dir / (name + ".dcm");
   REQUIRE(test::run("dump2dcm -q +te " + (dir / (name + ".txt")).string() + " " + out.string()) == 0);
@@ -89,18 +89,23 @@ struct Orthanc {
   // instance's SOPClassUID at IMAGE level ("Never" leaves it empty).
   explicit Orthanc(test::TempDir& t, const std::string& storage_access_on_find = "Never") : tmp(t) {
     fs::create_directories(tmp / "orthanc-db");
-    test::write_file(tmp / "orthanc.json",
-                     "{ \"Name\":\"test-orthanc\", \"StorageDirectory\":\"" + (tmp / "orthanc-db").string() +
-                         "\", \"IndexDirectory\":\"" + (tmp / "orthanc-db").string() +
-                         "\", \"Plugins\":[], \"HttpPort\":" + std::to_string(kHttpPort) +
-                         ", \"RemoteAccessAllowed\":false, \"AuthenticationEnabled\":false, \"DicomAet\":\"ORTHANC\","
-                         " \"DicomPort\":" + std::to_string(kDicomPort) +
-                         ", \"DicomCheckCalledAet\":false, \"DicomAlwaysAllowStore\":true, \"DicomAlwaysAllowFind\":false,"
-                         " \"DicomAlwaysAllowGet\":false, \"DicomAlwaysAllowMove\":false,"
-                         " \"DicomModalities\":{ \"edge\":{ \"AET\":\"SENNEN\",\"Host\":\"127.0.0.1\",\"Port\":" + std::to_string(kMovePort) + ","
-                         " \"AllowFind\":true,\"AllowGet\":true,\"AllowMove\":true,\"AllowStore\":true,\"AllowEcho\":true } },"
-                         " \"SaveJobs\":false, \"SynchronousCMove\":true, \"StableAge\":5, \"DicomThreadsCount\":4,"
-                         " \"StorageAccessOnFind\":\"" + storage_access_on_find + "\" }\n");
+    test::write_file(
+        tmp / "orthanc.json",
+        "{ \"Name\":\"test-orthanc\", \"StorageDirectory\":\"" + (tmp / "orthanc-db").string() +
+            "\", \"IndexDirectory\":\"" + (tmp / "orthanc-db").string() +
+            "\", \"Plugins\":[], \"HttpPort\":" + std::to_string(kHttpPort) +
+            ", \"RemoteAccessAllowed\":false, \"AuthenticationEnabled\":false, \"DicomAet\":\"ORTHANC\","
+            " \"DicomPort\":" +
+            std::to_string(kDicomPort) +
+            ", \"DicomCheckCalledAet\":false, \"DicomAlwaysAllowStore\":true, \"DicomAlwaysAllowFind\":false,"
+            " \"DicomAlwaysAllowGet\":false, \"DicomAlwaysAllowMove\":false,"
+            " \"DicomModalities\":{ \"edge\":{ \"AET\":\"SENNEN\",\"Host\":\"127.0.0.1\",\"Port\":" +
+            std::to_string(kMovePort) +
+            ","
+            " \"AllowFind\":true,\"AllowGet\":true,\"AllowMove\":true,\"AllowStore\":true,\"AllowEcho\":true } },"
+            " \"SaveJobs\":false, \"SynchronousCMove\":true, \"StableAge\":5, \"DicomThreadsCount\":4,"
+            " \"StorageAccessOnFind\":\"" +
+            storage_access_on_find + "\" }\n");
     REQUIRE(test::run("env TCP_NODELAY=1 Orthanc --verbose " + (tmp / "orthanc.json").string() + " > " +
                       (tmp / "orthanc.log").string() + " 2>&1 & echo $! > " + (tmp / "orthanc.pid").string()) == 0);
     pid = test::read_file(tmp / "orthanc.pid");
@@ -143,8 +148,8 @@ struct Orthanc {
                             "/metadata/TransferSyntax");
   }
   std::string id_of(const std::string& sop) {
-    const std::string found = test::run_output("curl -sf -X POST http://127.0.0.1:" + std::to_string(kHttpPort) +
-                                               "/tools/lookup -d " + sop);
+    const std::string found =
+        test::run_output("curl -sf -X POST http://127.0.0.1:" + std::to_string(kHttpPort) + "/tools/lookup -d " + sop);
     auto at = found.find("\"ID\"");
     REQUIRE(at != std::string::npos);
     auto q1 = found.find('"', found.find(':', at) + 1);
@@ -250,7 +255,7 @@ void retrieve_from_orthanc(dicom::Retrieve retrieve) {
   add("98765", 3, 2, "20240302");
   add("98765", 3, 3, "20240302");
   specs.back().sop_class = "[1.2.840.10008.5.1.4.1.1.77.1.4]";  // VL Photographic: not in the default proposal
-  add("555", 4, 1, "20100101");  // before `since`: never retrieved
+  add("555", 4, 1, "20100101");                                 // before `since`: never retrieved
   std::vector<fs::path> files;
   for (const auto& s : specs) files.push_back(make_dcm(f.tmp / "dcm", s));
   pacs.store(files);
@@ -300,7 +305,8 @@ TEST_CASE("dicom-qr: C-FIND + C-GET from Orthanc; each instance once, byte-exact
   retrieve_from_orthanc(dicom::Retrieve::get);
 }
 
-TEST_CASE("dicom-qr: retrieve: move, C-MOVE to our own acceptor; each instance once, byte-exact; grown studies completed") {
+TEST_CASE(
+    "dicom-qr: retrieve: move, C-MOVE to our own acceptor; each instance once, byte-exact; grown studies completed") {
   retrieve_from_orthanc(dicom::Retrieve::move);
 }
 
@@ -329,7 +335,9 @@ std::string site_today(const test::ManualClock& clock) {
 // A refused instance (here a SeriesInstanceUID that is no UID) is quarantined once and counts
 // toward its study: the study is complete with a refusal, not retrieved again, and when it grows
 // and comes again the same refusal is not quarantined again.
-TEST_CASE("dicom-qr: a study with a refused instance is retrieved once, quarantined once and reported complete with refusals") {
+TEST_CASE(
+    "dicom-qr: a study with a refused instance is retrieved once, quarantined once and reported complete with "
+    "refusals") {
   enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
@@ -389,7 +397,9 @@ TEST_CASE("dicom-qr: an incomplete study without StudyDate neither pins the wate
 // Orthanc answers a C-FIND once per (PatientID, StudyInstanceUID), each answer counting only its
 // own patient's instances. The study is still retrieved once, and each instance is handed over
 // with the PatientID it carries (what the gate decides on), not a match's.
-TEST_CASE("dicom-qr: a study holding two patients' instances is found once, retrieved once; each instance keeps its own PatientID") {
+TEST_CASE(
+    "dicom-qr: a study holding two patients' instances is found once, retrieved once; each instance keeps its own "
+    "PatientID") {
   enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
@@ -435,12 +445,12 @@ void every_transfer_syntax(dicom::Retrieve retrieve) {
                            "=CTImageStorage"};
   // The converter (+un: a lossy one keeps the SOP Instance UID), and the transfer syntax it writes.
   const std::vector<std::pair<std::string, std::string>> converters = {
-      {"dcmconv +tb", "1.2.840.10008.1.2.2"},        {"dcmconv +ti", "1.2.840.10008.1.2"},
-      {"dcmconv +td", "1.2.840.10008.1.2.1.99"},     {"dcmcjpeg +un +eb", "1.2.840.10008.1.2.4.50"},
-      {"dcmcjpeg +un +ee", "1.2.840.10008.1.2.4.51"},    {"dcmcjpeg +un +es", "1.2.840.10008.1.2.4.53"},
-      {"dcmcjpeg +un +ep", "1.2.840.10008.1.2.4.55"},    {"dcmcjpeg +el", "1.2.840.10008.1.2.4.57"},
-      {"dcmcjpeg +e1", "1.2.840.10008.1.2.4.70"},    {"dcmcjpls +el", "1.2.840.10008.1.2.4.80"},
-      {"dcmcjpls +un +en", "1.2.840.10008.1.2.4.81"},    {"dcmcrle", "1.2.840.10008.1.2.5"},
+      {"dcmconv +tb", "1.2.840.10008.1.2.2"},         {"dcmconv +ti", "1.2.840.10008.1.2"},
+      {"dcmconv +td", "1.2.840.10008.1.2.1.99"},      {"dcmcjpeg +un +eb", "1.2.840.10008.1.2.4.50"},
+      {"dcmcjpeg +un +ee", "1.2.840.10008.1.2.4.51"}, {"dcmcjpeg +un +es", "1.2.840.10008.1.2.4.53"},
+      {"dcmcjpeg +un +ep", "1.2.840.10008.1.2.4.55"}, {"dcmcjpeg +el", "1.2.840.10008.1.2.4.57"},
+      {"dcmcjpeg +e1", "1.2.840.10008.1.2.4.70"},     {"dcmcjpls +el", "1.2.840.10008.1.2.4.80"},
+      {"dcmcjpls +un +en", "1.2.840.10008.1.2.4.81"}, {"dcmcrle", "1.2.840.10008.1.2.5"},
       {"dcmconv +te", "1.2.840.10008.1.2.1"}};
   std::vector<fs::path> files;
   std::map<std::string, std::string> syntax_of;
@@ -492,11 +502,14 @@ void every_transfer_syntax(dicom::Retrieve retrieve) {
   CHECK(f.state->units("qr/studies").at(0).status == "complete");
 }
 
-TEST_CASE("dicom-qr: C-GET brings every transfer syntax DCMTK writes as Orthanc stores it, byte-exact, across two associations") {
+TEST_CASE(
+    "dicom-qr: C-GET brings every transfer syntax DCMTK writes as Orthanc stores it, byte-exact, across two "
+    "associations") {
   every_transfer_syntax(dicom::Retrieve::get);
 }
 
-TEST_CASE("dicom-qr: plan_get proposes the syntaxes a PACS reports, else every one DCMTK knows, split within 128 contexts") {
+TEST_CASE(
+    "dicom-qr: plan_get proposes the syntaxes a PACS reports, else every one DCMTK knows, split within 128 contexts") {
   const auto& known = dicom::known_transfer_syntaxes();
   CHECK(known.size() >= 40);
   for (const char* ts : {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
@@ -505,20 +518,22 @@ TEST_CASE("dicom-qr: plan_get proposes the syntaxes a PACS reports, else every o
 
   dicom::StudyMatch study{"1.2.3", "20240101", 3, {}};
   // Reported: the class gets what its instances are stored in, and both little endian ones.
-  std::vector<dicom::InstanceMatch> reported = {{"1.2.3.1", "1.2.3.1.1", "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.1.2.4.81"},
-                                                {"1.2.3.1", "1.2.3.1.2", "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.1.2.2"}};
+  std::vector<dicom::InstanceMatch> reported = {
+      {"1.2.3.1", "1.2.3.1.1", "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.1.2.4.81"},
+      {"1.2.3.1", "1.2.3.1.2", "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.1.2.2"}};
   auto plan = dicom::plan_get(study, reported);
   REQUIRE(plan.size() == 1);
   CHECK(plan[0].instances.empty());  // the whole study, one C-GET
   REQUIRE(plan[0].contexts.classes.size() == 1);
-  CHECK(plan[0].contexts.classes[0].second ==
-        std::vector<std::string>{"1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"});
+  CHECK(plan[0].contexts.classes[0].second == std::vector<std::string>{"1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.2",
+                                                                       "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"});
 
   // Not reported, five classes: every syntax for each, so three classes per association, and each
   // association asks for its own instances.
   std::vector<dicom::InstanceMatch> unreported;
   for (int c = 1; c <= 5; ++c)
-    unreported.push_back({"1.2.3.1", "1.2.3.1." + std::to_string(c), "1.2.840.10008.5.1.4.1.1." + std::to_string(c), ""});
+    unreported.push_back(
+        {"1.2.3.1", "1.2.3.1." + std::to_string(c), "1.2.840.10008.5.1.4.1.1." + std::to_string(c), ""});
   plan = dicom::plan_get(study, unreported);
   REQUIRE(plan.size() == 2);
   std::size_t asked = 0;
@@ -597,8 +612,8 @@ TEST_CASE("dicom-qr: a study whose StudyInstanceUID is no UID is skipped with a 
   Fixture f;
   Orthanc pacs(f.tmp);
   const std::string st = "1.2.826.0.1.3680043.9.7441.1x";
-  pacs.store({make_dcm(f.tmp / "dcm", {"4242", st, "1.2.826.0.1.3680043.9.7441.1.1", "1.2.826.0.1.3680043.9.7441.1.1.1",
-                                       "20240501"})});
+  pacs.store({make_dcm(
+      f.tmp / "dcm", {"4242", st, "1.2.826.0.1.3680043.9.7441.1.1", "1.2.826.0.1.3680043.9.7441.1.1.1", "20240501"})});
   StderrCapture log(f.tmp / "stderr.txt");
   f.poll();
   const std::string said = log.text();
@@ -648,7 +663,7 @@ TEST_CASE("dicom-qr: a poll killed before its commit loses nothing: every study 
     for (int inst = 1; inst <= 2; ++inst) {
       const std::string st = root + std::to_string(study);
       files.push_back(make_dcm(f.tmp / "dcm", Spec{"3333", st, st + ".1", st + ".1." + std::to_string(inst),
-                                                     "2024050" + std::to_string(study)}));
+                                                   "2024050" + std::to_string(study)}));
     }
   pacs.store(files);
   {

@@ -78,14 +78,15 @@ TEST_CASE("dicom-qr config: every key read, defaults where absent, registry buil
 }
 
 TEST_CASE("dicom-qr config: mistakes are reported with line and column") {
-  auto p = problems(with_sources("  - name: pacs\n"                                   // 5
-                                 "    type: dicom-qr\n"                               // 6
-                                 "    peer: {host: 10.1.2.3, port: 0, ae_title: PACS}\n"  // 7
-                                 "    retrieve: fetch\n"                              // 8
-                                 "    lookback: soon\n"                               // 9
-                                 "    since: 2015-02-30\n"                            // 10
-                                 "    root: /x\n"                                     // 11
-                                 "    port: 104\n"));                                 // 12
+  auto p =
+      problems(with_sources("  - name: pacs\n"                                       // 5
+                            "    type: dicom-qr\n"                                   // 6
+                            "    peer: {host: 10.1.2.3, port: 0, ae_title: PACS}\n"  // 7
+                            "    retrieve: fetch\n"                                  // 8
+                            "    lookback: soon\n"                                   // 9
+                            "    since: 2015-02-30\n"                                // 10
+                            "    root: /x\n"                                         // 11
+                            "    port: 104\n"));                                     // 12
   for (const auto& s : p) MESSAGE(s);
   CHECK(has(p, "5:", "local_ae_title"));
   CHECK(has(p, "7:", "port"));
@@ -94,10 +95,11 @@ TEST_CASE("dicom-qr config: mistakes are reported with line and column") {
   CHECK(has(p, "10:", "not a real date"));
   CHECK(has(p, "11:", "not used with type: dicom-qr"));
   CHECK(has(p, "12:", "'port' is only used with type: dicom-scp"));
-  auto q = problems(with_sources("  - name: emr\n"
-                                 "    type: ssmix2\n"
-                                 "    root: /srv/x\n"
-                                 "    lookback: 2d\n"));  // 8
+  auto q =
+      problems(with_sources("  - name: emr\n"
+                            "    type: ssmix2\n"
+                            "    root: /srv/x\n"
+                            "    lookback: 2d\n"));  // 8
   CHECK(has(q, "8:", "only used with type: dicom-qr"));
 }
 
@@ -116,18 +118,19 @@ TEST_CASE("dicom-qr config: retrieve: move needs move_port; move_port and move_a
   CHECK(d.move_address == "10.1.2.4");
   CHECK(adapters::make_sources(c).size() == 1);
 
-  auto p = problems(with_sources("  - name: pacs\n"                                      // 5
-                                 "    type: dicom-qr\n"                                  // 6
-                                 "    peer: {host: 10.1.2.3, port: 104, ae_title: PACS}\n"  // 7
-                                 "    local_ae_title: SENNEN\n"                          // 8
-                                 "    retrieve: move\n"                                  // 9
-                                 "    move_address: pacs.local\n"                        // 10
-                                 "  - name: pacs2\n"                                     // 11
-                                 "    type: dicom-qr\n"                                  // 12
-                                 "    peer: {host: 10.1.2.3, port: 104, ae_title: PACS}\n"  // 13
-                                 "    local_ae_title: SENNEN\n"                          // 14
-                                 "    move_port: 11113\n"                                // 15
-                                 "    max_associations: 2\n"));                          // 16
+  auto p =
+      problems(with_sources("  - name: pacs\n"                                         // 5
+                            "    type: dicom-qr\n"                                     // 6
+                            "    peer: {host: 10.1.2.3, port: 104, ae_title: PACS}\n"  // 7
+                            "    local_ae_title: SENNEN\n"                             // 8
+                            "    retrieve: move\n"                                     // 9
+                            "    move_address: pacs.local\n"                           // 10
+                            "  - name: pacs2\n"                                        // 11
+                            "    type: dicom-qr\n"                                     // 12
+                            "    peer: {host: 10.1.2.3, port: 104, ae_title: PACS}\n"  // 13
+                            "    local_ae_title: SENNEN\n"                             // 14
+                            "    move_port: 11113\n"                                   // 15
+                            "    max_associations: 2\n"));                             // 16
   for (const auto& s : p) MESSAGE(s);
   CHECK(has(p, "5:", "move_port"));
   CHECK(has(p, "10:", "not an IPv4 address"));

@@ -14,18 +14,15 @@ namespace sennen::ssmix2::test {
 // The directory a well-placed name belongs in, built independently of check_placement.
 inline std::string expected_rel_dir(const Name& n) {
   const std::string& p = n.patient_id;
-  return p.substr(0, 3) + "/" + (p.size() > 3 ? p.substr(3, 3) : std::string()) + "/" + p + "/" +
-         n.date + "/" + n.kind;
+  return p.substr(0, 3) + "/" + (p.size() > 3 ? p.substr(3, 3) : std::string()) + "/" + p + "/" + n.date + "/" + n.kind;
 }
 
 inline std::string check_name_result(std::string_view input, const ParseResult& r, const char* fn) {
   const std::string where = std::string(fn) + ": ";
-  if (r.name.has_value() == !r.error.empty())
-    return where + "exactly one of name and error must be set";
+  if (r.name.has_value() == !r.error.empty()) return where + "exactly one of name and error must be set";
   if (!r.name) return {};
   const Name& n = *r.name;
-  if (n.stem() + "_" + static_cast<char>(n.flag) != input)
-    return where + "stem + flag does not give back the input";
+  if (n.stem() + "_" + static_cast<char>(n.flag) != input) return where + "stem + flag does not give back the input";
   if (n.stem().rfind(n.key(), 0) != 0) return where + "key is not a prefix of stem";
   if (n.patient_id.empty() || n.kind.empty() || n.order_no.empty())
     return where + "an accepted name has an empty field";

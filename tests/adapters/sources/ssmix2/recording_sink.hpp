@@ -16,9 +16,9 @@ struct RecordingSink final : IngestSink {
     std::vector<std::string> contents;  // bytes of each part as read at hand-over
   };
   std::vector<Seen> records;
-  std::vector<std::pair<std::string, std::string>> visits;      // patient, date
+  std::vector<std::pair<std::string, std::string>> visits;       // patient, date
   std::vector<std::pair<std::string, std::string>> quarantined;  // rel path, reason
-  std::vector<std::string> by_reference;                          // rel paths quarantined without a copy
+  std::vector<std::string> by_reference;                         // rel paths quarantined without a copy
   int checkpoints = 0;
 
   void record(const RecordDraft& d) override {

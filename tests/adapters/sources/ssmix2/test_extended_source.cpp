@@ -15,7 +15,9 @@ const std::string kType = "L-JSPEED^災害時JSPEED記録^99ZL01^74465-6^災害�
 const std::string kPid = "0000012345";
 
 void age_tree(const fs::path& p, std::time_t t) {
-  struct utimbuf u{t, t};
+  struct utimbuf u {
+    t, t
+  };
   ::utime(p.c_str(), &u);
   if (fs::is_directory(p))
     for (auto& e : fs::recursive_directory_iterator(p)) ::utime(e.path().c_str(), &u);
@@ -119,7 +121,9 @@ TEST_CASE("ssmix2-extended: touching a content folder (backup tools, utime) does
   f.poll();
   REQUIRE(f.sink.records.size() == 1);
   f.sink.clear();
-  struct utimbuf u{f.past() + 100, f.past() + 100};
+  struct utimbuf u {
+    f.past() + 100, f.past() + 100
+  };
   ::utime(c.c_str(), &u);
   ::utime(f.type_dir.c_str(), &u);
   f.poll();

@@ -48,9 +48,8 @@ std::string shell_quote(const std::string& s) {
 
 // An independent reading with tr/awk (byte-wise, C locale): the value of one field.
 std::string awk_field(const fs::path& file, const std::string& segment, const std::string& program) {
-  std::string out = sennen::test::run_output(
-      "LC_ALL=C tr '\\r' '\\n' < " + shell_quote(file.string()) + " | LC_ALL=C awk -F'|' '$1==\"" +
-      segment + "\" {" + program + "; exit}'");
+  std::string out = sennen::test::run_output("LC_ALL=C tr '\\r' '\\n' < " + shell_quote(file.string()) +
+                                             " | LC_ALL=C awk -F'|' '$1==\"" + segment + "\" {" + program + "; exit}'");
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }
@@ -108,11 +107,9 @@ TEST_CASE("HL7 header: only a segment named exactly PID counts") {
 TEST_CASE("HL7 header: errors say what is wrong") {
   CHECK(parse_error("") == "empty file, not HL7");
   CHECK(parse_error(kMsh + "\r" + kPid + std::string(1, '\0') + "x") ==
-        "binary data, not HL7 (NUL byte at offset " + std::to_string(kMsh.size() + 1 + kPid.size()) +
-            ")");
+        "binary data, not HL7 (NUL byte at offset " + std::to_string(kMsh.size() + 1 + kPid.size()) + ")");
   CHECK(contains(parse_error(std::string("\0\0\0\0", 4)), "binary data, not HL7"));
-  CHECK(parse_error("\xfb\xfc") ==
-        "does not start with \"MSH\", not an HL7 v2 message (starts with: 0xfb 0xfc)");
+  CHECK(parse_error("\xfb\xfc") == "does not start with \"MSH\", not an HL7 v2 message (starts with: 0xfb 0xfc)");
   CHECK(contains(parse_error("PID|||1\r" + kMsh), "(starts with: P I D | | | 1 0x0d)"));
   CHECK(contains(parse_error("\xef\xbb\xbf" + kMsh), "starts with: 0xef 0xbb 0xbf M S H |"));
   CHECK(contains(parse_error("MSH"), "truncated"));
@@ -151,8 +148,7 @@ TEST_CASE("public samples: every HL7 file's header parses, PID-3 agrees with tr/
     ++hl7_files;
     INFO("error: ", r.error);
     REQUIRE(r.header.has_value());
-    CHECK(r.header->patient_id ==
-          awk_field(e.path(), "PID", "split($4, r, \"~\"); split(r[1], c, \"^\"); print c[1]"));
+    CHECK(r.header->patient_id == awk_field(e.path(), "PID", "split($4, r, \"~\"); split(r[1], c, \"^\"); print c[1]"));
     CHECK(r.header->message_type == awk_field(e.path(), "MSH", "print $9"));
     CHECK(r.header->message_time == awk_field(e.path(), "MSH", "print $7"));
     CHECK(r.header->control_id == awk_field(e.path(), "MSH", "print $10"));
@@ -200,7 +196,9 @@ TEST_CASE("random and mutated inputs: no throw, no crash, properties hold") {
       }
 
   std::mt19937 rng(20240516);  // fixed: a failure must reproduce
-  auto pick = [&](std::size_t n) { return n == 0 ? std::size_t{0} : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  auto pick = [&](std::size_t n) {
+    return n == 0 ? std::size_t{0} : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
   using namespace std::string_literals;
   const std::string interesting = "_-0123456789^~|\\&/\r\n\x1b\0MSHPID "s;  // \0 kept by the s suffix
   std::size_t accepted_names = 0, accepted_hl7 = 0;
@@ -210,11 +208,21 @@ TEST_CASE("random and mutated inputs: no throw, no crash, properties hold") {
     for (std::size_t k = 0; k < edits; ++k) {
       const std::size_t at = pick(s.size() + 1);
       switch (pick(6)) {
-        case 0: if (at < s.size()) s[at] = static_cast<char>(pick(256)); break;
-        case 1: s.insert(at, 1, interesting[pick(interesting.size())]); break;
-        case 2: if (at < s.size()) s.erase(at, 1 + pick(8)); break;
-        case 3: s.resize(at); break;
-        case 4: s.insert(at, s.substr(pick(s.size() + 1), pick(12))); break;
+        case 0:
+          if (at < s.size()) s[at] = static_cast<char>(pick(256));
+          break;
+        case 1:
+          s.insert(at, 1, interesting[pick(interesting.size())]);
+          break;
+        case 2:
+          if (at < s.size()) s.erase(at, 1 + pick(8));
+          break;
+        case 3:
+          s.resize(at);
+          break;
+        case 4:
+          s.insert(at, s.substr(pick(s.size() + 1), pick(12)));
+          break;
         default: {  // pure noise
           std::string noise(pick(40), '\0');
           for (char& c : noise) c = static_cast<char>(pick(256));

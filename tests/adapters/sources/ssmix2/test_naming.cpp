@@ -89,24 +89,21 @@ TEST_CASE("standard name: field count") {
 
 TEST_CASE("standard name: patient ID rules") {
   CHECK(contains(parse_error("_-_ADT-00_9_20111220224447_-_1"), "patient ID is empty"));
-  CHECK(contains(parse_error("12.3_-_ADT-00_9_20111220224447_-_1"),
-                 "patient ID \"12.3\" holds a character other than"));
+  CHECK(
+      contains(parse_error("12.3_-_ADT-00_9_20111220224447_-_1"), "patient ID \"12.3\" holds a character other than"));
   CHECK(contains(parse_error("ｱ1_-_ADT-00_9_20111220224447_-_1"), "holds a character other than"));
   const std::string pid64(64, '7');
   CHECK(parse_ok(pid64 + "_-_ADT-00_9_20111220224447_-_1").patient_id == pid64);
-  CHECK(contains(parse_error(pid64 + "7_-_ADT-00_9_20111220224447_-_1"),
-                 "is longer than 64 characters"));
+  CHECK(contains(parse_error(pid64 + "7_-_ADT-00_9_20111220224447_-_1"), "is longer than 64 characters"));
 }
 
 TEST_CASE("standard name: dates must be '-' or a real YYYYMMDD") {
   CHECK(parse_ok("1_20240229_OMD_9_20111220224447_01_1").date == "20240229");
   CHECK(parse_ok("1_20001231_OMD_9_20111220224447_01_1").date == "20001231");
   for (const char* d : {"20230229", "20110230", "20111301", "20111200", "00000000"})
-    CHECK(contains(parse_error(std::string("1_") + d + "_OMD_9_20111220224447_01_1"),
-                   "is not a real calendar date"));
+    CHECK(contains(parse_error(std::string("1_") + d + "_OMD_9_20111220224447_01_1"), "is not a real calendar date"));
   for (const char* d : {"2011063", "2011063a", "201106300", "--", ""})
-    CHECK(contains(parse_error(std::string("1_") + d + "_OMD_9_20111220224447_01_1"),
-                   "is neither \"-\" nor 8 digits"));
+    CHECK(contains(parse_error(std::string("1_") + d + "_OMD_9_20111220224447_01_1"), "is neither \"-\" nor 8 digits"));
 }
 
 TEST_CASE("standard name: empty fields, bad flags and path characters") {
@@ -121,8 +118,7 @@ TEST_CASE("standard name: empty fields, bad flags and path characters") {
 }
 
 TEST_CASE("extended name: NHO 6-field sample (no dept, 15-digit timestamp)") {
-  const std::string s =
-      "0123456789_20160101_L-OBSERVATIONS^OBSERVATIONS^99ZL01_000000020160101_201601011500321_1";
+  const std::string s = "0123456789_20160101_L-OBSERVATIONS^OBSERVATIONS^99ZL01_000000020160101_201601011500321_1";
   const Name n = ext_ok(s);
   CHECK(n.patient_id == "0123456789");
   CHECK(n.date == "20160101");
@@ -266,8 +262,7 @@ TEST_CASE("check_placement: PIDs shorter than 6 characters") {
   n = parse_ok("12_-_ADT-00_9_20111220224447_-_1");
   CHECK(check_placement("12//12/-/ADT-00", n).empty());  // empty second level written out
   CHECK(check_placement("12/12/-/ADT-00", n).empty());   // or left out
-  CHECK(contains(check_placement("12/00/12/-/ADT-00", n),
-                 "patient 12 belongs under 12/ but is filed under 12/00"));
+  CHECK(contains(check_placement("12/00/12/-/ADT-00", n), "patient 12 belongs under 12/ but is filed under 12/00"));
   CHECK(contains(check_placement("012/000/12/-/ADT-00", n), "belongs under 12/"));
 }
 
@@ -304,7 +299,6 @@ TEST_CASE("public sample tree: every file name parses, only the ADT-31 file is m
     }
   }
   CHECK(files >= 20);
-  CHECK(misplaced ==
-        std::set<std::string>{"000/000/0000001/20000401/ADT-31/"
-                              "9999013_20110630_OMP-11_123456789012345_20110701113813225_01_1"});
+  CHECK(misplaced == std::set<std::string>{"000/000/0000001/20000401/ADT-31/"
+                                           "9999013_20110630_OMP-11_123456789012345_20110701113813225_01_1"});
 }

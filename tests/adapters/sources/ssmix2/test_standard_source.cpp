@@ -68,7 +68,8 @@ TEST_CASE("ssmix2: a current file is handed over once, byte-exact, with its fiel
 
 TEST_CASE("ssmix2: update and cancel renames (1 -> 2 -> 0) send the new version once and one delete") {
   Fixture f;
-  auto v1 = put(f.root, "20250110", "OML-11", "000000000000777", "20250110101010000", '1', hl7(kPid, "OUL^R22", "OBX|1\r"));
+  auto v1 =
+      put(f.root, "20250110", "OML-11", "000000000000777", "20250110101010000", '1', hl7(kPid, "OUL^R22", "OBX|1\r"));
   age(v1, f.past());
   f.poll();
   REQUIRE(f.sink.records.size() == 1);
@@ -76,7 +77,8 @@ TEST_CASE("ssmix2: update and cancel renames (1 -> 2 -> 0) send the new version 
 
   // The writer supersedes v1 (rename to _2) and writes v2 as the current version.
   rename_flag(v1, '2');
-  auto v2 = put(f.root, "20250110", "OML-11", "000000000000777", "20250111080000000", '1', hl7(kPid, "OUL^R22", "OBX|2\r"));
+  auto v2 =
+      put(f.root, "20250110", "OML-11", "000000000000777", "20250111080000000", '1', hl7(kPid, "OUL^R22", "OBX|2\r"));
   age(v2, f.past());
   age(f.root / "000/001/0000012345/20250110/OML-11", f.past());
   f.poll();
@@ -140,7 +142,8 @@ TEST_CASE("ssmix2: bad files are quarantined once with a reason, and the rest go
   Fixture f;
   auto good = put(f.root, "20250110", "OMP-01", "000000000000123", "20250110101010123", '1', hl7(kPid, "RDE^O11"));
   auto junk = put(f.root, "20250110", "OMP-01", "000000000000124", "20250110101010124", '1', "\xfb\xfc");
-  auto other = put(f.root, "20250110", "OMP-01", "000000000000125", "20250110101010125", '1', hl7("0000099999", "RDE^O11"));
+  auto other =
+      put(f.root, "20250110", "OMP-01", "000000000000125", "20250110101010125", '1', hl7("0000099999", "RDE^O11"));
   fs::path misplaced_dir = f.root / "000/001/0000012345/20250110/ADT-31";
   fs::create_directories(misplaced_dir);
   fs::copy_file(good, misplaced_dir / good.filename());

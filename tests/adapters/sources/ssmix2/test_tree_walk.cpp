@@ -54,12 +54,11 @@ struct Tree {
   }
   // Polls as the service user would: permissions apply even when the test runs as root.
   void poll(bool full = false) {
-    if (!source)
-      source = extended ? ssmix2::make_extended_source(options) : ssmix2::make_standard_source(options);
+    if (!source) source = extended ? ssmix2::make_extended_source(options) : ssmix2::make_standard_source(options);
     test::WithoutFileAccessOverride as_service_user;
     SourceContext ctx{clock, *state, sink, stop, stats, full};
     spool::Spool::Transaction tx(spool);
-      source->poll(ctx);
+    source->poll(ctx);
     tx.commit();
   }
   std::time_t past() const { return std::chrono::system_clock::to_time_t(clock.now()) - 3600; }
@@ -125,7 +124,8 @@ class TestMount {
  public:
   TestMount(const char* source, const fs::path& target, const char* type, unsigned long flags) : target_(target) {
     static const std::string isolation_failed = [] {  // once per process: "" when done
-      if (::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) return std::string();
+      if (::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
+        return std::string();
       return std::string("no private mount namespace: ") + std::strerror(errno);
     }();
     if (!isolation_failed.empty()) {
@@ -148,7 +148,8 @@ class TestMount {
 };
 }  // namespace
 
-TEST_CASE("walk: an unreadable folder at any level is skipped and reported; the rest flows; it is read once it can be") {
+TEST_CASE(
+    "walk: an unreadable folder at any level is skipped and reported; the rest flows; it is read once it can be") {
   const char* levels[] = {"patient-ID prefix folder", "second prefix folder", "patient folder", "date folder",
                           "data type folder"};
   for (int level = 1; level <= 5; ++level) {
@@ -282,8 +283,10 @@ TEST_CASE("walk: links, FIFOs and sockets are never opened, reported once, count
                   (t.outside / "secret").string() + "), which is never followed") != std::string::npos);
   CHECK(text.find("skipping " + (type_dir / name3).string() + ": a device, FIFO or socket") != std::string::npos);
   CHECK(text.find("skipping " + (t.root / "001").string() + ": a symbolic link to the folder " +
-                  (t.outside / "001").string() + ", which is never followed; if the files there belong to this "
-                  "source, add " + (t.outside / "001").string() + " as another root") != std::string::npos);
+                  (t.outside / "001").string() +
+                  ", which is never followed; if the files there belong to this "
+                  "source, add " +
+                  (t.outside / "001").string() + " as another root") != std::string::npos);
 
   t.sink.clear();
   t.poll(true);

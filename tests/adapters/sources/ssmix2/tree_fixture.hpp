@@ -17,8 +17,10 @@ namespace sennen::test {
 inline constexpr const char* kPid = "0000012345";
 
 inline std::string hl7(const std::string& pid, const std::string& type, const std::string& extra = "") {
-  return "MSH|^~\\&|HIS|S|GW|R|20250101120000||" + type + "|1|P|2.5||||||~ISO IR87||ISO 2022-1994\r"
-         "PID|0001||" + pid + "^^^^PI||\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B\r" + extra;
+  return "MSH|^~\\&|HIS|S|GW|R|20250101120000||" + type +
+         "|1|P|2.5||||||~ISO IR87||ISO 2022-1994\r"
+         "PID|0001||" +
+         pid + "^^^^PI||\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B\r" + extra;
 }
 
 // Writes root/PID[0:3]/PID[3:6]/PID/date/type/name.
@@ -32,7 +34,9 @@ inline std::filesystem::path put(const std::filesystem::path& root, const std::s
 }
 
 inline void age(const std::filesystem::path& p, std::time_t mtime) {
-  struct utimbuf t{mtime, mtime};
+  struct utimbuf t {
+    mtime, mtime
+  };
   REQUIRE(::utime(p.c_str(), &t) == 0);
 }
 
