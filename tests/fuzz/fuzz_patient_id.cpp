@@ -16,10 +16,11 @@ using namespace sennen;
 
 namespace {
 
+// The canonical form (daemon/core/patient_id.hpp): digits, A-Z, '-' and '_', no leading zero on an all-digit ID.
 bool is_canonical_form(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id)
-    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '-')) return false;
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_')) return false;
   const bool digits = id.find_first_not_of("0123456789") == std::string::npos;
   return !digits || id == "0" || id.front() != '0';
 }
