@@ -40,21 +40,23 @@ std::vector<std::string_view> keys() {
   return k;
 }
 
+std::unique_ptr<Source> build(const config::Source& source, const config::Config& config) {
+  const auto& k = source.options_as<ScpKeys>();
+  ReceiverOptions o;
+  o.name = source.name;
+  o.state_dir = config.state_dir;
+  o.scp = k.scp;
+  o.min_free = k.storage.min_free;
+  o.max_incoming = k.storage.max_incoming;
+  o.patient_id = k.storage.patient_id;
+  return make_dicom_scp_source(std::move(o));
+}
+
 }  // namespace
 
 const adapters::SourceKind& scp_kind() {
   static const adapters::SourceKind kind{{"dicom-scp", "DICOM images pushed to us (C-STORE)", keys(), read},
-                                         [](const config::Source& source, const config::Config& config) {
-                                           const auto& k = source.options_as<ScpKeys>();
-                                           ReceiverOptions o;
-                                           o.name = source.name;
-                                           o.state_dir = config.state_dir;
-                                           o.scp = k.scp;
-                                           o.min_free = k.storage.min_free;
-                                           o.max_incoming = k.storage.max_incoming;
-                                           o.patient_id = k.storage.patient_id;
-                                           return make_dicom_scp_source(std::move(o));
-                                         },
+                                         build,
                                          /*probe=*/nullptr};  // its peers call in; there is no one to probe
   return kind;
 }
