@@ -51,6 +51,18 @@ def log(msg):
     print(time.strftime("%H:%M:%S ") + msg, flush=True)
 
 
+def said(log_path, lines=20):
+    """What a run printed that explains its exit code: its error lines, or else its last lines,
+    so that a campaign failing on a CI machine can be understood from CI's output alone."""
+    try:
+        with open(log_path, errors="replace") as f:
+            text = f.read().splitlines()
+    except OSError as e:
+        return "  (cannot read %s: %s)" % (log_path, e)
+    errors = [t for t in text if "error" in t]
+    return "\n".join("  " + t for t in (errors or text)[-lines:])
+
+
 TEMP_MARKERS = (".tmp-", ".partial", ".part", ".tmp")
 
 

@@ -144,8 +144,11 @@ class Site:
         self.wait_mutation()
         if self.stops.half_written:
             self.stops.save()
-        _applied, retained = stoplist.applied_stops(self.state)
-        for key in sorted(retained - self.stops.ids()):
+        # Every applied ID that the whole file lacks, not only those the daemon has already seen
+        # leave: its last read may have been of a half-written list whose cut-short ID it applied,
+        # and the final run would then find that ID missing and ask for an operator every time.
+        applied, _retained = stoplist.applied_stops(self.state)
+        for key in sorted(applied - self.stops.ids()):
             pid = self.pid_of.get(key)
             if pid is None or self.rng.random() < 0.5:  # not a patient: a line an editor cut short
                 ok, out = stoplist.release(self.config, [key])
@@ -166,7 +169,7 @@ class Site:
             if rc == 0 and not outbox and attempt >= 1:
                 return
         raise common.CampaignError("the daemon did not settle: the last --once ended with %s and the outbox holds %s; "
-                                   "see %s" % (rc, sorted(outbox)[:5], d.log_path))
+                                   "see %s; it said:\n%s" % (rc, sorted(outbox)[:5], d.log_path, common.said(d.log_path)))
 
     def check(self, tally, dicom=None):
         """Everything a campaign promises, at its end. Raises CampaignError naming what failed."""
