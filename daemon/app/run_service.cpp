@@ -119,7 +119,7 @@ class Worker {
     std::int64_t oldest = 0;
     try {
       spool::SpoolReader reader(cfg_.state_dir);
-      for (const auto& b : reader.batches_in_state("sealed"))
+      for (const auto& b : reader.batches_in_state(spool::BatchState::sealed))
         oldest = oldest ? std::min(oldest, b.created_at) : b.created_at;
     } catch (const Error& e) {
       log::warning(std::string("metrics: cannot read the outbox state: ") + e.what());

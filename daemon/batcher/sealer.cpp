@@ -44,7 +44,7 @@ fs::path Sealer::outbox_file(const std::string& batch_id) const { return options
 void recover_interrupted_batches(spool::Spool& spool, const fs::path& outbox) {
   std::error_code ec;
   fs::create_directories(outbox, ec);
-  for (const auto& b : spool.batches_in_state("sealing")) {
+  for (const auto& b : spool.batches_in_state(spool::BatchState::sealing)) {
     fs::remove(outbox / (b.batch_id + ".cms.partial"), ec);
     fs::remove(outbox / (b.batch_id + ".cms"), ec);
     spool.void_batch(b.batch_id, "interrupted while sealing; never left the box");

@@ -185,7 +185,7 @@ struct Pipeline::Impl {
       log::notice(std::to_string(u.added.size()) + " patient(s) newly on the stop list: " + std::to_string(u.purged) +
                   " pending record(s) withheld; withdrawals queued for the central side");
       const std::set<std::string> newly(u.added.begin(), u.added.end());
-      for (const auto& b : spool.batches_in_state("sealed"))
+      for (const auto& b : spool.batches_in_state(spool::BatchState::sealed))
         settle_if_holding(b, newly, "a patient in it was added to the stop list before delivery");
     }
     if (!u.went_missing.empty())
@@ -434,7 +434,7 @@ struct Pipeline::Impl {
   };
   Outbox outbox() {
     Outbox o;
-    const auto sealed = spool.batches_in_state("sealed");  // oldest first
+    const auto sealed = spool.batches_in_state(spool::BatchState::sealed);  // oldest first
     for (const auto& b : sealed) o.bytes += b.file_size;
     if (!sealed.empty()) o.oldest_at = sealed.front().created_at;
     return o;
@@ -490,7 +490,7 @@ struct Pipeline::Impl {
       // The last look at the stop list before the bytes leave: a stat, and the file is read and
       // applied again if it changed (which may void the batch about to go).
       if (!refresh_stop_list(result, false)) return;
-      const auto sealed = spool.batches_in_state("sealed");  // oldest first
+      const auto sealed = spool.batches_in_state(spool::BatchState::sealed);  // oldest first
       if (sealed.empty()) return;
       const auto& b = sealed.front();
       if (!clear_to_send(ignore_window, sealed.size())) return;
@@ -536,7 +536,7 @@ struct Pipeline::Impl {
   std::optional<TimePoint> next_delivery_at() {
     const TimePoint t = clock.now();
     // While the stop list is unusable nothing leaves; the next poll's cycle looks at it again.
-    if (!paused_reason.empty() || spool.batches_in_state("sealed").empty()) return std::nullopt;
+    if (!paused_reason.empty() || spool.batches_in_state(spool::BatchState::sealed).empty()) return std::nullopt;
     if (dispatcher.check(t) == dispatch::Clearance::go) return t;  // e.g. a probe just ended a retry wait
     const auto st = dispatcher.status(t);
     TimePoint at = t;
@@ -579,7 +579,7 @@ struct Pipeline::Impl {
     const fs::path dir = cfg.state_dir / "outbox";
     batcher::recover_interrupted_batches(spool, dir);
     std::set<std::string> waiting;
-    for (const auto& b : spool.batches_in_state("sealed")) {
+    for (const auto& b : spool.batches_in_state(spool::BatchState::sealed)) {
       waiting.insert(b.batch_id);
       if (fs::exists(outbox_file(b.batch_id))) continue;
       const Presence p = destination->presence(batch_file(b));

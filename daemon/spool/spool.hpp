@@ -49,10 +49,18 @@ struct Withdrawal {
   std::int64_t effective_at = 0;
 };
 
+// A batch's life: sealing (records assigned, the file being written), sealed (in the outbox),
+// then delivered (confirmed at the destination) or void (its records went back to ready, or
+// were withheld). Stored as these words in spool_batches.state.
+enum class BatchState { sealing, sealed, delivered, void_ };
+std::string_view to_string(BatchState state);
+// Throws sennen::Error on a word the spool never writes (a database edited by hand).
+BatchState batch_state_named(std::string_view word);
+
 struct BatchInfo {
   std::int64_t seq = 0;
   std::string batch_id;
-  std::string state;
+  BatchState state = BatchState::sealing;
   std::int64_t created_at = 0;
   std::int64_t record_count = 0;
   std::int64_t withdrawal_count = 0;
@@ -203,7 +211,7 @@ class Spool {
   // Takes a ready record out of the spool (its parts with it): the sealer set it aside into
   // quarantine because it cannot be written into any batch.
   void remove_record(std::int64_t record_id);
-  std::vector<BatchInfo> batches_in_state(std::string_view state);
+  std::vector<BatchInfo> batches_in_state(BatchState state);
   std::optional<BatchInfo> last_delivered_batch();
   // Patient keys with records inside a batch.
   std::set<std::string> batch_patients(std::string_view batch_id);

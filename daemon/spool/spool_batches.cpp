@@ -10,6 +10,29 @@
 
 namespace sennen::spool {
 
+namespace {
+constexpr std::pair<BatchState, std::string_view> kBatchStateWords[] = {
+    {BatchState::sealing, "sealing"},
+    {BatchState::sealed, "sealed"},
+    {BatchState::delivered, "delivered"},
+    {BatchState::void_, "void"},
+};
+}  // namespace
+
+std::string_view to_string(BatchState state) {
+  for (const auto& [s, word] : kBatchStateWords)
+    if (s == state) return word;
+  throw Error("internal: batch state " + std::to_string(static_cast<int>(state)) + " has no name");
+}
+
+BatchState batch_state_named(std::string_view word) {
+  for (const auto& [s, w] : kBatchStateWords)
+    if (w == word) return s;
+  throw Error("spool: a batch is in state \"" + std::string(word) +
+              "\", which this version never writes; was spool.db edited by hand? Restore it from a backup, "
+              "or report it with the output of `sennen-edgectl status --json`");
+}
+
 StoredRecord record_from_row(const sqlite::Statement& q) {
   StoredRecord r;
   r.id = q.column_int(0);
@@ -40,7 +63,7 @@ BatchInfo batch_from_row(const sqlite::Statement& q) {
   BatchInfo b;
   b.seq = q.column_int(0);
   b.batch_id = q.column_text(1);
-  b.state = q.column_text(2);
+  b.state = batch_state_named(q.column_text(2));
   b.created_at = q.column_int(3);
   b.record_count = q.column_int(4);
   b.withdrawal_count = q.column_int(5);
@@ -171,10 +194,10 @@ void Spool::remove_record(std::int64_t record_id) {
   if (db_->changes() != 1) throw Error("internal: record " + std::to_string(record_id) + " was not ready");
 }
 
-std::vector<BatchInfo> Spool::batches_in_state(std::string_view state) {
+std::vector<BatchInfo> Spool::batches_in_state(BatchState state) {
   sqlite::Statement q(*db_,
                       std::string("SELECT ") + kBatchColumns + " FROM spool_batches WHERE state = ?1 ORDER BY seq");
-  q.bind(1, state);
+  q.bind(1, to_string(state));
   std::vector<BatchInfo> out;
   while (q.step()) out.push_back(batch_from_row(q));
   return out;

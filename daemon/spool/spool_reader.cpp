@@ -91,9 +91,9 @@ namespace {
 const std::string kBatchSelect = std::string("SELECT ") + kBatchColumns + " FROM spool_batches ";
 }  // namespace
 
-std::vector<BatchInfo> SpoolReader::batches_in_state(std::string_view state) {
+std::vector<BatchInfo> SpoolReader::batches_in_state(BatchState state) {
   sqlite::Statement q(*db_, kBatchSelect + "WHERE state = ?1 ORDER BY seq");
-  q.bind(1, state);
+  q.bind(1, to_string(state));
   std::vector<BatchInfo> out;
   while (q.step()) out.push_back(batch_from_row(q));
   return out;

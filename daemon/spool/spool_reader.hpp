@@ -74,7 +74,7 @@ class SpoolReader {
   std::vector<UnitCount> units_by_status();
   std::vector<QueueRow> queue();
   std::vector<QuarantineRow> quarantine();
-  std::vector<BatchInfo> batches_in_state(std::string_view state);
+  std::vector<BatchInfo> batches_in_state(BatchState state);
   std::optional<BatchInfo> last_delivered_batch();
   std::map<std::string, std::int64_t> counters();
   std::int64_t stop_list_entries();

@@ -45,7 +45,7 @@ json stop_list_file(const config::Config& cfg) {
 
 json batch_json(const spool::BatchInfo& b) {
   return {{"batch_id", b.batch_id},
-          {"state", b.state},
+          {"state", spool::to_string(b.state)},
           {"created_at", when(b.created_at)},
           {"records", b.record_count},
           {"withdrawals", b.withdrawal_count},
@@ -66,8 +66,8 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
     return it == counters.end() ? std::int64_t{0} : it->second;
   };
   json sealed = json::array();
-  for (const auto& b : r.batches_in_state("sealed")) sealed.push_back(batch_json(b));
-  for (const auto& b : r.batches_in_state("sealing")) sealed.push_back(batch_json(b));
+  for (const auto& b : r.batches_in_state(spool::BatchState::sealed)) sealed.push_back(batch_json(b));
+  for (const auto& b : r.batches_in_state(spool::BatchState::sealing)) sealed.push_back(batch_json(b));
   auto last = r.last_delivered_batch();
   const std::int64_t stops = r.stop_list_entries();
   r.end();

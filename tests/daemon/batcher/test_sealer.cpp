@@ -204,7 +204,7 @@ TEST_CASE("a failure that is not a record's abandons the batch and leaves no tra
   CHECK_THROWS_AS(f.seal(), Error);
   CHECK_FALSE(f.spool.in_transaction());
   CHECK(f.spool.ready_records(0, 10).size() == 1);  // the record is ready again, not stuck in a batch
-  CHECK(f.spool.batches_in_state("sealing").empty());
+  CHECK(f.spool.batches_in_state(spool::BatchState::sealing).empty());
   CHECK(f.spool.depth().quarantined == 0);
   fs::remove_all(partial);
   CHECK(f.seal().size() == 1);

@@ -42,6 +42,14 @@ TEST_CASE("spool: schema is created and migrated to the current version") {
   CHECK(again.schema_version() == spool::Spool::kSchemaVersion);
 }
 
+TEST_CASE("spool: batch states are stored as words and a word it never writes is refused") {
+  using spool::BatchState;
+  for (auto s : {BatchState::sealing, BatchState::sealed, BatchState::delivered, BatchState::void_})
+    CHECK(spool::batch_state_named(spool::to_string(s)) == s);
+  CHECK(spool::to_string(BatchState::void_) == "void");  // the word schema 001 and old spools hold
+  CHECK_THROWS_WITH_AS(spool::batch_state_named("shipped"), doctest::Contains("edited by hand"), Error);
+}
+
 TEST_CASE("spool: attribute values that are not UTF-8 are stored, never an exception") {
   // An order number from a CP932 file name, a DICOM Modality with stray bytes.
   test::TempDir t;
