@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/config/catalog.hpp"
+#include "daemon/core/time_window.hpp"
 #include "daemon/util/error.hpp"
 
 namespace sennen::config {
@@ -92,13 +93,8 @@ struct Limits {
   std::uint64_t outbox_max_bytes = 4ull << 30;
 };
 
-// A daily time range in the schedule's time zone, as minutes since local midnight: [start, end).
-// end <= start wraps past midnight ("22:00-05:00"); end may be 1440 ("24:00").
-struct TimeWindow {
-  int start_minute = 0;
-  int end_minute = 24 * 60;
-  friend bool operator==(const TimeWindow&, const TimeWindow&) = default;
-};
+// A daily time range in the schedule's time zone (daemon/core/time_window.hpp).
+using sennen::TimeWindow;
 
 // When and how fast batches may be uploaded. Heartbeats are sent whatever the schedule says.
 struct Schedule {

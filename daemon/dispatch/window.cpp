@@ -12,12 +12,8 @@ long long second_of_day(TimePoint t, int offset_minutes) {
 }
 }  // namespace
 
-Window::Window(config::TimeWindow range, int utc_offset_minutes) : range_(range), offset_minutes_(utc_offset_minutes) {}
-
-Window Window::from(const config::Schedule& schedule) {
-  if (!schedule.upload_window) return Window();
-  return Window(*schedule.upload_window, schedule.utc_offset_minutes);
-}
+Window::Window(std::optional<TimeWindow> range, int utc_offset_minutes)
+    : range_(range), offset_minutes_(utc_offset_minutes) {}
 
 bool Window::allows(TimePoint t) const {
   if (!range_) return true;

@@ -3,16 +3,16 @@
 // networks are busy by day; batches go out only inside the window. Pure: callers pass the time.
 #include <optional>
 
-#include "daemon/config/config.hpp"
 #include "daemon/core/clock.hpp"
+#include "daemon/core/time_window.hpp"
 
 namespace sennen::dispatch {
 
 class Window {
  public:
   Window() = default;  // always open
-  Window(config::TimeWindow range, int utc_offset_minutes);
-  static Window from(const config::Schedule& schedule);
+  // `range` none: always open.
+  Window(std::optional<TimeWindow> range, int utc_offset_minutes);
 
   bool always() const { return !range_.has_value(); }
   bool allows(TimePoint t) const;
@@ -20,7 +20,7 @@ class Window {
   TimePoint next_open(TimePoint t) const;
 
  private:
-  std::optional<config::TimeWindow> range_;
+  std::optional<TimeWindow> range_;
   int offset_minutes_ = 0;
 };
 

@@ -91,7 +91,7 @@ struct Pipeline::Impl {
         sources(std::move(adapters.sources)),
         destination(std::move(adapters.destination)),
         stop_watch(cfg.optout.stop_list),
-        dispatcher(dispatch::Window::from(cfg.schedule)),
+        dispatcher(dispatch::Window(cfg.schedule.upload_window, cfg.schedule.utc_offset_minutes)),
         started_at(unix_seconds(clk.now())) {
     // Until the file is read, the stop list is what was applied last: every ID ever applied and
     // not released by an operator.

@@ -7,7 +7,7 @@
 #include "tests/support/manual_clock.hpp"
 
 using sennen::DeliveryResult;
-using sennen::config::TimeWindow;
+using sennen::TimeWindow;
 using namespace sennen::dispatch;
 using sennen::test::utc;
 using namespace std::chrono_literals;

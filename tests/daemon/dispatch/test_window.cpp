@@ -6,7 +6,7 @@
 #include "tests/daemon/dispatch/time_helpers.hpp"
 
 using sennen::TimePoint;
-using sennen::config::TimeWindow;
+using sennen::TimeWindow;
 using sennen::dispatch::Window;
 using sennen::test::utc;
 using namespace std::chrono_literals;
@@ -52,13 +52,10 @@ TEST_CASE("no window, or a default-constructed one, is always open") {
     CHECK(w.allows(t));
     CHECK(w.next_open(t) == t);
   }
-  sennen::config::Schedule none;
-  CHECK(Window::from(none).always());
-  sennen::config::Schedule night;
-  night.upload_window = TimeWindow{60, 300};
-  night.utc_offset_minutes = kTokyo;
-  CHECK_FALSE(Window::from(night).always());
-  CHECK(Window::from(night).allows(jst(2026, 3, 1, 2, 0)));
+  CHECK(Window(std::nullopt, kTokyo).always());
+  const Window night(TimeWindow{60, 300}, kTokyo);
+  CHECK_FALSE(night.always());
+  CHECK(night.allows(jst(2026, 3, 1, 2, 0)));
   // The whole day written out is open at every minute too.
   Window whole(TimeWindow{0, 24 * 60}, kTokyo);
   CHECK(whole.allows(jst(2026, 3, 1, 0, 0)));
