@@ -12,11 +12,14 @@ int main(int argc, char** argv) {
   sennen::destinations::HttpsGlobalInit curl_global;
   CLI::App cli{"sennen-edged: the 千年カルテ edge appliance daemon (SS-MIX2 -> opt-out gate -> sealed batches)"};
   std::string config = "/etc/sennen-edge/sennen-edge.yaml";
-  bool once = false, check = false;
+  bool once = false, check = false, deliver_now = false;
   std::string level = "info";
   cli.add_option("--config,-c", config, "configuration file")->capture_default_str();
   cli.add_flag("--once", once, "run one complete cycle (poll, gate, seal, deliver, heartbeat) and exit");
   cli.add_flag("--check", check, "validate the configuration and exit");
+  cli.add_flag("--deliver-now", deliver_now,
+               "seal and deliver what the spool holds now, ignoring the upload window and polling no source, "
+               "then exit (what `sennen-edgectl flush` runs when no sennen-edged runs)");
   cli.add_option("--log-level", level,
                  "error, warning, notice, info or debug (debug adds a line as each step of a cycle begins)")
       ->capture_default_str()
@@ -26,5 +29,6 @@ int main(int argc, char** argv) {
   sennen::log::set_max_level(*sennen::log::level_named(level));
   if (check) return sennen::app::check_config(config);
   if (once) return sennen::app::run_once(config);
+  if (deliver_now) return sennen::app::deliver_now(config);
   return sennen::app::run_service(config);
 }

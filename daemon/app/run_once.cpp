@@ -9,7 +9,7 @@
 
 #include "adapters/registry/registry.hpp"
 #include "daemon/app/check_files.hpp"
-#include "daemon/app/instance_lock.hpp"
+#include "daemon/util/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/util/error.hpp"
@@ -63,9 +63,9 @@ namespace {
 int one_cycle(const std::filesystem::path& file, const std::set<std::string>* only, const std::string& label) {
   auto cfg = load_or_report(file);
   if (!cfg) return kBadConfig;
-  std::optional<InstanceLock> lock;
+  std::optional<util::InstanceLock> lock;
   try {
-    lock = InstanceLock::try_acquire(cfg->state_dir);
+    lock = util::InstanceLock::try_acquire(cfg->state_dir);
   } catch (const Error& e) {
     log::error(e.what());
     return kFatal;

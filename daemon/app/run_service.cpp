@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "adapters/registry/registry.hpp"
-#include "daemon/app/instance_lock.hpp"
+#include "daemon/util/instance_lock.hpp"
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/util/error.hpp"
@@ -250,16 +250,16 @@ int run_service(const std::filesystem::path& file) {
     return kBadConfig;
   }
   log::notice(std::string("sennen-edged ") + kVersion + " starting for site " + cfg.site.id);
-  std::optional<InstanceLock> lock;
+  std::optional<util::InstanceLock> lock;
   try {
-    lock = InstanceLock::try_acquire(cfg.state_dir);
+    lock = util::InstanceLock::try_acquire(cfg.state_dir);
   } catch (const Error& e) {
     log::error(e.what());
     return kFatal;
   }
   if (!lock) {
     log::error("another sennen-edged already works on " + cfg.state_dir.string() + " (see " +
-               (cfg.state_dir / kPidFile).string() + "); stop it first");
+               (cfg.state_dir / util::kPidFile).string() + "); stop it first");
     return kFatal;
   }
 

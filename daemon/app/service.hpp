@@ -1,5 +1,5 @@
 #pragma once
-// The three ways sennen-edged runs. Each returns the process exit code.
+// The ways sennen-edged runs. Each returns the process exit code.
 #include <filesystem>
 
 namespace sennen::app {

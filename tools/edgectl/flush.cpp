@@ -2,8 +2,8 @@
 //
 // When sennen-edged runs on this state_dir (it holds state_dir/sennen-edged.pid locked), it gets
 // SIGUSR1 and runs a deliver-only cycle itself at once; its log and `status` show the result.
-// When none runs, the cycle runs here (as the spool's owner), polling no source, and its result
-// decides the exit status. Either way nothing else changes: a failed delivery is retried as usual.
+// When none runs, `sennen-edged --deliver-now` runs that cycle (as the spool's owner), polling no
+// source, and its result decides the exit status. Either way nothing else changes: a failed delivery is retried as usual.
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,11 +11,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "daemon/app/instance_lock.hpp"
-#include "daemon/app/service.hpp"
 #include "daemon/util/fd.hpp"
+#include "daemon/util/instance_lock.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
+#include "tools/edgectl/sibling.hpp"
 #include "tools/edgectl/spool_access.hpp"
 
 namespace sennen::edgectl {
@@ -28,7 +28,7 @@ int flush(const Common& c) {
               << " (run as root or as the service user)\n";
     return 2;
   }
-  if (auto pid = app::lock_holder(cfg->state_dir)) {
+  if (auto pid = util::lock_holder(cfg->state_dir)) {
     if (::kill(*pid, SIGUSR1) != 0) {
       std::cerr << "sennen-edgectl flush: cannot signal sennen-edged (pid " << *pid << "): " << util::errno_text(errno)
                 << " (run as root or as the service user)\n";
@@ -50,8 +50,15 @@ int flush(const Common& c) {
     std::cerr << "sennen-edgectl flush: " << e.what() << "\n";
     return 2;
   }
-  const int rc = app::deliver_now(c.config);
-  return rc == app::kOk ? 0 : rc == app::kBadConfig || rc == app::kFatal ? 2 : 1;
+  const std::string daemon = sibling_program("sennen-edged", "SENNEN_EDGED");
+  const int rc = run_program({daemon, "--deliver-now", "--config", c.config.string()});
+  if (rc == 127) {
+    std::cerr << "sennen-edgectl flush: could not run " << daemon
+              << " (install sennen-edge, or set SENNEN_EDGED to its path)\n";
+    return 2;
+  }
+  // sennen-edged: 0 ok, 1 the cycle failed, 2 bad configuration, 3 fatal (daemon/app/service.hpp).
+  return rc == 0 ? 0 : rc == 1 ? 1 : 2;
 }
 
 }  // namespace sennen::edgectl

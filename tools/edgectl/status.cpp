@@ -4,7 +4,7 @@
 #include <iostream>
 #include <map>
 
-#include "daemon/app/instance_lock.hpp"
+#include "daemon/util/instance_lock.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/spool/spool_reader.hpp"
@@ -77,7 +77,7 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
   j["site_id"] = cfg.site.id;
   j["spool_file"] = r.file().string();
   j["time"] = when(now);
-  const auto pid = app::lock_holder(cfg.state_dir);
+  const auto pid = util::lock_holder(cfg.state_dir);
   j["service"] = {
       {"running", pid.has_value()},
       {"pid", pid ? json(*pid) : json(nullptr)},

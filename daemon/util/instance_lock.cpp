@@ -1,4 +1,4 @@
-#include "daemon/app/instance_lock.hpp"
+#include "daemon/util/instance_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -9,7 +9,7 @@
 
 #include "daemon/util/error.hpp"
 
-namespace sennen::app {
+namespace sennen::util {
 
 std::optional<InstanceLock> InstanceLock::try_acquire(const std::filesystem::path& state_dir) {
   std::error_code ec;
@@ -41,4 +41,4 @@ std::optional<pid_t> lock_holder(const std::filesystem::path& state_dir) {
   return pid > 0 ? std::optional<pid_t>(static_cast<pid_t>(pid)) : std::nullopt;
 }
 
-}  // namespace sennen::app
+}  // namespace sennen::util

@@ -10,7 +10,7 @@
 
 #include "daemon/util/fd.hpp"
 
-namespace sennen::app {
+namespace sennen::util {
 
 inline constexpr const char* kPidFile = "sennen-edged.pid";
 
@@ -28,4 +28,4 @@ class InstanceLock {
 // The pid of the process holding the lock on state_dir, or nullopt when nobody does.
 std::optional<pid_t> lock_holder(const std::filesystem::path& state_dir);
 
-}  // namespace sennen::app
+}  // namespace sennen::util
