@@ -27,6 +27,8 @@ void FolderSource::poll(SourceContext& ctx) {
     d.patient_id = name.substr(0, name.find('_'));
     d.kind = "TEST";
     d.parts.push_back({"", f, fs::file_size(f), nullptr});
+    if (const auto at = name.find('~'); at != std::string::npos && name.size() >= at + 9)
+      ctx.sink.visit(d.patient_id, d.key, name.substr(at + 1, 8));
     ctx.sink.record(d);
     ctx.state.put_unit("", {name, d.parts[0].size, 0, 0, "ingested"});
     ++ctx.stats.ingested;

@@ -23,7 +23,9 @@ namespace sennen::pipeline::testing {
 
 // Every regular file in `folder` named "<patient>_<anything>" is one record of that patient
 // (version = path = the file name; key = the name up to a '.', so "1_k.v1" and "1_k.v2" are two
-// versions of the key "1_k"). Files are taken once; a changed file is not re-read.
+// versions of the key "1_k"). A name holding "~YYYYMMDD" is also evidence of a visit on that day
+// (for the notification gate), reported before the record. Files are taken once; a changed file
+// is not re-read.
 class FolderSource final : public Source {
  public:
   FolderSource(std::string name, std::filesystem::path folder) : name_(std::move(name)), folder_(std::move(folder)) {}
