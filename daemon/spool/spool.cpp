@@ -354,6 +354,31 @@ void Spool::add_quarantine(std::string_view source, std::string_view path, std::
   q.bind(6, now).run();
 }
 
+std::vector<QuarantineRow> read_quarantine(sqlite::Connection& db, std::optional<std::int64_t> id) {
+  sqlite::Statement q(db, std::string("SELECT source, path, reason, COALESCE(copy_path, ''), size, at, id FROM quarantine") +
+                              (id ? " WHERE id = ?1" : "") + " ORDER BY at, id");
+  if (id) q.bind(1, *id);
+  std::vector<QuarantineRow> out;
+  while (q.step())
+    out.push_back({q.column_text(0), q.column_text(1), q.column_text(2), q.column_text(3),
+                   static_cast<std::uint64_t>(q.column_int(4)), q.column_int(5), q.column_int(6)});
+  return out;
+}
+
+std::vector<QuarantineRow> Spool::quarantine(std::optional<std::int64_t> id) { return read_quarantine(*db_, id); }
+
+void Spool::requeue_quarantined(const QuarantineRow& entry, const std::vector<std::string>& folder_keys) {
+  const std::string name = std::filesystem::path(entry.path).filename().string();
+  sqlite::Statement forget(*db_, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3");
+  sqlite::Statement unsettle(*db_, "UPDATE dirpoll_dirs SET settled = 0 WHERE source = ?1 AND path = ?2");
+  for (const auto& key : folder_keys) {
+    forget.bind(1, entry.source).bind(2, key).bind(3, name).run();
+    unsettle.bind(1, entry.source).bind(2, key).run();
+  }
+  sqlite::Statement drop(*db_, "DELETE FROM quarantine WHERE id = ?1");
+  drop.bind(1, entry.id).run();
+}
+
 void Spool::add_counter(std::string_view name, std::int64_t delta) {
   st_->add_counter.bind(1, name).bind(2, delta).run();
 }

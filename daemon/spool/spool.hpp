@@ -57,6 +57,14 @@ std::string_view to_string(BatchState state);
 // Throws sennen::Error on a word the spool never writes (a database edited by hand).
 BatchState batch_state_named(std::string_view word);
 
+// A file set aside (quarantine/), with its reason; copy_path "" when only recorded by reference.
+struct QuarantineRow {
+  std::string source, path, reason, copy_path;
+  std::uint64_t size = 0;
+  std::int64_t at = 0;
+  std::int64_t id = 0;
+};
+
 struct BatchInfo {
   std::int64_t seq = 0;
   std::string batch_id;
@@ -225,6 +233,13 @@ class Spool {
   std::unique_ptr<PartReader> open_part(std::int64_t part_id);
 
   // --- quarantine and counters
+  // Every quarantine entry, oldest first, or only entry `id`.
+  std::vector<QuarantineRow> quarantine(std::optional<std::int64_t> id = std::nullopt);
+  // Makes the next poll read a quarantined file again (sennen-edgectl quarantine retry): forgets
+  // its polling state in each of `folder_keys` (the keys its source files the folder under, see
+  // adapters/sources/dirpoll/walker.cpp), marks those folders not settled so the unchanged-folder
+  // shortcut does not skip them, and removes the entry. In the caller's Transaction.
+  void requeue_quarantined(const QuarantineRow& entry, const std::vector<std::string>& folder_keys);
   void add_quarantine(std::string_view source, std::string_view path, std::string_view reason, std::uint64_t size,
                       std::string_view copy_path, std::int64_t now);
   void add_counter(std::string_view name, std::int64_t delta);

@@ -77,14 +77,8 @@ std::vector<QueueRow> SpoolReader::queue() {
   return out;
 }
 
-std::vector<QuarantineRow> SpoolReader::quarantine() {
-  sqlite::Statement q(*db_,
-                      "SELECT source, path, reason, COALESCE(copy_path, ''), size, at FROM quarantine ORDER BY at, id");
-  std::vector<QuarantineRow> out;
-  while (q.step())
-    out.push_back({q.column_text(0), q.column_text(1), q.column_text(2), q.column_text(3),
-                   static_cast<std::uint64_t>(q.column_int(4)), q.column_int(5)});
-  return out;
+std::vector<QuarantineRow> SpoolReader::quarantine(std::optional<std::int64_t> id) {
+  return read_quarantine(*db_, id);
 }
 
 namespace {

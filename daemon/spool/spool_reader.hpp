@@ -31,12 +31,6 @@ struct QueueRow {
   std::int64_t count = 0, bytes = 0, oldest_ingested_at = 0;
 };
 
-struct QuarantineRow {
-  std::string source, path, reason, copy_path;
-  std::uint64_t size = 0;
-  std::int64_t at = 0;
-};
-
 // What is still local for one patient (delivered records and withdrawals have left the spool).
 struct PatientRecord {
   std::string source, kind, path, event, state, hold_reason, batch_id, batch_state;
@@ -73,7 +67,8 @@ class SpoolReader {
   Depth depth();
   std::vector<UnitCount> units_by_status();
   std::vector<QueueRow> queue();
-  std::vector<QuarantineRow> quarantine();
+  // Every quarantine entry, oldest first, or only entry `id`.
+  std::vector<QuarantineRow> quarantine(std::optional<std::int64_t> id = std::nullopt);
   std::vector<BatchInfo> batches_in_state(BatchState state);
   std::optional<BatchInfo> last_delivered_batch();
   std::map<std::string, std::int64_t> counters();

@@ -79,6 +79,8 @@ inline constexpr const char* kBatchColumns =
 BatchInfo batch_from_row(const sqlite::Statement& q);
 void load_parts(sqlite::Connection& db, StoredRecord& r);
 
+// Quarantine entries (all, or one by id), on any connection (Spool and SpoolReader).
+std::vector<QuarantineRow> read_quarantine(sqlite::Connection& db, std::optional<std::int64_t> id);
 // Spool depth counts, on any connection (Spool::depth and SpoolReader::depth).
 Depth read_depth(sqlite::Connection& db);
 // The stop list's retained IDs and its releases, on any connection (Spool and SpoolReader).

@@ -13,7 +13,6 @@
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/spool_reader.hpp"
-#include "daemon/spool/sqlite.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
 #include "tools/edgectl/spool_access.hpp"
@@ -81,7 +80,7 @@ int optout_release(const Common& c, const std::vector<std::string>& ids, const s
     // The file as it is now: an ID still in it cannot be released (the daemon would stop it again).
     const gate::StopList file = gate::load_stop_list(cfg.optout.stop_list);
     become_spool_owner(cfg.state_dir);
-    { auto check = open_spool(cfg.state_dir, Access::read_only); }  // exists, this schema; never created here
+    { spool::SpoolReader check(cfg.state_dir); }  // exists, this schema; never created here
     spool::Spool spool(cfg.state_dir);
     int refused = 0;
     for (const auto& key : keys) {

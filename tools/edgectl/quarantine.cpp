@@ -9,7 +9,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "daemon/spool/sqlite.hpp"
+#include "daemon/spool/spool.hpp"
+#include "daemon/spool/spool_reader.hpp"
 #include "daemon/util/name_text.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
@@ -21,24 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Entry {
-  std::int64_t id = 0;
-  std::string source, path, reason, copy_path;
-  std::uint64_t size = 0;
-  std::int64_t at = 0;
-};
-
-constexpr const char* kSelect = "SELECT id, source, path, reason, size, COALESCE(copy_path, ''), at FROM quarantine";
-
-std::vector<Entry> entries(sqlite::Connection& db, std::optional<std::int64_t> id) {
-  sqlite::Statement q(db, std::string(kSelect) + (id ? " WHERE id = ?1" : "") + " ORDER BY at, id");
-  if (id) q.bind(1, *id);
-  std::vector<Entry> out;
-  while (q.step())
-    out.push_back({q.column_int(0), q.column_text(1), q.column_text(2), q.column_text(3), q.column_text(5),
-                   static_cast<std::uint64_t>(q.column_int(4)), q.column_int(6)});
-  return out;
-}
+using Entry = spool::QuarantineRow;
 
 // Paths are bytes from the source tree (util::put_name: "_b64" when not UTF-8).
 json to_json(const Entry& e) {
@@ -69,27 +53,20 @@ std::string cannot_retry(const config::Config& cfg, const Entry& e) {
   return s->options->why_no_retry();
 }
 
-// Forgets the file's polling state so the next poll reads it again. In the caller's transaction.
-void requeue(sqlite::Connection& db, const config::Config& cfg, const Entry& e) {
+// The keys under which the file's source may have filed its folder: one per root.
+std::vector<std::string> folder_keys(const config::Config& cfg, const Entry& e) {
+  std::vector<std::string> keys;
   const auto* s = source_config(cfg, e.source);
-  const std::string name = fs::path(e.path).filename().string();
-  sqlite::Statement forget(db, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3");
-  sqlite::Statement unsettle(db, "UPDATE dirpoll_dirs SET settled = 0 WHERE source = ?1 AND path = ?2");
-  for (std::size_t root = 0; root < s->options->folders().size(); ++root) {
-    const std::string key = folder_key(root, e.path);
-    forget.bind(1, e.source).bind(2, key).bind(3, name).run();
-    unsettle.bind(1, e.source).bind(2, key).run();
-  }
-  sqlite::Statement drop(db, "DELETE FROM quarantine WHERE id = ?1");
-  drop.bind(1, e.id).run();
+  for (std::size_t root = 0; root < s->options->folders().size(); ++root) keys.push_back(folder_key(root, e.path));
+  return keys;
 }
 
 }  // namespace
 
 int quarantine_list(const Common& c) {
   return with_config(c, "quarantine list", [&](const config::Config& cfg) {
-    auto db = open_spool(cfg.state_dir, Access::read_only);
-    const auto rows = entries(*db, std::nullopt);
+    spool::SpoolReader reader(cfg.state_dir);
+    const auto rows = reader.quarantine();
     if (c.json) {
       json out = json::array();
       for (const auto& e : rows) out.push_back(to_json(e));
@@ -111,8 +88,8 @@ int quarantine_list(const Common& c) {
 
 int quarantine_show(const Common& c, std::int64_t id, bool content) {
   return with_config(c, "quarantine show", [&](const config::Config& cfg) {
-    auto db = open_spool(cfg.state_dir, Access::read_only);
-    const auto rows = entries(*db, id);
+    spool::SpoolReader reader(cfg.state_dir);
+    const auto rows = reader.quarantine(id);
     if (rows.empty()) {
       std::cerr << "sennen-edgectl quarantine show: no quarantine entry #" << id << " (see quarantine list)\n";
       return 2;
@@ -152,12 +129,13 @@ int quarantine_show(const Common& c, std::int64_t id, bool content) {
 int quarantine_retry(const Common& c, std::optional<std::int64_t> id) {
   return with_config(c, "quarantine retry", [&](const config::Config& cfg) {
     become_spool_owner(cfg.state_dir);
-    auto db = open_spool(cfg.state_dir, Access::read_write);
+    { spool::SpoolReader check(cfg.state_dir); }  // exists, this schema; never created here
+    spool::Spool spool(cfg.state_dir);
     std::vector<Entry> done;
     int skipped = 0;
     {
-      sqlite::Transaction tx(*db);  // BEGIN IMMEDIATE: waits for the daemon's current write
-      const auto rows = entries(*db, id);
+      spool::Spool::Transaction tx(spool);  // BEGIN IMMEDIATE: waits for the daemon's current write
+      const auto rows = spool.quarantine(id);
       if (rows.empty()) {
         std::cerr << "sennen-edgectl quarantine retry: "
                   << (id ? "no quarantine entry #" + std::to_string(*id) : std::string("nothing in quarantine"))
@@ -170,7 +148,7 @@ int quarantine_retry(const Common& c, std::optional<std::int64_t> id) {
           ++skipped;
           continue;
         }
-        requeue(*db, cfg, e);
+        spool.requeue_quarantined(e, folder_keys(cfg, e));
         done.push_back(e);
       }
       tx.commit();

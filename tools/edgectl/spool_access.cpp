@@ -7,8 +7,6 @@
 #include <cerrno>
 
 #include "daemon/util/error.hpp"
-#include "daemon/spool/spool_reader.hpp"
-#include "daemon/spool/sqlite.hpp"
 #include "daemon/util/fd.hpp"
 
 namespace sennen::edgectl {
@@ -21,14 +19,6 @@ void become_spool_owner(const std::filesystem::path& state_dir) {
       ::setresuid(st.st_uid, st.st_uid, st.st_uid) != 0)
     throw Error("cannot become the owner of " + (state_dir / "spool.db").string() + " (uid " +
                 std::to_string(st.st_uid) + "): " + util::errno_text(errno));
-}
-
-std::unique_ptr<sqlite::Connection> open_spool(const std::filesystem::path& state_dir, Access access) {
-  { spool::SpoolReader check(state_dir); }  // exists, right schema; never creates anything
-  const auto file = state_dir / "spool.db";
-  if (access == Access::read_only)
-    return std::make_unique<sqlite::Connection>(sqlite::Connection::open_read_only(file));
-  return std::make_unique<sqlite::Connection>(file);
 }
 
 }  // namespace sennen::edgectl

@@ -63,6 +63,8 @@ TEST_CASE("spool reader: counts agree with the spool, and it cannot write") {
   REQUIRE(q.size() == 1);
   CHECK(q[0].path == "a/b");
   CHECK(q[0].copy_path == "/q/a/b");
+  CHECK(r.quarantine(q[0].id).size() == 1);
+  CHECK(r.quarantine(q[0].id + 1).empty());
   CHECK(r.counters().at("purged_total") == 3);
   CHECK(r.stop_list_entries() == 2);
   auto a = r.audit("1234");
