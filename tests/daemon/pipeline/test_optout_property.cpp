@@ -7,14 +7,15 @@
 // exactly one batch.
 //
 // "Stopped at the moment it left" is modelled from what the daemon could have seen: the IDs on
-// the complete lines of the file as it stood whenever a cycle began or a delivery was under way,
-// minus the IDs an operator released. An ID only on a list that was replaced before any cycle ran
-// was never seen, and the model does not count it. Steps: SENNEN_PROPERTY_STEPS (default 1,000;
+// the complete lines of the file as it stood whenever a cycle began or a delivery was about to begin,
+// minus the IDs an operator released. An ID only on a list that was replaced before the daemon
+// looked again was never seen, and the model does not count it. Steps: SENNEN_PROPERTY_STEPS (default 500;
 // the long run registered with -DSENNEN_LONG_TESTS=ON takes 20,000); seed: SENNEN_PROPERTY_SEED
 // (default: a new one, printed, so a failure can be replayed).
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
@@ -57,7 +58,7 @@ std::string yyyymmdd(int day) {
 }
 
 struct Model {
-  std::set<std::string> stopped;             // keys the daemon must treat as stopped
+  std::set<std::string> stopped;                // keys the daemon must treat as stopped
   std::map<std::string, std::set<int>> visits;  // key -> days of visits the daemon has read
   int notice_start = 0;
 
@@ -79,7 +80,7 @@ struct Moment {
 class Campaign {
  public:
   explicit Campaign(std::uint64_t seed) : rng_(seed) {
-    site_.cfg.batch.max_bytes = 64 << 10;  // a few records per batch
+    site_.cfg.batch.max_bytes = 4096;  // a few records a batch: a cycle often delivers several
     today0_ = day_of(site_.clock.now(), site_.cfg.site.utc_offset_minutes);
     model_.notice_start = today0_ - 5;
     const std::chrono::year_month_day start{std::chrono::sys_days(std::chrono::days(model_.notice_start))};
@@ -97,13 +98,22 @@ class Campaign {
 
   void step() {
     const int r = pick(100);
-    if (r < 30) add_record();
-    else if (r < 50) edit_list();
-    else if (r < 54) release_one();
-    else if (r < 66) site_.clock.advance(std::chrono::seconds(pick(3 * 86400)));
-    else if (r < 88) daemon_step(true);
-    else if (r < 95) daemon_step(false);
-    else p_ = site_.start();  // a restart
+    if (r < 30)
+      add_record();
+    else if (r < 50)
+      edit_list();
+    else if (r < 54)
+      release_one();
+    else if (r < 66)
+      site_.clock.advance(std::chrono::seconds(pick(3 * 86400)));
+    else if (r < 88)
+      daemon_step(true);
+    else if (r < 95)
+      daemon_step(false);
+    else {
+      note("restart");
+      p_ = site_.start();
+    }
     check_received();
   }
 
@@ -150,6 +160,11 @@ class Campaign {
     }
   }
 
+  // SENNEN_PROPERTY_TRACE=FILE: every step, list written and release, to replay a failure by eye.
+  void trace_to(const char* file) {
+    if (file && *file) trace_.open(file);
+  }
+
   std::uint64_t leaks() const { return leaks_; }
   std::uint64_t deliveries() const { return moments_.size(); }
   std::uint64_t records() const { return written_.size(); }
@@ -172,13 +187,20 @@ class Campaign {
     const fs::path file = site_.cfg.optout.stop_list;
     if (shape == Shape::missing) {
       fs::remove(file);
+      note("list missing");
       readable_.clear();
       return;
     }
     std::string text = list_text();
-    if (shape == Shape::half && !text.empty()) text.resize(static_cast<std::size_t>(pick(static_cast<int>(text.size()))));
+    if (shape == Shape::half && !text.empty())
+      text.resize(static_cast<std::size_t>(pick(static_cast<int>(text.size()))));
     if (shape == Shape::garbled) text += "山田 太郎\n";
     site_.set_stop_list(text);
+    note("list " +
+         std::string(shape == Shape::half      ? "half"
+                     : shape == Shape::garbled ? "garbled"
+                                               : "whole") +
+         ": " + text);
     readable_.clear();
     std::size_t at = 0;
     for (std::size_t nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
@@ -192,19 +214,29 @@ class Campaign {
     std::string name = "r" + std::to_string(++serial_);
     const int now = day_of(site_.clock.now(), site_.cfg.site.utc_offset_minutes);
     if (pick(4) != 0) name += "~" + yyyymmdd(now - pick(9));  // most records carry a visit
-    site_.add_record(key, name, "record " + name + " of " + key + std::string(static_cast<std::size_t>(pick(200)), 'x'));
+    site_.add_record(key, name,
+                     "record " + name + " of " + key + std::string(static_cast<std::size_t>(pick(200)), 'x'));
     written_.emplace(key + "_" + name, key);
+    note("record " + key + "_" + name);
   }
 
   void edit_list() {
     const std::string id = std::to_string(1 + pick(kPatients));
     switch (pick(7)) {
       case 0:
-      case 1: file_ids_.insert(id); return write_list(Shape::whole);
-      case 2: file_ids_.erase(id); return write_list(Shape::whole);  // a removal: retained until released
-      case 3: file_ids_.insert(id); return write_list(Shape::half);  // the editor is still saving
-      case 4: return write_list(Shape::missing);                    // a sync tool replaces it
-      case 5: return write_list(Shape::garbled);
+      case 1:
+        file_ids_.insert(id);
+        return write_list(Shape::whole);
+      case 2:
+        file_ids_.erase(id);
+        return write_list(Shape::whole);  // a removal: retained until released
+      case 3:
+        file_ids_.insert(id);
+        return write_list(Shape::half);  // the editor is still saving
+      case 4:
+        return write_list(Shape::missing);  // a sync tool replaces it
+      case 5:
+        return write_list(Shape::garbled);
       default: {  // another list altogether
         file_ids_.clear();
         for (int i = 1; i <= kPatients; ++i)
@@ -221,7 +253,9 @@ class Campaign {
     if (candidates.empty()) return;
     const auto& k = candidates[static_cast<std::size_t>(pick(static_cast<int>(candidates.size())))];
     spool::Spool s(site_.cfg.state_dir);  // as sennen-edgectl optout release does, beside the daemon
-    if (s.release_stop(k, "property test", "the patient withdrew the opt-out", 1)) model_.stopped.erase(k);
+    const bool released = s.release_stop(k, "property test", "the patient withdrew the opt-out", 1);
+    if (released) model_.stopped.erase(k);
+    note("release " + k + (released ? ": released" : ": refused"));
   }
 
   // The daemon sees the list as it stands now, and (on a full cycle) every record file present.
@@ -244,26 +278,39 @@ class Campaign {
 
   void daemon_step(bool poll) {
     observe(poll);
-    if (poll) run(*p_);
-    else deliver_only(*p_);
+    std::string stopped;
+    for (const auto& k : model_.stopped) stopped += k + " ";
+    note(std::string(poll ? "cycle" : "deliver-only") + ", model stopped: " + stopped);
+    const auto r = poll ? run(*p_) : deliver_only(*p_);
+    for (const auto& e : r.errors) note("  error: " + e);
+  }
+
+  void note(const std::string& what) {
+    if (trace_.is_open()) trace_ << what << (what.empty() || what.back() != '\n' ? "\n" : "") << std::flush;
   }
 
   DeliveryResult on_deliver(const BatchFile& b) {
+    // The daemon looked at the list just before this delivery (a stat, and a read if it changed):
+    // an edit made during an earlier upload counts from here, not from when it was written (if
+    // that upload was the cycle's last, the file may change again before anyone reads it).
+    observe(false);
     moments_[b.batch_id] = {model_.stopped, day_of(site_.clock.now(), site_.cfg.site.utc_offset_minutes)};
+    note("  delivering " + b.batch_id);
     if (!faults_) return DeliveryResult::delivered();
     if (pick(8) == 0) {  // staff save the list while this batch uploads: later batches must see it
       const std::string id = std::to_string(1 + pick(kPatients));
       file_ids_.insert(id);
       write_list(pick(4) == 0 ? Shape::half : Shape::whole);
-      observe(false);
     }
     switch (pick(12)) {
-      case 0: return DeliveryResult::retry("503 from the receiver (property test)");
+      case 0:
+        return DeliveryResult::retry("503 from the receiver (property test)");
       case 1:  // stored, but the answer was lost
         site_.receiver.keep_even_if_failing = true;
         lost_answer_ = true;
         return DeliveryResult::retry("connection reset after the upload (property test)");
-      default: return DeliveryResult::delivered();
+      default:
+        return DeliveryResult::delivered();
     }
   }
 
@@ -281,8 +328,10 @@ class Campaign {
         const bool notified = model_.notified(key, m.today);
         if (stopped || !notified) {
           ++leaks_;
-          FAIL_CHECK("LEAK (seed " << seed_note_ << "): " << path << " left in batch " << r.batch_id << " while patient "
-                                   << key << " was " << (stopped ? "stopped" : "not yet notified"));
+          note("LEAK " + path + " in " + r.batch_id);
+          FAIL_CHECK("LEAK (seed " << seed_note_ << "): " << path << " left in batch " << r.batch_id
+                                   << " while patient " << key << " was "
+                                   << std::string(stopped ? "stopped" : "not yet notified"));
         }
       }
     }
@@ -292,22 +341,24 @@ class Campaign {
   Site site_;
   std::unique_ptr<pipeline::Pipeline> p_;
   Model model_;
-  std::set<std::string> file_ids_;  // the IDs the list holds when written whole
-  std::set<std::string> readable_;  // keys on the complete lines of the file as it stands
+  std::set<std::string> file_ids_;              // the IDs the list holds when written whole
+  std::set<std::string> readable_;              // keys on the complete lines of the file as it stands
   std::map<std::string, std::string> written_;  // record file name -> patient key
   std::map<std::string, Moment> moments_;       // batch id -> its (last) delivery's moment
   std::size_t checked_ = 0;
   std::uint64_t serial_ = 0, leaks_ = 0;
   int today0_ = 0;
   bool faults_ = true, lost_answer_ = false;
+  std::ofstream trace_;
 };
 
 }  // namespace
 
 TEST_CASE("opt-out property: nothing leaves for a stopped or not-yet-notified patient, whatever the interleaving") {
   const std::uint64_t seed = env_number("SENNEN_PROPERTY_SEED", std::random_device{}());
-  const std::uint64_t steps = env_number("SENNEN_PROPERTY_STEPS", 1000);
+  const std::uint64_t steps = env_number("SENNEN_PROPERTY_STEPS", 500);
   Campaign c(seed);
+  c.trace_to(std::getenv("SENNEN_PROPERTY_TRACE"));
   c.seed_note_ = "SENNEN_PROPERTY_SEED=" + std::to_string(seed);
   for (std::uint64_t i = 0; i < steps; ++i) c.step();
   c.settle();
