@@ -196,7 +196,7 @@ SealingKeys SealingKeys::load(const fs::path& signer_cert, const fs::path& signe
   for (const auto& path : recipients) {
     X509Ptr cert = load_recipient(path, now);
     if (sk_X509_push(impl->recipients.get(), cert.get()) <= 0) throw Error("out of memory loading " + path.string());
-    cert.release();  // now owned by the stack
+    (void)cert.release();  // now owned by the stack
     impl->recipient_paths.push_back(path);
   }
   return SealingKeys(std::move(impl));

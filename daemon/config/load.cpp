@@ -24,7 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using detail::all_chars_in;
 using detail::bool_value;
-using detail::choice_value;
 using detail::duration_value;
 using detail::in_quotes;
 using detail::integer_value;

@@ -73,7 +73,7 @@ std::string kind_of(const YAML::Node& node) {
   return "a single value";
 }
 
-Mapping::Mapping(Report& report, const Value& self, std::vector<std::string_view> known, UnknownKey unknown)
+Mapping::Mapping(Report& report, const Value& self, std::vector<std::string_view> known, const UnknownKey& unknown)
     : report_(report), self_(self) {
   // "heartbeat:" with every child commented out is an empty section, not an error.
   if (self.node.IsNull()) return;
@@ -337,7 +337,7 @@ struct Section::Impl {
 
 Section::Section(const Node& node, std::vector<std::string_view> known, UnknownKey unknown)
     : impl_(std::make_unique<Impl>(
-          Impl{detail::Mapping(*node.impl()->report, node.impl()->value, std::move(known), std::move(unknown)),
+          Impl{detail::Mapping(*node.impl()->report, node.impl()->value, std::move(known), unknown),
                node.impl()})) {}
 Section::~Section() = default;
 

@@ -57,7 +57,7 @@ std::string kind_of(const YAML::Node& node);
 class Mapping {
  public:
   using UnknownKey = std::function<std::string(const std::string& key)>;
-  Mapping(Report& report, const Value& self, std::vector<std::string_view> known, UnknownKey unknown = {});
+  Mapping(Report& report, const Value& self, std::vector<std::string_view> known, const UnknownKey& unknown = {});
   std::optional<Value> optional(std::string_view key) const;
   // Missing keys are reported at the start of the mapping that should hold them.
   std::optional<Value> required(std::string_view key, std::string_view expected) const;

@@ -11,7 +11,7 @@ std::string iso(TimePoint t) {
 }
 }  // namespace
 
-Dispatcher::Dispatcher(Window window, Backoff backoff) : window_(std::move(window)), backoff_(std::move(backoff)) {}
+Dispatcher::Dispatcher(Window window, Backoff backoff) : window_(window), backoff_(std::move(backoff)) {}
 
 Clearance Dispatcher::check(TimePoint now, bool ignore_window) const {
   if (!ignore_window && !window_.allows(now)) return Clearance::outside_window;

@@ -1,6 +1,7 @@
 #include "daemon/pipeline/flow_control.hpp"
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 
 #include "daemon/util/time_format.hpp"
@@ -69,7 +70,7 @@ std::string size_text(std::uint64_t bytes) {
     ++unit;
   }
   std::array<char, 32> text{};
-  const double tenths = static_cast<double>(static_cast<std::uint64_t>(value * 10 + 0.5)) / 10;
+  const double tenths = static_cast<double>(std::llround(value * 10)) / 10;
   if (unit == 0 || tenths == static_cast<double>(static_cast<std::uint64_t>(tenths)))
     std::snprintf(text.data(), text.size(), "%.0f %s", tenths, kUnits[unit]);
   else

@@ -30,8 +30,8 @@ std::string age(std::int64_t s) {
 std::string bytes(std::uint64_t n) {
   if (n < 1024) return std::to_string(n) + " B";
   const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = -1;
+  double v = static_cast<double>(n) / 1024;
+  int u = 0;
   while (v >= 1024 && u < 3) {
     v /= 1024;
     ++u;

@@ -26,7 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using Status = DeliveryResult::Status;
 
-using curl::rejected;
 using curl::retry;
 bool ok(const curl::Outcome& o) { return o.code == CURLE_OK && o.status >= 200 && o.status < 300; }
 

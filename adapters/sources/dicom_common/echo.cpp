@@ -7,9 +7,9 @@ namespace sennen::dicom {
 
 std::string echo(const EchoPeer& peer) {
   DcmSCU scu;
-  scu.setAETitle(peer.calling_ae.c_str());
-  scu.setPeerAETitle(peer.called_ae.c_str());
-  scu.setPeerHostName(peer.host.c_str());
+  scu.setAETitle(peer.calling_ae);
+  scu.setPeerAETitle(peer.called_ae);
+  scu.setPeerHostName(peer.host);
   scu.setPeerPort(static_cast<Uint16>(peer.port));
   const auto secs = static_cast<Uint32>(peer.timeout.count());
   scu.setConnectionTimeout(static_cast<Sint32>(secs));

@@ -10,7 +10,6 @@
 #include "daemon/util/log.hpp"
 
 namespace sennen::dicom {
-namespace fs = std::filesystem;
 
 namespace {
 

@@ -76,7 +76,7 @@ Hl7ParseResult parse_hl7_header(std::string_view prefix) {
   const std::string_view msh = prefix.substr(0, prefix.find_first_of("\r\n"));
   // MSH-1 is the separator itself, so splitting MSH on it puts MSH-n at index n-1.
   const std::string_view encoding = field(msh, sep.field, 1);
-  if (encoding.size() >= 1) sep.component = encoding[0];
+  if (!encoding.empty()) sep.component = encoding[0];
   if (encoding.size() >= 2) sep.repetition = encoding[1];
 
   Hl7Header h;

@@ -237,7 +237,7 @@ std::string check_placement(std::string_view rel_dir, const Name& name) {
            std::to_string(dirs.size()) + " in " + in_quotes(rel_dir);
 
   std::string out;
-  auto add = [&](std::string sentence) {
+  auto add = [&](const std::string& sentence) {
     if (!out.empty()) out += "; ";
     out += sentence;
   };

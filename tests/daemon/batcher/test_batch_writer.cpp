@@ -27,7 +27,7 @@ namespace {
 
 constexpr std::int64_t kMtime = 1700000000;  // 2023-11-14 22:13:20 UTC
 
-SealingKeys keys(std::vector<std::string> recipients = {"central"}) {
+SealingKeys keys(const std::vector<std::string>& recipients = {"central"}) {
   std::vector<fs::path> r;
   for (auto& n : recipients) r.push_back(pki() / (n + ".crt"));
   return SealingKeys::load(pki() / "site.crt", pki() / "site.key", r);
@@ -282,7 +282,7 @@ TEST_CASE("the output file is created exclusively and removed when not finished"
 TEST_CASE("size bounds hold: fixed + sum(entries) >= actual") {
   TempDir t;
   auto check = [&](const std::string& name, const std::vector<std::pair<std::string, std::string>>& files,
-                   std::vector<std::string> recipients, int level) {
+                   const std::vector<std::string>& recipients, int level) {
     SealingKeys k = keys(recipients);
     fs::path batch = t / (name + ".cms");
     std::uint64_t bound = BatchWriter::worst_case_fixed_bytes(k);

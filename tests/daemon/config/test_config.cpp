@@ -74,7 +74,7 @@ std::string join(const std::vector<std::string>& lines) {
 }
 
 // kMinimal with 1-based line `n` replaced.
-std::string replace_line(int n, const std::string& text, std::string base = kMinimal) {
+std::string replace_line(int n, const std::string& text, const std::string& base = kMinimal) {
   auto lines = lines_of(base);
   REQUIRE(n >= 1);
   REQUIRE(static_cast<std::size_t>(n) <= lines.size());
@@ -83,13 +83,13 @@ std::string replace_line(int n, const std::string& text, std::string base = kMin
 }
 
 // kMinimal with `text` inserted after 1-based line `n` (0 = at the top).
-std::string insert_after(int n, const std::string& text, std::string base = kMinimal) {
+std::string insert_after(int n, const std::string& text, const std::string& base = kMinimal) {
   auto lines = lines_of(base);
   lines.insert(lines.begin() + n, text);
   return join(lines);
 }
 
-std::string remove_line(int n, std::string base = kMinimal) {
+std::string remove_line(int n, const std::string& base = kMinimal) {
   auto lines = lines_of(base);
   lines.erase(lines.begin() + (n - 1));
   return join(lines);

@@ -8,7 +8,6 @@
 #include "tests/support/configuration.hpp"
 
 using namespace sennen::config;
-using sennen::test::load;
 using sennen::test::parse;
 
 namespace {

@@ -84,7 +84,7 @@ std::vector<std::string> Receiver::withdrawn() const {
   return out;
 }
 
-Site::Site(std::vector<std::string> source_names) {
+Site::Site(const std::vector<std::string>& source_names) {
   cfg.file = dir / "sennen-edge.yaml";
   cfg.site.id = "1312345678";
   cfg.state_dir = dir / "state";

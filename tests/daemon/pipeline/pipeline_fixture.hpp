@@ -86,7 +86,7 @@ struct Site {
   config::Config cfg;
   Receiver receiver;
 
-  explicit Site(std::vector<std::string> source_names = {"emr"});
+  explicit Site(const std::vector<std::string>& source_names = {"emr"});
   std::filesystem::path source_folder(const std::string& source = "emr") const { return dir / ("src-" + source); }
   // Writes a record file "<patient>_<name>" into a source's folder.
   void add_record(const std::string& patient, const std::string& name, const std::string& content,

@@ -39,7 +39,7 @@ std::uint64_t env_number(const char* name, std::uint64_t fallback) {
 }
 
 // The canonical form of the all-digit IDs this test writes: leading zeros dropped.
-std::string key_of(std::string id) {
+std::string key_of(const std::string& id) {
   const auto nz = id.find_first_not_of('0');
   return nz == std::string::npos ? "0" : id.substr(nz);
 }
@@ -142,7 +142,9 @@ class Campaign {
     for (const auto& r : site_.receiver.received)
       for (const auto& rec : r.manifest["records"])
         if (rec["event"] == "upsert") batches_of[rec["path"].get<std::string>()].insert(r.batch_id);
-    for (const auto& [path, key] : written_) {
+    for (const auto& written : written_) {
+      const std::string& path = written.first;  // not a structured binding: INFO captures it in a lambda
+      const std::string& key = written.second;
       const bool may_leave = !model_.stopped.count(key) && model_.notified(key, today);
       INFO("record " << path << " of patient " << key << " (seed " << seed_note_ << ")");
       // Records of a patient stopped now may have left before the stop (each checked as it left).

@@ -75,7 +75,7 @@ class Receiver {
  public:
   Receiver() : port(free_port()), other_port(free_port()) {
     REQUIRE_MESSAGE(fs::exists("/usr/sbin/nginx"), "nginx is missing: apt-get install nginx-light");
-    const fs::path p = pki();
+    const fs::path& p = pki();
     for (const char* d : {"logs", "tmp", "data"}) fs::create_directories(dir / d);
     std::string servers;
     for (auto [listen, cert] : {std::pair(port, "server"), std::pair(other_port, "other-server")}) {
@@ -339,7 +339,7 @@ TEST_CASE("a stalled receiver is given up on (low-speed limit) and retried") {
   ::posix_spawn_file_actions_adddup2(&actions, stdin_read.get(), 0);
   ::posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   ::posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  const fs::path p = pki();
+  const fs::path& p = pki();
   std::vector<std::string> args{"openssl",
                                 "s_server",
                                 "-quiet",

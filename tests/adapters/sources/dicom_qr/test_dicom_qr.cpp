@@ -52,7 +52,7 @@ fs::path make_dcm(const fs::path& dir, const Spec& s) {
   fs::create_directories(dir);
   const std::string name = s.sop;
   std::string pixels;
-  const std::size_t n = static_cast<std::size_t>(s.side * s.side * s.frames);
+  const std::size_t n = static_cast<std::size_t>(s.side) * s.side * s.frames;
   for (std::size_t i = 0; i < n; ++i) pixels.push_back(static_cast<char>((i * 13 + s.sop.size() * 7) & 0xFF));
   test::write_file(dir / (name + ".raw"), pixels);
   std::string dump = "(0002,0001) OB 00\\01\n(0002,0002) UI " + s.sop_class + "\n(0002,0003) UI [" + s.sop +
@@ -207,7 +207,7 @@ struct Fixture {
     o.name = "pacs";
     o.state_dir = state_dir;
     o.peer = orthanc_peer();
-    o.since = since;
+    o.since = std::move(since);
     o.lookback_days = 2;
     o.patient_id = {true, 8};
     o.min_free = min_free;

@@ -148,7 +148,7 @@ TEST_CASE("ssmix2: bad files are quarantined once with a reason, and the rest go
   fs::create_directories(misplaced_dir);
   fs::copy_file(good, misplaced_dir / good.filename());
   test::write_file(f.root / "000/README.txt", "not ssmix2");
-  for (auto p : {good, junk, other, misplaced_dir / good.filename(), f.root / "000/README.txt"}) age(p, f.past());
+  for (const auto& p : {good, junk, other, misplaced_dir / good.filename(), f.root / "000/README.txt"}) age(p, f.past());
   f.poll();
   CHECK(f.sink.records.size() == 1);
   REQUIRE(f.sink.quarantined.size() == 4);
@@ -223,7 +223,7 @@ TEST_CASE("ssmix2: locate finds a held version whose name holds '#' (names are b
   f.sink.clear();
   f.poll(true);
   REQUIRE(f.sink.records.size() == 1);
-  CHECK(f.sink.records[0].draft.version.find("#", d.version.size()) != std::string::npos);
+  CHECK(f.sink.records[0].draft.version.find('#', d.version.size()) != std::string::npos);
   parts = f.source->locate(f.sink.records[0].draft.path, f.sink.records[0].draft.version);
   REQUIRE(parts);
   CHECK((*parts)[0].file == file);

@@ -62,7 +62,7 @@ struct Tree {
     tx.commit();
   }
   std::time_t past() const { return std::chrono::system_clock::to_time_t(clock.now()) - 3600; }
-  fs::path file(const std::string& order, const std::string& pid = kPid, std::string content = "") {
+  fs::path file(const std::string& order, const std::string& pid = kPid, const std::string& content = "") {
     auto f = put(root, "20250110", "OMP-01", order, "20250110101010000", '1',
                  content.empty() ? hl7(pid, "RDE^O11") : content, pid);
     age(f, past());
