@@ -1,16 +1,15 @@
-// State kept in SourceState (committed with the records of the same poll):
+// State kept in SourceState (committed with the records of the same poll), as the types of
+// checkpoints.hpp:
 //   "qr/held/<Study>"  one unit per SOP Instance UID taken into the spool (status: its hash), written
 //                      by IncomingFolder, which drops an identical instance retrieved again
-//   "qr/studies"       one unit per study seen: size = instances held or refused, status "complete",
-//                      "complete with <n> refused" or "incomplete <held+refused>/<C-FIND count>"
-//   "qr/refused"       one unit per SOP Instance UID refused (and quarantined) once, status
-//                      "<hash> <Study>": the same refusal again (a study retrieved again because it
-//                      grew) is dropped, and it counts toward its study's completeness
-//   "qr/watermark"     unit "study_date", status YYYYMMDD: the next query starts there minus lookback
-//   "qr/stored_ts/<Study>"  one unit per SOP Instance UID whose stored transfer syntax the PACS
-//                      reported (status: that syntax), kept from before the retrieve until the
-//                      instance is taken in, so that a transcoded arrival is recognised even when
-//                      a restart comes in between
+//   "qr/studies"       a StudyProgress per study seen
+//   "qr/refused"       a Refusal per SOP Instance UID refused (and quarantined) once: the same
+//                      refusal again (a study retrieved again because it grew) is dropped, and it
+//                      counts toward its study's completeness
+//   "qr/watermark"     the date "study_date": the next query starts there minus lookback
+//   "qr/stored_ts/<Study>"  the transfer syntax the PACS reported storing, per SOP Instance UID,
+//                      kept from before the retrieve until the instance is taken in, so that a
+//                      transcoded arrival is recognised even when a restart comes in between
 // The watermark never passes a dated study that is still incomplete, so such a study is queried and
 // retrieved again on every poll until all its instances are held or refused; and it is written in
 // the same transaction as the records, so it advances only when they are committed. An incomplete
@@ -23,6 +22,7 @@
 #include <set>
 
 #include "adapters/sources/dicom_common/incoming.hpp"
+#include "adapters/sources/dicom_qr/checkpoints.hpp"
 #include "adapters/sources/dicom_common/receiver.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
@@ -38,8 +38,6 @@ constexpr const char* kWatermarkDir = "qr/watermark";
 constexpr const char* kWatermarkUnit = "study_date";
 constexpr const char* kStoredTsDir = "qr/stored_ts/";
 constexpr const char* kRefusedDir = "qr/refused";
-
-bool is_date(const std::string& d) { return d.size() == 8 && d.find_first_not_of("0123456789") == std::string::npos; }
 
 std::string date_minus(const std::string& yyyymmdd, int days) {
   using namespace std::chrono;
@@ -107,8 +105,7 @@ class QrSource final : public Source {
   // in: the PACS transcoded it (empty otherwise, or when it did not say).
   std::string stored_syntax_if_transcoded(SourceContext& ctx, const Instance& in) {
     auto [at, added] = stored_ts_.try_emplace(in.study_uid);
-    if (added)
-      for (auto& u : ctx.state.units(kStoredTsDir + in.study_uid)) at->second.emplace(u.name, u.status);
+    if (added) at->second = SyntaxTable(ctx.state, kStoredTsDir + in.study_uid).all();
     auto ts = at->second.find(in.sop_instance_uid);
     return ts != at->second.end() && ts->second != in.transfer_syntax ? ts->second : std::string();
   }
@@ -119,13 +116,11 @@ class QrSource final : public Source {
     // What was retrieved since the last take() was written without fsync (receiver_options):
     // durable now, before the spool records any of it (a held patient's file is the only copy).
     util::sync_filesystem(folders_.incoming);
+    RefusalTable refusals(ctx.state, kRefusedDir);
     incoming_.quarantine_rejected(ctx, [&](const std::string& sop, const std::string& hash) {
-      std::string before;
-      for (const auto& u : ctx.state.units(kRefusedDir))
-        if (u.name == sop) before = u.status;
-      const bool seen = before.rfind(hash + " ", 0) == 0;
-      if (!seen || (before == hash + " " && !study.empty()))
-        ctx.state.put_unit(kRefusedDir, {sop, 0, 0, 0, hash + " " + study});
+      const auto before = refusals.get(sop);
+      const bool seen = before && before->hash == hash;
+      if (!seen || (before->study.empty() && !study.empty())) refusals.put(sop, {hash, study});
       return seen;
     });
     stored_ts_.clear();
@@ -138,7 +133,7 @@ class QrSource final : public Source {
                          "; its record says so (attribute stored_transfer_syntax) and is not the PACS's bytes");
             receiver_.events().add(kTranscoded, options_.peer.ae_title);
           }
-          ctx.state.erase_unit(kStoredTsDir + in.study_uid, in.sop_instance_uid);
+          SyntaxTable(ctx.state, kStoredTsDir + in.study_uid).erase(in.sop_instance_uid);
         },
         [&](const Instance& in, std::vector<std::pair<std::string, std::string>>& attributes) {
           if (std::string stored = stored_syntax_if_transcoded(ctx, in); !stored.empty())
@@ -148,11 +143,8 @@ class QrSource final : public Source {
 
   std::uint64_t refused_in(SourceContext& ctx, const std::string& study) {
     std::uint64_t n = 0;
-    for (const auto& u : ctx.state.units(kRefusedDir))
-      if (u.status.size() > study.size() &&
-          u.status.compare(u.status.size() - study.size(), study.size(), study) == 0 &&
-          u.status[u.status.size() - study.size() - 1] == ' ')
-        ++n;
+    for (const auto& [sop, r] : RefusalTable(ctx.state, kRefusedDir).all())
+      if (r.study == study) ++n;
     return n;
   }
 
@@ -160,9 +152,10 @@ class QrSource final : public Source {
   // plan_get), and notes the syntaxes it reports storing, committed before anything arrives.
   RetrieveResult retrieve_study(SourceContext& ctx, QrAssociation& assoc, const StudyMatch& s) {
     std::vector<InstanceMatch> found = assoc.find_instances(s.study_uid);
+    SyntaxTable stored(ctx.state, kStoredTsDir + s.study_uid);
     for (const auto& m : found)
       if (!m.transfer_syntax.empty() && is_safe_uid(m.sop_uid) && is_safe_uid(m.transfer_syntax))
-        ctx.state.put_unit(kStoredTsDir + s.study_uid, {m.sop_uid, 0, 0, 0, m.transfer_syntax});
+        stored.put(m.sop_uid, m.transfer_syntax);
     ctx.sink.checkpoint();
     if (options_.retrieve == Retrieve::move) return assoc.move_study(s.study_uid, options_.peer.local_ae_title);
     // Each C-GET gets an association of its own that proposes exactly what its part may bring.
@@ -186,9 +179,8 @@ class QrSource final : public Source {
     take(ctx);              // what a previous poll retrieved but did not commit
     ctx.sink.checkpoint();
 
-    std::string watermark;
-    for (const auto& u : ctx.state.units(kWatermarkDir))
-      if (u.name == kWatermarkUnit && is_date(u.status)) watermark = u.status;
+    DateTable watermarks(ctx.state, kWatermarkDir);
+    const std::string watermark = watermarks.get(kWatermarkUnit).value_or(std::string());
     std::string from = !watermark.empty()        ? date_minus(watermark, options_.lookback_days)
                        : is_date(options_.since) ? options_.since
                                                  : std::string();
@@ -198,13 +190,13 @@ class QrSource final : public Source {
     log::stage("qr-find", name());
     QrAssociation assoc(options_.peer);
     std::vector<StudyMatch> studies = assoc.find_studies(range);
-    std::map<std::string, UnitState> known;
-    for (auto& u : ctx.state.units(kStudiesDir)) known.emplace(u.name, u);
+    StudyTable progress(ctx.state, kStudiesDir);
+    const std::map<std::string, StudyProgress> known = progress.all();
     // Incomplete studies the range did not bring back (no StudyDate, or dated before it): by UID.
     std::set<std::string> found;
     for (const auto& s : studies) found.insert(s.study_uid);
-    for (const auto& [uid, u] : known)
-      if (u.status.rfind("incomplete", 0) == 0 && !found.count(uid) && is_safe_uid(uid))
+    for (const auto& [uid, p] : known)
+      if (!p.complete && !found.count(uid) && is_safe_uid(uid))
         for (auto& m : assoc.find_studies("", uid))
           if (m.study_uid == uid) studies.push_back(std::move(m));
     std::sort(studies.begin(), studies.end(),
@@ -227,11 +219,9 @@ class QrSource final : public Source {
                      "(correct the study's UID in the PACS)");
         continue;
       }
-      auto k = known.find(s.study_uid);
-      std::uint64_t held = k != known.end() ? k->second.size : 0;
-      const bool complete_before = k != known.end() && k->second.status.rfind("complete", 0) == 0;
+      const auto k = known.find(s.study_uid);
       // Nothing new: the PACS has no more instances than we hold.
-      if (complete_before && s.instances && held >= *s.instances) continue;
+      if (k != known.end() && k->second.complete && s.instances && k->second.held >= *s.instances) continue;
       std::string problem;
       log::stage("qr-retrieve", name() + ", study " + s.study_uid);
       try {
@@ -245,21 +235,21 @@ class QrSource final : public Source {
       }
       log::stage("walk", name());
       take(ctx, s.study_uid);
-      const std::uint64_t refused = refused_in(ctx, s.study_uid);
-      held = ctx.state.units(kHeldDir + s.study_uid).size() + refused;
-      const bool complete = problem.empty() && (!s.instances || held >= *s.instances);
-      std::string st = !complete ? "incomplete " + std::to_string(held) + "/" +
-                                       (s.instances ? std::to_string(*s.instances) : std::string("?"))
-                       : refused ? "complete with " + std::to_string(refused) + " refused"
-                                 : "complete";
-      if (complete && refused && (k == known.end() || k->second.status != st))
-        log::warning("source " + name() + ": study " + s.study_uid + " is complete with " + std::to_string(refused) +
+      StudyProgress now;
+      now.refused = refused_in(ctx, s.study_uid);
+      now.held = ctx.state.units(kHeldDir + s.study_uid).size() + now.refused;
+      now.expected = s.instances;
+      now.complete = problem.empty() && (!s.instances || now.held >= *s.instances);
+      if (!now.complete) now.refused = 0;  // the stored form of an incomplete study counts refusals in held only
+      const bool complete = now.complete;
+      if (complete && now.refused && (k == known.end() || k->second.text() != now.text()))
+        log::warning("source " + name() + ": study " + s.study_uid + " is complete with " +
+                     std::to_string(now.refused) +
                      " instance(s) refused and quarantined (the reasons are in the quarantine); it is not "
                      "retrieved again unless it grows");
-      ctx.state.put_unit(kStudiesDir, {s.study_uid, held, 0, 0, st});
+      progress.put(s.study_uid, now);
       if (complete)  // what the PACS reported of instances that never came (deleted meanwhile)
-        for (const auto& u : ctx.state.units(kStoredTsDir + s.study_uid))
-          ctx.state.erase_unit(kStoredTsDir + s.study_uid, u.name);
+        SyntaxTable(ctx.state, kStoredTsDir + s.study_uid).clear();
       ctx.sink.checkpoint();
       if (!complete) {
         ++incomplete;
@@ -270,14 +260,14 @@ class QrSource final : public Source {
         log::warning("source " + name() + ": study " + s.study_uid +
                      (s.study_date.empty() ? std::string(" (no StudyDate)")
                                            : " (StudyDate " + util::display_name(s.study_date) + ")") +
-                     " is " + st + (problem.empty() ? std::string() : " (" + problem + ")") +
+                     " is " + now.text() + (problem.empty() ? std::string() : " (" + problem + ")") +
                      "; retried on the next poll");
       }
     }
     ctx.stats.waiting += incomplete;
     // Advance only up to the oldest incomplete study (or today), written with this poll's commit.
     std::string next = is_date(oldest_incomplete) ? std::min(oldest_incomplete, today) : today;
-    if (is_date(next)) ctx.state.put_unit(kWatermarkDir, {kWatermarkUnit, 0, 0, 0, next});
+    if (is_date(next)) watermarks.put(kWatermarkUnit, next);
     ctx.stats.events = receiver_.events().snapshot();
     ctx.sink.checkpoint();
   }
