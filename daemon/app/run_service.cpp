@@ -26,10 +26,11 @@
 #include "daemon/app/service.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/util/error.hpp"
-#include "daemon/metrics/collector.hpp"
+#include "daemon/app/metrics_collector.hpp"
 #include "daemon/metrics/exposition.hpp"
 #include "daemon/metrics/health.hpp"
 #include "daemon/metrics/server.hpp"
+#include "daemon/pipeline/flow_control.hpp"
 #include "daemon/pipeline/pipeline.hpp"
 #include "daemon/spool/spool_reader.hpp"
 #include "daemon/util/log.hpp"
@@ -46,7 +47,7 @@ std::int64_t unix_now() {
 class Worker {
  public:
   // `collector` (null when metrics are off) is fed after every cycle; it outlives the worker.
-  Worker(std::filesystem::path file, config::Config cfg, metrics::Collector* collector, std::function<void()> on_fatal)
+  Worker(std::filesystem::path file, config::Config cfg, MetricsCollector* collector, std::function<void()> on_fatal)
       : file_(std::move(file)), cfg_(std::move(cfg)), collector_(collector), on_fatal_(std::move(on_fatal)) {}
 
   void start() {
@@ -222,7 +223,7 @@ class Worker {
 
   std::filesystem::path file_;
   config::Config cfg_;
-  metrics::Collector* collector_;
+  MetricsCollector* collector_;
   std::function<void()> on_fatal_;
   SystemClock clock_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
@@ -265,10 +266,10 @@ int run_service(const std::filesystem::path& file) {
 
   boost::asio::io_context io;
   // Declared before the worker, so it outlives it (the worker feeds it until joined).
-  std::optional<metrics::Collector> collector;
+  std::optional<MetricsCollector> collector;
   std::optional<metrics::Server> metrics_server;
   const int metrics_port = cfg.metrics.port;
-  const auto max_pending = metrics::max_pending_age(cfg);
+  const auto max_pending = pipeline::max_pending_age(cfg);
   if (metrics_port) {
     collector.emplace(cfg, unix_now());
     try {

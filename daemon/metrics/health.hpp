@@ -9,13 +9,10 @@
 
 #include "daemon/config/config.hpp"
 #include "daemon/metrics/snapshot.hpp"
-#include "daemon/pipeline/flow_control.hpp"
 
 namespace sennen::metrics {
 
 inline constexpr int kPollsLate = 3;  // a source is late after this many poll intervals without success
-
-using pipeline::max_pending_age;
 
 struct Health {
   bool ok = true;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/metrics/health.hpp"
+#include "daemon/pipeline/flow_control.hpp"
 #include "tests/daemon/metrics/fixtures.hpp"
 
 using namespace sennen;
@@ -83,11 +84,11 @@ TEST_CASE("whatever the heartbeat's assessment found after the last cycle fails 
 }
 
 TEST_CASE("max_pending_age: configured, else 6h, or 30h with an upload window") {
-  CHECK(max_pending_age(metrics::test::two_sources()) == std::chrono::hours(6));
-  CHECK(max_pending_age(metrics::test::two_sources("schedule: {upload_window: \"01:00-05:00\"}\n")) ==
+  CHECK(pipeline::max_pending_age(metrics::test::two_sources()) == std::chrono::hours(6));
+  CHECK(pipeline::max_pending_age(metrics::test::two_sources("schedule: {upload_window: \"01:00-05:00\"}\n")) ==
         std::chrono::hours(30));
   auto cfg = metrics::test::two_sources("metrics: {port: 9465, max_pending_age: 2h}\n");
-  CHECK(max_pending_age(cfg) == std::chrono::hours(2));
+  CHECK(pipeline::max_pending_age(cfg) == std::chrono::hours(2));
   CHECK(cfg.metrics.port == 9465);
   CHECK(metrics::test::two_sources().metrics.port == 0);
 }

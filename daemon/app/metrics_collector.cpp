@@ -1,15 +1,18 @@
-#include "daemon/metrics/collector.hpp"
+#include "daemon/app/metrics_collector.hpp"
 
 #include <map>
 
-namespace sennen::metrics {
+namespace sennen::app {
 
-Collector::Collector(const config::Config& cfg, std::int64_t started_at) {
+using metrics::Snapshot;
+using metrics::SourceMetrics;
+
+MetricsCollector::MetricsCollector(const config::Config& cfg, std::int64_t started_at) {
   s_.started_at = started_at;
   reconfigure(cfg);
 }
 
-void Collector::reconfigure(const config::Config& cfg) {
+void MetricsCollector::reconfigure(const config::Config& cfg) {
   std::lock_guard lock(mutex_);
   std::map<std::string, SourceMetrics> old;
   for (auto& m : s_.sources) old.emplace(m.name, std::move(m));
@@ -24,13 +27,13 @@ void Collector::reconfigure(const config::Config& cfg) {
   }
 }
 
-SourceMetrics* Collector::source(const std::string& name) {
+SourceMetrics* MetricsCollector::source(const std::string& name) {
   for (auto& m : s_.sources)
     if (m.name == name) return &m;
   return nullptr;
 }
 
-void Collector::on_progress(const pipeline::Progress& p, Steady at) {
+void MetricsCollector::on_progress(const pipeline::Progress& p, Steady at) {
   std::lock_guard lock(mutex_);
   if (p.phase == phase_) return;
   phase_ = p.phase;
@@ -55,8 +58,8 @@ void Collector::on_progress(const pipeline::Progress& p, Steady at) {
   if (p.phase == "delivering") delivering_since_ = at;
 }
 
-void Collector::after_cycle(const pipeline::CycleResult& result, const std::set<std::string>* polled,
-                            const telemetry::HeartbeatInput& state, std::int64_t outbox_oldest_at) {
+void MetricsCollector::after_cycle(const pipeline::CycleResult& result, const std::set<std::string>* polled,
+                                   const telemetry::HeartbeatInput& state, std::int64_t outbox_oldest_at) {
   std::lock_guard lock(mutex_);
   s_.updated_at = state.now;
   for (const auto& st : state.sources) {
@@ -102,9 +105,9 @@ void Collector::after_cycle(const pipeline::CycleResult& result, const std::set<
   s_.problems = telemetry::assess(state);
 }
 
-Snapshot Collector::snapshot() const {
+Snapshot MetricsCollector::snapshot() const {
   std::lock_guard lock(mutex_);
   return s_;
 }
 
-}  // namespace sennen::metrics
+}  // namespace sennen::app

@@ -1,5 +1,6 @@
 #pragma once
-// Turns what the pipeline reports into the metrics snapshot. The worker thread feeds it (progress
+// Turns what the pipeline reports into the metrics snapshot (daemon/metrics), which knows nothing of
+// the pipeline. The worker thread feeds it (progress
 // callbacks and one call after each cycle); the HTTP handler on the io thread copies the snapshot.
 // Every member function takes the one mutex, so each side sees whole updates only.
 #include <chrono>
@@ -12,13 +13,13 @@
 #include "daemon/metrics/snapshot.hpp"
 #include "daemon/pipeline/pipeline.hpp"
 
-namespace sennen::metrics {
+namespace sennen::app {
 
-class Collector {
+class MetricsCollector {
  public:
   using Steady = std::chrono::steady_clock::time_point;
 
-  Collector(const config::Config& cfg, std::int64_t started_at);
+  MetricsCollector(const config::Config& cfg, std::int64_t started_at);
 
   // A new config (SIGHUP): sources may have come or gone; counters of the ones kept carry on.
   void reconfigure(const config::Config& cfg);
@@ -29,15 +30,15 @@ class Collector {
   void after_cycle(const pipeline::CycleResult& result, const std::set<std::string>* polled,
                    const telemetry::HeartbeatInput& state, std::int64_t outbox_oldest_at);
 
-  Snapshot snapshot() const;
+  metrics::Snapshot snapshot() const;
 
  private:
-  SourceMetrics* source(const std::string& name);
+  metrics::SourceMetrics* source(const std::string& name);
 
   mutable std::mutex mutex_;
-  Snapshot s_;
+  metrics::Snapshot s_;
   std::string phase_;
   std::optional<Steady> sealing_since_, delivering_since_;
 };
 
-}  // namespace sennen::metrics
+}  // namespace sennen::app

@@ -3,12 +3,13 @@
 // each, and phase changes time sealing and delivery.
 #include <doctest/doctest.h>
 
-#include "daemon/metrics/collector.hpp"
+#include "daemon/app/metrics_collector.hpp"
 #include "tests/daemon/metrics/fixtures.hpp"
 
 using namespace sennen;
 using namespace sennen::metrics;
 using metrics::test::polled;
+using sennen::app::MetricsCollector;
 
 namespace {
 pipeline::CycleResult cycle(std::uint64_t sealed, std::uint64_t delivered, std::uint64_t delivered_bytes = 0) {
@@ -37,7 +38,7 @@ pipeline::Progress phase(const std::string& name, std::uint64_t sealed, std::uin
 }  // namespace
 
 TEST_CASE("source counters add up over the polls that ran, and skip what a failed poll rolled back") {
-  Collector c(metrics::test::two_sources(), 1000);
+  MetricsCollector c(metrics::test::two_sources(), 1000);
   telemetry::HeartbeatInput in;
   in.now = 1010;
   in.sources = {polled("emr", 1010, 50, 50, 5000, 2), polled("ext", 1010, 7, 7, 700, 0)};
@@ -72,7 +73,7 @@ TEST_CASE("source counters add up over the polls that ran, and skip what a faile
 }
 
 TEST_CASE("each failed delivery is counted once, also when a success came first in the same cycle") {
-  Collector c(metrics::test::two_sources(), 1000);
+  MetricsCollector c(metrics::test::two_sources(), 1000);
   telemetry::HeartbeatInput in;
   in.destination = "local /srv/export";
   auto step = [&](std::uint64_t delivered, std::uint64_t consecutive) {
@@ -93,7 +94,7 @@ TEST_CASE("each failed delivery is counted once, also when a success came first 
 }
 
 TEST_CASE("sealing and delivery time is measured between phase changes, over the batches they handled") {
-  Collector c(metrics::test::two_sources(), 1000);
+  MetricsCollector c(metrics::test::two_sources(), 1000);
   const auto t0 = std::chrono::steady_clock::time_point{};
   using std::chrono::milliseconds;
   c.on_progress(phase("polling emr", 0, 0), t0);
@@ -115,7 +116,7 @@ TEST_CASE("sealing and delivery time is measured between phase changes, over the
 }
 
 TEST_CASE("a reload keeps the counters of the sources it keeps and drops the others") {
-  Collector c(metrics::test::two_sources(), 1000);
+  MetricsCollector c(metrics::test::two_sources(), 1000);
   telemetry::HeartbeatInput in;
   in.sources = {polled("emr", 1010, 5, 5, 50, 0), polled("ext", 1010, 1, 1, 10, 0)};
   c.after_cycle(cycle(0, 0), nullptr, in, 0);
