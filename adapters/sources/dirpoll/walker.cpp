@@ -315,6 +315,21 @@ void walk(const fs::path& root, const WalkOptions& options, UnitHandler& handler
   w.visit(root, "", options.state_root, "", 0, self, known);
 }
 
+std::string refusal(const Entry& e, bool allow_hard_links, std::uint64_t max_record_bytes, const std::string& source) {
+  if (e.links > 1 && !allow_hard_links)
+    return "has " + std::to_string(e.links) +
+           " hard links: a file linked from elsewhere is not read (a hard link "
+           "can make any file of this machine appear in the export tree); if the EMR's export is made with hard "
+           "links (some backup tools do), set allow_hard_links: true on source " +
+           source;
+  if (e.size > max_record_bytes)
+    return "is " + std::to_string(e.size) + " bytes, more than max_record_bytes (" + std::to_string(max_record_bytes) +
+           ") of source " + source +
+           ": not read; if records this large are expected, raise max_record_bytes for the source, then run "
+           "sennen-edgectl quarantine retry";
+  return "";
+}
+
 bool is_stable(const Entry& e, TimePoint now, std::chrono::seconds stable_after) {
   auto mtime = TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(e.mtime_ns)));
   return now - mtime >= stable_after;

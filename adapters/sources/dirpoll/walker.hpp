@@ -77,6 +77,11 @@ struct WalkOptions {
 // Walks the tree below `root`. Throws sennen::Error when the root itself is missing or unreadable.
 void walk(const std::filesystem::path& root, const WalkOptions& options, UnitHandler& handler, SourceContext& ctx);
 
+// Why a stable file of source `source` must not be read at all, or "": more than one hard link
+// (unless allowed: a hard link can make any file of this machine appear in the tree), or larger
+// than max_record_bytes. Such a file is quarantined by reference.
+std::string refusal(const Entry& e, bool allow_hard_links, std::uint64_t max_record_bytes, const std::string& source);
+
 // True when the file's last modification is at least `stable_after` in the past.
 bool is_stable(const Entry& e, TimePoint now, std::chrono::seconds stable_after);
 

@@ -3,7 +3,7 @@
 #include "adapters/sources/ssmix2_common/hl7_header.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/core/patient_id.hpp"
-#include "daemon/util/fd.hpp"
+#include "daemon/core/read_prefix.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
 
@@ -12,31 +12,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kHeaderPrefix = 64 * 1024;  // MSH and PID come first; never parse more
-
-// Reads the first kHeaderPrefix bytes, or the whole file when it is no larger (with one byte to
-// spare, so a file that grew since it was listed is noticed): then `complete` is set. Throws
-// SourceFileError.
-std::string read_prefix(const fs::path& file, std::uint64_t size, bool& complete) {
-  const bool whole = size <= kHeaderPrefix;
-  std::string out(static_cast<std::size_t>(whole ? size + 1 : kHeaderPrefix), '\0');
-  std::size_t have = 0;
-  try {
-    util::Fd fd = util::open_for_read(file);
-    while (have < out.size()) {
-      std::size_t n =
-          util::read_some(fd, std::as_writable_bytes(std::span(out.data() + have, out.size() - have)), file);
-      if (n == 0) break;
-      have += n;
-    }
-  } catch (const util::OpenError& e) {
-    throw SourceFileError::from_errno(e.error(), file, e.what());
-  } catch (const Error& e) {
-    throw SourceFileError(SourceFileError::Kind::unreadable, file, e.what());
-  }
-  complete = whole && have == size;
-  out.resize(std::min<std::size_t>(have, whole ? static_cast<std::size_t>(size) : kHeaderPrefix));
-  return out;
-}
 
 // The data types whose records are evidence that the patient came to the hospital (and so was
 // shown the opt-out notice): outpatient visit registration and admission.
@@ -81,7 +56,7 @@ class StandardSource final : public TreeSource {
     std::string prefix;
     bool complete = false;
     try {
-      prefix = read_prefix(unit.parts[0].file, unit.parts[0].size, complete);
+      prefix = read_prefix(unit.parts[0].file, unit.parts[0].size, kHeaderPrefix, complete);
     } catch (const SourceFileError& e) {
       up.file_error = e;
       return up;

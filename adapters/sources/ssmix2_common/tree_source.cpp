@@ -50,18 +50,7 @@ void TreeSource::poll(SourceContext& ctx) {
 }
 
 std::string TreeSource::refusal(const dirpoll::Entry& e) const {
-  if (e.links > 1 && !options_.allow_hard_links)
-    return "has " + std::to_string(e.links) +
-           " hard links: a file linked from elsewhere is not read (a hard link "
-           "can make any file of this machine appear in the export tree); if the EMR's export is made with hard "
-           "links (some backup tools do), set allow_hard_links: true on source " +
-           name();
-  if (e.size > options_.max_record_bytes)
-    return "is " + std::to_string(e.size) + " bytes, more than max_record_bytes (" +
-           std::to_string(options_.max_record_bytes) + ") of source " + name() +
-           ": not read; if records this large are expected, raise max_record_bytes for the source, then run "
-           "sennen-edgectl quarantine retry";
-  return "";
+  return dirpoll::refusal(e, options_.allow_hard_links, options_.max_record_bytes, name());
 }
 
 const char* TreeSource::quarantine_when_stable(const fs::path& abs, const std::string& rel_path,
