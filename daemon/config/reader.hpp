@@ -73,6 +73,11 @@ class Section {
   std::unique_ptr<Impl> impl_;
 };
 
+// Reads another YAML file of the daemon's (a vendor profile) with the same typed reads: `read`
+// gets the file's top-level mapping. Throws ConfigError with every problem found (file:line:column)
+// when the file cannot be read, is not YAML settings, or `read` reported a problem.
+void read_yaml_file(const std::filesystem::path& file, const std::function<void(const Node& root)>& read);
+
 // A value shown inside a message: quoted and cut short (never inside a UTF-8 character).
 std::string in_quotes(std::string_view value);
 // True when `s` holds only ASCII letters, digits and characters of `extra`.

@@ -41,6 +41,10 @@ class StandardSource final : public TreeSource {
                              state_dir, known, ctx);
         continue;
       }
+      if (std::string outside = outside_profile(*parsed.name, false); !outside.empty()) {
+        settled &= quarantine_entry(listing, e, "not accepted: " + outside, state_dir, known, ctx);
+        continue;
+      }
       FoundUnit u;
       u.entry = e;
       u.name = *parsed.name;

@@ -53,6 +53,25 @@ std::string TreeSource::refusal(const dirpoll::Entry& e) const {
   return dirpoll::refusal(e, options_.allow_hard_links, options_.max_record_bytes, name());
 }
 
+std::string TreeSource::outside_profile(const Name& n, bool extended) const {
+  auto list = [](const std::vector<int>& v) {
+    std::string out;
+    for (int i : v) out += (out.empty() ? "" : ", ") + std::to_string(i);
+    return out;
+  };
+  const std::string profile = "the " + options_.vendor + " vendor profile of source " + name();
+  if (!options_.accept.accepts_timestamp(n.timestamp.size()))
+    return "its timestamp has " + std::to_string(n.timestamp.size()) + " digits; " + profile + " accepts " +
+           list(options_.accept.timestamp_digits) +
+           " (if this writer is genuine, add the width to timestamp_digits in the source's profile: key)";
+  const int fields = n.dept.empty() ? 6 : 7;
+  if (extended && !options_.accept.accepts_field_count(fields))
+    return "its content folder name has " + std::to_string(fields) + " fields; " + profile + " accepts " +
+           list(options_.accept.extended_field_counts) +
+           " (if this writer is genuine, add the count to extended_field_counts in the source's profile: key)";
+  return "";
+}
+
 const char* TreeSource::quarantine_when_stable(const fs::path& abs, const std::string& rel_path,
                                                const dirpoll::Entry& e, const std::string& reason,
                                                const UnitState* prev, SourceContext& ctx, bool by_reference) {

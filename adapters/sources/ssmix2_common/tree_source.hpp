@@ -10,6 +10,7 @@
 
 #include "adapters/sources/dirpoll/walker.hpp"
 #include "adapters/sources/ssmix2_common/naming.hpp"
+#include "adapters/sources/ssmix2_common/vendor_profile.hpp"
 #include "daemon/core/source.hpp"
 
 namespace sennen::ssmix2 {
@@ -21,6 +22,8 @@ struct TreeSourceOptions {
   std::uint64_t max_record_bytes = UINT64_MAX;  // a larger unit is quarantined by reference, never read
   bool allow_hard_links = false;   // read files with more than one hard link (else quarantined by reference)
   bool cross_filesystems = false;  // descend into folders on other file systems below a root
+  std::string vendor = "generic";  // whose profile `accept` is, for messages
+  Variations accept{};             // unit-name variations accepted (vendor profile + overrides)
 };
 
 // Unit status values kept in SourceState.
@@ -82,6 +85,8 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
                                      SourceContext& ctx, bool by_reference = false);
   // Why a stable unit must not be read at all (hard links, size), or "".
   std::string refusal(const dirpoll::Entry& e) const;
+  // Why a parsed unit name is outside the variations the source's vendor profile accepts, or "".
+  std::string outside_profile(const Name& name, bool extended) const;
   // Records that a unit's file cannot be read now (see dirpoll::note_unreadable); returns its status.
   const char* unreadable(const std::string& state_dir, const std::vector<UnitState>& known, const dirpoll::Entry& e,
                          const SourceFileError& why, SourceContext& ctx) const;
