@@ -156,7 +156,7 @@ class Walker {
       }
     }
     for (const auto& [child_key, child] : by_key)
-      if (!present.count(child_key)) ctx_.state.erase_dir_tree(child_key);
+      if (!present.count(child_key)) vanished(child_key);
     for (const auto& u : units)
       if (!names.count(u.name)) ctx_.state.erase_unit(key, u.name);
     if (ctx_.stop_requested) return true;
@@ -178,7 +178,7 @@ class Walker {
       Entry e;
       int err = stat_entry(AT_FDCWD, (abs / name).c_str(), AT_SYMLINK_NOFOLLOW, e);
       if (err == ENOENT || err == ENOTDIR || (err == 0 && e.type != Entry::Type::dir)) {
-        ctx_.state.erase_dir_tree(child_key);
+        vanished(child_key);
         continue;
       }
       if (err != 0) {  // this folder can no longer be searched (its execute permission went)
@@ -203,6 +203,12 @@ class Walker {
       ctx_.state.put_dir(parent_key, again);
     }
     return true;
+  }
+
+  // A folder known below is gone: the handler sees its state first, then it is forgotten.
+  void vanished(const std::string& key) {
+    handler_.on_vanished_folder(key, ctx_);
+    ctx_.state.erase_dir_tree(key);
   }
 
   // Lists `abs` into `out`, or reports it (under its parent's key) and returns false. The root

@@ -62,6 +62,12 @@ class UnitHandler {
   // become stable or readable), so the next poll may skip it while it stays unchanged. Entries
   // with skipped() are the walker's: it has reported them and keeps their state.
   virtual bool on_unit_folder(const Listing& listing, const std::string& state_dir, SourceContext& ctx) = 0;
+  // A folder known from an earlier poll (state key `key`) is gone, with everything below it; its
+  // state is erased after this returns.
+  virtual void on_vanished_folder(const std::string& key, SourceContext& ctx) {
+    (void)key;
+    (void)ctx;
+  }
   // A file above the unit depth, where the layout has none. Returns true when settled.
   virtual bool on_stray_file(const std::filesystem::path& file, const std::string& rel_path, const Entry& entry,
                              const std::string& state_dir, SourceContext& ctx) = 0;

@@ -25,6 +25,11 @@ char flag_of(const std::string& unit_name) { return unit_name.empty() ? 0 : unit
 
 bool same_content(const UnitState& s, const dirpoll::Entry& e) { return s.size == e.size && s.mtime_ns == e.mtime_ns; }
 
+// A unit folder's state key below its root's ("<root>/000/001/..."), and where the units that
+// left it are kept.
+std::string below_root(const std::string& state_dir) { return state_dir.substr(state_dir.find('/') + 1); }
+std::string gone_dir(const std::string& state_dir) { return std::string(kGone) + "/" + below_root(state_dir); }
+
 }  // namespace
 
 TreeSource::TreeSource(TreeSourceOptions options) : options_(std::move(options)) {}
@@ -45,7 +50,7 @@ void TreeSource::poll(SourceContext& ctx) {
     current_root_ = static_cast<int>(i);
     dirpoll::walk(options_.roots[i], {5, std::to_string(i), name(), options_.cross_filesystems}, *this, ctx);
   }
-  ctx.stats.files_seen = ctx.state.unit_count();
+  ctx.stats.files_seen = ctx.state.unit_count() - ctx.state.units_with_status(kGone);
   ctx.stats.skipped = ctx.state.units_with_status(dirpoll::kSkipped);
 }
 
@@ -151,10 +156,13 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
 
     bool known_content =
         p && p->state.status != kWaiting && p->state.status != kUnreadable && same_content(p->state, u.entry);
+    const char* moved = !p && options_.roots.size() > 1 ? moved_in(state_dir, rel, u.entry, ctx) : nullptr;
     if (known_content && p->state.status != kQuarantined) {
       status = p->state.status;  // the same version, perhaps renamed: nothing to send again
     } else if (known_content) {
       status = kQuarantined;
+    } else if (moved) {
+      status = moved;  // from another volume of this source: the same version, not sent again
     } else {
       if (p && p->state.status == kIngested) {
         log::warning("source " + name() + ": " + util::display_name(rel) +
@@ -225,8 +233,46 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
   }
 
   for (const auto& [n, u] : prev_by_name)
-    if (!present.count(n)) ctx.state.erase_unit(state_dir, n);
+    if (!present.count(n)) {
+      keep_gone(state_dir, u, ctx);
+      ctx.state.erase_unit(state_dir, n);
+    }
   return settled;
+}
+
+void TreeSource::keep_gone(const std::string& state_dir, const UnitState& u, SourceContext& ctx) const {
+  if (options_.roots.size() > 1 && u.status == kIngested)
+    ctx.state.put_unit(gone_dir(state_dir), {u.name, u.size, u.mtime_ns, u.ctime_ns, kGone});
+}
+
+void TreeSource::on_vanished_folder(const std::string& key, SourceContext& ctx) {
+  if (options_.roots.size() < 2) return;
+  for (const auto& u : ctx.state.units(key)) keep_gone(key, u, ctx);
+  for (const auto& child : ctx.state.child_dirs(key)) on_vanished_folder(child.path, ctx);
+}
+
+const char* TreeSource::moved_in(const std::string& state_dir, const std::string& rel, const dirpoll::Entry& e,
+                                 SourceContext& ctx) const {
+  // The name holds patient, date, type, key, timestamp and flag; with the size it identifies the
+  // version (a move to another file system need not keep the modification time).
+  auto same = [&](const UnitState& u) { return u.name == e.name && u.size == e.size; };
+  for (std::size_t j = 0; j < options_.roots.size(); ++j) {
+    if (static_cast<int>(j) == current_root_) continue;
+    for (const auto& u : ctx.state.units(std::to_string(j) + "/" + below_root(state_dir)))
+      if (same(u) && (u.status == kIngested || u.status == kHistory || u.status == kCancel)) {
+        log::info("source " + name() + ": " + util::display_name(rel) + " is also in root " +
+                  options_.roots[j].string() + ": the same record, not sent again");
+        return u.status == kIngested ? kIngested : (u.status == kHistory ? kHistory : kCancel);
+      }
+  }
+  for (const auto& u : ctx.state.units(gone_dir(state_dir)))
+    if (same(u)) {
+      ctx.state.erase_unit(gone_dir(state_dir), u.name);
+      log::info("source " + name() + ": " + util::display_name(rel) +
+                " moved here from another root: the same record, not sent again");
+      return kIngested;
+    }
+  return nullptr;
 }
 
 std::optional<std::vector<ContentPart>> TreeSource::locate(std::string_view path, std::string_view version) const {

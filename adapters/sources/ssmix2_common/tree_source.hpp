@@ -34,6 +34,9 @@ inline constexpr const char* kWaiting = "waiting";                // not yet sta
 inline constexpr const char* kUnreadable = dirpoll::kUnreadable;  // cannot be read now: tried every poll
 inline constexpr const char* kQuarantined = "quarantined";
 inline constexpr const char* kIgnored = "ignored";  // not a unit of this storage kind
+// A unit sent from one root of a multi-volume source that is no longer there, kept (under the
+// state key "gone/<folder>") until it turns up in another root: a move, not a new record.
+inline constexpr const char* kGone = "gone";
 
 // A unit found in a unit folder: a file (standardized) or a content folder (extended).
 struct FoundUnit {
@@ -72,6 +75,7 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
   bool on_unit_folder(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx) override;
   bool on_stray_file(const std::filesystem::path& file, const std::string& rel_path, const dirpoll::Entry& entry,
                      const std::string& state_dir, SourceContext& ctx) override;
+  void on_vanished_folder(const std::string& key, SourceContext& ctx) override;
 
   // Quarantines an entry of a unit folder once it is stable and records its state; returns
   // false while it is not yet stable (the folder is not settled). `by_reference`: never copied.
@@ -96,6 +100,12 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
   int current_root_ = 0;
 
  private:
+  // Multi-volume roots share one key space. The status of a unit new in this folder that another
+  // root holds (or held: kGone) under the same name and size, or nullptr.
+  const char* moved_in(const std::string& state_dir, const std::string& rel, const dirpoll::Entry& e,
+                       SourceContext& ctx) const;
+  void keep_gone(const std::string& state_dir, const UnitState& u, SourceContext& ctx) const;
+
   TreeSourceOptions options_;
 };
 
