@@ -31,6 +31,7 @@ class Node {
   const std::string& key_path() const;  // e.g. "sources[1].port"
   std::string scalar() const;           // the text as written; "" when not a single value
   bool is_list() const;
+  bool is_empty_list() const;  // [] (items() reports an empty list as a problem)
 
   std::optional<std::string> text(std::string_view expected) const;
   // Relative paths are relative to the configuration file. A file's path is also kept in

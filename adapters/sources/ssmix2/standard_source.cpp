@@ -85,6 +85,10 @@ class StandardSource final : public TreeSource {
     d.path = rel_path;
     d.event = Event::upsert;
     d.parts = unit.parts;
+    // Deviations from ISO-2022-JP are accepted as they are, never re-encoded, and named so the
+    // central side knows (formats.md §1.7). Only the bytes read are looked at: the whole message
+    // when it fits the header read.
+    up.deviations = encoding_deviations(prefix);
     // Most SS-MIX2 messages fit in the header read: hand the bytes on instead of reading twice.
     if (complete) d.parts[0].bytes = std::make_shared<const std::string>(std::move(prefix));
     d.attributes = {{"date", unit.name.date},
@@ -94,6 +98,11 @@ class StandardSource final : public TreeSource {
                     {"message_type", hl7.header->message_type},
                     {"message_control_id", hl7.header->control_id}};
     if (options().roots.size() > 1) d.attributes.emplace_back("root", std::to_string(root_index));
+    if (!up.deviations.empty()) {
+      std::string names;
+      for (std::string_view v : up.deviations) names += (names.empty() ? "" : ",") + std::string(v);
+      d.attributes.emplace_back("encoding_deviations", names);
+    }
     if (is_visit_kind(unit.name.kind) && unit.name.date != "-") up.visit_date = unit.name.date;
     up.draft = std::move(d);
     return up;

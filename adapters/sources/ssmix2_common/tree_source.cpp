@@ -1,5 +1,6 @@
 #include "adapters/sources/ssmix2_common/tree_source.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
@@ -46,12 +47,14 @@ const UnitState* TreeSource::find_unit(const std::vector<UnitState>& known, cons
 
 void TreeSource::poll(SourceContext& ctx) {
   ctx.stats = SourceStats{};
+  for (auto& [d, n] : deviations_) n.last_poll = 0;
   for (std::size_t i = 0; i < options_.roots.size() && !ctx.stop_requested; ++i) {
     current_root_ = static_cast<int>(i);
     dirpoll::walk(options_.roots[i], {5, std::to_string(i), name(), options_.cross_filesystems}, *this, ctx);
   }
   ctx.stats.files_seen = ctx.state.unit_count() - ctx.state.units_with_status(kGone);
   ctx.stats.skipped = ctx.state.units_with_status(dirpoll::kSkipped);
+  if (!deviations_.empty()) ctx.stats.events[kEncodingEvent] = deviations_;
 }
 
 std::string TreeSource::refusal(const dirpoll::Entry& e) const {
@@ -193,6 +196,13 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
           try {  // a failure of the spool itself is not the file's: it ends the poll
             if (!up.visit_date.empty()) ctx.sink.visit(up.draft->patient_id, up.draft->key, up.visit_date);
             ctx.sink.record(*up.draft);
+            for (std::string_view d : up.deviations)
+              if (std::find(options_.accept.encodings_tolerated.begin(), options_.accept.encodings_tolerated.end(),
+                            d) == options_.accept.encodings_tolerated.end()) {
+                auto& n = deviations_[std::string(d)];
+                ++n.total;
+                ++n.last_poll;
+              }
             status = kIngested;
             ++ctx.stats.ingested;
             ctx.stats.bytes += u.entry.size;

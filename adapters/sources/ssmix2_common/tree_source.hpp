@@ -4,6 +4,7 @@
 // key/flag bookkeeping that turns renames into "nothing to send" and cancels into deletes.
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ inline constexpr const char* kIgnored = "ignored";  // not a unit of this storag
 // state key "gone/<folder>") until it turns up in another root: a move, not a new record.
 inline constexpr const char* kGone = "gone";
 
+// The heartbeat event (sources[].events) under which encoding deviations are counted.
+inline constexpr const char* kEncodingEvent = "encoding beyond ISO-2022-JP not in the vendor profile";
+
 // A unit found in a unit folder: a file (standardized) or a content folder (extended).
 struct FoundUnit {
   dirpoll::Entry entry;  // size = total bytes; mtime = newest of its files
@@ -66,7 +70,8 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
     std::optional<RecordDraft> draft;
     std::string quarantine_reason;
     std::optional<SourceFileError> file_error;
-    std::string visit_date;  // YYYYMMDD when the record is evidence of a visit
+    std::string visit_date;                    // YYYYMMDD when the record is evidence of a visit
+    std::vector<std::string_view> deviations;  // from strict ISO-2022-JP (hl7_header.hpp), accepted
   };
   virtual Upsert make_upsert(const FoundUnit& unit, const std::string& rel_path, int root_index) = 0;
   // Content parts of a unit at `abs` (a file or a content folder), for locate().
@@ -107,6 +112,9 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
   void keep_gone(const std::string& state_dir, const UnitState& u, SourceContext& ctx) const;
 
   TreeSourceOptions options_;
+  // Records whose bytes deviate from ISO-2022-JP beyond what the vendor profile tolerates, by
+  // deviation: since the daemon started and in the last poll (heartbeat sources[].events).
+  std::map<std::string, SourceStats::Count> deviations_;
 };
 
 }  // namespace sennen::ssmix2

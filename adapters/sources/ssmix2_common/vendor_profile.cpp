@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "adapters/sources/ssmix2_common/hl7_header.hpp"
 #include "daemon/config/reader.hpp"
 
 namespace sennen::ssmix2 {
@@ -26,9 +27,26 @@ void read_ints(const config::Node& n, long min, long max, std::vector<int>& out)
   if (ok && !v.empty()) out = std::move(v);
 }
 
+// A list of encoding deviation names (an empty list is allowed: strict ISO-2022-JP).
+void read_deviations(const config::Node& n, std::vector<std::string>& out) {
+  std::vector<std::string> v;
+  bool ok = true;
+  if (!n.is_empty_list())
+    for (const auto& item : n.items("deviation")) {
+      auto t = item.choice(kEncodingDeviations, "a deviation from strict ISO-2022-JP");
+      if (t && std::find(v.begin(), v.end(), *t) == v.end())
+        v.push_back(*t);
+      else
+        ok = ok && t.has_value();
+    }
+  if (ok) out = std::move(v);
+}
+
 // One variation's value, from either form.
 void read_variation(std::string_view key, const config::Node& value, Variations& out) {
-  if (key == "timestamp_digits")
+  if (key == "encodings_tolerated")
+    read_deviations(value, out.encodings_tolerated);
+  else if (key == "timestamp_digits")
     read_ints(value, 14, 17, out.timestamp_digits);
   else if (key == "extended_field_counts")
     read_ints(value, 6, 7, out.extended_field_counts);
@@ -67,7 +85,7 @@ void load(const std::filesystem::path& dir, const std::string& vendor, Variation
 
 }  // namespace
 
-const std::vector<std::string_view> kVariationKeys{"timestamp_digits", "extended_field_counts"};
+const std::vector<std::string_view> kVariationKeys{"timestamp_digits", "extended_field_counts", "encodings_tolerated"};
 
 bool Variations::accepts_timestamp(std::size_t digits) const {
   return std::find(timestamp_digits.begin(), timestamp_digits.end(), static_cast<int>(digits)) !=

@@ -27,6 +27,10 @@ inline constexpr const char* kVendorProfilesDir = "/usr/share/sennen-edge/vendor
 struct Variations {
   std::vector<int> timestamp_digits{14, 15, 16, 17};  // 発生日時 widths in unit names
   std::vector<int> extended_field_counts{6, 7};       // content folder name fields (6: no 診療科)
+  // Deviations from strict ISO-2022-JP (hl7_header.hpp kEncodingDeviations) expected of this
+  // writer. Every deviation is accepted and named in the record's manifest attributes; one not
+  // listed here is also counted as a problem in the heartbeat (sources[].events).
+  std::vector<std::string> encodings_tolerated{};
 
   bool accepts_timestamp(std::size_t digits) const;
   bool accepts_field_count(int fields) const;

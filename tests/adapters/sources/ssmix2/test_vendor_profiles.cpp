@@ -3,6 +3,8 @@
 // overrides it; and the engine accepts exactly the declared variations on generated trees.
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "adapters/registry/registry.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_common/tree_options.hpp"
@@ -42,6 +44,21 @@ std::vector<std::string> problems_of(const std::string& type, const std::string&
   return {};
 }
 
+// One poll of the source `c` configures, reading `root`, with its state under `state_dir`.
+void poll_tree(const config::Config& c, const fs::path& root, const fs::path& state_dir, bool extended,
+               const test::ManualClock& clock, test::RecordingSink& sink, SourceStats& stats) {
+  ssmix2::TreeSourceOptions o = ssmix2::tree_source_options(c.sources.at(0));
+  o.roots = {root};
+  auto source = extended ? ssmix2::make_extended_source(o) : ssmix2::make_standard_source(o);
+  spool::Spool spool{state_dir};
+  auto state = spool.source_state("emr");
+  std::atomic<bool> stop{false};
+  SourceContext ctx{clock, *state, sink, stop, stats, false};
+  spool::Spool::Transaction tx(spool);
+  source->poll(ctx);
+  tx.commit();
+}
+
 // A generated standardized and extended tree with every width and field count the engine can
 // parse; returns what the source took in and what it quarantined, by unit name.
 struct Outcome {
@@ -68,20 +85,9 @@ Outcome run(const config::Config& c, bool extended) {
     }
   }
   for (auto& e : fs::recursive_directory_iterator(root)) test::age(e.path(), past);
-  ssmix2::TreeSourceOptions o = ssmix2::tree_source_options(c.sources.at(0));
-  o.roots = {root};
-  auto source = extended ? ssmix2::make_extended_source(o) : ssmix2::make_standard_source(o);
-  spool::Spool spool{tmp / "state"};
-  auto state = spool.source_state("emr");
   test::RecordingSink sink;
-  std::atomic<bool> stop{false};
   SourceStats stats;
-  SourceContext ctx{clock, *state, sink, stop, stats, false};
-  {
-    spool::Spool::Transaction tx(spool);
-    source->poll(ctx);
-    tx.commit();
-  }
+  poll_tree(c, root, tmp / "state", extended, clock, sink, stats);
   Outcome out;
   for (const auto& r : sink.records) out.taken.insert(fs::path(r.draft.path).filename().string());
   for (const auto& [rel, reason] : sink.quarantined) {
@@ -107,12 +113,14 @@ TEST_CASE("vendor profiles: every shipped vendor loads, and none claims more tha
     ssmix2::Variations got;
     got.timestamp_digits.clear();  // what the file says, not the defaults
     got.extended_field_counts.clear();
+    got.encodings_tolerated = {"eight_bit"};
     if (v != "generic") ssmix2::load_vendor_profile(kVendorsDir, "generic", got);
     ssmix2::load_vendor_profile(kVendorsDir, std::string(v), got);
     // No vendor's SS-MIX2 output is publicly specified (formats.md §2): all are generic for now,
     // and generic.yaml states the engine's defaults.
     CHECK(got.timestamp_digits == generic.timestamp_digits);
     CHECK(got.extended_field_counts == generic.extended_field_counts);
+    CHECK(got.encodings_tolerated == generic.encodings_tolerated);
   }
 }
 
@@ -170,4 +178,38 @@ TEST_CASE("vendor profiles: a narrowed profile quarantines what it does not acce
   CHECK(ext_run.taken.size() == 4);
   CHECK(ext_run.quarantined.size() == 4);
   for (const auto& n : ext_run.quarantined) CHECK_MESSAGE(n.find("_01_") == std::string::npos, n);
+}
+
+TEST_CASE(
+    "vendor profiles: encodings beyond ISO-2022-JP are accepted byte-exact, named, and counted unless tolerated") {
+  for (bool tolerate : {false, true}) {
+    CAPTURE(tolerate);
+    test::TempDir tmp;
+    const fs::path root = tmp / "t";
+    test::ManualClock clock;
+    const std::time_t past = std::chrono::system_clock::to_time_t(clock.now()) - 3600;
+    // ESC ( J (JIS X 0201 Roman) and raw CP932 bytes (患者) where a module skipped conversion.
+    auto jis = test::put(root, "20250110", "OMP-01", "000000000000001", "20250110101010123", '1',
+                         test::hl7(test::kPid, "RDE^O11", "NTE|1||\x1b(Jabc\x1b(B\r"));
+    auto cp932 = test::put(root, "20250110", "OMP-01", "000000000000002", "20250110101010123", '1',
+                           test::hl7(test::kPid, "RDE^O11", "NTE|1||\x8a\xb3\x8e\xd2\r"));
+    auto plain = test::put(root, "20250110", "OMP-01", "000000000000003", "20250110101010123", '1',
+                           test::hl7(test::kPid, "RDE^O11"));
+    for (const auto& f : {jis, cp932, plain}) test::age(f, past);
+    auto c = config_with("ssmix2", tolerate ? "    profile: {encodings_tolerated: [jis_roman]}\n" : "");
+    test::RecordingSink sink;
+    SourceStats stats;
+    poll_tree(c, root, tmp / "state", false, clock, sink, stats);
+    REQUIRE(sink.records.size() == 3);
+    std::map<std::string, std::string> flagged;
+    for (const auto& r : sink.records) {
+      CHECK(r.contents[0] == test::read_file(r.draft.parts[0].file));  // never re-encoded
+      for (const auto& [k, v] : r.draft.attributes)
+        if (k == "encoding_deviations") flagged[fs::path(r.draft.path).filename().string().substr(39, 3)] = v;
+    }
+    CHECK(flagged == std::map<std::string, std::string>{{"001", "jis_roman"}, {"002", "eight_bit"}});
+    auto& events = stats.events[ssmix2::kEncodingEvent];
+    CHECK(events["eight_bit"].last_poll == 1);
+    CHECK(events.count("jis_roman") == (tolerate ? 0u : 1u));
+  }
 }
