@@ -494,6 +494,32 @@ void require_edited(const Config& cfg) {
   if (!cfg.placeholders.empty()) throw ConfigError(cfg.placeholders);
 }
 
+void read_yaml_file(const std::filesystem::path& file, const std::function<void(const Node& root)>& read) {
+  Report report(file.string());
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) {
+    report.add(YAML::Mark::null_mark(), "",
+               "cannot read the file (" + std::string(std::strerror(errno)) +
+                   "); check the path and that the sennen-edge user may read it");
+    throw ConfigError(report.take());
+  }
+  YAML::Node doc;
+  try {
+    doc = first_document(text.str(), report);
+  } catch (const YAML::Exception& e) {
+    report.add(e.mark, "", "YAML syntax error: " + e.msg + "; " + syntax_hint(text.str(), e));
+    throw ConfigError(report.take());
+  }
+  if (!doc || !doc.IsMap()) {
+    report.add(doc ? doc.Mark() : YAML::Mark::null_mark(), "", "expected settings as 'key: value' lines");
+    throw ConfigError(report.take());
+  }
+  read(make_node(report, make_value(doc, doc.Mark(), ""), file.parent_path(), nullptr));
+  if (!report.empty()) throw ConfigError(report.take());
+}
+
 Config load(const std::filesystem::path& file, const Catalog& catalog) {
   auto fail = [&](const std::string& why) {
     Problem p;

@@ -31,6 +31,7 @@ class Node {
   const std::string& key_path() const;  // e.g. "sources[1].port"
   std::string scalar() const;           // the text as written; "" when not a single value
   bool is_list() const;
+  bool is_empty_list() const;  // [] (items() reports an empty list as a problem)
 
   std::optional<std::string> text(std::string_view expected) const;
   // Relative paths are relative to the configuration file. A file's path is also kept in
@@ -72,6 +73,11 @@ class Section {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Reads another YAML file of the daemon's (a vendor profile) with the same typed reads: `read`
+// gets the file's top-level mapping. Throws ConfigError with every problem found (file:line:column)
+// when the file cannot be read, is not YAML settings, or `read` reported a problem.
+void read_yaml_file(const std::filesystem::path& file, const std::function<void(const Node& root)>& read);
 
 // A value shown inside a message: quoted and cut short (never inside a UTF-8 character).
 std::string in_quotes(std::string_view value);

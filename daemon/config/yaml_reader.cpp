@@ -278,6 +278,7 @@ Node& Node::operator=(const Node&) = default;
 
 const std::string& Node::key_path() const { return impl_->value.path; }
 std::string Node::scalar() const { return impl_->value.node.IsScalar() ? impl_->value.node.Scalar() : std::string(); }
+bool Node::is_empty_list() const { return impl_->value.node.IsSequence() && impl_->value.node.size() == 0; }
 bool Node::is_list() const { return impl_->value.node.IsSequence(); }
 
 std::optional<std::string> Node::text(std::string_view expected) const {

@@ -156,7 +156,7 @@ class Walker {
       }
     }
     for (const auto& [child_key, child] : by_key)
-      if (!present.count(child_key)) ctx_.state.erase_dir_tree(child_key);
+      if (!present.count(child_key)) vanished(child_key);
     for (const auto& u : units)
       if (!names.count(u.name)) ctx_.state.erase_unit(key, u.name);
     if (ctx_.stop_requested) return true;
@@ -178,7 +178,7 @@ class Walker {
       Entry e;
       int err = stat_entry(AT_FDCWD, (abs / name).c_str(), AT_SYMLINK_NOFOLLOW, e);
       if (err == ENOENT || err == ENOTDIR || (err == 0 && e.type != Entry::Type::dir)) {
-        ctx_.state.erase_dir_tree(child_key);
+        vanished(child_key);
         continue;
       }
       if (err != 0) {  // this folder can no longer be searched (its execute permission went)
@@ -203,6 +203,12 @@ class Walker {
       ctx_.state.put_dir(parent_key, again);
     }
     return true;
+  }
+
+  // A folder known below is gone: the handler sees its state first, then it is forgotten.
+  void vanished(const std::string& key) {
+    handler_.on_vanished_folder(key, ctx_);
+    ctx_.state.erase_dir_tree(key);
   }
 
   // Lists `abs` into `out`, or reports it (under its parent's key) and returns false. The root
@@ -313,6 +319,21 @@ void walk(const fs::path& root, const WalkOptions& options, UnitHandler& handler
     if (r.path == options.state_root) known = &r;
   Walker w(options, handler, ctx, self.mount);
   w.visit(root, "", options.state_root, "", 0, self, known);
+}
+
+std::string refusal(const Entry& e, bool allow_hard_links, std::uint64_t max_record_bytes, const std::string& source) {
+  if (e.links > 1 && !allow_hard_links)
+    return "has " + std::to_string(e.links) +
+           " hard links: a file linked from elsewhere is not read (a hard link "
+           "can make any file of this machine appear in the export tree); if the EMR's export is made with hard "
+           "links (some backup tools do), set allow_hard_links: true on source " +
+           source;
+  if (e.size > max_record_bytes)
+    return "is " + std::to_string(e.size) + " bytes, more than max_record_bytes (" + std::to_string(max_record_bytes) +
+           ") of source " + source +
+           ": not read; if records this large are expected, raise max_record_bytes for the source, then run "
+           "sennen-edgectl quarantine retry";
+  return "";
 }
 
 bool is_stable(const Entry& e, TimePoint now, std::chrono::seconds stable_after) {

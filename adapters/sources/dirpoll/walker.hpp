@@ -62,6 +62,12 @@ class UnitHandler {
   // become stable or readable), so the next poll may skip it while it stays unchanged. Entries
   // with skipped() are the walker's: it has reported them and keeps their state.
   virtual bool on_unit_folder(const Listing& listing, const std::string& state_dir, SourceContext& ctx) = 0;
+  // A folder known from an earlier poll (state key `key`) is gone, with everything below it; its
+  // state is erased after this returns.
+  virtual void on_vanished_folder(const std::string& key, SourceContext& ctx) {
+    (void)key;
+    (void)ctx;
+  }
   // A file above the unit depth, where the layout has none. Returns true when settled.
   virtual bool on_stray_file(const std::filesystem::path& file, const std::string& rel_path, const Entry& entry,
                              const std::string& state_dir, SourceContext& ctx) = 0;
@@ -76,6 +82,11 @@ struct WalkOptions {
 
 // Walks the tree below `root`. Throws sennen::Error when the root itself is missing or unreadable.
 void walk(const std::filesystem::path& root, const WalkOptions& options, UnitHandler& handler, SourceContext& ctx);
+
+// Why a stable file of source `source` must not be read at all, or "": more than one hard link
+// (unless allowed: a hard link can make any file of this machine appear in the tree), or larger
+// than max_record_bytes. Such a file is quarantined by reference.
+std::string refusal(const Entry& e, bool allow_hard_links, std::uint64_t max_record_bytes, const std::string& source);
 
 // True when the file's last modification is at least `stable_after` in the past.
 bool is_stable(const Entry& e, TimePoint now, std::chrono::seconds stable_after);

@@ -3,7 +3,7 @@
 #include "adapters/sources/ssmix2_common/hl7_header.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/core/patient_id.hpp"
-#include "daemon/util/fd.hpp"
+#include "daemon/core/read_prefix.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
 
@@ -12,31 +12,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kHeaderPrefix = 64 * 1024;  // MSH and PID come first; never parse more
-
-// Reads the first kHeaderPrefix bytes, or the whole file when it is no larger (with one byte to
-// spare, so a file that grew since it was listed is noticed): then `complete` is set. Throws
-// SourceFileError.
-std::string read_prefix(const fs::path& file, std::uint64_t size, bool& complete) {
-  const bool whole = size <= kHeaderPrefix;
-  std::string out(static_cast<std::size_t>(whole ? size + 1 : kHeaderPrefix), '\0');
-  std::size_t have = 0;
-  try {
-    util::Fd fd = util::open_for_read(file);
-    while (have < out.size()) {
-      std::size_t n =
-          util::read_some(fd, std::as_writable_bytes(std::span(out.data() + have, out.size() - have)), file);
-      if (n == 0) break;
-      have += n;
-    }
-  } catch (const util::OpenError& e) {
-    throw SourceFileError::from_errno(e.error(), file, e.what());
-  } catch (const Error& e) {
-    throw SourceFileError(SourceFileError::Kind::unreadable, file, e.what());
-  }
-  complete = whole && have == size;
-  out.resize(std::min<std::size_t>(have, whole ? static_cast<std::size_t>(size) : kHeaderPrefix));
-  return out;
-}
 
 // The data types whose records are evidence that the patient came to the hospital (and so was
 // shown the opt-out notice): outpatient visit registration and admission.
@@ -66,6 +41,10 @@ class StandardSource final : public TreeSource {
                              state_dir, known, ctx);
         continue;
       }
+      if (std::string outside = outside_profile(*parsed.name, false); !outside.empty()) {
+        settled &= quarantine_entry(listing, e, "not accepted: " + outside, state_dir, known, ctx);
+        continue;
+      }
       FoundUnit u;
       u.entry = e;
       u.name = *parsed.name;
@@ -81,7 +60,7 @@ class StandardSource final : public TreeSource {
     std::string prefix;
     bool complete = false;
     try {
-      prefix = read_prefix(unit.parts[0].file, unit.parts[0].size, complete);
+      prefix = read_prefix(unit.parts[0].file, unit.parts[0].size, kHeaderPrefix, complete);
     } catch (const SourceFileError& e) {
       up.file_error = e;
       return up;
@@ -106,6 +85,10 @@ class StandardSource final : public TreeSource {
     d.path = rel_path;
     d.event = Event::upsert;
     d.parts = unit.parts;
+    // Deviations from ISO-2022-JP are accepted as they are, never re-encoded, and named so the
+    // central side knows (formats.md §1.7). Only the bytes read are looked at: the whole message
+    // when it fits the header read.
+    up.deviations = encoding_deviations(prefix);
     // Most SS-MIX2 messages fit in the header read: hand the bytes on instead of reading twice.
     if (complete) d.parts[0].bytes = std::make_shared<const std::string>(std::move(prefix));
     d.attributes = {{"date", unit.name.date},
@@ -115,6 +98,11 @@ class StandardSource final : public TreeSource {
                     {"message_type", hl7.header->message_type},
                     {"message_control_id", hl7.header->control_id}};
     if (options().roots.size() > 1) d.attributes.emplace_back("root", std::to_string(root_index));
+    if (!up.deviations.empty()) {
+      std::string names;
+      for (std::string_view v : up.deviations) names += (names.empty() ? "" : ",") + std::string(v);
+      d.attributes.emplace_back("encoding_deviations", names);
+    }
     if (is_visit_kind(unit.name.kind) && unit.name.date != "-") up.visit_date = unit.name.date;
     up.draft = std::move(d);
     return up;

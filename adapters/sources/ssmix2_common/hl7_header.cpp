@@ -1,5 +1,7 @@
 #include "adapters/sources/ssmix2_common/hl7_header.hpp"
 
+#include <algorithm>
+
 #include <cstdio>
 
 namespace sennen::ssmix2 {
@@ -101,6 +103,18 @@ Hl7ParseResult parse_hl7_header(std::string_view prefix) {
     return {std::move(h), {}};
   }
   return fail("no PID segment in the first " + std::to_string(prefix.size()) + " bytes");
+}
+
+std::vector<std::string_view> encoding_deviations(std::string_view bytes) {
+  bool seen[4] = {false, false, false, false};
+  seen[0] = bytes.find("\x1b(J") != std::string_view::npos;
+  seen[1] = bytes.find("\x1b(I") != std::string_view::npos;
+  seen[2] = bytes.find("\x1b$@") != std::string_view::npos;
+  seen[3] = std::any_of(bytes.begin(), bytes.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  std::vector<std::string_view> out;
+  for (std::size_t i = 0; i < kEncodingDeviations.size(); ++i)
+    if (seen[i]) out.push_back(kEncodingDeviations[i]);
+  return out;
 }
 
 }  // namespace sennen::ssmix2

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sennen::ssmix2 {
 
@@ -26,5 +27,14 @@ struct Hl7ParseResult {
 // exactly "PID" in the prefix; PID-3 empty. The MSH fields are not required: absent ones are
 // empty. Values are trimmed of spaces and otherwise not unescaped or decoded.
 Hl7ParseResult parse_hl7_header(std::string_view prefix);
+
+// What in `bytes` goes beyond strict ISO-2022-JP as the guideline wants it (formats.md §1.7:
+// 7-bit, ESC ( B and ESC $ B only), in this order, each once: "jis_roman" (ESC ( J),
+// "jis_katakana" (ESC ( I, half-width kana), "jis_c_6226_1978" (ESC $ @), "eight_bit" (a byte of
+// 0x80 or above, e.g. CP932 where a module skipped conversion). Such bytes are carried as they
+// are; the deviation is only reported.
+inline const std::vector<std::string_view> kEncodingDeviations{"jis_roman", "jis_katakana", "jis_c_6226_1978",
+                                                               "eight_bit"};
+std::vector<std::string_view> encoding_deviations(std::string_view bytes);
 
 }  // namespace sennen::ssmix2

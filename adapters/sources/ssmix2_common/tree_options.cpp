@@ -4,16 +4,38 @@
 
 namespace sennen::ssmix2 {
 
-const std::vector<std::string_view> kTreeKeys = {
-    "vendor",           "root", "stable_after", "full_scan_interval", "max_record_bytes", "allow_hard_links",
-    "cross_filesystems"};
+const std::vector<std::string_view> kTreeKeys = {"vendor",
+                                                 "root",
+                                                 "stable_after",
+                                                 "full_scan_interval",
+                                                 "max_record_bytes",
+                                                 "allow_hard_links",
+                                                 "cross_filesystems",
+                                                 "vendor_profiles",
+                                                 "profile"};
 
 std::shared_ptr<const config::SourceOptions> read_tree_options(const config::Section& s,
                                                                std::uint64_t default_max_record_bytes) {
   auto o = std::make_shared<TreeOptions>();
   o->max_record_bytes = default_max_record_bytes;
+  if (auto dir = s.optional("vendor_profiles"))
+    if (auto d = dir->folder("the folder holding the vendor profiles (<vendor>.yaml)")) o->vendor_profiles = *d;
+  // generic (also when no vendor is named) is the engine's built-in values, which generic.yaml
+  // states (tests/adapters/sources/ssmix2/test_vendor_profiles.cpp holds them equal): no file is
+  // read, so a site without the profiles folder runs as it always did.
   if (auto vendor = s.optional("vendor"))
-    if (auto t = vendor->choice({"generic", "fujitsu", "nec", "ssi"}, "use generic if unsure")) o->vendor = *t;
+    if (auto t = vendor->choice(kVendors, "use generic if unsure"); t && *t != "generic") {
+      o->vendor = *t;
+      try {
+        load_vendor_profile(o->vendor_profiles, *t, o->accept);
+      } catch (const config::ConfigError& e) {
+        std::string why;
+        for (const auto& p : e.problems()) why += (why.empty() ? "" : "; ") + p.format();
+        vendor->problem("its vendor profile cannot be used: " + why + " (the package installs the profiles in " +
+                        kVendorProfilesDir + "; elsewhere set vendor_profiles to the folder holding them)");
+      }
+    }
+  if (auto p = s.optional("profile")) read_variation_overrides(*p, o->accept);
   if (auto root = s.required("root", "root: /srv/ssmix2/std (the folder the EMR exports to)"))
     if (auto roots = root->folders("a folder path, or a list of folder paths")) o->roots = *roots;
   if (auto d = s.optional("stable_after"))  // 0 is allowed: "read as soon as seen" (not advised)
@@ -37,7 +59,8 @@ std::shared_ptr<const config::SourceOptions> read_tree_options(const config::Sec
 
 TreeSourceOptions tree_source_options(const config::Source& source) {
   const auto& o = source.options_as<TreeOptions>();
-  return {source.name, o.roots, o.stable_after, o.max_record_bytes, o.allow_hard_links, o.cross_filesystems};
+  return {source.name,         o.roots,  o.stable_after, o.max_record_bytes, o.allow_hard_links,
+          o.cross_filesystems, o.vendor, o.accept};
 }
 
 }  // namespace sennen::ssmix2

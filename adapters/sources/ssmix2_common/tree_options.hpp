@@ -12,6 +12,7 @@
 
 #include "adapters/kind.hpp"
 #include "adapters/sources/ssmix2_common/tree_source.hpp"
+#include "adapters/sources/ssmix2_common/vendor_profile.hpp"
 #include "daemon/config/catalog.hpp"
 
 namespace sennen::config {
@@ -26,7 +27,9 @@ inline constexpr std::uint64_t kMaxRecordBytesStandard = 256ull << 20;  // type:
 inline constexpr std::uint64_t kMaxRecordBytesExtended = 2ull << 30;    // type: ssmix2-extended (documents, images)
 
 struct TreeOptions final : config::SourceOptions {
-  std::string vendor = "generic";  // generic | fujitsu | nec | ssi
+  std::string vendor = "generic";  // one of kVendors (vendor_profile.hpp)
+  std::filesystem::path vendor_profiles = kVendorProfilesDir;
+  Variations accept;  // the vendor's profile with the source's `profile:` overrides
   std::vector<std::filesystem::path> roots;
   std::chrono::seconds stable_after{30};
   std::chrono::seconds full_scan_interval{24 * 3600};  // re-stat every file this often, even in unchanged folders

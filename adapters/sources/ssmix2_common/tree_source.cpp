@@ -1,5 +1,6 @@
 #include "adapters/sources/ssmix2_common/tree_source.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
@@ -25,6 +26,11 @@ char flag_of(const std::string& unit_name) { return unit_name.empty() ? 0 : unit
 
 bool same_content(const UnitState& s, const dirpoll::Entry& e) { return s.size == e.size && s.mtime_ns == e.mtime_ns; }
 
+// A unit folder's state key below its root's ("<root>/000/001/..."), and where the units that
+// left it are kept.
+std::string below_root(const std::string& state_dir) { return state_dir.substr(state_dir.find('/') + 1); }
+std::string gone_dir(const std::string& state_dir) { return std::string(kGone) + "/" + below_root(state_dir); }
+
 }  // namespace
 
 TreeSource::TreeSource(TreeSourceOptions options) : options_(std::move(options)) {}
@@ -41,26 +47,36 @@ const UnitState* TreeSource::find_unit(const std::vector<UnitState>& known, cons
 
 void TreeSource::poll(SourceContext& ctx) {
   ctx.stats = SourceStats{};
+  for (auto& [d, n] : deviations_) n.last_poll = 0;
   for (std::size_t i = 0; i < options_.roots.size() && !ctx.stop_requested; ++i) {
     current_root_ = static_cast<int>(i);
     dirpoll::walk(options_.roots[i], {5, std::to_string(i), name(), options_.cross_filesystems}, *this, ctx);
   }
-  ctx.stats.files_seen = ctx.state.unit_count();
+  ctx.stats.files_seen = ctx.state.unit_count() - ctx.state.units_with_status(kGone);
   ctx.stats.skipped = ctx.state.units_with_status(dirpoll::kSkipped);
+  if (!deviations_.empty()) ctx.stats.events[kEncodingEvent] = deviations_;
 }
 
 std::string TreeSource::refusal(const dirpoll::Entry& e) const {
-  if (e.links > 1 && !options_.allow_hard_links)
-    return "has " + std::to_string(e.links) +
-           " hard links: a file linked from elsewhere is not read (a hard link "
-           "can make any file of this machine appear in the export tree); if the EMR's export is made with hard "
-           "links (some backup tools do), set allow_hard_links: true on source " +
-           name();
-  if (e.size > options_.max_record_bytes)
-    return "is " + std::to_string(e.size) + " bytes, more than max_record_bytes (" +
-           std::to_string(options_.max_record_bytes) + ") of source " + name() +
-           ": not read; if records this large are expected, raise max_record_bytes for the source, then run "
-           "sennen-edgectl quarantine retry";
+  return dirpoll::refusal(e, options_.allow_hard_links, options_.max_record_bytes, name());
+}
+
+std::string TreeSource::outside_profile(const Name& n, bool extended) const {
+  auto list = [](const std::vector<int>& v) {
+    std::string out;
+    for (int i : v) out += (out.empty() ? "" : ", ") + std::to_string(i);
+    return out;
+  };
+  const std::string profile = "the " + options_.vendor + " vendor profile of source " + name();
+  if (!options_.accept.accepts_timestamp(n.timestamp.size()))
+    return "its timestamp has " + std::to_string(n.timestamp.size()) + " digits; " + profile + " accepts " +
+           list(options_.accept.timestamp_digits) +
+           " (if this writer is genuine, add the width to timestamp_digits in the source's profile: key)";
+  const int fields = n.dept.empty() ? 6 : 7;
+  if (extended && !options_.accept.accepts_field_count(fields))
+    return "its content folder name has " + std::to_string(fields) + " fields; " + profile + " accepts " +
+           list(options_.accept.extended_field_counts) +
+           " (if this writer is genuine, add the count to extended_field_counts in the source's profile: key)";
   return "";
 }
 
@@ -143,10 +159,13 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
 
     bool known_content =
         p && p->state.status != kWaiting && p->state.status != kUnreadable && same_content(p->state, u.entry);
+    const char* moved = !p && options_.roots.size() > 1 ? moved_in(state_dir, rel, u.entry, ctx) : nullptr;
     if (known_content && p->state.status != kQuarantined) {
       status = p->state.status;  // the same version, perhaps renamed: nothing to send again
     } else if (known_content) {
       status = kQuarantined;
+    } else if (moved) {
+      status = moved;  // from another volume of this source: the same version, not sent again
     } else {
       if (p && p->state.status == kIngested) {
         log::warning("source " + name() + ": " + util::display_name(rel) +
@@ -177,6 +196,13 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
           try {  // a failure of the spool itself is not the file's: it ends the poll
             if (!up.visit_date.empty()) ctx.sink.visit(up.draft->patient_id, up.draft->key, up.visit_date);
             ctx.sink.record(*up.draft);
+            for (std::string_view d : up.deviations)
+              if (std::find(options_.accept.encodings_tolerated.begin(), options_.accept.encodings_tolerated.end(),
+                            d) == options_.accept.encodings_tolerated.end()) {
+                auto& n = deviations_[std::string(d)];
+                ++n.total;
+                ++n.last_poll;
+              }
             status = kIngested;
             ++ctx.stats.ingested;
             ctx.stats.bytes += u.entry.size;
@@ -217,8 +243,46 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
   }
 
   for (const auto& [n, u] : prev_by_name)
-    if (!present.count(n)) ctx.state.erase_unit(state_dir, n);
+    if (!present.count(n)) {
+      keep_gone(state_dir, u, ctx);
+      ctx.state.erase_unit(state_dir, n);
+    }
   return settled;
+}
+
+void TreeSource::keep_gone(const std::string& state_dir, const UnitState& u, SourceContext& ctx) const {
+  if (options_.roots.size() > 1 && u.status == kIngested)
+    ctx.state.put_unit(gone_dir(state_dir), {u.name, u.size, u.mtime_ns, u.ctime_ns, kGone});
+}
+
+void TreeSource::on_vanished_folder(const std::string& key, SourceContext& ctx) {
+  if (options_.roots.size() < 2) return;
+  for (const auto& u : ctx.state.units(key)) keep_gone(key, u, ctx);
+  for (const auto& child : ctx.state.child_dirs(key)) on_vanished_folder(child.path, ctx);
+}
+
+const char* TreeSource::moved_in(const std::string& state_dir, const std::string& rel, const dirpoll::Entry& e,
+                                 SourceContext& ctx) const {
+  // The name holds patient, date, type, key, timestamp and flag; with the size it identifies the
+  // version (a move to another file system need not keep the modification time).
+  auto same = [&](const UnitState& u) { return u.name == e.name && u.size == e.size; };
+  for (std::size_t j = 0; j < options_.roots.size(); ++j) {
+    if (static_cast<int>(j) == current_root_) continue;
+    for (const auto& u : ctx.state.units(std::to_string(j) + "/" + below_root(state_dir)))
+      if (same(u) && (u.status == kIngested || u.status == kHistory || u.status == kCancel)) {
+        log::info("source " + name() + ": " + util::display_name(rel) + " is also in root " +
+                  options_.roots[j].string() + ": the same record, not sent again");
+        return u.status == kIngested ? kIngested : (u.status == kHistory ? kHistory : kCancel);
+      }
+  }
+  for (const auto& u : ctx.state.units(gone_dir(state_dir)))
+    if (same(u)) {
+      ctx.state.erase_unit(gone_dir(state_dir), u.name);
+      log::info("source " + name() + ": " + util::display_name(rel) +
+                " moved here from another root: the same record, not sent again");
+      return kIngested;
+    }
+  return nullptr;
 }
 
 std::optional<std::vector<ContentPart>> TreeSource::locate(std::string_view path, std::string_view version) const {

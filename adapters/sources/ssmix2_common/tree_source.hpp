@@ -4,12 +4,14 @@
 // key/flag bookkeeping that turns renames into "nothing to send" and cancels into deletes.
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "adapters/sources/dirpoll/walker.hpp"
 #include "adapters/sources/ssmix2_common/naming.hpp"
+#include "adapters/sources/ssmix2_common/vendor_profile.hpp"
 #include "daemon/core/source.hpp"
 
 namespace sennen::ssmix2 {
@@ -21,6 +23,8 @@ struct TreeSourceOptions {
   std::uint64_t max_record_bytes = UINT64_MAX;  // a larger unit is quarantined by reference, never read
   bool allow_hard_links = false;   // read files with more than one hard link (else quarantined by reference)
   bool cross_filesystems = false;  // descend into folders on other file systems below a root
+  std::string vendor = "generic";  // whose profile `accept` is, for messages
+  Variations accept{};             // unit-name variations accepted (vendor profile + overrides)
 };
 
 // Unit status values kept in SourceState.
@@ -31,6 +35,12 @@ inline constexpr const char* kWaiting = "waiting";                // not yet sta
 inline constexpr const char* kUnreadable = dirpoll::kUnreadable;  // cannot be read now: tried every poll
 inline constexpr const char* kQuarantined = "quarantined";
 inline constexpr const char* kIgnored = "ignored";  // not a unit of this storage kind
+// A unit sent from one root of a multi-volume source that is no longer there, kept (under the
+// state key "gone/<folder>") until it turns up in another root: a move, not a new record.
+inline constexpr const char* kGone = "gone";
+
+// The heartbeat event (sources[].events) under which encoding deviations are counted.
+inline constexpr const char* kEncodingEvent = "encoding beyond ISO-2022-JP not in the vendor profile";
 
 // A unit found in a unit folder: a file (standardized) or a content folder (extended).
 struct FoundUnit {
@@ -60,7 +70,8 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
     std::optional<RecordDraft> draft;
     std::string quarantine_reason;
     std::optional<SourceFileError> file_error;
-    std::string visit_date;  // YYYYMMDD when the record is evidence of a visit
+    std::string visit_date;                    // YYYYMMDD when the record is evidence of a visit
+    std::vector<std::string_view> deviations;  // from strict ISO-2022-JP (hl7_header.hpp), accepted
   };
   virtual Upsert make_upsert(const FoundUnit& unit, const std::string& rel_path, int root_index) = 0;
   // Content parts of a unit at `abs` (a file or a content folder), for locate().
@@ -69,6 +80,7 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
   bool on_unit_folder(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx) override;
   bool on_stray_file(const std::filesystem::path& file, const std::string& rel_path, const dirpoll::Entry& entry,
                      const std::string& state_dir, SourceContext& ctx) override;
+  void on_vanished_folder(const std::string& key, SourceContext& ctx) override;
 
   // Quarantines an entry of a unit folder once it is stable and records its state; returns
   // false while it is not yet stable (the folder is not settled). `by_reference`: never copied.
@@ -82,6 +94,8 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
                                      SourceContext& ctx, bool by_reference = false);
   // Why a stable unit must not be read at all (hard links, size), or "".
   std::string refusal(const dirpoll::Entry& e) const;
+  // Why a parsed unit name is outside the variations the source's vendor profile accepts, or "".
+  std::string outside_profile(const Name& name, bool extended) const;
   // Records that a unit's file cannot be read now (see dirpoll::note_unreadable); returns its status.
   const char* unreadable(const std::string& state_dir, const std::vector<UnitState>& known, const dirpoll::Entry& e,
                          const SourceFileError& why, SourceContext& ctx) const;
@@ -91,7 +105,16 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
   int current_root_ = 0;
 
  private:
+  // Multi-volume roots share one key space. The status of a unit new in this folder that another
+  // root holds (or held: kGone) under the same name and size, or nullptr.
+  const char* moved_in(const std::string& state_dir, const std::string& rel, const dirpoll::Entry& e,
+                       SourceContext& ctx) const;
+  void keep_gone(const std::string& state_dir, const UnitState& u, SourceContext& ctx) const;
+
   TreeSourceOptions options_;
+  // Records whose bytes deviate from ISO-2022-JP beyond what the vendor profile tolerates, by
+  // deviation: since the daemon started and in the last poll (heartbeat sources[].events).
+  std::map<std::string, SourceStats::Count> deviations_;
 };
 
 }  // namespace sennen::ssmix2

@@ -79,6 +79,8 @@ class ExtendedSource final : public TreeSource {
           problem = "not an SS-MIX2 content folder name: " + parsed.error;
         else if (auto placement = check_placement(listing.rel_dir, *parsed.name); !placement.empty())
           problem = "misplaced: " + placement;
+        else if (auto outside = outside_profile(*parsed.name, true); !outside.empty())
+          problem = "not accepted: " + outside;
         else
           u.name = *parsed.name;
       }

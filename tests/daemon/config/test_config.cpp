@@ -167,6 +167,7 @@ sources:
   - name: emr
     type: ssmix2
     vendor: fujitsu
+    vendor_profiles: )" SENNEN_VENDORS_DIR R"(
     root:
       - /srv/a
       - /srv/b
@@ -179,6 +180,7 @@ sources:
   - name: lab.ext_2
     type: ssmix2-extended
     vendor: nec
+    vendor_profiles: )" SENNEN_VENDORS_DIR R"(
     root: /srv/ext
 optout:
   stop_list: /etc/x/optout.csv
