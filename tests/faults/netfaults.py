@@ -7,8 +7,8 @@ misbehaving HTTPS receiver, both on 127.0.0.1, both deciding at random from the 
 FaultProxy decides per connection (TLS passes through untouched, mutual TLS is end to end):
   pass          forward to nginx
   reset         forward the client's first N bytes, then TCP RST both ways (mid-upload for most N)
-  stall         forward the client's first N bytes, then nothing either way until the client gives
-                up (the daemon's low_speed_time)
+  stall         forward the client's first N bytes, then nothing either way for 30 s (the daemon
+                gives up after its low_speed_time), then close
   drip          forward both ways at R bytes/s (some R below the daemon's low_speed_limit)
   refuse        RST at accept, before a byte of TLS
   tls-cut       forward until the receiver has sent N bytes of its handshake flight, then close
@@ -50,6 +50,7 @@ CHUNK = 16 * 1024
 # A connection quiet this long is closed, as a receiver's keep-alive timeout would: the daemon
 # keeps its connection open between requests, and each new one is another draw of a fault.
 IDLE_CLOSE = 0.8
+STALL_HOLD = 30
 
 
 def pick(rng, kinds):
@@ -168,9 +169,11 @@ class FaultProxy:
                         rst(other)
                         return
                     state["stalled"] = True
-                    await asyncio.Event().wait()  # until the client goes away
             if kind == "stall" and state.get("stalled"):
-                await asyncio.Event().wait()
+                # Nothing either way, well past the daemon's low_speed_time; then the connection
+                # is dropped, so a stalled one does not hold a receiver connection for good.
+                await asyncio.sleep(STALL_HOLD)
+                return
             if kind == "tls-cut" and way == "down":
                 want = min(CHUNK, arg - state["down"])
                 if want <= 0:
