@@ -36,7 +36,7 @@ class Rgw:
             os.makedirs(os.path.join(root, d), exist_ok=True)
         self.conf = os.path.join(root, "ceph.conf")
         self.env = dict(os.environ, CEPH_CONF=self.conf)
-        fsid = str(uuid.uuid4())
+        fsid = self.fsid = str(uuid.uuid4())
         d = root
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write(f"""[global]
@@ -76,8 +76,17 @@ debug rgw = 1
 """)
         self.endpoint = "https://127.0.0.1:%d" % PORT
         started = time.monotonic()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # whatever came up of it: nothing is left running after a failed start
+            raise
+        self.up_seconds = time.monotonic() - started
+
+    def _start(self):
+        d = self.dir
         self._run("ceph-authtool", "--create-keyring", d + "/keyring", "--gen-key", "-n", "mon.", "--cap", "mon", "allow *")
-        self._run("monmaptool", "--create", "--addv", "a", "[v2:127.0.0.1:13300]", "--fsid", fsid, d + "/monmap")
+        self._run("monmaptool", "--create", "--addv", "a", "[v2:127.0.0.1:13300]", "--fsid", self.fsid, d + "/monmap")
         self._run("ceph-mon", "--mkfs", "-i", "a", "--monmap", d + "/monmap")
         self._run("ceph-mon", "-i", "a")
         self._run("ceph", "osd", "create")
@@ -91,7 +100,6 @@ debug rgw = 1
             time.sleep(0.5)
         self._run("radosgw-admin", "user", "create", "--uid=edge", "--display-name=edge", "--access-key=" + ACCESS_KEY,
                   "--secret-key=" + SECRET)
-        self.up_seconds = time.monotonic() - started
 
     def _run(self, *cmd):
         r = subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=120)
