@@ -1,6 +1,7 @@
 """What every part of the fault campaign shares: where the binaries are, the seeded random source,
 tallies for the report, and the end-of-run checks on a state_dir (temp files, SQLite integrity)."""
 import collections
+import ctypes
 import os
 import random
 import sqlite3
@@ -99,3 +100,17 @@ def run(cmd, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)
     return subprocess.run(cmd, **kw)
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def private_network():
+    """This process and everything it starts see only a loopback of their own: Orthanc, DCMTK's
+    tools and our SCP bind every interface, radosgw's monitor and OSD take fixed ports, and the
+    network faults must touch nothing else."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        raise CampaignError("unshare(CLONE_NEWNET) failed (errno %d): the campaign needs root"
+                            % ctypes.get_errno())
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)

@@ -117,21 +117,15 @@ class HttpsDestination final : public Destination {
         return retry("outbox file " + b.file.string() +
                      " does not match its recorded size and sha256; its marker "
                      "was not sent, so the receiver does not count it; it will be sealed again");
-      // Only a stored object of the right size counts; a proxy or a full disk could have
-      // acknowledged less than was sent.
-      auto h = client_.head(cms);
-      if (h.code == CURLE_OK && h.status == 404)
-        return retry("checking " + cms +
-                     ": the receiver acknowledged the upload but does not have it (404); will "
-                     "send it again");
-      if (auto r = checked(h, "checking " + cms); !r.ok()) return r;
-      if (h.content_length != static_cast<curl_off_t>(b.size))
-        return retry("checking " + cms + ": the receiver holds " + std::to_string(h.content_length) + " bytes, not " +
-                     std::to_string(b.size) + "; will send it again");
-      // The marker last: its presence tells the central side the batch is complete.
+      if (auto r = confirm_stored(cms, b.size); !r.ok()) return r;
+      // The marker last: its presence tells the central side the batch is complete. It is checked
+      // like the batch: a marker acknowledged but lost or cut short would leave the batch uncounted
+      // (or unreadable) at the central side while the spool forgot it.
       log::stage("marker", b.batch_id);
       curl::StringBody marker(b.marker_json);
-      return request_put(base + ".json", marker, "application/json", "uploading " + base + ".json");
+      const std::string json = base + ".json";
+      if (auto r = request_put(json, marker, "application/json", "uploading " + json); !r.ok()) return r;
+      return confirm_stored(json, b.marker_json.size());
     } catch (const Error& e) {
       return retry(e.what());
     }
@@ -179,6 +173,21 @@ class HttpsDestination final : public Destination {
  private:
   DeliveryResult request_put(const std::string& url, curl::Body& body, const char* type, const std::string& what) {
     return checked(client_.put(url, body, type), what);
+  }
+
+  // Only a stored object of the right size counts; a proxy, a full disk or a faulty receiver could
+  // have acknowledged less than was sent.
+  DeliveryResult confirm_stored(const std::string& url, std::uint64_t size) {
+    auto h = client_.head(url);
+    if (h.code == CURLE_OK && h.status == 404)
+      return retry("checking " + url +
+                   ": the receiver acknowledged the upload but does not have it (404); will "
+                   "send it again");
+    if (auto r = checked(h, "checking " + url); !r.ok()) return r;
+    if (h.content_length != static_cast<curl_off_t>(size))
+      return retry("checking " + url + ": the receiver holds " + std::to_string(h.content_length) + " bytes, not " +
+                   std::to_string(size) + "; will send it again");
+    return DeliveryResult::delivered();
   }
 
   DeliveryResult checked(const curl::Outcome& o, const std::string& what) const {

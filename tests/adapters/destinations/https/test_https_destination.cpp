@@ -69,7 +69,8 @@ const fs::path& pki() {
 // nginx as the central receiver, in its own prefix:
 //   port:       the real receiver (server.crt, clients must present a certificate from ca.crt);
 //               /sennen/ stores PUTs under data/, /fail500/ answers 500, /forbidden/ answers 403,
-//               /lying/ stores PUTs but answers every HEAD with a 5-byte body
+//               /lying/ stores PUTs but answers every HEAD with a 5-byte body,
+//               /nomarker/ stores PUTs but acknowledges a .json (the commit marker) without storing it
 //   other_port: the same, but presenting a certificate from an unrelated CA
 class Receiver {
  public:
@@ -91,6 +92,9 @@ class Receiver {
                  // Takes the upload, but a HEAD says it holds 5 bytes: a receiver that lost part of it.
                  "    location /lying/ { if ($request_method = HEAD) { return 200 \"short\"; }"
                  " root data; dav_methods PUT; create_full_put_path on; }\n"
+                 // The network fault campaign (tests/faults/netfaults.py) found a marker stored cut short.
+                 "    location /nomarker/ { root data; dav_methods PUT; create_full_put_path on; }\n"
+                 "    location ~ ^/nomarker/.*\\.json$ { if ($request_method = PUT) { return 201; } root data; }\n"
                  "  }\n";
     }
     // As root, nginx would hand its workers to 'nobody', who may not write under our root-owned
@@ -243,6 +247,22 @@ TEST_CASE("an upload the receiver acknowledged but does not hold whole is not co
                 r.reason);
   CHECK(fs::exists(rx.dir / ("data/lying/" + std::string(kSite) + "/20260401/b-0014.cms")));
   CHECK_FALSE(fs::exists(rx.dir / ("data/lying/" + std::string(kSite) + "/20260401/b-0014.json")));
+}
+
+TEST_CASE("a commit marker the receiver acknowledged but does not hold is not a delivery") {
+  sennen::destinations::HttpsGlobalInit curl;
+  Receiver rx;
+  TempDir work;
+  auto dest = sennen::destinations::make_https_destination(options(rx.url("nomarker")));
+  const BatchFile b = outbox_batch(work, "b-0015", 100000);
+  auto r = dest->deliver(b);
+  // Counted as delivered, the batch would leave the outbox for good while the central side, which
+  // counts a batch by its marker, never sees it.
+  CHECK(r.status == Status::retry);
+  CHECK_MESSAGE(r.reason.find("b-0015.json: the receiver acknowledged the upload but does not have it") !=
+                    std::string::npos,
+                r.reason);
+  CHECK(fs::exists(rx.dir / ("data/nomarker/" + std::string(kSite) + "/20260401/b-0015.cms")));
 }
 
 TEST_CASE("a receiver certificate from another CA is refused before anything is sent") {
