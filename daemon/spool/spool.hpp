@@ -76,7 +76,7 @@ struct Depth {
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   // A part larger than this is stored as a sequence of chunks of this size (spool_chunks, schema
   // 3); smaller parts in one row. Each chunk is read into one buffer and inserted with one
   // statement, so ingesting a part of any size takes about two chunks of memory (the buffer and
@@ -188,9 +188,12 @@ class Spool {
   // Ready records in ingest order, starting after `after_id`, at most `limit`.
   std::vector<StoredRecord> ready_records(std::int64_t after_id, std::size_t limit);
   std::vector<Withdrawal> pending_withdrawals();
-  // Assigns records and withdrawals to a new batch in state "sealing"; returns its sequence number.
+  // The sequence number the next batch gets (per site, never reused, also after a void).
   std::int64_t next_batch_seq();
-  void create_batch(std::string_view batch_id, std::int64_t seq, const std::vector<std::int64_t>& record_ids,
+  // Assigns records and withdrawals to a new batch in state "sealing". In the same transaction the
+  // batch takes on announcing every voided batch not yet announced (docs/batch-format.md,
+  // `voided_sequences`); returns their sequence numbers, ascending.
+  std::vector<std::int64_t> create_batch(std::string_view batch_id, std::int64_t seq, const std::vector<std::int64_t>& record_ids,
                     const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
                     std::string_view stop_list_sha256, std::int64_t now);
   void mark_sealed(std::string_view batch_id, std::uint64_t file_size, std::string_view file_sha256);
@@ -198,7 +201,8 @@ class Spool {
   void mark_delivered(std::string_view batch_id, std::int64_t now);
   // Abandons a batch that never left the box: its records and withdrawals go back to pending,
   // except records superseded by a newer version of their key in the spool, which are dropped
-  // (sent after that version they would replace it at the central side).
+  // (sent after that version they would replace it at the central side). The voided batches it
+  // was to announce, and itself, are announced by the next batch created.
   void void_batch(std::string_view batch_id, std::string_view reason);
   // Takes a ready record out of the spool (its parts with it): the sealer set it aside into
   // quarantine because it cannot be written into any batch.
