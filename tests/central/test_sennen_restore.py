@@ -4,7 +4,9 @@ The drill: the hospital goes through three cycles (updates, cancels, a deleted c
 patient who becomes eligible, a batch voided because its patient was added to the stop list late,
 more updates); the batches are restored and the restored tree must equal the source tree's eligible
 current files, file for file by hash, also as of the end of each earlier cycle. Then the receiver's
-folder is damaged: a tampered batch is refused, a deleted one is a gap."""
+folder is damaged: a tampered batch is refused, a deleted one is a gap. DicomRestore: instances a
+modality pushed come back as Part-10 files in the Study/Series/SOP layout (needs root, like
+tests/integration/test_dicom.py: the DICOM peers run in a private network namespace)."""
 import hashlib
 import json
 import os
@@ -19,6 +21,7 @@ import unittest
 SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 import harness  # noqa: E402
+import test_dicom  # noqa: E402  (a module, so that unittest does not collect its tests here)
 
 RESTORE = os.path.join(SOURCE_DIR, "central", "sennen-restore")
 ROOTS = {"emr": "ssmix2/std", "emr-ext": "ssmix2/ext"}
@@ -238,6 +241,44 @@ class RestoreDrill(unittest.TestCase):
         with open(os.path.join(site, "heartbeat.json")) as f:
             newest = int(json.load(f)["last_batch"]["batch_id"].rsplit("-", 1)[1])
         self.assertEqual(max(g["sequence"] for g in report["gaps"]), newest)
+
+
+class DicomRestore(unittest.TestCase):
+    """A modality pushes to a dicom-scp source; the restore gives back each eligible instance."""
+
+    def setUp(self):
+        try:
+            test_dicom.setUpModule()
+        except AssertionError as e:
+            self.skipTest(str(e))
+        self.h = harness.Hospital(patients=8, seed=4)
+        self.addCleanup(self.h.cleanup)
+        self.dcm = self.h.path("dcm")
+        os.makedirs(self.dcm)
+
+    def test_pushed_instances_come_back_as_part10_files_in_study_series_sop_layout(self):
+        patients = self.h.expected()["patients"]
+        eligible = sorted(p for p, v in patients.items() if v["group"] == "eligible")
+        stopped = sorted(p for p, v in patients.items() if v["group"] == "stopped")[0]
+        instance = test_dicom.DicomTest.instance
+        want = dict([instance(self, eligible[0], 1, 1, 1, "20240301"), instance(self, eligible[0], 1, 2, 1, "20240301"),
+                     instance(self, eligible[1], 2, 1, 1, "20240302", modality="MR")])
+        held = dict([instance(self, stopped, 3, 1, 1, "20240303")])
+        self.h.set_config("optout:\n", test_dicom.SCP_SOURCE + "optout:\n")
+        test_dicom.DicomTest.push(self, [v["path"] for v in [*want.values(), *held.values()]])
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log[-3000:])
+        out = tempfile.mkdtemp(dir=self.h.dir)
+        r = subprocess.run([RESTORE, "--key", self.h.path("pki/central.key"), "--cert", self.h.path("pki/central.crt"),
+                            "--ca", self.h.path("pki/ca.crt"), self.h.export, out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        got = {rel: os.path.join(out, "modality", os.fsdecode(rel)) for rel in tree_hashes(os.path.join(out, "modality"))}
+        self.assertEqual(set(got), {f"{v['study']}/{v['series']}/{sop}.dcm".encode() for sop, v in want.items()})
+        for sop, v in want.items():
+            restored_file = got[f"{v['study']}/{v['series']}/{sop}.dcm".encode()]
+            data = test_dicom.read(restored_file)
+            self.assertEqual(test_dicom.dataset_of(data), test_dicom.dataset_of(test_dicom.read(v["path"])), sop)
+        self.assertEqual(restored(out), eligible_current(self.h))  # and the SS-MIX2 trees as well
 
 
 if __name__ == "__main__":
