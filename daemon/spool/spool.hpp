@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -62,6 +63,13 @@ struct BatchInfo {
   std::int64_t delivered_at = 0;
 };
 
+// One source's records in the spool, for its recovery point (docs/heartbeat-format.md).
+struct SourceDepth {
+  std::int64_t pending = 0;            // ready or in batches not yet delivered
+  std::int64_t oldest_pending_at = 0;  // ingested_at of the oldest of them, 0 if none
+  std::int64_t held_stopped = 0, held_not_notified = 0;
+};
+
 struct Depth {
   std::int64_t ready = 0, batched = 0, held_stopped = 0, held_not_notified = 0;
   std::int64_t ready_bytes = 0;
@@ -70,6 +78,7 @@ struct Depth {
   std::int64_t batches_pending = 0;
   std::int64_t withdrawals_pending = 0;
   std::int64_t quarantined = 0;
+  std::map<std::string, SourceDepth, std::less<>> sources;  // by source name; sources without records absent
   // Record content the spool holds (held records keep only their hashes): what spool.max_bytes caps.
   std::uint64_t content_bytes() const { return static_cast<std::uint64_t>(ready_bytes + batched_bytes); }
 };
