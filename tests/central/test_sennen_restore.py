@@ -189,6 +189,20 @@ class RestoreDrill(unittest.TestCase):
         self.assertEqual((rc, report["verified"], report["gaps"]), (0, report["batches"], []), report)
         self.assertEqual(os.listdir(out), [])
 
+    def test_commit_markers_of_format_1_are_read_by_their_batch_id(self):
+        # A /1 marker has no sequence: the number is the batch id's last field (docs/batch-format.md).
+        site, cms = self.damaged_copy()
+        for c in cms:
+            with open(c[:-4] + ".json") as f:
+                m = json.load(f)
+            del m["sequence"]
+            m["format"] = "sennen-edge-batch/1"
+            with open(c[:-4] + ".json", "w") as f:
+                json.dump(m, f)
+        rc, report, out, _ = self.restore(batch_dir=site)
+        self.assertEqual((rc, report["gaps"]), (0, []), report)
+        self.assertEqual(restored(out), self.want[-1])
+
     def test_a_tampered_batch_is_refused(self):
         site, cms = self.damaged_copy()
         victim = cms[-1]
