@@ -26,7 +26,7 @@ struct ManifestHeader {
   std::string batch_id;
   std::int64_t created_at = 0;  // unix seconds
   std::string stop_list_sha256;
-  std::int64_t sequence = 0;                    // the site's batch number (spool seq), 1, 2, ...
+  std::int64_t sequence = 0;                   // the site's batch number (spool seq), 1, 2, ...
   std::vector<std::int64_t> voided_sequences;  // numbers of voided batches this one announces
 };
 

@@ -202,9 +202,10 @@ class Spool {
   // Assigns records and withdrawals to a new batch in state "sealing". In the same transaction the
   // batch takes on announcing every voided batch not yet announced (docs/batch-format.md,
   // `voided_sequences`); returns their sequence numbers, ascending.
-  std::vector<std::int64_t> create_batch(std::string_view batch_id, std::int64_t seq, const std::vector<std::int64_t>& record_ids,
-                    const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
-                    std::string_view stop_list_sha256, std::int64_t now);
+  std::vector<std::int64_t> create_batch(std::string_view batch_id, std::int64_t seq,
+                                         const std::vector<std::int64_t>& record_ids,
+                                         const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
+                                         std::string_view stop_list_sha256, std::int64_t now);
   void mark_sealed(std::string_view batch_id, std::uint64_t file_size, std::string_view file_sha256);
   // Delivered: the batch's records and withdrawals leave the spool; the batch row stays for audit.
   void mark_delivered(std::string_view batch_id, std::int64_t now);

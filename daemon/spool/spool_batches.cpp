@@ -118,8 +118,8 @@ std::vector<std::int64_t> Spool::create_batch(std::string_view batch_id, std::in
   }
   sqlite::Statement wd(*db_, "UPDATE gate_withdrawals SET batch_id = ?1 WHERE id = ?2 AND batch_id IS NULL");
   for (auto id : withdrawal_ids) wd.bind(1, batch_id).bind(2, id).run();
-  sqlite::Statement announce(*db_,
-                             "UPDATE spool_batches SET announced_in = ?1 WHERE state = 'void' AND announced_in IS NULL");
+  sqlite::Statement announce(
+      *db_, "UPDATE spool_batches SET announced_in = ?1 WHERE state = 'void' AND announced_in IS NULL");
   announce.bind(1, batch_id).run();
   sqlite::Statement announced(*db_, "SELECT seq FROM spool_batches WHERE announced_in = ?1 ORDER BY seq");
   announced.bind(1, batch_id);

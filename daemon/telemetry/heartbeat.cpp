@@ -80,7 +80,8 @@ std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
                        {"skipped", s.stats.skipped},
                        {"events", std::move(events)},
                        {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)},
-                       {"recovery_point", recovery_point_json(recovery_point(s.name, s.last_success, in.depth), in.now, counts(s.name))}});
+                       {"recovery_point", recovery_point_json(recovery_point(s.name, s.last_success, in.depth), in.now,
+                                                              counts(s.name))}});
   }
   json problems = json::array();
   for (const auto& p : assess(in)) problems.push_back({{"code", p.code}, {"message", p.message}});
@@ -134,10 +135,9 @@ std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
         {"purged_total", in.gate.purged_total},
         {"withdrawals_pending", in.depth.withdrawals_pending},
         {"withdrawals_total", in.gate.withdrawals_total}}},
-      {"recovery_point",
-       recovery_point_json(site_recovery_point(polls, in.depth), in.now,
-                           {in.depth.ready + in.depth.batched, in.depth.oldest_pending_at, in.depth.held_stopped,
-                            in.depth.held_not_notified})},
+      {"recovery_point", recovery_point_json(site_recovery_point(polls, in.depth), in.now,
+                                             {in.depth.ready + in.depth.batched, in.depth.oldest_pending_at,
+                                              in.depth.held_stopped, in.depth.held_not_notified})},
       {"last_batch", std::move(last_batch)},
       {"destination",
        {{"describe", in.destination},

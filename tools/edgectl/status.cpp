@@ -135,9 +135,9 @@ void print_recovery_point(const std::string& indent, const json& rp) {
   std::cout << indent << "recovery point "
             << (rp["time"].is_null() ? std::string("not known yet (no successful poll since the start)")
                                      : str(rp["time"]) + " (" + age(rp["age_seconds"].get<std::int64_t>()) + " ago)")
-            << ": " << str(rp["pending"]) << " records waiting to be delivered; withheld by law, not a gap: "
-            << str(rp["withheld_stopped"]) << " stopped, " << str(rp["withheld_not_notified"])
-            << " not yet notified\n";
+            << ": " << str(rp["pending"])
+            << " records waiting to be delivered; withheld by law, not a gap: " << str(rp["withheld_stopped"])
+            << " stopped, " << str(rp["withheld_not_notified"]) << " not yet notified\n";
 }
 
 void print_text(const json& j) {

@@ -126,8 +126,8 @@ TEST_CASE("nothing pending gives ages of 0, not the age of the epoch") {
 // site as its oldest source, unknown while a source has never polled successfully.
 TEST_CASE("recovery point: the oldest waiting record, else the last successful poll; the site's is the oldest") {
   Snapshot s = example();
-  s.sources.resize(1);                                     // emr, last success 1890
-  s.depth.sources["emr"] = {3, 1500, 4, 1};                // 3 waiting, the oldest taken in at 1500
+  s.sources.resize(1);                       // emr, last success 1890
+  s.depth.sources["emr"] = {3, 1500, 4, 1};  // 3 waiting, the oldest taken in at 1500
   Parsed p = parse(exposition(s, 2000));
   CHECK(p.samples.at(R"(sennen_source_recovery_point_timestamp_seconds{source="emr",type="ssmix2"})") == "1500");
   CHECK(p.samples.at("sennen_recovery_point_timestamp_seconds") == "1500");
