@@ -1,6 +1,6 @@
 #pragma once
 // manifest.json, the first entry of every batch: what the central side parses. The field names
-// are fixed by docs/batch-format.md (format "sennen-edge-batch/1"). Names are bytes: a field that
+// are fixed by docs/batch-format.md (format "sennen-edge-batch/2"). Names are bytes: a field that
 // carries one holds its text when it is valid UTF-8, else its display form plus "<field>_b64"
 // with the bytes (util::put_name); the JSON is valid whatever the names hold.
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 namespace sennen::batcher {
 
-inline constexpr const char* kFormat = "sennen-edge-batch/1";
+inline constexpr const char* kFormat = "sennen-edge-batch/2";
 
 struct PlannedRecord {
   spool::StoredRecord record;
@@ -26,6 +26,8 @@ struct ManifestHeader {
   std::string batch_id;
   std::int64_t created_at = 0;  // unix seconds
   std::string stop_list_sha256;
+  std::int64_t sequence = 0;                   // the site's batch number (spool seq), 1, 2, ...
+  std::vector<std::int64_t> voided_sequences;  // numbers of voided batches this one announces
 };
 
 // Sets p.archive_path and p.part_paths, unique within the batch (`used` holds the paths taken):

@@ -111,13 +111,13 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
   ManifestHeader h;
   h.site_id = options_.site_id;
   h.created_at = unix_now(clock_);
-  std::int64_t seq = spool_.next_batch_seq();
-  h.batch_id = batch_id_for(options_.site_id, h.created_at, seq);
+  h.sequence = spool_.next_batch_seq();
+  h.batch_id = batch_id_for(options_.site_id, h.created_at, h.sequence);
   h.stop_list_sha256 = stop_sha;
   std::vector<std::int64_t> ids, wids;
   for (const auto& p : plan) ids.push_back(p.record.id);
   for (const auto& w : withdrawals) wids.push_back(w.id);
-  spool_.create_batch(h.batch_id, seq, ids, wids, raw, stop_sha, h.created_at);
+  h.voided_sequences = spool_.create_batch(h.batch_id, h.sequence, ids, wids, raw, stop_sha, h.created_at);
   log::stage("seal", h.batch_id);
 
   fs::path partial = fs::path(outbox_file(h.batch_id)) += ".partial";

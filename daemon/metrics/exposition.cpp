@@ -68,6 +68,12 @@ void sources(Writer& w, const Snapshot& s) {
        [](const SourceMetrics& m) { return static_cast<std::uint64_t>(m.last_poll); });
   each("sennen_source_last_success_timestamp_seconds", "gauge", "Unix time of the last successful poll (0: never).",
        [](const SourceMetrics& m) { return static_cast<std::uint64_t>(m.last_success); });
+  each("sennen_source_recovery_point_timestamp_seconds", "gauge",
+       "Unix time up to which everything of this source that may leave has been confirmed delivered (0: not known "
+       "yet; held records do not count).",
+       [&](const SourceMetrics& m) {
+         return static_cast<std::uint64_t>(telemetry::recovery_point(m.name, m.last_success, s.depth));
+       });
   each("sennen_source_up", "gauge", "1 when the source's last poll succeeded, else 0.",
        [](const SourceMetrics& m) { return std::uint64_t{m.last_success > 0 && m.last_error.empty()}; });
   w.family("sennen_source_events_total", "counter",
@@ -105,6 +111,17 @@ void spool_and_outbox(Writer& w, const Snapshot& s, std::int64_t now) {
   w.family("sennen_spool_oldest_pending_age_seconds", "gauge",
            "Age of the oldest record ready or in an undelivered batch (0: none).")
       .sample({}, age(now, d.oldest_pending_at));
+  // The site's recovery point: the oldest of its sources' (unknown while one of them is).
+  std::vector<telemetry::SourcePoll> polls;
+  for (const auto& m : s.sources) polls.push_back({m.name, m.last_success});
+  const std::int64_t rp = telemetry::site_recovery_point(polls, d);
+  w.family("sennen_recovery_point_timestamp_seconds", "gauge",
+           "Unix time up to which everything of every source that may leave has been confirmed delivered "
+           "(0: not known yet).")
+      .sample({}, rp);
+  w.family("sennen_recovery_point_age_seconds", "gauge",
+           "Age of the recovery point: what a restore today would miss (0 when not known yet).")
+      .sample({}, age(now, rp));
   w.family("sennen_spool_withdrawals_pending", "gauge", "Withdrawals not yet delivered.")
       .sample({}, d.withdrawals_pending);
   w.family("sennen_outbox_batches", "gauge", "Sealed batches waiting for delivery.").sample({}, d.batches_pending);

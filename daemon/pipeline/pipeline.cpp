@@ -209,7 +209,7 @@ struct Pipeline::Impl {
   fs::path outbox_file(const std::string& batch_id) const { return cfg.state_dir / "outbox" / (batch_id + ".cms"); }
 
   BatchFile batch_file(const spool::BatchInfo& b) const {
-    batcher::ManifestHeader h{cfg.site.id, b.batch_id, b.created_at, b.stop_list_sha256};
+    batcher::ManifestHeader h{cfg.site.id, b.batch_id, b.created_at, b.stop_list_sha256, b.seq, {}};
     return {b.batch_id,
             gate::yyyymmdd(gate.today(TimePoint(std::chrono::seconds(b.created_at)))),
             outbox_file(b.batch_id),

@@ -404,24 +404,33 @@ Depth Spool::depth() { return read_depth(*db_); }
 Depth read_depth(sqlite::Connection& db) {
   Depth d;
   sqlite::Statement q(db,
-                      "SELECT state, hold_reason, COUNT(*), COALESCE(SUM(size),0), MIN(ingested_at) "
-                      "FROM spool_records GROUP BY state, hold_reason");
+                      "SELECT source, state, hold_reason, COUNT(*), COALESCE(SUM(size),0), MIN(ingested_at) "
+                      "FROM spool_records GROUP BY source, state, hold_reason");
+  auto oldest = [](std::int64_t& at, std::int64_t t) {
+    if (at == 0 || t < at) at = t;
+  };
   while (q.step()) {
-    std::string state = q.column_text(0), reason = q.column_text(1);
-    std::int64_t n = q.column_int(2);
+    std::string state = q.column_text(1), reason = q.column_text(2);
+    std::int64_t n = q.column_int(3);
+    auto& s = d.sources[q.column_text(0)];
     if (state == "ready") {
-      d.ready = n;
-      d.ready_bytes = q.column_int(3);
+      d.ready += n;
+      d.ready_bytes += q.column_int(4);
     } else if (state == "batched") {
-      d.batched = n;
-      d.batched_bytes = q.column_int(3);
+      d.batched += n;
+      d.batched_bytes += q.column_int(4);
     } else if (reason == "stopped") {
-      d.held_stopped = n;
+      d.held_stopped += n;
+      s.held_stopped += n;
     } else {
-      d.held_not_notified = n;
+      d.held_not_notified += n;
+      s.held_not_notified += n;
     }
-    if (state != "held" && (d.oldest_pending_at == 0 || q.column_int(4) < d.oldest_pending_at))
-      d.oldest_pending_at = q.column_int(4);
+    if (state != "held") {
+      s.pending += n;
+      oldest(s.oldest_pending_at, q.column_int(5));
+      oldest(d.oldest_pending_at, q.column_int(5));
+    }
   }
   sqlite::Statement b(db, "SELECT COUNT(*) FROM spool_batches WHERE state IN ('sealing','sealed')");
   b.step();

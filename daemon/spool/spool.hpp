@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -78,6 +79,13 @@ struct BatchInfo {
   std::int64_t delivered_at = 0;
 };
 
+// One source's records in the spool, for its recovery point (docs/heartbeat-format.md).
+struct SourceDepth {
+  std::int64_t pending = 0;            // ready or in batches not yet delivered
+  std::int64_t oldest_pending_at = 0;  // ingested_at of the oldest of them, 0 if none
+  std::int64_t held_stopped = 0, held_not_notified = 0;
+};
+
 struct Depth {
   std::int64_t ready = 0, batched = 0, held_stopped = 0, held_not_notified = 0;
   std::int64_t ready_bytes = 0;
@@ -86,13 +94,14 @@ struct Depth {
   std::int64_t batches_pending = 0;
   std::int64_t withdrawals_pending = 0;
   std::int64_t quarantined = 0;
+  std::map<std::string, SourceDepth, std::less<>> sources;  // by source name; sources without records absent
   // Record content the spool holds (held records keep only their hashes): what spool.max_bytes caps.
   std::uint64_t content_bytes() const { return static_cast<std::uint64_t>(ready_bytes + batched_bytes); }
 };
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   // A part larger than this is stored as a sequence of chunks of this size (spool_chunks, schema
   // 3); smaller parts in one row. Each chunk is read into one buffer and inserted with one
   // statement, so ingesting a part of any size takes about two chunks of memory (the buffer and
@@ -204,17 +213,22 @@ class Spool {
   // Ready records in ingest order, starting after `after_id`, at most `limit`.
   std::vector<StoredRecord> ready_records(std::int64_t after_id, std::size_t limit);
   std::vector<Withdrawal> pending_withdrawals();
-  // Assigns records and withdrawals to a new batch in state "sealing"; returns its sequence number.
+  // The sequence number the next batch gets (per site, never reused, also after a void).
   std::int64_t next_batch_seq();
-  void create_batch(std::string_view batch_id, std::int64_t seq, const std::vector<std::int64_t>& record_ids,
-                    const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
-                    std::string_view stop_list_sha256, std::int64_t now);
+  // Assigns records and withdrawals to a new batch in state "sealing". In the same transaction the
+  // batch takes on announcing every voided batch not yet announced (docs/batch-format.md,
+  // `voided_sequences`); returns their sequence numbers, ascending.
+  std::vector<std::int64_t> create_batch(std::string_view batch_id, std::int64_t seq,
+                                         const std::vector<std::int64_t>& record_ids,
+                                         const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
+                                         std::string_view stop_list_sha256, std::int64_t now);
   void mark_sealed(std::string_view batch_id, std::uint64_t file_size, std::string_view file_sha256);
   // Delivered: the batch's records and withdrawals leave the spool; the batch row stays for audit.
   void mark_delivered(std::string_view batch_id, std::int64_t now);
   // Abandons a batch that never left the box: its records and withdrawals go back to pending,
   // except records superseded by a newer version of their key in the spool, which are dropped
-  // (sent after that version they would replace it at the central side).
+  // (sent after that version they would replace it at the central side). The voided batches it
+  // was to announce, and itself, are announced by the next batch created.
   void void_batch(std::string_view batch_id, std::string_view reason);
   // Takes a ready record out of the spool (its parts with it): the sealer set it aside into
   // quarantine because it cannot be written into any batch.

@@ -122,9 +122,10 @@ std::int64_t Spool::next_batch_seq() {
   return q.column_int(0);
 }
 
-void Spool::create_batch(std::string_view batch_id, std::int64_t seq, const std::vector<std::int64_t>& record_ids,
-                         const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
-                         std::string_view stop_list_sha256, std::int64_t now) {
+std::vector<std::int64_t> Spool::create_batch(std::string_view batch_id, std::int64_t seq,
+                                              const std::vector<std::int64_t>& record_ids,
+                                              const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
+                                              std::string_view stop_list_sha256, std::int64_t now) {
   sqlite::Transaction tx(*db_);
   sqlite::Statement ins(*db_,
                         "INSERT INTO spool_batches (seq, batch_id, state, created_at, record_count, withdrawal_count, "
@@ -140,7 +141,15 @@ void Spool::create_batch(std::string_view batch_id, std::int64_t seq, const std:
   }
   sqlite::Statement wd(*db_, "UPDATE gate_withdrawals SET batch_id = ?1 WHERE id = ?2 AND batch_id IS NULL");
   for (auto id : withdrawal_ids) wd.bind(1, batch_id).bind(2, id).run();
+  sqlite::Statement announce(
+      *db_, "UPDATE spool_batches SET announced_in = ?1 WHERE state = 'void' AND announced_in IS NULL");
+  announce.bind(1, batch_id).run();
+  sqlite::Statement announced(*db_, "SELECT seq FROM spool_batches WHERE announced_in = ?1 ORDER BY seq");
+  announced.bind(1, batch_id);
+  std::vector<std::int64_t> voided;
+  while (announced.step()) voided.push_back(announced.column_int(0));
   tx.commit();
+  return voided;
 }
 
 void Spool::mark_sealed(std::string_view batch_id, std::uint64_t file_size, std::string_view file_sha256) {
@@ -171,6 +180,9 @@ void Spool::void_batch(std::string_view batch_id, std::string_view reason) {
                       "UPDATE spool_batches SET state = 'void', void_reason = ?2 WHERE batch_id = ?1 "
                       "AND state IN ('sealing', 'sealed')");
   b.bind(1, batch_id).bind(2, reason).run();
+  // Its number, and those it was to announce, must reach the central side in a batch that leaves.
+  sqlite::Statement unannounce(*db_, "UPDATE spool_batches SET announced_in = NULL WHERE announced_in = ?1");
+  unannounce.bind(1, batch_id).run();
   // A record whose key has a newer version here (ready, held, or in a later batch) is superseded:
   // queued again it would be sent after that version and replace it at the central side.
   sqlite::Statement stale(*db_,

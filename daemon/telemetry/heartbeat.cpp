@@ -13,6 +13,16 @@ namespace {
 json time_or_null(std::int64_t t) { return t ? json(util::iso8601_utc(t)) : json(nullptr); }
 json text_or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
+// "A restore today would have everything up to `time`": records waiting to leave make it older,
+// held ones (stop list, notification wait) do not: they are counted apart, as the law, not a gap.
+json recovery_point_json(std::int64_t rp, std::int64_t now, const spool::SourceDepth& d) {
+  return {{"time", time_or_null(rp)},
+          {"age_seconds", rp ? json(now - rp) : json(nullptr)},
+          {"pending", d.pending},
+          {"withheld_stopped", d.held_stopped},
+          {"withheld_not_notified", d.held_not_notified}};
+}
+
 json certificates_json(const std::vector<CertificateStatus>& certs) {
   json out = json::object();
   for (const auto& c : certs) {
@@ -29,7 +39,29 @@ json certificates_json(const std::vector<CertificateStatus>& certs) {
 }
 }  // namespace
 
+std::int64_t recovery_point(std::string_view source, std::int64_t last_success, const spool::Depth& depth) {
+  const auto it = depth.sources.find(source);
+  if (it != depth.sources.end() && it->second.pending > 0) return it->second.oldest_pending_at;
+  return last_success;
+}
+
+std::int64_t site_recovery_point(const std::vector<SourcePoll>& sources, const spool::Depth& depth) {
+  std::int64_t site = 0;
+  for (const auto& s : sources) {
+    const std::int64_t rp = recovery_point(s.name, s.last_success, depth);
+    if (rp == 0) return 0;
+    if (site == 0 || rp < site) site = rp;
+  }
+  return site;
+}
+
 std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
+  const auto counts = [&](const std::string& source) {
+    const auto it = in.depth.sources.find(source);
+    return it == in.depth.sources.end() ? spool::SourceDepth{} : it->second;
+  };
+  std::vector<SourcePoll> polls;
+  for (const auto& s : in.sources) polls.push_back({s.name, s.last_success});
   json sources = json::array();
   for (const auto& s : in.sources) {
     json events = json::object();
@@ -47,7 +79,9 @@ std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
                        {"unreadable_paths", audience == Audience::box ? json(s.stats.unreadable_paths) : json(nullptr)},
                        {"skipped", s.stats.skipped},
                        {"events", std::move(events)},
-                       {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)}});
+                       {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)},
+                       {"recovery_point", recovery_point_json(recovery_point(s.name, s.last_success, in.depth), in.now,
+                                                              counts(s.name))}});
   }
   json problems = json::array();
   for (const auto& p : assess(in)) problems.push_back({{"code", p.code}, {"message", p.message}});
@@ -101,6 +135,9 @@ std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
         {"purged_total", in.gate.purged_total},
         {"withdrawals_pending", in.depth.withdrawals_pending},
         {"withdrawals_total", in.gate.withdrawals_total}}},
+      {"recovery_point", recovery_point_json(site_recovery_point(polls, in.depth), in.now,
+                                             {in.depth.ready + in.depth.batched, in.depth.oldest_pending_at,
+                                              in.depth.held_stopped, in.depth.held_not_notified})},
       {"last_batch", std::move(last_batch)},
       {"destination",
        {{"describe", in.destination},

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/core/source.hpp"
@@ -76,6 +77,19 @@ struct HeartbeatInput {
   std::string progress_line;
   std::uint64_t files_scanned = 0, records_ingested = 0, bytes_sealed = 0, bytes_delivered = 0;
 };
+
+// The recovery point of a source: the newest moment up to which everything of it that may leave
+// has been confirmed delivered (docs/heartbeat-format.md). The oldest pending record's ingest time
+// while records wait; else the end of its last successful poll (everything that poll found left);
+// 0 when not known yet (no successful poll since the start, nothing pending). Held records do not
+// count: they may not leave.
+std::int64_t recovery_point(std::string_view source, std::int64_t last_success, const spool::Depth& depth);
+// The site's: the oldest of its sources', 0 when one of them is not known.
+struct SourcePoll {
+  std::string_view name;
+  std::int64_t last_success = 0;
+};
+std::int64_t site_recovery_point(const std::vector<SourcePoll>& sources, const spool::Depth& depth);
 
 // Who reads it: the copy kept on the box (sennen-edgectl status) names the paths a source cannot
 // read; the one sent to the central side gives only their count (a path names a patient's folder).

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
@@ -393,6 +394,25 @@ class FleetTest(unittest.TestCase):
             self.assertEqual(sites[sid]["flags"], ["UNREADABLE"], sid)
             self.assertIn(why, sites[sid]["reasons"][0]["text"], sid)
 
+    def test_behind_rpo_only_with_an_objective_and_only_when_the_recovery_point_is_older(self):
+        rp = lambda t: {"time": t, "age_seconds": 0, "pending": 4, "withheld_stopped": 2, "withheld_not_notified": 1}
+        self.r.site("1000000001", heartbeat("1000000001", recovery_point=rp("2026-11-25T06:00:00Z")))  # 6 h
+        self.r.site("1000000002", heartbeat("1000000002", recovery_point=rp("2026-11-23T12:00:00Z")))  # 48 h
+        self.r.site("1000000003", heartbeat("1000000003", recovery_point=rp(None)))  # never polled yet
+        self.r.site("1000000004", heartbeat("1000000004"))  # a site before recovery points
+        plain = by_site(fleet(self.r.dir, "--json").stdout)
+        self.assertFalse([s for s in plain.values() if "BEHIND RPO" in s["flags"]])
+        self.assertEqual(plain["1000000002"]["recovery_point"]["age_seconds"], 48 * 3600)
+        r = fleet(self.r.dir, "--json", "--rpo", "36h")
+        self.assertEqual(r.returncode, 1)
+        sites = by_site(r.stdout)
+        self.assertEqual({k for k, s in sites.items() if "BEHIND RPO" in s["flags"]},
+                         {"1000000002", "1000000003", "1000000004"})
+        reason = next(x["text"] for x in sites["1000000002"]["reasons"] if x["flag"] == "BEHIND RPO")
+        self.assertIn("2026-11-23T12:00:00Z", reason)
+        self.assertIn("4 record(s) wait", reason)
+        self.assertEqual(fleet(self.r.dir, "--rpo", "soon").returncode, 2)
+
     def test_usage_errors_exit_2(self):
         self.r.site("1000000001", heartbeat("1000000001"))
         self.assertEqual(fleet(os.path.join(self.r.dir, "nope")).returncode, 2)
@@ -526,6 +546,67 @@ class EndToEndTest(unittest.TestCase):
             text = fleet(h.export, now=None)
             self.assertEqual(text.returncode, 0, text.stdout)
             self.assertRegex(text.stdout, rf"(?m)^{site} .* OK$")
+
+    def test_recovery_point_moves_with_confirmed_deliveries_and_stalls_while_the_receiver_is_down(self):
+        sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
+        import harness
+        if not os.access(harness.EDGED, os.X_OK):
+            self.skipTest(f"daemon not built at {harness.EDGED} (set SENNEN_BINARY_DIR)")
+        edgectl = os.path.join(harness.BINARY_DIR, "tools/edgectl/sennen-edgectl")
+        h = harness.Hospital(patients=8)
+        self.addCleanup(h.cleanup)
+
+        def once(want_rc):
+            rc, log = h.run_once()
+            self.assertEqual(rc, want_rc, log[-3000:])
+            with open(h.path("state", "heartbeat.json")) as f:  # the box's copy: written also when the receiver is down
+                hb = json.load(f)
+            time.sleep(1.1)  # times are whole seconds
+            return hb
+
+        def rp(hb):
+            return {s["name"]: s["recovery_point"]["time"] for s in hb["sources"]}, hb["recovery_point"]
+
+        first = once(0)
+        src1, site1 = rp(first)
+        self.assertEqual(site1["pending"], 0)
+        self.assertEqual(src1, {s["name"]: s["last_success"] for s in first["sources"]})  # all delivered
+        self.assertEqual(site1["time"], min(src1.values()))
+        self.assertGreater(site1["withheld_stopped"] + site1["withheld_not_notified"], 0)  # counted apart
+
+        # The receiver goes away; new records wait: the recovery point stays at the oldest of them.
+        h.mutate()
+        h.set_config("path: export", "path: export-broken")
+        with open(h.path("export-broken"), "w") as f:
+            f.write("a file where a folder should be")
+        down1 = once(1)
+        src2, site2 = rp(down1)
+        self.assertGreater(site2["pending"], 0)
+        self.assertLess(src2["emr"], down1["sources"][0]["last_success"])
+        down2 = once(1)
+        src3, site3 = rp(down2)
+        self.assertEqual((src3, site3["time"]), (src2, site2["time"]), "it must stall while nothing is delivered")
+        self.assertGreater(site3["age_seconds"], site2["age_seconds"])
+        status = subprocess.run([edgectl, "status", "--json", "--config", h.config], capture_output=True, text=True)
+        self.assertEqual(json.loads(status.stdout)["recovery_point"]["time"], site3["time"], status.stderr)
+        text = subprocess.run([edgectl, "status", "--config", h.config], capture_output=True, text=True).stdout
+        self.assertIn("recovery point " + site3["time"], text)
+        # sennen-fleet on a receiver holding that heartbeat flags it behind an objective of 1 s.
+        rx = tempfile.mkdtemp(prefix="sennen-fleet-rp-")
+        self.addCleanup(shutil.rmtree, rx, True)
+        os.makedirs(os.path.join(rx, down2["site_id"]))
+        shutil.copy(h.path("state", "heartbeat.json"), os.path.join(rx, down2["site_id"], "heartbeat.json"))
+        sites = by_site(fleet(rx, "--json", "--rpo", "1s", now=None).stdout)
+        self.assertIn("BEHIND RPO", sites[down2["site_id"]]["flags"])
+
+        # Back up: everything is confirmed delivered, the recovery point moves past the stall.
+        h.set_config("path: export-broken", "path: export")
+        up = once(0)
+        src4, site4 = rp(up)
+        self.assertEqual(site4["pending"], 0)
+        self.assertGreater(site4["time"], site3["time"])
+        self.assertEqual(src4, {s["name"]: s["last_success"] for s in up["sources"]})
+        self.assertEqual(h.heartbeat()["recovery_point"]["time"], site4["time"])  # also in the one sent
 
 
 if __name__ == "__main__":

@@ -130,11 +130,11 @@ version=$(dpkg-deb -f "$deb" Version)
 say "packages: $(basename "$deb"), $(basename "$central_deb"), $(basename "$rpm_file"), $(basename "$central_rpm")"
 
 # The central side's tools are not on a hospital's box unless asked for: each in its own package.
-central_tools='usr/bin/sennen-(verify-batches|fleet)$'
+central_tools='usr/bin/sennen-(verify-batches|fleet|restore)$'
 if dpkg-deb -c "$deb" | grep -E "$central_tools"; then fail "$(basename "$deb") ships a central tool"; fi
-[[ $(dpkg-deb -c "$central_deb" | grep -cE "$central_tools") == 2 ]] || fail "$(basename "$central_deb") lacks a central tool"
+[[ $(dpkg-deb -c "$central_deb" | grep -cE "$central_tools") == 3 ]] || fail "$(basename "$central_deb") lacks a central tool"
 if rpm -qlp "$rpm_file" 2>/dev/null | grep -E "/$central_tools"; then fail "$(basename "$rpm_file") ships a central tool"; fi
-[[ $(rpm -qlp "$central_rpm" 2>/dev/null | grep -cE "/$central_tools") == 2 ]] ||
+[[ $(rpm -qlp "$central_rpm" 2>/dev/null | grep -cE "/$central_tools") == 3 ]] ||
   fail "$(basename "$central_rpm") lacks a central tool"
 
 # Lint results of that build: no lintian error or warning; rpmlint errors only for signing and
@@ -201,14 +201,14 @@ with_proc "$root"
   >"$work/apt-install.log" 2>&1 || { tail -30 "$work/apt-install.log" >&2; fail "apt-get install of the .deb"; }
 find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -t "$work/apt-archives/" {} +
 
-for f in sennen-edged sennen-edgectl sennen-verify-batches sennen-fleet; do
+for f in sennen-edged sennen-edgectl sennen-verify-batches sennen-fleet sennen-restore; do
   [[ -x $root/usr/bin/$f ]] || fail "/usr/bin/$f is not installed"
   in_root "$root" "/usr/bin/$f" --help >/dev/null || fail "/usr/bin/$f --help fails in the root (missing dependency?)"
 done
 got=$(in_root "$root" sennen-edged --version)
 [[ $got == "sennen-edged $version" ]] || fail "sennen-edged --version says '$got', package is $version"
 for page in man8/sennen-edged.8 man8/sennen-edgectl.8 man5/sennen-edge.yaml.5 man1/sennen-verify-batches.1 \
-  man1/sennen-fleet.1; do
+  man1/sennen-fleet.1 man1/sennen-restore.1; do
   [[ -f $root/usr/share/man/$page.gz ]] || fail "man page /usr/share/man/$page.gz is not installed"
 done
 cmp "$src/packaging/systemd/$unit" "$root/lib/systemd/system/$unit" || fail "the installed unit is not the shipped one"
@@ -465,7 +465,7 @@ fresh_root "$rroot"
 rpm --root "$rroot" --initdb
 rpm --root "$rroot" -ivh --nodeps "$rpm_file" "$central_rpm" >"$work/rpm-install.log" 2>&1 ||
   { cat "$work/rpm-install.log" >&2; fail "rpm -ivh"; }
-for f in /usr/bin/sennen-edged /usr/bin/sennen-edgectl /usr/bin/sennen-verify-batches /usr/bin/sennen-fleet \
+for f in /usr/bin/sennen-edged /usr/bin/sennen-edgectl /usr/bin/sennen-verify-batches /usr/bin/sennen-fleet /usr/bin/sennen-restore \
   /usr/lib/systemd/system/$unit /usr/lib/sysusers.d/sennen-edge.conf $conf; do
   [[ -e $rroot$f ]] || fail "rpm: $f is not installed"
 done

@@ -91,7 +91,7 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
       for (const auto& h : hb["sources"])
         if (h.value("name", "") == s.name)
           for (const char* k : {"last_poll", "last_success", "last_error", "waiting_to_be_stable", "unreadable",
-                                "unreadable_paths", "skipped", "events"})
+                                "unreadable_paths", "skipped", "events", "recovery_point"})
             if (h.contains(k)) src[k] = h[k];
     j["sources"].push_back(src);
   }
@@ -117,6 +117,7 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
                       {"status", hb.value("status", "")},
                       {"problems", hb.value("problems", json::array())}};
     if (hb.contains("destination")) j["destination"] = hb["destination"];
+    if (hb.contains("recovery_point")) j["recovery_point"] = hb["recovery_point"];
   } else {
     j["heartbeat"] = hb;
   }
@@ -127,6 +128,16 @@ std::string str(const json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
+}
+
+// "a restore today would have everything up to T" (docs/heartbeat-format.md, recovery_point).
+void print_recovery_point(const std::string& indent, const json& rp) {
+  std::cout << indent << "recovery point "
+            << (rp["time"].is_null() ? std::string("not known yet (no successful poll since the start)")
+                                     : str(rp["time"]) + " (" + age(rp["age_seconds"].get<std::int64_t>()) + " ago)")
+            << ": " << str(rp["pending"])
+            << " records waiting to be delivered; withheld by law, not a gap: " << str(rp["withheld_stopped"])
+            << " stopped, " << str(rp["withheld_not_notified"]) << " not yet notified\n";
 }
 
 void print_text(const json& j) {
@@ -155,6 +166,7 @@ void print_text(const json& j) {
                 << "folders; tried again every poll):\n";
       for (const auto& p : s.value("unreadable_paths", json::array())) std::cout << "      " << str(p) << "\n";
     }
+    if (s.contains("recovery_point")) print_recovery_point("    ", s["recovery_point"]);
     const json events = s.value("events", json::object());  // named: items() of a temporary would dangle
     for (const auto& [event, by_peer] : events.items())
       for (const auto& [peer, n] : by_peer.items())
@@ -192,6 +204,10 @@ void print_text(const json& j) {
     std::cout << str(j["last_batch"]["batch_id"]) << " delivered " << str(j["last_batch"]["delivered_at"]) << ", "
               << str(j["last_batch"]["records"]) << " records, " << str(j["last_batch"]["withdrawals"])
               << " withdrawals\n";
+  if (j.contains("recovery_point")) {
+    std::cout << "\nrecovery point (as of the last heartbeat)\n";
+    print_recovery_point("  ", j["recovery_point"]);
+  }
   std::cout << "\nquarantine\n  " << str(j["quarantined"]) << " files (sennen-edgectl quarantine list)\n";
   std::cout << "\nheartbeat\n  ";
   const json& hb = j["heartbeat"];

@@ -209,3 +209,25 @@ TEST_CASE("a failure that is not a record's abandons the batch and leaves no tra
   fs::remove_all(partial);
   CHECK(f.seal().size() == 1);
 }
+
+// Format /2: the central side finds a lost batch by its sequence; a batch that was voided must be
+// announced, or its number would look lost (docs/batch-format.md, "Sequence and gaps").
+TEST_CASE("manifest and marker carry the batch's sequence; the next batch announces a voided one") {
+  Fixture f;
+  f.put("001/a_1", {{"", "first"}});
+  const auto first = f.seal();
+  REQUIRE(first.size() == 1);
+  auto [members, m1] = f.open(first[0]);
+  CHECK(m1.at("format") == "sennen-edge-batch/2");
+  CHECK(m1.at("sequence") == 1);
+  CHECK(m1.at("voided_sequences") == json::array());
+  f.spool.void_batch(first[0], "test: the patient was stopped before delivery");
+  const auto second = f.seal();
+  REQUIRE(second.size() == 1);
+  auto [members2, m2] = f.open(second[0]);
+  CHECK(m2.at("sequence") == 2);
+  CHECK(m2.at("voided_sequences") == json::array({1}));
+  CHECK(second[0].ends_with("-00000002"));
+  ManifestHeader h{"1312345678", second[0], kNow, "stop-sha", 2, {}};
+  CHECK(json::parse(build_marker(h, 1, 0, 10, "ab")).at("sequence") == 2);
+}

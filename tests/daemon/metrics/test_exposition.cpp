@@ -120,3 +120,26 @@ TEST_CASE("nothing pending gives ages of 0, not the age of the epoch") {
   CHECK(p.samples.at("sennen_spool_oldest_pending_age_seconds") == "0");
   CHECK(p.samples.at("sennen_outbox_oldest_age_seconds") == "0");
 }
+
+// Issue 15: the recovery point per source and for the site. A source with records waiting is
+// only as recent as the oldest of them; one with nothing waiting as its last successful poll; the
+// site as its oldest source, unknown while a source has never polled successfully.
+TEST_CASE("recovery point: the oldest waiting record, else the last successful poll; the site's is the oldest") {
+  Snapshot s = example();
+  s.sources.resize(1);                       // emr, last success 1890
+  s.depth.sources["emr"] = {3, 1500, 4, 1};  // 3 waiting, the oldest taken in at 1500
+  Parsed p = parse(exposition(s, 2000));
+  CHECK(p.samples.at(R"(sennen_source_recovery_point_timestamp_seconds{source="emr",type="ssmix2"})") == "1500");
+  CHECK(p.samples.at("sennen_recovery_point_timestamp_seconds") == "1500");
+  CHECK(p.samples.at("sennen_recovery_point_age_seconds") == "500");
+  s.depth.sources["emr"] = {0, 0, 4, 1};  // held records alone: not a gap
+  p = parse(exposition(s, 2000));
+  CHECK(p.samples.at("sennen_recovery_point_timestamp_seconds") == "1890");
+  SourceMetrics never = s.sources[0];
+  never.name = "pacs";
+  never.last_success = 0;
+  s.sources.push_back(never);
+  p = parse(exposition(s, 2000));
+  CHECK(p.samples.at("sennen_recovery_point_timestamp_seconds") == "0");
+  CHECK(p.samples.at("sennen_recovery_point_age_seconds") == "0");
+}

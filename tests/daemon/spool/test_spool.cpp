@@ -211,6 +211,27 @@ TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided b
   }
 }
 
+// Batch format /2: the central side tells a voided batch from one lost on the way only if every
+// voided number is announced by a batch that is sealed (and delivered) after it.
+TEST_CASE("spool: every voided batch number is announced once by a later batch, again if that one is voided") {
+  test::TempDir t;
+  test::write_file(t / "f1", "a");
+  spool::Spool s(t / "state");
+  spool::Spool::Transaction tx(s);
+  s.put(draft(t / "f1", "v1"), "1", spool::Hold::none, 1);
+  tx.commit();
+  auto id = s.ready_records(0, 10).at(0).id;
+  CHECK(s.create_batch("B1", 1, {id}, {}, 1, "sha", 2).empty());
+  s.void_batch("B1", "test");
+  CHECK(s.create_batch("B2", 2, {id}, {}, 1, "sha", 3) == std::vector<std::int64_t>{1});
+  s.void_batch("B2", "test");  // B2 never leaves: its number and B1's go with the next
+  CHECK(s.create_batch("B3", 3, {id}, {}, 1, "sha", 4) == std::vector<std::int64_t>{1, 2});
+  s.mark_sealed("B3", 10, "abc");
+  s.mark_delivered("B3", 5);
+  CHECK(s.create_batch("B4", 4, {}, {}, 0, "sha", 6).empty());  // announced once only
+  CHECK(s.next_batch_seq() == 5);
+}
+
 // Found by the fault campaign (crash part, long run): a patient stopped while their record was
 // cancelled in the EMR had the delete held with them; at the release the delete, which has no
 // content to read back, was taken for a version gone from the tree and dropped, and the central

@@ -161,3 +161,30 @@ TEST_CASE("heartbeat: errors quoting names that are not UTF-8 are one line each,
   CHECK(j["destination"]["last_error"] == "bad\\x0dline");
   CHECK(j["status"] == "failing");
 }
+
+// Issue 15: "a restore today would have everything up to T", per source and for the site; records
+// held by the gate are counted apart and never make it older.
+TEST_CASE("heartbeat: recovery point per source and overall, held records counted apart") {
+  auto in = healthy();
+  telemetry::SourceStatus emr{"emr", "ssmix2", kNow - 30, kNow - 30, {}, {}};
+  telemetry::SourceStatus ext{"emr-ext", "ssmix2-extended", kNow - 20, kNow - 20, {}, {}};
+  in.sources = {emr, ext};
+  in.depth.ready = 2;
+  in.depth.held_stopped = 5;
+  in.depth.sources["emr"] = {2, kNow - 600, 5, 0};  // two records waiting since 10 min ago
+  in.depth.sources["emr-ext"] = {0, 0, 0, 3};       // held only: all that may leave has left
+  json j = beat(in);
+  CHECK(j["sources"][0]["recovery_point"]["time"] == "2026-11-25T11:50:00Z");
+  CHECK(j["sources"][0]["recovery_point"]["pending"] == 2);
+  CHECK(j["sources"][0]["recovery_point"]["withheld_stopped"] == 5);
+  CHECK(j["sources"][1]["recovery_point"]["time"] == "2026-11-25T11:59:40Z");  // its last successful poll
+  CHECK(j["sources"][1]["recovery_point"]["withheld_not_notified"] == 3);
+  CHECK(j["recovery_point"]["time"] == "2026-11-25T11:50:00Z");  // the older of the two
+  CHECK(j["recovery_point"]["age_seconds"] == 600);
+  CHECK(j["recovery_point"]["withheld_stopped"] == 5);
+  in.sources[1].last_success = 0;  // never polled successfully since the start, nothing waiting
+  j = beat(in);
+  CHECK(j["sources"][1]["recovery_point"]["time"].is_null());
+  CHECK(j["recovery_point"]["time"].is_null());
+  CHECK(j["recovery_point"]["age_seconds"].is_null());
+}

@@ -1,0 +1,299 @@
+"""central/sennen-restore against batches the real daemon delivered from a synthetic hospital.
+
+The drill: the hospital goes through three cycles (updates, cancels, a deleted content folder, a
+patient who becomes eligible, a batch voided because its patient was added to the stop list late,
+more updates); the batches are restored and the restored tree must equal the source tree's eligible
+current files, file for file by hash, also as of the end of each earlier cycle. Then the receiver's
+folder is damaged: a tampered batch is refused, a deleted one is a gap. DicomRestore: instances a
+modality pushed come back as Part-10 files in the Study/Series/SOP layout (needs root, like
+tests/integration/test_dicom.py: the DICOM peers run in a private network namespace)."""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
+import harness  # noqa: E402
+import test_dicom  # noqa: E402  (a module, so that unittest does not collect its tests here)
+
+RESTORE = os.path.join(SOURCE_DIR, "central", "sennen-restore")
+ROOTS = {"emr": "ssmix2/std", "emr-ext": "ssmix2/ext"}
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def tree_hashes(root):
+    """{relative path bytes: sha256} of every file below root."""
+    out, rootb = {}, os.fsencode(root)
+    for d, _dirs, files in os.walk(rootb):
+        for name in files:
+            p = os.path.join(d, name)
+            out[os.path.relpath(p, rootb)] = sha256(p)
+    return out
+
+
+def eligible_current(h, leave_out=()):
+    """{(source, relative path bytes): sha256} read from the hospital's tree on disk: every current
+    file (and content-folder part) of an eligible patient, except the patients in leave_out."""
+    exp = h.expected()
+    out = {}
+    for (source, _path), f in harness.expected_current(exp).items():
+        if f["patient_id"] in leave_out:
+            continue
+        rel = harness.name_bytes(f, "path")
+        full = os.path.join(os.fsencode(h.path(ROOTS[source])), rel)
+        if "parts" in f:
+            for part in f["parts"]:
+                out[(source, rel + b"/" + part["name"].encode())] = sha256(os.path.join(full, part["name"].encode()))
+        else:
+            out[(source, rel)] = sha256(full)
+    return out
+
+
+def restored(out_dir):
+    got = {}
+    for source in ROOTS:
+        if os.path.isdir(os.path.join(out_dir, source)):
+            got.update({(source, rel): s for rel, s in tree_hashes(os.path.join(out_dir, source)).items()})
+    return got
+
+
+class RestoreDrill(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(harness.EDGED, os.X_OK):
+            raise unittest.SkipTest(f"daemon not built at {harness.EDGED} (set SENNEN_BINARY_DIR)")
+        h = cls.h = harness.Hospital(patients=12)
+        cls.work = tempfile.mkdtemp(prefix="sennen-restore-")
+        cls.want, cls.cut = [], []
+        # Cycle 1: everything eligible goes out.
+        cls.cycle(h.run_once(), 0)
+        cls.snapshot()
+        # Cycle 2: updates and cancels are sealed while the receiver cannot take them; then an
+        # eligible patient with records in that batch is added to the stop list: the batch is voided
+        # (its number never reaches the receiver) and the rest goes out in the next one.
+        h.mutate(seed=2)
+        h.set_config("path: export", "path: export-broken")
+        with open(h.path("export-broken"), "w") as f:
+            f.write("a file where a folder should be")
+        cls.cycle(h.run_once(), 1)
+        sent = {(r["source"], r["path"]) for r in harness.records_of(h.batches())}
+        exp = h.expected()
+        cls.victim = next(f["patient_id"] for f in exp["files"] if f["status"] == "current"
+                          and (f["source"], f["path"]) not in sent
+                          and exp["patients"][f["patient_id"]]["group"] == "eligible")
+        with open(h.path("optout.csv"), "ab") as f:
+            f.write(("\r\n" + cls.victim + "\r\n").encode("cp932"))
+        h.set_config("path: export-broken", "path: export")
+        cls.cycle(h.run_once(), 0)
+        cls.snapshot()
+        # Cycle 3: more updates and cancels.
+        h.mutate(seed=3)
+        cls.cycle(h.run_once(), 0)
+        cls.snapshot()
+        cls.site_dir = os.path.join(h.export, exp["site_id"])
+        cls.key = ["--key", h.path("pki/central.key"), "--cert", h.path("pki/central.crt"), "--ca", h.path("pki/ca.crt")]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.cleanup()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    @classmethod
+    def cycle(cls, result, want_rc):
+        rc, log = result
+        if rc != want_rc:
+            raise AssertionError(f"sennen-edged --once exited {rc}, expected {want_rc}: {log[-3000:]}")
+        time.sleep(1.1)  # batch times are whole seconds: keep each cycle's batches apart for --as-of
+
+    @classmethod
+    def snapshot(cls):
+        cls.want.append(eligible_current(cls.h, leave_out={getattr(cls, "victim", None)}))
+        cls.cut.append(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        time.sleep(1.1)
+
+    def restore(self, *args, batch_dir=None, out=None):
+        out = out or tempfile.mkdtemp(dir=self.work)
+        r = subprocess.run([RESTORE, *self.key, "--json", *args, batch_dir or self.site_dir, out],
+                           capture_output=True, text=True, timeout=300)
+        try:
+            report = json.loads(r.stdout)
+        except ValueError:
+            self.fail(f"sennen-restore printed no JSON report (exit {r.returncode}): {r.stdout} {r.stderr}")
+        return r.returncode, report, out, r.stderr
+
+    def damaged_copy(self):
+        copy = tempfile.mkdtemp(dir=self.work)
+        shutil.copytree(self.site_dir, os.path.join(copy, "site"))
+        cms = sorted(os.path.join(d, n) for d, _s, fs in os.walk(copy) for n in fs if n.endswith(".cms"))
+        return os.path.join(copy, "site"), cms
+
+    def test_a_restore_rebuilds_every_eligible_current_file_byte_exact(self):
+        rc, report, out, err = self.restore()
+        self.assertEqual((rc, report["gaps"], report["refused"]), (0, [], []), report)
+        self.assertIn("sennen-restore: 1/", err)  # progress
+        self.assertEqual(restored(out), self.want[-1])
+        # The voided batch's number was announced by the next batch, so it is no gap.
+        manifests = [b["manifest"] for b in self.h.batches()]
+        voided = [s for m in manifests for s in m["voided_sequences"]]
+        self.assertTrue(voided, "the drill should have voided a batch")
+        self.assertFalse(set(voided) & {m["sequence"] for m in manifests})
+        self.assertEqual(sorted({m["sequence"] for m in manifests} | set(voided)),
+                         list(range(1, max(m["sequence"] for m in manifests) + 1)))
+
+    def test_as_of_reproduces_each_earlier_cycle(self):
+        for i in range(len(self.cut) - 1):
+            with self.subTest(cycle=i + 1):
+                rc, report, out, _ = self.restore("--as-of", self.cut[i])
+                self.assertEqual((rc, report["gaps"]), (0, []), report)
+                self.assertGreater(report["skipped_as_of"], 0)
+                self.assertEqual(restored(out), self.want[i])
+
+    def test_one_patient(self):
+        exp = self.h.expected()
+        patient = next(f["patient_id"] for f in harness.expected_current(exp).values() if f["patient_id"] != self.victim)
+        rc, _report, out, _ = self.restore("--patient", patient.lstrip("0"))
+        self.assertEqual(rc, 0)
+        mine = eligible_current(self.h, leave_out={p for p in exp["patients"] if p != patient} | {self.victim})
+        self.assertTrue(mine)
+        self.assertEqual(restored(out), mine)
+
+    def test_an_interrupted_restore_goes_on_where_it_stopped(self):
+        out = tempfile.mkdtemp(dir=self.work)
+        p = subprocess.Popen([RESTORE, *self.key, self.site_dir, out], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        first = p.stderr.readline()  # the first batch is applied
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stderr.close()
+        self.assertIn("sennen-restore: 1/", first)
+        rc, report, _, _ = self.restore(out=out)
+        self.assertEqual(rc, 0, report)
+        self.assertGreaterEqual(report["already_applied"], 1)
+        self.assertEqual(report["applied"] + report["already_applied"], report["batches"])
+        self.assertEqual(restored(out), self.want[-1])
+
+    def test_verify_only_checks_everything_and_writes_nothing(self):
+        out = tempfile.mkdtemp(dir=self.work)
+        rc, report, _, _ = self.restore("--verify-only", out=out)
+        self.assertEqual((rc, report["verified"], report["gaps"]), (0, report["batches"], []), report)
+        self.assertEqual(os.listdir(out), [])
+
+    def test_commit_markers_of_format_1_are_read_by_their_batch_id(self):
+        # A /1 marker has no sequence: the number is the batch id's last field (docs/batch-format.md).
+        site, cms = self.damaged_copy()
+        for c in cms:
+            with open(c[:-4] + ".json") as f:
+                m = json.load(f)
+            del m["sequence"]
+            m["format"] = "sennen-edge-batch/1"
+            with open(c[:-4] + ".json", "w") as f:
+                json.dump(m, f)
+        rc, report, out, _ = self.restore(batch_dir=site)
+        self.assertEqual((rc, report["gaps"]), (0, []), report)
+        self.assertEqual(restored(out), self.want[-1])
+
+    def test_a_tampered_batch_is_refused(self):
+        site, cms = self.damaged_copy()
+        victim = cms[-1]
+        with open(victim, "r+b") as f:
+            f.seek(os.path.getsize(victim) // 2)
+            byte = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([byte[0] ^ 0x01]))
+        # Make the commit marker agree, so the refusal is the cryptography's, not the marker's.
+        marker = victim[:-4] + ".json"
+        with open(marker) as f:
+            m = json.load(f)
+        m["sha256"] = sha256(victim)
+        with open(marker, "w") as f:
+            json.dump(m, f)
+        rc, report, out, _ = self.restore(batch_dir=site)
+        self.assertEqual(rc, 1)
+        self.assertEqual([r["batch_id"] for r in report["refused"]], [m["batch_id"]])
+        self.assertRegex(report["refused"][0]["reason"], "decrypt|verif")
+        self.assertEqual(report["stopped_at"], m["batch_id"])
+        self.assertEqual(report["applied"], len(cms) - 1)  # only what came before it
+        self.assertEqual(restored(out), self.want[-2])
+
+    def test_a_deleted_batch_is_a_gap_and_is_not_restored_past(self):
+        site, cms = self.damaged_copy()
+        with open(cms[1][:-4] + ".json") as f:
+            lost = json.load(f)
+        os.remove(cms[1])  # the marker stays: what it held is reported
+        rc, report, out, _ = self.restore(batch_dir=site)
+        self.assertEqual(rc, 1)
+        # The lost batch announced the voided one: that number cannot be told from a lost one now.
+        manifest = next(b["manifest"] for b in self.h.batches() if b["manifest"]["batch_id"] == lost["batch_id"])
+        self.assertTrue(manifest["voided_sequences"])
+        gaps = sorted(manifest["voided_sequences"] + [lost["sequence"]])
+        self.assertEqual([g["sequence"] for g in report["gaps"]], gaps)
+        self.assertIn(lost["batch_id"], report["gaps"][-1]["message"])
+        self.assertIn(f"{lost['record_count']} records", report["gaps"][-1]["message"])
+        self.assertEqual((report["applied"], report["stopped_at"] is not None), (1, True))
+        # Without its marker too; and --past-gaps restores the rest, still reporting the gap.
+        os.remove(cms[1][:-4] + ".json")
+        rc, report, _, _ = self.restore("--past-gaps", batch_dir=site)
+        self.assertEqual(rc, 1)
+        self.assertEqual([g["sequence"] for g in report["gaps"]], gaps)
+        self.assertEqual(report["applied"], report["batches"])
+        # A batch missing after the last one held is seen through the heartbeat.
+        os.remove(cms[-1])
+        os.remove(cms[-1][:-4] + ".json")
+        rc, report, _, _ = self.restore("--verify-only", batch_dir=site)
+        self.assertEqual(rc, 1)
+        with open(os.path.join(site, "heartbeat.json")) as f:
+            newest = int(json.load(f)["last_batch"]["batch_id"].rsplit("-", 1)[1])
+        self.assertEqual(max(g["sequence"] for g in report["gaps"]), newest)
+
+
+class DicomRestore(unittest.TestCase):
+    """A modality pushes to a dicom-scp source; the restore gives back each eligible instance."""
+
+    def setUp(self):
+        try:
+            test_dicom.setUpModule()
+        except AssertionError as e:
+            self.skipTest(str(e))
+        self.h = harness.Hospital(patients=8, seed=4)
+        self.addCleanup(self.h.cleanup)
+        self.dcm = self.h.path("dcm")
+        os.makedirs(self.dcm)
+
+    def test_pushed_instances_come_back_as_part10_files_in_study_series_sop_layout(self):
+        patients = self.h.expected()["patients"]
+        eligible = sorted(p for p, v in patients.items() if v["group"] == "eligible")
+        stopped = sorted(p for p, v in patients.items() if v["group"] == "stopped")[0]
+        instance = test_dicom.DicomTest.instance
+        want = dict([instance(self, eligible[0], 1, 1, 1, "20240301"), instance(self, eligible[0], 1, 2, 1, "20240301"),
+                     instance(self, eligible[1], 2, 1, 1, "20240302", modality="MR")])
+        held = dict([instance(self, stopped, 3, 1, 1, "20240303")])
+        self.h.set_config("optout:\n", test_dicom.SCP_SOURCE + "optout:\n")
+        test_dicom.DicomTest.push(self, [v["path"] for v in [*want.values(), *held.values()]])
+        rc, log = self.h.run_once()
+        self.assertEqual(rc, 0, log[-3000:])
+        out = tempfile.mkdtemp(dir=self.h.dir)
+        r = subprocess.run([RESTORE, "--key", self.h.path("pki/central.key"), "--cert", self.h.path("pki/central.crt"),
+                            "--ca", self.h.path("pki/ca.crt"), self.h.export, out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        got = {rel: os.path.join(out, "modality", os.fsdecode(rel)) for rel in tree_hashes(os.path.join(out, "modality"))}
+        self.assertEqual(set(got), {f"{v['study']}/{v['series']}/{sop}.dcm".encode() for sop, v in want.items()})
+        for sop, v in want.items():
+            restored_file = got[f"{v['study']}/{v['series']}/{sop}.dcm".encode()]
+            data = test_dicom.read(restored_file)
+            self.assertEqual(test_dicom.dataset_of(data), test_dicom.dataset_of(test_dicom.read(v["path"])), sop)
+        self.assertEqual(restored(out), eligible_current(self.h))  # and the SS-MIX2 trees as well
+
+
+if __name__ == "__main__":
+    unittest.main()
