@@ -5,6 +5,7 @@
 #include "adapters/destinations/s3/s3_destination.hpp"
 #include "adapters/sources/dicom_qr/qr_source.hpp"
 #include "adapters/sources/dicom_scp/scp_source.hpp"
+#include "adapters/sources/dropbox/dropbox_source.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
 #include "daemon/util/error.hpp"
@@ -17,6 +18,7 @@ const std::vector<const SourceKind*>& source_kinds() {
       &ssmix2::extended_kind(),
       &dicom::scp_kind(),
       &dicom::qr_kind(),
+      &dropbox::dropbox_kind(),
   };
   return kinds;
 }

@@ -18,7 +18,7 @@ BINARY_DIR = os.environ.get("SENNEN_BINARY_DIR", os.path.join(SOURCE_DIR, "build
 EDGED = os.environ.get("SENNEN_EDGED", os.path.join(BINARY_DIR, "daemon/app/sennen-edged"))
 SYNTH = os.path.join(SOURCE_DIR, "tools/sennen-synth-hospital")
 VERIFY = os.path.join(SOURCE_DIR, "central/sennen-verify-batches")
-SAMPLES = os.path.join(os.path.dirname(SOURCE_DIR), "shared", "samples")
+SAMPLES = os.environ.get("SENNEN_SAMPLES") or os.path.join(os.path.dirname(SOURCE_DIR), "shared", "samples")
 
 
 JST = dt.timezone(dt.timedelta(hours=9))

@@ -1,0 +1,151 @@
+#include "adapters/sources/dropbox/dropbox_source.hpp"
+
+#include <fstream>
+
+#include "adapters/sources/dirpoll/walker.hpp"
+#include "adapters/sources/dropbox/uke.hpp"
+#include "daemon/util/error.hpp"
+#include "daemon/util/fd.hpp"
+#include "daemon/util/log.hpp"
+#include "daemon/util/name_text.hpp"
+
+namespace sennen::dropbox {
+namespace fs = std::filesystem;
+namespace {
+
+std::string head_of(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string head(16, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head;
+}
+
+// A name in the rejected folder not yet taken: `name`, else `name.2`, `name.3`, ... (the same
+// file name is dropped again every month).
+fs::path free_name(const fs::path& dir, const std::string& name) {
+  fs::path p = dir / name;
+  for (int i = 2; fs::exists(p); ++i) p = dir / (name + "." + std::to_string(i));
+  return p;
+}
+
+class DropboxSource final : public Source {
+ public:
+  explicit DropboxSource(DropboxOptions o) : o_(std::move(o)) {}
+  const std::string& name() const override { return o_.name; }
+
+  void poll(SourceContext& ctx) override {
+    ctx.stats = SourceStats{};
+    const auto entries = dirpoll::list_directory(o_.root);
+    const auto known = ctx.state.units("");
+    for (const auto& e : entries) {
+      if (ctx.stop_requested) break;
+      if (e.type == dirpoll::Entry::Type::dir) continue;  // rejected/, processed/ and staff's own folders
+      if (e.skipped()) {
+        ++ctx.stats.skipped;
+        continue;
+      }
+      examine(e, find(known, e.name), ctx);
+    }
+    // Files gone from the folder (moved away by staff, or by us) are forgotten.
+    for (const auto& k : known) {
+      bool present = false;
+      for (const auto& e : entries) present = present || e.name == k.name;
+      if (!present) ctx.state.erase_unit("", k.name);
+    }
+    ctx.stats.files_seen = ctx.state.unit_count();
+    ctx.sink.checkpoint();
+  }
+
+  std::optional<std::vector<ContentPart>> locate(std::string_view, std::string_view) const override {
+    return std::nullopt;  // nothing of this source is in the spool yet
+  }
+
+ private:
+  static const UnitState* find(const std::vector<UnitState>& known, const std::string& name) {
+    for (const auto& u : known)
+      if (u.name == name) return &u;
+    return nullptr;
+  }
+
+  void examine(const dirpoll::Entry& e, const UnitState* prev, SourceContext& ctx) {
+    UnitState now{e.name, e.size, e.mtime_ns, e.ctime_ns, kWaiting};
+    const bool unchanged = prev && prev->size == e.size && prev->mtime_ns == e.mtime_ns;
+    if (unchanged && prev->status == kValidated) return;
+    // Stable: seen with the same size and mtime by the previous poll, and untouched for stable_after.
+    if (!unchanged || !dirpoll::is_stable(e, ctx.clock.now(), o_.stable_after)) {
+      ++ctx.stats.waiting;
+      ctx.state.put_unit("", now);
+      return;
+    }
+    const fs::path file = o_.root / e.name;
+    std::optional<Rejection> rejection;
+    try {
+      if (looks_like_uke(head_of(file))) {
+        auto scan = scan_uke(file, o_.site_facility);
+        rejection = scan.rejection;
+        if (!rejection)
+          log::notice("source " + name() + ": " + util::display_name(e.name) + " is a valid UKE file of facility " +
+                      scan.facts.facility + ", billing month " + scan.facts.billing_month + " (" +
+                      std::to_string(scan.facts.claims) +
+                      " claims); it is not sent: record-level opt-out for claim files is not built yet, and the "
+                      "file holds every patient of the month. It stays in the folder.");
+      } else {
+        rejection =
+            Rejection{0,
+                      "",
+                      "レセ電（UKE）ファイルとして認識できません（先頭が「IR,」ではありません）。",
+                      "the file is not recognised: it is not a UKE claim file (it does not start with \"IR,\").",
+                      "送信するファイルを確認してください。このフォルダにはレセ電ファイルを置きます。",
+                      "Check which file was meant to be sent; this folder takes UKE claim files."};
+      }
+    } catch (const Error& err) {
+      ctx.stats.add_unreadable(file);
+      log::warning("source " + name() + ": cannot read " + util::display_name(e.name) + ": " + err.what() +
+                   "; tried again next poll");
+      now.status = dirpoll::kUnreadable;
+      ctx.state.put_unit("", now);
+      return;
+    }
+    if (!rejection) {
+      now.status = kValidated;
+      ctx.state.put_unit("", now);
+      return;
+    }
+    reject(file, e.name, *rejection, ctx);
+    ctx.state.erase_unit("", e.name);
+  }
+
+  void reject(const fs::path& file, const std::string& name, const Rejection& r, SourceContext& ctx) {
+    const fs::path dir = o_.root / kRejectedFolder;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path target = free_name(dir, name);
+    // The reason first: staff who find the file in rejected/ find why beside it. UTF-8 with a BOM
+    // and CRLF, so Windows Notepad shows the Japanese as written.
+    std::string text = reason_text(name, r), crlf = "\xEF\xBB\xBF";
+    for (char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    util::AtomicFile why(fs::path(target) += ".reason.txt", 0644);
+    why.write(crlf);
+    why.commit();
+    fs::rename(file, target, ec);
+    if (ec)
+      throw Error("source " + o_.name + ": cannot move " + util::display_name(file.string()) + " into " +
+                  util::display_name(dir.string()) + ": " + ec.message() +
+                  "; let the service user write into the drop folder");
+    ++ctx.stats.quarantined;
+    log::warning("source " + o_.name + ": rejected " + util::display_name(name) + " (" + r.what_en +
+                 (r.line ? " line " + std::to_string(r.line) : "") + "); moved to " +
+                 util::display_name(target.string()) + " with its reason");
+  }
+
+  DropboxOptions o_;
+};
+
+}  // namespace
+
+std::unique_ptr<Source> make_dropbox_source(DropboxOptions options) {
+  return std::make_unique<DropboxSource>(std::move(options));
+}
+
+}  // namespace sennen::dropbox

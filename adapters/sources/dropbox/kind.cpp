@@ -1,0 +1,51 @@
+// type: dropbox: the keys of the monthly drop folder (config/sennen-edge.yaml documents each).
+#include "adapters/sources/dropbox/dropbox_source.hpp"
+#include "daemon/config/reader.hpp"
+
+namespace sennen::dropbox {
+namespace {
+
+struct Keys final : config::SourceOptions {
+  std::filesystem::path root;
+  std::chrono::seconds stable_after{60};
+  std::vector<std::string> expect;
+  std::optional<std::filesystem::path> dpc_id_map;
+  std::vector<std::filesystem::path> folders() const override { return {root}; }
+};
+
+// The kinds a site can owe every month (expect:). Read and checked now; the month bookkeeping
+// they drive (heartbeat `missing`) is not built yet.
+const std::vector<std::string_view> kKinds = {"uke-medical", "uke-dpc", "dpc", "checkup"};
+
+std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
+  auto o = std::make_shared<Keys>();
+  if (auto r = s.required("root", "root: /srv/sennen-drop (the folder staff put the monthly files into)"))
+    if (auto f = r->folder("a folder path")) o->root = *f;
+  if (auto d = s.optional("stable_after"))
+    if (auto secs = d->duration(true)) o->stable_after = *secs;
+  if (auto e = s.optional("expect"))
+    for (const auto& item : e->items("kind"))
+      if (auto k = item.choice(kKinds, "a kind of file the site sends every month")) o->expect.push_back(*k);
+  if (auto m = s.optional("dpc_id_map"))
+    if (auto f = m->file("the CSV file mapping データ識別番号 to patient ID")) o->dpc_id_map = *f;
+  return o;
+}
+
+std::unique_ptr<Source> build(const config::Source& source, const config::Config& config) {
+  const auto& k = source.options_as<Keys>();
+  return make_dropbox_source({source.name, k.root, k.stable_after, config.site.id});
+}
+
+}  // namespace
+
+const adapters::SourceKind& dropbox_kind() {
+  static const adapters::SourceKind kind{{"dropbox",
+                                          "monthly drop folder (UKE claims) 提出フォルダ",
+                                          {"root", "stable_after", "expect", "dpc_id_map"},
+                                          read},
+                                         build,
+                                         {}};
+  return kind;
+}
+
+}  // namespace sennen::dropbox

@@ -1,0 +1,78 @@
+#include "adapters/sources/dropbox/lines.hpp"
+
+#include <cstring>
+
+#include "daemon/util/error.hpp"
+
+namespace sennen::dropbox {
+
+LineReader::LineReader(const std::filesystem::path& file) : in_(file, std::ios::binary), buf_(64 * 1024) {
+  if (!in_) throw Error("cannot open " + file.string() + ": " + std::strerror(errno));
+}
+
+bool LineReader::fill() {
+  if (pos_ < end_) return true;
+  in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+  end_ = static_cast<std::size_t>(in_.gcount());
+  pos_ = 0;
+  if (in_.bad()) throw Error("read error");
+  return end_ > 0;
+}
+
+bool LineReader::next(Line& line) {
+  line.text.clear();
+  line.raw_end.clear();
+  line.too_long = false;
+  bool any = false;
+  while (fill()) {
+    any = true;
+    const char* start = buf_.data() + pos_;
+    const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
+    const std::size_t n = nl ? static_cast<std::size_t>(nl - start) : end_ - pos_;
+    const std::size_t room = kMaxLine - std::min(kMaxLine, line.text.size());
+    line.text.append(start, std::min(n, room));
+    if (n > room) line.too_long = true;
+    pos_ += n;
+    offset_ += n;
+    if (nl) {
+      ++pos_;
+      ++offset_;
+      line.raw_end = "\n";
+      break;
+    }
+  }
+  if (!any) return false;
+  if (!line.raw_end.empty() && !line.text.empty() && line.text.back() == '\r' && !line.too_long) {
+    line.text.pop_back();
+    line.raw_end = "\r\n";
+  }
+  line.number = ++number_;
+  return true;
+}
+
+bool is_multibyte_utf8(std::string_view s) {
+  bool multi = false;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || (len == 2 && c < 0xC2) || i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    multi = multi || len > 1;
+    i += len;
+  }
+  return multi;
+}
+
+bool is_cp932(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80 || (c >= 0xA1 && c <= 0xDF)) continue;
+    if (!((c >= 0x81 && c <= 0x9F) || (c >= 0xE0 && c <= 0xFC)) || i + 1 >= s.size()) return false;
+    const auto t = static_cast<unsigned char>(s[++i]);
+    if (!((t >= 0x40 && t <= 0x7E) || (t >= 0x80 && t <= 0xFC))) return false;
+  }
+  return true;
+}
+
+}  // namespace sennen::dropbox
