@@ -1,5 +1,5 @@
-"""The monthly drop folder (type: dropbox, issue 14) with the real daemon: UKE claim files staff
-drop are validated; another facility's file, a GO count that does not match, a half-copied file
+"""The monthly drop folder (type: dropbox, issue 14) with the real daemon: UKE claim and DPC files
+staff drop are validated; another facility's file, a GO count that does not match, a half-copied file
 and a file saved as UTF-8 with LF are moved to rejected/ with a reason staff can act on; a valid
 file stays where it is and nothing of it leaves (record-level opt-out is not built yet)."""
 import os
@@ -18,6 +18,11 @@ def uke(facility, go=b"GO,3,1500,99"):
     f += b"RE,2,1112,202412," + KANA + b",2,19800202,,,,,,,00456,\r\n"
     f += b"HO,01010016,1,2,1,500,,\r\nIY,21,1,620000001,1,10,1,\r\n"
     return f + go + b"\r\n"
+
+
+def ef(facility9, rows=3):
+    return b"".join(facility9 + b"\t%010d\t20250110\t20250105\t60\t0001\t%03d\t620600\r\n" % (4, i)
+                    for i in range(rows))
 
 
 class DropboxTest(HospitalTest):
@@ -45,12 +50,19 @@ class DropboxTest(HospitalTest):
         self.put("COUNT.UKE", uke(self.site, b"GO,2,1500,99"))
         self.put("HALF.UKE", uke(self.site)[:200])
         self.put("EDITED.UKE", uke(self.site).decode("cp932").replace("\r\n", "\n").encode("utf-8"))
+        self.site9 = self.site[:2] + self.site[3:]
+        self.put("EFn_%s_2501.txt" % self.site9.decode(), ef(self.site9))
+        self.put("EFn_130999999_2501.txt", ef(b"130999999"))
+        self.put("minutes.docx", b"PK\x03\x04")
         for _ in range(2):  # the first poll sees the files, the second finds them unchanged: stable
             rc, out = self.h.run_once()
             self.assertEqual(rc, 0, out)
         self.assertTrue(os.path.exists(os.path.join(self.drop, "RECEIPTC.UKE")))
         self.assertEqual(sorted(n for n in os.listdir(os.path.join(self.drop, "rejected")) if n.endswith(".UKE")),
                          ["COUNT.UKE", "EDITED.UKE", "HALF.UKE", "OTHER.UKE"])
+        self.assertTrue(os.path.exists(os.path.join(self.drop, "EFn_%s_2501.txt" % self.site9.decode())))
+        self.assertIn("another facility's file (its 施設コード is 130999999", self.reason("EFn_130999999_2501.txt"))
+        self.assertIn("not recognised", self.reason("minutes.docx"))
         self.assertIn("another facility's file", self.reason("OTHER.UKE"))
         self.assertIn("他の医療機関", self.reason("OTHER.UKE"))
         self.assertIn("line 9, GO 総件数", self.reason("COUNT.UKE"))

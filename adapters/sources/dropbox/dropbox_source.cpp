@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "adapters/sources/dirpoll/walker.hpp"
+#include "adapters/sources/dropbox/dpc.hpp"
 #include "adapters/sources/dropbox/uke.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
@@ -15,7 +16,7 @@ namespace {
 
 std::string head_of(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
-  std::string head(16, '\0');
+  std::string head(4096, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<std::size_t>(in.gcount()));
   return head;
@@ -81,23 +82,28 @@ class DropboxSource final : public Source {
     const fs::path file = o_.root / e.name;
     std::optional<Rejection> rejection;
     try {
-      if (looks_like_uke(head_of(file))) {
+      const std::string head = head_of(file);
+      if (looks_like_uke(head)) {
         auto scan = scan_uke(file, o_.site_facility);
         rejection = scan.rejection;
         if (!rejection)
-          log::notice("source " + name() + ": " + util::display_name(e.name) + " is a valid UKE file of facility " +
-                      scan.facts.facility + ", billing month " + scan.facts.billing_month + " (" +
-                      std::to_string(scan.facts.claims) +
-                      " claims); it is not sent: record-level opt-out for claim files is not built yet, and the "
-                      "file holds every patient of the month. It stays in the folder.");
+          not_sent(e.name, "a valid UKE file of facility " + scan.facts.facility + ", billing month " +
+                               scan.facts.billing_month + " (" + std::to_string(scan.facts.claims) + " claims)");
+      } else if (looks_like_dpc(e.name, head)) {
+        auto scan = scan_dpc(file, e.name, dpc_facility_of_site(o_.site_facility));
+        rejection = scan.rejection;
+        if (!rejection)
+          not_sent(e.name, "a valid DPC " + scan.facts.kind + " file of facility " + scan.facts.facility + " (" +
+                               std::to_string(scan.facts.rows) + " rows)");
       } else {
-        rejection =
-            Rejection{0,
-                      "",
-                      "レセ電（UKE）ファイルとして認識できません（先頭が「IR,」ではありません）。",
-                      "the file is not recognised: it is not a UKE claim file (it does not start with \"IR,\").",
-                      "送信するファイルを確認してください。このフォルダにはレセ電ファイルを置きます。",
-                      "Check which file was meant to be sent; this folder takes UKE claim files."};
+        rejection = Rejection{0,
+                              "",
+                              "ファイルの種類が分かりません（レセ電UKEでもDPC調査データでもありません）。",
+                              "the file is not recognised: it is neither a UKE claim file (starting with \"IR,\") "
+                              "nor a DPC survey file (tab-separated rows starting with the 9-digit 施設コード).",
+                              "送信するファイルを確認してください。このフォルダにはレセ電・DPCファイルを置きます。",
+                              "Check which file was meant to be sent; this folder takes UKE claim and DPC survey "
+                              "files."};
       }
     } catch (const Error& err) {
       ctx.stats.add_unreadable(file);
@@ -114,6 +120,13 @@ class DropboxSource final : public Source {
     }
     reject(file, e.name, *rejection, ctx);
     ctx.state.erase_unit("", e.name);
+  }
+
+  // Valid, and kept where it is: see dropbox_source.hpp.
+  void not_sent(const std::string& file_name, const std::string& what) const {
+    log::notice("source " + name() + ": " + util::display_name(file_name) + " is " + what +
+                "; it is not sent: record-level opt-out for these files is not built yet, and the file holds "
+                "every patient of the month. It stays in the folder.");
   }
 
   void reject(const fs::path& file, const std::string& name, const Rejection& r, SourceContext& ctx) {
@@ -134,8 +147,8 @@ class DropboxSource final : public Source {
                   util::display_name(dir.string()) + ": " + ec.message() +
                   "; let the service user write into the drop folder");
     ++ctx.stats.quarantined;
-    log::warning("source " + o_.name + ": rejected " + util::display_name(name) + " (" + r.what_en +
-                 (r.line ? " line " + std::to_string(r.line) : "") + "); moved to " +
+    log::warning("source " + o_.name + ": rejected " + util::display_name(name) + ": " + r.what_en +
+                 (r.line ? " [line " + std::to_string(r.line) + "]" : "") + "; moved to " +
                  util::display_name(target.string()) + " with its reason");
   }
 

@@ -1,6 +1,6 @@
 #pragma once
 // type: dropbox: the monthly drop folder hospital staff fill from Windows (an SMB share): claims
-// (UKE), DPC survey files, health checkups. Files are taken from the folder's top level once
+// (UKE) and DPC survey files (health checkups: not yet). Files are taken from the folder's top level once
 // their size and mtime have stayed the same for stable_after (Explorer copies slowly), recognised
 // by their content, validated, and moved to `rejected/` with a reason file beside them (Japanese
 // and English: what, where, what to do) when they fail.

@@ -1,6 +1,8 @@
 // type: dropbox: the keys of the monthly drop folder (config/sennen-edge.yaml documents each).
+#include "adapters/sources/dropbox/dpc.hpp"
 #include "adapters/sources/dropbox/dropbox_source.hpp"
 #include "daemon/config/reader.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::dropbox {
 namespace {
@@ -33,6 +35,11 @@ std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
 
 std::unique_ptr<Source> build(const config::Source& source, const config::Config& config) {
   const auto& k = source.options_as<Keys>();
+  // Files are checked against the facility's codes, which come from site.id.
+  if (dpc_facility_of_site(config.site.id).empty())
+    throw Error("source " + source.name + " (type: dropbox) checks every file's facility code against site.id, " +
+                "which must then be this hospital's 10-digit code (都道府県 2 + 点数表 1 + 医療機関コード 7), e.g. " +
+                "id: \"1312345678\"; it is \"" + config.site.id + "\"");
   return make_dropbox_source({source.name, k.root, k.stable_after, config.site.id});
 }
 

@@ -50,6 +50,19 @@ bool LineReader::next(Line& line) {
   return true;
 }
 
+bool digits(std::string_view s, std::size_t n) {
+  if (s.size() != n) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+bool has_non_ascii(std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) return true;
+  return false;
+}
+
 bool is_multibyte_utf8(std::string_view s) {
   bool multi = false;
   for (std::size_t i = 0; i < s.size();) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sennen::dropbox {
@@ -34,6 +35,9 @@ class LineReader {
   bool fill();
 };
 
+// Whether `s` is exactly `n` ASCII digits.
+bool digits(std::string_view s, std::size_t n);
+bool has_non_ascii(std::string_view s);
 // Whether `s` is valid UTF-8 and holds at least one multi-byte character: text that an editor
 // saved as UTF-8 (Shift_JIS/CP932 Japanese is almost never valid UTF-8: its trail bytes 0x40-0x7E
 // and lead bytes 0x81-0x9F break the UTF-8 rules).

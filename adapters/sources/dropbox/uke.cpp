@@ -7,13 +7,6 @@
 namespace sennen::dropbox {
 namespace {
 
-bool digits(std::string_view s, std::size_t n) {
-  if (s.size() != n) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
 std::optional<std::uint64_t> number(std::string_view s) {
   std::uint64_t v = 0;
   if (s.empty()) return std::nullopt;
@@ -23,12 +16,6 @@ std::optional<std::uint64_t> number(std::string_view s) {
 }
 
 std::string_view field(const std::vector<std::string_view>& f, std::size_t i) { return i < f.size() ? f[i] : ""; }
-
-bool has_non_ascii(std::string_view s) {
-  for (char c : s)
-    if (static_cast<unsigned char>(c) >= 0x80) return true;
-  return false;
-}
 
 bool is_record_type(std::string_view t) {
   return t.size() == 2 && t[0] >= 'A' && t[0] <= 'Z' && t[1] >= 'A' && t[1] <= 'Z';
