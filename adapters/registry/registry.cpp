@@ -14,11 +14,8 @@ namespace sennen::adapters {
 
 const std::vector<const SourceKind*>& source_kinds() {
   static const std::vector<const SourceKind*> kinds{
-      &ssmix2::standard_kind(),
-      &ssmix2::extended_kind(),
-      &dicom::scp_kind(),
-      &dicom::qr_kind(),
-      &dropbox::dropbox_kind(),
+      &ssmix2::standard_kind(), &ssmix2::extended_kind(), &dicom::scp_kind(),
+      &dicom::qr_kind(),        &dropbox::dropbox_kind(),
   };
   return kinds;
 }
@@ -30,6 +27,15 @@ const std::vector<const DestinationKind*>& destination_kinds() {
       &destinations::s3_kind(),
   };
   return kinds;
+}
+
+const ContentFilters& content_filters() {
+  static const ContentFilters filters = [] {
+    ContentFilters f;
+    for (auto& entry : dropbox::content_filters()) f.insert(entry);
+    return f;
+  }();
+  return filters;
 }
 
 const config::Catalog& catalog() {

@@ -2,6 +2,7 @@
 staff drop are validated; another facility's file, a GO count that does not match, a half-copied file
 and a file saved as UTF-8 with LF are moved to rejected/ with a reason staff can act on; a valid
 file stays where it is and nothing of it leaves (record-level opt-out is not built yet)."""
+import hashlib
 import os
 import shutil
 import unittest
@@ -44,7 +45,7 @@ class DropboxTest(HospitalTest):
         with open(os.path.join(self.drop, "rejected", name + ".reason.txt"), encoding="utf-8-sig") as f:
             return f.read()
 
-    def test_rejected_with_reasons_valid_kept_nothing_sent(self):
+    def test_rejected_with_reasons_valid_uke_sent_dpc_kept(self):
         self.put("RECEIPTC.UKE", uke(self.site))
         self.put("OTHER.UKE", uke(b"1319999999"))
         self.put("COUNT.UKE", uke(self.site, b"GO,2,1500,99"))
@@ -57,7 +58,6 @@ class DropboxTest(HospitalTest):
         for _ in range(2):  # the first poll sees the files, the second finds them unchanged: stable
             rc, out = self.h.run_once()
             self.assertEqual(rc, 0, out)
-        self.assertTrue(os.path.exists(os.path.join(self.drop, "RECEIPTC.UKE")))
         self.assertEqual(sorted(n for n in os.listdir(os.path.join(self.drop, "rejected")) if n.endswith(".UKE")),
                          ["COUNT.UKE", "EDITED.UKE", "HALF.UKE", "OTHER.UKE"])
         self.assertTrue(os.path.exists(os.path.join(self.drop, "EFn_%s_2501.txt" % self.site9.decode())))
@@ -71,9 +71,10 @@ class DropboxTest(HospitalTest):
         for name in ("OTHER.UKE", "COUNT.UKE", "HALF.UKE", "EDITED.UKE"):
             self.assertIn("What to do:", self.reason(name))
             self.assertIn("対処:", self.reason(name))
-        self.assertIn("is not sent: record-level opt-out", out)
+        self.assertIn("is a valid DPC EFn file", out)
+        self.assertIn("it is not sent: record-level opt-out", out)
         sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
-        self.assertEqual(sent, [])
+        self.assertEqual([r["path"] for r in sent], ["RECEIPTC.UKE"])
 
     @unittest.skipUnless(os.path.isdir(os.path.join(SAMPLES, "yokenzan_receiptisan")), "shared/samples not present")
     def test_public_sample_is_valid_for_its_facility(self):
@@ -84,8 +85,75 @@ class DropboxTest(HospitalTest):
         for _ in range(2):
             rc, out = self.h.run_once()
             self.assertEqual(rc, 0, out)
-        self.assertIn("valid UKE file of facility 1210000000, billing month 202111 (75 claims)", out)
+        self.assertIn("(UKE of facility 1210000000, billing month 202111, 75 claims) is in the spool", out)
         self.assertFalse(os.path.exists(os.path.join(self.drop, "rejected")))
+        # None of its patients (chart numbers 00697, ...) is a notified patient of this hospital:
+        # every claim is cut out, and what is left is IR and a GO of nothing.
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual(len(sent), 1)
+        with open(os.path.join(self.drop, "processed", "RECEIPTC.UKE") if os.path.exists(
+                os.path.join(self.drop, "processed", "RECEIPTC.UKE")) else os.path.join(self.drop, "RECEIPTC.UKE"),
+                  "rb") as f:
+            original = f.read()
+        want = original[:original.index(b"\r\n") + 2] + b"GO,0,0,99\r\n"
+        self.assertEqual(sent[0]["sha256"], hashlib.sha256(want).hexdigest())
+        self.assertEqual(sent[0]["attributes"]["kept"], 0)
+        self.assertEqual(sum(sent[0]["attributes"]["removed"].values()), 75)
+
+    def test_stopped_and_unnotified_patients_claims_are_cut_out_when_sealed(self):
+        exp = self.h.expected()
+        by_group = {}
+        for pid, p in sorted(exp["patients"].items()):
+            by_group.setdefault(p["group"], []).append(pid)
+        # One claim per patient, written here; the expectation is built from the same blocks,
+        # without reading anything the daemon wrote or parsing with its code.
+        claims = []  # (chart bytes, payer records, main points, kept?)
+        for group, keep in (("eligible", True), ("stopped", False), ("never_notified", False), ("waiting", False)):
+            for pid in by_group[group][:2]:
+                claims.append((pid.encode(), keep))
+        claims.insert(3, (b"", False))  # no chart number: cannot be attributed, withheld
+        # Full-width digits and no leading zeros: the gate's canonical form finds the same patient.
+        stopped = by_group["stopped"][0]
+        claims.append((str(int(stopped)).translate({ord(c): 0xFF10 + int(c) for c in "0123456789"}).encode("cp932"),
+                       False))
+        ir = b"IR,1," + self.site[:2] + b"," + self.site[2:3] + b"," + self.site[3:] + b"," + KANA + b",,202501,00,03\r\n"
+        blocks = []
+        for i, (chart, keep) in enumerate(claims):
+            two_payers = i % 2 == 0
+            block = b"RE,%d,%s,202412," % (i + 1, b"1122" if two_payers else b"1112") + KANA + \
+                b",1,19700101,,,,,,," + chart + b",\r\n"
+            block += b"HO,01010016,1,%d,1,%d,,\r\n" % (i, 100 + i)
+            if two_payers:
+                block += b"KO,83136019,1111111,,1,%d,\r\n" % (7 + i)
+            block += b"SI,11,2,111000110,,288,1,\r\nCO,11,1,820100001,\r\n"
+            blocks.append((block, keep, 2 if two_payers else 1, 100 + i))
+        original = ir + b"".join(b for b, *_ in blocks) + b"GO,%d,%d,99\r\n" % (
+            sum(n for _b, _k, n, _p in blocks), sum(p for _b, _k, _n, p in blocks))
+        kept = [x for x in blocks if x[1]]
+        want = ir + b"".join(b for b, *_ in kept) + b"GO,%d,%d,99\r\n" % (
+            sum(n for _b, _k, n, _p in kept), sum(p for _b, _k, _n, p in kept))
+        self.put("RECEIPTC.UKE", original)
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertTrue(os.path.exists(os.path.join(self.drop, "processed", "RECEIPTC.UKE")))
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual(len(sent), 1, sent)
+        r = sent[0]
+        # The batch verified (every member's bytes against the manifest): what left is `want`.
+        self.assertEqual(r["size"], len(want))
+        self.assertEqual(r["sha256"], hashlib.sha256(want).hexdigest())
+        a = r["attributes"]
+        self.assertEqual(a["original_sha256"], hashlib.sha256(original).hexdigest())
+        self.assertEqual(int(a["original_size"]), len(original))
+        self.assertEqual(int(a["kept"]), 2)
+        self.assertEqual(a["removed"], {"stopped": 3, "not_notified": 4, "unattributed": 1})
+        # Dropped again, the same content is not sent again.
+        self.put("RECEIPTC.UKE", original)
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertEqual(len([r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]), 1)
 
 
 if __name__ == "__main__":

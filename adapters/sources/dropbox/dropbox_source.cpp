@@ -5,10 +5,12 @@
 #include "adapters/sources/dirpoll/walker.hpp"
 #include "adapters/sources/dropbox/dpc.hpp"
 #include "adapters/sources/dropbox/uke.hpp"
+#include "adapters/sources/dropbox/uke_filter.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
+#include "daemon/util/sha256.hpp"
 
 namespace sennen::dropbox {
 namespace fs = std::filesystem;
@@ -58,8 +60,10 @@ class DropboxSource final : public Source {
     ctx.sink.checkpoint();
   }
 
+  // Records are stored whole when they are found (never held: the sealer asks the gate for each
+  // patient inside), so the spool never needs to find them here again.
   std::optional<std::vector<ContentPart>> locate(std::string_view, std::string_view) const override {
-    return std::nullopt;  // nothing of this source is in the spool yet
+    return std::nullopt;
   }
 
  private:
@@ -73,6 +77,11 @@ class DropboxSource final : public Source {
     UnitState now{e.name, e.size, e.mtime_ns, e.ctime_ns, kWaiting};
     const bool unchanged = prev && prev->size == e.size && prev->mtime_ns == e.mtime_ns;
     if (unchanged && prev->status == kValidated) return;
+    if (unchanged && prev->status == kHandedOver) {  // committed with the record: staff may see it now
+      move_to(kProcessedFolder, e.name);
+      ctx.state.erase_unit("", e.name);
+      return;
+    }
     // Stable: seen with the same size and mtime by the previous poll, and untouched for stable_after.
     if (!unchanged || !dirpoll::is_stable(e, ctx.clock.now(), o_.stable_after)) {
       ++ctx.stats.waiting;
@@ -86,9 +95,10 @@ class DropboxSource final : public Source {
       if (looks_like_uke(head)) {
         auto scan = scan_uke(file, o_.site_facility);
         rejection = scan.rejection;
-        if (!rejection)
-          not_sent(e.name, "a valid UKE file of facility " + scan.facts.facility + ", billing month " +
-                               scan.facts.billing_month + " (" + std::to_string(scan.facts.claims) + " claims)");
+        if (!rejection) {
+          hand_over(e, file, scan.facts, ctx);
+          return;
+        }
       } else if (looks_like_dpc(e.name, head)) {
         auto scan = scan_dpc(file, e.name, dpc_facility_of_site(o_.site_facility));
         rejection = scan.rejection;
@@ -120,6 +130,51 @@ class DropboxSource final : public Source {
     }
     reject(file, e.name, *rejection, ctx);
     ctx.state.erase_unit("", e.name);
+  }
+
+  // A valid claim file goes to the spool whole, as one record of many patients ("*uke"): the
+  // sealer removes the claims of every patient the gate withholds when it seals it. Content
+  // already handed over (the same file dropped again) is not sent again. The file moves to
+  // processed/ on the next poll, once the record is committed with this poll's state (a crash in
+  // between leaves it in place, to be read again).
+  void hand_over(const dirpoll::Entry& e, const fs::path& file, const UkeFacts& facts, SourceContext& ctx) {
+    const std::string sha = util::sha256_file_hex(file);
+    const auto sent = ctx.state.units(kSentKey);
+    if (find(sent, sha)) {
+      log::notice("source " + name() + ": " + util::display_name(e.name) +
+                  " has the same content as a file sent before; not sent again");
+    } else {
+      RecordDraft d;
+      d.source = name();
+      d.key = "uke/" + facts.facility + "/" + facts.billing_month;
+      d.version = sha;
+      d.patient_id = std::string(1, kMultiPatient) + "uke";
+      d.kind = "UKE";
+      d.path = e.name;
+      d.parts.push_back({"", file, e.size, nullptr});
+      d.attributes = {{"facility", facts.facility},
+                      {"billing_month", facts.billing_month},
+                      {"claims", std::to_string(facts.claims)}};
+      ctx.sink.record(d);
+      ctx.state.put_unit(kSentKey, {sha, e.size, e.mtime_ns, e.ctime_ns, kHandedOver});
+      ++ctx.stats.ingested;
+      ctx.stats.bytes += e.size;
+      log::info("source " + name() + ": " + util::display_name(e.name) + " (UKE of facility " + facts.facility +
+                ", billing month " + facts.billing_month + ", " + std::to_string(facts.claims) +
+                " claims) is in the spool; each claim leaves only if its patient may");
+    }
+    ctx.state.put_unit("", {e.name, e.size, e.mtime_ns, e.ctime_ns, kHandedOver});
+  }
+
+  void move_to(const char* folder, const std::string& file_name) const {
+    const fs::path dir = o_.root / folder;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    fs::rename(o_.root / file_name, free_name(dir, file_name), ec);
+    if (ec)
+      log::warning("source " + name() + ": cannot move " + util::display_name(file_name) + " into " +
+                   util::display_name(dir.string()) + ": " + ec.message() +
+                   "; let the service user write into the drop folder");
   }
 
   // Valid, and kept where it is: see dropbox_source.hpp.
@@ -156,6 +211,8 @@ class DropboxSource final : public Source {
 };
 
 }  // namespace
+
+ContentFilters content_filters() { return {{"uke", filter_uke}}; }
 
 std::unique_ptr<Source> make_dropbox_source(DropboxOptions options) {
   return std::make_unique<DropboxSource>(std::move(options));

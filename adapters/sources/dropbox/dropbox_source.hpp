@@ -5,10 +5,11 @@
 // by their content, validated, and moved to `rejected/` with a reason file beside them (Japanese
 // and English: what, where, what to do) when they fail.
 //
-// Not sent yet: a valid file stays where staff put it, kept as "validated". One file holds every
-// patient of the month, and the record-level opt-out (removing each stopped or not-yet-notified
-// patient's claim blocks when the batch is sealed, issue 14) is not built; sending the file whole
-// would let stopped patients' claims leave. The log says so once per file.
+// A valid UKE file goes to the spool whole and then to `processed/`; it holds every patient of
+// the month, so the sealer sends it through the "uke" content filter (uke_filter.hpp), which
+// removes the claim blocks of every patient the gate withholds at that moment. DPC files are
+// validated but not sent yet (their rows are not attributed to patients yet): they stay where
+// staff put them, and the log says so once per file.
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -16,13 +17,17 @@
 
 #include "adapters/kind.hpp"
 #include "daemon/config/catalog.hpp"
+#include "daemon/core/content_filter.hpp"
 #include "daemon/core/source.hpp"
 
 namespace sennen::dropbox {
 
 // Unit states kept for files of the drop folder.
-inline constexpr const char* kWaiting = "waiting";      // not yet stable
-inline constexpr const char* kValidated = "validated";  // valid, left in place (not sent yet, see above)
+inline constexpr const char* kWaiting = "waiting";         // not yet stable
+inline constexpr const char* kValidated = "validated";     // valid, left in place (not sent yet, see above)
+inline constexpr const char* kHandedOver = "handed over";  // in the spool; moved to processed/ next poll
+// Unit states under this key: the sha256 of every content handed over (a file dropped again).
+inline constexpr const char* kSentKey = "#sent";
 
 struct DropboxOptions {
   std::string name;
@@ -34,8 +39,11 @@ struct DropboxOptions {
 // Where a rejected file and its reason go (below the root): `rejected/<name>` and
 // `rejected/<name>.reason.txt`.
 inline constexpr const char* kRejectedFolder = "rejected";
+inline constexpr const char* kProcessedFolder = "processed";
 
 std::unique_ptr<Source> make_dropbox_source(DropboxOptions options);
 const adapters::SourceKind& dropbox_kind();  // for the registry
+// Its records hold every patient of a month: the sealer sends them through these (by name).
+ContentFilters content_filters();
 
 }  // namespace sennen::dropbox

@@ -6,16 +6,21 @@
 
 namespace sennen::dropbox {
 
-LineReader::LineReader(const std::filesystem::path& file) : in_(file, std::ios::binary), buf_(64 * 1024) {
-  if (!in_) throw Error("cannot open " + file.string() + ": " + std::strerror(errno));
+LineReader::LineReader(const std::filesystem::path& file) : file_(file, std::ios::binary), buf_(64 * 1024) {
+  if (!file_) throw Error("cannot open " + file.string() + ": " + std::strerror(errno));
+  read_ = [this](std::span<std::byte> b) {
+    file_.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    if (file_.bad()) throw Error("read error");
+    return static_cast<std::size_t>(file_.gcount());
+  };
 }
+
+LineReader::LineReader(ContentReader read) : read_(std::move(read)), buf_(64 * 1024) {}
 
 bool LineReader::fill() {
   if (pos_ < end_) return true;
-  in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
-  end_ = static_cast<std::size_t>(in_.gcount());
+  end_ = read_(std::as_writable_bytes(std::span(buf_)));
   pos_ = 0;
-  if (in_.bad()) throw Error("read error");
   return end_ > 0;
 }
 

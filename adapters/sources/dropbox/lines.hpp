@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/core/content_filter.hpp"
+
 namespace sennen::dropbox {
 
 class LineReader {
@@ -17,6 +19,9 @@ class LineReader {
   static constexpr std::size_t kMaxLine = 1 << 20;
 
   explicit LineReader(const std::filesystem::path& file);  // throws sennen::Error when it cannot be opened
+  explicit LineReader(ContentReader read);                 // bytes from elsewhere (the spool)
+  LineReader(const LineReader&) = delete;                  // read_ may refer to file_
+  LineReader& operator=(const LineReader&) = delete;
   struct Line {
     std::string text;          // without its line end
     std::string raw_end;       // "\r\n", "\n", or "" (the last line without one)
@@ -28,7 +33,8 @@ class LineReader {
   std::uint64_t bytes_read() const { return offset_; }
 
  private:
-  std::ifstream in_;
+  std::ifstream file_;
+  ContentReader read_;
   std::vector<char> buf_;
   std::size_t pos_ = 0, end_ = 0;
   std::uint64_t offset_ = 0, number_ = 0;

@@ -46,9 +46,7 @@ std::optional<std::string> chart_patient(std::string_view cp932_field) {
   return canonical_patient_id(*utf8);
 }
 
-FilterCounts filter_uke(const std::filesystem::path& in,
-                        const std::function<Withhold(const std::optional<std::string>& patient)>& decide,
-                        const std::function<void(std::string_view)>& write) {
+FilterCounts filter_uke(const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
   FilterCounts c;
   LineReader reader(in);
   LineReader::Line line;
@@ -66,6 +64,10 @@ FilterCounts filter_uke(const std::filesystem::path& in,
     c.bytes_out += text.size() + end.size();
   };
   while (reader.next(line)) {
+    // The file was validated when it was found; what the spool holds is what was read then, but
+    // should it not be a claim file after all, nothing of it leaves (the sealer sets it aside).
+    if (line.too_long || (line.number == 1 && !looks_like_uke(line.text)))
+      throw Error("line " + std::to_string(line.number) + " is not what a validated UKE file holds");
     const std::string_view type = std::string_view(line.text).substr(0, 2);
     if (type == "RE") {
       close_claim();
@@ -75,7 +77,7 @@ FilterCounts filter_uke(const std::filesystem::path& in,
       if (verdict == Withhold::stopped) ++c.stopped;
       if (verdict == Withhold::not_notified) ++c.not_notified;
       if (verdict == Withhold::unattributed) ++c.unattributed;
-      if (!dropping) ++c.claims_kept;
+      if (!dropping) ++c.kept;
     } else if (type == "GO") {
       close_claim();
       dropping = false;

@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 struct NullSink final : IngestSink {
-  int records = 0;
-  void record(const RecordDraft&) override { ++records; }
+  std::vector<RecordDraft> records;
+  void record(const RecordDraft& d) override { records.push_back(d); }
   void visit(std::string_view, std::string_view, std::string_view) override {}
   void quarantine(const fs::path&, std::string_view, std::string_view) override {}
   void quarantine_by_reference(std::string_view, std::string_view, std::uint64_t) override {}
@@ -78,7 +78,7 @@ TEST_CASE("dropbox: another facility's file moves to rejected/ with a bilingual 
   CHECK(why.find("1行目") != std::string::npos);
   CHECK(why.find("line 1, IR") != std::string::npos);
   CHECK(why.find("What to do:") != std::string::npos);
-  CHECK(f.sink.records == 0);
+  CHECK(f.sink.records.empty());
   // The same name dropped again later does not overwrite the first rejection.
   f.drop("RECEIPTC.UKE", test::small_uke("1319999998"), f.past());
   f.poll();
@@ -87,7 +87,7 @@ TEST_CASE("dropbox: another facility's file moves to rejected/ with a bilingual 
   CHECK(fs::exists(f.root / "rejected/RECEIPTC.UKE.2.reason.txt"));
 }
 
-TEST_CASE("dropbox: an unknown file is rejected; a valid claim file stays, validated, and nothing is sent") {
+TEST_CASE("dropbox: an unknown file is rejected; a valid claim file goes to the spool once, then to processed/") {
   Fixture f;
   f.drop("notes.xlsx", "PK\x03\x04", f.past());
   f.drop("RECEIPTC.UKE", test::small_uke(), f.past());
@@ -95,8 +95,20 @@ TEST_CASE("dropbox: an unknown file is rejected; a valid claim file stays, valid
   f.poll();
   CHECK(fs::exists(f.root / "rejected/notes.xlsx"));
   CHECK(test::read_file(f.root / "rejected/notes.xlsx.reason.txt").find("not recognised") != std::string::npos);
-  CHECK(fs::exists(f.root / "RECEIPTC.UKE"));
-  CHECK(f.sink.records == 0);
+  REQUIRE(f.sink.records.size() == 1);
+  const auto& d = f.sink.records[0];
+  CHECK(d.patient_id == "*uke");  // many patients: the sealer filters it (daemon/core/content_filter.hpp)
+  CHECK(d.key == std::string("uke/") + test::kFacility + "/202501");
+  CHECK(d.parts.size() == 1);
+  CHECK(fs::exists(f.root / "RECEIPTC.UKE"));  // moved only once the record is committed
   f.poll();
-  CHECK(fs::exists(f.root / "RECEIPTC.UKE"));
+  CHECK_FALSE(fs::exists(f.root / "RECEIPTC.UKE"));
+  CHECK(fs::exists(f.root / "processed/RECEIPTC.UKE"));
+  // The same content dropped again is not sent again.
+  f.drop("RECEIPTC.UKE", test::small_uke(), f.past());
+  f.poll();
+  f.poll();
+  f.poll();
+  CHECK(f.sink.records.size() == 1);
+  CHECK(fs::exists(f.root / "processed/RECEIPTC.UKE.2"));
 }

@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "adapters/sources/dropbox/uke.hpp"
 #include "adapters/sources/dropbox/uke_filter.hpp"
 #include "tests/adapters/sources/dropbox/uke_fixture.hpp"
+#include "daemon/util/error.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace sennen;
@@ -14,9 +17,15 @@ struct Filtered {
   std::string out;
   FilterCounts counts;
 };
-Filtered run_filter(const fs::path& file, const std::function<Withhold(const std::optional<std::string>&)>& decide) {
+Filtered run_filter(const fs::path& file, const PatientGate& decide) {
   Filtered f;
-  f.counts = filter_uke(file, decide, [&](std::string_view s) { f.out += s; });
+  std::ifstream in(file, std::ios::binary);
+  f.counts = filter_uke(
+      [&](std::span<std::byte> b) {
+        in.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(b.size()));
+        return static_cast<std::size_t>(in.gcount());
+      },
+      decide, [&](std::string_view s) { f.out += s; });
   return f;
 }
 // The expectation, written without the product's parser: the original text with the block that
@@ -41,7 +50,7 @@ TEST_CASE("uke filter: a stopped patient's claim block is removed, the rest byte
   // Claim 1 had HO 1000 + KO: 2 payer records removed; claim 2 (HO 500) stays.
   CHECK(f.out == cut_block(original, "RE,1,", "GO,1,500,99"));
   CHECK(f.counts.stopped == 1);
-  CHECK(f.counts.claims_kept == 1);
+  CHECK(f.counts.kept == 1);
   CHECK(f.counts.bytes_in == original.size());
   CHECK(f.counts.bytes_out == f.out.size());
   // What is left is itself a valid file.
@@ -75,4 +84,10 @@ TEST_CASE("uke filter: chart numbers in full-width CP932 digits meet the gate's 
   CHECK(chart_patient("00697") == "697");
   CHECK(chart_patient("\x82\x4f\x82\x50\x82\x51") == "12");  // ０１２
   CHECK_FALSE(chart_patient(""));
+}
+
+TEST_CASE("uke filter: content that is not a claim file is refused, not passed through") {
+  test::TempDir tmp;
+  test::write_file(tmp / "in.UKE", "MSH|^~\\&|...\r\nPID|||0001\r\n");
+  CHECK_THROWS_AS(run_filter(tmp / "in.UKE", [](const std::optional<std::string>&) { return Withhold::none; }), Error);
 }
