@@ -76,6 +76,37 @@ class DropboxTest(HospitalTest):
         sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
         self.assertEqual([r["path"] for r in sent], ["RECEIPTC.UKE"])
 
+    def test_a_patient_stopped_after_sealing_is_cut_out_before_the_file_leaves(self):
+        eligible = [p for p, v in sorted(self.h.expected()["patients"].items()) if v["group"] == "eligible"][:2]
+        ir = b"IR,1," + self.site[:2] + b"," + self.site[2:3] + b"," + self.site[3:] + b",,,202501,00,03\r\n"
+        blocks = [b"RE,%d,1112,202412,,1,19700101,,,,,,,%s,\r\nHO,01010016,1,1,1,%d,,\r\nSI,11,2,111000110,,288,1,\r\n"
+                  % (i + 1, pid.encode(), 100 * (i + 1)) for i, pid in enumerate(eligible)]
+        self.put("RECEIPTC.UKE", ir + b"".join(blocks) + b"GO,2,300,99\r\n")
+        rc, out = self.h.run_once()  # the file is seen; the EMR's records go out
+        self.assertEqual(rc, 0, out)
+        # The destination is unusable: the claim file is sealed with both claims, and stays.
+        self.h.set_config("path: export", "path: export-broken")
+        with open(self.h.path("export-broken"), "w") as f:
+            f.write("a file where a folder should be")
+        rc, out = self.h.run_once()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("is in the spool", out)
+        sealed = [n[:-4] for n in self.h.outbox()]
+        self.assertEqual(len(sealed), 1)
+        # The second patient opts out before it leaves.
+        with open(self.h.path("optout.csv"), "ab") as f:
+            f.write(("\r\n" + eligible[1] + "\r\n").encode("cp932"))
+        self.h.set_config("path: export-broken", "path: export")
+        rc, out = self.h.run_once()
+        self.assertEqual(rc, 0, out)
+        batches = self.h.batches()
+        self.assertNotIn(sealed[0], {b["manifest"]["batch_id"] for b in batches})
+        sent = [r for r in records_of(batches) if r.get("source") == "monthly"]
+        self.assertEqual(len(sent), 1)
+        want = ir + blocks[0] + b"GO,1,100,99\r\n"
+        self.assertEqual(sent[0]["sha256"], hashlib.sha256(want).hexdigest())
+        self.assertEqual(sent[0]["attributes"]["removed"]["stopped"], 1)
+
     @unittest.skipUnless(os.path.isdir(os.path.join(SAMPLES, "yokenzan_receiptisan")), "shared/samples not present")
     def test_public_sample_is_valid_for_its_facility(self):
         self.h.set_config('id: "%s"' % self.site.decode(), 'id: "1210000000"')

@@ -90,15 +90,13 @@ class DropboxSource final : public Source {
     }
     const fs::path file = o_.root / e.name;
     std::optional<Rejection> rejection;
+    std::optional<UkeFacts> valid_uke;
     try {
       const std::string head = head_of(file);
       if (looks_like_uke(head)) {
         auto scan = scan_uke(file, o_.site_facility);
         rejection = scan.rejection;
-        if (!rejection) {
-          hand_over(e, file, scan.facts, ctx);
-          return;
-        }
+        if (!rejection) valid_uke = scan.facts;
       } else if (looks_like_dpc(e.name, head)) {
         auto scan = scan_dpc(file, e.name, dpc_facility_of_site(o_.site_facility));
         rejection = scan.rejection;
@@ -123,6 +121,18 @@ class DropboxSource final : public Source {
       ctx.state.put_unit("", now);
       return;
     }
+    if (valid_uke) {
+      // A file that changed or went unreadable since it was checked is looked at again next
+      // poll; any other error is the pipeline's and ends the poll.
+      try {
+        hand_over(e, file, *valid_uke, ctx);
+      } catch (const SourceFileError& err) {
+        log::warning("source " + name() + ": " + util::display_name(e.name) + " could not be taken in (" + err.what() +
+                     "); tried again next poll");
+        ctx.state.put_unit("", now);
+      }
+      return;
+    }
     if (!rejection) {
       now.status = kValidated;
       ctx.state.put_unit("", now);
@@ -138,7 +148,12 @@ class DropboxSource final : public Source {
   // processed/ on the next poll, once the record is committed with this poll's state (a crash in
   // between leaves it in place, to be read again).
   void hand_over(const dirpoll::Entry& e, const fs::path& file, const UkeFacts& facts, SourceContext& ctx) {
-    const std::string sha = util::sha256_file_hex(file);
+    std::string sha;
+    try {
+      sha = util::sha256_file_hex(file);
+    } catch (const Error& err) {  // it was read a moment ago: gone or changed meanwhile
+      throw SourceFileError(SourceFileError::Kind::changed, file, err.what());
+    }
     const auto sent = ctx.state.units(kSentKey);
     if (find(sent, sha)) {
       log::notice("source " + name() + ": " + util::display_name(e.name) +
