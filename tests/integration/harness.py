@@ -95,6 +95,16 @@ class Hospital:
         with open(self.config, "w", encoding="utf-8") as f:
             f.write(text[:start] + block + text[end:])
 
+    def break_destination(self):
+        """The local destination becomes unusable (a file where its folder should be): batches are
+        sealed and stay in the outbox until fix_destination()."""
+        self.set_config("path: export", "path: export-broken")
+        with open(self.path("export-broken"), "w") as f:
+            f.write("a file where a folder should be")
+
+    def fix_destination(self):
+        self.set_config("path: export-broken", "path: export")
+
     def outbox(self):
         """The sealed batches waiting in the outbox, by name."""
         d = self.path("state", "outbox")

@@ -85,9 +85,7 @@ class DropboxTest(HospitalTest):
         rc, out = self.h.run_once()  # the file is seen; the EMR's records go out
         self.assertEqual(rc, 0, out)
         # The destination is unusable: the claim file is sealed with both claims, and stays.
-        self.h.set_config("path: export", "path: export-broken")
-        with open(self.h.path("export-broken"), "w") as f:
-            f.write("a file where a folder should be")
+        self.h.break_destination()
         rc, out = self.h.run_once()
         self.assertEqual(rc, 1, out)
         self.assertIn("is in the spool", out)
@@ -96,7 +94,7 @@ class DropboxTest(HospitalTest):
         # The second patient opts out before it leaves.
         with open(self.h.path("optout.csv"), "ab") as f:
             f.write(("\r\n" + eligible[1] + "\r\n").encode("cp932"))
-        self.h.set_config("path: export-broken", "path: export")
+        self.h.fix_destination()
         rc, out = self.h.run_once()
         self.assertEqual(rc, 0, out)
         batches = self.h.batches()
