@@ -3,9 +3,11 @@ staff drop are validated; another facility's file, a GO count that does not matc
 and a file saved as UTF-8 with LF are moved to rejected/ with a reason staff can act on; a valid
 file stays where it is and nothing of it leaves (record-level opt-out is not built yet)."""
 import hashlib
+import io
 import os
 import shutil
 import unittest
+import zipfile
 
 from harness import SAMPLES, HospitalTest, records_of
 
@@ -104,6 +106,23 @@ class DropboxTest(HospitalTest):
         want = ir + blocks[0] + b"GO,1,100,99\r\n"
         self.assertEqual(sent[0]["sha256"], hashlib.sha256(want).hexdigest())
         self.assertEqual(sent[0]["attributes"]["removed"]["stopped"], 1)
+
+    def test_zip_unpacked_safely_and_a_half_copied_zip_rejected(self):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("../../outside/RECEIPTC.UKE", uke(self.site))
+        whole = buf.getvalue()
+        self.put("claims.zip", whole)
+        self.put("half.zip", whole[:len(whole) // 2])
+        for _ in range(5):  # seen, unpacked; its file seen, taken in; moved to processed/
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertIn("damaged or was copied only in part", self.reason("half.zip"))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.drop, "processed"))),
+                         ["claims.zip", "claims_RECEIPTC.UKE"])
+        self.assertFalse(os.path.exists(self.h.path("outside")))
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual([r["path"] for r in sent], ["claims_RECEIPTC.UKE"])
 
     @unittest.skipUnless(os.path.isdir(os.path.join(SAMPLES, "yokenzan_receiptisan")), "shared/samples not present")
     def test_public_sample_is_valid_for_its_facility(self):

@@ -6,6 +6,7 @@
 #include "adapters/sources/dropbox/dpc.hpp"
 #include "adapters/sources/dropbox/uke.hpp"
 #include "adapters/sources/dropbox/uke_filter.hpp"
+#include "adapters/sources/dropbox/zip.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
@@ -97,6 +98,16 @@ class DropboxSource final : public Source {
         auto scan = scan_uke(file, o_.site_facility);
         rejection = scan.rejection;
         if (!rejection) valid_uke = scan.facts;
+      } else if (looks_like_zip(e.name, head)) {
+        auto u = unpack_zip(file, o_.root, ZipLimits{});
+        rejection = u.rejection;
+        if (!rejection) {
+          log::notice("source " + name() + ": unpacked " + std::to_string(u.files.size()) + " file(s) of " +
+                      util::display_name(e.name) + " into the drop folder; each is taken once it is stable");
+          move_to(kProcessedFolder, e.name);
+          ctx.state.erase_unit("", e.name);
+          return;
+        }
       } else if (looks_like_dpc(e.name, head)) {
         auto scan = scan_dpc(file, e.name, dpc_facility_of_site(o_.site_facility));
         rejection = scan.rejection;
