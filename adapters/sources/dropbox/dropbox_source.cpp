@@ -181,8 +181,12 @@ class DropboxSource final : public Source {
       d.attributes = {{"facility", facts.facility},
                       {"billing_month", facts.billing_month},
                       {"claims", std::to_string(facts.claims)}};
+      // A corrected file for the same facility and month replaces the one sent before.
+      const auto current = ctx.state.units(kCurrentKey);
+      if (const UnitState* before = find(current, d.key)) d.attributes.emplace_back("supersedes", before->status);
       ctx.sink.record(d);
       ctx.state.put_unit(kSentKey, {sha, e.size, e.mtime_ns, e.ctime_ns, kHandedOver});
+      ctx.state.put_unit(kCurrentKey, {d.key, e.size, e.mtime_ns, e.ctime_ns, sha});
       ++ctx.stats.ingested;
       ctx.stats.bytes += e.size;
       log::info("source " + name() + ": " + util::display_name(e.name) + " (UKE of facility " + facts.facility +

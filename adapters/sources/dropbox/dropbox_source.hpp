@@ -28,6 +28,9 @@ inline constexpr const char* kValidated = "validated";     // valid, left in pla
 inline constexpr const char* kHandedOver = "handed over";  // in the spool; moved to processed/ next poll
 // Unit states under this key: the sha256 of every content handed over (a file dropped again).
 inline constexpr const char* kSentKey = "#sent";
+// Unit states under this key: per record key (kind, facility, month), the sha256 of the content
+// last handed over (kept as its status), which a corrected file names as `supersedes`.
+inline constexpr const char* kCurrentKey = "#current";
 
 struct DropboxOptions {
   std::string name;

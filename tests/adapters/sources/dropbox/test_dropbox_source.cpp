@@ -111,4 +111,15 @@ TEST_CASE("dropbox: an unknown file is rejected; a valid claim file goes to the 
   f.poll();
   CHECK(f.sink.records.size() == 1);
   CHECK(fs::exists(f.root / "processed/RECEIPTC.UKE.2"));
+  // A corrected file for the same facility and month supersedes the first.
+  f.drop("RECEIPTC.UKE", test::small_uke(test::kFacility, "GO,,,01"), f.past());
+  f.poll();
+  f.poll();
+  REQUIRE(f.sink.records.size() == 2);
+  CHECK(f.sink.records[1].key == f.sink.records[0].key);
+  std::string supersedes;
+  for (const auto& [k, v] : f.sink.records[1].attributes)
+    if (k == "supersedes") supersedes = v;
+  CHECK(supersedes == f.sink.records[0].version);
+  for (const auto& [k, v] : f.sink.records[0].attributes) CHECK(k != "supersedes");
 }
