@@ -29,13 +29,10 @@ const std::vector<const DestinationKind*>& destination_kinds() {
   return kinds;
 }
 
-const ContentFilters& content_filters() {
-  static const ContentFilters filters = [] {
-    ContentFilters f;
-    for (auto& entry : dropbox::content_filters()) f.insert(entry);
-    return f;
-  }();
-  return filters;
+ContentFilters content_filters(const config::Config& config) {
+  ContentFilters f;
+  for (auto& entry : dropbox::content_filters(config)) f.insert(entry);
+  return f;
 }
 
 const config::Catalog& catalog() {

@@ -22,6 +22,6 @@ const config::Catalog& catalog();
 std::vector<std::unique_ptr<Source>> make_sources(const config::Config& config);
 std::unique_ptr<Destination> make_destination(const config::Config& config);
 // The content filters of records that hold many patients, by name (daemon/core/content_filter.hpp).
-const ContentFilters& content_filters();
+ContentFilters content_filters(const config::Config& config);
 
 }  // namespace sennen::adapters

@@ -124,6 +124,28 @@ class DropboxTest(HospitalTest):
         sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
         self.assertEqual([r["path"] for r in sent], ["claims_RECEIPTC.UKE"])
 
+    def test_dpc_rows_attributed_through_the_id_map_and_withheld(self):
+        exp = self.h.expected()
+        eligible = next(p for p, v in sorted(exp["patients"].items()) if v["group"] == "eligible")
+        stopped = next(p for p, v in sorted(exp["patients"].items()) if v["group"] == "stopped")
+        with open(self.h.path("dpc-ids.csv"), "wb") as f:  # as a hospital's spreadsheet writes it
+            f.write(("データ識別番号,患者ID\r\n0000000001,%s\r\n0000000002,%s\r\n" % (eligible, stopped)).encode("cp932"))
+        self.h.set_config("    expect: [uke-medical]\n", "    expect: [uke-medical]\n    dpc_id_map: dpc-ids.csv\n")
+        site9 = self.site[:2] + self.site[3:]
+        row = lambda data_id, n: site9 + b"\t%010d\t20250110\t20250105\t60\t0001\t%03d\t620600\r\n" % (data_id, n)
+        title = "施設コード\tデータ識別番号\t退院年月日\t入院年月日\tデータ区分\t順序番号\t行為明細番号\t病院点数マスタコード\r\n".encode("cp932")
+        original = title + row(1, 0) + row(2, 0) + row(1, 1) + row(3, 0) + row(2, 1)
+        self.put("EFn_%s_2501.txt" % site9.decode(), original)
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual(len(sent), 1, out)
+        want = title + row(1, 0) + row(1, 1)
+        self.assertEqual(sent[0]["sha256"], hashlib.sha256(want).hexdigest())
+        self.assertEqual(sent[0]["attributes"]["removed"], {"stopped": 2, "not_notified": 0, "unattributed": 1})
+        self.assertEqual(sent[0]["kind"], "DPC-EFn")
+
     @unittest.skipUnless(os.path.isdir(os.path.join(SAMPLES, "yokenzan_receiptisan")), "shared/samples not present")
     def test_public_sample_is_valid_for_its_facility(self):
         self.h.set_config('id: "%s"' % self.site.decode(), 'id: "1210000000"')

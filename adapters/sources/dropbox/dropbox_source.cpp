@@ -91,13 +91,24 @@ class DropboxSource final : public Source {
     }
     const fs::path file = o_.root / e.name;
     std::optional<Rejection> rejection;
-    std::optional<UkeFacts> valid_uke;
+    std::optional<RecordDraft> valid;  // what goes to the spool, once the file was found valid
+    std::string what;
     try {
       const std::string head = head_of(file);
       if (looks_like_uke(head)) {
         auto scan = scan_uke(file, o_.site_facility);
         rejection = scan.rejection;
-        if (!rejection) valid_uke = scan.facts;
+        if (!rejection) {
+          valid = RecordDraft{};
+          valid->key = "uke/" + scan.facts.facility + "/" + scan.facts.billing_month;
+          valid->patient_id = std::string(1, kMultiPatient) + "uke";
+          valid->kind = "UKE";
+          valid->attributes = {{"facility", scan.facts.facility},
+                               {"billing_month", scan.facts.billing_month},
+                               {"claims", std::to_string(scan.facts.claims)}};
+          what = "UKE of facility " + scan.facts.facility + ", billing month " + scan.facts.billing_month + ", " +
+                 std::to_string(scan.facts.claims) + " claims";
+        }
       } else if (looks_like_zip(e.name, head)) {
         auto u = unpack_zip(file, o_.root, ZipLimits{});
         rejection = u.rejection;
@@ -111,9 +122,18 @@ class DropboxSource final : public Source {
       } else if (looks_like_dpc(e.name, head)) {
         auto scan = scan_dpc(file, e.name, dpc_facility_of_site(o_.site_facility));
         rejection = scan.rejection;
-        if (!rejection)
+        if (!rejection && o_.dpc_filter.empty()) {
           not_sent(e.name, "a valid DPC " + scan.facts.kind + " file of facility " + scan.facts.facility + " (" +
                                std::to_string(scan.facts.rows) + " rows)");
+        } else if (!rejection) {
+          valid = RecordDraft{};
+          valid->key = "dpc/" + scan.facts.kind + "/" + scan.facts.facility + "/" + e.name;
+          valid->patient_id = std::string(1, kMultiPatient) + o_.dpc_filter;
+          valid->kind = "DPC-" + scan.facts.kind;
+          valid->attributes = {{"facility", scan.facts.facility}, {"rows", std::to_string(scan.facts.rows)}};
+          what = "DPC " + scan.facts.kind + " of facility " + scan.facts.facility + ", " +
+                 std::to_string(scan.facts.rows) + " rows";
+        }
       } else {
         rejection = Rejection{0,
                               "",
@@ -132,11 +152,11 @@ class DropboxSource final : public Source {
       ctx.state.put_unit("", now);
       return;
     }
-    if (valid_uke) {
+    if (valid) {
       // A file that changed or went unreadable since it was checked is looked at again next
       // poll; any other error is the pipeline's and ends the poll.
       try {
-        hand_over(e, file, *valid_uke, ctx);
+        hand_over(e, file, std::move(*valid), what, ctx);
       } catch (const SourceFileError& err) {
         log::warning("source " + name() + ": " + util::display_name(e.name) + " could not be taken in (" + err.what() +
                      "); tried again next poll");
@@ -158,7 +178,8 @@ class DropboxSource final : public Source {
   // already handed over (the same file dropped again) is not sent again. The file moves to
   // processed/ on the next poll, once the record is committed with this poll's state (a crash in
   // between leaves it in place, to be read again).
-  void hand_over(const dirpoll::Entry& e, const fs::path& file, const UkeFacts& facts, SourceContext& ctx) {
+  void hand_over(const dirpoll::Entry& e, const fs::path& file, RecordDraft d, const std::string& what,
+                 SourceContext& ctx) {
     std::string sha;
     try {
       sha = util::sha256_file_hex(file);
@@ -170,18 +191,11 @@ class DropboxSource final : public Source {
       log::notice("source " + name() + ": " + util::display_name(e.name) +
                   " has the same content as a file sent before; not sent again");
     } else {
-      RecordDraft d;
       d.source = name();
-      d.key = "uke/" + facts.facility + "/" + facts.billing_month;
       d.version = sha;
-      d.patient_id = std::string(1, kMultiPatient) + "uke";
-      d.kind = "UKE";
       d.path = e.name;
       d.parts.push_back({"", file, e.size, nullptr});
-      d.attributes = {{"facility", facts.facility},
-                      {"billing_month", facts.billing_month},
-                      {"claims", std::to_string(facts.claims)}};
-      // A corrected file for the same facility and month replaces the one sent before.
+      // A corrected file for the same kind, facility and month replaces the one sent before.
       const auto current = ctx.state.units(kCurrentKey);
       if (const UnitState* before = find(current, d.key)) d.attributes.emplace_back("supersedes", before->status);
       ctx.sink.record(d);
@@ -189,9 +203,8 @@ class DropboxSource final : public Source {
       ctx.state.put_unit(kCurrentKey, {d.key, e.size, e.mtime_ns, e.ctime_ns, sha});
       ++ctx.stats.ingested;
       ctx.stats.bytes += e.size;
-      log::info("source " + name() + ": " + util::display_name(e.name) + " (UKE of facility " + facts.facility +
-                ", billing month " + facts.billing_month + ", " + std::to_string(facts.claims) +
-                " claims) is in the spool; each claim leaves only if its patient may");
+      log::info("source " + name() + ": " + util::display_name(e.name) + " (" + what +
+                ") is in the spool; each patient's part leaves only if the patient may");
     }
     ctx.state.put_unit("", {e.name, e.size, e.mtime_ns, e.ctime_ns, kHandedOver});
   }
@@ -241,8 +254,6 @@ class DropboxSource final : public Source {
 };
 
 }  // namespace
-
-ContentFilters content_filters() { return {{"uke", filter_uke}}; }
 
 std::unique_ptr<Source> make_dropbox_source(DropboxOptions options) {
   return std::make_unique<DropboxSource>(std::move(options));

@@ -5,11 +5,11 @@
 // by their content, validated, and moved to `rejected/` with a reason file beside them (Japanese
 // and English: what, where, what to do) when they fail.
 //
-// A valid UKE file goes to the spool whole and then to `processed/`; it holds every patient of
-// the month, so the sealer sends it through the "uke" content filter (uke_filter.hpp), which
-// removes the claim blocks of every patient the gate withholds at that moment. DPC files are
-// validated but not sent yet (their rows are not attributed to patients yet): they stay where
-// staff put them, and the log says so once per file.
+// A valid UKE file (and a DPC file, when dpc_id_map is set) goes to the spool whole and then to
+// `processed/`; it holds every patient of the month, so the sealer sends it through its content
+// filter (uke_filter.hpp, dpc_filter.hpp), which removes the parts of every patient the gate
+// withholds at that moment. Without dpc_id_map, DPC files are validated only and stay where staff
+// put them (the log says so once per file).
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -37,6 +37,9 @@ struct DropboxOptions {
   std::filesystem::path root;
   std::chrono::seconds stable_after{60};
   std::string site_facility;  // site.id: the 10-digit code (都道府県 2 + 点数表 1 + 医療機関コード 7)
+  // The content filter DPC files go through ("dpc:<source name>"), or "" without dpc_id_map:
+  // DPC files are then validated only, never sent (their rows cannot be attributed).
+  std::string dpc_filter;
 };
 
 // Where a rejected file and its reason go (below the root): `rejected/<name>` and
@@ -46,7 +49,8 @@ inline constexpr const char* kProcessedFolder = "processed";
 
 std::unique_ptr<Source> make_dropbox_source(DropboxOptions options);
 const adapters::SourceKind& dropbox_kind();  // for the registry
-// Its records hold every patient of a month: the sealer sends them through these (by name).
-ContentFilters content_filters();
+// Its records hold every patient of a month: the sealer sends them through these (by name):
+// "uke", and "dpc:<source name>" for each dropbox source with a dpc_id_map.
+ContentFilters content_filters(const config::Config& config);
 
 }  // namespace sennen::dropbox

@@ -1,6 +1,8 @@
 // type: dropbox: the keys of the monthly drop folder (config/sennen-edge.yaml documents each).
 #include "adapters/sources/dropbox/dpc.hpp"
+#include "adapters/sources/dropbox/dpc_filter.hpp"
 #include "adapters/sources/dropbox/dropbox_source.hpp"
+#include "adapters/sources/dropbox/uke_filter.hpp"
 #include "daemon/config/reader.hpp"
 #include "daemon/util/error.hpp"
 
@@ -40,10 +42,26 @@ std::unique_ptr<Source> build(const config::Source& source, const config::Config
     throw Error("source " + source.name + " (type: dropbox) checks every file's facility code against site.id, " +
                 "which must then be this hospital's 10-digit code (都道府県 2 + 点数表 1 + 医療機関コード 7), e.g. " +
                 "id: \"1312345678\"; it is \"" + config.site.id + "\"");
-  return make_dropbox_source({source.name, k.root, k.stable_after, config.site.id});
+  return make_dropbox_source(
+      {source.name, k.root, k.stable_after, config.site.id, k.dpc_id_map ? "dpc:" + source.name : ""});
 }
 
 }  // namespace
+
+ContentFilters content_filters(const config::Config& config) {
+  ContentFilters filters{{"uke", filter_uke}};
+  for (const auto& source : config.sources) {
+    if (source.type != "dropbox") continue;
+    const auto& map = source.options_as<Keys>().dpc_id_map;
+    if (!map) continue;
+    // The map is read again for every file filtered: the hospital keeps it up to date.
+    filters.emplace("dpc:" + source.name,
+                    [file = *map](const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
+                      return filter_dpc(read_dpc_id_map(file), in, decide, write);
+                    });
+  }
+  return filters;
+}
 
 const adapters::SourceKind& dropbox_kind() {
   static const adapters::SourceKind kind{{"dropbox",
