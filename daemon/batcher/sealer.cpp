@@ -127,6 +127,12 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
           p.record = std::move(r);
           try {
             if (!filter(p, patients)) continue;
+          } catch (const FilterUnavailable& e) {
+            std::error_code ec;
+            fs::remove(p.filtered, ec);
+            log::warning("record " + p.record.source + ":" + util::display_name(p.record.path) +
+                         " is not sealed now: " + e.what());
+            continue;
           } catch (const std::exception& e) {
             filter_failed = std::move(p.record);
             filter_error = e.what();

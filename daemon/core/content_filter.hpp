@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/util/error.hpp"
+
 namespace sennen {
 
 inline constexpr char kMultiPatient = '*';
@@ -37,6 +39,14 @@ using PatientGate = std::function<Withhold(const std::optional<std::string>& pat
 using ContentWriter = std::function<void(std::string_view)>;
 using ContentFilter = std::function<FilterCounts(const ContentReader&, const PatientGate&, const ContentWriter&)>;
 using ContentFilters = std::map<std::string, ContentFilter, std::less<>>;
+
+// Thrown by a filter that cannot run now for a reason outside the record (a file it needs cannot
+// be read): the record stays in the spool, ready, and is tried again at the next sealing. Any
+// other error of a filter is the record's own: it is set aside, never sent.
+class FilterUnavailable : public Error {
+ public:
+  using Error::Error;
+};
 
 // The filter a patient key names ("*uke" -> "uke"), or "" for an ordinary patient key.
 inline std::string_view content_filter_of(std::string_view patient_key) {

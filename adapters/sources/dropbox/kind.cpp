@@ -57,7 +57,14 @@ ContentFilters content_filters(const config::Config& config) {
     // The map is read again for every file filtered: the hospital keeps it up to date.
     filters.emplace("dpc:" + source.name,
                     [file = *map](const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
-                      return filter_dpc(read_dpc_id_map(file), in, decide, write);
+                      std::map<std::string, std::string> ids;
+                      try {
+                        ids = read_dpc_id_map(file);
+                      } catch (const Error& e) {
+                        throw FilterUnavailable("dpc_id_map " + file.string() + " cannot be read (" + e.what() +
+                                                "); DPC files wait in the spool until it can");
+                      }
+                      return filter_dpc(ids, in, decide, write);
                     });
   }
   return filters;

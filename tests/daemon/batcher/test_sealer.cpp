@@ -37,7 +37,18 @@ struct Fixture {
   SealingKeys keys = SealingKeys::load(pki() / "site.crt", pki() / "site.key", {pki() / "central.crt"});
   // "lines": a content filter for records of many patients: each line "<patient>:<text>" leaves
   // only if the gate lets its patient go; a line without ':' names nobody.
-  Sealer sealer{spool, keys, {"1312345678", 64ull << 20, 3, dir / "state" / "outbox", {{"lines", line_filter}}}, clock};
+  Sealer sealer{spool,
+                keys,
+                {"1312345678",
+                 64ull << 20,
+                 3,
+                 dir / "state" / "outbox",
+                 {{"lines", line_filter},
+                  {"away",
+                   [](const ContentReader&, const PatientGate&, const ContentWriter&) -> FilterCounts {
+                     throw FilterUnavailable("map unreadable");
+                   }}}},
+                clock};
 
   static FilterCounts line_filter(const ContentReader& in, const PatientGate& gate, const ContentWriter& out) {
     std::string all, line;
@@ -243,6 +254,7 @@ TEST_CASE("a record of many patients leaves only through its content filter, ask
   const std::string original = "7:a\nno patient\n8:b\n9:c\n";
   f.put("month.txt", {{"", original}}, "x", "*lines");
   f.put("unknown.txt", {{"", "1:z\n"}}, "x", "*nofilter");  // a filter the sealer does not know
+  f.put("later.txt", {{"", "1:z\n"}}, "x", "*away");        // a filter that cannot run now
   CHECK(f.seal().empty());  // without a patient gate, nothing of many patients is sealed
   const auto ids = f.seal([](const std::optional<std::string>& p) {
     if (!p) return Withhold::unattributed;
@@ -262,6 +274,8 @@ TEST_CASE("a record of many patients leaves only through its content filter, ask
   CHECK(r["attributes"]["removed"]["stopped"] == 1);
   CHECK(r["attributes"]["removed"]["unattributed"] == 1);
   CHECK(r["attributes"]["order_no"] == "x");
+  // Those without a filter that can run now stay ready, not set aside.
+  CHECK(f.spool.ready_records(0, 100).size() == 2);
   // The filter's file beside the outbox is gone once the batch is sealed.
   for (const auto& e : fs::directory_iterator(f.dir / "state" / "outbox"))
     CHECK(e.path().filename().string().find("filtered-") == std::string::npos);
