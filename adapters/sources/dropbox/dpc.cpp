@@ -41,6 +41,13 @@ DpcScan scan_dpc(const std::filesystem::path& file, std::string_view name, std::
   auto& f = out.facts;
   f.kind = dpc_kind_from_name(name);
   if (f.kind.empty()) f.kind = "dpc";
+  {
+    const auto parts = split_fields(name.substr(0, name.rfind('.')), '_');
+    const auto last = parts.back();
+    auto month_ok = [](std::string_view mm) { return mm >= "01" && mm <= "12"; };
+    if (parts.size() > 1 && digits(last, 4) && month_ok(last.substr(2))) f.month = "20" + std::string(last);
+    if (parts.size() > 1 && digits(last, 6) && month_ok(last.substr(4))) f.month = std::string(last);
+  }
   LineReader reader(file);
   LineReader::Line line;
   bool checked_encoding = false;

@@ -31,6 +31,9 @@ struct DpcFacts {
   std::uint64_t rows = 0;
   std::size_t columns = 0;
   bool title_row = false;
+  // The survey month (YYYYMM) from the name's last part: YYMM (as tanshu3's fixture) or YYYYMM
+  // (UNCERTAIN which, formats.md §5); "" when the name has neither.
+  std::string month;
 };
 
 struct DpcScan {

@@ -58,6 +58,7 @@ class DropboxSource final : public Source {
       if (!present) ctx.state.erase_unit("", k.name);
     }
     ctx.stats.files_seen = ctx.state.unit_count();
+    report_months(o_.months, ctx.clock.now(), ctx.state, ctx.stats);
     ctx.sink.checkpoint();
   }
 
@@ -106,6 +107,12 @@ class DropboxSource final : public Source {
           valid->attributes = {{"facility", scan.facts.facility},
                                {"billing_month", scan.facts.billing_month},
                                {"claims", std::to_string(scan.facts.claims)}};
+          // The claims of a care month are billed the month after (ASSUMPTION, as in the public
+          // sample: IR 請求年月 202111, RE 診療年月 202110); RECEIPTD files are the DPC claims
+          // (formats.md §4, UNCERTAIN there).
+          const bool dpc_claims =
+              e.name.size() >= 8 && (e.name.substr(0, 8) == "RECEIPTD" || e.name.substr(0, 8) == "receiptd");
+          note_arrived(ctx.state, dpc_claims ? "uke-dpc" : "uke-medical", add_months(scan.facts.billing_month, -1));
           what = "UKE of facility " + scan.facts.facility + ", billing month " + scan.facts.billing_month + ", " +
                  std::to_string(scan.facts.claims) + " claims";
         }
@@ -122,6 +129,7 @@ class DropboxSource final : public Source {
       } else if (looks_like_dpc(e.name, head)) {
         auto scan = scan_dpc(file, e.name, dpc_facility_of_site(o_.site_facility));
         rejection = scan.rejection;
+        if (!rejection && !scan.facts.month.empty()) note_arrived(ctx.state, "dpc", scan.facts.month);
         if (!rejection && o_.dpc_filter.empty()) {
           not_sent(e.name, "a valid DPC " + scan.facts.kind + " file of facility " + scan.facts.facility + " (" +
                                std::to_string(scan.facts.rows) + " rows)");

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "adapters/kind.hpp"
+#include "adapters/sources/dropbox/months.hpp"
 #include "daemon/config/catalog.hpp"
 #include "daemon/core/content_filter.hpp"
 #include "daemon/core/source.hpp"
@@ -40,6 +41,7 @@ struct DropboxOptions {
   // The content filter DPC files go through ("dpc:<source name>"), or "" without dpc_id_map:
   // DPC files are then validated only, never sent (their rows cannot be attributed).
   std::string dpc_filter;
+  MonthRules months;  // expect, deadline_day (months.hpp)
 };
 
 // Where a rejected file and its reason go (below the root): `rejected/<name>` and

@@ -14,12 +14,12 @@ struct Keys final : config::SourceOptions {
   std::chrono::seconds stable_after{60};
   std::vector<std::string> expect;
   std::optional<std::filesystem::path> dpc_id_map;
+  int deadline_day = 25;
   std::vector<std::filesystem::path> folders() const override { return {root}; }
 };
 
-// The kinds a site can owe every month (expect:). Read and checked now; the month bookkeeping
-// they drive (heartbeat `missing`) is not built yet.
-const std::vector<std::string_view> kKinds = {"uke-medical", "uke-dpc", "dpc", "checkup"};
+// The kinds a site can owe every month (expect:), which drive the month bookkeeping (months.hpp).
+const std::vector<std::string_view> kKinds = {"uke-medical", "uke-dpc", "dpc"};
 
 std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
   auto o = std::make_shared<Keys>();
@@ -30,6 +30,8 @@ std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
   if (auto e = s.optional("expect"))
     for (const auto& item : e->items("kind"))
       if (auto k = item.choice(kKinds, "a kind of file the site sends every month")) o->expect.push_back(*k);
+  if (auto d = s.optional("deadline_day"))
+    if (auto n = d->integer(1, 28)) o->deadline_day = static_cast<int>(*n);
   if (auto m = s.optional("dpc_id_map"))
     if (auto f = m->file("the CSV file mapping データ識別番号 to patient ID")) o->dpc_id_map = *f;
   return o;
@@ -42,8 +44,12 @@ std::unique_ptr<Source> build(const config::Source& source, const config::Config
     throw Error("source " + source.name + " (type: dropbox) checks every file's facility code against site.id, " +
                 "which must then be this hospital's 10-digit code (都道府県 2 + 点数表 1 + 医療機関コード 7), e.g. " +
                 "id: \"1312345678\"; it is \"" + config.site.id + "\"");
-  return make_dropbox_source(
-      {source.name, k.root, k.stable_after, config.site.id, k.dpc_id_map ? "dpc:" + source.name : ""});
+  return make_dropbox_source({source.name,
+                              k.root,
+                              k.stable_after,
+                              config.site.id,
+                              k.dpc_id_map ? "dpc:" + source.name : "",
+                              {k.expect, k.deadline_day, config.site.utc_offset_minutes}});
 }
 
 }  // namespace
@@ -73,7 +79,7 @@ ContentFilters content_filters(const config::Config& config) {
 const adapters::SourceKind& dropbox_kind() {
   static const adapters::SourceKind kind{{"dropbox",
                                           "monthly drop folder (UKE claims) 提出フォルダ",
-                                          {"root", "stable_after", "expect", "dpc_id_map"},
+                                          {"root", "stable_after", "expect", "deadline_day", "dpc_id_map"},
                                           read},
                                          build,
                                          {}};
