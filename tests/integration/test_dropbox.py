@@ -9,7 +9,7 @@ import shutil
 import unittest
 import zipfile
 
-from harness import SAMPLES, HospitalTest, records_of
+from harness import SAMPLES, Hospital, HospitalTest, records_of
 
 KANA = "テスト".encode("cp932")
 
@@ -224,6 +224,35 @@ class DropboxTest(HospitalTest):
             rc, out = self.h.run_once()
             self.assertEqual(rc, 0, out)
         self.assertEqual(len([r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]), 1)
+
+
+class GeneratedDropFolderTest(unittest.TestCase):
+    """The synthetic hospital's drop folder (sennen-synth-hospital create --dropbox): every trap
+    ends as the generator says, computed there from the blocks it wrote."""
+
+    def setUp(self):
+        self.h = Hospital(extra=("--dropbox",))
+
+    def tearDown(self):
+        self.h.cleanup()
+
+    def test_every_file_ends_as_expected(self):
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        want = self.h.expected()["dropbox"]
+        sent = {r["path"]: r for r in records_of(self.h.batches()) if r.get("source") == "monthly"}
+        drop = self.h.path("drop")
+        for name, e in want.items():
+            if e["outcome"] == "sent":
+                self.assertEqual(sent[name]["sha256"], e["sha256"], name)
+                self.assertEqual(sent[name]["attributes"]["kept"], e["kept"], name)
+                self.assertEqual(sum(sent[name]["attributes"]["removed"].values()), e["withheld"], name)
+                self.assertTrue(os.path.exists(os.path.join(drop, "processed", name)), name)
+            else:
+                with open(os.path.join(drop, "rejected", name + ".reason.txt"), encoding="utf-8-sig") as f:
+                    self.assertIn(e["reason"], f.read(), name)
+        self.assertEqual(set(sent), {n for n, e in want.items() if e["outcome"] == "sent"})
 
 
 if __name__ == "__main__":
