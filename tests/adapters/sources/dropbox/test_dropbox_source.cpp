@@ -123,3 +123,17 @@ TEST_CASE("dropbox: an unknown file is rejected; a valid claim file goes to the 
   CHECK(supersedes == f.sink.records[0].version);
   for (const auto& [k, v] : f.sink.records[0].attributes) CHECK(k != "supersedes");
 }
+
+TEST_CASE("dropbox: a health-checkup CDA document is recognised and left in place, not sent, not rejected") {
+  Fixture f;
+  f.drop(
+      "kenshin.xml",
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\">...</ClinicalDocument>\n",
+      f.past());
+  f.poll();
+  f.poll();
+  f.poll();
+  CHECK(fs::exists(f.root / "kenshin.xml"));
+  CHECK_FALSE(fs::exists(f.root / "rejected"));
+  CHECK(f.sink.records.empty());
+}
