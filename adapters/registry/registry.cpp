@@ -6,6 +6,7 @@
 #include "adapters/sources/dicom_qr/qr_source.hpp"
 #include "adapters/sources/dicom_scp/scp_source.hpp"
 #include "adapters/sources/mml/mml_source.hpp"
+#include "adapters/sources/dropbox/dropbox_source.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "adapters/sources/ssmix2_extended/extended_source.hpp"
 #include "daemon/util/error.hpp"
@@ -19,6 +20,7 @@ const std::vector<const SourceKind*>& source_kinds() {
       &dicom::scp_kind(),
       &dicom::qr_kind(),
       &mml::mml_kind(),
+      &dropbox::dropbox_kind(),
   };
   return kinds;
 }
@@ -30,6 +32,12 @@ const std::vector<const DestinationKind*>& destination_kinds() {
       &destinations::s3_kind(),
   };
   return kinds;
+}
+
+ContentFilters content_filters(const config::Config& config) {
+  ContentFilters f;
+  for (auto& entry : dropbox::content_filters(config)) f.insert(entry);
+  return f;
 }
 
 const config::Catalog& catalog() {

@@ -7,6 +7,7 @@
 #include "adapters/kind.hpp"
 #include "daemon/config/catalog.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/core/content_filter.hpp"
 #include "daemon/core/destination.hpp"
 #include "daemon/core/source.hpp"
 
@@ -20,5 +21,7 @@ const config::Catalog& catalog();
 
 std::vector<std::unique_ptr<Source>> make_sources(const config::Config& config);
 std::unique_ptr<Destination> make_destination(const config::Config& config);
+// The content filters of records that hold many patients, by name (daemon/core/content_filter.hpp).
+ContentFilters content_filters(const config::Config& config);
 
 }  // namespace sennen::adapters

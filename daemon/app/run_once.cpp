@@ -80,7 +80,8 @@ int one_cycle(const std::filesystem::path& file, const std::set<std::string>* on
   const bool tty = ::isatty(STDERR_FILENO);
   try {
     SystemClock clock;
-    pipeline::Adapters parts{adapters::make_sources(*cfg), adapters::make_destination(*cfg)};
+    pipeline::Adapters parts{adapters::make_sources(*cfg), adapters::make_destination(*cfg),
+                             adapters::content_filters(*cfg)};
     pipeline::Pipeline p(std::move(*cfg), clock, std::move(parts), [tty](const pipeline::Progress& pr) {
       if (tty) std::fprintf(stderr, "\r\033[K%s", pr.line().c_str());
     });

@@ -90,7 +90,9 @@ class Worker {
   void build() {
     pipeline_.reset();
     pipeline_ = std::make_unique<pipeline::Pipeline>(
-        cfg_, clock_, pipeline::Adapters{adapters::make_sources(cfg_), adapters::make_destination(cfg_)},
+        cfg_, clock_,
+        pipeline::Adapters{adapters::make_sources(cfg_), adapters::make_destination(cfg_),
+                           adapters::content_filters(cfg_)},
         [this](const pipeline::Progress& p) {
           if (collector_) collector_->on_progress(p, steady::now());
           status(p.line());

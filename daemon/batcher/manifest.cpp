@@ -86,6 +86,18 @@ void assign_archive_paths(PlannedRecord& p, std::set<std::string>& used) {
                                   : p.archive_path + "/" + (portable ? r.parts[i].name : std::to_string(i)));
 }
 
+std::string filtered_attributes(const std::string& attributes_json, const std::string& original_sha256,
+                                std::uint64_t original_size, const FilterCounts& counts) {
+  json attrs = json::parse(attributes_json.empty() ? "{}" : attributes_json, nullptr, false);
+  if (attrs.is_discarded() || !attrs.is_object()) attrs = json::object();
+  attrs["original_sha256"] = original_sha256;
+  attrs["original_size"] = original_size;
+  attrs["kept"] = counts.kept;
+  attrs["removed"] = {
+      {"stopped", counts.stopped}, {"not_notified", counts.not_notified}, {"unattributed", counts.unattributed}};
+  return dump(attrs);
+}
+
 std::string manifest_record_json(const PlannedRecord& r) { return dump(record_json(r)); }
 
 std::string build_manifest(const ManifestHeader& h, const std::vector<PlannedRecord>& records,

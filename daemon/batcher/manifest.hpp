@@ -4,11 +4,13 @@
 // carries one holds its text when it is valid UTF-8, else its display form plus "<field>_b64"
 // with the bytes (util::put_name); the JSON is valid whatever the names hold.
 #include <cstdint>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "daemon/core/content_filter.hpp"
 #include "daemon/spool/spool.hpp"
 
 namespace sennen::batcher {
@@ -16,7 +18,10 @@ namespace sennen::batcher {
 inline constexpr const char* kFormat = "sennen-edge-batch/2";
 
 struct PlannedRecord {
+  // For a record sent through its content filter (daemon/core/content_filter.hpp): size, sha256
+  // and its one part's are those of what is sent, `filtered` the file holding it.
   spool::StoredRecord record;
+  std::filesystem::path filtered;
   std::string archive_path;             // file (single part) or folder (several parts) in the tar
   std::vector<std::string> part_paths;  // archive path of each part, in order
 };
@@ -40,6 +45,11 @@ void assign_archive_paths(PlannedRecord& p, std::set<std::string>& used);
 // valid UTF-8, not empty, "." or "..", and without control characters, '/', '\' or any of <>:"|?*
 // (a '/' would make it two components, or an empty one).
 bool portable_member_component(std::string_view c);
+
+// The record's attributes with what its content filter did: the original's sha256 and size, the
+// units kept and those removed by reason (docs/batch-format.md, "Records filtered when sealed").
+std::string filtered_attributes(const std::string& attributes_json, const std::string& original_sha256,
+                                std::uint64_t original_size, const FilterCounts& counts);
 
 // Bytes of one record's entry in manifest.json (as it will be written), for size planning.
 std::string manifest_record_json(const PlannedRecord& r);

@@ -1,6 +1,8 @@
 #include "daemon/batcher/sealer.hpp"
 
 #include <cstdio>
+#include <fstream>
+#include <optional>
 #include <memory>
 #include <set>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
+#include "daemon/util/sha256.hpp"
 
 namespace sennen::batcher {
 namespace fs = std::filesystem;
@@ -44,6 +47,11 @@ fs::path Sealer::outbox_file(const std::string& batch_id) const { return options
 void recover_interrupted_batches(spool::Spool& spool, const fs::path& outbox) {
   std::error_code ec;
   fs::create_directories(outbox, ec);
+  // What content filters wrote for a batch that a crash interrupted: made again when needed.
+  for (const auto& e : fs::directory_iterator(outbox, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.starts_with("filtered-")) fs::remove(e.path(), ec);
+  }
   for (const auto& b : spool.batches_in_state(spool::BatchState::sealing)) {
     fs::remove(outbox / (b.batch_id + ".cms.partial"), ec);
     fs::remove(outbox / (b.batch_id + ".cms"), ec);
@@ -53,25 +61,57 @@ void recover_interrupted_batches(spool::Spool& spool, const fs::path& outbox) {
 }
 
 std::vector<std::string> Sealer::seal_all(const std::string& stop_sha, const Eligible& eligible,
-                                          const std::atomic<bool>& stop, SealProgress& progress) {
+                                          const std::atomic<bool>& stop, SealProgress& progress,
+                                          const PatientGate& patients) {
   std::vector<std::string> sealed;
   while (!stop) {
     std::string id;
-    const Outcome o = seal_one(stop_sha, eligible, progress, id);
+    const Outcome o = seal_one(stop_sha, eligible, patients, progress, id);
     if (o == Outcome::nothing_ready) break;
     if (o == Outcome::sealed) sealed.push_back(id);
   }
   return sealed;
 }
 
-Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, SealProgress& progress,
-                                 std::string& batch_id) {
+bool Sealer::filter(PlannedRecord& p, const PatientGate& patients) {
+  auto& r = p.record;
+  const auto f = options_.filters.find(content_filter_of(r.patient_key));
+  if (!patients || f == options_.filters.end() || r.parts.size() != 1 || r.event != Event::upsert) return false;
+  p.filtered = options_.outbox / ("filtered-" + std::to_string(r.id) + ".tmp");
+  auto reader = spool_.open_part(r.parts[0].part_id);
+  util::AtomicFile out(p.filtered, 0600);
+  util::Sha256 sha;
+  const FilterCounts counts = f->second([&](std::span<std::byte> buf) { return reader->read(buf); }, patients,
+                                        [&](std::string_view bytes) {
+                                          out.write(bytes);
+                                          sha.update(bytes);
+                                        });
+  out.commit();
+  r.attributes_json = filtered_attributes(r.attributes_json, r.sha256, r.size, counts);
+  r.size = r.parts[0].size = counts.bytes_out;
+  r.sha256 = r.parts[0].sha256 = sha.hex_digest();
+  return true;
+}
+
+Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& eligible, const PatientGate& patients,
+                                 SealProgress& progress, std::string& batch_id) {
   log::stage("seal", "planning");
   auto withdrawals = spool_.pending_withdrawals();
   const std::uint64_t fixed = BatchWriter::worst_case_fixed_bytes(keys_) + 4096 + 256 * withdrawals.size();
   const std::uint64_t budget = options_.max_bytes > fixed ? options_.max_bytes - fixed : 0;
 
   std::vector<PlannedRecord> plan;
+  // Files the content filters wrote for this batch, removed whatever happens to it.
+  std::vector<fs::path> filtered;
+  struct RemoveFiles {
+    std::vector<fs::path>& files;
+    ~RemoveFiles() {
+      std::error_code ec;
+      for (const auto& f : files) fs::remove(f, ec);
+    }
+  } remove_filtered{filtered};
+  std::optional<spool::StoredRecord> filter_failed;
+  std::string filter_error;
   std::set<std::string> used_paths;
   std::uint64_t planned = 0, raw = 0;
   bool full = false;
@@ -82,9 +122,28 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
       if (page.empty()) break;
       for (auto& r : page) {
         after = r.id;
-        if (!eligible(r.patient_key)) continue;
         PlannedRecord p;
-        p.record = std::move(r);
+        if (!content_filter_of(r.patient_key).empty()) {
+          p.record = std::move(r);
+          try {
+            if (!filter(p, patients)) continue;
+          } catch (const FilterUnavailable& e) {
+            std::error_code ec;
+            fs::remove(p.filtered, ec);
+            log::warning("record " + p.record.source + ":" + util::display_name(p.record.path) +
+                         " is not sealed now: " + e.what());
+            continue;
+          } catch (const std::exception& e) {
+            filter_failed = std::move(p.record);
+            filter_error = e.what();
+            full = true;
+            break;
+          }
+          filtered.push_back(p.filtered);
+        } else {
+          if (!eligible(r.patient_key)) continue;
+          p.record = std::move(r);
+        }
         assign_archive_paths(p, used_paths);
         std::uint64_t cost = 0;
         for (std::size_t i = 0; i < p.part_paths.size(); ++i)
@@ -105,6 +164,10 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
       }
     }
     snapshot.commit();
+  }
+  if (filter_failed) {  // its content is not what its filter reads: out of the way, like a record we cannot write
+    set_aside(*filter_failed, "its content filter failed: " + filter_error);
+    return Outcome::set_aside;
   }
   if (plan.empty() && withdrawals.empty()) return Outcome::nothing_ready;
 
@@ -134,6 +197,15 @@ Sealer::Outcome Sealer::seal_one(const std::string& stop_sha, const Eligible& el
     for (const auto& p : plan) {
       culprit = &p;
       try {
+        if (!p.filtered.empty()) {
+          std::ifstream in(p.filtered, std::ios::binary);
+          if (!in) throw Error("cannot open " + p.filtered.string());
+          writer.add_stream(p.part_paths[0], p.record.size, [&](std::span<std::byte> buf) {
+            in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
+            return static_cast<std::size_t>(in.gcount());
+          });
+          continue;
+        }
         for (std::size_t i = 0; i < p.part_paths.size(); ++i) {
           auto reader = spool_.open_part(p.record.parts[i].part_id);
           writer.add_stream(p.part_paths[i], p.record.parts[i].size,

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "daemon/batcher/batch_writer.hpp"
+#include "daemon/batcher/manifest.hpp"
 #include "daemon/core/clock.hpp"
+#include "daemon/core/content_filter.hpp"
 #include "daemon/spool/spool.hpp"
 
 namespace sennen::batcher {
@@ -20,6 +22,8 @@ struct SealOptions {
   std::uint64_t max_bytes = 64ull << 20;
   int zstd_level = 3;
   std::filesystem::path outbox;
+  // Records of many patients are sent only through their content filter (by name).
+  ContentFilters filters;
 };
 
 struct SealProgress {
@@ -42,16 +46,25 @@ class Sealer {
   // a quarantine entry and leaves the spool, and the batch is planned again without it, so one
   // record never blocks the others. Throws sennen::Error for anything else (the batch under way
   // is abandoned; its records stay ready).
+  //
+  // A record of many patients (content_filter_of its patient key) is not asked about as a whole:
+  // it is streamed through its filter into a file beside the outbox, `patients` deciding for
+  // each patient in it, and what is left is sealed (docs/batch-format.md). Without `patients` or
+  // its filter it is not sealed at all (it stays ready).
   using Eligible = std::function<bool(const std::string& patient_key)>;
   std::vector<std::string> seal_all(const std::string& stop_list_sha256, const Eligible& eligible,
-                                    const std::atomic<bool>& stop, SealProgress& progress);
+                                    const std::atomic<bool>& stop, SealProgress& progress,
+                                    const PatientGate& patients = {});
 
   std::filesystem::path outbox_file(const std::string& batch_id) const;
 
  private:
   enum class Outcome { nothing_ready, sealed, set_aside };
-  Outcome seal_one(const std::string& stop_list_sha256, const Eligible& eligible, SealProgress& progress,
-                   std::string& batch_id);
+  Outcome seal_one(const std::string& stop_list_sha256, const Eligible& eligible, const PatientGate& patients,
+                   SealProgress& progress, std::string& batch_id);
+  // Streams p.record through its content filter into p.filtered and sets the record's size,
+  // sha256 and attributes to what is sent. False when it has no filter here.
+  bool filter(PlannedRecord& p, const PatientGate& patients);
   void set_aside(const spool::StoredRecord& r, const std::string& why);
 
   spool::Spool& spool_;

@@ -1,6 +1,7 @@
 #include "daemon/pipeline/ingest_sink.hpp"
 
 #include "daemon/util/error.hpp"
+#include "daemon/core/content_filter.hpp"
 #include "daemon/core/patient_id.hpp"
 #include "daemon/pipeline/flow_control.hpp"
 #include "daemon/util/fd.hpp"
@@ -54,6 +55,17 @@ std::optional<int> IngestSinkImpl::first_visit(const std::string& key) {
 }
 
 void IngestSinkImpl::record(const RecordDraft& d) {
+  // A record of many patients: stored whole, the gate is asked for each of them when it is sealed
+  // (daemon/core/content_filter.hpp).
+  if (!content_filter_of(d.patient_id).empty()) {
+    if (spool_.put(d, d.patient_id, spool::Hold::none, now())) {
+      ++counts_.eligible;
+      for (const auto& part : d.parts) stored_bytes_ += part.size;
+    }
+    ++ops_in_tx_;
+    if (on_progress_) on_progress_();
+    return;
+  }
   auto key = canonical_patient_id(d.patient_id);
   if (!key) throw Error("internal: " + source_ + " handed over a record without a valid patient ID: " + d.path);
   auto decision = gate_.decide(*key, first_visit(*key), clock_.now());

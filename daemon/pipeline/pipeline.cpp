@@ -64,6 +64,7 @@ struct Pipeline::Impl {
   std::atomic<bool> spool_full{false};
   std::vector<std::unique_ptr<Source>> sources;
   std::unique_ptr<Destination> destination;
+  ContentFilters filters;
   std::map<std::string, telemetry::SourceStatus> source_status;
   StopListWatch stop_watch;
   gate::StopList stop_list;    // the file as last read: its hash goes into manifests, its problems into the heartbeat
@@ -90,6 +91,7 @@ struct Pipeline::Impl {
         gate(rule_from(cfg.optout), cfg.site.utc_offset_minutes),
         sources(std::move(adapters.sources)),
         destination(std::move(adapters.destination)),
+        filters(std::move(adapters.filters)),
         stop_watch(cfg.optout.stop_list),
         dispatcher(dispatch::Window(cfg.schedule.upload_window, cfg.schedule.utc_offset_minutes)),
         started_at(unix_seconds(clk.now())) {
@@ -186,7 +188,7 @@ struct Pipeline::Impl {
                   " pending record(s) withheld; withdrawals queued for the central side");
       const std::set<std::string> newly(u.added.begin(), u.added.end());
       for (const auto& b : spool.batches_in_state(spool::BatchState::sealed))
-        settle_if_holding(b, newly, "a patient in it was added to the stop list before delivery");
+        settle_if_holding(b, newly, "a patient in it was added to the stop list before delivery", true);
     }
     if (!u.went_missing.empty())
       log::warning(std::to_string(u.went_missing.size()) + " patient ID(s) left the stop list " +
@@ -236,10 +238,14 @@ struct Pipeline::Impl {
   // already, because a crash fell between its delivery and the spool's record of it: then it
   // counts as delivered (voiding it would send its other records twice); the patient's withdrawal
   // follows in a later batch. When the destination cannot be asked, the batch stays, unsent.
+  // `multi_patient`: a record of many patients counts as holding them (a patient newly stopped
+  // may be inside it: filtered again, it goes out in a later batch without them).
   template <typename Set>
-  Settled settle_if_holding(const spool::BatchInfo& b, const Set& stopped, const std::string& reason) {
+  Settled settle_if_holding(const spool::BatchInfo& b, const Set& stopped, const std::string& reason,
+                            bool multi_patient = false) {
     bool hit = false;
-    for (const auto& key : spool.batch_patients(b.batch_id)) hit |= stopped.contains(key);
+    for (const auto& key : spool.batch_patients(b.batch_id))
+      hit |= stopped.contains(key) || (multi_patient && !content_filter_of(key).empty());
     if (!hit) return Settled::clean;
     const Presence p = destination->presence(batch_file(b));
     if (p.state == Presence::State::complete) {
@@ -364,8 +370,9 @@ struct Pipeline::Impl {
     try {
       auto keys =
           batcher::SealingKeys::load(cfg.encryption.signer_cert, cfg.encryption.signer_key, cfg.encryption.recipients);
-      batcher::Sealer sealer(spool, keys,
-                             {cfg.site.id, cfg.batch.max_bytes, cfg.batch.zstd_level, cfg.state_dir / "outbox"}, clock);
+      batcher::Sealer sealer(
+          spool, keys, {cfg.site.id, cfg.batch.max_bytes, cfg.batch.zstd_level, cfg.state_dir / "outbox", filters},
+          clock);
       batcher::SealProgress sp;
       const std::uint64_t outbox_before = outbox().bytes;
       // The stop list is looked at (a stat) for every record planned: when the file changed,
@@ -397,7 +404,21 @@ struct Pipeline::Impl {
               if (d != gate::Decision::eligible) refused[key] = d;
               return d == gate::Decision::eligible;
             },
-            halt, sp);
+            halt, sp,
+            // Each patient inside a record of many patients, asked when it is sealed; a part that
+            // names no patient cannot be checked against the stop list, so it never leaves.
+            [&](const std::optional<std::string>& key) {
+              if (!key) return Withhold::unattributed;
+              switch (gate.decide(*key, first_visit(*key), clock.now())) {
+                case gate::Decision::stopped:
+                  return Withhold::stopped;
+                case gate::Decision::not_notified:
+                  return Withhold::not_notified;
+                case gate::Decision::eligible:
+                  break;
+              }
+              return Withhold::none;
+            });
         for (const auto& [key, d] : refused)
           spool.hold_patient(key, d == gate::Decision::stopped ? spool::Hold::stopped : spool::Hold::not_notified);
         if (!list_changed || capped || stop || !refresh_stop_list(result, false)) break;

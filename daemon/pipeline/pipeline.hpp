@@ -13,6 +13,7 @@
 
 #include "daemon/config/config.hpp"
 #include "daemon/core/clock.hpp"
+#include "daemon/core/content_filter.hpp"
 #include "daemon/core/destination.hpp"
 #include "daemon/core/source.hpp"
 #include "daemon/telemetry/heartbeat.hpp"
@@ -47,6 +48,7 @@ struct CycleOptions {
 struct Adapters {
   std::vector<std::unique_ptr<Source>> sources;
   std::unique_ptr<Destination> destination;
+  ContentFilters filters;  // for records of many patients (daemon/core/content_filter.hpp)
 };
 
 class Pipeline {

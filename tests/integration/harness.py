@@ -18,7 +18,7 @@ BINARY_DIR = os.environ.get("SENNEN_BINARY_DIR", os.path.join(SOURCE_DIR, "build
 EDGED = os.environ.get("SENNEN_EDGED", os.path.join(BINARY_DIR, "daemon/app/sennen-edged"))
 SYNTH = os.path.join(SOURCE_DIR, "tools/sennen-synth-hospital")
 VERIFY = os.path.join(SOURCE_DIR, "central/sennen-verify-batches")
-SAMPLES = os.environ.get("SENNEN_SAMPLES", os.path.join(os.path.dirname(SOURCE_DIR), "shared", "samples"))
+SAMPLES = os.environ.get("SENNEN_SAMPLES") or os.path.join(os.path.dirname(SOURCE_DIR), "shared", "samples")
 
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -94,6 +94,16 @@ class Hospital:
         end = text.index("encryption:", start)
         with open(self.config, "w", encoding="utf-8") as f:
             f.write(text[:start] + block + text[end:])
+
+    def break_destination(self):
+        """The local destination becomes unusable (a file where its folder should be): batches are
+        sealed and stay in the outbox until fix_destination()."""
+        self.set_config("path: export", "path: export-broken")
+        with open(self.path("export-broken"), "w") as f:
+            f.write("a file where a folder should be")
+
+    def fix_destination(self):
+        self.set_config("path: export-broken", "path: export")
 
     def outbox(self):
         """The sealed batches waiting in the outbox, by name."""

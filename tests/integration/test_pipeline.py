@@ -108,9 +108,7 @@ class PipelineTest(HospitalTest):
 
     def test_a_sealed_batch_not_yet_delivered_is_voided_when_its_patient_opts_out(self):
         # The destination is unusable: the batch is sealed but stays in the outbox.
-        self.h.set_config("path: export", "path: export-broken")
-        with open(self.h.path("export-broken"), "w") as f:
-            f.write("a file where a folder should be")
+        self.h.break_destination()
         rc, log = self.h.run_once()
         self.assertEqual(rc, 1, log)
         self.assertIn("export-broken", log)
@@ -121,7 +119,7 @@ class PipelineTest(HospitalTest):
         victim = next(p for p, v in exp["patients"].items() if v["group"] == "eligible")
         with open(self.h.path("optout.csv"), "ab") as f:
             f.write(("\r\n" + victim + "\r\n").encode("cp932"))
-        self.h.set_config("path: export-broken", "path: export")
+        self.h.fix_destination()
         rc, log = self.h.run_once()
         self.assertEqual(rc, 0, log)
         batches = self.h.batches()

@@ -46,7 +46,9 @@ fs::path binary_dir() {
   return d ? fs::path(d) : fs::current_path();
 }
 fs::path shared_samples() {
-  fs::path p = source_dir().parent_path() / "shared" / "samples";
+  // SENNEN_SAMPLES names them where the checkout is a worktree elsewhere.
+  const char* env = std::getenv("SENNEN_SAMPLES");
+  fs::path p = env && *env ? fs::path(env) : source_dir().parent_path() / "shared" / "samples";
   return fs::exists(p) ? p : fs::path();
 }
 

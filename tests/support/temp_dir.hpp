@@ -20,7 +20,7 @@ class TempDir {
 // Where the source tree and build tree are (set by CTest; fall back to the working directory).
 std::filesystem::path source_dir();
 std::filesystem::path binary_dir();
-// ../shared/samples next to the checkout, or empty when absent (tests skip then).
+// $SENNEN_SAMPLES, else ../shared/samples next to the checkout; empty when absent (tests skip then).
 std::filesystem::path shared_samples();
 
 // Runs a shell command; returns its exit status. Output goes to the test log.

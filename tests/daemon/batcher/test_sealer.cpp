@@ -14,6 +14,7 @@
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/sqlite.hpp"
 #include "daemon/util/name_text.hpp"
+#include "daemon/util/sha256.hpp"
 #include "tests/daemon/batcher/fixtures.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/base64.hpp"
@@ -34,12 +35,50 @@ struct Fixture {
   spool::Spool spool{dir / "state"};
   test::ManualClock clock{TimePoint(std::chrono::seconds(kNow))};
   SealingKeys keys = SealingKeys::load(pki() / "site.crt", pki() / "site.key", {pki() / "central.crt"});
-  Sealer sealer{spool, keys, {"1312345678", 64ull << 20, 3, dir / "state" / "outbox"}, clock};
+  // "lines": a content filter for records of many patients: each line "<patient>:<text>" leaves
+  // only if the gate lets its patient go; a line without ':' names nobody.
+  Sealer sealer{spool,
+                keys,
+                {"1312345678",
+                 64ull << 20,
+                 3,
+                 dir / "state" / "outbox",
+                 {{"lines", line_filter},
+                  {"away",
+                   [](const ContentReader&, const PatientGate&, const ContentWriter&) -> FilterCounts {
+                     throw FilterUnavailable("map unreadable");
+                   }}}},
+                clock};
+
+  static FilterCounts line_filter(const ContentReader& in, const PatientGate& gate, const ContentWriter& out) {
+    std::string all, line;
+    std::byte buf[7];
+    for (std::size_t n; (n = in(buf)) > 0;) all.append(reinterpret_cast<const char*>(buf), n);
+    FilterCounts c;
+    c.bytes_in = all.size();
+    for (std::size_t start = 0; start < all.size();) {
+      const auto end = all.find('\n', start) + 1;
+      line = all.substr(start, end - start);
+      start = end;
+      const auto colon = line.find(':');
+      const auto why = gate(colon == std::string::npos ? std::nullopt : std::optional(line.substr(0, colon)));
+      if (why == Withhold::none) {
+        out(line);
+        c.bytes_out += line.size();
+        ++c.kept;
+      } else if (why == Withhold::stopped) {
+        ++c.stopped;
+      } else {
+        ++c.unattributed;
+      }
+    }
+    return c;
+  }
   int next = 0;
 
   // A record whose parts are {name, content}; one part with an empty name is a single file.
   std::int64_t put(const std::string& path, const std::vector<std::pair<std::string, std::string>>& parts,
-                   const std::string& attribute = "x") {
+                   const std::string& attribute = "x", const std::string& patient_key = "1") {
     RecordDraft d;
     d.source = "emr-ext";
     d.key = "key-" + std::to_string(++next);
@@ -51,16 +90,16 @@ struct Fixture {
       d.parts.push_back({name, dir / "unused", content.size(), std::make_shared<const std::string>(content)});
     d.attributes = {{"order_no", attribute}};
     spool::Spool::Transaction tx(spool);
-    REQUIRE(spool.put(d, "1", spool::Hold::none, kNow));
+    REQUIRE(spool.put(d, patient_key, spool::Hold::none, kNow));
     tx.commit();
     return spool.ready_records(0, 1000).back().id;
   }
 
-  std::vector<std::string> seal() {
+  std::vector<std::string> seal(const PatientGate& patients = {}) {
     std::atomic<bool> stop{false};
     SealProgress progress;
     return sealer.seal_all(
-        "stop-sha", [](const std::string&) { return true; }, stop, progress);
+        "stop-sha", [](const std::string&) { return true; }, stop, progress, patients);
   }
 
   // The batch's tar members (name -> content) and its manifest.
@@ -230,4 +269,36 @@ TEST_CASE("manifest and marker carry the batch's sequence; the next batch announ
   CHECK(second[0].ends_with("-00000002"));
   ManifestHeader h{"1312345678", second[0], kNow, "stop-sha", 2, {}};
   CHECK(json::parse(build_marker(h, 1, 0, 10, "ab")).at("sequence") == 2);
+}
+
+TEST_CASE("a record of many patients leaves only through its content filter, asked per patient when sealed") {
+  Fixture f;
+  const std::string original = "7:a\nno patient\n8:b\n9:c\n";
+  f.put("month.txt", {{"", original}}, "x", "*lines");
+  f.put("unknown.txt", {{"", "1:z\n"}}, "x", "*nofilter");  // a filter the sealer does not know
+  f.put("later.txt", {{"", "1:z\n"}}, "x", "*away");        // a filter that cannot run now
+  CHECK(f.seal().empty());  // without a patient gate, nothing of many patients is sealed
+  const auto ids = f.seal([](const std::optional<std::string>& p) {
+    if (!p) return Withhold::unattributed;
+    return *p == "8" ? Withhold::stopped : Withhold::none;
+  });
+  REQUIRE(ids.size() == 1);
+  auto [members, manifest] = f.open(ids[0]);
+  REQUIRE(manifest["records"].size() == 1);
+  const auto& r = manifest["records"][0];
+  const std::string sent = "7:a\n9:c\n";
+  CHECK(members.at(r["archive_path"].get<std::string>()) == sent);
+  CHECK(r["sha256"] == util::sha256_hex(sent));
+  CHECK(r["size"] == sent.size());
+  CHECK(r["attributes"]["original_sha256"] == util::sha256_hex(original));
+  CHECK(r["attributes"]["original_size"] == original.size());
+  CHECK(r["attributes"]["kept"] == 2);
+  CHECK(r["attributes"]["removed"]["stopped"] == 1);
+  CHECK(r["attributes"]["removed"]["unattributed"] == 1);
+  CHECK(r["attributes"]["order_no"] == "x");
+  // Those without a filter that can run now stay ready, not set aside.
+  CHECK(f.spool.ready_records(0, 100).size() == 2);
+  // The filter's file beside the outbox is gone once the batch is sealed.
+  for (const auto& e : fs::directory_iterator(f.dir / "state" / "outbox"))
+    CHECK(e.path().filename().string().find("filtered-") == std::string::npos);
 }

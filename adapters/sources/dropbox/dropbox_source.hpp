@@ -1,0 +1,58 @@
+#pragma once
+// type: dropbox: the monthly drop folder hospital staff fill from Windows (an SMB share): claims
+// (UKE) and DPC survey files (health checkups: not yet). Files are taken from the folder's top level once
+// their size and mtime have stayed the same for stable_after (Explorer copies slowly), recognised
+// by their content, validated, and moved to `rejected/` with a reason file beside them (Japanese
+// and English: what, where, what to do) when they fail.
+//
+// A valid UKE file (and a DPC file, when dpc_id_map is set) goes to the spool whole and then to
+// `processed/`; it holds every patient of the month, so the sealer sends it through its content
+// filter (uke_filter.hpp, dpc_filter.hpp), which removes the parts of every patient the gate
+// withholds at that moment. Without dpc_id_map, DPC files are validated only and stay where staff
+// put them (the log says so once per file).
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "adapters/kind.hpp"
+#include "adapters/sources/dropbox/months.hpp"
+#include "daemon/config/catalog.hpp"
+#include "daemon/core/content_filter.hpp"
+#include "daemon/core/source.hpp"
+
+namespace sennen::dropbox {
+
+// Unit states kept for files of the drop folder.
+inline constexpr const char* kWaiting = "waiting";         // not yet stable
+inline constexpr const char* kValidated = "validated";     // valid, left in place (not sent yet, see above)
+inline constexpr const char* kHandedOver = "handed over";  // in the spool; moved to processed/ next poll
+// Unit states under this key: the sha256 of every content handed over (a file dropped again).
+inline constexpr const char* kSentKey = "#sent";
+// Unit states under this key: per record key (kind, facility, month), the sha256 of the content
+// last handed over (kept as its status), which a corrected file names as `supersedes`.
+inline constexpr const char* kCurrentKey = "#current";
+
+struct DropboxOptions {
+  std::string name;
+  std::filesystem::path root;
+  std::chrono::seconds stable_after{60};
+  std::string site_facility;  // site.id: the 10-digit code (都道府県 2 + 点数表 1 + 医療機関コード 7)
+  // The content filter DPC files go through ("dpc:<source name>"), or "" without dpc_id_map:
+  // DPC files are then validated only, never sent (their rows cannot be attributed).
+  std::string dpc_filter;
+  MonthRules months;  // expect, deadline_day (months.hpp)
+};
+
+// Where a rejected file and its reason go (below the root): `rejected/<name>` and
+// `rejected/<name>.reason.txt`.
+inline constexpr const char* kRejectedFolder = "rejected";
+inline constexpr const char* kProcessedFolder = "processed";
+
+std::unique_ptr<Source> make_dropbox_source(DropboxOptions options);
+const adapters::SourceKind& dropbox_kind();  // for the registry
+// Its records hold every patient of a month: the sealer sends them through these (by name):
+// "uke", and "dpc:<source name>" for each dropbox source with a dpc_id_map.
+ContentFilters content_filters(const config::Config& config);
+
+}  // namespace sennen::dropbox

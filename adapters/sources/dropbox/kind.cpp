@@ -1,0 +1,89 @@
+// type: dropbox: the keys of the monthly drop folder (config/sennen-edge.yaml documents each).
+#include "adapters/sources/dropbox/dpc.hpp"
+#include "adapters/sources/dropbox/dpc_filter.hpp"
+#include "adapters/sources/dropbox/dropbox_source.hpp"
+#include "adapters/sources/dropbox/uke_filter.hpp"
+#include "daemon/config/reader.hpp"
+#include "daemon/util/error.hpp"
+
+namespace sennen::dropbox {
+namespace {
+
+struct Keys final : config::SourceOptions {
+  std::filesystem::path root;
+  std::chrono::seconds stable_after{60};
+  std::vector<std::string> expect;
+  std::optional<std::filesystem::path> dpc_id_map;
+  int deadline_day = 25;
+  std::vector<std::filesystem::path> folders() const override { return {root}; }
+};
+
+// The kinds a site can owe every month (expect:), which drive the month bookkeeping (months.hpp).
+const std::vector<std::string_view> kKinds = {"uke-medical", "uke-dpc", "dpc"};
+
+std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
+  auto o = std::make_shared<Keys>();
+  if (auto r = s.required("root", "root: /srv/sennen-drop (the folder staff put the monthly files into)"))
+    if (auto f = r->folder("a folder path")) o->root = *f;
+  if (auto d = s.optional("stable_after"))
+    if (auto secs = d->duration(true)) o->stable_after = *secs;
+  if (auto e = s.optional("expect"))
+    for (const auto& item : e->items("kind"))
+      if (auto k = item.choice(kKinds, "a kind of file the site sends every month")) o->expect.push_back(*k);
+  if (auto d = s.optional("deadline_day"))
+    if (auto n = d->integer(1, 28)) o->deadline_day = static_cast<int>(*n);
+  if (auto m = s.optional("dpc_id_map"))
+    if (auto f = m->file("the CSV file mapping データ識別番号 to patient ID")) o->dpc_id_map = *f;
+  return o;
+}
+
+std::unique_ptr<Source> build(const config::Source& source, const config::Config& config) {
+  const auto& k = source.options_as<Keys>();
+  // Files are checked against the facility's codes, which come from site.id.
+  if (dpc_facility_of_site(config.site.id).empty())
+    throw Error("source " + source.name + " (type: dropbox) checks every file's facility code against site.id, " +
+                "which must then be this hospital's 10-digit code (都道府県 2 + 点数表 1 + 医療機関コード 7), e.g. " +
+                "id: \"1312345678\"; it is \"" + config.site.id + "\"");
+  return make_dropbox_source({source.name,
+                              k.root,
+                              k.stable_after,
+                              config.site.id,
+                              k.dpc_id_map ? "dpc:" + source.name : "",
+                              {k.expect, k.deadline_day, config.site.utc_offset_minutes}});
+}
+
+}  // namespace
+
+ContentFilters content_filters(const config::Config& config) {
+  ContentFilters filters{{"uke", filter_uke}};
+  for (const auto& source : config.sources) {
+    if (source.type != "dropbox") continue;
+    const auto& map = source.options_as<Keys>().dpc_id_map;
+    if (!map) continue;
+    // The map is read again for every file filtered: the hospital keeps it up to date.
+    filters.emplace("dpc:" + source.name,
+                    [file = *map](const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
+                      std::map<std::string, std::string> ids;
+                      try {
+                        ids = read_dpc_id_map(file);
+                      } catch (const Error& e) {
+                        throw FilterUnavailable("dpc_id_map " + file.string() + " cannot be read (" + e.what() +
+                                                "); DPC files wait in the spool until it can");
+                      }
+                      return filter_dpc(ids, in, decide, write);
+                    });
+  }
+  return filters;
+}
+
+const adapters::SourceKind& dropbox_kind() {
+  static const adapters::SourceKind kind{{"dropbox",
+                                          "monthly drop folder (UKE claims) 提出フォルダ",
+                                          {"root", "stable_after", "expect", "deadline_day", "dpc_id_map"},
+                                          read},
+                                         build,
+                                         {}};
+  return kind;
+}
+
+}  // namespace sennen::dropbox

@@ -1,0 +1,105 @@
+#include "adapters/sources/dropbox/uke_filter.hpp"
+
+#include <iconv.h>
+
+#include <charconv>
+#include <memory>
+
+#include "adapters/sources/dropbox/lines.hpp"
+#include "adapters/sources/dropbox/uke.hpp"
+#include "daemon/core/patient_id.hpp"
+#include "daemon/util/error.hpp"
+
+namespace sennen::dropbox {
+namespace {
+
+struct IconvCloser {
+  void operator()(void* cd) const { ::iconv_close(static_cast<iconv_t>(cd)); }
+};
+
+// CP932 -> UTF-8 of a short field; nullopt when it does not convert.
+std::optional<std::string> cp932_to_utf8(std::string_view s) {
+  iconv_t raw = ::iconv_open("UTF-8", "CP932");
+  if (raw == reinterpret_cast<iconv_t>(-1)) throw Error("iconv cannot convert CP932 on this system (glibc gconv)");
+  std::unique_ptr<void, IconvCloser> cd(raw);
+  std::string in(s), out(s.size() * 3 + 4, '\0');
+  char* ip = in.data();
+  char* op = out.data();
+  std::size_t il = in.size(), ol = out.size();
+  if (::iconv(raw, &ip, &il, &op, &ol) == static_cast<std::size_t>(-1)) return std::nullopt;
+  out.resize(out.size() - ol);
+  return out;
+}
+
+std::uint64_t number(std::string_view s) {
+  std::uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+}  // namespace
+
+std::optional<std::string> chart_patient(std::string_view cp932_field) {
+  if (cp932_field.empty()) return std::nullopt;
+  auto utf8 = cp932_to_utf8(cp932_field);
+  if (!utf8) return std::nullopt;
+  return canonical_patient_id(*utf8);
+}
+
+FilterCounts filter_uke(const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
+  FilterCounts c;
+  LineReader reader(in);
+  LineReader::Line line;
+  bool dropping = false;
+  std::uint64_t claim_points = 0;  // the main payer's points, once claim_paid
+  bool claim_paid = false;         // the claim being read has a payer record yet
+  std::uint64_t kept_payers = 0, kept_points = 0;
+  auto close_claim = [&] {
+    if (!dropping && claim_paid) kept_points += claim_points;
+    claim_paid = false;
+  };
+  auto emit = [&](std::string_view text, std::string_view end) {
+    write(text);
+    write(end);
+    c.bytes_out += text.size() + end.size();
+  };
+  while (reader.next(line)) {
+    // The file was validated when it was found; what the spool holds is what was read then, but
+    // should it not be a claim file after all, nothing of it leaves (the sealer sets it aside).
+    if (line.too_long || (line.number == 1 && !looks_like_uke(line.text)))
+      throw Error("line " + std::to_string(line.number) + " is not what a validated UKE file holds");
+    const std::string_view type = std::string_view(line.text).substr(0, 2);
+    if (type == "RE") {
+      close_claim();
+      const auto fields = split_fields(line.text, ',');
+      const auto verdict = decide(chart_patient(fields.size() > 13 ? fields[13] : std::string_view()));
+      dropping = verdict != Withhold::none;
+      if (verdict == Withhold::stopped) ++c.stopped;
+      if (verdict == Withhold::not_notified) ++c.not_notified;
+      if (verdict == Withhold::unattributed) ++c.unattributed;
+      if (!dropping) ++c.kept;
+    } else if (type == "GO") {
+      close_claim();
+      dropping = false;
+      const auto fields = split_fields(line.text, ',');
+      if (fields.size() >= 4 && fields[3] == "99") {  // totals are on the last volume only
+        std::string go = "GO," + std::to_string(kept_payers) + "," + std::to_string(kept_points);
+        for (std::size_t i = 3; i < fields.size(); ++i) go += "," + std::string(fields[i]);
+        emit(go, line.raw_end);
+        continue;
+      }
+    } else if ((type == "HO" || type == "KO") && !dropping) {
+      ++kept_payers;
+      if (!claim_paid) {
+        claim_paid = true;
+        const auto fields = split_fields(line.text, ',');
+        claim_points = number(fields.size() > 5 ? fields[5] : std::string_view());
+      }
+    }
+    if (!dropping) emit(line.text, line.raw_end);
+  }
+  c.bytes_in = reader.bytes_read();
+  return c;
+}
+
+}  // namespace sennen::dropbox

@@ -1,0 +1,113 @@
+#include "adapters/sources/dropbox/zip.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cctype>
+#include <fstream>
+#include <memory>
+
+#include "daemon/util/error.hpp"
+
+namespace sennen::dropbox {
+namespace fs = std::filesystem;
+namespace {
+
+struct ReadCloser {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+
+// Removes the staging folder, whatever happens.
+struct Staging {
+  fs::path dir;
+  ~Staging() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+const char* const kTodoJa = "元のZIPファイルをもう一度最後までコピーするか、中のファイルを直接置いてください。";
+const char* const kTodoEn =
+    "Copy the original zip file into the folder again, to the end, or put the files in it directly.";
+
+Rejection bad(std::string ja, std::string en) { return {0, "", std::move(ja), std::move(en), kTodoJa, kTodoEn}; }
+
+// The entry's last name component, or "" when it has none usable.
+std::string base_name(std::string_view path) {
+  const auto slash = path.find_last_of("/\\");
+  std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  return name == "." || name == ".." ? "" : name;
+}
+
+}  // namespace
+
+bool looks_like_zip(std::string_view name, std::string_view head) {
+  std::string ext(name.size() >= 4 ? name.substr(name.size() - 4) : std::string_view());
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".zip" && head.substr(0, 4) == std::string_view("PK\x03\x04", 4);
+}
+
+Unpacked unpack_zip(const fs::path& zip, const fs::path& folder, const ZipLimits& limits) {
+  Unpacked out;
+  const std::string stem = zip.stem().string();
+  Staging staging{folder / (".unpacking-" + zip.filename().string())};
+  fs::remove_all(staging.dir);
+  fs::create_directory(staging.dir);
+  std::unique_ptr<archive, ReadCloser> a(archive_read_new());
+  archive_read_support_format_zip(a.get());
+  if (archive_read_open_filename(a.get(), zip.c_str(), 64 * 1024) != ARCHIVE_OK) {
+    out.rejection = bad("ZIPファイルとして開けません。",
+                        std::string("it cannot be opened as a zip file: ") + archive_error_string(a.get()) + ".");
+    return out;
+  }
+  std::uint64_t files = 0, bytes = 0;
+  std::vector<std::pair<fs::path, std::string>> staged;  // staged file, final name
+  archive_entry* entry = nullptr;
+  for (int r; (r = archive_read_next_header(a.get(), &entry)) != ARCHIVE_EOF;) {
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      out.rejection = bad(
+          "ZIPファイルが壊れているか、途中までしかコピーされていません。",
+          std::string("the zip file is damaged or was copied only in part: ") + archive_error_string(a.get()) + ".");
+      return out;
+    }
+    if (archive_entry_filetype(entry) != AE_IFREG) continue;  // folders (their files come as entries), links
+    const std::string name = base_name(archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "");
+    if (name.empty()) continue;
+    if (++files > limits.max_files) {
+      out.rejection = bad("ZIPファイルの中のファイルが多すぎます（上限 " + std::to_string(limits.max_files) + "）。",
+                          "the zip file holds more than " + std::to_string(limits.max_files) + " files.");
+      return out;
+    }
+    const fs::path staged_file = staging.dir / std::to_string(files);
+    std::ofstream f(staged_file, std::ios::binary);
+    char buf[64 * 1024];
+    for (la_ssize_t n; (n = archive_read_data(a.get(), buf, sizeof buf)) != 0;) {
+      if (n < 0) {
+        out.rejection = bad(
+            "ZIPファイルが壊れているか、途中までしかコピーされていません。",
+            std::string("the zip file is damaged or was copied only in part: ") + archive_error_string(a.get()) + ".");
+        return out;
+      }
+      bytes += static_cast<std::uint64_t>(n);
+      if (bytes > limits.max_bytes) {
+        out.rejection =
+            bad("ZIPファイルを展開すると大きすぎます（上限 " + std::to_string(limits.max_bytes) + " バイト）。",
+                "unpacked, the zip file would be larger than " + std::to_string(limits.max_bytes) + " bytes.");
+        return out;
+      }
+      f.write(buf, n);
+    }
+    f.close();
+    if (!f) throw Error("cannot write " + staged_file.string() + " while unpacking " + zip.string());
+    staged.emplace_back(staged_file, stem + "_" + name);
+  }
+  for (const auto& [file, name] : staged) {
+    fs::path target = folder / name;
+    for (int i = 2; fs::exists(target); ++i) target = folder / (name + "." + std::to_string(i));
+    fs::rename(file, target);
+    out.files.push_back(target);
+  }
+  return out;
+}
+
+}  // namespace sennen::dropbox

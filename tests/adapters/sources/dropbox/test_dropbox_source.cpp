@@ -1,0 +1,139 @@
+#include <doctest/doctest.h>
+
+#include <utime.h>
+
+#include "adapters/sources/dropbox/dropbox_source.hpp"
+#include "daemon/spool/spool.hpp"
+#include "tests/adapters/sources/dropbox/uke_fixture.hpp"
+#include "tests/support/manual_clock.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace sennen;
+namespace fs = std::filesystem;
+
+namespace {
+struct NullSink final : IngestSink {
+  std::vector<RecordDraft> records;
+  void record(const RecordDraft& d) override { records.push_back(d); }
+  void visit(std::string_view, std::string_view, std::string_view) override {}
+  void quarantine(const fs::path&, std::string_view, std::string_view) override {}
+  void quarantine_by_reference(std::string_view, std::string_view, std::uint64_t) override {}
+  void checkpoint() override {}
+};
+
+struct Fixture {
+  test::TempDir tmp;
+  fs::path root = tmp / "drop";
+  spool::Spool spool{tmp / "state"};
+  test::ManualClock clock;
+  NullSink sink;
+  std::atomic<bool> stop{false};
+  std::unique_ptr<Source> source =
+      dropbox::make_dropbox_source({"monthly", root, std::chrono::seconds(60), test::kFacility, "", {}});
+  std::unique_ptr<SourceState> state = spool.source_state("monthly");
+  SourceStats stats;
+
+  Fixture() { fs::create_directories(root); }
+  void poll() {
+    SourceContext ctx{clock, *state, sink, stop, stats, false};
+    spool::Spool::Transaction tx(spool);
+    source->poll(ctx);
+    tx.commit();
+  }
+  fs::path drop(const std::string& name, const std::string& content, std::time_t mtime) {
+    test::write_file(root / name, content);
+    utimbuf t{mtime, mtime};
+    ::utime((root / name).c_str(), &t);
+    return root / name;
+  }
+  std::time_t past() const { return std::chrono::system_clock::to_time_t(clock.now()) - 3600; }
+};
+}  // namespace
+
+TEST_CASE("dropbox: a file is examined only once its size and mtime held still across two polls") {
+  Fixture f;
+  f.drop("RECEIPTC.UKE", test::small_uke("1319999999"), f.past());
+  f.poll();  // first sight: not yet known to be stable
+  CHECK(fs::exists(f.root / "RECEIPTC.UKE"));
+  CHECK(f.stats.waiting == 1);
+  // Still being copied: it grew, and its mtime is fresh.
+  f.drop("RECEIPTC.UKE", test::small_uke("1319999999") + "X", std::chrono::system_clock::to_time_t(f.clock.now()));
+  f.poll();
+  CHECK(fs::exists(f.root / "RECEIPTC.UKE"));
+  f.clock.advance(std::chrono::seconds(61));
+  f.poll();
+  CHECK_FALSE(fs::exists(f.root / "RECEIPTC.UKE"));
+  CHECK(fs::exists(f.root / "rejected/RECEIPTC.UKE"));
+}
+
+TEST_CASE("dropbox: another facility's file moves to rejected/ with a bilingual reason naming line and field") {
+  Fixture f;
+  f.drop("RECEIPTC.UKE", test::small_uke("1319999999"), f.past());
+  f.poll();
+  f.poll();
+  REQUIRE(fs::exists(f.root / "rejected/RECEIPTC.UKE"));
+  const std::string why = test::read_file(f.root / "rejected/RECEIPTC.UKE.reason.txt");
+  CHECK(why.find("他の医療機関") != std::string::npos);
+  CHECK(why.find("another facility") != std::string::npos);
+  CHECK(why.find("1行目") != std::string::npos);
+  CHECK(why.find("line 1, IR") != std::string::npos);
+  CHECK(why.find("What to do:") != std::string::npos);
+  CHECK(f.sink.records.empty());
+  // The same name dropped again later does not overwrite the first rejection.
+  f.drop("RECEIPTC.UKE", test::small_uke("1319999998"), f.past());
+  f.poll();
+  f.poll();
+  CHECK(fs::exists(f.root / "rejected/RECEIPTC.UKE.2"));
+  CHECK(fs::exists(f.root / "rejected/RECEIPTC.UKE.2.reason.txt"));
+}
+
+TEST_CASE("dropbox: an unknown file is rejected; a valid claim file goes to the spool once, then to processed/") {
+  Fixture f;
+  f.drop("notes.xlsx", "PK\x03\x04", f.past());
+  f.drop("RECEIPTC.UKE", test::small_uke(), f.past());
+  f.poll();
+  f.poll();
+  CHECK(fs::exists(f.root / "rejected/notes.xlsx"));
+  CHECK(test::read_file(f.root / "rejected/notes.xlsx.reason.txt").find("not recognised") != std::string::npos);
+  REQUIRE(f.sink.records.size() == 1);
+  const auto& d = f.sink.records[0];
+  CHECK(d.patient_id == "*uke");  // many patients: the sealer filters it (daemon/core/content_filter.hpp)
+  CHECK(d.key == std::string("uke/") + test::kFacility + "/202501");
+  CHECK(d.parts.size() == 1);
+  CHECK(fs::exists(f.root / "RECEIPTC.UKE"));  // moved only once the record is committed
+  f.poll();
+  CHECK_FALSE(fs::exists(f.root / "RECEIPTC.UKE"));
+  CHECK(fs::exists(f.root / "processed/RECEIPTC.UKE"));
+  // The same content dropped again is not sent again.
+  f.drop("RECEIPTC.UKE", test::small_uke(), f.past());
+  f.poll();
+  f.poll();
+  f.poll();
+  CHECK(f.sink.records.size() == 1);
+  CHECK(fs::exists(f.root / "processed/RECEIPTC.UKE.2"));
+  // A corrected file for the same facility and month supersedes the first.
+  f.drop("RECEIPTC.UKE", test::small_uke(test::kFacility, "GO,,,01"), f.past());
+  f.poll();
+  f.poll();
+  REQUIRE(f.sink.records.size() == 2);
+  CHECK(f.sink.records[1].key == f.sink.records[0].key);
+  std::string supersedes;
+  for (const auto& [k, v] : f.sink.records[1].attributes)
+    if (k == "supersedes") supersedes = v;
+  CHECK(supersedes == f.sink.records[0].version);
+  for (const auto& [k, v] : f.sink.records[0].attributes) CHECK(k != "supersedes");
+}
+
+TEST_CASE("dropbox: a health-checkup CDA document is recognised and left in place, not sent, not rejected") {
+  Fixture f;
+  f.drop(
+      "kenshin.xml",
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\">...</ClinicalDocument>\n",
+      f.past());
+  f.poll();
+  f.poll();
+  f.poll();
+  CHECK(fs::exists(f.root / "kenshin.xml"));
+  CHECK_FALSE(fs::exists(f.root / "rejected"));
+  CHECK(f.sink.records.empty());
+}

@@ -1,0 +1,93 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "adapters/sources/dropbox/uke.hpp"
+#include "adapters/sources/dropbox/uke_filter.hpp"
+#include "tests/adapters/sources/dropbox/uke_fixture.hpp"
+#include "daemon/util/error.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace sennen;
+using namespace sennen::dropbox;
+namespace fs = std::filesystem;
+
+namespace {
+struct Filtered {
+  std::string out;
+  FilterCounts counts;
+};
+Filtered run_filter(const fs::path& file, const PatientGate& decide) {
+  Filtered f;
+  std::ifstream in(file, std::ios::binary);
+  f.counts = filter_uke(
+      [&](std::span<std::byte> b) {
+        in.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(b.size()));
+        return static_cast<std::size_t>(in.gcount());
+      },
+      decide, [&](std::string_view s) { f.out += s; });
+  return f;
+}
+// The expectation, written without the product's parser: the original text with the block that
+// starts at `block_start` cut out up to the next "\r\nRE," or "\r\nGO,", and the GO line given.
+std::string cut_block(const std::string& original, const std::string& block_start, const std::string& new_go) {
+  const auto b = original.find(block_start);
+  REQUIRE(b != std::string::npos);
+  auto next_re = original.find("\r\nRE,", b + 1), go = original.find("\r\nGO,");
+  const auto e = std::min(next_re, go) + 2;
+  std::string out = original.substr(0, b) + original.substr(e);
+  return out.substr(0, out.find("GO,")) + new_go + "\r\n";
+}
+}  // namespace
+
+TEST_CASE("uke filter: a stopped patient's claim block is removed, the rest byte-identical, GO recomputed") {
+  test::TempDir tmp;
+  const std::string original = test::small_uke();
+  test::write_file(tmp / "in.UKE", original);
+  auto f = run_filter(tmp / "in.UKE", [](const std::optional<std::string>& p) {
+    return p == "123" ? Withhold::stopped : Withhold::none;  // chart 00123, canonical "123"
+  });
+  // Claim 1 had HO 1000 + KO: 2 payer records removed; claim 2 (HO 500) stays.
+  CHECK(f.out == cut_block(original, "RE,1,", "GO,1,500,99"));
+  CHECK(f.counts.stopped == 1);
+  CHECK(f.counts.kept == 1);
+  CHECK(f.counts.bytes_in == original.size());
+  CHECK(f.counts.bytes_out == f.out.size());
+  // What is left is itself a valid file.
+  test::write_file(tmp / "out.UKE", f.out);
+  CHECK_FALSE(scan_uke(tmp / "out.UKE", test::kFacility).rejection);
+}
+
+TEST_CASE("uke filter: a claim without a chart number is asked about as unattributed") {
+  test::TempDir tmp;
+  std::string original = test::small_uke();
+  original.replace(original.find("00456"), 5, "");
+  test::write_file(tmp / "in.UKE", original);
+  int unattributed = 0;
+  auto f = run_filter(tmp / "in.UKE", [&](const std::optional<std::string>& p) {
+    if (!p) return ++unattributed, Withhold::unattributed;
+    return Withhold::none;
+  });
+  CHECK(unattributed == 1);
+  CHECK(f.counts.unattributed == 1);
+  CHECK(f.out == cut_block(original, "RE,2,", "GO,2,1000,99"));
+}
+
+TEST_CASE("uke filter: nobody withheld leaves the file byte-identical") {
+  test::TempDir tmp;
+  test::write_file(tmp / "in.UKE", test::small_uke());
+  auto f = run_filter(tmp / "in.UKE", [](const std::optional<std::string>&) { return Withhold::none; });
+  CHECK(f.out == test::small_uke());
+}
+
+TEST_CASE("uke filter: chart numbers in full-width CP932 digits meet the gate's canonical form") {
+  CHECK(chart_patient("00697") == "697");
+  CHECK(chart_patient("\x82\x4f\x82\x50\x82\x51") == "12");  // ０１２
+  CHECK_FALSE(chart_patient(""));
+}
+
+TEST_CASE("uke filter: content that is not a claim file is refused, not passed through") {
+  test::TempDir tmp;
+  test::write_file(tmp / "in.UKE", "MSH|^~\\&|...\r\nPID|||0001\r\n");
+  CHECK_THROWS_AS(run_filter(tmp / "in.UKE", [](const std::optional<std::string>&) { return Withhold::none; }), Error);
+}

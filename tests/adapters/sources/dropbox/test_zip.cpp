@@ -1,0 +1,67 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "adapters/sources/dropbox/zip.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace sennen;
+using namespace sennen::dropbox;
+namespace fs = std::filesystem;
+
+namespace {
+// Writes a zip with python's zipfile (entry names as given, so hostile ones too).
+void make_zip(const fs::path& zip, const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string py = "import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1],'w')\n";
+  for (const auto& [name, content] : entries) py += "z.writestr(" + std::string("'") + name + "','" + content + "')\n";
+  py += "z.close()\n";
+  test::write_file(zip.parent_path() / "make.py", py);
+  REQUIRE(test::run("python3 '" + (zip.parent_path() / "make.py").string() + "' '" + zip.string() + "'") == 0);
+  fs::remove(zip.parent_path() / "make.py");
+}
+std::vector<std::string> listing(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) out.push_back(fs::relative(e.path(), dir).string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("zip: by name and content; an Office document (a zip inside) is not one") {
+  CHECK(looks_like_zip("m.ZIP", std::string("PK\x03\x04", 4)));
+  CHECK_FALSE(looks_like_zip("minutes.docx", std::string("PK\x03\x04", 4)));
+  CHECK_FALSE(looks_like_zip("m.zip", "IR,1"));
+}
+
+TEST_CASE("zip: files are unpacked flat beside it, never outside the folder, whatever their names") {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "drop");
+  make_zip(tmp / "drop/m.zip",
+           {{"RECEIPTC.UKE", "IR"}, {"../../escape.txt", "x"}, {"/etc/abs.txt", "y"}, {"dir/", ""}});
+  auto u = unpack_zip(tmp / "drop/m.zip", tmp / "drop", {});
+  REQUIRE_FALSE(u.rejection);
+  CHECK(u.files.size() == 3);
+  CHECK(listing(tmp.path()) ==
+        std::vector<std::string>{"drop", "drop/m.zip", "drop/m_RECEIPTC.UKE", "drop/m_abs.txt", "drop/m_escape.txt"});
+  CHECK(test::read_file(tmp / "drop/m_RECEIPTC.UKE") == "IR");
+}
+
+TEST_CASE("zip: a half-copied zip, and one over the limits, unpack nothing and say why") {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "drop");
+  make_zip(tmp / "whole.zip", {{"a.txt", std::string(3000, 'a')}, {"b.txt", "b"}});
+  const std::string whole = test::read_file(tmp / "whole.zip");
+  test::write_file(tmp / "drop/half.zip", whole.substr(0, whole.size() / 2));
+  auto half = unpack_zip(tmp / "drop/half.zip", tmp / "drop", {});
+  REQUIRE(half.rejection);
+  CHECK(half.rejection->what_en.find("copied only in part") != std::string::npos);
+  CHECK(listing(tmp / "drop") == std::vector<std::string>{"half.zip"});
+  fs::copy_file(tmp / "whole.zip", tmp / "drop/big.zip");
+  auto big = unpack_zip(tmp / "drop/big.zip", tmp / "drop", {1000, 100});
+  REQUIRE(big.rejection);
+  CHECK(big.rejection->what_en.find("larger than 100 bytes") != std::string::npos);
+  auto many = unpack_zip(tmp / "drop/big.zip", tmp / "drop", {1, 1 << 20});
+  REQUIRE(many.rejection);
+  CHECK(many.rejection->what_en.find("more than 1 files") != std::string::npos);
+  CHECK(listing(tmp / "drop") == std::vector<std::string>{"big.zip", "half.zip"});
+}

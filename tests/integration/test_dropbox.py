@@ -1,0 +1,259 @@
+"""The monthly drop folder (type: dropbox, issue 14) with the real daemon: UKE claim and DPC files
+staff drop are validated; another facility's file, a GO count that does not match, a half-copied file
+and a file saved as UTF-8 with LF are moved to rejected/ with a reason staff can act on; a valid
+file stays where it is and nothing of it leaves (record-level opt-out is not built yet)."""
+import hashlib
+import io
+import os
+import shutil
+import unittest
+import zipfile
+
+from harness import SAMPLES, Hospital, HospitalTest, records_of
+
+KANA = "テスト".encode("cp932")
+
+
+def uke(facility, go=b"GO,3,1500,99"):
+    f = b"IR,1," + facility[:2] + b"," + facility[2:3] + b"," + facility[3:] + b"," + KANA + b",,202501,00,0312345678\r\n"
+    f += b"RE,1,1122,202412," + KANA + b",1,19700101,,,,,,,00123,\r\n"
+    f += b"HO,01010016,1,1,1,1000,,\r\nKO,83136019,1111111,,1,200,\r\nSI,11,2,111000110,,288,1,\r\n"
+    f += b"RE,2,1112,202412," + KANA + b",2,19800202,,,,,,,00456,\r\n"
+    f += b"HO,01010016,1,2,1,500,,\r\nIY,21,1,620000001,1,10,1,\r\n"
+    return f + go + b"\r\n"
+
+
+def ef(facility9, rows=3):
+    return b"".join(facility9 + b"\t%010d\t20250110\t20250105\t60\t0001\t%03d\t620600\r\n" % (4, i)
+                    for i in range(rows))
+
+
+class DropboxTest(HospitalTest):
+    def setUp(self):
+        super().setUp()
+        self.site = self.h.expected()["site_id"].encode()
+        self.drop = self.h.path("drop")
+        os.makedirs(self.drop)
+        self.h.set_config("sources:\n", "sources:\n  - name: monthly\n    type: dropbox\n    root: drop\n"
+                          "    stable_after: 0s\n    expect: [uke-medical]\n")
+
+    def put(self, name, content):
+        path = os.path.join(self.drop, name)
+        with open(path, "wb") as f:
+            f.write(content)
+        os.utime(path, (1700000000, 1700000000))
+
+    def reason(self, name):
+        with open(os.path.join(self.drop, "rejected", name + ".reason.txt"), encoding="utf-8-sig") as f:
+            return f.read()
+
+    def test_rejected_with_reasons_valid_uke_sent_dpc_kept(self):
+        self.put("RECEIPTC.UKE", uke(self.site))
+        self.put("OTHER.UKE", uke(b"1319999999"))
+        self.put("COUNT.UKE", uke(self.site, b"GO,2,1500,99"))
+        self.put("HALF.UKE", uke(self.site)[:200])
+        self.put("EDITED.UKE", uke(self.site).decode("cp932").replace("\r\n", "\n").encode("utf-8"))
+        self.site9 = self.site[:2] + self.site[3:]
+        self.put("EFn_%s_2501.txt" % self.site9.decode(), ef(self.site9))
+        self.put("EFn_130999999_2501.txt", ef(b"130999999"))
+        self.put("minutes.docx", b"PK\x03\x04")
+        for _ in range(2):  # the first poll sees the files, the second finds them unchanged: stable
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertEqual(sorted(n for n in os.listdir(os.path.join(self.drop, "rejected")) if n.endswith(".UKE")),
+                         ["COUNT.UKE", "EDITED.UKE", "HALF.UKE", "OTHER.UKE"])
+        self.assertTrue(os.path.exists(os.path.join(self.drop, "EFn_%s_2501.txt" % self.site9.decode())))
+        self.assertIn("another facility's file (its 施設コード is 130999999", self.reason("EFn_130999999_2501.txt"))
+        self.assertIn("not recognised", self.reason("minutes.docx"))
+        self.assertIn("another facility's file", self.reason("OTHER.UKE"))
+        self.assertIn("他の医療機関", self.reason("OTHER.UKE"))
+        self.assertIn("line 9, GO 総件数", self.reason("COUNT.UKE"))
+        self.assertIn("GO trailer record is missing", self.reason("HALF.UKE"))
+        self.assertIn("UTF-8 with LF-only line ends", self.reason("EDITED.UKE"))
+        for name in ("OTHER.UKE", "COUNT.UKE", "HALF.UKE", "EDITED.UKE"):
+            self.assertIn("What to do:", self.reason(name))
+            self.assertIn("対処:", self.reason(name))
+        self.assertIn("is a valid DPC EFn file", out)
+        self.assertIn("it is not sent: record-level opt-out", out)
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual([r["path"] for r in sent], ["RECEIPTC.UKE"])
+
+    def test_a_patient_stopped_after_sealing_is_cut_out_before_the_file_leaves(self):
+        eligible = [p for p, v in sorted(self.h.expected()["patients"].items()) if v["group"] == "eligible"][:2]
+        ir = b"IR,1," + self.site[:2] + b"," + self.site[2:3] + b"," + self.site[3:] + b",,,202501,00,03\r\n"
+        blocks = [b"RE,%d,1112,202412,,1,19700101,,,,,,,%s,\r\nHO,01010016,1,1,1,%d,,\r\nSI,11,2,111000110,,288,1,\r\n"
+                  % (i + 1, pid.encode(), 100 * (i + 1)) for i, pid in enumerate(eligible)]
+        self.put("RECEIPTC.UKE", ir + b"".join(blocks) + b"GO,2,300,99\r\n")
+        rc, out = self.h.run_once()  # the file is seen; the EMR's records go out
+        self.assertEqual(rc, 0, out)
+        # The destination is unusable: the claim file is sealed with both claims, and stays.
+        self.h.break_destination()
+        rc, out = self.h.run_once()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("is in the spool", out)
+        sealed = [n[:-4] for n in self.h.outbox()]
+        self.assertEqual(len(sealed), 1)
+        # The second patient opts out before it leaves.
+        with open(self.h.path("optout.csv"), "ab") as f:
+            f.write(("\r\n" + eligible[1] + "\r\n").encode("cp932"))
+        self.h.fix_destination()
+        rc, out = self.h.run_once()
+        self.assertEqual(rc, 0, out)
+        batches = self.h.batches()
+        self.assertNotIn(sealed[0], {b["manifest"]["batch_id"] for b in batches})
+        sent = [r for r in records_of(batches) if r.get("source") == "monthly"]
+        self.assertEqual(len(sent), 1)
+        want = ir + blocks[0] + b"GO,1,100,99\r\n"
+        self.assertEqual(sent[0]["sha256"], hashlib.sha256(want).hexdigest())
+        self.assertEqual(sent[0]["attributes"]["removed"]["stopped"], 1)
+
+    def test_zip_unpacked_safely_and_a_half_copied_zip_rejected(self):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("../../outside/RECEIPTC.UKE", uke(self.site))
+        whole = buf.getvalue()
+        self.put("claims.zip", whole)
+        self.put("half.zip", whole[:len(whole) // 2])
+        for _ in range(5):  # seen, unpacked; its file seen, taken in; moved to processed/
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertIn("damaged or was copied only in part", self.reason("half.zip"))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.drop, "processed"))),
+                         ["claims.zip", "claims_RECEIPTC.UKE"])
+        self.assertFalse(os.path.exists(self.h.path("outside")))
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual([r["path"] for r in sent], ["claims_RECEIPTC.UKE"])
+
+    def test_dpc_rows_attributed_through_the_id_map_and_withheld(self):
+        exp = self.h.expected()
+        eligible = next(p for p, v in sorted(exp["patients"].items()) if v["group"] == "eligible")
+        stopped = next(p for p, v in sorted(exp["patients"].items()) if v["group"] == "stopped")
+        with open(self.h.path("dpc-ids.csv"), "wb") as f:  # as a hospital's spreadsheet writes it
+            f.write(("データ識別番号,患者ID\r\n0000000001,%s\r\n0000000002,%s\r\n" % (eligible, stopped)).encode("cp932"))
+        self.h.set_config("    expect: [uke-medical]\n", "    expect: [uke-medical]\n    dpc_id_map: dpc-ids.csv\n")
+        site9 = self.site[:2] + self.site[3:]
+        row = lambda data_id, n: site9 + b"\t%010d\t20250110\t20250105\t60\t0001\t%03d\t620600\r\n" % (data_id, n)
+        title = "施設コード\tデータ識別番号\t退院年月日\t入院年月日\tデータ区分\t順序番号\t行為明細番号\t病院点数マスタコード\r\n".encode("cp932")
+        original = title + row(1, 0) + row(2, 0) + row(1, 1) + row(3, 0) + row(2, 1)
+        self.put("EFn_%s_2501.txt" % site9.decode(), original)
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual(len(sent), 1, out)
+        want = title + row(1, 0) + row(1, 1)
+        self.assertEqual(sent[0]["sha256"], hashlib.sha256(want).hexdigest())
+        self.assertEqual(sent[0]["attributes"]["removed"], {"stopped": 2, "not_notified": 0, "unattributed": 1})
+        self.assertEqual(sent[0]["kind"], "DPC-EFn")
+
+    @unittest.skipUnless(os.path.isdir(os.path.join(SAMPLES, "yokenzan_receiptisan")), "shared/samples not present")
+    def test_public_sample_is_valid_for_its_facility(self):
+        self.h.set_config('id: "%s"' % self.site.decode(), 'id: "1210000000"')
+        shutil.copy(os.path.join(SAMPLES, "yokenzan_receiptisan/RECEIPTC_GAIRAI_SAMPLE.UKE"),
+                    os.path.join(self.drop, "RECEIPTC.UKE"))
+        os.utime(os.path.join(self.drop, "RECEIPTC.UKE"), (1700000000, 1700000000))
+        for _ in range(2):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertIn("(UKE of facility 1210000000, billing month 202111, 75 claims) is in the spool", out)
+        self.assertFalse(os.path.exists(os.path.join(self.drop, "rejected")))
+        # None of its patients (chart numbers 00697, ...) is a notified patient of this hospital:
+        # every claim is cut out, and what is left is IR and a GO of nothing.
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual(len(sent), 1)
+        with open(os.path.join(self.drop, "processed", "RECEIPTC.UKE") if os.path.exists(
+                os.path.join(self.drop, "processed", "RECEIPTC.UKE")) else os.path.join(self.drop, "RECEIPTC.UKE"),
+                  "rb") as f:
+            original = f.read()
+        want = original[:original.index(b"\r\n") + 2] + b"GO,0,0,99\r\n"
+        self.assertEqual(sent[0]["sha256"], hashlib.sha256(want).hexdigest())
+        self.assertEqual(sent[0]["attributes"]["kept"], 0)
+        self.assertEqual(sum(sent[0]["attributes"]["removed"].values()), 75)
+
+    def test_stopped_and_unnotified_patients_claims_are_cut_out_when_sealed(self):
+        exp = self.h.expected()
+        by_group = {}
+        for pid, p in sorted(exp["patients"].items()):
+            by_group.setdefault(p["group"], []).append(pid)
+        # One claim per patient, written here; the expectation is built from the same blocks,
+        # without reading anything the daemon wrote or parsing with its code.
+        claims = []  # (chart bytes, payer records, main points, kept?)
+        for group, keep in (("eligible", True), ("stopped", False), ("never_notified", False), ("waiting", False)):
+            for pid in by_group[group][:2]:
+                claims.append((pid.encode(), keep))
+        claims.insert(3, (b"", False))  # no chart number: cannot be attributed, withheld
+        # Full-width digits and no leading zeros: the gate's canonical form finds the same patient.
+        stopped = by_group["stopped"][0]
+        claims.append((str(int(stopped)).translate({ord(c): 0xFF10 + int(c) for c in "0123456789"}).encode("cp932"),
+                       False))
+        ir = b"IR,1," + self.site[:2] + b"," + self.site[2:3] + b"," + self.site[3:] + b"," + KANA + b",,202501,00,03\r\n"
+        blocks = []
+        for i, (chart, keep) in enumerate(claims):
+            two_payers = i % 2 == 0
+            block = b"RE,%d,%s,202412," % (i + 1, b"1122" if two_payers else b"1112") + KANA + \
+                b",1,19700101,,,,,,," + chart + b",\r\n"
+            block += b"HO,01010016,1,%d,1,%d,,\r\n" % (i, 100 + i)
+            if two_payers:
+                block += b"KO,83136019,1111111,,1,%d,\r\n" % (7 + i)
+            block += b"SI,11,2,111000110,,288,1,\r\nCO,11,1,820100001,\r\n"
+            blocks.append((block, keep, 2 if two_payers else 1, 100 + i))
+        original = ir + b"".join(b for b, *_ in blocks) + b"GO,%d,%d,99\r\n" % (
+            sum(n for _b, _k, n, _p in blocks), sum(p for _b, _k, _n, p in blocks))
+        kept = [x for x in blocks if x[1]]
+        want = ir + b"".join(b for b, *_ in kept) + b"GO,%d,%d,99\r\n" % (
+            sum(n for _b, _k, n, _p in kept), sum(p for _b, _k, _n, p in kept))
+        self.put("RECEIPTC.UKE", original)
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertTrue(os.path.exists(os.path.join(self.drop, "processed", "RECEIPTC.UKE")))
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual(len(sent), 1, sent)
+        r = sent[0]
+        # The batch verified (every member's bytes against the manifest): what left is `want`.
+        self.assertEqual(r["size"], len(want))
+        self.assertEqual(r["sha256"], hashlib.sha256(want).hexdigest())
+        a = r["attributes"]
+        self.assertEqual(a["original_sha256"], hashlib.sha256(original).hexdigest())
+        self.assertEqual(int(a["original_size"]), len(original))
+        self.assertEqual(int(a["kept"]), 2)
+        self.assertEqual(a["removed"], {"stopped": 3, "not_notified": 4, "unattributed": 1})
+        # Dropped again, the same content is not sent again.
+        self.put("RECEIPTC.UKE", original)
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertEqual(len([r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]), 1)
+
+
+class GeneratedDropFolderTest(unittest.TestCase):
+    """The synthetic hospital's drop folder (sennen-synth-hospital create --dropbox): every trap
+    ends as the generator says, computed there from the blocks it wrote."""
+
+    def setUp(self):
+        self.h = Hospital(extra=("--dropbox",))
+
+    def tearDown(self):
+        self.h.cleanup()
+
+    def test_every_file_ends_as_expected(self):
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        want = self.h.expected()["dropbox"]
+        sent = {r["path"]: r for r in records_of(self.h.batches()) if r.get("source") == "monthly"}
+        drop = self.h.path("drop")
+        for name, e in want.items():
+            if e["outcome"] == "sent":
+                self.assertEqual(sent[name]["sha256"], e["sha256"], name)
+                self.assertEqual(sent[name]["attributes"]["kept"], e["kept"], name)
+                self.assertEqual(sum(sent[name]["attributes"]["removed"].values()), e["withheld"], name)
+                self.assertTrue(os.path.exists(os.path.join(drop, "processed", name)), name)
+            else:
+                with open(os.path.join(drop, "rejected", name + ".reason.txt"), encoding="utf-8-sig") as f:
+                    self.assertIn(e["reason"], f.read(), name)
+        self.assertEqual(set(sent), {n for n, e in want.items() if e["outcome"] == "sent"})
+
+
+if __name__ == "__main__":
+    unittest.main()
