@@ -9,6 +9,7 @@
 
 #include "daemon/config/catalog.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/core/content_filter.hpp"
 #include "daemon/core/destination.hpp"
 #include "daemon/core/source.hpp"
 
@@ -27,6 +28,9 @@ struct SourceKind {
   std::function<std::unique_ptr<Source>(const config::Source& source, const config::Config& config)> build;
   // Checks beyond the access to its folders (which doctor checks for every source); may be empty.
   std::function<void(const config::Source& source, const config::Config& config, Findings& out)> probe;
+  // Adds the content filters its records of many patients need when they are sealed
+  // (daemon/core/content_filter.hpp), by the patient key those records carry; may be empty.
+  std::function<void(const config::Source& source, const config::Config& config, ContentFilters& out)> filters;
 };
 
 struct DestinationKind {

@@ -15,12 +15,8 @@ namespace sennen::adapters {
 
 const std::vector<const SourceKind*>& source_kinds() {
   static const std::vector<const SourceKind*> kinds{
-      &ssmix2::standard_kind(),
-      &ssmix2::extended_kind(),
-      &dicom::scp_kind(),
-      &dicom::qr_kind(),
-      &mml::mml_kind(),
-      &dropbox::dropbox_kind(),
+      &ssmix2::standard_kind(), &ssmix2::extended_kind(), &dicom::scp_kind(),
+      &dicom::qr_kind(),        &mml::mml_kind(),         &dropbox::dropbox_kind(),
   };
   return kinds;
 }
@@ -36,7 +32,9 @@ const std::vector<const DestinationKind*>& destination_kinds() {
 
 ContentFilters content_filters(const config::Config& config) {
   ContentFilters f;
-  for (auto& entry : dropbox::content_filters(config)) f.insert(entry);
+  for (const auto& s : config.sources)
+    for (const auto* k : source_kinds())
+      if (k->config.name == s.type && k->filters) k->filters(s, config, f);
   return f;
 }
 

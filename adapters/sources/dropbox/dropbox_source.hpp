@@ -50,9 +50,9 @@ inline constexpr const char* kRejectedFolder = "rejected";
 inline constexpr const char* kProcessedFolder = "processed";
 
 std::unique_ptr<Source> make_dropbox_source(DropboxOptions options);
-const adapters::SourceKind& dropbox_kind();  // for the registry
-// Its records hold every patient of a month: the sealer sends them through these (by name):
-// "uke", and "dpc:<source name>" for each dropbox source with a dpc_id_map.
-ContentFilters content_filters(const config::Config& config);
+// For the registry. Its records hold every patient of a month: the sealer sends them through the
+// content filters the kind adds (by name): "uke", and "dpc:<source name>" for a dropbox source
+// with a dpc_id_map.
+const adapters::SourceKind& dropbox_kind();
 
 }  // namespace sennen::dropbox

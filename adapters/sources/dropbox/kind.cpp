@@ -52,29 +52,27 @@ std::unique_ptr<Source> build(const config::Source& source, const config::Config
                               {k.expect, k.deadline_day, config.site.utc_offset_minutes}});
 }
 
-}  // namespace
-
-ContentFilters content_filters(const config::Config& config) {
-  ContentFilters filters{{"uke", filter_uke}};
-  for (const auto& source : config.sources) {
-    if (source.type != "dropbox") continue;
-    const auto& map = source.options_as<Keys>().dpc_id_map;
-    if (!map) continue;
-    // The map is read again for every file filtered: the hospital keeps it up to date.
-    filters.emplace("dpc:" + source.name,
-                    [file = *map](const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
-                      std::map<std::string, std::string> ids;
-                      try {
-                        ids = read_dpc_id_map(file);
-                      } catch (const Error& e) {
-                        throw FilterUnavailable("dpc_id_map " + file.string() + " cannot be read (" + e.what() +
-                                                "); DPC files wait in the spool until it can");
-                      }
-                      return filter_dpc(ids, in, decide, write);
-                    });
-  }
-  return filters;
+// Claim files of every dropbox source share one filter; each source's DPC files are read through
+// its own dpc_id_map.
+void add_filters(const config::Source& source, const config::Config&, ContentFilters& filters) {
+  filters.emplace("uke", filter_uke);
+  const auto& map = source.options_as<Keys>().dpc_id_map;
+  if (!map) return;
+  // The map is read again for every file filtered: the hospital keeps it up to date.
+  filters.emplace("dpc:" + source.name,
+                  [file = *map](const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
+                    std::map<std::string, std::string> ids;
+                    try {
+                      ids = read_dpc_id_map(file);
+                    } catch (const Error& e) {
+                      throw FilterUnavailable("dpc_id_map " + file.string() + " cannot be read (" + e.what() +
+                                              "); DPC files wait in the spool until it can");
+                    }
+                    return filter_dpc(ids, in, decide, write);
+                  });
 }
+
+}  // namespace
 
 const adapters::SourceKind& dropbox_kind() {
   static const adapters::SourceKind kind{{"dropbox",
@@ -82,7 +80,8 @@ const adapters::SourceKind& dropbox_kind() {
                                           {"root", "stable_after", "expect", "deadline_day", "dpc_id_map"},
                                           read},
                                          build,
-                                         {}};
+                                         {},
+                                         add_filters};
   return kind;
 }
 
