@@ -61,7 +61,7 @@ class Node {
 class Section {
  public:
   using UnknownKey = std::function<std::string(const std::string& key)>;
-  Section(const Node& node, std::vector<std::string_view> known, UnknownKey unknown = {});
+  Section(const Node& node, std::vector<std::string_view> known, const UnknownKey& unknown = {});
   ~Section();
   Section(const Section&) = delete;
   Section& operator=(const Section&) = delete;

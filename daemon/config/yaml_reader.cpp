@@ -336,10 +336,9 @@ struct Section::Impl {
   }
 };
 
-Section::Section(const Node& node, std::vector<std::string_view> known, UnknownKey unknown)
+Section::Section(const Node& node, std::vector<std::string_view> known, const UnknownKey& unknown)
     : impl_(std::make_unique<Impl>(
-          Impl{detail::Mapping(*node.impl()->report, node.impl()->value, std::move(known), unknown),
-               node.impl()})) {}
+          Impl{detail::Mapping(*node.impl()->report, node.impl()->value, std::move(known), unknown), node.impl()})) {}
 Section::~Section() = default;
 
 std::optional<Node> Section::optional(std::string_view key) const {

@@ -87,8 +87,8 @@ using Iconv = std::unique_ptr<void, IconvClose>;
 // CP932 trail bytes are 0x40..0xFC, so no line end, separator, quote or '#' is ever swallowed.
 std::string decode_cp932(std::string_view bytes) {
   iconv_t raw = ::iconv_open("UTF-8", "CP932");
-  // iconv_open's documented failure value is (iconv_t)-1.
-  if (raw == reinterpret_cast<iconv_t>(static_cast<std::intptr_t>(-1)))  // NOLINT(performance-no-int-to-ptr)
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): (iconv_t)-1 is iconv_open's documented failure value
+  if (raw == reinterpret_cast<iconv_t>(static_cast<std::intptr_t>(-1)))
     throw Error("cannot read a CP932 (Shift_JIS) stop list: iconv has no CP932 converter (" + util::errno_text(errno) +
                 "); install glibc's gconv modules (Debian package libc6) or save the list as UTF-8");
   Iconv cd(raw);

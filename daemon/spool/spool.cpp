@@ -355,8 +355,9 @@ void Spool::add_quarantine(std::string_view source, std::string_view path, std::
 }
 
 std::vector<QuarantineRow> read_quarantine(sqlite::Connection& db, std::optional<std::int64_t> id) {
-  sqlite::Statement q(db, std::string("SELECT source, path, reason, COALESCE(copy_path, ''), size, at, id FROM quarantine") +
-                              (id ? " WHERE id = ?1" : "") + " ORDER BY at, id");
+  sqlite::Statement q(
+      db, std::string("SELECT source, path, reason, COALESCE(copy_path, ''), size, at, id FROM quarantine") +
+              (id ? " WHERE id = ?1" : "") + " ORDER BY at, id");
   if (id) q.bind(1, *id);
   std::vector<QuarantineRow> out;
   while (q.step())

@@ -77,9 +77,7 @@ std::vector<QueueRow> SpoolReader::queue() {
   return out;
 }
 
-std::vector<QuarantineRow> SpoolReader::quarantine(std::optional<std::int64_t> id) {
-  return read_quarantine(*db_, id);
-}
+std::vector<QuarantineRow> SpoolReader::quarantine(std::optional<std::int64_t> id) { return read_quarantine(*db_, id); }
 
 namespace {
 const std::string kBatchSelect = std::string("SELECT ") + kBatchColumns + " FROM spool_batches ";

@@ -60,7 +60,8 @@ struct IconvClose {
 // The whole of `raw` as CP932 decoded to UTF-8, or nothing when any byte does not decode.
 std::optional<std::string> from_cp932(std::string_view raw) {
   iconv_t cd = ::iconv_open("UTF-8", "CP932");
-  if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;  // NOLINT(performance-no-int-to-ptr): iconv's error value
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): (iconv_t)-1 is iconv_open's documented failure value
+  if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;
   std::unique_ptr<std::remove_pointer_t<iconv_t>, IconvClose> guard(cd);
   std::string in(raw), out(raw.size() * 3 + 4, '\0');  // a CP932 byte is at most 3 UTF-8 bytes
   char* inp = in.data();

@@ -3,7 +3,8 @@
 // When sennen-edged runs on this state_dir (it holds state_dir/sennen-edged.pid locked), it gets
 // SIGUSR1 and runs a deliver-only cycle itself at once; its log and `status` show the result.
 // When none runs, `sennen-edged --deliver-now` runs that cycle (as the spool's owner), polling no
-// source, and its result decides the exit status. Either way nothing else changes: a failed delivery is retried as usual.
+// source, and its result decides the exit status. Either way nothing else changes: a failed delivery is retried as
+// usual.
 #include <unistd.h>
 
 #include <cerrno>

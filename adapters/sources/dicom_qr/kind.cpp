@@ -97,7 +97,8 @@ const adapters::SourceKind& qr_kind() {
                              p.local_ae_title + ")"});
         else
           out.push_back({adapters::Finding::Level::fail, "DICOM peer " + source.name, problem});
-      }};
+      },
+      /*filters=*/nullptr};
   return kind;
 }
 

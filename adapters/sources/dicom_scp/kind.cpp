@@ -57,7 +57,8 @@ std::unique_ptr<Source> build(const config::Source& source, const config::Config
 const adapters::SourceKind& scp_kind() {
   static const adapters::SourceKind kind{{"dicom-scp", "DICOM images pushed to us (C-STORE)", keys(), read},
                                          build,
-                                         /*probe=*/nullptr};  // its peers call in; there is no one to probe
+                                         /*probe=*/nullptr,  // its peers call in; there is no one to probe
+                                         /*filters=*/nullptr};
   return kind;
 }
 

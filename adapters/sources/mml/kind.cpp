@@ -56,7 +56,8 @@ const adapters::SourceKind& mml_kind() {
                                            o.name = source.name;
                                            return make_mml_source(std::move(o));
                                          },
-                                         nullptr};
+                                         /*probe=*/nullptr,
+                                         /*filters=*/nullptr};
   return kind;
 }
 

@@ -12,7 +12,8 @@ const adapters::SourceKind& extended_kind() {
       [](const config::Source& source, const config::Config&) {
         return make_extended_source(tree_source_options(source));
       },
-      probe_tree};
+      probe_tree,
+      /*filters=*/nullptr};
   return kind;
 }
 

@@ -16,7 +16,7 @@ std::string id_of(std::string_view raw) { return canonical_patient_id(raw).value
 TEST_CASE("canonical_patient_id: spellings of one ID agree") {
   for (std::string_view raw :
        {"0001234", "1234", "０００１２３４", " 1234 ", "=\"0001234\"", "\"0001234\"", "'0001234'", "\t1234\t",
-        "\xE3\x80\x80"  // NOLINT(bugprone-suspicious-missing-comma): split so "\x80" does not swallow "1"
+        "\xE3\x80\x80"       // NOLINT(bugprone-suspicious-missing-comma): split so "\x80" does not swallow "1"
         "1234\xE3\x80\x80",  // U+3000
         "\xC2\xA0"
         "01234\xC2\xA0",  // NBSP
@@ -85,7 +85,7 @@ TEST_CASE("canonical_patient_id: what is not an ID") {
                                "1234\"",
                                "ＡＢ～１",
                                "1\xE2\x80\x83"  // NOLINT(bugprone-suspicious-missing-comma): "\x83" would swallow "2"
-                               "2",              // EM SPACE is not folded
+                               "2",             // EM SPACE is not folded
                                "\xE2\x80\x83"
                                "12",              // nor stripped (rules are exact)
                                "12\xEF\xBC\x80",  // U+FF00 is outside the folded range

@@ -259,9 +259,9 @@ TEST_CASE("a commit marker the receiver acknowledged but does not hold is not a 
   // Counted as delivered, the batch would leave the outbox for good while the central side, which
   // counts a batch by its marker, never sees it.
   CHECK(r.status == Status::retry);
-  CHECK_MESSAGE(r.reason.find("b-0015.json: the receiver acknowledged the upload but does not have it") !=
-                    std::string::npos,
-                r.reason);
+  CHECK_MESSAGE(
+      r.reason.find("b-0015.json: the receiver acknowledged the upload but does not have it") != std::string::npos,
+      r.reason);
   CHECK(fs::exists(rx.dir / ("data/nomarker/" + std::string(kSite) + "/20260401/b-0015.cms")));
 }
 

@@ -148,7 +148,8 @@ TEST_CASE("ssmix2: bad files are quarantined once with a reason, and the rest go
   fs::create_directories(misplaced_dir);
   fs::copy_file(good, misplaced_dir / good.filename());
   test::write_file(f.root / "000/README.txt", "not ssmix2");
-  for (const auto& p : {good, junk, other, misplaced_dir / good.filename(), f.root / "000/README.txt"}) age(p, f.past());
+  for (const auto& p : {good, junk, other, misplaced_dir / good.filename(), f.root / "000/README.txt"})
+    age(p, f.past());
   f.poll();
   CHECK(f.sink.records.size() == 1);
   REQUIRE(f.sink.quarantined.size() == 4);

@@ -90,9 +90,10 @@ Outcome run(const config::Config& c, bool extended) {
   poll_tree(c, root, tmp / "state", extended, clock, sink, stats);
   Outcome out;
   for (const auto& r : sink.records) out.taken.insert(fs::path(r.draft.path).filename().string());
-  for (const auto& [rel, reason] : sink.quarantined) {
+  for (const auto& q : sink.quarantined) {  // not a structured binding: CHECK_MESSAGE captures it in a lambda
+    const std::string& reason = q.second;
     CHECK_MESSAGE(reason.find("not accepted") != std::string::npos, reason);
-    out.quarantined.insert(fs::path(rel).filename().string());
+    out.quarantined.insert(fs::path(q.first).filename().string());
   }
   return out;
 }
