@@ -138,6 +138,9 @@ class HttpsDestination final : public Destination {
       if (marker.code == CURLE_OK && marker.status == 404) return Presence::absent();
       if (auto r = checked(marker, "asking whether " + base + ".json is there"); !r.ok())
         return Presence::unknown(r.reason);
+      // A marker cut short (a receiver that acknowledged less than was sent) does not make the
+      // batch complete: the central side cannot read it, so the batch must be sent again.
+      if (marker.content_length != static_cast<curl_off_t>(b.marker_json.size())) return Presence::absent();
       auto batch = client_.head(base + ".cms");
       if (batch.code == CURLE_OK && batch.status == 404) return Presence::absent();
       if (auto r = checked(batch, "asking whether " + base + ".cms is there"); !r.ok())

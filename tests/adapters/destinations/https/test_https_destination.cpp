@@ -215,6 +215,22 @@ TEST_CASE("happy path: batch, marker and heartbeat stored exactly; re-delivery o
   CHECK(fs::file_size(rx.stored(std::string(kSite) + "/20260401/b-0002.cms")) == 0);
 }
 
+TEST_CASE("a batch whose marker the receiver holds cut short is not complete there") {
+  sennen::destinations::HttpsGlobalInit curl;
+  Receiver rx;
+  TempDir work;
+  auto dest = sennen::destinations::make_https_destination(options(rx.url("sennen")));
+  const BatchFile b = outbox_batch(work, "b-0003", 4096);
+  CHECK(dest->presence(b).state == sennen::Presence::State::absent);
+  auto r = dest->deliver(b);
+  REQUIRE_MESSAGE(r.status == Status::delivered, r.reason);
+  CHECK(dest->presence(b).state == sennen::Presence::State::complete);
+  // As the fault campaign found it: a faulty receiver stored the marker cut short.
+  const std::string rel = std::string(kSite) + "/20260401/b-0003.json";
+  sennen::test::write_file(rx.stored(rel), b.marker_json.substr(0, b.marker_json.size() - 16));
+  CHECK(dest->presence(b).state == sennen::Presence::State::absent);
+}
+
 TEST_CASE("an outbox file that does not match its record is not committed") {
   sennen::destinations::HttpsGlobalInit curl;
   Receiver rx;
