@@ -20,6 +20,7 @@ struct IconvCloser {
 // CP932 -> UTF-8 of a short field; nullopt when it does not convert.
 std::optional<std::string> cp932_to_utf8(std::string_view s) {
   iconv_t raw = ::iconv_open("UTF-8", "CP932");
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): (iconv_t)-1 is iconv_open's documented failure value
   if (raw == reinterpret_cast<iconv_t>(-1)) throw Error("iconv cannot convert CP932 on this system (glibc gconv)");
   std::unique_ptr<void, IconvCloser> cd(raw);
   std::string in(s), out(s.size() * 3 + 4, '\0');
