@@ -17,7 +17,10 @@
 #  3. rpm: the scriptlets name the unit; install and erase with `rpm --root` in a copy of the root.
 # It also fails on lintian errors or warnings and on rpmlint errors other than signing/packager.
 #
-# Usage: test_install.sh SOURCE_DIR WORK_DIR
+# Usage: test_install.sh SOURCE_DIR WORK_DIR [--prepare]
+#   --prepare: only build the packages (niced) and the cached root, then stop. CTest runs that part
+#   (packaging_prepare) first and beside the other tests, since it mostly compiles and downloads;
+#   packaging_install then finds both ready. Without it, the test prepares what is missing itself.
 #   WORK_DIR keeps the cached root (a tarball: debootstrap runs only when it is missing), the apt
 #   archive cache, the packages built from the tree (rebuilt only when a file of the tree changes)
 #   and, after a failure, the roots and logs to look at.
@@ -28,6 +31,8 @@
 set -euo pipefail
 src=$(realpath "${1:?source dir}")
 work=$(realpath -m "${2:?work dir}")
+prepare_only=0
+[[ ${3:-} == --prepare ]] && prepare_only=1
 umask 022
 
 site=1312345678
@@ -107,7 +112,8 @@ else
   else
     say "building the packages (tools/build-packages)"
     rm -f "$pkgdir/tree.sha256"
-    DIST_DIR=$pkgdir bash "$src/tools/build-packages" >"$work/build-packages.log" 2>&1 || {
+    # Niced: when CTest runs this beside the other tests, their daemons and timers come first.
+    DIST_DIR=$pkgdir nice -n 10 bash "$src/tools/build-packages" >"$work/build-packages.log" 2>&1 || {
       tail -40 "$work/build-packages.log" >&2
       fail "tools/build-packages failed; log: $work/build-packages.log"
     }
@@ -178,6 +184,10 @@ if [[ ! -f $base ]]; then
   tar -C "$tmp_root" --numeric-owner --xattrs --xattrs-include='*' --zstd -cf "$base.tmp" .
   mv "$base.tmp" "$base"
   rm -rf "$tmp_root"
+fi
+if ((prepare_only)); then
+  say "prepared: packages in $pkgdir, root $base"
+  exit 0
 fi
 fresh_root() {
   rm -rf "$1"
