@@ -3,6 +3,7 @@
 
 s3_verifier.py --root DIR --port-file F --access-key ID --secret S --region R --bucket B
                [--cert C --key K] [--log FILE] [--fail-part N] [--drop-part N]
+               [--truncate-put SUFFIX]
 
 Binds 127.0.0.1 on a free port (written to --port-file once listening), HTTPS when --cert/--key
 are given. Every request's signature is recomputed with botocore (python3-botocore) over exactly the
@@ -10,7 +11,8 @@ headers the client says it signed, and x-amz-content-sha256 is checked against t
 are stored as files under DIR/<bucket>/<key>. Supports PUT/HEAD/GET object and multipart (create,
 upload part, list parts, complete), path style and virtual-host style (<bucket>.localhost).
 Fault injection: --fail-part N answers 500 to the Nth UploadPart request; --drop-part N acknowledges
-the Nth UploadPart request but does not keep it. --log gets one line per request:
+the Nth UploadPart request but does not keep it; --truncate-put SUFFIX acknowledges the first
+single PUT of a key ending in SUFFIX but keeps only half its body. --log gets one line per request:
 "METHOD PATH?QUERY STATUS".
 """
 import argparse, hashlib, hmac, os, re, ssl, threading, uuid
@@ -24,6 +26,7 @@ from botocore.credentials import Credentials
 A = None
 LOCK = threading.Lock()
 PART_REQUESTS = [0]
+TRUNCATED = [False]
 AUTH_RE = re.compile(r'AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request, ?'
                      r'SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$')
 
@@ -167,8 +170,13 @@ class Handler(BaseHTTPRequestHandler):
                                    f'</CompleteMultipartUploadResult>'.encode())
         if self.command == 'PUT':
             os.makedirs(os.path.dirname(path), exist_ok=True)
+            stored = body
+            with LOCK:
+                if A.truncate_put and key.endswith(A.truncate_put) and not TRUNCATED[0]:
+                    TRUNCATED[0] = True
+                    stored = body[:len(body) // 2]
             with open(path + '.tmp', 'wb') as f:
-                f.write(body)
+                f.write(stored)
             os.replace(path + '.tmp', path)
             return self.reply(200, headers={'ETag': f'"{md5(body)}"'})
         if self.command in ('GET', 'HEAD'):
@@ -192,6 +200,7 @@ def main():
     p.add_argument('--log')
     p.add_argument('--fail-part', type=int, default=0)
     p.add_argument('--drop-part', type=int, default=0)
+    p.add_argument('--truncate-put', default='')
     A = p.parse_args()
     os.makedirs(os.path.join(A.root, A.bucket), exist_ok=True)
     os.makedirs(os.path.join(A.root, '.uploads'), exist_ok=True)

@@ -184,19 +184,14 @@ class S3Destination final : public Destination {
                      "it will be sealed again");
       DeliveryResult r = b.size > opt_.multipart_threshold ? put_multipart(b, key) : put_single(b, key, d.sha256);
       if (!r.ok()) return r;
-      // Only a stored object of the right size counts.
-      auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
-      if (h.code == CURLE_OK && h.status == 404)
-        return retry("checking " + key +
-                     ": the bucket acknowledged the upload but does not have it (404); will send "
-                     "it again");
-      if (auto checking = checked("checking " + key, h); !checking.ok()) return checking;
-      if (h.content_length != static_cast<curl_off_t>(b.size))
-        return retry("checking " + key + ": the bucket holds " + std::to_string(h.content_length) + " bytes, not " +
-                     std::to_string(b.size) + "; will send it again");
-      // The marker last: its presence tells the central side the batch is complete.
+      if (r = confirm_stored(key, b.size); !r.ok()) return r;
+      // The marker last: its presence tells the central side the batch is complete. It is checked
+      // like the batch: a marker acknowledged but not stored whole would count the batch as
+      // delivered while the central side cannot read it.
       log::stage("marker", b.batch_id);
-      return put_string(object_key(b.day + "/" + b.batch_id + ".json"), b.marker_json);
+      const std::string marker_key = object_key(b.day + "/" + b.batch_id + ".json");
+      if (r = put_string(marker_key, b.marker_json); !r.ok()) return r;
+      return confirm_stored(marker_key, b.marker_json.size());
     } catch (const Error& e) {
       return retry(e.what());
     }
@@ -209,8 +204,10 @@ class S3Destination final : public Destination {
         auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
         if (h.code == CURLE_OK && h.status == 404) return Presence::absent();
         if (auto r = checked("asking whether " + key + " is there", h); !r.ok()) return Presence::unknown(r.reason);
-        if (std::string_view(ext) == ".cms" && h.content_length != static_cast<curl_off_t>(b.size))
-          return Presence::absent();
+        // Either object cut short (a marker too: the central side could not read it) is not a
+        // complete batch.
+        const std::size_t size = std::string_view(ext) == ".cms" ? b.size : b.marker_json.size();
+        if (h.content_length != static_cast<curl_off_t>(size)) return Presence::absent();
       }
       return Presence::complete();
     } catch (const Error& e) {
@@ -258,6 +255,20 @@ class S3Destination final : public Destination {
   }
 
  private:
+  // Only a stored object of the right size counts: asked with HEAD after the upload.
+  DeliveryResult confirm_stored(const std::string& key, std::uint64_t size) {
+    auto h = signed_request("HEAD", url(key), nullptr, kEmptySha256, {});
+    if (h.code == CURLE_OK && h.status == 404)
+      return retry("checking " + key +
+                   ": the bucket acknowledged the upload but does not have it (404); will send "
+                   "it again");
+    if (auto checking = checked("checking " + key, h); !checking.ok()) return checking;
+    if (h.content_length != static_cast<curl_off_t>(size))
+      return retry("checking " + key + ": the bucket holds " + std::to_string(h.content_length) + " bytes, not " +
+                   std::to_string(size) + "; will send it again");
+    return DeliveryResult::delivered();
+  }
+
   static curl::ClientOptions client_options(const S3Options& o, const S3Credentials& cred) {
     curl::ClientOptions c;
     c.ca = o.ca;
