@@ -49,4 +49,15 @@ struct VerifyArgs {
 };
 int verify_batch(const VerifyArgs& a);
 
+struct DrillArgs {
+  std::filesystem::path work;  // the temporary folder goes below this (default: $TMPDIR or /tmp)
+  int patients = 24;
+  bool keep = false;  // keep the temporary folder after a PASS too (a FAIL always keeps it)
+  bool json = false;
+};
+// The restore drill on a synthetic hospital in a temporary folder (never the site's own data):
+// 0 PASS, 1 FAIL (the restored tree differs, or sennen-restore found a gap or refused a batch),
+// 2 a step could not run.
+int drill(const DrillArgs& a);
+
 }  // namespace sennen::edgectl

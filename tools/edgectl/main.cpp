@@ -134,6 +134,19 @@ int main(int argc, char** argv) {
   vb->add_flag("--json", v.json, "print JSON instead of text");
   vb->callback([&] { rc = verify_batch(v); });
 
+  DrillArgs d;
+  auto* dr = app.add_subcommand("drill",
+                                "restore drill on a synthetic hospital in a temporary folder: cycles of sennen-edged, "
+                                "sennen-restore, file-for-file comparison; PASS or FAIL");
+  dr->add_option("--work", d.work, "folder to make the temporary drill folder in (default: $TMPDIR or /tmp)")
+      ->check(CLI::ExistingDirectory);
+  dr->add_option("--patients", d.patients, "patients in the synthetic hospital")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 100000));
+  dr->add_flag("--keep", d.keep, "keep the temporary folder after a PASS too (a FAIL always keeps it)");
+  dr->add_flag("--json", d.json, "print JSON instead of text");
+  dr->callback([&] { rc = drill(d); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
