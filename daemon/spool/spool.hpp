@@ -101,7 +101,7 @@ struct Depth {
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   // A part larger than this is stored as a sequence of chunks of this size (spool_chunks, schema
   // 3); smaller parts in one row. Each chunk is read into one buffer and inserted with one
   // statement, so ingesting a part of any size takes about two chunks of memory (the buffer and

@@ -24,6 +24,7 @@ import harness  # noqa: E402
 import test_dicom  # noqa: E402  (a module, so that unittest does not collect its tests here)
 
 RESTORE = os.path.join(SOURCE_DIR, "central", "sennen-restore")
+EDGECTL = os.environ.get("SENNEN_EDGECTL", os.path.join(harness.BINARY_DIR, "tools/edgectl/sennen-edgectl"))
 ROOTS = {"emr": "ssmix2/std", "emr-ext": "ssmix2/ext"}
 
 
@@ -255,6 +256,34 @@ class RestoreDrill(unittest.TestCase):
         with open(os.path.join(site, "heartbeat.json")) as f:
             newest = int(json.load(f)["last_batch"]["batch_id"].rsplit("-", 1)[1])
         self.assertEqual(max(g["sequence"] for g in report["gaps"]), newest)
+
+    def test_the_site_names_what_a_lost_batch_held(self):
+        # The receiver lost a batch and its marker: the central side knows only its number; the
+        # site's spool still knows what that number held, record by record.
+        site, cms = self.damaged_copy()
+        with open(cms[-1][:-4] + ".json") as f:
+            lost = json.load(f)
+        os.remove(cms[-1])
+        os.remove(cms[-1][:-4] + ".json")
+        rc, report, _, _ = self.restore("--verify-only", batch_dir=site)
+        self.assertEqual(rc, 1)
+        gap = next(g for g in report["gaps"] if g["sequence"] == lost["sequence"])
+        self.assertIn(f"sennen-edgectl batch show --sequence {lost['sequence']}", gap["message"])
+        r = subprocess.run([EDGECTL, "batch", "show", "--sequence", str(lost["sequence"]), "--json", "--config",
+                            self.h.config], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shown = json.loads(r.stdout)
+        self.assertEqual((shown["batch_id"], shown["state"], shown["records_known"]), (lost["batch_id"], "delivered", True))
+        manifest = next(b["manifest"] for b in self.h.batches() if b["manifest"]["batch_id"] == lost["batch_id"])
+        self.assertTrue(manifest["records"])
+        self.assertEqual(sorted((x["source"], x["event"], harness.name_bytes(x, "path")) for x in shown["records"]),
+                         sorted((x["source"], x["event"], harness.name_bytes(x, "path")) for x in manifest["records"]))
+        self.assertEqual(len(shown["records"]), shown["record_count"])
+        # A number the site never sealed is an error that says so.
+        r = subprocess.run([EDGECTL, "batch", "show", "--sequence", "999999", "--config", self.h.config],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no batch with sequence 999999", r.stderr)
 
 
 class DicomRestore(unittest.TestCase):

@@ -42,6 +42,9 @@ int quarantine_retry(const Common& c, std::optional<std::int64_t> id);
 // deliver-only cycle here when none runs.
 int flush(const Common& c);
 int audit(const Common& c, const std::string& patient_id);
+// What the batch with sequence number `seq` held (source, event, kind, path, size, sha256 of each
+// record; no content): a gap sennen-restore reports names a sequence number.
+int batch_show(const Common& c, std::int64_t seq);
 
 struct VerifyArgs {
   std::filesystem::path file, key, cert, ca;

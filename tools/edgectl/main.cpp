@@ -125,6 +125,14 @@ int main(int argc, char** argv) {
   au->add_option("--patient", patient, "patient ID as written anywhere (canonicalised like the stop list)")->required();
   au->callback([&] { rc = audit(c, patient); });
 
+  auto* ba = app.add_subcommand("batch", "batches this site sealed");
+  ba->require_subcommand(1);
+  std::int64_t seq = 0;
+  auto* bs = ba->add_subcommand("show", "one batch by its sequence number: state, times and the records it held");
+  add_common(bs, c, true);
+  bs->add_option("--sequence", seq, "the manifest's sequence number (as sennen-restore names a gap)")->required();
+  bs->callback([&] { rc = batch_show(c, seq); });
+
   VerifyArgs v;
   auto* vb = app.add_subcommand("verify-batch", "central side: decrypt and verify a batch, list its manifest");
   vb->add_option("FILE", v.file, "the .cms batch file")->required()->check(CLI::ExistingFile);
