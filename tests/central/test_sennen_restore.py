@@ -22,6 +22,7 @@ SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 import harness  # noqa: E402
 import test_dicom  # noqa: E402  (a module, so that unittest does not collect its tests here)
+import test_mml  # noqa: E402
 
 RESTORE = os.path.join(SOURCE_DIR, "central", "sennen-restore")
 EDGECTL = os.environ.get("SENNEN_EDGECTL", os.path.join(harness.BINARY_DIR, "tools/edgectl/sennen-edgectl"))
@@ -284,6 +285,43 @@ class RestoreDrill(unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 2)
         self.assertIn("no batch with sequence 999999", r.stderr)
+
+
+class DropFolderAndMmlRestore(unittest.TestCase):
+    """The monthly drop folder (UKE claims and DPC files, each sent without its withheld patients'
+    blocks or rows) and MML instances come back byte-exact as delivered; a stopped patient's MML
+    instance does not."""
+
+    def test_drop_folder_files_and_mml_instances_come_back_as_delivered(self):
+        h = harness.Hospital(patients=8, seed=5, extra=("--dropbox",))
+        self.addCleanup(h.cleanup)
+        exp = h.expected()
+        eligible = sorted(p for p, v in exp["patients"].items() if v["group"] == "eligible")
+        stopped = sorted(p for p, v in exp["patients"].items() if v["group"] == "stopped")[0]
+        h.set_config("optout:", "  - {name: mml, type: mml, root: mml, deletion_purpose: delete}\noptout:")
+        mml = {}
+        for n, pid in enumerate([*eligible[:2], stopped]):
+            rel = f"{2025 + n}/note-{n}.xml"
+            data = test_mml.instance(pid, f"uid-{n}").encode()
+            os.makedirs(h.path("mml", os.path.dirname(rel)), exist_ok=True)
+            with open(h.path("mml", rel), "wb") as f:
+                f.write(data)
+            os.utime(h.path("mml", rel), test_mml.PAST)
+            mml[rel] = (pid, hashlib.sha256(data).hexdigest())
+        for _ in range(3):  # the drop folder's files are taken once they stayed unchanged
+            rc, log = h.run_once()
+            self.assertEqual(rc, 0, log[-3000:])
+        out = tempfile.mkdtemp(dir=h.dir)
+        r = subprocess.run([RESTORE, "--key", h.path("pki/central.key"), "--cert", h.path("pki/central.crt"),
+                            "--ca", h.path("pki/ca.crt"), h.export, out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        sent = {n: e["sha256"] for n, e in exp["dropbox"].items() if e["outcome"] == "sent"}
+        self.assertTrue(sent)
+        got = {os.fsdecode(rel): sha for rel, sha in tree_hashes(os.path.join(out, "monthly")).items()}
+        self.assertEqual(got, sent)  # as delivered: the withheld patients' claims and rows are not in them
+        got = {os.fsdecode(rel): sha for rel, sha in tree_hashes(os.path.join(out, "mml")).items()}
+        self.assertEqual(got, {rel: sha for rel, (pid, sha) in mml.items() if pid != stopped})
+        self.assertEqual(restored(out), eligible_current(h))
 
 
 class DicomRestore(unittest.TestCase):
