@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
@@ -324,20 +325,23 @@ class DropFolderAndMmlRestore(unittest.TestCase):
         self.assertEqual(restored(out), eligible_current(h))
 
 
-class DicomRestore(unittest.TestCase):
-    """A modality pushes to a dicom-scp source; the restore gives back each eligible instance."""
+class DicomCase(unittest.TestCase):
+    """A synthetic hospital of `seed` with a folder for DICOM files; the DICOM peers run in a private
+    network namespace (root, like tests/integration/test_dicom.py), else the test is skipped."""
+    seed = 4
 
     def setUp(self):
         try:
             test_dicom.setUpModule()
         except AssertionError as e:
             self.skipTest(str(e))
-        self.h = harness.Hospital(patients=8, seed=4)
+        self.h = harness.Hospital(patients=8, seed=self.seed)
         self.addCleanup(self.h.cleanup)
         self.dcm = self.h.path("dcm")
         os.makedirs(self.dcm)
 
-    def test_pushed_instances_come_back_as_part10_files_in_study_series_sop_layout(self):
+    def instances(self):
+        """({SOP UID: instance} of two eligible patients (two series, an MR), {...} of a stopped one)."""
         patients = self.h.expected()["patients"]
         eligible = sorted(p for p, v in patients.items() if v["group"] == "eligible")
         stopped = sorted(p for p, v in patients.items() if v["group"] == "stopped")[0]
@@ -345,6 +349,14 @@ class DicomRestore(unittest.TestCase):
         want = dict([instance(self, eligible[0], 1, 1, 1, "20240301"), instance(self, eligible[0], 1, 2, 1, "20240301"),
                      instance(self, eligible[1], 2, 1, 1, "20240302", modality="MR")])
         held = dict([instance(self, stopped, 3, 1, 1, "20240303")])
+        return want, held
+
+
+class DicomRestore(DicomCase):
+    """A modality pushes to a dicom-scp source; the restore gives back each eligible instance."""
+
+    def test_pushed_instances_come_back_as_part10_files_in_study_series_sop_layout(self):
+        want, held = self.instances()
         self.h.set_config("optout:\n", test_dicom.SCP_SOURCE + "optout:\n")
         test_dicom.DicomTest.push(self, [v["path"] for v in [*want.values(), *held.values()]])
         rc, log = self.h.run_once()
@@ -360,6 +372,66 @@ class DicomRestore(unittest.TestCase):
             data = test_dicom.read(restored_file)
             self.assertEqual(test_dicom.dataset_of(data), test_dicom.dataset_of(test_dicom.read(v["path"])), sop)
         self.assertEqual(restored(out), eligible_current(self.h))  # and the SS-MIX2 trees as well
+
+
+
+class DicomQrRestore(DicomCase):
+    """A dicom-qr source pulls from a PACS (Orthanc); the restore gives back each eligible instance as
+    a Part-10 file and, with --store-to, sends them to a PACS by C-STORE: after the PACS lost them,
+    the instances it holds again carry the data sets it had."""
+    seed = 6
+
+    def setUp(self):
+        super().setUp()
+        self.pacs = test_dicom.Orthanc(self.h.path("pacs"))
+        self.addCleanup(self.pacs.stop)
+
+    def pacs_instances(self):
+        return json.loads(self.pacs.http("/instances"))
+
+    def test_pulled_instances_are_restored_and_stored_back_to_a_pacs(self):
+        want, held = self.instances()
+        self.pacs.store(v["path"] for v in [*want.values(), *held.values()])
+        originals = {sop: test_dicom.dataset_of(self.pacs.file_of(sop)) for sop in want}
+        self.h.set_config("optout:\n", test_dicom.QR_SOURCE + "optout:\n")
+        rc, log = self.h.run_once(timeout=240)
+        self.assertEqual(rc, 0, log[-3000:])
+        # The PACS loses everything; the restore gives it back.
+        for i in self.pacs_instances():
+            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{test_dicom.ORTHANC_HTTP}/instances/{i}",
+                                                          method="DELETE"), timeout=30).close()
+        self.assertEqual(self.pacs_instances(), [])
+        out = tempfile.mkdtemp(dir=self.h.dir)
+        r = subprocess.run([RESTORE, "--key", self.h.path("pki/central.key"), "--cert", self.h.path("pki/central.crt"),
+                            "--ca", self.h.path("pki/ca.crt"), "--json", "--store-to",
+                            f"ORTHANC@127.0.0.1:{test_dicom.ORTHANC_DICOM}", self.h.export, out],
+                           capture_output=True, text=True, env=test_dicom.NODELAY, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual((report["stored"], report["store_failed"]), (len(want), []), report)
+        got = {rel: os.path.join(out, "pacs", os.fsdecode(rel)) for rel in tree_hashes(os.path.join(out, "pacs"))}
+        self.assertEqual(set(got), {f"{v['study']}/{v['series']}/{sop}.dcm".encode() for sop, v in want.items()})
+        self.assertEqual(len(self.pacs_instances()), len(want))  # the stopped patient's instance stays away
+        for sop, v in want.items():
+            restored_file = got[f"{v['study']}/{v['series']}/{sop}.dcm".encode()]
+            self.assertEqual(test_dicom.dataset_of(test_dicom.read(restored_file)), originals[sop], sop)
+            self.assertEqual(test_dicom.dataset_of(self.pacs.file_of(sop)), originals[sop], sop)
+        self.assertEqual(restored(out), eligible_current(self.h))
+
+    def test_an_unreachable_pacs_is_reported_instance_by_instance(self):
+        want, _held = self.instances()
+        sop, v = next(iter(want.items()))
+        self.pacs.store([v["path"]])
+        self.h.set_config("optout:\n", test_dicom.QR_SOURCE + "optout:\n")
+        rc, log = self.h.run_once(timeout=240)
+        self.assertEqual(rc, 0, log[-3000:])
+        out = tempfile.mkdtemp(dir=self.h.dir)
+        r = subprocess.run([RESTORE, "--key", self.h.path("pki/central.key"), "--cert", self.h.path("pki/central.crt"),
+                            "--ca", self.h.path("pki/ca.crt"), "--store-to", "NOBODY@127.0.0.1:1", self.h.export, out],
+                           capture_output=True, text=True, env=test_dicom.NODELAY, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("0 DICOM instance(s) stored to NOBODY@127.0.0.1:1", r.stdout)
+        self.assertIn(f"NOT STORED {out}/pacs/{v['study']}/{v['series']}/{sop}.dcm", r.stdout)
 
 
 if __name__ == "__main__":
