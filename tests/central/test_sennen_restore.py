@@ -23,7 +23,9 @@ SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 import harness  # noqa: E402
 import test_dicom  # noqa: E402  (a module, so that unittest does not collect its tests here)
+import test_https  # noqa: E402
 import test_mml  # noqa: E402
+import test_s3  # noqa: E402
 
 RESTORE = os.path.join(SOURCE_DIR, "central", "sennen-restore")
 EDGECTL = os.environ.get("SENNEN_EDGECTL", os.path.join(harness.BINARY_DIR, "tools/edgectl/sennen-edgectl"))
@@ -323,6 +325,59 @@ class DropFolderAndMmlRestore(unittest.TestCase):
         got = {os.fsdecode(rel): sha for rel, sha in tree_hashes(os.path.join(out, "mml")).items()}
         self.assertEqual(got, {rel: sha for rel, (pid, sha) in mml.items() if pid != stopped})
         self.assertEqual(restored(out), eligible_current(h))
+
+
+class ReceiverRestore(unittest.TestCase):
+    """The batches the https receiver (nginx, mutual TLS, WebDAV PUT) and an S3 bucket (the SigV4-
+    checking test server) hold, in their storage folders, restore like a local destination's: three
+    cycles with updates, cancels and a late stop, then the restored tree equals the eligible current
+    files. (Restored from the receivers' storage on disk; sennen-restore does not download.)"""
+
+    def setUp(self):
+        self.h = harness.Hospital(patients=12, seed=7)
+        self.addCleanup(self.h.cleanup)
+        self.pki = self.h.path("tls")
+        subprocess.run(["bash", test_https.MAKE_TLS_PKI, self.pki], check=True, capture_output=True)
+
+    def cycles_then_restore(self, receiver_dir):
+        def cycle():
+            rc, log = self.h.run_once()
+            self.assertEqual(rc, 0, log[-3000:])
+        cycle()
+        self.h.mutate(seed=2)
+        cycle()
+        victim = next(f["patient_id"] for f in harness.expected_current(self.h.expected()).values())
+        with open(self.h.path("optout.csv"), "ab") as f:
+            f.write(("\r\n" + victim + "\r\n").encode("cp932"))
+        self.h.mutate(seed=3)
+        cycle()
+        site = os.path.join(receiver_dir, self.h.expected()["site_id"])
+        out = tempfile.mkdtemp(dir=self.h.dir)
+        r = subprocess.run([RESTORE, "--json", "--key", self.h.path("pki/central.key"), "--cert",
+                            self.h.path("pki/central.crt"), "--ca", self.h.path("pki/ca.crt"), site, out],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual((report["gaps"], report["refused"]), ([], []))
+        self.assertGreaterEqual(report["batches"], 3)
+        self.assertGreaterEqual(report["withdrawn"], 1)
+        self.assertEqual(restored(out), eligible_current(self.h, leave_out={victim}))
+
+    @unittest.skipUnless(os.path.exists(test_https.NGINX), "nginx is missing: apt-get install nginx-light")
+    def test_the_https_receivers_batches(self):
+        rx = test_https.Receiver(self.pki)
+        self.addCleanup(rx.cleanup)
+        rx.start()
+        test_https.HttpsReceiverTest.use_url(self, rx.url())
+        self.cycles_then_restore(rx.data)
+
+    @unittest.skipUnless(test_s3.have_botocore(), "python3-botocore is missing: tools/install-build-deps")
+    def test_the_s3_buckets_batches(self):
+        bucket = test_s3.Bucket(self.h.path("bucket"), self.pki)
+        self.addCleanup(bucket.stop)
+        test_s3.S3DeliveryTest.write_key(self, test_s3.KEY_ID, test_s3.SECRET)
+        test_s3.S3DeliveryTest.use_s3(self, bucket.endpoint)
+        self.cycles_then_restore(bucket.data)
 
 
 class DicomCase(unittest.TestCase):
