@@ -173,6 +173,11 @@ void Spool::mark_delivered(std::string_view batch_id, std::int64_t now) {
                           "r.patient_key, r.kind, r.path, r.event, r.size, r.sha256 FROM spool_records r "
                           "JOIN spool_batches b ON b.batch_id = r.batch_id WHERE r.batch_id = ?1");
   index.bind(1, batch_id).run();
+  sqlite::Statement index_w(*db_,
+                            "INSERT INTO spool_delivered_withdrawals SELECT b.seq, w.patient_key, w.effective_at "
+                            "FROM gate_withdrawals w JOIN spool_batches b ON b.batch_id = w.batch_id "
+                            "WHERE w.batch_id = ?1");
+  index_w.bind(1, batch_id).run();
   sqlite::Statement r(*db_, "DELETE FROM spool_records WHERE batch_id = ?1");  // parts cascade
   r.bind(1, batch_id).run();
   sqlite::Statement w(*db_, "DELETE FROM gate_withdrawals WHERE batch_id = ?1");

@@ -327,6 +327,56 @@ class DropFolderAndMmlRestore(unittest.TestCase):
         self.assertEqual(restored(out), eligible_current(h))
 
 
+class LostBatchResent(unittest.TestCase):
+    """A batch the receiver lost is a gap; the site lists it and sends its records again from the
+    export trees; the restore past the gap is then complete."""
+
+    def test_a_lost_batch_is_resent_and_the_restore_is_complete_again(self):
+        h = harness.Hospital(patients=10, seed=8)
+        self.addCleanup(h.cleanup)
+        for seed in (None, 2):
+            if seed:
+                h.mutate(seed=seed)
+            rc, log = h.run_once()
+            self.assertEqual(rc, 0, log[-3000:])
+        site = os.path.join(h.export, h.expected()["site_id"])
+        first = sorted(os.path.join(d, n) for d, _s, fs in os.walk(site) for n in fs if n.endswith("-00000001.cms"))
+        self.assertEqual(len(first), 1)
+        with open(first[0][:-4] + ".json") as f:
+            lost = json.load(f)
+        os.remove(first[0])  # the receiver lost batch 1 and its marker
+        os.remove(first[0][:-4] + ".json")
+        key = ["--key", h.path("pki/central.key"), "--cert", h.path("pki/central.crt"), "--ca", h.path("pki/ca.crt")]
+
+        def restore():
+            out = tempfile.mkdtemp(dir=h.dir)
+            r = subprocess.run([RESTORE, *key, "--json", "--past-gaps", site, out], capture_output=True, text=True)
+            return r.returncode, json.loads(r.stdout), restored(out)
+
+        rc, report, got = restore()
+        self.assertEqual((rc, [g["sequence"] for g in report["gaps"]]), (1, [1]))
+        self.assertNotEqual(got, eligible_current(h))  # what batch 1 held is missing
+        r = subprocess.run([EDGECTL, "resend", "--sequence", "1", "--json", "--config", h.config],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        resent = json.loads(r.stdout)
+        self.assertGreater(resent["to_read_again"], 0)
+        self.assertGreater(lost["withdrawal_count"], 0)
+        self.assertEqual(resent["withdrawals"], lost["withdrawal_count"])  # a lost withdrawal goes out again
+        rc, log = h.run_once()
+        self.assertEqual(rc, 0, log[-3000:])
+        rc, report, got = restore()
+        self.assertEqual([g["sequence"] for g in report["gaps"]], [1])  # still missing there, and said so
+        self.assertEqual(got, eligible_current(h))  # but nothing of it is lost any more
+        newest = max(b["manifest"]["sequence"] for b in h.batches())
+        self.assertEqual(len(next(b for b in h.batches() if b["manifest"]["sequence"] == newest)["manifest"]
+                             ["withdrawals"]), lost["withdrawal_count"])
+        r = subprocess.run([EDGECTL, "resend", "--sequence", "99", "--config", h.config], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("no batch with sequence 99", r.stderr)
+
+
 class ReceiverRestore(unittest.TestCase):
     """The batches the https receiver (nginx, mutual TLS, WebDAV PUT) and an S3 bucket (the SigV4-
     checking test server) hold, in their storage folders, restore like a local destination's: three

@@ -45,6 +45,9 @@ int audit(const Common& c, const std::string& patient_id);
 // What the batch with sequence number `seq` held (source, event, kind, path, size, sha256 of each
 // record; no content): a gap sennen-restore reports names a sequence number.
 int batch_show(const Common& c, std::int64_t seq);
+// Has the next poll read again, from the export trees, the files the delivered batch with sequence
+// `seq` held, so they leave in a new batch (exit 1 when some records' sources cannot read again).
+int resend(const Common& c, std::int64_t seq);
 
 struct VerifyArgs {
   std::filesystem::path file, key, cert, ca;

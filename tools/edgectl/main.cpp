@@ -132,6 +132,12 @@ int main(int argc, char** argv) {
   add_common(bs, c, true);
   bs->add_option("--sequence", seq, "the manifest's sequence number (as sennen-restore names a gap)")->required();
   bs->callback([&] { rc = batch_show(c, seq); });
+  auto* rs = app.add_subcommand("resend",
+                                "send a delivered batch's records again from the export trees (a batch the "
+                                "receiver lost): the next poll reads them again");
+  add_common(rs, c, true);
+  rs->add_option("--sequence", seq, "the lost batch's sequence number (as sennen-restore names a gap)")->required();
+  rs->callback([&] { rc = resend(c, seq); });
 
   VerifyArgs v;
   auto* vb = app.add_subcommand("verify-batch", "central side: decrypt and verify a batch, list its manifest");
