@@ -368,14 +368,29 @@ std::vector<QuarantineRow> read_quarantine(sqlite::Connection& db, std::optional
 
 std::vector<QuarantineRow> Spool::quarantine(std::optional<std::int64_t> id) { return read_quarantine(*db_, id); }
 
-void Spool::requeue_quarantined(const QuarantineRow& entry, const std::vector<std::string>& folder_keys) {
-  const std::string name = std::filesystem::path(entry.path).filename().string();
+bool Spool::reread_file(std::string_view source, const std::string& path, const std::vector<std::string>& folder_keys) {
+  const std::string name = std::filesystem::path(path).filename().string();
   sqlite::Statement forget(*db_, "DELETE FROM dirpoll_units WHERE source = ?1 AND dir = ?2 AND name = ?3");
   sqlite::Statement unsettle(*db_, "UPDATE dirpoll_dirs SET settled = 0 WHERE source = ?1 AND path = ?2");
+  bool known = false;
   for (const auto& key : folder_keys) {
-    forget.bind(1, entry.source).bind(2, key).bind(3, name).run();
-    unsettle.bind(1, entry.source).bind(2, key).run();
+    forget.bind(1, source).bind(2, key).bind(3, name).run();
+    known = known || db_->changes() > 0;
+    unsettle.bind(1, source).bind(2, key).run();
   }
+  return known;
+}
+
+std::int64_t Spool::requeue_withdrawals(std::int64_t seq) {
+  sqlite::Statement q(*db_,
+                      "INSERT INTO gate_withdrawals (patient_key, effective_at) SELECT patient_key, effective_at "
+                      "FROM spool_delivered_withdrawals WHERE batch_seq = ?1");
+  q.bind(1, seq).run();
+  return db_->changes();
+}
+
+void Spool::requeue_quarantined(const QuarantineRow& entry, const std::vector<std::string>& folder_keys) {
+  reread_file(entry.source, entry.path, folder_keys);
   sqlite::Statement drop(*db_, "DELETE FROM quarantine WHERE id = ?1");
   drop.bind(1, entry.id).run();
 }

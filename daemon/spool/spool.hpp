@@ -101,7 +101,7 @@ struct Depth {
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 7;
   // A part larger than this is stored as a sequence of chunks of this size (spool_chunks, schema
   // 3); smaller parts in one row. Each chunk is read into one buffer and inserted with one
   // statement, so ingesting a part of any size takes about two chunks of memory (the buffer and
@@ -254,6 +254,14 @@ class Spool {
   // adapters/sources/dirpoll/walker.cpp), marks those folders not settled so the unchanged-folder
   // shortcut does not skip them, and removes the entry. In the caller's Transaction.
   void requeue_quarantined(const QuarantineRow& entry, const std::vector<std::string>& folder_keys);
+  // Makes the next poll read `path` (relative to its source's root) of `source` again, as
+  // requeue_quarantined does, for a file that was delivered (sennen-edgectl resend): read again, it
+  // is a new record, goes through the gate as any other and leaves in a new batch. Returns whether
+  // the source had it in its polling state. In the caller's Transaction.
+  bool reread_file(std::string_view source, const std::string& path, const std::vector<std::string>& folder_keys);
+  // Queues again the withdrawals the delivered batch `seq` carried (sennen-edgectl resend), so they
+  // leave in the next batch; returns how many. In the caller's Transaction.
+  std::int64_t requeue_withdrawals(std::int64_t seq);
   void add_quarantine(std::string_view source, std::string_view path, std::string_view reason, std::uint64_t size,
                       std::string_view copy_path, std::int64_t now);
   void add_counter(std::string_view name, std::int64_t delta);

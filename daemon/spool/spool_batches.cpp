@@ -167,6 +167,17 @@ void Spool::mark_delivered(std::string_view batch_id, std::int64_t now) {
                       "AND state = 'sealed'");
   b.bind(1, batch_id).bind(2, now).run();
   if (db_->changes() != 1) throw Error("internal: batch " + std::string(batch_id) + " was not sealed");
+  // The content goes; what the batch held stays known (schema/006_delivered_index.sql).
+  sqlite::Statement index(*db_,
+                          "INSERT INTO spool_delivered_records SELECT b.seq, r.id, r.source, r.record_key, r.version, "
+                          "r.patient_key, r.kind, r.path, r.event, r.size, r.sha256 FROM spool_records r "
+                          "JOIN spool_batches b ON b.batch_id = r.batch_id WHERE r.batch_id = ?1");
+  index.bind(1, batch_id).run();
+  sqlite::Statement index_w(*db_,
+                            "INSERT INTO spool_delivered_withdrawals SELECT b.seq, w.patient_key, w.effective_at "
+                            "FROM gate_withdrawals w JOIN spool_batches b ON b.batch_id = w.batch_id "
+                            "WHERE w.batch_id = ?1");
+  index_w.bind(1, batch_id).run();
   sqlite::Statement r(*db_, "DELETE FROM spool_records WHERE batch_id = ?1");  // parts cascade
   r.bind(1, batch_id).run();
   sqlite::Statement w(*db_, "DELETE FROM gate_withdrawals WHERE batch_id = ?1");

@@ -97,6 +97,25 @@ std::optional<BatchInfo> SpoolReader::last_delivered_batch() {
   return batch_from_row(q);
 }
 
+std::optional<BatchInfo> SpoolReader::batch_with_seq(std::int64_t seq) {
+  sqlite::Statement q(*db_, kBatchSelect + "WHERE seq = ?1");
+  q.bind(1, seq);
+  if (!q.step()) return std::nullopt;
+  return batch_from_row(q);
+}
+
+std::vector<DeliveredRecord> SpoolReader::delivered_records(std::int64_t seq) {
+  sqlite::Statement q(*db_,
+                      "SELECT record_id, size, source, record_key, version, patient_key, kind, path, event, sha256 "
+                      "FROM spool_delivered_records WHERE batch_seq = ?1 ORDER BY record_id");
+  q.bind(1, seq);
+  std::vector<DeliveredRecord> out;
+  while (q.step())
+    out.push_back({q.column_int(0), q.column_int(1), q.column_text(2), q.column_text(3), q.column_text(4),
+                   q.column_text(5), q.column_text(6), q.column_text(7), q.column_text(8), q.column_text(9)});
+  return out;
+}
+
 std::map<std::string, std::int64_t> SpoolReader::counters() {
   sqlite::Statement q(*db_, "SELECT name, value FROM spool_counters ORDER BY name");
   std::map<std::string, std::int64_t> out;

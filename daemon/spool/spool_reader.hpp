@@ -48,6 +48,12 @@ struct PatientAudit {
   std::vector<PatientWithdrawal> withdrawals;
 };
 
+// One record a delivered batch held (schema/006_delivered_index.sql); its content has left the spool.
+struct DeliveredRecord {
+  std::int64_t record_id = 0, size = 0;
+  std::string source, record_key, version, patient_key, kind, path, event, sha256;
+};
+
 class SpoolReader {
  public:
   // Throws sennen::Error when state_dir/spool.db does not exist (the daemon never ran), cannot be
@@ -71,6 +77,9 @@ class SpoolReader {
   std::vector<QuarantineRow> quarantine(std::optional<std::int64_t> id = std::nullopt);
   std::vector<BatchInfo> batches_in_state(BatchState state);
   std::optional<BatchInfo> last_delivered_batch();
+  // The batch with sequence number `seq` (the manifest's `sequence`), and what it held once delivered.
+  std::optional<BatchInfo> batch_with_seq(std::int64_t seq);
+  std::vector<DeliveredRecord> delivered_records(std::int64_t seq);
   std::map<std::string, std::int64_t> counters();
   std::int64_t stop_list_entries();
   PatientAudit audit(std::string_view patient_key);

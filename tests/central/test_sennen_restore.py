@@ -17,13 +17,18 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 SOURCE_DIR = os.environ.get("SENNEN_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 import harness  # noqa: E402
 import test_dicom  # noqa: E402  (a module, so that unittest does not collect its tests here)
+import test_https  # noqa: E402
+import test_mml  # noqa: E402
+import test_s3  # noqa: E402
 
 RESTORE = os.path.join(SOURCE_DIR, "central", "sennen-restore")
+EDGECTL = os.environ.get("SENNEN_EDGECTL", os.path.join(harness.BINARY_DIR, "tools/edgectl/sennen-edgectl"))
 ROOTS = {"emr": "ssmix2/std", "emr-ext": "ssmix2/ext"}
 
 
@@ -256,21 +261,192 @@ class RestoreDrill(unittest.TestCase):
             newest = int(json.load(f)["last_batch"]["batch_id"].rsplit("-", 1)[1])
         self.assertEqual(max(g["sequence"] for g in report["gaps"]), newest)
 
+    def test_the_site_names_what_a_lost_batch_held(self):
+        # The receiver lost a batch and its marker: the central side knows only its number; the
+        # site's spool still knows what that number held, record by record.
+        site, cms = self.damaged_copy()
+        with open(cms[-1][:-4] + ".json") as f:
+            lost = json.load(f)
+        os.remove(cms[-1])
+        os.remove(cms[-1][:-4] + ".json")
+        rc, report, _, _ = self.restore("--verify-only", batch_dir=site)
+        self.assertEqual(rc, 1)
+        gap = next(g for g in report["gaps"] if g["sequence"] == lost["sequence"])
+        self.assertIn(f"sennen-edgectl batch show --sequence {lost['sequence']}", gap["message"])
+        r = subprocess.run([EDGECTL, "batch", "show", "--sequence", str(lost["sequence"]), "--json", "--config",
+                            self.h.config], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shown = json.loads(r.stdout)
+        self.assertEqual((shown["batch_id"], shown["state"], shown["records_known"]), (lost["batch_id"], "delivered", True))
+        manifest = next(b["manifest"] for b in self.h.batches() if b["manifest"]["batch_id"] == lost["batch_id"])
+        self.assertTrue(manifest["records"])
+        self.assertEqual(sorted((x["source"], x["event"], harness.name_bytes(x, "path")) for x in shown["records"]),
+                         sorted((x["source"], x["event"], harness.name_bytes(x, "path")) for x in manifest["records"]))
+        self.assertEqual(len(shown["records"]), shown["record_count"])
+        # A number the site never sealed is an error that says so.
+        r = subprocess.run([EDGECTL, "batch", "show", "--sequence", "999999", "--config", self.h.config],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no batch with sequence 999999", r.stderr)
 
-class DicomRestore(unittest.TestCase):
-    """A modality pushes to a dicom-scp source; the restore gives back each eligible instance."""
+
+class DropFolderAndMmlRestore(unittest.TestCase):
+    """The monthly drop folder (UKE claims and DPC files, each sent without its withheld patients'
+    blocks or rows) and MML instances come back byte-exact as delivered; a stopped patient's MML
+    instance does not."""
+
+    def test_drop_folder_files_and_mml_instances_come_back_as_delivered(self):
+        h = harness.Hospital(patients=8, seed=5, extra=("--dropbox",))
+        self.addCleanup(h.cleanup)
+        exp = h.expected()
+        eligible = sorted(p for p, v in exp["patients"].items() if v["group"] == "eligible")
+        stopped = sorted(p for p, v in exp["patients"].items() if v["group"] == "stopped")[0]
+        h.set_config("optout:", "  - {name: mml, type: mml, root: mml, deletion_purpose: delete}\noptout:")
+        mml = {}
+        for n, pid in enumerate([*eligible[:2], stopped]):
+            rel = f"{2025 + n}/note-{n}.xml"
+            data = test_mml.instance(pid, f"uid-{n}").encode()
+            os.makedirs(h.path("mml", os.path.dirname(rel)), exist_ok=True)
+            with open(h.path("mml", rel), "wb") as f:
+                f.write(data)
+            os.utime(h.path("mml", rel), test_mml.PAST)
+            mml[rel] = (pid, hashlib.sha256(data).hexdigest())
+        for _ in range(3):  # the drop folder's files are taken once they stayed unchanged
+            rc, log = h.run_once()
+            self.assertEqual(rc, 0, log[-3000:])
+        out = tempfile.mkdtemp(dir=h.dir)
+        r = subprocess.run([RESTORE, "--key", h.path("pki/central.key"), "--cert", h.path("pki/central.crt"),
+                            "--ca", h.path("pki/ca.crt"), h.export, out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        sent = {n: e["sha256"] for n, e in exp["dropbox"].items() if e["outcome"] == "sent"}
+        self.assertTrue(sent)
+        got = {os.fsdecode(rel): sha for rel, sha in tree_hashes(os.path.join(out, "monthly")).items()}
+        self.assertEqual(got, sent)  # as delivered: the withheld patients' claims and rows are not in them
+        got = {os.fsdecode(rel): sha for rel, sha in tree_hashes(os.path.join(out, "mml")).items()}
+        self.assertEqual(got, {rel: sha for rel, (pid, sha) in mml.items() if pid != stopped})
+        self.assertEqual(restored(out), eligible_current(h))
+
+
+class LostBatchResent(unittest.TestCase):
+    """A batch the receiver lost is a gap; the site lists it and sends its records again from the
+    export trees; the restore past the gap is then complete."""
+
+    def test_a_lost_batch_is_resent_and_the_restore_is_complete_again(self):
+        h = harness.Hospital(patients=10, seed=8)
+        self.addCleanup(h.cleanup)
+        for seed in (None, 2):
+            if seed:
+                h.mutate(seed=seed)
+            rc, log = h.run_once()
+            self.assertEqual(rc, 0, log[-3000:])
+        site = os.path.join(h.export, h.expected()["site_id"])
+        first = sorted(os.path.join(d, n) for d, _s, fs in os.walk(site) for n in fs if n.endswith("-00000001.cms"))
+        self.assertEqual(len(first), 1)
+        with open(first[0][:-4] + ".json") as f:
+            lost = json.load(f)
+        os.remove(first[0])  # the receiver lost batch 1 and its marker
+        os.remove(first[0][:-4] + ".json")
+        key = ["--key", h.path("pki/central.key"), "--cert", h.path("pki/central.crt"), "--ca", h.path("pki/ca.crt")]
+
+        def restore():
+            out = tempfile.mkdtemp(dir=h.dir)
+            r = subprocess.run([RESTORE, *key, "--json", "--past-gaps", site, out], capture_output=True, text=True)
+            return r.returncode, json.loads(r.stdout), restored(out)
+
+        rc, report, got = restore()
+        self.assertEqual((rc, [g["sequence"] for g in report["gaps"]]), (1, [1]))
+        self.assertNotEqual(got, eligible_current(h))  # what batch 1 held is missing
+        r = subprocess.run([EDGECTL, "resend", "--sequence", "1", "--json", "--config", h.config],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        resent = json.loads(r.stdout)
+        self.assertGreater(resent["to_read_again"], 0)
+        self.assertGreater(lost["withdrawal_count"], 0)
+        self.assertEqual(resent["withdrawals"], lost["withdrawal_count"])  # a lost withdrawal goes out again
+        rc, log = h.run_once()
+        self.assertEqual(rc, 0, log[-3000:])
+        rc, report, got = restore()
+        self.assertEqual([g["sequence"] for g in report["gaps"]], [1])  # still missing there, and said so
+        self.assertEqual(got, eligible_current(h))  # but nothing of it is lost any more
+        newest = max(b["manifest"]["sequence"] for b in h.batches())
+        self.assertEqual(len(next(b for b in h.batches() if b["manifest"]["sequence"] == newest)["manifest"]
+                             ["withdrawals"]), lost["withdrawal_count"])
+        r = subprocess.run([EDGECTL, "resend", "--sequence", "99", "--config", h.config], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("no batch with sequence 99", r.stderr)
+
+
+class ReceiverRestore(unittest.TestCase):
+    """The batches the https receiver (nginx, mutual TLS, WebDAV PUT) and an S3 bucket (the SigV4-
+    checking test server) hold, in their storage folders, restore like a local destination's: three
+    cycles with updates, cancels and a late stop, then the restored tree equals the eligible current
+    files. (Restored from the receivers' storage on disk; sennen-restore does not download.)"""
+
+    def setUp(self):
+        self.h = harness.Hospital(patients=12, seed=7)
+        self.addCleanup(self.h.cleanup)
+        self.pki = self.h.path("tls")
+        subprocess.run(["bash", test_https.MAKE_TLS_PKI, self.pki], check=True, capture_output=True)
+
+    def cycles_then_restore(self, receiver_dir):
+        def cycle():
+            rc, log = self.h.run_once()
+            self.assertEqual(rc, 0, log[-3000:])
+        cycle()
+        self.h.mutate(seed=2)
+        cycle()
+        victim = next(f["patient_id"] for f in harness.expected_current(self.h.expected()).values())
+        with open(self.h.path("optout.csv"), "ab") as f:
+            f.write(("\r\n" + victim + "\r\n").encode("cp932"))
+        self.h.mutate(seed=3)
+        cycle()
+        site = os.path.join(receiver_dir, self.h.expected()["site_id"])
+        out = tempfile.mkdtemp(dir=self.h.dir)
+        r = subprocess.run([RESTORE, "--json", "--key", self.h.path("pki/central.key"), "--cert",
+                            self.h.path("pki/central.crt"), "--ca", self.h.path("pki/ca.crt"), site, out],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual((report["gaps"], report["refused"]), ([], []))
+        self.assertGreaterEqual(report["batches"], 3)
+        self.assertGreaterEqual(report["withdrawn"], 1)
+        self.assertEqual(restored(out), eligible_current(self.h, leave_out={victim}))
+
+    @unittest.skipUnless(os.path.exists(test_https.NGINX), "nginx is missing: apt-get install nginx-light")
+    def test_the_https_receivers_batches(self):
+        rx = test_https.Receiver(self.pki)
+        self.addCleanup(rx.cleanup)
+        rx.start()
+        test_https.HttpsReceiverTest.use_url(self, rx.url())
+        self.cycles_then_restore(rx.data)
+
+    @unittest.skipUnless(test_s3.have_botocore(), "python3-botocore is missing: tools/install-build-deps")
+    def test_the_s3_buckets_batches(self):
+        bucket = test_s3.Bucket(self.h.path("bucket"), self.pki)
+        self.addCleanup(bucket.stop)
+        test_s3.S3DeliveryTest.write_key(self, test_s3.KEY_ID, test_s3.SECRET)
+        test_s3.S3DeliveryTest.use_s3(self, bucket.endpoint)
+        self.cycles_then_restore(bucket.data)
+
+
+class DicomCase(unittest.TestCase):
+    """A synthetic hospital of `seed` with a folder for DICOM files; the DICOM peers run in a private
+    network namespace (root, like tests/integration/test_dicom.py), else the test is skipped."""
+    seed = 4
 
     def setUp(self):
         try:
             test_dicom.setUpModule()
         except AssertionError as e:
             self.skipTest(str(e))
-        self.h = harness.Hospital(patients=8, seed=4)
+        self.h = harness.Hospital(patients=8, seed=self.seed)
         self.addCleanup(self.h.cleanup)
         self.dcm = self.h.path("dcm")
         os.makedirs(self.dcm)
 
-    def test_pushed_instances_come_back_as_part10_files_in_study_series_sop_layout(self):
+    def instances(self):
+        """({SOP UID: instance} of two eligible patients (two series, an MR), {...} of a stopped one)."""
         patients = self.h.expected()["patients"]
         eligible = sorted(p for p, v in patients.items() if v["group"] == "eligible")
         stopped = sorted(p for p, v in patients.items() if v["group"] == "stopped")[0]
@@ -278,6 +454,14 @@ class DicomRestore(unittest.TestCase):
         want = dict([instance(self, eligible[0], 1, 1, 1, "20240301"), instance(self, eligible[0], 1, 2, 1, "20240301"),
                      instance(self, eligible[1], 2, 1, 1, "20240302", modality="MR")])
         held = dict([instance(self, stopped, 3, 1, 1, "20240303")])
+        return want, held
+
+
+class DicomRestore(DicomCase):
+    """A modality pushes to a dicom-scp source; the restore gives back each eligible instance."""
+
+    def test_pushed_instances_come_back_as_part10_files_in_study_series_sop_layout(self):
+        want, held = self.instances()
         self.h.set_config("optout:\n", test_dicom.SCP_SOURCE + "optout:\n")
         test_dicom.DicomTest.push(self, [v["path"] for v in [*want.values(), *held.values()]])
         rc, log = self.h.run_once()
@@ -293,6 +477,66 @@ class DicomRestore(unittest.TestCase):
             data = test_dicom.read(restored_file)
             self.assertEqual(test_dicom.dataset_of(data), test_dicom.dataset_of(test_dicom.read(v["path"])), sop)
         self.assertEqual(restored(out), eligible_current(self.h))  # and the SS-MIX2 trees as well
+
+
+
+class DicomQrRestore(DicomCase):
+    """A dicom-qr source pulls from a PACS (Orthanc); the restore gives back each eligible instance as
+    a Part-10 file and, with --store-to, sends them to a PACS by C-STORE: after the PACS lost them,
+    the instances it holds again carry the data sets it had."""
+    seed = 6
+
+    def setUp(self):
+        super().setUp()
+        self.pacs = test_dicom.Orthanc(self.h.path("pacs"))
+        self.addCleanup(self.pacs.stop)
+
+    def pacs_instances(self):
+        return json.loads(self.pacs.http("/instances"))
+
+    def test_pulled_instances_are_restored_and_stored_back_to_a_pacs(self):
+        want, held = self.instances()
+        self.pacs.store(v["path"] for v in [*want.values(), *held.values()])
+        originals = {sop: test_dicom.dataset_of(self.pacs.file_of(sop)) for sop in want}
+        self.h.set_config("optout:\n", test_dicom.QR_SOURCE + "optout:\n")
+        rc, log = self.h.run_once(timeout=240)
+        self.assertEqual(rc, 0, log[-3000:])
+        # The PACS loses everything; the restore gives it back.
+        for i in self.pacs_instances():
+            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{test_dicom.ORTHANC_HTTP}/instances/{i}",
+                                                          method="DELETE"), timeout=30).close()
+        self.assertEqual(self.pacs_instances(), [])
+        out = tempfile.mkdtemp(dir=self.h.dir)
+        r = subprocess.run([RESTORE, "--key", self.h.path("pki/central.key"), "--cert", self.h.path("pki/central.crt"),
+                            "--ca", self.h.path("pki/ca.crt"), "--json", "--store-to",
+                            f"ORTHANC@127.0.0.1:{test_dicom.ORTHANC_DICOM}", self.h.export, out],
+                           capture_output=True, text=True, env=test_dicom.NODELAY, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual((report["stored"], report["store_failed"]), (len(want), []), report)
+        got = {rel: os.path.join(out, "pacs", os.fsdecode(rel)) for rel in tree_hashes(os.path.join(out, "pacs"))}
+        self.assertEqual(set(got), {f"{v['study']}/{v['series']}/{sop}.dcm".encode() for sop, v in want.items()})
+        self.assertEqual(len(self.pacs_instances()), len(want))  # the stopped patient's instance stays away
+        for sop, v in want.items():
+            restored_file = got[f"{v['study']}/{v['series']}/{sop}.dcm".encode()]
+            self.assertEqual(test_dicom.dataset_of(test_dicom.read(restored_file)), originals[sop], sop)
+            self.assertEqual(test_dicom.dataset_of(self.pacs.file_of(sop)), originals[sop], sop)
+        self.assertEqual(restored(out), eligible_current(self.h))
+
+    def test_an_unreachable_pacs_is_reported_instance_by_instance(self):
+        want, _held = self.instances()
+        sop, v = next(iter(want.items()))
+        self.pacs.store([v["path"]])
+        self.h.set_config("optout:\n", test_dicom.QR_SOURCE + "optout:\n")
+        rc, log = self.h.run_once(timeout=240)
+        self.assertEqual(rc, 0, log[-3000:])
+        out = tempfile.mkdtemp(dir=self.h.dir)
+        r = subprocess.run([RESTORE, "--key", self.h.path("pki/central.key"), "--cert", self.h.path("pki/central.crt"),
+                            "--ca", self.h.path("pki/ca.crt"), "--store-to", "NOBODY@127.0.0.1:1", self.h.export, out],
+                           capture_output=True, text=True, env=test_dicom.NODELAY, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("0 DICOM instance(s) stored to NOBODY@127.0.0.1:1", r.stdout)
+        self.assertIn(f"NOT STORED {out}/pacs/{v['study']}/{v['series']}/{sop}.dcm", r.stdout)
 
 
 if __name__ == "__main__":

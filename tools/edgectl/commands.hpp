@@ -42,11 +42,28 @@ int quarantine_retry(const Common& c, std::optional<std::int64_t> id);
 // deliver-only cycle here when none runs.
 int flush(const Common& c);
 int audit(const Common& c, const std::string& patient_id);
+// What the batch with sequence number `seq` held (source, event, kind, path, size, sha256 of each
+// record; no content): a gap sennen-restore reports names a sequence number.
+int batch_show(const Common& c, std::int64_t seq);
+// Has the next poll read again, from the export trees, the files the delivered batch with sequence
+// `seq` held, so they leave in a new batch (exit 1 when some records' sources cannot read again).
+int resend(const Common& c, std::int64_t seq);
 
 struct VerifyArgs {
   std::filesystem::path file, key, cert, ca;
   bool json = false;
 };
 int verify_batch(const VerifyArgs& a);
+
+struct DrillArgs {
+  std::filesystem::path work;  // the temporary folder goes below this (default: $TMPDIR or /tmp)
+  int patients = 24;
+  bool keep = false;  // keep the temporary folder after a PASS too (a FAIL always keeps it)
+  bool json = false;
+};
+// The restore drill on a synthetic hospital in a temporary folder (never the site's own data):
+// 0 PASS, 1 FAIL (the restored tree differs, or sennen-restore found a gap or refused a batch),
+// 2 a step could not run.
+int drill(const DrillArgs& a);
 
 }  // namespace sennen::edgectl

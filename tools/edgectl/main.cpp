@@ -125,6 +125,20 @@ int main(int argc, char** argv) {
   au->add_option("--patient", patient, "patient ID as written anywhere (canonicalised like the stop list)")->required();
   au->callback([&] { rc = audit(c, patient); });
 
+  auto* ba = app.add_subcommand("batch", "batches this site sealed");
+  ba->require_subcommand(1);
+  std::int64_t seq = 0;
+  auto* bs = ba->add_subcommand("show", "one batch by its sequence number: state, times and the records it held");
+  add_common(bs, c, true);
+  bs->add_option("--sequence", seq, "the manifest's sequence number (as sennen-restore names a gap)")->required();
+  bs->callback([&] { rc = batch_show(c, seq); });
+  auto* rs = app.add_subcommand("resend",
+                                "send a delivered batch's records again from the export trees (a batch the "
+                                "receiver lost): the next poll reads them again");
+  add_common(rs, c, true);
+  rs->add_option("--sequence", seq, "the lost batch's sequence number (as sennen-restore names a gap)")->required();
+  rs->callback([&] { rc = resend(c, seq); });
+
   VerifyArgs v;
   auto* vb = app.add_subcommand("verify-batch", "central side: decrypt and verify a batch, list its manifest");
   vb->add_option("FILE", v.file, "the .cms batch file")->required()->check(CLI::ExistingFile);
@@ -133,6 +147,19 @@ int main(int argc, char** argv) {
   vb->add_option("--ca", v.ca, "CA that issued the site's signing certificate")->required()->check(CLI::ExistingFile);
   vb->add_flag("--json", v.json, "print JSON instead of text");
   vb->callback([&] { rc = verify_batch(v); });
+
+  DrillArgs d;
+  auto* dr = app.add_subcommand("drill",
+                                "restore drill on a synthetic hospital in a temporary folder: cycles of sennen-edged, "
+                                "sennen-restore, file-for-file comparison; PASS or FAIL");
+  dr->add_option("--work", d.work, "folder to make the temporary drill folder in (default: $TMPDIR or /tmp)")
+      ->check(CLI::ExistingDirectory);
+  dr->add_option("--patients", d.patients, "patients in the synthetic hospital")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 100000));
+  dr->add_flag("--keep", d.keep, "keep the temporary folder after a PASS too (a FAIL always keeps it)");
+  dr->add_flag("--json", d.json, "print JSON instead of text");
+  dr->callback([&] { rc = drill(d); });
 
   try {
     app.parse(argc, argv);

@@ -14,6 +14,7 @@
 #include "daemon/util/name_text.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
+#include "tools/edgectl/reread.hpp"
 #include "tools/edgectl/spool_access.hpp"
 
 namespace sennen::edgectl {
@@ -31,34 +32,6 @@ json to_json(const Entry& e) {
   util::put_name(j, "path", e.path);
   if (!e.copy_path.empty()) util::put_name(j, "copy_path", e.copy_path);
   return j;
-}
-
-// The polling-state key of the folder holding `rel_path` under root number `root` (see
-// adapters/sources/dirpoll/walker.cpp: "<root>/<folder relative to the root>").
-std::string folder_key(std::size_t root, const std::string& rel_path) {
-  const std::string dir = fs::path(rel_path).parent_path().generic_string();
-  return std::to_string(root) + (dir.empty() ? "" : "/" + dir);
-}
-
-const config::Source* source_config(const config::Config& cfg, const std::string& name) {
-  for (const auto& s : cfg.sources)
-    if (s.name == name) return &s;
-  return nullptr;
-}
-
-// Why this entry cannot be retried, or "" when it can.
-std::string cannot_retry(const config::Config& cfg, const Entry& e) {
-  const auto* s = source_config(cfg, e.source);
-  if (!s) return "source " + e.source + " is no longer in the configuration";
-  return s->options->why_no_retry();
-}
-
-// The keys under which the file's source may have filed its folder: one per root.
-std::vector<std::string> folder_keys(const config::Config& cfg, const Entry& e) {
-  std::vector<std::string> keys;
-  const auto* s = source_config(cfg, e.source);
-  for (std::size_t root = 0; root < s->options->folders().size(); ++root) keys.push_back(folder_key(root, e.path));
-  return keys;
 }
 
 }  // namespace
@@ -107,12 +80,12 @@ int quarantine_show(const Common& c, std::int64_t id, bool content) {
     }
     if (c.json) {
       json j = to_json(e);
-      const std::string why = cannot_retry(cfg, e);
+      const std::string why = cannot_reread(cfg, e.source);
       j["retry"] = why.empty() ? json("possible") : json(why);
       print_json(j);
       return 0;
     }
-    const std::string why = cannot_retry(cfg, e);
+    const std::string why = cannot_reread(cfg, e.source);
     std::cout << "quarantine entry #" << e.id << "\n"
               << "  source: " << e.source << "\n"
               << "  path:   " << shown(e.path) << "\n"
@@ -143,12 +116,12 @@ int quarantine_retry(const Common& c, std::optional<std::int64_t> id) {
         return id ? 2 : 0;
       }
       for (const auto& e : rows) {
-        if (auto why = cannot_retry(cfg, e); !why.empty()) {
+        if (auto why = cannot_reread(cfg, e.source); !why.empty()) {
           std::cerr << "#" << e.id << " " << e.source << ":" << shown(e.path) << ": not retried: " << why << "\n";
           ++skipped;
           continue;
         }
-        spool.requeue_quarantined(e, folder_keys(cfg, e));
+        spool.requeue_quarantined(e, folder_keys(cfg, e.source, e.path));
         done.push_back(e);
       }
       tx.commit();

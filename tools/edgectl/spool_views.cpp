@@ -1,4 +1,4 @@
-// sennen-edgectl queue and audit: read-only views of the spool.
+// sennen-edgectl queue, audit and batch show: read-only views of the spool.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -169,6 +169,56 @@ int audit(const Common& c, const std::string& patient_id) {
       first = false;
     }
     std::cout << "\n  note: " << kAuditNote << "\n";
+    return 0;
+  });
+}
+
+int batch_show(const Common& c, std::int64_t seq) {
+  return with_spool(c, "batch show", [&](spool::SpoolReader& r, const config::Config&) {
+    const auto b = r.batch_with_seq(seq);
+    if (!b) {
+      std::cerr << "sennen-edgectl batch show: this site sealed no batch with sequence " << seq
+                << " (the numbers are the manifests' `sequence`, as sennen-restore reports a gap)\n";
+      return 2;
+    }
+    const auto records = r.delivered_records(seq);
+    const bool delivered = b->state == spool::BatchState::delivered;
+    // Before schema 6 the spool kept nothing of a delivered batch's records.
+    const bool unknown = delivered && records.empty() && b->record_count > 0;
+    if (c.json) {
+      json out = {{"sequence", b->seq},
+                  {"batch_id", b->batch_id},
+                  {"state", spool::to_string(b->state)},
+                  {"created_at", when(b->created_at)},
+                  {"delivered_at", b->delivered_at ? json(when(b->delivered_at)) : json(nullptr)},
+                  {"record_count", b->record_count},
+                  {"withdrawal_count", b->withdrawal_count},
+                  {"records_known", !unknown},
+                  {"records", json::array()}};
+      for (const auto& d : records) {
+        json row = {{"source", d.source}, {"event", d.event}, {"size", d.size}, {"sha256", d.sha256}};
+        util::put_name(row, "kind", d.kind);
+        util::put_name(row, "path", d.path);
+        util::put_name(row, "record_key", d.record_key);
+        out["records"].push_back(std::move(row));
+      }
+      print_json(out);
+      return 0;
+    }
+    std::cout << "batch " << b->batch_id << " (sequence " << b->seq << "): " << spool::to_string(b->state)
+              << ", sealed " << when(b->created_at);
+    if (b->delivered_at) std::cout << ", delivered " << when(b->delivered_at);
+    std::cout << "; " << b->record_count << " records, " << b->withdrawal_count << " withdrawals\n";
+    if (!delivered) {
+      std::cout << "  not delivered: its records are still in the spool (sennen-edgectl queue)\n";
+    } else if (unknown) {
+      std::cout << "  delivered before this spool kept what delivered batches held (schema 6): its records "
+                   "are not known here\n";
+    } else {
+      for (const auto& d : records)
+        std::cout << "  " << d.event << " " << d.source << " " << shown(d.kind) << " " << shown(d.path) << " " << d.size
+                  << " " << d.sha256 << "\n";
+    }
     return 0;
   });
 }

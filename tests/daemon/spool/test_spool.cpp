@@ -4,6 +4,7 @@
 
 #include "daemon/util/error.hpp"
 #include "daemon/spool/spool.hpp"
+#include "daemon/spool/spool_reader.hpp"
 #include "daemon/spool/sqlite.hpp"
 #include "daemon/util/sha256.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -208,6 +209,22 @@ TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided b
     CHECK(last->batch_id == "B1");
     CHECK(last->record_count == 2);
     CHECK(s.depth().withdrawals_pending == 0);
+    // What it held stays known (content does not), and its withdrawal can be queued again.
+    {
+      spool::SpoolReader r(t / "state");
+      const auto held = r.delivered_records(seq);
+      REQUIRE(held.size() == 2);
+      CHECK(held[0].version == "v1");
+      CHECK(held[1].version == "v2");
+      CHECK(held[0].event == "upsert");
+      CHECK(r.delivered_records(seq + 1).empty());
+      CHECK(r.batch_with_seq(seq)->batch_id == "B1");
+    }
+    spool::Spool::Transaction tx(s);
+    CHECK(s.requeue_withdrawals(seq) == 1);
+    tx.commit();
+    REQUIRE(s.pending_withdrawals().size() == 1);
+    CHECK(s.pending_withdrawals()[0].patient_key == "99");
   }
 }
 
