@@ -4,12 +4,18 @@ and a file saved as UTF-8 with LF are moved to rejected/ with a reason staff can
 file stays where it is and nothing of it leaves (record-level opt-out is not built yet)."""
 import hashlib
 import io
+import json
 import os
 import shutil
+import subprocess
+import sys
 import unittest
 import zipfile
 
-from harness import SAMPLES, Hospital, HospitalTest, records_of
+from harness import BINARY_DIR, EDGED, SAMPLES, SOURCE_DIR, Hospital, HospitalTest, records_of
+
+EDGECTL = os.path.join(BINARY_DIR, "tools/edgectl/sennen-edgectl")
+FLEET = os.path.join(SOURCE_DIR, "central/sennen-fleet")
 
 KANA = "テスト".encode("cp932")
 
@@ -28,7 +34,9 @@ def ef(facility9, rows=3):
                     for i in range(rows))
 
 
-class DropboxTest(HospitalTest):
+class DropFolder(HospitalTest):
+    """A hospital with a drop folder source `monthly` (root drop/, expect: [uke-medical])."""
+
     def setUp(self):
         super().setUp()
         self.site = self.h.expected()["site_id"].encode()
@@ -46,6 +54,9 @@ class DropboxTest(HospitalTest):
     def reason(self, name):
         with open(os.path.join(self.drop, "rejected", name + ".reason.txt"), encoding="utf-8-sig") as f:
             return f.read()
+
+
+class DropboxTest(DropFolder):
 
     def test_rejected_with_reasons_valid_uke_sent_dpc_kept(self):
         self.put("RECEIPTC.UKE", uke(self.site))
@@ -224,6 +235,65 @@ class DropboxTest(HospitalTest):
             rc, out = self.h.run_once()
             self.assertEqual(rc, 0, out)
         self.assertEqual(len([r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]), 1)
+
+
+class MissingMonthsTest(DropFolder):
+    """The care-month calendar end to end, the daemon's clock set by faketime (LD_PRELOAD): the
+    months logic asks the injected Clock, which in the daemon is the system clock."""
+
+    def at(self, when, *cmd):
+        r = subprocess.run(["faketime", when, *cmd], capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, TZ="UTC"))
+        return r.returncode, r.stdout + r.stderr
+
+    def months(self):
+        return next(s for s in self.h.heartbeat()["sources"] if s["name"] == "monthly")["months"]
+
+    @unittest.skipUnless(shutil.which("faketime"), "faketime is missing: tools/install-build-deps")
+    def test_a_month_past_its_deadline_is_missing_in_heartbeat_status_and_fleet(self):
+        self.h.set_config("    expect: [uke-medical]\n", "    expect: [uke-medical, dpc]\n")
+        # The box starts on 10 January 2027 (12:00 JST): December's files are due by 25 January.
+        rc, out = self.at("2027-01-10 03:00:00", EDGED, "--config", self.h.config, "--once")
+        self.assertEqual(rc, 0, out)
+        m = self.months()
+        self.assertEqual(sorted(m), ["dpc", "uke-medical"])
+        self.assertEqual(len(m["dpc"]), 12)
+        self.assertEqual(m["uke-medical"]["2026-12"], "not due")
+        self.assertEqual(m["uke-medical"]["2026-11"], "before start")  # never asked for
+        self.assertNotIn("missing_month", [p["code"] for p in self.h.heartbeat()["problems"]])
+        # The 25th is the last day; on the 26th (JST) December is missing for both kinds.
+        rc, out = self.at("2027-01-25 14:00:00", EDGED, "--config", self.h.config, "--once")
+        self.assertEqual(self.months()["dpc"]["2026-12"], "not due", out)
+        rc, out = self.at("2027-01-25 15:30:00", EDGED, "--config", self.h.config, "--once")
+        hb = self.h.heartbeat()
+        self.assertEqual(self.months()["dpc"]["2026-12"], "missing", out)
+        self.assertEqual(self.months()["uke-medical"]["2026-12"], "missing")
+        self.assertEqual(hb["status"], "failing")
+        problem = next(p for p in hb["problems"] if p["code"] == "missing_month")
+        self.assertIn("dpc 2026-12, uke-medical 2026-12", problem["message"])
+        # December's claims (billed in January) arrive late: only DPC stays missing.
+        claims = uke(self.site).replace(b",202501,", b",202701,").replace(b",202412,", b",202612,")
+        self.put("RECEIPTC.UKE", claims)
+        for _ in range(2):  # seen, then stable
+            rc, out = self.at("2027-01-27 03:00:00", EDGED, "--config", self.h.config, "--once")
+            self.assertEqual(rc, 0, out)
+        self.assertIn("billing month 202701", out)
+        self.assertEqual(self.months()["uke-medical"]["2026-12"], "arrived")
+        self.assertEqual(self.months()["dpc"]["2026-12"], "missing")
+        rc, out = self.at("2027-01-27 03:00:00", EDGECTL, "status", "--config", self.h.config)
+        self.assertEqual(rc, 0, out)
+        header = next(l for l in out.splitlines() if "2026-01" in l)
+        self.assertEqual(header.split(), ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06",
+                                          "2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12"])
+        rows = {l.split()[0]: l.split()[1:] for l in out.splitlines() if l.strip().startswith(("dpc ", "uke-"))}
+        self.assertEqual(rows["dpc"], ["-"] * 11 + ["MISSING"])
+        self.assertEqual(rows["uke-medical"], ["-"] * 11 + ["arrived"])
+        # The central side: the export folder is laid out as the receiver's.
+        r = subprocess.run([sys.executable, FLEET, self.h.export, "--json", "--now", "2027-01-27T03:00:00Z"],
+                           capture_output=True, text=True, timeout=60)
+        site = json.loads(r.stdout)[0]
+        self.assertIn("MISSING", site["flags"], r.stdout)
+        self.assertEqual(site["missing_months"], [{"source": "monthly", "kind": "dpc", "month": "2026-12"}])
 
 
 class GeneratedDropFolderTest(unittest.TestCase):
