@@ -237,6 +237,47 @@ class DropboxTest(DropFolder):
         self.assertEqual(len([r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]), 1)
 
 
+class UnattributedTest(DropFolder):
+    """A claim without a chart number and a DPC row without a mapping name no patient the gate can
+    check: withheld and counted, unless the site sets optout.send_unattributed."""
+
+    def drop_both(self):
+        exp = self.h.expected()
+        eligible = next(p for p, v in sorted(exp["patients"].items()) if v["group"] == "eligible")
+        with open(self.h.path("dpc-ids.csv"), "w") as f:
+            f.write("0000000001,%s\n" % eligible)
+        self.h.set_config("    expect: [uke-medical]\n", "    expect: [uke-medical]\n    dpc_id_map: dpc-ids.csv\n")
+        ir = b"IR,1," + self.site[:2] + b"," + self.site[2:3] + b"," + self.site[3:] + b",,,202501,00,03\r\n"
+        named = b"RE,1,1112,202412,,1,19700101,,,,,,,%s,\r\nHO,01010016,1,1,1,100,,\r\n" % eligible.encode()
+        nameless = b"RE,2,1112,202412,,1,19700101,,,,,,,,\r\nHO,01010016,1,1,1,200,,\r\n"
+        self.put("RECEIPTC.UKE", ir + named + nameless + b"GO,2,300,99\r\n")
+        site9 = self.site[:2] + self.site[3:]
+        row = lambda data_id: site9 + b"\t%010d\t20250110\t20250105\t60\t0001\t000\t620600\r\n" % data_id
+        self.put("EFn_%s_2501.txt" % site9.decode(), row(1) + row(7))
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        sent = {r["kind"]: r for r in records_of(self.h.batches()) if r.get("source") == "monthly"}
+        self.assertEqual(sorted(sent), ["DPC-EFn", "UKE"], out)
+        return sent, ir + named, row(1), nameless, row(7)
+
+    def test_withheld_and_counted_by_default(self):
+        sent, uke_kept, dpc_kept, _, _ = self.drop_both()
+        self.assertEqual(sent["UKE"]["sha256"], hashlib.sha256(uke_kept + b"GO,1,100,99\r\n").hexdigest())
+        self.assertEqual(sent["UKE"]["attributes"]["removed"]["unattributed"], 1)
+        self.assertEqual(sent["DPC-EFn"]["sha256"], hashlib.sha256(dpc_kept).hexdigest())
+        self.assertEqual(sent["DPC-EFn"]["attributes"]["removed"]["unattributed"], 1)
+
+    def test_sent_when_the_site_says_so(self):
+        self.h.set_config("  stop_list: optout.csv\n", "  stop_list: optout.csv\n  send_unattributed: true\n")
+        sent, uke_kept, dpc_kept, nameless, unmapped = self.drop_both()
+        self.assertEqual(sent["UKE"]["sha256"], hashlib.sha256(uke_kept + nameless + b"GO,2,300,99\r\n").hexdigest())
+        self.assertEqual(sent["UKE"]["attributes"]["removed"]["unattributed"], 0)
+        self.assertEqual(sent["UKE"]["attributes"]["kept"], 2)
+        self.assertEqual(sent["DPC-EFn"]["sha256"], hashlib.sha256(dpc_kept + unmapped).hexdigest())
+        self.assertEqual(sent["DPC-EFn"]["attributes"]["removed"]["unattributed"], 0)
+
+
 class MissingMonthsTest(DropFolder):
     """The care-month calendar end to end, the daemon's clock set by faketime (LD_PRELOAD): the
     months logic asks the injected Clock, which in the daemon is the system clock."""
