@@ -135,6 +135,32 @@ class DropboxTest(DropFolder):
         sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
         self.assertEqual([r["path"] for r in sent], ["claims_RECEIPTC.UKE"])
 
+    def test_zip_limits_are_configuration_checked_by_check(self):
+        def check(keys):
+            self.h.set_config("    stable_after: 0s\n", "    stable_after: 0s\n" + keys)
+            r = subprocess.run([EDGED, "--config", self.h.config, "--check"], capture_output=True, text=True,
+                               timeout=60)
+            self.h.set_config("    stable_after: 0s\n" + keys, "    stable_after: 0s\n")
+            return r.returncode, r.stdout + r.stderr
+        rc, out = check("    zip_max_files: 0\n    zip_max_bytes: 0\n    zip_max_ratio: -1\n")
+        self.assertNotEqual(rc, 0, out)
+        for key in ("zip_max_files", "zip_max_bytes", "zip_max_ratio"):
+            self.assertIn("sources[0]." + key, out)
+        rc, out = check("    zip_max_files: 10\n    zip_max_bytes: 1GiB\n    zip_max_ratio: 50\n")
+        self.assertEqual(rc, 0, out)
+        # A zip that unpacks to more than 50 times its size is rejected; the same file within the
+        # default limits (no ratio limit) is unpacked.
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("RECEIPTC.UKE", uke(self.site) + b"\r\n" * 100000)
+        self.put("packed.zip", buf.getvalue())
+        self.h.set_config("    stable_after: 0s\n", "    stable_after: 0s\n    zip_max_ratio: 50\n")
+        for _ in range(2):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertIn("more than 50 times its own size (zip_max_ratio)", self.reason("packed.zip"))
+        self.assertFalse(os.path.exists(os.path.join(self.drop, "packed_RECEIPTC.UKE")))
+
     def test_dpc_rows_attributed_through_the_id_map_and_withheld(self):
         exp = self.h.expected()
         eligible = next(p for p, v in sorted(exp["patients"].items()) if v["group"] == "eligible")
@@ -235,6 +261,66 @@ class DropboxTest(DropFolder):
             rc, out = self.h.run_once()
             self.assertEqual(rc, 0, out)
         self.assertEqual(len([r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]), 1)
+
+
+class ReadOnlyFolderTest(DropFolder):
+    """read_only: the drop folder mounted read-only for the daemon (a bind mount in a mount namespace
+    of its own, as a share the service may only read): files stay, receipts go to their folder."""
+
+    def run_read_only(self):
+        drop = self.drop
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                            'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"', "sh",
+                            drop, EDGED, "--config", self.h.config, "--once"], capture_output=True, text=True,
+                           timeout=300)
+        return r.returncode, r.stdout + r.stderr
+
+    def receipt(self, name):
+        with open(os.path.join(self.h.path("receipts"), name + ".receipt.txt"), encoding="utf-8-sig") as f:
+            return f.read()
+
+    @unittest.skipUnless(shutil.which("unshare"), "unshare is missing")
+    def test_files_stay_and_receipts_say_what_became_of_them(self):
+        probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("no mount namespace here (needs root or user namespaces)")
+        os.makedirs(self.h.path("receipts"))
+        self.h.set_config("    stable_after: 0s\n", "    stable_after: 0s\n    read_only: true\n    receipts: receipts\n")
+        self.put("RECEIPTC.UKE", uke(self.site))
+        self.put("OTHER.UKE", uke(b"1319999999"))
+        self.put("claims.zip", b"PK\x03\x04" + b"\0" * 100)
+        before = sorted(os.listdir(self.drop))
+        for _ in range(3):  # seen; stable: taken in or rejected; receipt of what was taken in
+            rc, out = self.run_read_only()
+            self.assertEqual(rc, 0, out)
+        self.assertIn("Read-only file system", subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && touch "$1/x"', "sh", self.drop],
+            capture_output=True, text=True).stderr)  # the daemon really could not write there
+        self.assertEqual(sorted(os.listdir(self.drop)), before)
+        self.assertIn("[TAKEN IN] RECEIPTC.UKE", self.receipt("RECEIPTC.UKE"))
+        self.assertIn("another facility's file", self.receipt("OTHER.UKE"))
+        self.assertIn("What to do:", self.receipt("OTHER.UKE"))
+        self.assertIn("configured read-only (read_only), so a zip file cannot be unpacked", self.receipt("claims.zip"))
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual([r["path"] for r in sent], ["RECEIPTC.UKE"])
+        # Polled again, nothing is sent again and no receipt is rewritten.
+        stamps = {n: os.stat(os.path.join(self.h.path("receipts"), n)).st_mtime_ns
+                  for n in os.listdir(self.h.path("receipts"))}
+        rc, out = self.run_read_only()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len([r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]), 1)
+        self.assertEqual(stamps, {n: os.stat(os.path.join(self.h.path("receipts"), n)).st_mtime_ns
+                                  for n in os.listdir(self.h.path("receipts"))})
+
+    def test_receipts_required_with_read_only_and_only_then(self):
+        for keys, want in (("    read_only: true\n", "receipts"), ("    receipts: receipts\n", "read_only: true")):
+            self.h.set_config("    stable_after: 0s\n", "    stable_after: 0s\n" + keys)
+            r = subprocess.run([EDGED, "--config", self.h.config, "--check"], capture_output=True, text=True,
+                               timeout=60)
+            self.h.set_config("    stable_after: 0s\n" + keys, "    stable_after: 0s\n")
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn(want, r.stdout + r.stderr)
 
 
 class UnattributedTest(DropFolder):

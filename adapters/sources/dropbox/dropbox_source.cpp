@@ -33,6 +33,13 @@ fs::path free_name(const fs::path& dir, const std::string& name) {
   return p;
 }
 
+// What staff read: UTF-8 with a BOM and CRLF, so Windows Notepad shows the Japanese as written.
+std::string notepad_text(const std::string& text) {
+  std::string out = "\xEF\xBB\xBF";
+  for (char c : text) out += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  return out;
+}
+
 // A CDA R2 document (ClinicalDocument in the HL7 v3 namespace), which the national 特定健診
 // archives are made of, within the first bytes.
 bool looks_like_checkup(std::string_view head) {
@@ -85,10 +92,21 @@ class DropboxSource final : public Source {
   void examine(const dirpoll::Entry& e, const UnitState* prev, SourceContext& ctx) {
     UnitState now{e.name, e.size, e.mtime_ns, e.ctime_ns, kWaiting};
     const bool unchanged = prev && prev->size == e.size && prev->mtime_ns == e.mtime_ns;
-    if (unchanged && prev->status == kValidated) return;
+    if (unchanged && (prev->status == kValidated || prev->status == kReceipted)) return;
     if (unchanged && prev->status == kHandedOver) {  // committed with the record: staff may see it now
-      move_to(kProcessedFolder, e.name);
-      ctx.state.erase_unit("", e.name);
+      if (read_only()) {
+        write_receipt(e.name,
+                      "【受け付けました】" + e.name +
+                          "\n送信の対象として受け付けました。送信を止めている患者の分は送られません。\n\n[TAKEN IN] " +
+                          e.name +
+                          "\nThe file was taken in to be sent; the parts of patients whose data "
+                          "may not leave are never sent.\n");
+        now.status = kReceipted;
+        ctx.state.put_unit("", now);
+      } else {
+        move_to(kProcessedFolder, e.name);
+        ctx.state.erase_unit("", e.name);
+      }
       return;
     }
     // Stable: seen with the same size and mtime by the previous poll, and untouched for stable_after.
@@ -123,8 +141,16 @@ class DropboxSource final : public Source {
           what = "UKE of facility " + scan.facts.facility + ", billing month " + scan.facts.billing_month + ", " +
                  std::to_string(scan.facts.claims) + " claims";
         }
+      } else if (looks_like_zip(e.name, head) && read_only()) {
+        rejection = Rejection{0,
+                              "",
+                              "このフォルダは読み取り専用の設定のため、ZIPファイルを展開できません。",
+                              "the drop folder is configured read-only (read_only), so a zip file cannot be "
+                              "unpacked into it.",
+                              "ZIPファイルの中のファイルを直接置いてください。",
+                              "Put the files in the zip into the folder directly."};
       } else if (looks_like_zip(e.name, head)) {
-        auto u = unpack_zip(file, o_.root, ZipLimits{});
+        auto u = unpack_zip(file, o_.root, o_.zip);
         rejection = u.rejection;
         if (!rejection) {
           log::notice("source " + name() + ": unpacked " + std::to_string(u.files.size()) + " file(s) of " +
@@ -189,7 +215,23 @@ class DropboxSource final : public Source {
       return;
     }
     reject(file, e.name, *rejection, ctx);
-    ctx.state.erase_unit("", e.name);
+    if (read_only()) {
+      now.status = kReceipted;
+      ctx.state.put_unit("", now);
+    } else {
+      ctx.state.erase_unit("", e.name);
+    }
+  }
+
+  bool read_only() const { return !o_.receipts.empty(); }
+
+  // read_only: the outcome of a file, beside the other receipts.
+  void write_receipt(const std::string& name, const std::string& text) const {
+    std::error_code ec;
+    fs::create_directories(o_.receipts, ec);
+    util::AtomicFile receipt(o_.receipts / (name + ".receipt.txt"), 0644);
+    receipt.write(notepad_text(text));
+    receipt.commit();
   }
 
   // A valid claim file goes to the spool whole, as one record of many patients ("*uke"): the
@@ -247,16 +289,21 @@ class DropboxSource final : public Source {
   }
 
   void reject(const fs::path& file, const std::string& name, const Rejection& r, SourceContext& ctx) {
+    if (read_only()) {
+      write_receipt(name, reason_text(name, r));
+      ++ctx.stats.quarantined;
+      log::warning("source " + o_.name + ": rejected " + util::display_name(name) + ": " + r.what_en +
+                   (r.line ? " [line " + std::to_string(r.line) + "]" : "") + "; it stays in the read-only folder, " +
+                   "its reason is in " + util::display_name((o_.receipts / (name + ".receipt.txt")).string()));
+      return;
+    }
     const fs::path dir = o_.root / kRejectedFolder;
     std::error_code ec;
     fs::create_directories(dir, ec);
     const fs::path target = free_name(dir, name);
-    // The reason first: staff who find the file in rejected/ find why beside it. UTF-8 with a BOM
-    // and CRLF, so Windows Notepad shows the Japanese as written.
-    std::string text = reason_text(name, r), crlf = "\xEF\xBB\xBF";
-    for (char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    // The reason first: staff who find the file in rejected/ find why beside it.
     util::AtomicFile why(fs::path(target) += ".reason.txt", 0644);
-    why.write(crlf);
+    why.write(notepad_text(reason_text(name, r)));
     why.commit();
     fs::rename(file, target, ec);
     if (ec)
