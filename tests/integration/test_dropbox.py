@@ -1,7 +1,9 @@
-"""The monthly drop folder (type: dropbox, issue 14) with the real daemon: UKE claim and DPC files
-staff drop are validated; another facility's file, a GO count that does not match, a half-copied file
-and a file saved as UTF-8 with LF are moved to rejected/ with a reason staff can act on; a valid
-file stays where it is and nothing of it leaves (record-level opt-out is not built yet)."""
+"""The monthly drop folder (type: dropbox, issue 14) with the real daemon: UKE claim, DPC and
+health-checkup files staff drop are validated; another facility's file, a GO count that does not
+match, a half-copied file and a file saved as UTF-8 with LF are moved to rejected/ with a reason
+staff can act on; valid files leave without the parts of patients who may not (record-level
+opt-out), DPC files only with a dpc_id_map, checkup documents only with checkup_patient_id_root;
+the care-month calendar; a read-only drop folder with receipts; zip limits."""
 import hashlib
 import io
 import json
@@ -85,7 +87,7 @@ class DropboxTest(DropFolder):
             self.assertIn("What to do:", self.reason(name))
             self.assertIn("対処:", self.reason(name))
         self.assertIn("is a valid DPC EFn file", out)
-        self.assertIn("it is not sent: record-level opt-out", out)
+        self.assertIn("it is not sent: without dpc_id_map its rows cannot be attributed", out)
         sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
         self.assertEqual([r["path"] for r in sent], ["RECEIPTC.UKE"])
 
@@ -321,6 +323,50 @@ class ReadOnlyFolderTest(DropFolder):
             self.h.set_config("    stable_after: 0s\n" + keys, "    stable_after: 0s\n")
             self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn(want, r.stdout + r.stderr)
+
+
+def cda(ids):
+    """A minimal CDA R2 document naming its patient by (root, extension) pairs."""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3">\n'
+            '<recordTarget><patientRole>%s</patientRole></recordTarget>\n'
+            '<component><structuredBody/></component></ClinicalDocument>\n'
+            % "".join('<id root="%s" extension="%s"/>' % i for i in ids)).encode()
+
+
+class CheckupTest(DropFolder):
+    """Health-checkup documents go out only under the patient ID root the site names, through the
+    gate like any single-patient record."""
+    ROOT = "1.2.392.999.1"  # this test's stand-in for the hospital's patient ID root
+
+    def test_sent_only_when_the_site_names_the_patient_id_root(self):
+        exp = self.h.expected()
+        eligible = next(p for p, v in sorted(exp["patients"].items()) if v["group"] == "eligible")
+        stopped = next(p for p, v in sorted(exp["patients"].items()) if v["group"] == "stopped")
+        self.put("kenshin_eligible.xml", cda([("1.2.392.200119.6.204", "99"), (self.ROOT, eligible)]))
+        self.put("kenshin_stopped.xml", cda([(self.ROOT, stopped)]))
+        self.put("kenshin_insurance_only.xml", cda([("1.2.392.200119.6.204", "99")]))
+        self.put("kenshin_cut.xml", cda([(self.ROOT, eligible)])[:120])
+        for _ in range(2):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+        self.assertEqual([r for r in records_of(self.h.batches()) if r.get("source") == "monthly"], [])
+        self.assertIn("is not configured (checkup_patient_id_root)", out)
+        self.h.set_config("    stable_after: 0s\n",
+                          '    stable_after: 0s\n    checkup_patient_id_root: "%s"\n' % self.ROOT)
+        for name in os.listdir(self.drop):  # looked at again: touched
+            if name.endswith(".xml"):
+                os.utime(os.path.join(self.drop, name), (1700000100, 1700000100))
+        logs = ""
+        for _ in range(3):
+            rc, out = self.h.run_once()
+            self.assertEqual(rc, 0, out)
+            logs += out
+        sent = [r for r in records_of(self.h.batches()) if r.get("source") == "monthly"]
+        self.assertEqual([r["path"] for r in sent], ["kenshin_eligible.xml"])
+        self.assertEqual(sent[0]["kind"], "CDA-checkup")
+        self.assertIn("not well-formed XML", self.reason("kenshin_cut.xml"))
+        self.assertIn("it has no patient ID under root " + self.ROOT, logs)
+        self.assertTrue(os.path.exists(os.path.join(self.drop, "kenshin_insurance_only.xml")))
 
 
 class UnattributedTest(DropFolder):

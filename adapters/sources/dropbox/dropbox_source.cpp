@@ -3,10 +3,12 @@
 #include <fstream>
 
 #include "adapters/sources/dirpoll/walker.hpp"
+#include "adapters/sources/dropbox/checkup.hpp"
 #include "adapters/sources/dropbox/dpc.hpp"
 #include "adapters/sources/dropbox/uke.hpp"
 #include "adapters/sources/dropbox/uke_filter.hpp"
 #include "adapters/sources/dropbox/zip.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
@@ -159,17 +161,44 @@ class DropboxSource final : public Source {
           ctx.state.erase_unit("", e.name);
           return;
         }
+      } else if (looks_like_checkup(head) && o_.checkup_id_root.empty()) {
+        // Recognised, not sent: which of a document's IDs is the hospital's is the site's to say
+        // (checkup_patient_id_root, see config/sennen-edge.yaml).
+        not_sent(e.name, "a health-checkup XML/CDA document",
+                 "which of its IDs is this hospital's patient ID is not configured (checkup_patient_id_root)");
       } else if (looks_like_checkup(head)) {
-        // Recognised, not sent: a document's patient and which of its IDs is the hospital's are
-        // not settled yet (see config/sennen-edge.yaml).
-        not_sent(e.name, "a health-checkup XML/CDA document");
+        const auto doc = cda_patient_ids(file);
+        std::optional<std::string> patient;
+        for (const auto& id : doc.ids)
+          if (!patient && id.root == o_.checkup_id_root) patient = canonical_patient_id(id.extension);
+        if (!doc.error.empty()) {
+          rejection = Rejection{0,
+                                "",
+                                "XMLとして読めません（" + doc.error + "）。",
+                                "the health-checkup document is not well-formed XML: " + doc.error + ".",
+                                "健診データを出力し直して置いてください。",
+                                "Put a document exported again in the folder."};
+        } else if (!patient) {
+          not_sent(e.name, "a health-checkup document",
+                   "it has no patient ID under root " + o_.checkup_id_root +
+                       " (recordTarget/patientRole/id), so its patient cannot be checked against the stop list");
+        } else {
+          valid = RecordDraft{};
+          valid->key = "checkup/" + e.name;
+          valid->patient_id = *patient;
+          valid->kind = "CDA-checkup";
+          what = "a health-checkup document";
+        }
       } else if (looks_like_dpc(e.name, head)) {
         auto scan = scan_dpc(file, e.name, dpc_facility_of_site(o_.site_facility));
         rejection = scan.rejection;
         if (!rejection && !scan.facts.month.empty()) note_arrived(ctx.state, "dpc", scan.facts.month);
         if (!rejection && o_.dpc_filter.empty()) {
-          not_sent(e.name, "a valid DPC " + scan.facts.kind + " file of facility " + scan.facts.facility + " (" +
-                               std::to_string(scan.facts.rows) + " rows)");
+          not_sent(e.name,
+                   "a valid DPC " + scan.facts.kind + " file of facility " + scan.facts.facility + " (" +
+                       std::to_string(scan.facts.rows) + " rows)",
+                   "without dpc_id_map its rows cannot be attributed to patients, and the file holds every "
+                   "patient of the month");
         } else if (!rejection) {
           valid = RecordDraft{};
           valid->key = "dpc/" + scan.facts.kind + "/" + scan.facts.facility + "/" + e.name;
@@ -282,10 +311,9 @@ class DropboxSource final : public Source {
   }
 
   // Valid, and kept where it is: see dropbox_source.hpp.
-  void not_sent(const std::string& file_name, const std::string& what) const {
-    log::notice("source " + name() + ": " + util::display_name(file_name) + " is " + what +
-                "; it is not sent: record-level opt-out for these files is not built yet, and the file holds "
-                "every patient of the month. It stays in the folder.");
+  void not_sent(const std::string& file_name, const std::string& what, const std::string& why) const {
+    log::notice("source " + name() + ": " + util::display_name(file_name) + " is " + what + "; it is not sent: " + why +
+                ". It stays in the folder.");
   }
 
   void reject(const fs::path& file, const std::string& name, const Rejection& r, SourceContext& ctx) {

@@ -1,6 +1,6 @@
 #pragma once
 // type: dropbox: the monthly drop folder hospital staff fill from Windows (an SMB share): claims
-// (UKE) and DPC survey files (health checkups: not yet). Files are taken from the folder's top level once
+// (UKE), DPC survey files and health-checkup documents (checkup.hpp). Files are taken from the folder's top level once
 // their size and mtime have stayed the same for stable_after (Explorer copies slowly), recognised
 // by their content, validated, and moved to `rejected/` with a reason file beside them (Japanese
 // and English: what, where, what to do) when they fail.
@@ -50,6 +50,9 @@ struct DropboxOptions {
   // staff put them, and the outcome of each is a receipt, receipts/<name>.receipt.txt, in this
   // folder instead of a move to processed/ or rejected/. Empty: the usual folders below root.
   std::filesystem::path receipts;
+  // The recordTarget/patientRole/id root (an OID) under which a health-checkup document carries
+  // this hospital's patient ID (checkup.hpp); empty: checkup documents are never sent.
+  std::string checkup_id_root;
 };
 
 // Where a rejected file and its reason go (below the root): `rejected/<name>` and

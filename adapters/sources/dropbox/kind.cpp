@@ -17,6 +17,7 @@ struct Keys final : config::SourceOptions {
   int deadline_day = 25;
   ZipLimits zip;
   std::filesystem::path receipts;  // read_only
+  std::string checkup_id_root;
   std::vector<std::filesystem::path> folders() const override { return {root}; }
 };
 
@@ -60,6 +61,9 @@ std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
   } else if (read_only) {
     s.required("receipts", "receipts: /srv/sennen-receipts (with read_only: true, where each file's receipt goes)");
   }
+  if (auto c = s.optional("checkup_patient_id_root"))
+    if (auto t = c->text("the OID under which health-checkup documents carry this hospital's patient ID"))
+      o->checkup_id_root = *t;
   if (auto m = s.optional("dpc_id_map"))
     if (auto f = m->file("the CSV file mapping データ識別番号 to patient ID")) o->dpc_id_map = *f;
   return o;
@@ -79,7 +83,8 @@ std::unique_ptr<Source> build(const config::Source& source, const config::Config
                               k.dpc_id_map ? "dpc:" + source.name : "",
                               {k.expect, k.deadline_day, config.site.utc_offset_minutes},
                               k.zip,
-                              k.receipts});
+                              k.receipts,
+                              k.checkup_id_root});
 }
 
 // Claim files of every dropbox source share one filter; each source's DPC files are read through
@@ -105,14 +110,15 @@ void add_filters(const config::Source& source, const config::Config&, ContentFil
 }  // namespace
 
 const adapters::SourceKind& dropbox_kind() {
-  static const adapters::SourceKind kind{{"dropbox",
-                                          "monthly drop folder (UKE claims) 提出フォルダ",
-                                          {"root", "stable_after", "expect", "deadline_day", "dpc_id_map",
-                                           "zip_max_files", "zip_max_bytes", "zip_max_ratio", "read_only", "receipts"},
-                                          read},
-                                         build,
-                                         {},
-                                         add_filters};
+  static const adapters::SourceKind kind{
+      {"dropbox",
+       "monthly drop folder (UKE claims) 提出フォルダ",
+       {"root", "stable_after", "expect", "deadline_day", "dpc_id_map", "zip_max_files", "zip_max_bytes",
+        "zip_max_ratio", "read_only", "receipts", "checkup_patient_id_root"},
+       read},
+      build,
+      {},
+      add_filters};
   return kind;
 }
 
