@@ -9,17 +9,14 @@ delivered batch's manifest names its sha256).
 """
 import argparse
 import hashlib
-import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import TOP, delivered_records, make_pki, once
 PID = "0000012345"
 KIND = "L-PDF^PDF^99ZL01"
 FOLDER = "%s_20250110_%s_000000020250110_20250110120000000_01_1" % (PID, KIND)
@@ -37,9 +34,7 @@ def setup(work, mb):
     with open(data, "rb") as f:
         while block := f.read(1 << 20):
             h.update(block)
-    if not os.path.isdir(os.path.join(work, "pki")):
-        subprocess.run([os.path.join(TOP, "tools/make-test-pki"), os.path.join(work, "pki")], check=True,
-                       stdout=subprocess.DEVNULL)
+    make_pki(work)
     with open(os.path.join(work, "optout.csv"), "w") as f:
         f.write("# empty\n")
     config = os.path.join(work, "edge.yaml")
@@ -59,28 +54,13 @@ def run(edged, work, config):
     for d in ("state", "export"):
         shutil.rmtree(os.path.join(work, d), ignore_errors=True)
     subprocess.run(["sync"], check=True)
-    t = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as log:
-        p = subprocess.Popen([edged, "--config", config, "--once"], stdout=log, stderr=log, text=True)
-        _pid, status, usage = os.wait4(p.pid, 0)
-        total = time.perf_counter() - t
-        log.seek(0)
-        text = log.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit("daemon failed:\n" + text)
+    total, rss, text = once(edged, config)
     poll = sum(float(x) for x in re.findall(r"(?:poll|full scan) done in ([0-9.]+) s", text))
-    return total, poll, usage.ru_maxrss / 1024
+    return total, poll, rss
 
 
 def delivered_sha(work):
-    r = subprocess.run([os.path.join(TOP, "central/sennen-verify-batches"), "--json", "--key",
-                        os.path.join(work, "pki/central.key"), "--cert", os.path.join(work, "pki/central.crt"),
-                        "--ca", os.path.join(work, "pki/ca.crt"), os.path.join(work, "export")],
-                       capture_output=True, text=True)
-    batches = json.loads(r.stdout)
-    if r.returncode != 0 or not all(b["verified"] for b in batches):
-        sys.exit("batches failed verification:\n" + r.stdout[:2000] + r.stderr[:2000])
-    return [p["sha256"] for b in batches for rec in b["manifest"]["records"] for p in rec.get("parts", [])]
+    return [p["sha256"] for rec in delivered_records(work) for p in rec.get("parts", [])]
 
 
 def main():

@@ -56,6 +56,9 @@ struct OptOut {
   std::optional<Notification> notification;
   // A stop list with lines that cannot be read pauses sealing (fail closed) unless this is set.
   bool allow_unreadable_lines = false;
+  // A part of a many-patient file that names no patient the gate can check (a UKE claim without a
+  // chart number, a DPC row whose データ識別番号 is not in dpc_id_map) is withheld unless this is set.
+  bool send_unattributed = false;
 };
 
 // Where batches go: the type, and its own options (adapters/destinations/<type>/options.hpp).

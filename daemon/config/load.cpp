@@ -198,12 +198,14 @@ class Loader {
   }
 
   void read_optout(const Value& v, OptOut& optout) {
-    Mapping s(r_, v, {"stop_list", "allow_unreadable_lines", "notification"});
+    Mapping s(r_, v, {"stop_list", "allow_unreadable_lines", "send_unattributed", "notification"});
     if (auto p = s.required("stop_list", "stop_list: /etc/sennen-edge/optout.csv (the 提供停止 patient ID list)"))
       if (auto path = file_value(*p, "the path of the stop list file, e.g. /etc/sennen-edge/optout.csv"))
         optout.stop_list = *path;
     if (auto b = s.optional("allow_unreadable_lines"))
       if (auto value = bool_value(r_, *b)) optout.allow_unreadable_lines = *value;
+    if (auto b = s.optional("send_unattributed"))
+      if (auto value = bool_value(r_, *b)) optout.send_unattributed = *value;
     if (auto n = s.optional("notification")) {
       Mapping ns(r_, *n, {"notice_start", "wait_days"});
       Notification notification;

@@ -94,6 +94,12 @@ class IngestSink {
   virtual void checkpoint() = 0;
 };
 
+// Care-month states of SourceStats::months.
+inline constexpr const char* kMonthArrived = "arrived";
+inline constexpr const char* kMonthMissing = "missing";           // its deadline has passed
+inline constexpr const char* kMonthNotDue = "not due";            // its deadline has not come yet
+inline constexpr const char* kMonthBeforeStart = "before start";  // before the source first ran: not asked for
+
 struct SourceStats {
   static constexpr std::size_t kListed = 10;  // unreadable paths named, at most
 
@@ -117,6 +123,10 @@ struct SourceStats {
     std::uint64_t total = 0, last_poll = 0;
   };
   std::map<std::string, std::map<std::string, Count>> events;
+  // A source that is owed files every month (type: dropbox, expect:): its calendar of the last 12
+  // care months, by kind and "YYYY-MM", each one of the kMonth* states below. A missing month is a
+  // problem (missing_month) while it lasts.
+  std::map<std::string, std::map<std::string, std::string>> months;
 
   void add_unreadable(const std::filesystem::path& path) {
     ++unreadable;

@@ -2,16 +2,12 @@
 
 #include "daemon/util/utf8.hpp"
 
-#include <iconv.h>
-
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <utility>
 
+#include "daemon/util/cp932.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/core/patient_id.hpp"
 #include "daemon/util/fd.hpp"
@@ -78,38 +74,14 @@ std::string decode_utf16(std::string_view b, bool big_endian) {
   return out;
 }
 
-struct IconvClose {
-  void operator()(void* cd) const noexcept { ::iconv_close(static_cast<iconv_t>(cd)); }
-};
-using Iconv = std::unique_ptr<void, IconvClose>;
-
 // Byte by byte recovery: an invalid sequence becomes U+FFFD and decoding resumes at the next byte.
 // CP932 trail bytes are 0x40..0xFC, so no line end, separator, quote or '#' is ever swallowed.
 std::string decode_cp932(std::string_view bytes) {
-  iconv_t raw = ::iconv_open("UTF-8", "CP932");
-  // NOLINTNEXTLINE(performance-no-int-to-ptr): (iconv_t)-1 is iconv_open's documented failure value
-  if (raw == reinterpret_cast<iconv_t>(static_cast<std::intptr_t>(-1)))
-    throw Error("cannot read a CP932 (Shift_JIS) stop list: iconv has no CP932 converter (" + util::errno_text(errno) +
-                "); install glibc's gconv modules (Debian package libc6) or save the list as UTF-8");
-  Iconv cd(raw);
-  std::string out;
-  out.reserve(bytes.size() + bytes.size() / 2);
-  char* in = const_cast<char*>(bytes.data());  // iconv's C signature; it never writes the input
-  std::size_t in_left = bytes.size();
-  std::array<char, 16384> buf{};
-  while (in_left > 0) {
-    char* o = buf.data();
-    std::size_t o_left = buf.size();
-    std::size_t r = ::iconv(static_cast<iconv_t>(cd.get()), &in, &in_left, &o, &o_left);
-    int err = errno;
-    out.append(buf.data(), buf.size() - o_left);
-    if (r == static_cast<std::size_t>(-1) && err != E2BIG && in_left > 0) {  // EILSEQ, EINVAL
-      out += kReplacement;
-      ++in;
-      --in_left;
-    }
+  try {
+    return util::Cp932ToUtf8().lenient(bytes);
+  } catch (const Error& e) {
+    throw Error(std::string("cannot read a CP932 (Shift_JIS) stop list: ") + e.what() + ", or save the list as UTF-8");
   }
-  return out;
 }
 
 // Excel and Notepad always write a BOM, but a BOM lost in copying must not turn a list into

@@ -406,9 +406,10 @@ struct Pipeline::Impl {
             },
             halt, sp,
             // Each patient inside a record of many patients, asked when it is sealed; a part that
-            // names no patient cannot be checked against the stop list, so it never leaves.
+            // names no patient cannot be checked against the stop list, so it leaves only if the
+            // site said so (optout.send_unattributed).
             [&](const std::optional<std::string>& key) {
-              if (!key) return Withhold::unattributed;
+              if (!key) return cfg.optout.send_unattributed ? Withhold::none : Withhold::unattributed;
               switch (gate.decide(*key, first_visit(*key), clock.now())) {
                 case gate::Decision::stopped:
                   return Withhold::stopped;

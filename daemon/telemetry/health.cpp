@@ -26,6 +26,15 @@ std::vector<Problem> assess(const HeartbeatInput& in) {
           add("source_event", "source " + s.name + ": " + event + " '" + peer + "': " + std::to_string(n.last_poll) +
                                   " since the previous poll (" + std::to_string(n.total) +
                                   " since the daemon started); the service log says why each time");
+    std::string missing;
+    for (const auto& [kind, calendar] : s.stats.months)
+      for (const auto& [month, state] : calendar)
+        if (state == kMonthMissing) missing += (missing.empty() ? "" : ", ") + kind + " " + month;
+    if (!missing.empty())
+      add("missing_month", "source " + s.name +
+                               ": no file has arrived for care month(s) past their deadline: " + missing +
+                               "; ask the hospital to put them in the drop folder (`sennen-edgectl status` "
+                               "shows the calendar)");
   }
   if (!in.gate.paused_reason.empty()) add("stop_list", in.gate.paused_reason);
   if (!in.gate.attention.empty()) add("stop_list_retained", in.gate.attention);

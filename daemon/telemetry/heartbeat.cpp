@@ -79,6 +79,7 @@ std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
                        {"unreadable_paths", audience == Audience::box ? json(s.stats.unreadable_paths) : json(nullptr)},
                        {"skipped", s.stats.skipped},
                        {"events", std::move(events)},
+                       {"months", s.stats.months},
                        {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)},
                        {"recovery_point", recovery_point_json(recovery_point(s.name, s.last_success, in.depth), in.now,
                                                               counts(s.name))}});

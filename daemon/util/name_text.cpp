@@ -1,12 +1,11 @@
 #include "daemon/util/name_text.hpp"
 
-#include <iconv.h>
-
 #include <algorithm>
 #include <cstdint>
-#include <memory>
 #include <optional>
-#include <type_traits>
+
+#include "daemon/util/cp932.hpp"
+#include "daemon/util/error.hpp"
 
 namespace sennen::util {
 namespace {
@@ -53,26 +52,15 @@ void escape(std::string_view s, bool escape_backslash, std::string& out) {
   }
 }
 
-struct IconvClose {
-  void operator()(void* cd) const { ::iconv_close(static_cast<iconv_t>(cd)); }
-};
-
-// The whole of `raw` as CP932 decoded to UTF-8, or nothing when any byte does not decode.
-std::optional<std::string> from_cp932(std::string_view raw) {
-  iconv_t cd = ::iconv_open("UTF-8", "CP932");
-  // NOLINTNEXTLINE(performance-no-int-to-ptr): (iconv_t)-1 is iconv_open's documented failure value
-  if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;
-  std::unique_ptr<std::remove_pointer_t<iconv_t>, IconvClose> guard(cd);
-  std::string in(raw), out(raw.size() * 3 + 4, '\0');  // a CP932 byte is at most 3 UTF-8 bytes
-  char* inp = in.data();
-  char* outp = out.data();
-  std::size_t in_left = in.size(), out_left = out.size();
-  if (::iconv(cd, &inp, &in_left, &outp, &out_left) == static_cast<std::size_t>(-1) || in_left != 0)
+// `raw` as CP932 decoded to UTF-8, or nothing when any byte does not decode or this system has no
+// CP932 converter (a name is then shown escaped: showing it never fails).
+std::optional<std::string> from_cp932(std::string_view raw, std::optional<Cp932ToUtf8>& cp932) {
+  try {
+    if (!cp932) cp932.emplace();
+  } catch (const Error&) {
     return std::nullopt;
-  if (::iconv(cd, nullptr, nullptr, &outp, &out_left) == static_cast<std::size_t>(-1)) return std::nullopt;
-  out.resize(out.size() - out_left);
-  if (!valid_utf8(out)) return std::nullopt;
-  return out;
+  }
+  return cp932->strict(raw);
 }
 
 }  // namespace
@@ -81,12 +69,13 @@ std::string display_name(std::string_view raw) {
   // Component by component: a path may hold a CP932 file name in a folder named in UTF-8, whose
   // bytes would also decode as (wrong) CP932. '/' is never part of a CP932 or UTF-8 character.
   std::string out;
+  std::optional<Cp932ToUtf8> cp932;  // opened for the first component that is not UTF-8
   std::size_t start = 0;
   for (;;) {
     const std::size_t end = std::min(raw.find('/', start), raw.size());
     const std::string_view part = raw.substr(start, end - start);
     std::optional<std::string> decoded;
-    if (!valid_utf8(part)) decoded = from_cp932(part);
+    if (!valid_utf8(part)) decoded = from_cp932(part, cp932);
     escape(decoded ? std::string_view(*decoded) : part, true, out);
     if (end == raw.size()) return out;
     out += '/';

@@ -436,6 +436,40 @@ class FleetTest(unittest.TestCase):
 
     # ------------------------------------------------------------------ HTML and history
 
+    def test_missing_care_months_are_flagged_per_site_and_listed_across_sites(self):
+        def drop(months):
+            return {"name": "monthly", "type": "dropbox", "last_error": None, "months": months}
+        calendar = {"uke-medical": {"2026-09": "arrived", "2026-10": "missing", "2026-11": "not due"},
+                    "dpc": {"2026-09": "before start", "2026-10": "missing", "2026-11": "not due"}}
+        problem = [{"code": "missing_month", "message": "source monthly: no file has arrived for care month(s) "
+                                                        "past their deadline: dpc 2026-10, uke-medical 2026-10"}]
+        for sid in ("1000000001", "1000000002"):
+            hb = heartbeat(sid, status="failing", problems=problem)
+            hb["sources"].append(drop(calendar))
+            self.r.site(sid, hb)
+        hb = heartbeat("1000000003")
+        hb["sources"].append(drop({"uke-medical": {"2026-10": "arrived", "2026-11": "not due"}}))
+        self.r.site("1000000003", hb)
+        r = fleet(self.r.dir, "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        sites = by_site(r.stdout)
+        self.assertEqual(sites["1000000001"]["flags"], ["MISSING"])  # not also FAILING for the same problem
+        self.assertEqual(sites["1000000001"]["missing_months"],
+                         [{"source": "monthly", "kind": "dpc", "month": "2026-10"},
+                          {"source": "monthly", "kind": "uke-medical", "month": "2026-10"}])
+        self.assertEqual(sites["1000000003"]["flags"], [])
+        self.assertEqual(sites["1000000003"]["missing_months"], [])
+        r = fleet(self.r.dir)
+        self.assertIn("MISSING: source monthly: no dpc file for care month 2026-10", r.stdout)
+        self.assertIn("missing care months across sites:\n    2026-10 dpc: 1000000001, 1000000002\n"
+                      "    2026-10 uke-medical: 1000000001, 1000000002\n", r.stdout)
+        out = os.path.join(self.tmp, "fleet.html")
+        fleet(self.r.dir, "--html", out)
+        with open(out, encoding="utf-8") as f:
+            page = f.read()
+        self.assertIn('class="flag f-MISSING"', page)
+        self.assertIn("<td>2026-10 dpc<br>2026-10 uke-medical</td>", page)
+
     def test_html_is_self_contained_coloured_and_escaped(self):
         self.mixed_fleet()
         evil = heartbeat("1000000008", site_name='<script>alert("x")</script> & Co',

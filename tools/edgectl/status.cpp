@@ -1,5 +1,6 @@
 // sennen-edgectl status: one screen (or one JSON object) on sources, gate, spool, outbox,
 // destination and heartbeat. Reads the spool read-only and the heartbeat file; never writes.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -91,7 +92,7 @@ json collect(const config::Config& cfg, spool::SpoolReader& r) {
       for (const auto& h : hb["sources"])
         if (h.value("name", "") == s.name)
           for (const char* k : {"last_poll", "last_success", "last_error", "waiting_to_be_stable", "unreadable",
-                                "unreadable_paths", "skipped", "events", "recovery_point"})
+                                "unreadable_paths", "skipped", "events", "months", "recovery_point"})
             if (h.contains(k)) src[k] = h[k];
     j["sources"].push_back(src);
   }
@@ -140,6 +141,30 @@ void print_recovery_point(const std::string& indent, const json& rp) {
             << " stopped, " << str(rp["withheld_not_notified"]) << " not yet notified\n";
 }
 
+// A drop folder's care months (heartbeat sources[].months): one row per expected kind, one column
+// per care month of the last 12, oldest first.
+void print_calendar(const json& months) {
+  constexpr std::size_t kKindWidth = 13, kCellWidth = 9;
+  // Left-aligned in `width` columns, at least one space after.
+  auto cell = [](std::string text, std::size_t width) {
+    text.resize(std::max(text.size() + 1, width), ' ');
+    return text;
+  };
+  std::cout << "    care months (arrived; MISSING: its deadline has passed; not due: not yet; -: before the source "
+               "started)\n      "
+            << cell("", kKindWidth);
+  for (const auto& m : months.begin().value().items()) std::cout << cell(m.key(), kCellWidth);
+  std::cout << "\n";
+  for (const auto& [kind, calendar] : months.items()) {
+    std::cout << "      " << cell(kind, kKindWidth);
+    for (const auto& m : calendar.items()) {
+      const std::string st = str(m.value());
+      std::cout << cell(st == "missing" ? "MISSING" : st == "before start" ? "-" : st, kCellWidth);
+    }
+    std::cout << "\n";
+  }
+}
+
 void print_text(const json& j) {
   std::cout << "site " << str(j["site_id"]) << "   (" << str(j["time"]) << ", config " << str(j["config"]) << ")\n";
   const json& svc = j["service"];
@@ -172,6 +197,7 @@ void print_text(const json& j) {
       for (const auto& [peer, n] : by_peer.items())
         std::cout << "    " << event << " '" << peer << "': " << str(n.value("total", json()))
                   << " since the daemon started, " << str(n.value("last_poll", json())) << " in the last poll\n";
+    if (s.contains("months") && !s["months"].empty()) print_calendar(s["months"]);
   }
   const json& g = j["gate"];
   const json& f = g["stop_list_file"];

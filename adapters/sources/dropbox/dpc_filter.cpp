@@ -10,6 +10,7 @@ namespace sennen::dropbox {
 
 std::map<std::string, std::string> read_dpc_id_map(const std::filesystem::path& csv) {
   std::map<std::string, std::string> ids;
+  util::Cp932ToUtf8 cp932;
   LineReader reader(csv);
   LineReader::Line line;
   while (reader.next(line)) {
@@ -19,7 +20,9 @@ std::map<std::string, std::string> read_dpc_id_map(const std::filesystem::path& 
     const auto sep = text.find_first_of(",\t");
     if (sep == std::string::npos) continue;
     // CP932 unless it is UTF-8 already (chart_patient decodes CP932 and canonicalises).
-    auto id = [](std::string_view v) { return is_multibyte_utf8(v) ? canonical_patient_id(v) : chart_patient(v); };
+    auto id = [&cp932](std::string_view v) {
+      return is_multibyte_utf8(v) ? canonical_patient_id(v) : chart_patient(v, cp932);
+    };
     const auto data_id = id(std::string_view(text).substr(0, sep));
     auto rest = std::string_view(text).substr(sep + 1);
     rest = rest.substr(0, rest.find_first_of(",\t"));

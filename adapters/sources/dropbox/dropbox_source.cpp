@@ -3,10 +3,12 @@
 #include <fstream>
 
 #include "adapters/sources/dirpoll/walker.hpp"
+#include "adapters/sources/dropbox/checkup.hpp"
 #include "adapters/sources/dropbox/dpc.hpp"
 #include "adapters/sources/dropbox/uke.hpp"
 #include "adapters/sources/dropbox/uke_filter.hpp"
 #include "adapters/sources/dropbox/zip.hpp"
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
@@ -31,6 +33,13 @@ fs::path free_name(const fs::path& dir, const std::string& name) {
   fs::path p = dir / name;
   for (int i = 2; fs::exists(p); ++i) p = dir / (name + "." + std::to_string(i));
   return p;
+}
+
+// What staff read: UTF-8 with a BOM and CRLF, so Windows Notepad shows the Japanese as written.
+std::string notepad_text(const std::string& text) {
+  std::string out = "\xEF\xBB\xBF";
+  for (char c : text) out += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  return out;
 }
 
 // A CDA R2 document (ClinicalDocument in the HL7 v3 namespace), which the national 特定健診
@@ -85,10 +94,21 @@ class DropboxSource final : public Source {
   void examine(const dirpoll::Entry& e, const UnitState* prev, SourceContext& ctx) {
     UnitState now{e.name, e.size, e.mtime_ns, e.ctime_ns, kWaiting};
     const bool unchanged = prev && prev->size == e.size && prev->mtime_ns == e.mtime_ns;
-    if (unchanged && prev->status == kValidated) return;
+    if (unchanged && (prev->status == kValidated || prev->status == kReceipted)) return;
     if (unchanged && prev->status == kHandedOver) {  // committed with the record: staff may see it now
-      move_to(kProcessedFolder, e.name);
-      ctx.state.erase_unit("", e.name);
+      if (read_only()) {
+        write_receipt(e.name,
+                      "【受け付けました】" + e.name +
+                          "\n送信の対象として受け付けました。送信を止めている患者の分は送られません。\n\n[TAKEN IN] " +
+                          e.name +
+                          "\nThe file was taken in to be sent; the parts of patients whose data "
+                          "may not leave are never sent.\n");
+        now.status = kReceipted;
+        ctx.state.put_unit("", now);
+      } else {
+        move_to(kProcessedFolder, e.name);
+        ctx.state.erase_unit("", e.name);
+      }
       return;
     }
     // Stable: seen with the same size and mtime by the previous poll, and untouched for stable_after.
@@ -123,8 +143,16 @@ class DropboxSource final : public Source {
           what = "UKE of facility " + scan.facts.facility + ", billing month " + scan.facts.billing_month + ", " +
                  std::to_string(scan.facts.claims) + " claims";
         }
+      } else if (looks_like_zip(e.name, head) && read_only()) {
+        rejection = Rejection{0,
+                              "",
+                              "このフォルダは読み取り専用の設定のため、ZIPファイルを展開できません。",
+                              "the drop folder is configured read-only (read_only), so a zip file cannot be "
+                              "unpacked into it.",
+                              "ZIPファイルの中のファイルを直接置いてください。",
+                              "Put the files in the zip into the folder directly."};
       } else if (looks_like_zip(e.name, head)) {
-        auto u = unpack_zip(file, o_.root, ZipLimits{});
+        auto u = unpack_zip(file, o_.root, o_.zip);
         rejection = u.rejection;
         if (!rejection) {
           log::notice("source " + name() + ": unpacked " + std::to_string(u.files.size()) + " file(s) of " +
@@ -133,17 +161,44 @@ class DropboxSource final : public Source {
           ctx.state.erase_unit("", e.name);
           return;
         }
+      } else if (looks_like_checkup(head) && o_.checkup_id_root.empty()) {
+        // Recognised, not sent: which of a document's IDs is the hospital's is the site's to say
+        // (checkup_patient_id_root, see config/sennen-edge.yaml).
+        not_sent(e.name, "a health-checkup XML/CDA document",
+                 "which of its IDs is this hospital's patient ID is not configured (checkup_patient_id_root)");
       } else if (looks_like_checkup(head)) {
-        // Recognised, not sent: a document's patient and which of its IDs is the hospital's are
-        // not settled yet (see config/sennen-edge.yaml).
-        not_sent(e.name, "a health-checkup XML/CDA document");
+        const auto doc = cda_patient_ids(file);
+        std::optional<std::string> patient;
+        for (const auto& id : doc.ids)
+          if (!patient && id.root == o_.checkup_id_root) patient = canonical_patient_id(id.extension);
+        if (!doc.error.empty()) {
+          rejection = Rejection{0,
+                                "",
+                                "XMLとして読めません（" + doc.error + "）。",
+                                "the health-checkup document is not well-formed XML: " + doc.error + ".",
+                                "健診データを出力し直して置いてください。",
+                                "Put a document exported again in the folder."};
+        } else if (!patient) {
+          not_sent(e.name, "a health-checkup document",
+                   "it has no patient ID under root " + o_.checkup_id_root +
+                       " (recordTarget/patientRole/id), so its patient cannot be checked against the stop list");
+        } else {
+          valid = RecordDraft{};
+          valid->key = "checkup/" + e.name;
+          valid->patient_id = *patient;
+          valid->kind = "CDA-checkup";
+          what = "a health-checkup document";
+        }
       } else if (looks_like_dpc(e.name, head)) {
         auto scan = scan_dpc(file, e.name, dpc_facility_of_site(o_.site_facility));
         rejection = scan.rejection;
         if (!rejection && !scan.facts.month.empty()) note_arrived(ctx.state, "dpc", scan.facts.month);
         if (!rejection && o_.dpc_filter.empty()) {
-          not_sent(e.name, "a valid DPC " + scan.facts.kind + " file of facility " + scan.facts.facility + " (" +
-                               std::to_string(scan.facts.rows) + " rows)");
+          not_sent(e.name,
+                   "a valid DPC " + scan.facts.kind + " file of facility " + scan.facts.facility + " (" +
+                       std::to_string(scan.facts.rows) + " rows)",
+                   "without dpc_id_map its rows cannot be attributed to patients, and the file holds every "
+                   "patient of the month");
         } else if (!rejection) {
           valid = RecordDraft{};
           valid->key = "dpc/" + scan.facts.kind + "/" + scan.facts.facility + "/" + e.name;
@@ -189,7 +244,23 @@ class DropboxSource final : public Source {
       return;
     }
     reject(file, e.name, *rejection, ctx);
-    ctx.state.erase_unit("", e.name);
+    if (read_only()) {
+      now.status = kReceipted;
+      ctx.state.put_unit("", now);
+    } else {
+      ctx.state.erase_unit("", e.name);
+    }
+  }
+
+  bool read_only() const { return !o_.receipts.empty(); }
+
+  // read_only: the outcome of a file, beside the other receipts.
+  void write_receipt(const std::string& name, const std::string& text) const {
+    std::error_code ec;
+    fs::create_directories(o_.receipts, ec);
+    util::AtomicFile receipt(o_.receipts / (name + ".receipt.txt"), 0644);
+    receipt.write(notepad_text(text));
+    receipt.commit();
   }
 
   // A valid claim file goes to the spool whole, as one record of many patients ("*uke"): the
@@ -240,23 +311,27 @@ class DropboxSource final : public Source {
   }
 
   // Valid, and kept where it is: see dropbox_source.hpp.
-  void not_sent(const std::string& file_name, const std::string& what) const {
-    log::notice("source " + name() + ": " + util::display_name(file_name) + " is " + what +
-                "; it is not sent: record-level opt-out for these files is not built yet, and the file holds "
-                "every patient of the month. It stays in the folder.");
+  void not_sent(const std::string& file_name, const std::string& what, const std::string& why) const {
+    log::notice("source " + name() + ": " + util::display_name(file_name) + " is " + what + "; it is not sent: " + why +
+                ". It stays in the folder.");
   }
 
   void reject(const fs::path& file, const std::string& name, const Rejection& r, SourceContext& ctx) {
+    if (read_only()) {
+      write_receipt(name, reason_text(name, r));
+      ++ctx.stats.quarantined;
+      log::warning("source " + o_.name + ": rejected " + util::display_name(name) + ": " + r.what_en +
+                   (r.line ? " [line " + std::to_string(r.line) + "]" : "") + "; it stays in the read-only folder, " +
+                   "its reason is in " + util::display_name((o_.receipts / (name + ".receipt.txt")).string()));
+      return;
+    }
     const fs::path dir = o_.root / kRejectedFolder;
     std::error_code ec;
     fs::create_directories(dir, ec);
     const fs::path target = free_name(dir, name);
-    // The reason first: staff who find the file in rejected/ find why beside it. UTF-8 with a BOM
-    // and CRLF, so Windows Notepad shows the Japanese as written.
-    std::string text = reason_text(name, r), crlf = "\xEF\xBB\xBF";
-    for (char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    // The reason first: staff who find the file in rejected/ find why beside it.
     util::AtomicFile why(fs::path(target) += ".reason.txt", 0644);
-    why.write(crlf);
+    why.write(notepad_text(reason_text(name, r)));
     why.commit();
     fs::rename(file, target, ec);
     if (ec)

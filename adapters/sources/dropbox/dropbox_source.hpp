@@ -1,6 +1,6 @@
 #pragma once
 // type: dropbox: the monthly drop folder hospital staff fill from Windows (an SMB share): claims
-// (UKE) and DPC survey files (health checkups: not yet). Files are taken from the folder's top level once
+// (UKE), DPC survey files and health-checkup documents (checkup.hpp). Files are taken from the folder's top level once
 // their size and mtime have stayed the same for stable_after (Explorer copies slowly), recognised
 // by their content, validated, and moved to `rejected/` with a reason file beside them (Japanese
 // and English: what, where, what to do) when they fail.
@@ -9,7 +9,8 @@
 // `processed/`; it holds every patient of the month, so the sealer sends it through its content
 // filter (uke_filter.hpp, dpc_filter.hpp), which removes the parts of every patient the gate
 // withholds at that moment. Without dpc_id_map, DPC files are validated only and stay where staff
-// put them (the log says so once per file).
+// put them (the log says so once per file). A read-only folder (receipts set) is never written:
+// files stay, and a receipt per file says what became of it.
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -17,6 +18,7 @@
 
 #include "adapters/kind.hpp"
 #include "adapters/sources/dropbox/months.hpp"
+#include "adapters/sources/dropbox/zip.hpp"
 #include "daemon/config/catalog.hpp"
 #include "daemon/core/content_filter.hpp"
 #include "daemon/core/source.hpp"
@@ -27,6 +29,7 @@ namespace sennen::dropbox {
 inline constexpr const char* kWaiting = "waiting";         // not yet stable
 inline constexpr const char* kValidated = "validated";     // valid, left in place (not sent yet, see above)
 inline constexpr const char* kHandedOver = "handed over";  // in the spool; moved to processed/ next poll
+inline constexpr const char* kReceipted = "receipted";     // read_only: done, its receipt written
 // Unit states under this key: the sha256 of every content handed over (a file dropped again).
 inline constexpr const char* kSentKey = "#sent";
 // Unit states under this key: per record key (kind, facility, month), the sha256 of the content
@@ -42,10 +45,19 @@ struct DropboxOptions {
   // DPC files are then validated only, never sent (their rows cannot be attributed).
   std::string dpc_filter;
   MonthRules months;  // expect, deadline_day (months.hpp)
+  ZipLimits zip;      // zip_max_files, zip_max_bytes, zip_max_ratio (zip.hpp)
+  // read_only: the service never writes into root (a share it may only read): files stay where
+  // staff put them, and the outcome of each is a receipt, receipts/<name>.receipt.txt, in this
+  // folder instead of a move to processed/ or rejected/. Empty: the usual folders below root.
+  std::filesystem::path receipts;
+  // The recordTarget/patientRole/id root (an OID) under which a health-checkup document carries
+  // this hospital's patient ID (checkup.hpp); empty: checkup documents are never sent.
+  std::string checkup_id_root;
 };
 
 // Where a rejected file and its reason go (below the root): `rejected/<name>` and
-// `rejected/<name>.reason.txt`.
+// `rejected/<name>.reason.txt`; with a receipts folder (read_only), `<receipts>/<name>.receipt.txt`
+// says the same and the file stays.
 inline constexpr const char* kRejectedFolder = "rejected";
 inline constexpr const char* kProcessedFolder = "processed";
 

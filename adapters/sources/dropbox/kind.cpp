@@ -15,6 +15,9 @@ struct Keys final : config::SourceOptions {
   std::vector<std::string> expect;
   std::optional<std::filesystem::path> dpc_id_map;
   int deadline_day = 25;
+  ZipLimits zip;
+  std::filesystem::path receipts;  // read_only
+  std::string checkup_id_root;
   std::vector<std::filesystem::path> folders() const override { return {root}; }
 };
 
@@ -32,6 +35,35 @@ std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
       if (auto k = item.choice(kKinds, "a kind of file the site sends every month")) o->expect.push_back(*k);
   if (auto d = s.optional("deadline_day"))
     if (auto n = d->integer(1, 28)) o->deadline_day = static_cast<int>(*n);
+  // Limits against zip bombs (zip.hpp); the defaults are ZipLimits'.
+  if (auto n = s.optional("zip_max_files"))
+    if (auto v = n->integer(1, 1'000'000)) o->zip.max_files = static_cast<std::uint64_t>(*v);
+  if (auto n = s.optional("zip_max_bytes"))
+    if (auto v = n->size()) {
+      if (*v == 0)
+        n->problem("zip_max_bytes must be more than 0 (a size such as 4GiB): with 0 no zip file could be unpacked");
+      else
+        o->zip.max_bytes = *v;
+    }
+  if (auto n = s.optional("zip_max_ratio"))
+    if (auto v = n->integer(0, 100'000)) o->zip.max_ratio = static_cast<std::uint64_t>(*v);
+  // A drop folder the service may only read: receipts go to a folder of their own.
+  bool read_only = false;
+  if (auto b = s.optional("read_only"))
+    if (auto v = b->boolean()) read_only = *v;
+  if (auto r = s.optional("receipts")) {
+    if (!read_only)
+      r->problem(
+          "receipts is used with read_only: true only (otherwise files move to processed/ and rejected/ below "
+          "root); remove it or set read_only: true");
+    else if (auto f = r->folder("a folder the service user can write, which staff can read"))
+      o->receipts = *f;
+  } else if (read_only) {
+    s.required("receipts", "receipts: /srv/sennen-receipts (with read_only: true, where each file's receipt goes)");
+  }
+  if (auto c = s.optional("checkup_patient_id_root"))
+    if (auto t = c->text("the OID under which health-checkup documents carry this hospital's patient ID"))
+      o->checkup_id_root = *t;
   if (auto m = s.optional("dpc_id_map"))
     if (auto f = m->file("the CSV file mapping データ識別番号 to patient ID")) o->dpc_id_map = *f;
   return o;
@@ -49,7 +81,10 @@ std::unique_ptr<Source> build(const config::Source& source, const config::Config
                               k.stable_after,
                               config.site.id,
                               k.dpc_id_map ? "dpc:" + source.name : "",
-                              {k.expect, k.deadline_day, config.site.utc_offset_minutes}});
+                              {k.expect, k.deadline_day, config.site.utc_offset_minutes},
+                              k.zip,
+                              k.receipts,
+                              k.checkup_id_root});
 }
 
 // Claim files of every dropbox source share one filter; each source's DPC files are read through
@@ -75,13 +110,15 @@ void add_filters(const config::Source& source, const config::Config&, ContentFil
 }  // namespace
 
 const adapters::SourceKind& dropbox_kind() {
-  static const adapters::SourceKind kind{{"dropbox",
-                                          "monthly drop folder (UKE claims) 提出フォルダ",
-                                          {"root", "stable_after", "expect", "deadline_day", "dpc_id_map"},
-                                          read},
-                                         build,
-                                         {},
-                                         add_filters};
+  static const adapters::SourceKind kind{
+      {"dropbox",
+       "monthly drop folder (UKE claims) 提出フォルダ",
+       {"root", "stable_after", "expect", "deadline_day", "dpc_id_map", "zip_max_files", "zip_max_bytes",
+        "zip_max_ratio", "read_only", "receipts", "checkup_patient_id_root"},
+       read},
+      build,
+      {},
+      add_filters};
   return kind;
 }
 

@@ -45,16 +45,16 @@ void report_months(const MonthRules& rules, TimePoint now, SourceState& state, S
   };
   for (int back = 12; back >= 1; --back) {
     const std::string care = add_months(month, -back);
-    if (care < since) continue;
     // Due by deadline_day of the month after: missing once that day is over.
     const std::string due_month = add_months(care, 1);
     const bool overdue = month > due_month || (month == due_month && day > rules.deadline_day);
     const std::string shown = care.substr(0, 4) + "-" + care.substr(4);
     for (const auto& kind : rules.expect) {
-      if (has(kind + "/" + care))
-        stats.events["care month arrived"][kind + " " + shown] = {1, 0};
-      else if (overdue)
-        stats.events["care month missing"][kind + " " + shown] = {1, 1};
+      const char* calendar_state = has(kind + "/" + care) ? kMonthArrived
+                                   : care < since         ? kMonthBeforeStart
+                                   : overdue              ? kMonthMissing
+                                                          : kMonthNotDue;
+      stats.months[kind][shown] = calendar_state;
     }
   }
 }

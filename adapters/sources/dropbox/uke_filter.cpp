@@ -1,9 +1,6 @@
 #include "adapters/sources/dropbox/uke_filter.hpp"
 
-#include <iconv.h>
-
 #include <charconv>
-#include <memory>
 
 #include "adapters/sources/dropbox/lines.hpp"
 #include "adapters/sources/dropbox/uke.hpp"
@@ -13,25 +10,6 @@
 namespace sennen::dropbox {
 namespace {
 
-struct IconvCloser {
-  void operator()(void* cd) const { ::iconv_close(static_cast<iconv_t>(cd)); }
-};
-
-// CP932 -> UTF-8 of a short field; nullopt when it does not convert.
-std::optional<std::string> cp932_to_utf8(std::string_view s) {
-  iconv_t raw = ::iconv_open("UTF-8", "CP932");
-  // NOLINTNEXTLINE(performance-no-int-to-ptr): (iconv_t)-1 is iconv_open's documented failure value
-  if (raw == reinterpret_cast<iconv_t>(-1)) throw Error("iconv cannot convert CP932 on this system (glibc gconv)");
-  std::unique_ptr<void, IconvCloser> cd(raw);
-  std::string in(s), out(s.size() * 3 + 4, '\0');
-  char* ip = in.data();
-  char* op = out.data();
-  std::size_t il = in.size(), ol = out.size();
-  if (::iconv(raw, &ip, &il, &op, &ol) == static_cast<std::size_t>(-1)) return std::nullopt;
-  out.resize(out.size() - ol);
-  return out;
-}
-
 std::uint64_t number(std::string_view s) {
   std::uint64_t v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
@@ -40,15 +18,16 @@ std::uint64_t number(std::string_view s) {
 
 }  // namespace
 
-std::optional<std::string> chart_patient(std::string_view cp932_field) {
+std::optional<std::string> chart_patient(std::string_view cp932_field, util::Cp932ToUtf8& cp932) {
   if (cp932_field.empty()) return std::nullopt;
-  auto utf8 = cp932_to_utf8(cp932_field);
+  auto utf8 = cp932.strict(cp932_field);
   if (!utf8) return std::nullopt;
   return canonical_patient_id(*utf8);
 }
 
 FilterCounts filter_uke(const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
   FilterCounts c;
+  util::Cp932ToUtf8 cp932;  // once per file: every claim's chart number goes through it
   LineReader reader(in);
   LineReader::Line line;
   bool dropping = false;
@@ -73,7 +52,7 @@ FilterCounts filter_uke(const ContentReader& in, const PatientGate& decide, cons
     if (type == "RE") {
       close_claim();
       const auto fields = split_fields(line.text, ',');
-      const auto verdict = decide(chart_patient(fields.size() > 13 ? fields[13] : std::string_view()));
+      const auto verdict = decide(chart_patient(fields.size() > 13 ? fields[13] : std::string_view(), cp932));
       dropping = verdict != Withhold::none;
       if (verdict == Withhold::stopped) ++c.stopped;
       if (verdict == Withhold::not_notified) ++c.not_notified;

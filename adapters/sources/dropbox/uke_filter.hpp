@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "daemon/core/content_filter.hpp"
+#include "daemon/util/cp932.hpp"
 
 namespace sennen::dropbox {
 
@@ -21,7 +22,8 @@ namespace sennen::dropbox {
 // claims. The content filter "uke" (daemon/core/content_filter.hpp).
 FilterCounts filter_uke(const ContentReader& in, const PatientGate& decide, const ContentWriter& write);
 
-// The chart number of an RE line's field as the gate's canonical patient ID, or nullopt.
-std::optional<std::string> chart_patient(std::string_view cp932_field);
+// The chart number of an RE line's field as the gate's canonical patient ID, or nullopt; decoded
+// through `cp932`, which the caller opens once for a whole file.
+std::optional<std::string> chart_patient(std::string_view cp932_field, util::Cp932ToUtf8& cp932);
 
 }  // namespace sennen::dropbox

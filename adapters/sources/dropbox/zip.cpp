@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <memory>
@@ -61,6 +62,8 @@ Unpacked unpack_zip(const fs::path& zip, const fs::path& folder, const ZipLimits
     return out;
   }
   std::uint64_t files = 0, bytes = 0;
+  const std::uint64_t ratio_bound =
+      limits.max_ratio ? limits.max_ratio * std::max<std::uintmax_t>(fs::file_size(zip), 1) : 0;
   std::vector<std::pair<fs::path, std::string>> staged;  // staged file, final name
   archive_entry* entry = nullptr;
   for (int r; (r = archive_read_next_header(a.get(), &entry)) != ARCHIVE_EOF;) {
@@ -74,8 +77,9 @@ Unpacked unpack_zip(const fs::path& zip, const fs::path& folder, const ZipLimits
     const std::string name = base_name(archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "");
     if (name.empty()) continue;
     if (++files > limits.max_files) {
-      out.rejection = bad("ZIPファイルの中のファイルが多すぎます（上限 " + std::to_string(limits.max_files) + "）。",
-                          "the zip file holds more than " + std::to_string(limits.max_files) + " files.");
+      out.rejection =
+          bad("ZIPファイルの中のファイルが多すぎます（上限 " + std::to_string(limits.max_files) + "）。",
+              "the zip file holds more than " + std::to_string(limits.max_files) + " files (zip_max_files).");
       return out;
     }
     const fs::path staged_file = staging.dir / std::to_string(files);
@@ -92,7 +96,16 @@ Unpacked unpack_zip(const fs::path& zip, const fs::path& folder, const ZipLimits
       if (bytes > limits.max_bytes) {
         out.rejection =
             bad("ZIPファイルを展開すると大きすぎます（上限 " + std::to_string(limits.max_bytes) + " バイト）。",
-                "unpacked, the zip file would be larger than " + std::to_string(limits.max_bytes) + " bytes.");
+                "unpacked, the zip file would be larger than " + std::to_string(limits.max_bytes) +
+                    " bytes (zip_max_bytes).");
+        return out;
+      }
+      if (ratio_bound && bytes > ratio_bound) {
+        out.rejection = bad("ZIPファイルの圧縮率が高すぎます（展開後が圧縮ファイルの " +
+                                std::to_string(limits.max_ratio) + " 倍を超えます）。",
+                            "unpacked, the zip file would be more than " + std::to_string(limits.max_ratio) +
+                                " times its own size (zip_max_ratio): an archive built to fill the disk, or "
+                                "data that packs unusually well.");
         return out;
       }
       f.write(buf, n);

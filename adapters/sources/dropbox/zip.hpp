@@ -4,7 +4,8 @@
 // name component (no folder in an entry name is ever created, so no entry can land outside the
 // drop folder), first into a hidden staging folder and moved into place only when the whole
 // archive has been read (a half-copied zip leaves nothing), within limits on the number of files
-// and the bytes written (counted as written, not as the archive claims) against zip bombs.
+// and the bytes written (counted as written, not as the archive claims), in all and per byte of the
+// archive, against zip bombs.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -16,9 +17,11 @@
 
 namespace sennen::dropbox {
 
+// The source's zip_max_files, zip_max_bytes, zip_max_ratio (config/sennen-edge.yaml).
 struct ZipLimits {
   std::uint64_t max_files = 1000;
   std::uint64_t max_bytes = 4ull << 30;
+  std::uint64_t max_ratio = 0;  // bytes written per byte of the archive; 0: no limit
 };
 
 struct Unpacked {

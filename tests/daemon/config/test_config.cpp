@@ -824,6 +824,7 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
                           "optout:",
                           "stop_list:",
                           "allow_unreadable_lines:",
+                          "send_unattributed:",
                           "notification:",
                           "notice_start:",
                           "wait_days:",
@@ -847,8 +848,8 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
        {"  # timezone: Asia/Tokyo\n", "    # vendor: generic\n", "    # poll_interval: 60s\n",
         "    # stable_after: 30s\n", "    # full_scan_interval: 24h\n", "    # max_record_bytes: 256MiB\n",
         "    # allow_hard_links: false\n", "    # cross_filesystems: false\n", "  # allow_unreadable_lines: false\n",
-        "  # notification:\n", "  #   notice_start: 2025-04-01\n", "  #   wait_days: 30\n", "  # max_bytes: 64MiB\n",
-        "  # zstd_level: 3\n", "  # interval: 5m\n"}) {
+        "  # send_unattributed: false\n", "  # notification:\n", "  #   notice_start: 2025-04-01\n",
+        "  #   wait_days: 30\n", "  # max_bytes: 64MiB\n", "  # zstd_level: 3\n", "  # interval: 5m\n"}) {
     const std::string commented = line;
     const auto at = uncommented.find(commented);
     CHECK_MESSAGE(at != std::string::npos, "not shown in the shipped config: " << commented);
@@ -874,6 +875,8 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
   CHECK(tree(shown, 0).allow_hard_links == tree(defaults, 0).allow_hard_links);
   CHECK(tree(shown, 0).cross_filesystems == tree(defaults, 0).cross_filesystems);
   CHECK(shown.optout.allow_unreadable_lines == defaults.optout.allow_unreadable_lines);
+  CHECK(shown.optout.send_unattributed == defaults.optout.send_unattributed);
+  CHECK(!defaults.optout.send_unattributed);
   CHECK(shown.batch.max_bytes == defaults.batch.max_bytes);
   CHECK(shown.batch.zstd_level == defaults.batch.zstd_level);
   CHECK(shown.heartbeat.interval == defaults.heartbeat.interval);

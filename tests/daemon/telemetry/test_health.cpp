@@ -82,3 +82,17 @@ TEST_CASE("health: a source event since the previous poll is a problem naming th
   CHECK(codes(in) == std::vector<std::string>{"source_event"});
   CHECK(assess(in)[0].message.find("'CT1'") != std::string::npos);
 }
+
+TEST_CASE("health: a care month missing past its deadline is a problem naming kind and month; others are not") {
+  auto in = healthy();
+  telemetry::SourceStatus s;
+  s.name = "monthly";
+  s.stats.months["uke-medical"] = {
+      {"2025-01", kMonthBeforeStart}, {"2025-02", kMonthArrived}, {"2025-03", kMonthNotDue}};
+  in.sources.push_back(s);
+  CHECK(assess(in).empty());
+  in.sources[0].stats.months["dpc"] = {{"2025-02", kMonthMissing}};
+  CHECK(codes(in) == std::vector<std::string>{"missing_month"});
+  CHECK(assess(in)[0].message.find("dpc 2025-02") != std::string::npos);
+  CHECK(assess(in)[0].message.find("uke-medical") == std::string::npos);
+}

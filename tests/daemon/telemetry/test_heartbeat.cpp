@@ -147,6 +147,21 @@ TEST_CASE("heartbeat: a source names the paths it cannot read, and counts what i
   CHECK(j["sources"][0]["unreadable_paths"].size() == SourceStats::kListed);
 }
 
+TEST_CASE("heartbeat: a drop folder's care-month calendar, by kind and month; a missing month makes it failing") {
+  auto in = healthy();
+  telemetry::SourceStatus s{"monthly", "dropbox", kNow - 10, kNow - 10, {}, ""};
+  s.stats.months["uke-medical"] = {{"2025-01", kMonthArrived}, {"2025-02", kMonthNotDue}};
+  in.sources.push_back(s);
+  auto j = beat(in);
+  CHECK(j["sources"][0]["months"] == json{{"uke-medical", {{"2025-01", "arrived"}, {"2025-02", "not due"}}}});
+  CHECK(j["status"] == "ok");
+  in.sources[0].stats.months["dpc"]["2025-01"] = kMonthMissing;
+  j = beat(in);
+  CHECK(j["sources"][0]["months"]["dpc"]["2025-01"] == "missing");
+  CHECK(j["status"] == "failing");
+  CHECK(j["problems"][0]["code"] == "missing_month");
+}
+
 TEST_CASE("heartbeat: errors quoting names that are not UTF-8 are one line each, never an exception") {
   // A source's error quotes a folder of the export tree: CP932 bytes and a newline.
   auto in = healthy();

@@ -29,7 +29,7 @@ struct Fixture {
   NullSink sink;
   std::atomic<bool> stop{false};
   std::unique_ptr<Source> source =
-      dropbox::make_dropbox_source({"monthly", root, std::chrono::seconds(60), test::kFacility, "", {}});
+      dropbox::make_dropbox_source({"monthly", root, std::chrono::seconds(60), test::kFacility, "", {}, {}, {}, {}});
   std::unique_ptr<SourceState> state = spool.source_state("monthly");
   SourceStats stats;
 

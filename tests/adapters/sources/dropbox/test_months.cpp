@@ -31,24 +31,34 @@ TEST_CASE("months: a care month is missing once the 25th of the month after has 
     spool::Spool::Transaction tx(spool);
     report_months(rules, now, *state, stats);
     tx.commit();
-    return stats.events;
+    return stats.months;
   };
   // Installed on 10 March: February's files are due by 25 March; January's are not asked for.
-  CHECK(report(jst(2025, 3, 10)).empty());
-  CHECK(report(jst(2025, 3, 25)).empty());
+  auto first = report(jst(2025, 3, 10));
+  CHECK(first["uke-medical"].size() == 12);  // the last 12 care months, March 2024 to February 2025
+  CHECK(first["uke-medical"]["2024-03"] == kMonthBeforeStart);
+  CHECK(first["uke-medical"]["2025-01"] == kMonthBeforeStart);
+  CHECK(first["uke-medical"]["2025-02"] == kMonthNotDue);
+  CHECK(first["dpc"]["2025-02"] == kMonthNotDue);
+  CHECK(report(jst(2025, 3, 25))["dpc"]["2025-02"] == kMonthNotDue);
   auto late = report(jst(2025, 3, 26));
-  CHECK(late["care month missing"].count("uke-medical 2025-02") == 1);
-  CHECK(late["care month missing"].count("dpc 2025-02") == 1);
-  CHECK(late["care month missing"]["dpc 2025-02"].last_poll == 1);  // a problem while it lasts
-  CHECK(late["care month missing"].count("uke-medical 2025-01") == 0);
+  CHECK(late["uke-medical"]["2025-02"] == kMonthMissing);
+  CHECK(late["dpc"]["2025-02"] == kMonthMissing);
+  CHECK(late["uke-medical"]["2025-01"] == kMonthBeforeStart);
   {
     spool::Spool::Transaction tx(spool);
     note_arrived(*state, "uke-medical", "202502");
     tx.commit();
   }
   auto later = report(jst(2025, 4, 1));
-  CHECK(later["care month arrived"].count("uke-medical 2025-02") == 1);
-  CHECK(later["care month arrived"]["uke-medical 2025-02"].last_poll == 0);
-  CHECK(later["care month missing"].count("uke-medical 2025-02") == 0);
-  CHECK(later["care month missing"].count("dpc 2025-02") == 1);
+  CHECK(later["uke-medical"]["2025-02"] == kMonthArrived);
+  CHECK(later["dpc"]["2025-02"] == kMonthMissing);
+  CHECK(later["dpc"]["2025-03"] == kMonthNotDue);
+  CHECK(later.count("uke-dpc") == 0);  // not expected
+  // The deadline day is the site's: with 10, March is missing on 11 April.
+  const MonthRules early{{"dpc"}, 10, 9 * 60};
+  SourceStats stats;
+  spool::Spool::Transaction tx(spool);
+  report_months(early, jst(2025, 4, 11), *state, stats);
+  CHECK(stats.months["dpc"]["2025-03"] == kMonthMissing);
 }

@@ -81,9 +81,10 @@ TEST_CASE("uke filter: nobody withheld leaves the file byte-identical") {
 }
 
 TEST_CASE("uke filter: chart numbers in full-width CP932 digits meet the gate's canonical form") {
-  CHECK(chart_patient("00697") == "697");
-  CHECK(chart_patient("\x82\x4f\x82\x50\x82\x51") == "12");  // ０１２
-  CHECK_FALSE(chart_patient(""));
+  util::Cp932ToUtf8 cp932;
+  CHECK(chart_patient("00697", cp932) == "697");
+  CHECK(chart_patient("\x82\x4f\x82\x50\x82\x51", cp932) == "12");  // ０１２
+  CHECK_FALSE(chart_patient("", cp932));
 }
 
 TEST_CASE("uke filter: content that is not a claim file is refused, not passed through") {

@@ -10,9 +10,11 @@ using namespace sennen::dropbox;
 namespace fs = std::filesystem;
 
 namespace {
-// Writes a zip with python's zipfile (entry names as given, so hostile ones too).
-void make_zip(const fs::path& zip, const std::vector<std::pair<std::string, std::string>>& entries) {
-  std::string py = "import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1],'w')\n";
+// Writes a zip with python's zipfile (entry names as given, so hostile ones too), stored or deflated.
+void make_zip(const fs::path& zip, const std::vector<std::pair<std::string, std::string>>& entries,
+              bool deflate = false) {
+  std::string py = std::string("import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1],'w',zipfile.") +
+                   (deflate ? "ZIP_DEFLATED" : "ZIP_STORED") + ")\n";
   for (const auto& [name, content] : entries) py += "z.writestr(" + std::string("'") + name + "','" + content + "')\n";
   py += "z.close()\n";
   test::write_file(zip.parent_path() / "make.py", py);
@@ -63,5 +65,13 @@ TEST_CASE("zip: a half-copied zip, and one over the limits, unpack nothing and s
   auto many = unpack_zip(tmp / "drop/big.zip", tmp / "drop", {1, 1 << 20});
   REQUIRE(many.rejection);
   CHECK(many.rejection->what_en.find("more than 1 files") != std::string::npos);
-  CHECK(listing(tmp / "drop") == std::vector<std::string>{"big.zip", "half.zip"});
+  // 3001 bytes from an archive of a few hundred: over 2 times its size, within 100 times.
+  make_zip(tmp / "drop/packed.zip", {{"a.txt", std::string(3000, 'a')}, {"b.txt", "b"}}, true);
+  auto packed = unpack_zip(tmp / "drop/packed.zip", tmp / "drop", {1000, 1 << 20, 2});
+  REQUIRE(packed.rejection);
+  CHECK(packed.rejection->what_en.find("more than 2 times its own size (zip_max_ratio)") != std::string::npos);
+  CHECK(listing(tmp / "drop") == std::vector<std::string>{"big.zip", "half.zip", "packed.zip"});
+  auto fits = unpack_zip(tmp / "drop/packed.zip", tmp / "drop", {1000, 1 << 20, 100});
+  CHECK_FALSE(fits.rejection);
+  CHECK(fits.files.size() == 2);
 }
