@@ -5,6 +5,7 @@ import collections
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import unittest
@@ -125,9 +126,42 @@ class SyntheticHospital(unittest.TestCase):
         self.assertTrue(out.startswith("sources:\n"), out)
         self.assertIn(json.dumps(self.std), out)
 
-    def test_an_unreadable_root_is_reported_and_the_others_surveyed(self):
+    def test_a_root_that_does_not_exist_is_refused(self):
         rc, out, err = survey("--json", self.std, self.h.path("nonexistent"))
         self.assertNotEqual(rc, 0)  # CLI11 refuses a root that does not exist, before any walk
+
+    def test_the_suggested_sources_block_is_a_valid_configuration(self):
+        rc, block, err = survey("--suggest-config", self.std, self.ext)
+        self.assertEqual(rc, 0, err)
+        with open(self.h.config, encoding="utf-8") as f:
+            text = f.read()
+        start, end = text.index("sources:\n"), text.index("optout:\n")
+        config = self.h.path("suggested.yaml")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(text[:start] + block + text[end:])
+        r = subprocess.run([harness.EDGED, "--config", config, "--check"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run the survey as another user")
+    def test_an_unreadable_folder_is_counted_and_the_rest_surveyed(self):
+        tree = self.h.path("readable-copy")
+        shutil.copytree(self.std, tree, symlinks=True)
+        subprocess.run(["chmod", "-R", "a+rX", tree], check=True)
+        mode = os.stat(self.h.dir).st_mode & 0o7777
+        os.chmod(self.h.dir, 0o755)  # only the way in: the hospital's keys stay private
+        self.addCleanup(os.chmod, self.h.dir, mode)
+        locked = os.path.join(tree, sorted(os.listdir(tree))[0])
+        os.chmod(locked, 0o700)
+        self.addCleanup(os.chmod, locked, 0o755)
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", EDGECTL, "survey",
+                            "--json", "--vendor-profiles", VENDORS, tree], capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertEqual(j["unreadable"]["count"], 1)
+        self.assertEqual(j["unreadable"]["examples"][0]["path"], os.path.basename(locked))
+        inside = sum(len(fs) for _d, _s, fs in os.walk(locked))
+        self.assertEqual(j["files"], walk(tree)["files"] - inside)
 
 
 @unittest.skipUnless(os.path.isdir(NHO_SAMPLE), "public sample tree not present (shared/samples)")
