@@ -76,6 +76,9 @@ TEST_CASE("an HL7 head: message type, MSH-18, escape sequences, deviations, PID-
   CHECK(t.escape_sequences().by.at("ESC ( B") == 1);
   CHECK(t.encoding_deviations().by.at("none") == 1);
   CHECK(t.patient_mismatch().count == 1);
+  // the daemon compares canonical IDs: leading zeros do not make a mismatch
+  t.hl7(ssmix2::parse_hl7_header(kHl7), kHl7, "z", std_name("1_-_ADT-00_999999999999999_20230102030405123_-_1"));
+  CHECK(t.patient_mismatch().count == 1);
   const std::string cp932 = kHl7 + "OBX|1|ST|||\x82\xa0\r";
   t.hl7(ssmix2::parse_hl7_header(cp932), cp932, "q", name);
   CHECK(t.encoding_deviations().by.at("eight_bit") == 1);

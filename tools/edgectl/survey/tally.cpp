@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/core/patient_id.hpp"
 #include "daemon/util/name_text.hpp"
 
 namespace sennen::survey {
@@ -167,7 +168,10 @@ void Tally::hl7(const ssmix2::Hl7ParseResult& header, std::string_view head, std
   const auto dev = ssmix2::encoding_deviations(head);
   if (dev.empty()) deviations_.add("none");
   for (auto d : dev) deviations_.add(d);
-  if (h.patient_id != name.patient_id)
+  // Compared as the daemon compares them (canonical IDs: "0001" and "1" agree), so this counts what
+  // sennen-edged would quarantine as misplaced.
+  const auto from_name = canonical_patient_id(name.patient_id), from_pid3 = canonical_patient_id(h.patient_id);
+  if (!from_name || !from_pid3 || *from_name != *from_pid3)
     note(pid_mismatch_, rel_path,
          "PID-3 says patient " + util::display_name(h.patient_id) + ", the file name " +
              util::display_name(name.patient_id));
