@@ -72,7 +72,10 @@ int survey_tree(const SurveyArgs& a) {
   std::vector<std::string> root_errors;
   for (const auto& root : a.roots) {
     try {
-      survey::walk_root(root, tally, options);
+      // Absolute, so the suggested sources: block holds wherever the config file is.
+      auto path = std::filesystem::absolute(root).lexically_normal();
+      if (path.filename().empty()) path = path.parent_path();  // "ext/" -> "ext"
+      survey::walk_root(path, tally, options);
     } catch (const Error& e) {
       root_errors.push_back(e.what());
     }

@@ -20,8 +20,9 @@ NHO_SAMPLE = os.path.join(os.environ.get("SENNEN_SAMPLES", os.path.join(SOURCE_D
                           "nhoHQ_SSMIX2DataTestingTool")
 
 
-def survey(*args):
-    r = subprocess.run([EDGECTL, "survey", "--vendor-profiles", VENDORS, *args], capture_output=True, timeout=300)
+def survey(*args, cwd=None):
+    r = subprocess.run([EDGECTL, "survey", "--vendor-profiles", VENDORS, *args], capture_output=True, timeout=300,
+                       cwd=cwd)
     return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
 
 
@@ -125,6 +126,11 @@ class SyntheticHospital(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertTrue(out.startswith("sources:\n"), out)
         self.assertIn(json.dumps(self.std), out)
+        # roots given relative (and with a trailing '/') are written absolute and normalised
+        rc, out, err = survey("--suggest-config", "ssmix2/std", "./ssmix2/ext/", cwd=self.h.dir)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("      - " + json.dumps(self.std) + "\n", out)
+        self.assertIn("      - " + json.dumps(self.ext) + "\n", out)
 
     def test_a_root_that_does_not_exist_is_refused(self):
         rc, out, err = survey("--json", self.std, self.h.path("nonexistent"))
