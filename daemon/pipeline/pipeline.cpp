@@ -697,7 +697,8 @@ struct Pipeline::Impl {
       if (!s.options) continue;
       const std::string vendor = s.options->vendor_profile();
       auto& vendors = in.coverage.vendor_profiles;
-      if (!vendor.empty() && std::find(vendors.begin(), vendors.end(), vendor) == vendors.end()) vendors.push_back(vendor);
+      if (!vendor.empty() && std::find(vendors.begin(), vendors.end(), vendor) == vendors.end())
+        vendors.push_back(vendor);
       // A kind expected in some form by any source is expected; structured wins over pdf_jpeg over none.
       for (const auto& [kind, form] : s.options->expected_kinds()) {
         auto [it, added] = in.coverage.expected.emplace(kind, form);

@@ -140,7 +140,9 @@ int main(int argc, char** argv) {
   auto* su = app.add_subcommand("survey",
                                 "read-only census of SS-MIX2 trees: layout, counts, flags, encodings, misplaced and "
                                 "unparseable files, best vendor profile, a suggested sources: block");
-  su->add_option("ROOT", sv.roots, "roots of the storage (each volume of it)")->required()->check(CLI::ExistingDirectory);
+  su->add_option("ROOT", sv.roots, "roots of the storage (each volume of it)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   su->add_flag("--json", sv.json, "print JSON instead of text (for the central team)");
   su->add_flag("--suggest-config", sv.suggest_config_only, "print only the suggested sources: block");
   su->add_option("--vendor-profiles", sv.vendor_profiles, "folder holding the vendor profiles (<vendor>.yaml)")

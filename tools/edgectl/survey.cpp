@@ -94,7 +94,8 @@ int survey_tree(const SurveyArgs& a) {
     }
   }
   const auto fits = survey::rank_profiles(tally.observed(), profiles);
-  const auto best = std::find_if(profiles.begin(), profiles.end(), [&](const auto& p) { return p.first == fits[0].vendor; });
+  const auto best =
+      std::find_if(profiles.begin(), profiles.end(), [&](const auto& p) { return p.first == fits[0].vendor; });
   const std::string suggestion = survey::suggest_sources(tally, fits[0], best->second);
 
   if (a.suggest_config_only) {
@@ -106,7 +107,8 @@ int survey_tree(const SurveyArgs& a) {
     j["format"] = "sennen-edge-survey/1";
     j["root_errors"] = root_errors;
     json ranked = json::array();
-    for (const auto& f : fits) ranked.push_back({{"vendor", f.vendor}, {"refused", f.refused}, {"differences", f.differences}});
+    for (const auto& f : fits)
+      ranked.push_back({{"vendor", f.vendor}, {"refused", f.refused}, {"differences", f.differences}});
     j["vendor_profiles"] = {{"best", fits[0].vendor}, {"ranked", std::move(ranked)}, {"unreadable", profile_errors}};
     j["suggested_sources"] = suggestion;
     std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
@@ -120,8 +122,8 @@ int survey_tree(const SurveyArgs& a) {
               << (r.extended_units > r.standard_units ? "extended storage"
                   : r.standard_units > 0              ? "standardized storage"
                                                       : "no SS-MIX2 unit found")
-              << "; " << r.files << " files, " << r.bytes << " bytes, " << r.folders << " folders; "
-              << r.standard_units << " standard units, " << r.extended_units << " extended units (" << r.undated_units
+              << "; " << r.files << " files, " << r.bytes << " bytes, " << r.folders << " folders; " << r.standard_units
+              << " standard units, " << r.extended_units << " extended units (" << r.undated_units
               << " undated); dates " << (r.first_date.empty() ? "-" : r.first_date) << " to "
               << (r.last_date.empty() ? "-" : r.last_date) << "\n";
   print_counts("Data types", tally.data_types());

@@ -244,7 +244,7 @@ TEST_CASE("spool: delivered records are counted per day, kind and form; deletes 
   CHECK(got[0].records == 1);
   CHECK(got[1].kind == "OMP-01");
   CHECK(got[1].form == "structured");
-  CHECK(got[1].records == 2);  // one per day, summed; the delete is not counted
+  CHECK(got[1].records == 2);                     // one per day, summed; the delete is not counted
   CHECK(s.delivered_kinds(day + 1).size() == 1);  // only the second day's
   test::write_file(t / "f3", "e");
   deliver("B3", {draft(t / "f3", "v3")}, now + spool::Spool::kDeliveredKindsKeptDays * 86400 + 86400);

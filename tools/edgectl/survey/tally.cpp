@@ -254,7 +254,8 @@ std::vector<ProfileFit> rank_profiles(const ssmix2::Variations& seen,
     for (const auto& d : seen.encodings_tolerated)
       if (!has(p.encodings_tolerated, d)) {
         ++f.refused;
-        f.differences.push_back("encoding deviation " + d + " seen; the profile does not list it (counted as a problem)");
+        f.differences.push_back("encoding deviation " + d +
+                                " seen; the profile does not list it (counted as a problem)");
       }
     for (int w : p.timestamp_digits)
       if (!has(seen.timestamp_digits, w))
@@ -263,8 +264,7 @@ std::vector<ProfileFit> rank_profiles(const ssmix2::Variations& seen,
       if (!seen.extended_field_counts.empty() && !has(seen.extended_field_counts, c))
         f.differences.push_back("the profile accepts " + std::to_string(c) + "-field content folder names; none seen");
     for (const auto& d : p.encodings_tolerated)
-      if (!has(seen.encodings_tolerated, d))
-        f.differences.push_back("the profile tolerates " + d + "; none seen");
+      if (!has(seen.encodings_tolerated, d)) f.differences.push_back("the profile tolerates " + d + "; none seen");
     fits.push_back(std::move(f));
   }
   std::stable_sort(fits.begin(), fits.end(), [](const ProfileFit& a, const ProfileFit& b) {
@@ -305,8 +305,8 @@ std::string suggest_sources(const Tally& t, const ProfileFit& best, const ssmix2
     return out.empty() ? out : "    profile:   # what this tree shows beyond the profile (survey)\n" + out;
   };
   auto source = [&](const char* name, const char* type, const std::vector<std::string>& roots, bool extended) {
-    std::string s = std::string("  - name: ") + name + "\n    type: " + type + "\n    vendor: " + best.vendor +
-                    "\n    root:\n";
+    std::string s =
+        std::string("  - name: ") + name + "\n    type: " + type + "\n    vendor: " + best.vendor + "\n    root:\n";
     for (const auto& r : roots) s += "      - " + json(r).dump() + "\n";
     return s + overrides(extended);
   };

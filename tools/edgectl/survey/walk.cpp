@@ -33,7 +33,8 @@ class Walk {
       throw Error("survey: cannot read root " + root_.string() + ": " + e.what());
     }
     if (!self || self->type != Entry::Type::dir)
-      throw Error("survey: root " + root_.string() + " is not a folder (give the folder that holds the PID[0:3] folders)");
+      throw Error("survey: root " + root_.string() +
+                  " is not a folder (give the folder that holds the PID[0:3] folders)");
     mount_ = self->mount;
     ancestors_.push_back({self->dev, self->ino});
     t_.begin_root(root_);

@@ -160,8 +160,8 @@ TEST_CASE("vendor profiles: vendor selects the profile and profile: overrides it
 TEST_CASE("vendor profiles: a site states what it expects per document kind; a wrong kind or form is refused") {
   auto c = config_with("ssmix2", "    profile: {expected_kinds: {lab_results: structured, reports: pdf_jpeg}}\n");
   const auto& o = c.sources[0].options_as<ssmix2::TreeOptions>();
-  CHECK(o.accept.expected_kinds == std::map<std::string, std::string>{{"lab_results", "structured"},
-                                                                      {"reports", "pdf_jpeg"}});
+  CHECK(o.accept.expected_kinds ==
+        std::map<std::string, std::string>{{"lab_results", "structured"}, {"reports", "pdf_jpeg"}});
   CHECK(c.sources[0].options->expected_kinds() == o.accept.expected_kinds);
   CHECK(problems_of("ssmix2", "    profile: {expected_kinds: {labs: structured}}\n").size() == 1);
   CHECK(problems_of("ssmix2", "    profile: {expected_kinds: {reports: paper}}\n").size() == 1);
