@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,11 @@ struct SourceOptions {
   // Why a quarantined file of this source cannot be read again by `sennen-edgectl quarantine
   // retry`, or "" when it can.
   virtual std::string why_no_retry() const { return ""; }
+  // The vendor profile the source follows ("" when none applies) and what it expects the site to
+  // deliver per document kind (kind id -> "structured", "pdf_jpeg" or "none"; docs/coverage-kinds.md),
+  // for the heartbeat's coverage.
+  virtual std::string vendor_profile() const { return ""; }
+  virtual std::map<std::string, std::string> expected_kinds() const { return {}; }
 };
 
 struct DestinationOptions {

@@ -2,10 +2,12 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <map>
 
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/batcher/sealer.hpp"
+#include "daemon/core/coverage.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/dispatch/dispatcher.hpp"
 #include "daemon/gate/eligibility.hpp"
@@ -690,6 +692,20 @@ struct Pipeline::Impl {
     in.records_ingested = progress.records_ingested;
     in.bytes_sealed = progress.bytes_sealed;
     in.bytes_delivered = progress.bytes_delivered;
+    // One query over per-day counts (docs/coverage-kinds.md), the window ending today (UTC days).
+    in.coverage.delivered = spool.delivered_kinds(in.now / 86400 - (in.coverage.window_days - 1));
+    for (const auto& s : cfg.sources) {
+      if (!s.options) continue;
+      const std::string vendor = s.options->vendor_profile();
+      auto& vendors = in.coverage.vendor_profiles;
+      if (!vendor.empty() && std::find(vendors.begin(), vendors.end(), vendor) == vendors.end())
+        vendors.push_back(vendor);
+      // A kind expected in some form by any source is expected; structured wins over pdf_jpeg over none.
+      for (const auto& [kind, form] : s.options->expected_kinds()) {
+        auto [it, added] = in.coverage.expected.emplace(kind, form);
+        if (!added && (form == kStructured || (form == kPdfJpeg && it->second == kNone))) it->second = form;
+      }
+    }
     return in;
   }
 };

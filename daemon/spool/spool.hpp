@@ -101,7 +101,7 @@ struct Depth {
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
   // A part larger than this is stored as a sequence of chunks of this size (spool_chunks, schema
   // 3); smaller parts in one row. Each chunk is read into one buffer and inserted with one
   // statement, so ingesting a part of any size takes about two chunks of memory (the buffer and
@@ -223,8 +223,17 @@ class Spool {
                                          const std::vector<std::int64_t>& withdrawal_ids, std::uint64_t raw_bytes,
                                          std::string_view stop_list_sha256, std::int64_t now);
   void mark_sealed(std::string_view batch_id, std::uint64_t file_size, std::string_view file_sha256);
-  // Delivered: the batch's records and withdrawals leave the spool; the batch row stays for audit.
+  // Delivered: the batch's records and withdrawals leave the spool; the batch row stays for audit,
+  // and its upserts are counted per day, kind and form (delivered_kinds).
   void mark_delivered(std::string_view batch_id, std::int64_t now);
+  // Records delivered on or after unix day `since_day`, per kind and form ("structured" or
+  // "pdf_jpeg"), summed over the days; one query. mark_delivered keeps kDeliveredKindsKeptDays.
+  static constexpr std::int64_t kDeliveredKindsKeptDays = 40;
+  struct DeliveredKind {
+    std::string kind, form;
+    std::int64_t records = 0;
+  };
+  std::vector<DeliveredKind> delivered_kinds(std::int64_t since_day);
   // Abandons a batch that never left the box: its records and withdrawals go back to pending,
   // except records superseded by a newer version of their key in the spool, which are dropped
   // (sent after that version they would replace it at the central side). The voided batches it

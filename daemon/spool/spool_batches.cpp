@@ -178,6 +178,17 @@ void Spool::mark_delivered(std::string_view batch_id, std::int64_t now) {
                             "FROM gate_withdrawals w JOIN spool_batches b ON b.batch_id = w.batch_id "
                             "WHERE w.batch_id = ?1");
   index_w.bind(1, batch_id).run();
+  sqlite::Statement counted(
+      *db_,
+      "INSERT INTO spool_delivered_kinds (day, kind, form, records) "
+      "SELECT ?2 / 86400, r.kind, CASE WHEN EXISTS (SELECT 1 FROM spool_parts p WHERE p.record_id = r.id AND "
+      "(lower(p.name) LIKE '%.pdf' OR lower(p.name) LIKE '%.jpg' OR lower(p.name) LIKE '%.jpeg')) "
+      "THEN 'pdf_jpeg' ELSE 'structured' END AS form, COUNT(*) FROM spool_records r "
+      "WHERE r.batch_id = ?1 AND r.event = 'upsert' GROUP BY r.kind, form "
+      "ON CONFLICT (day, kind, form) DO UPDATE SET records = records + excluded.records");
+  counted.bind(1, batch_id).bind(2, now).run();
+  sqlite::Statement prune(*db_, "DELETE FROM spool_delivered_kinds WHERE day < ?1");
+  prune.bind(1, now / 86400 - kDeliveredKindsKeptDays).run();
   sqlite::Statement r(*db_, "DELETE FROM spool_records WHERE batch_id = ?1");  // parts cascade
   r.bind(1, batch_id).run();
   sqlite::Statement w(*db_, "DELETE FROM gate_withdrawals WHERE batch_id = ?1");
@@ -223,6 +234,16 @@ std::vector<BatchInfo> Spool::batches_in_state(BatchState state) {
   q.bind(1, to_string(state));
   std::vector<BatchInfo> out;
   while (q.step()) out.push_back(batch_from_row(q));
+  return out;
+}
+
+std::vector<Spool::DeliveredKind> Spool::delivered_kinds(std::int64_t since_day) {
+  sqlite::Statement q(*db_,
+                      "SELECT kind, form, SUM(records) FROM spool_delivered_kinds WHERE day >= ?1 "
+                      "GROUP BY kind, form ORDER BY kind, form");
+  q.bind(1, since_day);
+  std::vector<DeliveredKind> out;
+  while (q.step()) out.push_back({q.column_text(0), q.column_text(1), q.column_int(2)});
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/core/coverage.hpp"
 #include "daemon/telemetry/health.hpp"
 #include "daemon/util/name_text.hpp"
 #include "daemon/util/time_format.hpp"
@@ -54,6 +55,37 @@ std::int64_t site_recovery_point(const std::vector<SourcePoll>& sources, const s
   }
   return site;
 }
+
+namespace {
+// The 17 kinds in the slide's order, each with what was delivered in either form and what is expected.
+json coverage_json(const CoverageStatus& c) {
+  std::map<std::string_view, std::pair<std::int64_t, std::int64_t>> by_kind;  // structured, pdf_jpeg
+  std::int64_t other = 0;
+  for (const auto& d : c.delivered) {
+    const auto kind = coverage_kind(d.kind);
+    if (!kind) {
+      other += d.records;
+      continue;
+    }
+    auto& n = by_kind[*kind];
+    (d.form == kPdfJpeg ? n.second : n.first) += d.records;
+  }
+  json kinds = json::array();
+  for (const auto& k : kCoverageKinds) {
+    const auto n = by_kind[k.id];
+    const auto e = c.expected.find(std::string(k.id));
+    kinds.push_back({{"kind", k.id},
+                     {"label", k.label_ja},
+                     {"structured", n.first},
+                     {"pdf_jpeg", n.second},
+                     {"expected", e == c.expected.end() ? json(nullptr) : json(e->second)}});
+  }
+  return {{"window_days", c.window_days},
+          {"vendor_profiles", c.vendor_profiles},
+          {"kinds", std::move(kinds)},
+          {"other_records", other}};
+}
+}  // namespace
 
 std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
   const auto counts = [&](const std::string& source) {
@@ -166,6 +198,7 @@ std::string heartbeat_json(const HeartbeatInput& in, Audience audience) {
         {"records_ingested", in.records_ingested},
         {"bytes_sealed", in.bytes_sealed},
         {"bytes_delivered", in.bytes_delivered}}},
+      {"coverage", coverage_json(in.coverage)},
   };
   // Messages (a source's last error, a pause reason) may quote names from a source tree: one line
   // each, and never an exception for bytes that are not UTF-8.

@@ -2,6 +2,7 @@
 // heartbeat.json: how this site is doing, for the central team (docs/heartbeat-format.md).
 // Counts and states only: no patient data.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,15 @@ struct FlowStatus {
   std::string sealing_paused;                            // why no batch is sealed (outbox full), empty otherwise
 };
 
+// What the site delivered per document kind of the seed's 17-kind table (docs/coverage-kinds.md)
+// in the last window_days, and what its vendor profiles expect.
+struct CoverageStatus {
+  std::int64_t window_days = 30;
+  std::vector<spool::Spool::DeliveredKind> delivered;  // per record kind (data type) and form
+  std::vector<std::string> vendor_profiles;            // of the sources that follow one
+  std::map<std::string, std::string> expected;         // kind id -> structured, pdf_jpeg or none
+};
+
 struct HeartbeatInput {
   std::string site_id, site_name;
   std::int64_t now = 0, started_at = 0;
@@ -76,6 +86,7 @@ struct HeartbeatInput {
   // The current or last cycle, as the terminal and systemd STATUS show it.
   std::string progress_line;
   std::uint64_t files_scanned = 0, records_ingested = 0, bytes_sealed = 0, bytes_delivered = 0;
+  CoverageStatus coverage;
 };
 
 // The recovery point of a source: the newest moment up to which everything of it that may leave

@@ -121,6 +121,33 @@ class FleetTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="sennen-fleet-out-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
+    def test_coverage_absent_from_an_older_heartbeat_is_none_and_the_page_says_so(self):
+        self.r.site("1000000001", heartbeat("1000000001"))
+        page = os.path.join(self.tmp, "f.html")
+        r = fleet(self.r.dir, "--json", "--html", page)
+        self.assertIsNone(by_site(r.stdout)["1000000001"]["coverage"])
+        with open(page, encoding="utf-8") as f:
+            self.assertIn("no heartbeat reports coverage yet", f.read())
+
+    def test_coverage_cells_and_expected_but_missing(self):
+        kinds = [{"kind": "patient", "label": "患者情報", "structured": 3, "pdf_jpeg": 0, "expected": "structured"},
+                 {"kind": "progress_notes", "label": "経過記録情報", "structured": 2, "pdf_jpeg": 1,
+                  "expected": None},
+                 {"kind": "reports", "label": "報告書情報", "structured": 5, "pdf_jpeg": 0, "expected": "pdf_jpeg"},
+                 {"kind": "dialysis", "label": "透析情報", "structured": 0, "pdf_jpeg": 0, "expected": "none"}]
+        self.r.site("1000000001", heartbeat("1000000001", coverage={
+            "window_days": 30, "vendor_profiles": ["generic"], "kinds": kinds, "other_records": 4}))
+        page = os.path.join(self.tmp, "f.html")
+        r = fleet(self.r.dir, "--json", "--html", page)
+        cov = by_site(r.stdout)["1000000001"]["coverage"]
+        cells = {k["kind"]: (k["cell"], k["expected_but_missing"]) for k in cov["kinds"]}
+        self.assertEqual(cells, {"patient": ("○", False), "progress_notes": ("○ + PDF", False),
+                                 "reports": ("○", True), "dialysis": ("×", False)})
+        with open(page, encoding="utf-8") as f:
+            text = f.read()
+        self.assertEqual(text.count('<td class="missing"'), 1)
+        self.assertIn("経過記録情報", text)
+
     def mixed_fleet(self):
         r = self.r
         r.site("1000000001", heartbeat("1000000001"))                                   # healthy
@@ -645,3 +672,90 @@ class EndToEndTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The kinds the synthetic hospital writes, as docs/coverage-kinds.md maps them (the test's oracle).
+SYNTH_KINDS = {"ADT-00": "patient", "PPR-01": "diagnoses", "OML-11": "lab_results", "OMP-01": "prescriptions"}
+SYNTH_STANDARD_CODES = {"11506-3": "progress_notes"}
+SYNTH_LOCAL_CODES = {"L-OBSERVATIONS": "vitals"}
+
+
+def oracle_kind(kind):
+    parts = kind.split("^")
+    if kind in SYNTH_KINDS:
+        return SYNTH_KINDS[kind]
+    if len(parts) > 3 and parts[3] in SYNTH_STANDARD_CODES:
+        return SYNTH_STANDARD_CODES[parts[3]]
+    return SYNTH_LOCAL_CODES.get(parts[0])
+
+
+class CoverageEndToEndTest(unittest.TestCase):
+    """Two sites run by the real daemon, one whose source states what it expects per document kind:
+    the heartbeats' coverage matches the delivered batches' manifests, and sennen-fleet shows the
+    seed's 17-kind table across both sites with expected-but-missing kinds highlighted."""
+
+    def test_coverage_table_from_real_heartbeats(self):
+        sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
+        import harness
+        if not os.access(harness.EDGED, os.X_OK):
+            self.skipTest(f"daemon not built at {harness.EDGED} (set SENNEN_BINARY_DIR)")
+        a = harness.Hospital(patients=12, seed="cov-a", extra=("--site-id", "1311111111"))
+        self.addCleanup(a.cleanup)
+        b = harness.Hospital(patients=12, seed="cov-b", extra=("--site-id", "1322222222"))
+        self.addCleanup(b.cleanup)
+        b.set_config("    root: ssmix2/std\n",
+                     "    root: ssmix2/std\n"
+                     "    profile: {expected_kinds: {lab_results: structured, dialysis: structured, "
+                     "reports: pdf_jpeg}}\n")
+        receiver = tempfile.mkdtemp(prefix="sennen-fleet-cov-")
+        self.addCleanup(shutil.rmtree, receiver, True)
+        delivered = {}
+        for h in (a, b):
+            rc, log = h.run_once()
+            self.assertEqual(rc, 0, log[-3000:])
+            site = h.expected()["site_id"]
+            counts = {}
+            for r in harness.records_of(h.batches()):
+                kind = oracle_kind(r["kind"])
+                if r["event"] != "upsert":
+                    continue
+                form = ("pdf_jpeg" if any(p["name"].lower().endswith((".pdf", ".jpg", ".jpeg"))
+                                          for p in r.get("parts", [])) else "structured")
+                counts[(kind, form)] = counts.get((kind, form), 0) + 1
+            delivered[site] = counts
+            shutil.copytree(os.path.join(h.export, site), os.path.join(receiver, site))
+        r = fleet(receiver, "--json", now=None)
+        sites = by_site(r.stdout)
+        self.assertEqual(set(sites), set(delivered))
+        for site, counts in delivered.items():
+            cov = sites[site]["coverage"]
+            self.assertEqual(cov["window_days"], 30)
+            self.assertEqual(len(cov["kinds"]), 17)
+            got = {}
+            for k in cov["kinds"]:
+                for form in ("structured", "pdf_jpeg"):
+                    if k[form]:
+                        got[(k["kind"], form)] = k[form]
+            want = {k: n for k, n in counts.items() if k[0] is not None}
+            self.assertEqual(got, want, site)
+            self.assertEqual(cov["other_records"], sum(n for k, n in counts.items() if k[0] is None))
+            self.assertEqual(cov["vendor_profiles"], ["generic"])
+        missing = {site: sorted(k["kind"] for k in s["coverage"]["kinds"] if k["expected_but_missing"])
+                   for site, s in sites.items()}
+        self.assertEqual(missing, {"1311111111": [], "1322222222": ["dialysis", "reports"]})
+        kinds_b = {k["kind"]: k for k in sites["1322222222"]["coverage"]["kinds"]}
+        self.assertEqual(kinds_b["lab_results"]["expected"], "structured")
+        self.assertEqual(kinds_b["lab_results"]["cell"], "○")
+        self.assertEqual(kinds_b["dialysis"]["cell"], "×")
+
+        page = os.path.join(receiver, "fleet.html")
+        r = fleet(receiver, "--html", page, now=None)
+        with open(page, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn('<table class="coverage">', text)
+        for label in ("患者情報", "検歴情報", "透析情報", "初診時特有情報"):
+            self.assertIn(label, text)
+        self.assertEqual(text.count('<td class="missing"'), 2)
+        # For the screenshot (tests/central/fleet_screenshot.sh): keep the page where asked.
+        if os.environ.get("SENNEN_FLEET_PAGE"):
+            shutil.copy(page, os.environ["SENNEN_FLEET_PAGE"])

@@ -65,5 +65,15 @@ struct DrillArgs {
 // 0 PASS, 1 FAIL (the restored tree differs, or sennen-restore found a gap or refused a batch),
 // 2 a step could not run.
 int drill(const DrillArgs& a);
+struct SurveyArgs {
+  std::vector<std::filesystem::path> roots;
+  std::filesystem::path vendor_profiles;
+  std::size_t examples = 5;
+  bool json = false;
+  bool suggest_config_only = false;
+  bool cross_filesystems = false;
+};
+// What SS-MIX2 trees really are (read-only); exit 2 when a root cannot be read.
+int survey_tree(const SurveyArgs& a);
 
 }  // namespace sennen::edgectl

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "adapters/destinations/https/https_destination.hpp"
+#include "adapters/sources/ssmix2_common/vendor_profile.hpp"
 #include "sennen/version.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
@@ -160,6 +161,21 @@ int main(int argc, char** argv) {
   dr->add_flag("--keep", d.keep, "keep the temporary folder after a PASS too (a FAIL always keeps it)");
   dr->add_flag("--json", d.json, "print JSON instead of text");
   dr->callback([&] { rc = drill(d); });
+  SurveyArgs sv;
+  sv.vendor_profiles = sennen::ssmix2::kVendorProfilesDir;
+  auto* su = app.add_subcommand("survey",
+                                "read-only census of SS-MIX2 trees: layout, counts, flags, encodings, misplaced and "
+                                "unparseable files, best vendor profile, a suggested sources: block");
+  su->add_option("ROOT", sv.roots, "roots of the storage (each volume of it)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  su->add_flag("--json", sv.json, "print JSON instead of text (for the central team)");
+  su->add_flag("--suggest-config", sv.suggest_config_only, "print only the suggested sources: block");
+  su->add_option("--vendor-profiles", sv.vendor_profiles, "folder holding the vendor profiles (<vendor>.yaml)")
+      ->capture_default_str();
+  su->add_option("--examples", sv.examples, "example paths kept per finding")->capture_default_str();
+  su->add_flag("--cross-filesystems", sv.cross_filesystems, "enter folders on other file systems below a root");
+  su->callback([&] { rc = survey_tree(sv); });
 
   try {
     app.parse(argc, argv);

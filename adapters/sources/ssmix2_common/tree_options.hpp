@@ -39,6 +39,8 @@ struct TreeOptions final : config::SourceOptions {
 
   std::vector<std::filesystem::path> folders() const override { return roots; }
   std::optional<std::chrono::seconds> full_scan_every() const override { return full_scan_interval; }
+  std::string vendor_profile() const override { return vendor; }
+  std::map<std::string, std::string> expected_kinds() const override { return accept.expected_kinds; }
 };
 
 // The keys both types read (config/catalog.hpp SourceType::keys).

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "adapters/sources/ssmix2_common/hl7_header.hpp"
+#include "daemon/core/coverage.hpp"
 #include "daemon/config/reader.hpp"
 
 namespace sennen::ssmix2 {
@@ -42,6 +43,17 @@ void read_deviations(const config::Node& n, std::vector<std::string>& out) {
   if (ok) out = std::move(v);
 }
 
+// kind -> form, over what is already there (an empty mapping {} adds nothing).
+void read_expected(const config::Node& n, std::map<std::string, std::string>& out) {
+  std::vector<std::string_view> ids;
+  for (const auto& k : kCoverageKinds) ids.push_back(k.id);
+  config::Section s(n, ids);
+  for (std::string_view id : ids)
+    if (auto e = s.optional(id))
+      if (auto form = e->choice({kStructured, kPdfJpeg, kNone}, "the form this site delivers the kind in"))
+        out.insert_or_assign(std::string(id), *form);
+}
+
 // One variation's value, from either form.
 void read_variation(std::string_view key, const config::Node& value, Variations& out) {
   if (key == "encodings_tolerated")
@@ -50,6 +62,8 @@ void read_variation(std::string_view key, const config::Node& value, Variations&
     read_ints(value, 14, 17, out.timestamp_digits);
   else if (key == "extended_field_counts")
     read_ints(value, 6, 7, out.extended_field_counts);
+  else if (key == "expected_kinds")
+    read_expected(value, out.expected_kinds);
 }
 
 void load(const std::filesystem::path& dir, const std::string& vendor, Variations& out, int depth) {
@@ -85,7 +99,8 @@ void load(const std::filesystem::path& dir, const std::string& vendor, Variation
 
 }  // namespace
 
-const std::vector<std::string_view> kVariationKeys{"timestamp_digits", "extended_field_counts", "encodings_tolerated"};
+const std::vector<std::string_view> kVariationKeys{"timestamp_digits", "extended_field_counts", "encodings_tolerated",
+                                                   "expected_kinds"};
 
 bool Variations::accepts_timestamp(std::size_t digits) const {
   return std::find(timestamp_digits.begin(), timestamp_digits.end(), static_cast<int>(digits)) !=

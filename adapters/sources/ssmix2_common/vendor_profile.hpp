@@ -7,6 +7,7 @@
 // specification of any vendor's output exists (formats.md §2): the shipped vendor profiles are the
 // generic one until surveys say otherwise.
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,11 @@ struct Variations {
   // writer. Every deviation is accepted and named in the record's manifest attributes; one not
   // listed here is also counted as a problem in the heartbeat (sources[].events).
   std::vector<std::string> encodings_tolerated{};
+  // What the site is expected to deliver per document kind (daemon/core/coverage.hpp ids:
+  // "structured", "pdf_jpeg" or "none"), for the fleet's coverage table: a kind expected and not
+  // delivered is highlighted there. Not a variation the engine accepts; kinds not listed have no
+  // expectation. Entries add to (and replace) those of the base profile.
+  std::map<std::string, std::string> expected_kinds{};
 
   bool accepts_timestamp(std::size_t digits) const;
   bool accepts_field_count(int fields) const;

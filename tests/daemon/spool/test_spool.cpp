@@ -228,6 +228,46 @@ TEST_CASE("spool: batch lifecycle: records leave only when delivered; a voided b
   }
 }
 
+TEST_CASE("spool: delivered records are counted per day, kind and form; deletes are not; old days are pruned") {
+  test::TempDir t;
+  test::write_file(t / "f1", "a");
+  test::write_file(t / "f2", "b");
+  test::write_file(t / "doc.hl7", "c");
+  test::write_file(t / "scan.PDF", "d");
+  spool::Spool s(t / "state");
+  const std::int64_t day = 20000, now = day * 86400 + 3600;
+  auto deliver = [&](const std::string& batch, std::vector<RecordDraft> drafts, std::int64_t at) {
+    spool::Spool::Transaction tx(s);
+    for (auto& d : drafts) s.put(d, "1", spool::Hold::none, at);
+    tx.commit();
+    std::vector<std::int64_t> ids;
+    for (const auto& r : s.ready_records(0, 100)) ids.push_back(r.id);
+    s.create_batch(batch, s.next_batch_seq(), ids, {}, 2, "sha", at);
+    s.mark_sealed(batch, 1, "abc");
+    s.mark_delivered(batch, at);
+  };
+  RecordDraft ext = draft(t / "doc.hl7", "e1");
+  ext.kind = "L-PROGRESS^経過記録^99ZL01^11506-3^経過記録^LN";
+  ext.parts = {ContentPart{"main_document.hl7", t / "doc.hl7", 1}, ContentPart{"scan.PDF", t / "scan.PDF", 1}};
+  RecordDraft gone = draft(t / "f2", "d1");
+  gone.event = Event::remove;
+  gone.parts.clear();
+  deliver("B1", {draft(t / "f1", "v1"), ext, gone}, now);
+  deliver("B2", {draft(t / "f2", "v2")}, now + 86400);
+  auto got = s.delivered_kinds(day);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].kind == ext.kind);
+  CHECK(got[0].form == "pdf_jpeg");
+  CHECK(got[0].records == 1);
+  CHECK(got[1].kind == "OMP-01");
+  CHECK(got[1].form == "structured");
+  CHECK(got[1].records == 2);                     // one per day, summed; the delete is not counted
+  CHECK(s.delivered_kinds(day + 1).size() == 1);  // only the second day's
+  test::write_file(t / "f3", "e");
+  deliver("B3", {draft(t / "f3", "v3")}, now + spool::Spool::kDeliveredKindsKeptDays * 86400 + 86400);
+  CHECK(s.delivered_kinds(0).size() == 1);  // the first two days are pruned
+}
+
 // Batch format /2: the central side tells a voided batch from one lost on the way only if every
 // voided number is announced by a batch that is sealed (and delivered) after it.
 TEST_CASE("spool: every voided batch number is announced once by a later batch, again if that one is voided") {

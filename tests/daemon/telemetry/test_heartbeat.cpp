@@ -203,3 +203,37 @@ TEST_CASE("heartbeat: recovery point per source and overall, held records counte
   CHECK(j["recovery_point"]["time"].is_null());
   CHECK(j["recovery_point"]["age_seconds"].is_null());
 }
+
+TEST_CASE("heartbeat: coverage counts delivered records per document kind and form, with what is expected") {
+  auto in = healthy();
+  in.coverage.vendor_profiles = {"generic"};
+  in.coverage.expected = {{"lab_results", "structured"}, {"reports", "pdf_jpeg"}};
+  in.coverage.delivered = {{"OMP-01", "structured", 5},
+                           {"OMP-11", "structured", 2},
+                           {"L-PROGRESS^経過記録^99ZL01^11506-3^経過記録^LN", "pdf_jpeg", 3},
+                           {"L-OBSERVATIONS^OBSERVATIONS^99ZL01", "structured", 4},
+                           {"MML-progressCourse", "structured", 1},
+                           {"ADT-12", "structured", 7},
+                           {"DICOM-CT", "structured", 9}};
+  const auto c = beat(in)["coverage"];
+  CHECK(c["window_days"] == 30);
+  CHECK(c["vendor_profiles"] == json::array({"generic"}));
+  REQUIRE(c["kinds"].size() == 17);
+  CHECK(c["kinds"][0]["kind"] == "patient");
+  CHECK(c["kinds"][0]["label"] == "患者情報");
+  CHECK(c["kinds"][16]["kind"] == "first_visit");
+  auto kind = [&](const std::string& id) {
+    for (const auto& k : c["kinds"])
+      if (k["kind"] == id) return k;
+    return json();
+  };
+  CHECK(kind("prescriptions")["structured"] == 7);
+  CHECK(kind("progress_notes")["pdf_jpeg"] == 3);
+  CHECK(kind("progress_notes")["structured"] == 1);  // the MML ProgressCourse module
+  CHECK(kind("vitals")["structured"] == 4);
+  CHECK(kind("lab_results")["structured"] == 0);
+  CHECK(kind("lab_results")["expected"] == "structured");
+  CHECK(kind("reports")["expected"] == "pdf_jpeg");
+  CHECK(kind("patient")["expected"].is_null());
+  CHECK(c["other_records"] == 16);  // ADT-12 visits and DICOM are none of the 17
+}

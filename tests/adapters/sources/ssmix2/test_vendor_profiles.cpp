@@ -122,6 +122,8 @@ TEST_CASE("vendor profiles: every shipped vendor loads, and none claims more tha
     CHECK(got.timestamp_digits == generic.timestamp_digits);
     CHECK(got.extended_field_counts == generic.extended_field_counts);
     CHECK(got.encodings_tolerated == generic.encodings_tolerated);
+    // The seed's 17-kind table names no vendor (docs/coverage-kinds.md): nothing is expected.
+    CHECK(got.expected_kinds.empty());
   }
 }
 
@@ -153,6 +155,16 @@ TEST_CASE("vendor profiles: vendor selects the profile and profile: overrides it
   CHECK(o.vendor == "ssi");
   CHECK(o.accept.timestamp_digits == std::vector<int>{17, 15});
   CHECK(o.accept.extended_field_counts == std::vector<int>{6, 7});
+}
+
+TEST_CASE("vendor profiles: a site states what it expects per document kind; a wrong kind or form is refused") {
+  auto c = config_with("ssmix2", "    profile: {expected_kinds: {lab_results: structured, reports: pdf_jpeg}}\n");
+  const auto& o = c.sources[0].options_as<ssmix2::TreeOptions>();
+  CHECK(o.accept.expected_kinds ==
+        std::map<std::string, std::string>{{"lab_results", "structured"}, {"reports", "pdf_jpeg"}});
+  CHECK(c.sources[0].options->expected_kinds() == o.accept.expected_kinds);
+  CHECK(problems_of("ssmix2", "    profile: {expected_kinds: {labs: structured}}\n").size() == 1);
+  CHECK(problems_of("ssmix2", "    profile: {expected_kinds: {reports: paper}}\n").size() == 1);
 }
 
 TEST_CASE("vendor profiles: each shipped profile accepts every declared variation on generated trees") {
