@@ -5,6 +5,7 @@ poll with nothing new opens no folder of the tree (strace), a new row's file is 
 file the index does not name is found by the reconciliation walk (full_scan_interval) and counted,
 and an unusable index DB is refused by --check and makes the daemon walk instead, saying so."""
 import glob
+import json
 import os
 import shutil
 import sqlite3
@@ -13,7 +14,9 @@ import tempfile
 import time
 import unittest
 
-from harness import EDGED, Hospital, free_port, records_of
+from harness import BINARY_DIR, EDGED, Hospital, free_port, records_of
+
+EDGECTL = os.path.join(BINARY_DIR, "tools/edgectl/sennen-edgectl")
 
 ODBC_DIRS = glob.glob("/usr/lib/*/odbc")
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -103,6 +106,14 @@ class IndexFeed:
         os.utime(dst, (time.time() - 3600, time.time() - 3600))
         return dst
 
+    def doctor_index(self):
+        """sennen-edgectl doctor's check of the index DB: (result, message)."""
+        r = subprocess.run([EDGECTL, "doctor", "--config", self.h.config, "--json"], capture_output=True, text=True,
+                           timeout=60)
+        checks = [c for c in json.loads(r.stdout)["checks"] if c["check"] == "source emr index DB"]
+        self.assertEqual(len(checks), 1, r.stdout)
+        return checks[0]["result"], checks[0]["message"]
+
     def emr_events(self):
         src = next(s for s in self.h.heartbeat()["sources"] if s["name"] == "emr")
         return src["events"]
@@ -114,6 +125,7 @@ class IndexFeed:
         self.configure()
         r = subprocess.run([EDGED, "--config", self.h.config, "--check"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.doctor_index()[0], "pass")
 
         trace = self.h.path("trace.txt")
 
@@ -157,6 +169,9 @@ class IndexFeed:
         r = subprocess.run([EDGED, "--config", self.h.config, "--check"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("index DB", r.stderr)
+        result, message = self.doctor_index()
+        self.assertEqual(result, "fail")
+        self.assertIn("until this is fixed the source walks its tree every poll", message)
         records = [r["path"] for r in records_of(self.h.batches()) if r["source"] == "emr"]
         self.assertEqual(len(records), len(set(records)), "nothing sent twice")
 

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "adapters/sources/ssmix2/index_db.hpp"
+#include "adapters/sources/ssmix2/odbc.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/util/error.hpp"
@@ -135,6 +136,13 @@ TEST_CASE("index feed: a row maps to its unit folder by the last 5 levels, whate
   CHECK_FALSE(ssmix2::map_row({"x", "000/001/../20250110/OMP-01", "f_1", ""}, o).problem.empty());
   CHECK_FALSE(ssmix2::map_row({"x", "000/001/0000012345/20250110/OMP-01", "../f_1", ""}, o).problem.empty());
   CHECK_FALSE(ssmix2::map_row({"x", "000/001/0000012345/20250110/OMP-01", "", ""}, o).problem.empty());
+}
+
+TEST_CASE("index feed: messages name the connection without its password") {
+  CHECK(odbc::redact("DSN=idx;UID=sennen;PWD=s3cret") == "DSN=idx;UID=sennen;PWD=***");
+  CHECK(odbc::redact("Driver={PostgreSQL Unicode};Server=db; password =x;y;Port=5432") ==
+        "Driver={PostgreSQL Unicode};Server=db; password =***;y;Port=5432");
+  CHECK(odbc::redact("DSN=idx") == "DSN=idx");
 }
 
 TEST_CASE("index feed: the watermark keeps the boundary row and round-trips through the state") {
