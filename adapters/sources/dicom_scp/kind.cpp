@@ -59,7 +59,7 @@ const adapters::SourceKind& scp_kind() {
                                          build,
                                          /*probe=*/nullptr,  // its peers call in; there is no one to probe
                                          /*filters=*/nullptr,
-      /*check=*/nullptr};
+                                         /*check=*/nullptr};
   return kind;
 }
 

@@ -58,7 +58,7 @@ const adapters::SourceKind& mml_kind() {
                                          },
                                          /*probe=*/nullptr,
                                          /*filters=*/nullptr,
-      /*check=*/nullptr};
+                                         /*check=*/nullptr};
   return kind;
 }
 

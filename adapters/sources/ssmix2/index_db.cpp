@@ -84,8 +84,8 @@ std::optional<Watermark> WatermarkCodec::decode(const UnitState& stored) {
 
 std::string newest_query(const IndexDbOptions& o) {
   const std::string& wm = o.watermark_column;
-  return "SELECT " + select_list(o) + " FROM " + o.table + " WHERE " + wm + " IS NOT NULL ORDER BY " + wm +
-         " DESC, " + o.directory_column + " DESC, " + o.file_column + " DESC";
+  return "SELECT " + select_list(o) + " FROM " + o.table + " WHERE " + wm + " IS NOT NULL ORDER BY " + wm + " DESC, " +
+         o.directory_column + " DESC, " + o.file_column + " DESC";
 }
 
 std::string after_query(const IndexDbOptions& o, const Watermark& from) {

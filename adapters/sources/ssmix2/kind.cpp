@@ -32,9 +32,9 @@ const adapters::SourceKind& standard_kind() {
         const std::string why = index_problem(source);
         const std::string name = "source " + source.name + " index DB";
         if (why.empty())
-          out.push_back({adapters::Finding::Level::pass, name,
-                         "table " + o.index_db->table + " can be queried (ODBC " + odbc::redact(o.index_db->connection) +
-                             ")"});
+          out.push_back(
+              {adapters::Finding::Level::pass, name,
+               "table " + o.index_db->table + " can be queried (ODBC " + odbc::redact(o.index_db->connection) + ")"});
         else
           out.push_back({adapters::Finding::Level::fail, name, why});
       },

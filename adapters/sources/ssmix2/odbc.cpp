@@ -13,6 +13,12 @@ namespace {
 
 bool ok(SQLRETURN r) { return r == SQL_SUCCESS || r == SQL_SUCCESS_WITH_INFO; }
 
+// An integer attribute value, which ODBC's Set*Attr functions take in their pointer argument.
+SQLPOINTER attr_value(SQLULEN v) {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the ODBC API defines integer attributes this way
+  return reinterpret_cast<SQLPOINTER>(v);
+}
+
 // Every diagnostic record of a handle, one line: "[SQLSTATE] text (native n); ...".
 std::string diagnostics(SQLSMALLINT type, SQLHANDLE handle) {
   std::string out;
@@ -70,29 +76,49 @@ bool is_timestamp_type(int t) { return t == SQL_TYPE_TIMESTAMP || t == SQL_TIMES
 
 std::string type_name(int t) {
   switch (t) {
-    case SQL_CHAR: return "CHAR";
-    case SQL_VARCHAR: return "VARCHAR";
-    case SQL_LONGVARCHAR: return "LONGVARCHAR";
-    case SQL_WCHAR: return "WCHAR";
-    case SQL_WVARCHAR: return "WVARCHAR";
-    case SQL_WLONGVARCHAR: return "WLONGVARCHAR";
+    case SQL_CHAR:
+      return "CHAR";
+    case SQL_VARCHAR:
+      return "VARCHAR";
+    case SQL_LONGVARCHAR:
+      return "LONGVARCHAR";
+    case SQL_WCHAR:
+      return "WCHAR";
+    case SQL_WVARCHAR:
+      return "WVARCHAR";
+    case SQL_WLONGVARCHAR:
+      return "WLONGVARCHAR";
     case SQL_TYPE_TIMESTAMP:
-    case SQL_TIMESTAMP: return "TIMESTAMP";
-    case SQL_INTEGER: return "INTEGER";
-    case SQL_SMALLINT: return "SMALLINT";
-    case SQL_BIGINT: return "BIGINT";
-    case SQL_NUMERIC: return "NUMERIC";
-    case SQL_DECIMAL: return "DECIMAL";
-    case SQL_DOUBLE: return "DOUBLE";
-    case SQL_FLOAT: return "FLOAT";
-    case SQL_REAL: return "REAL";
-    case SQL_TYPE_DATE: return "DATE";
-    case SQL_TYPE_TIME: return "TIME";
-    case SQL_BIT: return "BIT";
+    case SQL_TIMESTAMP:
+      return "TIMESTAMP";
+    case SQL_INTEGER:
+      return "INTEGER";
+    case SQL_SMALLINT:
+      return "SMALLINT";
+    case SQL_BIGINT:
+      return "BIGINT";
+    case SQL_NUMERIC:
+      return "NUMERIC";
+    case SQL_DECIMAL:
+      return "DECIMAL";
+    case SQL_DOUBLE:
+      return "DOUBLE";
+    case SQL_FLOAT:
+      return "FLOAT";
+    case SQL_REAL:
+      return "REAL";
+    case SQL_TYPE_DATE:
+      return "DATE";
+    case SQL_TYPE_TIME:
+      return "TIME";
+    case SQL_BIT:
+      return "BIT";
     case SQL_BINARY:
     case SQL_VARBINARY:
-    case SQL_LONGVARBINARY: return "BINARY";
-    default: return "SQL type " + std::to_string(t);
+    case SQL_LONGVARBINARY:
+      return "BINARY";
+    default:
+      return "SQL type " + std::to_string(t);
   }
 }
 
@@ -126,20 +152,21 @@ Connection::Connection(const std::string& connection_string) : impl_(std::make_u
   impl_->label = redact(connection_string);
   if (!ok(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &impl_->env.h)))
     throw Error("index DB (ODBC " + impl_->label + "): the ODBC driver manager cannot allocate an environment");
-  if (!ok(SQLSetEnvAttr(impl_->env.h, SQL_ATTR_ODBC_VERSION, reinterpret_cast<SQLPOINTER>(SQL_OV_ODBC3), 0)))
+  if (!ok(SQLSetEnvAttr(impl_->env.h, SQL_ATTR_ODBC_VERSION, attr_value(SQL_OV_ODBC3), 0)))
     impl_->fail("cannot select ODBC 3", SQL_HANDLE_ENV, impl_->env.h);
   if (!ok(SQLAllocHandle(SQL_HANDLE_DBC, impl_->env.h, &impl_->dbc.h)))
     impl_->fail("cannot allocate a connection", SQL_HANDLE_ENV, impl_->env.h);
-  SQLSetConnectAttr(impl_->dbc.h, SQL_ATTR_LOGIN_TIMEOUT, reinterpret_cast<SQLPOINTER>(10), 0);
+  SQLSetConnectAttr(impl_->dbc.h, SQL_ATTR_LOGIN_TIMEOUT, attr_value(10), 0);
   std::string in = connection_string;
   SQLCHAR out[1024];
   SQLSMALLINT out_len = 0;
   SQLRETURN r = SQLDriverConnect(impl_->dbc.h, nullptr, reinterpret_cast<SQLCHAR*>(in.data()),
                                  static_cast<SQLSMALLINT>(in.size()), out, sizeof out, &out_len, SQL_DRIVER_NOPROMPT);
   if (!ok(r))
-    impl_->fail("cannot connect (check the DSN or Driver= in the connection string, that the driver is installed "
-                "(odbcinst -q -d lists them) and that the database accepts this user)",
-                SQL_HANDLE_DBC, impl_->dbc.h);
+    impl_->fail(
+        "cannot connect (check the DSN or Driver= in the connection string, that the driver is installed "
+        "(odbcinst -q -d lists them) and that the database accepts this user)",
+        SQL_HANDLE_DBC, impl_->dbc.h);
   impl_->connected = true;
 }
 
@@ -154,7 +181,7 @@ Cursor Connection::query(const std::string& sql, const std::vector<std::string>&
   const SQLHANDLE st = c->stmt.h;
   c->max_rows = max_rows;
   if (max_rows)  // a hint: drivers may ignore it, the cursor stops reading there anyway
-    SQLSetStmtAttr(st, SQL_ATTR_MAX_ROWS, reinterpret_cast<SQLPOINTER>(max_rows), 0);
+    SQLSetStmtAttr(st, SQL_ATTR_MAX_ROWS, attr_value(max_rows), 0);
   c->params = params;
   c->param_lengths.resize(params.size());
   for (std::size_t i = 0; i < params.size(); ++i) {

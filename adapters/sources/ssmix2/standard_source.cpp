@@ -313,8 +313,8 @@ class StandardSource final : public TreeSource {
   const IndexDbOptions& index_options() const { return *options().index_db; }
 
   IndexReaderFactory index_;
-  bool reconciling_ = false;             // the walk under way is the reconciliation walk
-  std::set<std::string> pending_dirs_;   // unit folders the index named that were not settled
+  bool reconciling_ = false;                          // the walk under way is the reconciliation walk
+  std::set<std::string> pending_dirs_;                // unit folders the index named that were not settled
   std::map<std::string, SourceStats::Count> events_;  // by event, peer kIndexPeer
 };
 

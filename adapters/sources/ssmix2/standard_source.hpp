@@ -16,7 +16,8 @@ std::unique_ptr<Source> make_standard_source(TreeSourceOptions options, IndexRea
 // The heartbeat events (sources[].events, peer "index_db") of the index DB feed.
 inline constexpr const char* kIndexFallbackEvent = "index DB unusable: the tree was walked instead";
 inline constexpr const char* kIndexMissedEvent = "file the index DB did not name, found by the reconciliation walk";
-inline constexpr const char* kIndexMissingEvent = "index DB row naming a file that is not there (looked for every poll)";
+inline constexpr const char* kIndexMissingEvent =
+    "index DB row naming a file that is not there (looked for every poll)";
 inline constexpr const char* kIndexBadRowEvent = "index DB row that names no file of the tree";
 inline constexpr const char* kIndexPeer = "index_db";
 const adapters::SourceKind& standard_kind();  // for the registry

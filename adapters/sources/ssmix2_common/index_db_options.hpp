@@ -10,9 +10,9 @@
 namespace sennen::ssmix2 {
 
 struct IndexDbOptions {
-  std::string connection;                      // ODBC connection string: "DSN=ssmix" or "Driver=...;..."
-  std::string table = "SSMIXIDX";              //
-  std::string watermark_column = "UpdateDatetime";  // ordered: rows newer than the last one ingested
+  std::string connection;  // ODBC connection string: "DSN=ssmix" or "Driver=...;..."
+  std::string table = "SSMIXIDX";
+  std::string watermark_column = "UpdateDatetime";   // ordered: rows newer than the last one ingested
   std::string directory_column = "OutRelDirectory";  // the file's folder; its last 5 levels are used
   std::string file_column = "FileName";
   std::string volume_column = "VolumeLabel";  // "" when the table has none

@@ -71,8 +71,7 @@ std::optional<IndexDbOptions> read_index_db(const config::Node& node) {
 }  // namespace
 
 std::shared_ptr<const config::SourceOptions> read_tree_options(const config::Section& s,
-                                                               std::uint64_t default_max_record_bytes,
-                                                               bool index_db) {
+                                                               std::uint64_t default_max_record_bytes, bool index_db) {
   auto o = std::make_shared<TreeOptions>();
   o->max_record_bytes = default_max_record_bytes;
   if (auto dir = s.optional("vendor_profiles"))

@@ -34,8 +34,8 @@ struct TreeOptions final : config::SourceOptions {
   std::chrono::seconds stable_after{30};
   std::chrono::seconds full_scan_interval{24 * 3600};  // re-stat every file this often, even in unchanged folders
   std::uint64_t max_record_bytes = kMaxRecordBytesStandard;
-  bool allow_hard_links = false;   // read files with more than one hard link
-  bool cross_filesystems = false;  // descend into folders on other file systems below a root
+  bool allow_hard_links = false;           // read files with more than one hard link
+  bool cross_filesystems = false;          // descend into folders on other file systems below a root
   std::optional<IndexDbOptions> index_db;  // type: ssmix2 only
 
   std::vector<std::filesystem::path> folders() const override { return roots; }

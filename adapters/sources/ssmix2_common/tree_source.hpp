@@ -22,10 +22,10 @@ struct TreeSourceOptions {
   std::vector<std::filesystem::path> roots;
   std::chrono::seconds stable_after{30};
   std::uint64_t max_record_bytes = UINT64_MAX;  // a larger unit is quarantined by reference, never read
-  bool allow_hard_links = false;   // read files with more than one hard link (else quarantined by reference)
-  bool cross_filesystems = false;  // descend into folders on other file systems below a root
-  std::string vendor = "generic";  // whose profile `accept` is, for messages
-  Variations accept{};             // unit-name variations accepted (vendor profile + overrides)
+  bool allow_hard_links = false;             // read files with more than one hard link (else quarantined by reference)
+  bool cross_filesystems = false;            // descend into folders on other file systems below a root
+  std::string vendor = "generic";            // whose profile `accept` is, for messages
+  Variations accept{};                       // unit-name variations accepted (vendor profile + overrides)
   std::optional<IndexDbOptions> index_db{};  // type: ssmix2 only: follow the index DB, walk every full_scan_interval
 };
 

@@ -102,8 +102,8 @@ struct Fixture {
     return f;
   }
   void row(const fs::path& file, const std::string& wm) {
-    db.rows.push_back({wm, "STD01\\" + fs::relative(file.parent_path(), root).string(), file.filename().string(),
-                       "STD01"});
+    db.rows.push_back(
+        {wm, "STD01\\" + fs::relative(file.parent_path(), root).string(), file.filename().string(), "STD01"});
   }
   std::uint64_t event(const char* name) const {
     auto e = stats.events.find(name);
@@ -244,7 +244,7 @@ TEST_CASE("index feed: a row naming a missing file is counted and looked for eve
   CHECK(f.event(ssmix2::kIndexMissingEvent) == 1);
   f.poll();
   CHECK(f.event(ssmix2::kIndexMissingEvent) == 1);  // still missing, still reported
-  fs::rename(hidden, file);                          // e.g. a share that caught up
+  fs::rename(hidden, file);                         // e.g. a share that caught up
   f.poll();
   CHECK(f.sink.records.size() == 1);
   CHECK(f.event(ssmix2::kIndexMissingEvent) == 0);
