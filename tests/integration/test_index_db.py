@@ -225,6 +225,14 @@ class SqliteIndex(IndexFeed, unittest.TestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn("column FileName of table SSMIXIDX is INTEGER", err)
 
+        # At run time the same table makes the poll walk, saying why; the records still flow.
+        r = subprocess.run([EDGED, "--config", self.h.path("variant.yaml"), "--once"], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("column FileName of table SSMIXIDX is INTEGER", r.stderr)
+        self.assertIn("the tree is walked instead", r.stderr)
+        self.assertTrue([b for b in self.h.batches() if b["manifest"]["records"]])
+
 
 def have_postgres():
     return PG_DRIVER and os.path.exists(os.path.join(PG_BIN, "initdb")) and shutil.which("psql") and \

@@ -31,9 +31,35 @@ std::string select_list(const IndexDbOptions& o) {
   return s;
 }
 
+// Throws sennen::Error when the table or a column is missing, or a column is of a type the feed
+// cannot use (a number as the file name would make every row name a missing file).
+void verify_columns(odbc::Connection& conn, const IndexDbOptions& o) {
+  std::vector<odbc::Column> cols;
+  try {
+    cols = conn.query("SELECT " + select_list(o) + " FROM " + o.table + " WHERE 1 = 0", {}).columns();
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (check that table " + o.table + " and its columns " + select_list(o) +
+                " exist and that this user may read them; the names are the keys table and *_column of index_db)");
+  }
+  const std::vector<std::pair<std::string, std::string>> keys = {{"watermark_column", o.watermark_column},
+                                                                 {"directory_column", o.directory_column},
+                                                                 {"file_column", o.file_column},
+                                                                 {"volume_column", o.volume_column}};
+  for (std::size_t i = 0; i < cols.size() && i < keys.size(); ++i) {
+    const int t = cols[i].sql_type;
+    if (odbc::is_text_type(t) || (i == 0 && odbc::is_timestamp_type(t))) continue;
+    throw Error(
+        "index DB (ODBC " + conn.label() + "): column " + keys[i].second + " of table " + o.table + " is " +
+        odbc::type_name(t) + "; " + keys[i].first + " must name a " +
+        (i == 0 ? "timestamp or text column (the guideline's UpdateDatetime or TransactionDatetime)" : "text column"));
+  }
+}
+
 class OdbcIndex final : public IndexReader {
  public:
-  explicit OdbcIndex(const IndexDbOptions& o) : options_(o), conn_(o.connection) {}
+  // Checks the columns on every connection (once per poll): a table changed under the daemon
+  // makes the poll walk, and say why, instead of reading rows it would misread.
+  explicit OdbcIndex(const IndexDbOptions& o) : options_(o), conn_(o.connection) { verify_columns(conn_, options_); }
   const std::string& describe() const override { return conn_.label(); }
 
   std::optional<Watermark> newest() override {
@@ -148,26 +174,7 @@ std::unique_ptr<IndexReader> open_odbc_index(const IndexDbOptions& options) {
 std::string check_index_db(const IndexDbOptions& o) {
   try {
     odbc::Connection conn(o.connection);
-    std::vector<odbc::Column> cols;
-    try {
-      cols = conn.query("SELECT " + select_list(o) + " FROM " + o.table + " WHERE 1 = 0", {}).columns();
-    } catch (const Error& e) {
-      return std::string(e.what()) + " (check that table " + o.table + " and its columns " + select_list(o) +
-             " exist and that this user may read them; the names are the keys table and *_column of index_db)";
-    }
-    const std::vector<std::pair<std::string, std::string>> keys = {{"watermark_column", o.watermark_column},
-                                                                   {"directory_column", o.directory_column},
-                                                                   {"file_column", o.file_column},
-                                                                   {"volume_column", o.volume_column}};
-    for (std::size_t i = 0; i < cols.size() && i < keys.size(); ++i) {
-      const int t = cols[i].sql_type;
-      const bool usable = odbc::is_text_type(t) || (i == 0 && odbc::is_timestamp_type(t));
-      if (!usable)
-        return "index DB (ODBC " + conn.label() + "): column " + keys[i].second + " of table " + o.table + " is " +
-               odbc::type_name(t) + "; " + keys[i].first + " must name a " +
-               (i == 0 ? "timestamp or text column (the guideline's UpdateDatetime or TransactionDatetime)"
-                       : "text column");
-    }
+    verify_columns(conn, o);
   } catch (const Error& e) {
     return e.what();
   }
