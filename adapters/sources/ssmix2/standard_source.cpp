@@ -101,7 +101,7 @@ class StandardSource final : public TreeSource {
       if (!ctx.stop_requested && (ctx.full_scan || !mark)) {
         // What the index named and was not there has been looked for in the whole tree now.
         CheckpointTable<std::string, PendingCodec>(ctx.state, kPendingState).clear();
-        events_[kIndexMissingEvent].last_poll = 0;
+        if (auto it = events_.find(kIndexMissingEvent); it != events_.end()) it->second.last_poll = 0;
       }
       if (newest && !ctx.stop_requested) {
         marks.put(kWatermarkKey, newest->value_or(Watermark{}));
@@ -264,7 +264,7 @@ class StandardSource final : public TreeSource {
     }
     std::uint64_t missing = 0;
     for (const auto& [key, what] : pending.all()) missing += what == kMissing;
-    events_[kIndexMissingEvent].last_poll = missing;
+    if (missing) events_[kIndexMissingEvent].last_poll = missing;  // reset with the others at the start of a poll
   }
 
   // Looks at the unit folder a row (or a pending entry) names, as the walker would, and keeps it

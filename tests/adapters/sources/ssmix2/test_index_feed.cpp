@@ -171,6 +171,7 @@ TEST_CASE("index feed: the first poll walks; then new rows are ingested and an u
   f.poll_without_tree();  // nothing new: only the index is asked
   CHECK(f.sink.records.empty());
   CHECK(f.stats.files_seen == 1);
+  CHECK(f.stats.events.empty());  // nothing happened: no event, not even at 0
 
   f.add("000000000000002", "20250110101010002", "2025-01-10 10:00:00.002");
   f.poll();
