@@ -31,6 +31,9 @@ struct SourceKind {
   // Adds the content filters its records of many patients need when they are sealed
   // (daemon/core/content_filter.hpp), by the patient key those records carry; may be empty.
   std::function<void(const config::Source& source, const config::Config& config, ContentFilters& out)> filters;
+  // What `sennen-edged --check` must refuse beyond the files and folders the keys name (e.g. an
+  // index DB that cannot be queried): one actionable message each; may be empty.
+  std::function<std::vector<std::string>(const config::Source& source)> check;
 };
 
 struct DestinationKind {

@@ -40,7 +40,13 @@ std::optional<config::Config> load_or_report(const std::filesystem::path& file) 
 int check_config(const std::filesystem::path& file) {
   auto cfg = load_or_report(file);
   if (!cfg) return kBadConfig;
-  const FileCheck files = check_files(*cfg, SystemClock().now());
+  FileCheck files = check_files(*cfg, SystemClock().now());
+  for (std::size_t i = 0; i < cfg->sources.size(); ++i)  // what a source's keys name beyond files (an index DB)
+    for (const auto* kind : adapters::source_kinds())
+      if (kind->config.name == cfg->sources[i].type && kind->check)
+        for (const auto& why : kind->check(cfg->sources[i]))
+          files.problems.push_back({file.string(), 0, 0, "sources[" + std::to_string(i) + "]",
+                                    "source " + cfg->sources[i].name + ": " + why});
   for (const auto& w : files.warnings) std::cerr << w.format() << "\n";
   if (::geteuid() == 0)
     std::cerr << "note: run as root, every file was opened as root; the service runs as its own user "

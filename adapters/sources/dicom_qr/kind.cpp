@@ -98,7 +98,8 @@ const adapters::SourceKind& qr_kind() {
         else
           out.push_back({adapters::Finding::Level::fail, "DICOM peer " + source.name, problem});
       },
-      /*filters=*/nullptr};
+      /*filters=*/nullptr,
+      /*check=*/nullptr};
   return kind;
 }
 

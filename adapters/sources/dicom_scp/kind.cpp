@@ -58,7 +58,8 @@ const adapters::SourceKind& scp_kind() {
   static const adapters::SourceKind kind{{"dicom-scp", "DICOM images pushed to us (C-STORE)", keys(), read},
                                          build,
                                          /*probe=*/nullptr,  // its peers call in; there is no one to probe
-                                         /*filters=*/nullptr};
+                                         /*filters=*/nullptr,
+                                         /*check=*/nullptr};
   return kind;
 }
 

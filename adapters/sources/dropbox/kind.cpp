@@ -118,7 +118,8 @@ const adapters::SourceKind& dropbox_kind() {
        read},
       build,
       {},
-      add_filters};
+      add_filters,
+      /*check=*/nullptr};
   return kind;
 }
 

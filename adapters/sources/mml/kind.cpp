@@ -57,7 +57,8 @@ const adapters::SourceKind& mml_kind() {
                                            return make_mml_source(std::move(o));
                                          },
                                          /*probe=*/nullptr,
-                                         /*filters=*/nullptr};
+                                         /*filters=*/nullptr,
+                                         /*check=*/nullptr};
   return kind;
 }
 

@@ -34,8 +34,9 @@ struct TreeOptions final : config::SourceOptions {
   std::chrono::seconds stable_after{30};
   std::chrono::seconds full_scan_interval{24 * 3600};  // re-stat every file this often, even in unchanged folders
   std::uint64_t max_record_bytes = kMaxRecordBytesStandard;
-  bool allow_hard_links = false;   // read files with more than one hard link
-  bool cross_filesystems = false;  // descend into folders on other file systems below a root
+  bool allow_hard_links = false;           // read files with more than one hard link
+  bool cross_filesystems = false;          // descend into folders on other file systems below a root
+  std::optional<IndexDbOptions> index_db;  // type: ssmix2 only
 
   std::vector<std::filesystem::path> folders() const override { return roots; }
   std::optional<std::chrono::seconds> full_scan_every() const override { return full_scan_interval; }
@@ -43,10 +44,13 @@ struct TreeOptions final : config::SourceOptions {
   std::map<std::string, std::string> expected_kinds() const override { return accept.expected_kinds; }
 };
 
-// The keys both types read (config/catalog.hpp SourceType::keys).
+// The keys both types read (config/catalog.hpp SourceType::keys), and type: ssmix2's (with index_db).
 extern const std::vector<std::string_view> kTreeKeys;
+extern const std::vector<std::string_view> kStandardKeys;
+// `index_db`: whether the type reads the index_db key (type: ssmix2).
 std::shared_ptr<const config::SourceOptions> read_tree_options(const config::Section& s,
-                                                               std::uint64_t default_max_record_bytes);
+                                                               std::uint64_t default_max_record_bytes,
+                                                               bool index_db = false);
 // The engine's options for a configured source of either type.
 TreeSourceOptions tree_source_options(const config::Source& source);
 

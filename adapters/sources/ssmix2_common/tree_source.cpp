@@ -46,15 +46,45 @@ const UnitState* TreeSource::find_unit(const std::vector<UnitState>& known, cons
 }
 
 void TreeSource::poll(SourceContext& ctx) {
+  begin_poll(ctx);
+  walk_roots(ctx);
+  end_poll(ctx);
+}
+
+void TreeSource::begin_poll(SourceContext& ctx) {
   ctx.stats = SourceStats{};
   for (auto& [d, n] : deviations_) n.last_poll = 0;
+}
+
+void TreeSource::walk_roots(SourceContext& ctx) {
   for (std::size_t i = 0; i < options_.roots.size() && !ctx.stop_requested; ++i) {
     current_root_ = static_cast<int>(i);
     dirpoll::walk(options_.roots[i], {5, std::to_string(i), name(), options_.cross_filesystems}, *this, ctx);
   }
-  ctx.stats.files_seen = ctx.state.unit_count() - ctx.state.units_with_status(kGone);
+}
+
+void TreeSource::end_poll(SourceContext& ctx) {
+  // Units are kept under "<root>/..." keys; other keys (kGone's, an adapter's own checkpoints)
+  // are not files of the tree.
+  ctx.stats.files_seen = ctx.state.unit_count() - ctx.state.units_with_status(kGone) - own_units(ctx);
   ctx.stats.skipped = ctx.state.units_with_status(dirpoll::kSkipped);
   if (!deviations_.empty()) ctx.stats.events[kEncodingEvent] = deviations_;
+}
+
+std::optional<TreeSource::Examined> TreeSource::examine_folder(const std::string& unit_dir, SourceContext& ctx) {
+  std::optional<Examined> out;
+  for (std::size_t i = 0; i < options_.roots.size() && !ctx.stop_requested; ++i) {
+    const fs::path abs = options_.roots[i] / unit_dir;
+    auto self = dirpoll::entry_at(abs);
+    if (!self || self->type != dirpoll::Entry::Type::dir) continue;
+    current_root_ = static_cast<int>(i);
+    dirpoll::Listing listing{abs, unit_dir, dirpoll::list_directory(abs)};
+    if (!out) out.emplace();
+    out->settled &= on_unit_folder(listing, std::to_string(i) + "/" + unit_dir, ctx);
+    for (const auto& e : listing.entries) out->names.push_back(e.name);
+    ctx.sink.checkpoint();
+  }
+  return out;
 }
 
 std::string TreeSource::refusal(const dirpoll::Entry& e) const {
@@ -205,6 +235,7 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
               }
             status = kIngested;
             ++ctx.stats.ingested;
+            on_ingested(rel);
             ctx.stats.bytes += u.entry.size;
           } catch (const SourceFileError& e) {
             status = unreadable(state_dir, known, u.entry, e, ctx);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "adapters/sources/dirpoll/walker.hpp"
+#include "adapters/sources/ssmix2_common/index_db_options.hpp"
 #include "adapters/sources/ssmix2_common/naming.hpp"
 #include "adapters/sources/ssmix2_common/vendor_profile.hpp"
 #include "daemon/core/source.hpp"
@@ -21,10 +22,11 @@ struct TreeSourceOptions {
   std::vector<std::filesystem::path> roots;
   std::chrono::seconds stable_after{30};
   std::uint64_t max_record_bytes = UINT64_MAX;  // a larger unit is quarantined by reference, never read
-  bool allow_hard_links = false;   // read files with more than one hard link (else quarantined by reference)
-  bool cross_filesystems = false;  // descend into folders on other file systems below a root
-  std::string vendor = "generic";  // whose profile `accept` is, for messages
-  Variations accept{};             // unit-name variations accepted (vendor profile + overrides)
+  bool allow_hard_links = false;             // read files with more than one hard link (else quarantined by reference)
+  bool cross_filesystems = false;            // descend into folders on other file systems below a root
+  std::string vendor = "generic";            // whose profile `accept` is, for messages
+  Variations accept{};                       // unit-name variations accepted (vendor profile + overrides)
+  std::optional<IndexDbOptions> index_db{};  // type: ssmix2 only: follow the index DB, walk every full_scan_interval
 };
 
 // Unit status values kept in SourceState.
@@ -78,6 +80,26 @@ class TreeSource : public Source, protected dirpoll::UnitHandler {
   virtual std::optional<std::vector<ContentPart>> parts_at(const std::filesystem::path& abs) const = 0;
 
   bool on_unit_folder(const dirpoll::Listing& listing, const std::string& state_dir, SourceContext& ctx) override;
+  // A poll is begin_poll, any number of walk_roots and examine_folder, then end_poll.
+  void begin_poll(SourceContext& ctx);
+  void walk_roots(SourceContext& ctx);
+  void end_poll(SourceContext& ctx);
+  // Lists the unit folder `unit_dir` (PID[0:3]/PID[3:6]/PID/DATE/TYPE) in every root that has it
+  // and handles it as the walker would; only that folder is read. Returns the names found (all
+  // roots), or nullopt when no root has the folder. Throws SourceFileError when it cannot be read.
+  struct Examined {
+    std::vector<std::string> names;
+    bool settled = true;
+  };
+  std::optional<Examined> examine_folder(const std::string& unit_dir, SourceContext& ctx);
+  // A unit folder's current version was handed to the spool (rel_path below its root).
+  virtual void on_ingested(const std::string& rel_path) { (void)rel_path; }
+  // How many units an adapter keeps in SourceState that are not files of the tree (its own
+  // checkpoints), so files_seen does not count them.
+  virtual std::uint64_t own_units(SourceContext& ctx) const {
+    (void)ctx;
+    return 0;
+  }
   bool on_stray_file(const std::filesystem::path& file, const std::string& rel_path, const dirpoll::Entry& entry,
                      const std::string& state_dir, SourceContext& ctx) override;
   void on_vanished_folder(const std::string& key, SourceContext& ctx) override;

@@ -13,7 +13,8 @@ const adapters::SourceKind& extended_kind() {
         return make_extended_source(tree_source_options(source));
       },
       probe_tree,
-      /*filters=*/nullptr};
+      /*filters=*/nullptr,
+      /*check=*/nullptr};
   return kind;
 }
 
