@@ -132,6 +132,7 @@ int survey_tree(const SurveyArgs& a) {
   print_counts("Timestamp (発生日時) widths, digits", tally.timestamp_widths());
   print_counts("Extended content folder name fields", tally.extended_field_counts());
   print_counts("Extended type folder shapes", tally.type_folder_shapes());
+  print_counts("Extended type field forms (profile: extended_type_field)", tally.extended_type_fields());
   print_counts("Extended content files by extension", tally.content_forms());
   print_counts("HL7 message types (MSH-9)", tally.message_types());
   print_counts("HL7 character sets (MSH-18)", tally.character_sets());

@@ -1,5 +1,6 @@
 #include "adapters/sources/ssmix2_common/naming.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -134,10 +135,52 @@ ParseResult with_context(std::string_view name, ParseResult r) {
 
 constexpr const char* kExtendedShape = "PID_date_type_key_timestamp[_dept]_flag";
 
+// The content folder name read with its type field equal to `expected_type` (the outer fields are
+// located by that text; `what` says what the text is). `type_found`: the text is there, followed by
+// '_', after patient and date.
+ParseResult parse_located(std::string_view folder_name, std::string_view expected_type, const std::string& what,
+                          bool& type_found) {
+  type_found = false;
+  // PID and date cannot hold '_' (checked below), so the first two '_' end them.
+  const std::size_t pid_end = folder_name.find('_');
+  const std::size_t date_end = pid_end == std::string_view::npos ? pid_end : folder_name.find('_', pid_end + 1);
+  if (date_end == std::string_view::npos) return fail(folder_name, std::string("is not ") + kExtendedShape);
+  Fields f;
+  f.pid = folder_name.substr(0, pid_end);
+  f.date = folder_name.substr(pid_end + 1, date_end - pid_end - 1);
+  const std::string_view rest = folder_name.substr(date_end + 1);
+  if (rest.size() <= expected_type.size() || rest.substr(0, expected_type.size()) != expected_type ||
+      rest[expected_type.size()] != '_')
+    return fail(folder_name,
+                "the type after patient and date is not " + what + " " + in_quotes(expected_type) + " followed by '_'");
+  type_found = true;
+  f.kind = rest.substr(0, expected_type.size());
+  const auto tail = split(rest.substr(expected_type.size() + 1), '_');
+  if (tail.size() == 3) {
+    f.has_dept = false;
+    f.order_no = tail[0];
+    f.timestamp = tail[1];
+    f.flag = tail[2];
+  } else if (tail.size() == 4) {
+    f.order_no = tail[0];
+    f.timestamp = tail[1];
+    f.dept = tail[2];
+    f.flag = tail[3];
+  } else {
+    return fail(folder_name, "has " + std::to_string(tail.size()) + " '_'-separated fields after the type " +
+                                 in_quotes(expected_type) +
+                                 "; expected 3 (key_timestamp_flag) or 4 (key_timestamp_dept_flag)");
+  }
+  return with_context(folder_name, validate(f, "specific key"));
+}
+
 }  // namespace
 
+std::string_view type_field_name(TypeField form) { return kTypeFieldNames[static_cast<std::size_t>(form)]; }
+
 std::string Name::stem() const {
-  std::string s = patient_id + '_' + date + '_' + kind + '_' + order_no + '_' + timestamp;
+  std::string s =
+      patient_id + '_' + date + '_' + (type_text.empty() ? kind : type_text) + '_' + order_no + '_' + timestamp;
   if (!dept.empty()) s += '_' + dept;
   return s;
 }
@@ -189,38 +232,75 @@ ParseResult parse_extended_name(std::string_view folder_name) {
 }
 
 ParseResult parse_extended_name(std::string_view folder_name, std::string_view expected_type) {
+  return parse_extended_name(folder_name, expected_type, {TypeField::whole});
+}
+
+ParseResult parse_extended_name(std::string_view folder_name, std::string_view type_folder,
+                                const std::vector<TypeField>& accepted) {
   if (std::string err = check_characters(folder_name); !err.empty()) return fail(folder_name, err);
-  if (expected_type.empty()) return fail(folder_name, "the type folder name given is empty");
-  // PID and date cannot hold '_' (checked below), so the first two '_' end them.
-  const std::size_t pid_end = folder_name.find('_');
-  const std::size_t date_end = pid_end == std::string_view::npos ? pid_end : folder_name.find('_', pid_end + 1);
-  if (date_end == std::string_view::npos) return fail(folder_name, std::string("is not ") + kExtendedShape);
-  Fields f;
-  f.pid = folder_name.substr(0, pid_end);
-  f.date = folder_name.substr(pid_end + 1, date_end - pid_end - 1);
-  const std::string_view rest = folder_name.substr(date_end + 1);
-  if (rest.size() <= expected_type.size() || rest.substr(0, expected_type.size()) != expected_type ||
-      rest[expected_type.size()] != '_')
-    return fail(folder_name, "the type after patient and date is not the type folder's name " +
-                                 in_quotes(expected_type) + " followed by '_'");
-  f.kind = rest.substr(0, expected_type.size());
-  const auto tail = split(rest.substr(expected_type.size() + 1), '_');
-  if (tail.size() == 3) {
-    f.has_dept = false;
-    f.order_no = tail[0];
-    f.timestamp = tail[1];
-    f.flag = tail[2];
-  } else if (tail.size() == 4) {
-    f.order_no = tail[0];
-    f.timestamp = tail[1];
-    f.dept = tail[2];
-    f.flag = tail[3];
-  } else {
-    return fail(folder_name, "has " + std::to_string(tail.size()) + " '_'-separated fields after the type " +
-                                 in_quotes(expected_type) +
-                                 "; expected 3 (key_timestamp_flag) or 4 (key_timestamp_dept_flag)");
+  if (type_folder.empty()) return fail(folder_name, "the type folder name given is empty");
+  const auto components = split(type_folder, '^');
+  auto text_of = [&](TypeField form) {
+    switch (form) {
+      case TypeField::whole:
+        return type_folder;
+      case TypeField::local_code:
+        return components[0];
+      case TypeField::standard_code:
+        return components.size() > 3 ? components[3] : std::string_view();
+    }
+    return std::string_view();
+  };
+  struct Reading {
+    std::string_view text;
+    TypeField form;
+    ParseResult result;
+    bool type_found;
+  };
+  auto what = [](TypeField form) {
+    return std::string(form == TypeField::whole        ? "the type folder's name"
+                       : form == TypeField::local_code ? "the type folder's local code"
+                                                       : "the type folder's standard code");
+  };
+  auto described = [&](const auto& r) { return what(r.form) + " " + in_quotes(r.text); };
+  std::vector<Reading> readings;  // one per distinct non-empty text, in TypeField order
+  for (TypeField form : kAllTypeFields) {
+    const std::string_view text = text_of(form);
+    if (std::find(accepted.begin(), accepted.end(), form) == accepted.end() || text.empty()) continue;
+    if (std::any_of(readings.begin(), readings.end(), [&](const Reading& r) { return r.text == text; })) continue;
+    Reading r{text, form, {}, false};
+    r.result = parse_located(folder_name, text, what(form), r.type_found);
+    readings.push_back(std::move(r));
   }
-  return with_context(folder_name, validate(f, "specific key"));
+  std::vector<const Reading*> valid;
+  for (const auto& r : readings)
+    if (r.result.name) valid.push_back(&r);
+  if (valid.size() > 1) {
+    std::string both;
+    for (const Reading* r : valid)
+      both +=
+          (both.empty() ? "" : " or ") + described(*r) + " with specific key " + in_quotes(r->result.name->order_no);
+    return fail(folder_name, "is ambiguous: its type field can be read as " + both +
+                                 "; it is taken as neither (rename the content folder or narrow extended_type_field)");
+  }
+  if (valid.size() == 1) {
+    Reading r = *valid.front();
+    Name& n = *r.result.name;
+    n.kind = type_folder;
+    n.type_field = r.form;
+    if (r.form != TypeField::whole) n.type_text = r.text;
+    return r.result;
+  }
+  if (readings.empty())
+    return fail(folder_name,
+                "the type folder " + in_quotes(type_folder) + " has no non-empty component of the accepted forms");
+  // No reading is valid: the reason of the one whose type text is there, else what was looked for.
+  for (const auto& r : readings)
+    if (r.type_found) return r.result;
+  if (readings.size() == 1) return readings.front().result;
+  std::string looked;
+  for (const auto& r : readings) looked += (looked.empty() ? "" : ", ") + described(r);
+  return fail(folder_name, "the type after patient and date is none of " + looked + " followed by '_'");
 }
 
 std::string check_placement(std::string_view rel_dir, const Name& name) {

@@ -4,28 +4,45 @@
 //     file = PID_date_type_orderNo_timestamp_dept_flag (7 fields, no extension)
 //   extended storage:    root/PID[0:3]/PID[3:6]/PID/<date|->/<type folder>/<content folder>/<files>
 //     content folder = PID_date_type_key_timestamp_dept_flag (7 fields) or without dept (6 fields);
-//     the type field may itself hold '^' and Japanese (it equals the type folder's name), so fields
-//     are split off from both ends and the middle is the type.
+//     the type field may itself hold '^' and Japanese (it equals the type folder's name, or one of
+//     its components: TypeField), so fields are split off from both ends and the middle is the type.
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sennen::ssmix2 {
 
 enum class Flag { deleted = '0', current = '1', superseded = '2' };
 
+// How an extended-storage content folder's type field names its type folder, whose name is
+// `[local code]^local name^[local system]^standard code^standard name^standard system`
+// (formats.md §1.9): the whole name (NHO's sample), or only its local code (component 1) or its
+// standard code (component 4). Which forms a source accepts is its vendor profile's
+// extended_type_field.
+enum class TypeField { whole, local_code, standard_code };
+inline const std::vector<std::string_view> kTypeFieldNames{"whole", "local_code", "standard_code"};
+inline const std::vector<TypeField> kAllTypeFields{TypeField::whole, TypeField::local_code, TypeField::standard_code};
+std::string_view type_field_name(TypeField form);
+
 struct Name {
   std::string patient_id;
-  std::string date;       // "YYYYMMDD" or "-"
-  std::string kind;       // data type, e.g. "OMP-01", or an extended type folder name
+  std::string date;  // "YYYYMMDD" or "-"
+  std::string kind;  // data type, e.g. "OMP-01", or an extended type folder's whole name
+  // Extended storage: the type field as the content folder writes it, when that is a component of
+  // the type folder's name (type_field says which) rather than `kind` itself; empty otherwise.
+  std::string type_text;
+  TypeField type_field = TypeField::whole;
   std::string order_no;   // order number (standard) or specific key (extended)
   std::string timestamp;  // 発生日時, 14..17 digits
   std::string dept;       // department code or "-"; empty when the 6-field form was used
   Flag flag = Flag::current;
 
-  // Identity of this version across condition-flag renames: the name without its flag.
+  // Identity of this version across condition-flag renames: the name without its flag (with the
+  // type field as written).
   std::string stem() const;
-  // The logical record key: patient, date, kind, order number.
+  // The logical record key: patient, date, kind, order number. With the type folder's whole name as
+  // kind, so a record's key does not depend on how its content folder names the type.
   std::string key() const;
 };
 
@@ -57,6 +74,13 @@ ParseResult parse_extended_name(std::string_view folder_name);
 // sits in). The outer fields are then located by that text, so the 6/7-field choice is exact and
 // a type holding '_' or digit-only fields is never misread.
 ParseResult parse_extended_name(std::string_view folder_name, std::string_view expected_type);
+// Same, with the type field naming the type folder `type_folder` in one of the `accepted` forms:
+// equal to its whole name or to one accepted non-empty component. Each distinct text is tried as
+// above; exactly one must give a valid name, else the name is refused as ambiguous (every reading
+// is named). The name's kind is the type folder's whole name; type_field says which form matched
+// (the first accepted one, in TypeField order, when several components are the same text).
+ParseResult parse_extended_name(std::string_view folder_name, std::string_view type_folder,
+                                const std::vector<TypeField>& accepted);
 
 // Checks that the directories above the file (standard) or content folder (extended) agree with
 // its name: rel_dir = "PID[0:3]/PID[3:6]/PID/date/kind" ('/'-separated, relative to the root; one

@@ -107,6 +107,16 @@ std::string TreeSource::outside_profile(const Name& n, bool extended) const {
     return "its content folder name has " + std::to_string(fields) + " fields; " + profile + " accepts " +
            list(options_.accept.extended_field_counts) +
            " (if this writer is genuine, add the count to extended_field_counts in the source's profile: key)";
+  if (extended && !options_.accept.accepts_type_field(n.type_field)) {
+    std::string forms;
+    for (TypeField f : options_.accept.extended_type_field)
+      forms += (forms.empty() ? "" : ", ") + std::string(type_field_name(f));
+    return std::string("the content folder names the type by its ") +
+           (n.type_field == TypeField::local_code ? "local code " : "standard code ") +
+           util::display_name(n.type_text) + " (type folder " + util::display_name(n.kind) + "); " + profile +
+           " accepts " + forms + " (add " + std::string(type_field_name(n.type_field)) +
+           " to extended_type_field in the source's profile: key if that is how this EMR writes it)";
+  }
   return "";
 }
 

@@ -43,6 +43,28 @@ void read_deviations(const config::Node& n, std::vector<std::string>& out) {
   if (ok) out = std::move(v);
 }
 
+// The forms of the type field (at least one; each once).
+void read_type_fields(const config::Node& n, std::vector<TypeField>& out) {
+  std::vector<TypeField> v;
+  bool ok = true;
+  for (const auto& item : n.items("form")) {
+    auto t = item.choice(kTypeFieldNames, "a form of the content folder's type field");
+    if (!t) {
+      ok = false;
+      continue;
+    }
+    const auto form =
+        static_cast<TypeField>(std::find(kTypeFieldNames.begin(), kTypeFieldNames.end(), *t) - kTypeFieldNames.begin());
+    if (std::find(v.begin(), v.end(), form) != v.end()) {
+      item.problem(*t + " is listed twice");
+      ok = false;
+    } else {
+      v.push_back(form);
+    }
+  }
+  if (ok && !v.empty()) out = std::move(v);
+}
+
 // kind -> form, over what is already there (an empty mapping {} adds nothing).
 void read_expected(const config::Node& n, std::map<std::string, std::string>& out) {
   std::vector<std::string_view> ids;
@@ -62,6 +84,8 @@ void read_variation(std::string_view key, const config::Node& value, Variations&
     read_ints(value, 14, 17, out.timestamp_digits);
   else if (key == "extended_field_counts")
     read_ints(value, 6, 7, out.extended_field_counts);
+  else if (key == "extended_type_field")
+    read_type_fields(value, out.extended_type_field);
   else if (key == "expected_kinds")
     read_expected(value, out.expected_kinds);
 }
@@ -99,8 +123,8 @@ void load(const std::filesystem::path& dir, const std::string& vendor, Variation
 
 }  // namespace
 
-const std::vector<std::string_view> kVariationKeys{"timestamp_digits", "extended_field_counts", "encodings_tolerated",
-                                                   "expected_kinds"};
+const std::vector<std::string_view> kVariationKeys{"timestamp_digits", "extended_field_counts", "extended_type_field",
+                                                   "encodings_tolerated", "expected_kinds"};
 
 bool Variations::accepts_timestamp(std::size_t digits) const {
   return std::find(timestamp_digits.begin(), timestamp_digits.end(), static_cast<int>(digits)) !=
@@ -108,6 +132,10 @@ bool Variations::accepts_timestamp(std::size_t digits) const {
 }
 bool Variations::accepts_field_count(int fields) const {
   return std::find(extended_field_counts.begin(), extended_field_counts.end(), fields) != extended_field_counts.end();
+}
+
+bool Variations::accepts_type_field(TypeField form) const {
+  return std::find(extended_type_field.begin(), extended_type_field.end(), form) != extended_type_field.end();
 }
 
 void load_vendor_profile(const std::filesystem::path& dir, const std::string& vendor, Variations& out) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/sources/ssmix2_common/naming.hpp"
+
 namespace sennen::config {
 class Node;
 class Section;
@@ -28,6 +30,8 @@ inline constexpr const char* kVendorProfilesDir = "/usr/share/sennen-edge/vendor
 struct Variations {
   std::vector<int> timestamp_digits{14, 15, 16, 17};  // 発生日時 widths in unit names
   std::vector<int> extended_field_counts{6, 7};       // content folder name fields (6: no 診療科)
+  // How a content folder's type field may name its type folder (naming.hpp TypeField).
+  std::vector<TypeField> extended_type_field{TypeField::whole};
   // Deviations from strict ISO-2022-JP (hl7_header.hpp kEncodingDeviations) expected of this
   // writer. Every deviation is accepted and named in the record's manifest attributes; one not
   // listed here is also counted as a problem in the heartbeat (sources[].events).
@@ -40,6 +44,7 @@ struct Variations {
 
   bool accepts_timestamp(std::size_t digits) const;
   bool accepts_field_count(int fields) const;
+  bool accepts_type_field(TypeField form) const;
 };
 
 // The keys of Variations, as a profile's `accept:` entries and a source's `profile:` block.

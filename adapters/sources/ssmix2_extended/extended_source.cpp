@@ -74,10 +74,14 @@ class ExtendedSource final : public TreeSource {
       } else {
         // The type folder's own name tells the type field apart from the rest exactly.
         std::string type_folder = listing.rel_dir.substr(listing.rel_dir.rfind('/') + 1);
-        auto parsed = parse_extended_name(e.name, type_folder);
-        if (!parsed.name)
-          problem = "not an SS-MIX2 content folder name: " + parsed.error;
-        else if (auto placement = check_placement(listing.rel_dir, *parsed.name); !placement.empty())
+        auto parsed = parse_extended_name(e.name, type_folder, options().accept.extended_type_field);
+        if (!parsed.name) {
+          // Named by a form of the type field the profile does not accept: say which setting to change.
+          auto any = parse_extended_name(e.name, type_folder, kAllTypeFields);
+          std::string outside = any.name ? outside_profile(*any.name, true) : std::string();
+          problem =
+              outside.empty() ? "not an SS-MIX2 content folder name: " + parsed.error : "not accepted: " + outside;
+        } else if (auto placement = check_placement(listing.rel_dir, *parsed.name); !placement.empty())
           problem = "misplaced: " + placement;
         else if (auto outside = outside_profile(*parsed.name, true); !outside.empty())
           problem = "not accepted: " + outside;

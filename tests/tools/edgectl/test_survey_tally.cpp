@@ -138,3 +138,32 @@ TEST_CASE("a root that cannot be read is an error for that root") {
   Tally t;
   CHECK_THROWS_AS(survey::walk_root("/nonexistent-survey-root", t, {}), Error);
 }
+
+TEST_CASE("content folders naming their type by a component are counted per form and suggest extended_type_field") {
+  test::TempDir tmp;
+  const std::string type = "L-PROGRESS^経過記録^99ZL01^11506-3^経過記録^LN";
+  const fs::path dir = tmp / "ext/000/000/0000001/20160101" / type;
+  write(dir / ("0000001_20160101_" + type + "_K1_20160101150032123_01_1") / "a.xml", "<x/>");
+  write(dir / "0000001_20160101_11506-3_K2_20160101150032123_01_1/a.xml", "<x/>");
+  write(dir / "0000001_20160101_11506-3_K3_20160101150032123_01_1/a.xml", "<x/>");
+  write(dir / "0000001_20160101_L-PROGRESS_K4_20160101150032123_01_1/a.xml", "<x/>");
+  Tally t;
+  survey::walk_root(tmp / "ext", t, {});
+  CHECK(t.units(Storage::extended) == 4);
+  CHECK(t.unparseable_units().count == 0);
+  CHECK(t.misplaced_units().count == 0);
+  CHECK(t.extended_type_fields().by.at("whole") == 1);
+  CHECK(t.extended_type_fields().by.at("standard_code") == 2);
+  CHECK(t.extended_type_fields().by.at("local_code") == 1);
+  CHECK(t.data_types().by.size() == 1);  // one type, whichever way its content folders name it
+  CHECK(t.to_json()["extended_type_fields"]["standard_code"] == 2);
+  const auto seen = t.observed();
+  CHECK(seen.extended_type_field == std::vector<ssmix2::TypeField>{ssmix2::TypeField::whole,
+                                                                   ssmix2::TypeField::local_code,
+                                                                   ssmix2::TypeField::standard_code});
+  const ssmix2::Variations generic;
+  const auto fits = survey::rank_profiles(seen, {{"generic", generic}});
+  CHECK(fits[0].refused == 2);
+  const std::string block = survey::suggest_sources(t, fits[0], generic);
+  CHECK_MESSAGE(block.find("extended_type_field: [whole, local_code, standard_code]") != std::string::npos, block);
+}

@@ -60,6 +60,12 @@ std::string list(const std::vector<int>& v) {
   return out;
 }
 
+std::string forms(const std::vector<ssmix2::TypeField>& v) {
+  std::string out;
+  for (auto f : v) out += (out.empty() ? "" : ", ") + std::string(ssmix2::type_field_name(f));
+  return out;
+}
+
 template <class T>
 bool has(const std::vector<T>& v, const T& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -120,6 +126,7 @@ void Tally::unit(Storage storage, const ssmix2::Name& name, std::string_view rel
     ++r.extended_units;
     ext_fields_.add(name.dept.empty() ? "6" : "7");
     type_shapes_.add(type_shape(name.kind));
+    type_fields_.add(ssmix2::type_field_name(name.type_field));
   }
   data_types_.add(util::display_name(name.kind));
   if (name.date == "-") {
@@ -190,6 +197,9 @@ ssmix2::Variations Tally::observed() const {
   for (const auto& [w, n] : ts_widths_.by)
     if (w != kOther) v.timestamp_digits.push_back(std::stoi(w));
   for (const auto& [f, n] : ext_fields_.by) v.extended_field_counts.push_back(std::stoi(f));
+  v.extended_type_field.clear();
+  for (auto form : ssmix2::kAllTypeFields)
+    if (type_fields_.by.count(std::string(ssmix2::type_field_name(form)))) v.extended_type_field.push_back(form);
   for (const auto& [d, n] : deviations_.by)
     if (d != "none") v.encodings_tolerated.push_back(d);
   return v;
@@ -220,6 +230,7 @@ json Tally::to_json() const {
             {"timestamp_digits", counts_json(ts_widths_)},
             {"extended_field_counts", counts_json(ext_fields_)},
             {"extended_type_folder_shapes", counts_json(type_shapes_)},
+            {"extended_type_fields", counts_json(type_fields_)},
             {"extended_content_files", counts_json(content_forms_)},
             {"hl7_message_types", counts_json(message_types_)},
             {"hl7_character_sets", counts_json(charsets_)},
@@ -250,6 +261,12 @@ std::vector<ProfileFit> rank_profiles(const ssmix2::Variations& seen,
         ++f.refused;
         f.differences.push_back(std::to_string(c) + "-field content folder names seen; the profile accepts " +
                                 list(p.extended_field_counts));
+      }
+    for (auto form : seen.extended_type_field)
+      if (!p.accepts_type_field(form)) {
+        ++f.refused;
+        f.differences.push_back("content folders naming the type by its " + std::string(ssmix2::type_field_name(form)) +
+                                " seen; the profile's extended_type_field is [" + forms(p.extended_type_field) + "]");
       }
     for (const auto& d : seen.encodings_tolerated)
       if (!has(p.encodings_tolerated, d)) {
@@ -293,6 +310,11 @@ std::string suggest_sources(const Tally& t, const ProfileFit& best, const ssmix2
         if (!has(fields, c)) fields.push_back(c);
       std::sort(fields.begin(), fields.end());
       if (fields != accepts.extended_field_counts) out += "      extended_field_counts: [" + list(fields) + "]\n";
+      std::vector<ssmix2::TypeField> type_fields;  // in TypeField order
+      for (auto form : ssmix2::kAllTypeFields)
+        if (accepts.accepts_type_field(form) || has(seen.extended_type_field, form)) type_fields.push_back(form);
+      if (type_fields.size() != accepts.extended_type_field.size())
+        out += "      extended_type_field: [" + forms(type_fields) + "]\n";
     }
     std::vector<std::string> dev = accepts.encodings_tolerated;
     for (const auto& d : seen.encodings_tolerated)

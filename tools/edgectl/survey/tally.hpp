@@ -78,6 +78,8 @@ class Tally {
   const Counts& timestamp_widths() const { return ts_widths_; }
   const Counts& extended_field_counts() const { return ext_fields_; }
   const Counts& type_folder_shapes() const { return type_shapes_; }
+  // Content folders per form of their type field (whole, local_code, standard_code).
+  const Counts& extended_type_fields() const { return type_fields_; }
   const Counts& content_forms() const { return content_forms_; }
   const Counts& escape_sequences() const { return escapes_; }
   const Counts& encoding_deviations() const { return deviations_; }
@@ -101,8 +103,8 @@ class Tally {
   std::size_t examples_;
   std::vector<RootSummary> roots_;
   std::uint64_t std_units_ = 0, ext_units_ = 0;
-  Counts data_types_, years_, flags_, ts_widths_, ext_fields_, type_shapes_, content_forms_, escapes_, deviations_,
-      charsets_, message_types_;
+  Counts data_types_, years_, flags_, ts_widths_, ext_fields_, type_shapes_, type_fields_, content_forms_, escapes_,
+      deviations_, charsets_, message_types_;
   Finding unparseable_, misplaced_, not_hl7_, pid_mismatch_, unreadable_, skipped_;
 };
 

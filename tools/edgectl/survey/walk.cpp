@@ -127,7 +127,11 @@ class Walk {
 
   void content_folder(const std::string& name, const std::string& rel_dir, const std::string& path) {
     const std::string type = rel_dir.substr(rel_dir.rfind('/') + 1);
-    const auto parsed = ssmix2::parse_extended_name(name, type);
+    // As the daemon reads it with the generic profile (the whole name) and, failing that, with any
+    // form of the type field, so the tally says which form the EMR writes (extended_type_field).
+    auto parsed = ssmix2::parse_extended_name(name, type);
+    if (!parsed.name)
+      if (auto any = ssmix2::parse_extended_name(name, type, ssmix2::kAllTypeFields); any.name) parsed = std::move(any);
     if (!parsed.name)
       t_.unparseable(Storage::extended, path, parsed.error);
     else

@@ -53,6 +53,20 @@ inline std::string exercise_names(std::string_view data) {
   err = check_name_result(data, typed, "parse_extended_name(expected_type)");
   if (!err.empty()) return err;
   if (typed.name && typed.name->kind != guess) return "expected-type parse returned another type";
+  // The slice as the standard code of a type folder, every form of the type field accepted: an
+  // accepted name gives back the input, its kind is the type folder's whole name.
+  const std::string type_folder = "L^n^^" + std::string(guess) + "^s^LN";
+  const ParseResult coded = parse_extended_name(data, type_folder, kAllTypeFields);
+  if (coded.name.has_value() == !coded.error.empty())
+    return "parse_extended_name(forms): name and error both or neither";
+  if (coded.name) {
+    const Name& n = *coded.name;
+    if (n.stem() + "_" + static_cast<char>(n.flag) != data)
+      return "parse_extended_name(forms): stem + flag does not give back the input";
+    if (n.kind != type_folder) return "parse_extended_name(forms): kind is not the type folder's name";
+    if ((n.type_field == TypeField::whole) != n.type_text.empty())
+      return "parse_extended_name(forms): the type text disagrees with the form";
+  }
 
   Name fixed;
   fixed.patient_id = "12";

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "adapters/sources/ssmix2_common/naming.hpp"
@@ -223,6 +224,101 @@ TEST_CASE("extended name with the type folder's name") {
   CHECK(contains(r.error, "is not PID_date_type_key_timestamp[_dept]_flag"));
   r = parse_extended_name("1_-_T_K_2020_01_1", "T");
   CHECK(contains(r.error, "timestamp \"2020\""));
+}
+
+TEST_CASE("extended name: the type field as the whole type folder name or one accepted component") {
+  const std::vector<TypeField> all = kAllTypeFields;
+  const std::string tail = "_000000020110701_20110701120000000_01_1";
+  const std::string whole = "9999013_20110701_" + kJspeed + tail;
+  const std::string local = "9999013_20110701_L-JSPEED" + tail;
+  const std::string standard = "9999013_20110701_74465-6" + tail;
+
+  // Each form: kind (and so the key) is the type folder's whole name; the stem keeps the text as written.
+  ParseResult w = parse_extended_name(whole, kJspeed, all);
+  REQUIRE(w.name.has_value());
+  CHECK(w.name->type_field == TypeField::whole);
+  CHECK(w.name->type_text.empty());
+  for (const auto& [name, form, text] : {std::tuple{local, TypeField::local_code, "L-JSPEED"},
+                                         std::tuple{standard, TypeField::standard_code, "74465-6"}}) {
+    CAPTURE(name);
+    ParseResult r = parse_extended_name(name, kJspeed, all);
+    REQUIRE(r.name.has_value());
+    CHECK(r.name->type_field == form);
+    CHECK(r.name->type_text == text);
+    CHECK(r.name->kind == kJspeed);
+    CHECK(r.name->key() == w.name->key());
+    CHECK(r.name->order_no == "000000020110701");
+    CHECK(r.name->dept == "01");
+    CHECK(r.name->stem() + "_1" == name);
+    CHECK(check_placement("999/901/9999013/20110701/" + kJspeed, *r.name).empty());
+  }
+
+  // Only the accepted forms are read: the whole name alone by default.
+  CHECK(parse_extended_name(whole, kJspeed).name.has_value());
+  ParseResult r = parse_extended_name(standard, kJspeed);
+  CHECK_FALSE(r.name.has_value());
+  CHECK(contains(r.error, "is not the type folder's name"));
+  r = parse_extended_name(standard, kJspeed, {TypeField::whole, TypeField::local_code});
+  CHECK_FALSE(r.name.has_value());
+  CHECK(contains(r.error, "is none of the type folder's name"));
+  CHECK(contains(r.error, "the type folder's local code \"L-JSPEED\""));
+  r = parse_extended_name(whole, kJspeed, {TypeField::standard_code});
+  CHECK_FALSE(r.name.has_value());
+  CHECK(contains(r.error, "is not the type folder's standard code \"74465-6\""));
+  // A component text followed by more fields than the form has is not that component.
+  r = parse_extended_name("9999013_20110701_74465-6_X" + tail, kJspeed, all);
+  CHECK_FALSE(r.name.has_value());
+  CHECK(contains(r.error, "has 5 '_'-separated fields after the type \"74465-6\""));
+
+  // Empty components are never a form: the type folder of formats.md §1.9 without a local code.
+  const std::string no_local = "^（ローカル名称）^^11506-3^経過記録^LN";
+  r = parse_extended_name("1_-_11506-3_K_20200101000000_1", no_local, all);
+  REQUIRE(r.name.has_value());
+  CHECK(r.name->type_field == TypeField::standard_code);
+  CHECK(r.name->kind == no_local);
+  r = parse_extended_name("1_-__K_20200101000000_1", no_local, all);
+  CHECK_FALSE(r.name.has_value());
+  r = parse_extended_name("1_-_K_20200101000000_1", "L-OBS^OBS^99ZL01", {TypeField::standard_code});
+  CHECK(contains(r.error, "no non-empty component of the accepted forms"));
+
+  // A Japanese local code, and one holding '_': the outer fields are located by the text.
+  r = parse_extended_name("1_-_経過_記録_K_20200101000000_1", "経過_記録^経過記録^99ZL01", all);
+  REQUIRE(r.name.has_value());
+  CHECK(r.name->type_field == TypeField::local_code);
+  CHECK(r.name->type_text == "経過_記録");
+  CHECK(r.name->order_no == "K");
+  CHECK(r.name->dept.empty());
+
+  // A type folder without '^' is its own local code: read as the whole name.
+  r = parse_extended_name("1_-_OBS_K_20200101000000_1", "OBS", all);
+  REQUIRE(r.name.has_value());
+  CHECK(r.name->type_field == TypeField::whole);
+  // Local and standard code the same text: one reading, the first accepted form.
+  r = parse_extended_name("1_-_A1_K_20200101000000_1", "A1^a^99ZL01^A1^a^LN", {TypeField::standard_code});
+  REQUIRE(r.name.has_value());
+  CHECK(r.name->type_field == TypeField::standard_code);
+
+  // Two texts that each give a valid name: refused, both readings named.
+  const std::string twice = "A^a^^A_K^s^LN";
+  const std::string ambiguous = "1_-_A_K_20200101000000_20200101000000_1";
+  r = parse_extended_name(ambiguous, twice, all);
+  CHECK_FALSE(r.name.has_value());
+  CHECK(contains(r.error, "is ambiguous"));
+  CHECK(contains(r.error, "the type folder's local code \"A\" with specific key \"K\""));
+  CHECK(contains(r.error, "the type folder's standard code \"A_K\" with specific key \"20200101000000\""));
+  // With one of the two forms accepted there is one reading.
+  r = parse_extended_name(ambiguous, twice, {TypeField::local_code});
+  REQUIRE(r.name.has_value());
+  CHECK(r.name->order_no == "K");
+  CHECK(r.name->dept == "20200101000000");
+  r = parse_extended_name(ambiguous, twice, {TypeField::standard_code});
+  REQUIRE(r.name.has_value());
+  CHECK(r.name->order_no == "20200101000000");
+  CHECK(r.name->dept.empty());
+  // A second text that only looks like the type (its reading is not a valid name) is no ambiguity.
+  r = parse_extended_name("1_-_A_K_20200101000000_01_1", twice, all);
+  REQUIRE(r.name.has_value());
+  CHECK(r.name->type_field == TypeField::local_code);
 }
 
 TEST_CASE("check_placement: consistent names pass, each disagreement is named") {

@@ -114,6 +114,7 @@ TEST_CASE("vendor profiles: every shipped vendor loads, and none claims more tha
     ssmix2::Variations got;
     got.timestamp_digits.clear();  // what the file says, not the defaults
     got.extended_field_counts.clear();
+    got.extended_type_field = {ssmix2::TypeField::local_code};
     got.encodings_tolerated = {"eight_bit"};
     if (v != "generic") ssmix2::load_vendor_profile(kVendorsDir, "generic", got);
     ssmix2::load_vendor_profile(kVendorsDir, std::string(v), got);
@@ -121,6 +122,7 @@ TEST_CASE("vendor profiles: every shipped vendor loads, and none claims more tha
     // and generic.yaml states the engine's defaults.
     CHECK(got.timestamp_digits == generic.timestamp_digits);
     CHECK(got.extended_field_counts == generic.extended_field_counts);
+    CHECK(got.extended_type_field == generic.extended_type_field);
     CHECK(got.encodings_tolerated == generic.encodings_tolerated);
     // The seed's 17-kind table names no vendor (docs/coverage-kinds.md): nothing is expected.
     CHECK(got.expected_kinds.empty());
@@ -155,6 +157,17 @@ TEST_CASE("vendor profiles: vendor selects the profile and profile: overrides it
   CHECK(o.vendor == "ssi");
   CHECK(o.accept.timestamp_digits == std::vector<int>{17, 15});
   CHECK(o.accept.extended_field_counts == std::vector<int>{6, 7});
+  CHECK(o.accept.extended_type_field == std::vector{ssmix2::TypeField::whole});
+
+  c = config_with("ssmix2-extended", "    profile: {extended_type_field: [standard_code, whole]}\n");
+  CHECK(c.sources[0].options_as<ssmix2::TreeOptions>().accept.extended_type_field ==
+        std::vector{ssmix2::TypeField::standard_code, ssmix2::TypeField::whole});
+  for (const char* bad : {"[whole, whole]", "[code]", "[]"}) {
+    CAPTURE(bad);
+    auto p = problems_of("ssmix2-extended", std::string("    profile: {extended_type_field: ") + bad + "}\n");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].find("profile.extended_type_field") != std::string::npos);
+  }
 }
 
 TEST_CASE("vendor profiles: a site states what it expects per document kind; a wrong kind or form is refused") {
@@ -224,5 +237,43 @@ TEST_CASE(
     auto& events = stats.events[ssmix2::kEncodingEvent];
     CHECK(events["eight_bit"].last_poll == 1);
     CHECK(events.count("jis_roman") == (tolerate ? 0u : 1u));
+  }
+}
+
+TEST_CASE("vendor profiles: extended_type_field says how content folders may name their type; keys stay the same") {
+  const std::string jspeed = "L-JSPEED^災害時JSPEED記録^99ZL01^74465-6^災害時診療記録^LN";
+  const std::string pid = test::kPid;
+  for (const char* lines : {"", "    profile: {extended_type_field: [whole, standard_code]}\n"}) {
+    CAPTURE(lines);
+    test::TempDir tmp;
+    const fs::path root = tmp / "t";
+    test::ManualClock clock;
+    const fs::path type_dir = root / pid.substr(0, 3) / pid.substr(3, 3) / pid / "20250110" / jspeed;
+    const std::string by_whole = pid + "_20250110_" + jspeed + "_K1_20250110101010123_01_1";
+    const std::string by_code = pid + "_20250110_74465-6_K2_20250110101010123_01_1";
+    for (const auto& folder : {by_whole, by_code})
+      test::write_file(type_dir / folder / "document.xml", "<ClinicalDocument/>");
+    for (auto& e : fs::recursive_directory_iterator(root))
+      test::age(e.path(), std::chrono::system_clock::to_time_t(clock.now()) - 3600);
+    test::RecordingSink sink;
+    SourceStats stats;
+    poll_tree(config_with("ssmix2-extended", lines), root, tmp / "state", true, clock, sink, stats);
+    std::map<std::string, std::string> keys;  // content folder -> record key
+    for (const auto& r : sink.records) {
+      CHECK(r.draft.kind == jspeed);
+      keys[fs::path(r.draft.path).filename().string()] = r.draft.key;
+    }
+    CHECK(keys[by_whole] == pid + "_20250110_" + jspeed + "_K1");
+    if (*lines) {
+      CHECK(sink.quarantined.empty());
+      CHECK(keys[by_code] == pid + "_20250110_" + jspeed + "_K2");
+    } else {
+      CHECK(keys.count(by_code) == 0);
+      REQUIRE(sink.quarantined.size() == 1);
+      const std::string reason = sink.quarantined.begin()->second;
+      CHECK_MESSAGE(reason.find("names the type by its standard code 74465-6") != std::string::npos, reason);
+      CHECK_MESSAGE(
+          reason.find("add standard_code to extended_type_field in the source's profile") != std::string::npos, reason);
+    }
   }
 }
