@@ -23,8 +23,9 @@ ASSOC = re.compile(r"^(?:<\d>)?debug: DICOM SCP .*: association of .* (open|clos
 
 
 class Daemon:
-    def __init__(self, config, log_path, once=False, crash_at=None, crash_signal="KILL", extra_env=None):
+    def __init__(self, config, log_path, once=False, crash_at=None, crash_signal="KILL", extra_env=None, on_end=None):
         self.log_path = log_path
+        self.on_end = on_end  # called once with the wall-clock time (ns) the process was seen ended
         self.note = log_path + ".crash-note"
         env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
         env["TCP_NODELAY"] = "1"  # DICOM: Debian's DCMTK leaves Nagle on (harness notes, section 3)
@@ -119,14 +120,21 @@ class Daemon:
         landed = self.where()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        self._ended()
         self.reader.join()
         return landed
+
+    def _ended(self):
+        if self.on_end:
+            self.on_end(time.time_ns())
+            self.on_end = None
 
     def wait(self, timeout=None):
         try:
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+        self._ended()
         self.reader.join()
         return rc
 

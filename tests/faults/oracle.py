@@ -4,7 +4,8 @@ Ground truth: the synthetic hospital's expected.json as it is at the end (every 
 record, with its bytes' hash), the history of its mutation rounds (when a new visit made a patient
 notified), and the stop list's history (stoplist.StopList: from when to when each patient was
 stopped). A batch left the box when its commit marker was written (the marker's mtime at the
-receiver); an abandoned batch (its .cms there, no marker: voided after a crash) at its .cms's mtime.
+receiver); an abandoned batch (its .cms there, no marker: voided after a crash) at its .cms's mtime;
+either at the latest when the daemon run that sent it ended (bytes in flight, see bound_by_runs).
 
 Checked, over every batch the receiver holds:
 - corrupt: a batch that does not decrypt, verify or match its manifest and marker; a record whose
@@ -27,6 +28,7 @@ import os
 import subprocess
 
 import common
+import daemon
 import harness
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -70,6 +72,29 @@ class Delivered:
             else:
                 self.corrupt.append(b)
         self.committed.sort(key=lambda b: batch_seq(b["manifest"]["batch_id"]))
+
+    def bound_by_runs(self, runs):
+        """A batch left the box no later than the end of the daemon run that sent what the receiver
+        holds. The receiver's mtime can be later: bytes already sent can still be in the network
+        (the network part's proxy drips what it buffered after the daemon was killed), and a
+        stop-list edit made after that run must not count them as leaked. That run is at the
+        latest the last one started before the mtime that logged sending it (`stage marker` for a
+        committed batch, `stage deliver` for an abandoned one); an earlier run ended before it
+        began. `runs`: log path -> [started, ended or None], ns."""
+        sent = {}  # (stage, batch id) -> [(started, ended)] of the runs that logged it
+        for path, (started, ended) in runs.items():
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    m = daemon.STAGE.match(line.rstrip("\n"))
+                    if m and m.group(1) in ("deliver", "marker") and m.group(2):
+                        sent.setdefault((m.group(1), m.group(2)), []).append((started, ended))
+        for stage, batches in (("marker", self.committed), ("deliver", self.abandoned)):
+            for b in batches:
+                before = [r for r in sent.get((stage, b["manifest"]["batch_id"]), []) if r[0] <= b["left_at"]]
+                if before:
+                    _started, ended = max(before)
+                    if ended is not None:
+                        b["left_at"] = min(b["left_at"], ended)
 
 
 class Problems:

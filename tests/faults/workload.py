@@ -42,6 +42,7 @@ class Site:
         self.pid_of = {harness.canonical(pid): pid for pid in self.patients}
         self.stops = stoplist.StopList(self.h.path("optout.csv"), names)
         self.mutation_starts = []  # time (ns) each mutate round began, round 1 first
+        self.runs = {}  # log path of each daemon run -> [started, seen ended (None: not seen)], ns
         self.mutator = None
         self.logs = 0
 
@@ -136,7 +137,9 @@ class Site:
         return os.path.join(d, "%05d-%s.log" % (self.logs, what))
 
     def start(self, what, **kw):
-        return daemon.Daemon(self.config, self.log_path(what), **kw)
+        path = self.log_path(what)
+        self.runs[path] = [time.time_ns(), None]
+        return daemon.Daemon(self.config, path, on_end=lambda t: self.runs[path].__setitem__(1, t), **kw)
 
     def settle(self):
         """The end of a campaign: no more changes; the stop list whole again; IDs that left it either
@@ -196,6 +199,7 @@ class Site:
     def _check(self, tally, dicom, keep, problems):
         """The receiver against the oracle (and the DICOM load's own expectations)."""
         delivered = oracle.Delivered(self.h.export, self.h.path("pki"), keep=keep)
+        delivered.bound_by_runs(self.runs)
         o = oracle.Oracle(self.h, self.stops, self.mutation_starts)
         extra = dicom.record_keys(delivered) if dicom else None
         pr = o.check(delivered, time.time_ns(), extra)
