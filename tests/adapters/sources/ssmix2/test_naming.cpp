@@ -238,8 +238,12 @@ TEST_CASE("extended name: the type field as the whole type folder name or one ac
   REQUIRE(w.name.has_value());
   CHECK(w.name->type_field == TypeField::whole);
   CHECK(w.name->type_text.empty());
-  for (const auto& [name, form, text] : {std::tuple{local, TypeField::local_code, "L-JSPEED"},
-                                         std::tuple{standard, TypeField::standard_code, "74465-6"}}) {
+  // Not a structured binding: clang 14 refuses one captured by doctest's CAPTURE (sanitizer tree).
+  for (const auto& c : {std::tuple{local, TypeField::local_code, "L-JSPEED"},
+                        std::tuple{standard, TypeField::standard_code, "74465-6"}}) {
+    const std::string& name = std::get<0>(c);
+    const TypeField form = std::get<1>(c);
+    const std::string text = std::get<2>(c);
     CAPTURE(name);
     ParseResult r = parse_extended_name(name, kJspeed, all);
     REQUIRE(r.name.has_value());
