@@ -16,6 +16,16 @@ std::uint64_t number(std::string_view s) {
   return v;
 }
 
+// A recomputed GO count in the form the original field had: the SSK record layout gives these
+// fields a maximum width, not a fixed one, and most files write them unpadded, but a file that
+// zero-pads them (scan_uke compares the values, so it accepts both) keeps its width.
+std::string like_original(std::uint64_t value, std::string_view original) {
+  std::string digits = std::to_string(value);
+  if (original.size() > digits.size() && original.front() == '0')
+    digits.insert(0, original.size() - digits.size(), '0');
+  return digits;
+}
+
 }  // namespace
 
 std::optional<std::string> chart_patient(std::string_view cp932_field, util::Cp932ToUtf8& cp932) {
@@ -62,8 +72,9 @@ FilterCounts filter_uke(const ContentReader& in, const PatientGate& decide, cons
       close_claim();
       dropping = false;
       const auto fields = split_fields(line.text, ',');
-      if (fields.size() >= 4 && fields[3] == "99") {  // totals are on the last volume only
-        std::string go = "GO," + std::to_string(kept_payers) + "," + std::to_string(kept_points);
+      const bool withheld_any = c.stopped + c.not_notified + c.unattributed > 0;
+      if (withheld_any && fields.size() >= 4 && fields[3] == "99") {  // totals are on the last volume only
+        std::string go = "GO," + like_original(kept_payers, fields[1]) + "," + like_original(kept_points, fields[2]);
         for (std::size_t i = 3; i < fields.size(); ++i) go += "," + std::string(fields[i]);
         emit(go, line.raw_end);
         continue;

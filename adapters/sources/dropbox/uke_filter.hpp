@@ -1,8 +1,9 @@
 #pragma once
 // Record-level opt-out for a UKE file: copies it, streamed line by line (a 500 MB file never sits
 // in memory), without the claim blocks (RE up to the next RE or GO) of the patients `decide`
-// withholds, and writes a GO trailer recomputed for what is left. Every kept byte is the
-// original's, in order.
+// withholds, and writes a GO trailer recomputed for what is left (with nothing withheld, the GO
+// line is the original's too, so the output is the very file). Every kept byte is the original's,
+// in order.
 //
 // The patient of a claim is its RE カルテ番号等 (field 14), decoded from CP932 and put in the
 // canonical form the gate compares IDs in (daemon/core/patient_id.hpp); a claim whose chart

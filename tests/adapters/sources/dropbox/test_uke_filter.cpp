@@ -80,6 +80,29 @@ TEST_CASE("uke filter: nobody withheld leaves the file byte-identical") {
   CHECK(f.out == test::small_uke());
 }
 
+// Found by fuzz_uke: scan_uke compares the GO counts by value, so a zero-padded trailer is valid,
+// and the filter used to rewrite it unpadded even when nobody was withheld.
+TEST_CASE("uke filter: a zero-padded GO trailer is kept as it is with nobody withheld") {
+  test::TempDir tmp;
+  const std::string original = test::small_uke(test::kFacility, "GO,000003,000001500,99");
+  test::write_file(tmp / "in.UKE", original);
+  REQUIRE_FALSE(scan_uke(tmp / "in.UKE", test::kFacility).rejection);
+  auto f = run_filter(tmp / "in.UKE", [](const std::optional<std::string>&) { return Withhold::none; });
+  CHECK(f.out == original);
+}
+
+TEST_CASE("uke filter: a recomputed GO trailer keeps the zero-padded width of the original's fields") {
+  test::TempDir tmp;
+  const std::string original = test::small_uke(test::kFacility, "GO,000003,000001500,99");
+  test::write_file(tmp / "in.UKE", original);
+  auto f = run_filter(tmp / "in.UKE", [](const std::optional<std::string>& p) {
+    return p == "123" ? Withhold::stopped : Withhold::none;
+  });
+  CHECK(f.out == cut_block(original, "RE,1,", "GO,000001,000000500,99"));
+  test::write_file(tmp / "out.UKE", f.out);
+  CHECK_FALSE(scan_uke(tmp / "out.UKE", test::kFacility).rejection);
+}
+
 TEST_CASE("uke filter: chart numbers in full-width CP932 digits meet the gate's canonical form") {
   util::Cp932ToUtf8 cp932;
   CHECK(chart_patient("00697", cp932) == "697");
