@@ -18,9 +18,9 @@
 # It also fails on lintian errors or warnings and on rpmlint errors other than signing/packager.
 #
 # Usage: test_install.sh SOURCE_DIR WORK_DIR [--prepare]
-#   --prepare: only build the packages (niced) and the cached root, then stop. CTest runs that part
-#   (packaging_prepare) first and beside the other tests, since it mostly compiles and downloads;
-#   packaging_install then finds both ready. Without it, the test prepares what is missing itself.
+#   --prepare: only build the packages (niced) and the cached root, then stop: CTest's
+#   packaging_prepare (tools/run-package-tests); packaging_install then finds both ready. Without
+#   it, the test prepares what is missing itself.
 #   WORK_DIR keeps the cached root (a tarball: debootstrap runs only when it is missing), the apt
 #   archive cache, the packages built from the tree (rebuilt only when a file of the tree changes)
 #   and, after a failure, the roots and logs to look at.
@@ -112,7 +112,7 @@ else
   else
     say "building the packages (tools/build-packages)"
     rm -f "$pkgdir/tree.sha256"
-    # Niced: when CTest runs this beside the other tests, their daemons and timers come first.
+    # Niced: should it run beside other tests (ctest -j), their daemons and timers come first.
     # No -dbgsym package: nothing here installs it, and its dwz pass and the lint of its 32 MB only
     # add to the suite's time on two cores (tools/build-packages by hand still makes it).
     DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }noautodbgsym" DIST_DIR=$pkgdir nice -n 10 \
