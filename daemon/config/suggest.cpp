@@ -33,6 +33,11 @@ std::optional<std::string> closest(std::string_view typed, const std::vector<std
   std::optional<std::string> best;
   std::size_t best_distance = limit + 1;
   for (auto candidate : candidates) {
+    // The distance is at least the difference in length: a candidate that cannot come closer is
+    // not compared (a long garbled key would otherwise cost its length times every key's).
+    const std::size_t apart =
+        typed.size() > candidate.size() ? typed.size() - candidate.size() : candidate.size() - typed.size();
+    if (apart >= best_distance) continue;
     const std::size_t d = edit_distance(typed, candidate);
     if (d < best_distance) {  // strict: ties keep the earlier (more common) key
       best_distance = d;
