@@ -4,12 +4,14 @@
 //  - with every row allowed, the filter gives back the very same bytes;
 //  - with some rows withheld (through a データ識別番号 map built from the input's own rows), every
 //    kept line is the original's, in order, the counts add up to the rows scanned, and what is left
-//    (when a row is left) scans as a valid DPC file again.
+//    (when a row is left) scans as a valid DPC file again, unless the line the scan judges the
+//    encoding by is another than the original's and reads as UTF-8 (then it is rejected so).
 #include <map>
 #include <string>
 
 #include "adapters/sources/dropbox/dpc.hpp"
 #include "adapters/sources/dropbox/dpc_filter.hpp"
+#include "adapters/sources/dropbox/lines.hpp"
 #include "adapters/sources/dropbox/uke.hpp"
 #include "daemon/core/patient_id.hpp"
 #include "tests/fuzz/property.hpp"
@@ -36,6 +38,19 @@ std::map<std::string, std::string> ids_of(std::string_view input) {
     if (id && (id->back() - '0') % 2 == 0) ids[*id] = *id;
   }
   return ids;
+}
+
+// Whether the scan's encoding judgement (dropbox::saved_as_utf8 on the first line holding
+// non-ASCII bytes) takes `text` for UTF-8.
+bool judged_utf8(std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (dropbox::has_non_ascii(line)) return dropbox::saved_as_utf8(line);
+  }
+  return false;
 }
 
 Withhold some_withheld(const std::optional<std::string>& patient) {
@@ -71,6 +86,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::require(fuzz::lines_kept_in_order(part, input), "a kept line is not the original's, in order");
   if (some.kept == 0) return 0;
   const dropbox::DpcScan again = dropbox::scan_dpc(scratch.write(part), kName, kFacility);
+  // The scan judges the encoding by the first line with non-ASCII bytes. When the filter removed
+  // the original's, another line is judged, and may read as UTF-8 Japanese by chance: then, and
+  // only then, a rejection for UTF-8 is the answer expected.
+  if (judged_utf8(part)) {
+    fuzz::require(again.rejection && again.rejection->what_en.find("UTF-8") != std::string::npos,
+                  "what the filter left reads as UTF-8 but was not rejected as such");
+    return 0;
+  }
   fuzz::require(!again.rejection, "what the filter left is not a valid DPC file");
   fuzz::require(again.facts.rows == some.kept, "what the filter left does not hold the kept rows");
   return 0;

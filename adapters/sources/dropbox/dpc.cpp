@@ -60,7 +60,7 @@ DpcScan scan_dpc(const std::filesystem::path& file, std::string_view name, std::
     lines = line.number;
     if (!checked_encoding && has_non_ascii(line.text)) {
       checked_encoding = true;
-      if (is_multibyte_utf8(line.text))
+      if (saved_as_utf8(line.text))
         return reject({line.number, "",
                        "文字コードがUTF-8です。DPC調査データはShift_JIS(CP932)"
                        "です。テキストエディタや表計算ソフトで保存し直した可能性があります。",

@@ -21,7 +21,7 @@ std::map<std::string, std::string> read_dpc_id_map(const std::filesystem::path& 
     if (sep == std::string::npos) continue;
     // CP932 unless it is UTF-8 already (chart_patient decodes CP932 and canonicalises).
     auto id = [&cp932](std::string_view v) {
-      return is_multibyte_utf8(v) ? canonical_patient_id(v) : chart_patient(v, cp932);
+      return saved_as_utf8(v) ? canonical_patient_id(v) : chart_patient(v, cp932);
     };
     const auto data_id = id(std::string_view(text).substr(0, sep));
     auto rest = std::string_view(text).substr(sep + 1);

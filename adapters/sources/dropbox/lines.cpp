@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "daemon/util/error.hpp"
+#include "daemon/util/utf8.hpp"
 
 namespace sennen::dropbox {
 
@@ -68,18 +69,15 @@ bool has_non_ascii(std::string_view s) {
   return false;
 }
 
-bool is_multibyte_utf8(std::string_view s) {
-  bool multi = false;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || (len == 2 && c < 0xC2) || i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    multi = multi || len > 1;
-    i += len;
+bool saved_as_utf8(std::string_view s) {
+  bool japanese = false;
+  char32_t cp = 0;
+  for (std::size_t i = 0, n = 0; i < s.size(); i += n) {
+    n = util::utf8_sequence(s, i, cp);
+    if (n == 0) return false;
+    japanese = japanese || n >= 3;
   }
-  return multi;
+  return japanese;
 }
 
 bool is_cp932(std::string_view s) {

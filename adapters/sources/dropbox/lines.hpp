@@ -44,10 +44,13 @@ class LineReader {
 // Whether `s` is exactly `n` ASCII digits.
 bool digits(std::string_view s, std::size_t n);
 bool has_non_ascii(std::string_view s);
-// Whether `s` is valid UTF-8 and holds at least one multi-byte character: text that an editor
-// saved as UTF-8 (Shift_JIS/CP932 Japanese is almost never valid UTF-8: its trail bytes 0x40-0x7E
-// and lead bytes 0x81-0x9F break the UTF-8 rules).
-bool is_multibyte_utf8(std::string_view s);
+// Whether `s` reads as Japanese text saved in UTF-8: well-formed UTF-8 holding at least one
+// character of three or more bytes (every kana and kanji is). Shift_JIS/CP932 Japanese is almost
+// never well-formed UTF-8 (its lead bytes 0x81-0x9F and trail bytes 0x40-0x7E break the rules),
+// but half-width katakana (single bytes 0xA1-0xDF) pair up into two-byte UTF-8 by chance: ﾅｶ is
+// C5 B6, "Ŷ". Two-byte characters alone therefore say nothing. Still a judgement on a sample,
+// not a proof: the scans look at the first line with non-ASCII bytes.
+bool saved_as_utf8(std::string_view s);
 // Whether `s` is well-formed CP932 (Windows-31J): single bytes 0x00-0x7F and 0xA1-0xDF, pairs of a
 // lead byte 0x81-0x9F/0xE0-0xFC and a trail byte 0x40-0x7E/0x80-0xFC.
 bool is_cp932(std::string_view s);

@@ -79,7 +79,7 @@ UkeScan scan_uke(const std::filesystem::path& file, std::string_view site_facili
     if (line.raw_end == "\n" && !lf_line) lf_line = line.number;
     if (!checked_encoding && has_non_ascii(line.text)) {
       checked_encoding = true;
-      if (is_multibyte_utf8(line.text)) {
+      if (saved_as_utf8(line.text)) {
         const bool lf = lf_line != 0;
         return reject(at(
             line.number, "",
@@ -105,7 +105,7 @@ UkeScan scan_uke(const std::filesystem::path& file, std::string_view site_facili
       for (LineReader::Line rest; !checked_encoding && reader.next(rest);)
         if (has_non_ascii(rest.text)) {
           checked_encoding = true;
-          utf8 = is_multibyte_utf8(rest.text);
+          utf8 = saved_as_utf8(rest.text);
         }
       if (utf8)
         return reject(

@@ -67,6 +67,19 @@ TEST_CASE("dpc: another facility's file, a cut row and UTF-8 are rejected with l
   CHECK(id.rejection->field.find("データ識別番号") != std::string::npos);
 }
 
+// Found by fuzz_dpc: half-width katakana in CP932 pair up into well-formed two-byte UTF-8 (ﾅｶ is
+// C5 B6), and a CP932 file whose first line with non-ASCII bytes held only such pairs was rejected
+// as UTF-8. Japanese saved as UTF-8 has three-byte characters.
+TEST_CASE("dpc: half-width katakana that happen to be well-formed UTF-8 are still CP932") {
+  const std::string kana = "\xC5\xB6";  // ﾅｶ
+  auto s = scan_text(ef_row(kFacility9, "0000000004", "000\t" + kana) + ef_row(kFacility9, "0000000007", "000\t-"));
+  CHECK_FALSE(s.rejection);
+  auto u = scan_text(ef_row(kFacility9, "0000000004", "000\t\xE3\x83\x8A\xE3\x82\xAB") +  // ナカ in UTF-8
+                     ef_row(kFacility9, "0000000007", "000\t-"));
+  REQUIRE(u.rejection);
+  CHECK(u.rejection->what_en.find("UTF-8") != std::string::npos);
+}
+
 TEST_CASE("dpc: the public EF sample passes once in CP932 (its fixture is stored as UTF-8, which is rejected)") {
   const fs::path sample = test::shared_samples() / "31103_tanshu3/sample_EFn_XXXXXXXXX_2408.txt";
   if (test::shared_samples().empty() || !fs::exists(sample)) return;  // shared/samples absent

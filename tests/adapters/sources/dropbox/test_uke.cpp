@@ -91,6 +91,12 @@ TEST_CASE("uke: UTF-8 with LF is rejected saying both, not guessed") {
   CHECK(l.rejection->what_en.find("LF only") != std::string::npos);
 }
 
+TEST_CASE("uke: a name in half-width katakana that happens to be well-formed UTF-8 is still CP932") {
+  // ﾃｽ (C3 BD) is also UTF-8 "½": two-byte UTF-8 alone does not make a file UTF-8.
+  auto s = scan_text(replace(test::small_uke(), test::kKanaCp932, "\xC3\xBD"));
+  CHECK_FALSE(s.rejection);
+}
+
 TEST_CASE("uke: era-coded dates are read") {
   CHECK(uke_date("202501") == "202501");
   CHECK(uke_date("19700101") == "19700101");
