@@ -188,8 +188,13 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
   std::map<std::string, std::vector<const FoundUnit*>> by_key;
   for (const auto& u : units) by_key[u.name.key()].push_back(&u);
 
+  // A folder is read whole, even once a stop is asked for (SIGTERM, or the spool at its cap: the
+  // walker stops before the next folder). Its versions are renamed together (1 -> 0 on a cancel),
+  // and the delete they add up to is found only by comparing the whole listing with the state
+  // before it: a stop half way committed the renames read so far without the delete, and the next
+  // poll no longer saw a current version go. A standardized-storage folder holds one patient's
+  // messages of one data type on one day.
   for (const auto& u : units) {
-    if (ctx.stop_requested) return false;
     const std::string stem = u.name.stem();
     const std::string rel = rel_join(listing.rel_dir, u.entry.name);
     auto prev = prev_by_stem.find(stem);

@@ -244,3 +244,56 @@ TEST_CASE("ssmix2: a missing root is an error of the source, not of a file") {
   CHECK_THROWS_WITH_AS(src->poll(ctx), doctest::Contains("check the path in the config"), Error);
   tx2.rollback();
 }
+
+namespace {
+// The spool's source state, asking the poll to stop right after the unit named `after` is
+// written: a SIGTERM, or the spool reaching its cap, in the middle of a folder.
+struct StopAfterUnit final : SourceState {
+  SourceState& inner;
+  std::atomic<bool>& stop;
+  std::string after;
+  StopAfterUnit(SourceState& i, std::atomic<bool>& s, std::string a) : inner(i), stop(s), after(std::move(a)) {}
+  std::vector<DirState> child_dirs(std::string_view parent) override { return inner.child_dirs(parent); }
+  void put_dir(std::string_view parent, const DirState& dir) override { inner.put_dir(parent, dir); }
+  void erase_dir_tree(std::string_view path) override { inner.erase_dir_tree(path); }
+  std::vector<UnitState> units(std::string_view dir) override { return inner.units(dir); }
+  void put_unit(std::string_view dir, const UnitState& unit) override {
+    inner.put_unit(dir, unit);
+    if (unit.name == after) stop = true;
+  }
+  void erase_unit(std::string_view dir, std::string_view name) override { inner.erase_unit(dir, name); }
+  std::uint64_t unit_count() override { return inner.unit_count(); }
+  std::uint64_t units_with_status(std::string_view status) override { return inner.units_with_status(status); }
+};
+}  // namespace
+
+// Found looking for the delete the fault campaign once lost: a stop in the middle of a folder
+// committed the renames already read (v2 _1 -> _0 recorded under its new name) without the
+// delete they add up to, and the next poll no longer saw a current version go.
+TEST_CASE("ssmix2: a cancel is sent as a delete even when the poll stops in the middle of its folder") {
+  Fixture f;
+  auto v2 =
+      put(f.root, "20250110", "OML-11", "000000000000777", "20250111080000000", '1', hl7(kPid, "OUL^R22", "OBX|2\r"));
+  age(v2, f.past());
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  f.sink.clear();
+
+  rename_flag(v2, '0');
+  const fs::path v2_0 = v2.string().substr(0, v2.string().size() - 1) + "0";
+  auto cancel = put(f.root, "20250110", "OML-11", "000000000000777", "20250112090000000", '0', hl7(kPid, "OUL^R22"));
+  age(cancel, f.past());
+  age(f.root / "000/001/0000012345/20250110/OML-11", f.past());
+  {
+    StopAfterUnit stopping(*f.state, f.stop, v2_0.filename().string());
+    SourceContext ctx{f.clock, stopping, f.sink, f.stop, f.stats, false};
+    spool::Spool::Transaction tx(f.spool);
+    f.source->poll(ctx);
+    tx.commit();  // as the pipeline does when a poll ends early
+  }
+  f.stop = false;
+  f.poll();
+  f.poll();
+  REQUIRE(f.sink.records.size() == 1);
+  CHECK(f.sink.records[0].draft.event == Event::remove);
+}
