@@ -6,6 +6,8 @@
 #include <array>
 #include <memory>
 
+#include "daemon/util/xml_errors.hpp"
+
 namespace sennen::dropbox {
 namespace {
 
@@ -24,15 +26,6 @@ std::string attribute(xmlTextReader* r, const char* name) {
   return std::string(text_of(v.get()));
 }
 
-void on_error(void* arg, xmlErrorPtr e) {
-  auto* first = static_cast<std::string*>(arg);
-  if (first->empty() && e && e->message) {
-    std::string m = e->message;
-    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    *first = m + " (line " + std::to_string(e->line) + ")";
-  }
-}
-
 // Local names, so any namespace prefix matches.
 constexpr std::array<std::string_view, 4> kId{"ClinicalDocument", "recordTarget", "patientRole", "id"};
 
@@ -40,14 +33,15 @@ constexpr std::array<std::string_view, 4> kId{"ClinicalDocument", "recordTarget"
 
 CdaIds cda_patient_ids(const std::filesystem::path& file) {
   CdaIds out;
+  util::XmlErrors errors;
   std::unique_ptr<xmlTextReader, ReaderFree> reader(
       xmlReaderForFile(file.c_str(), nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
   if (!reader) {
-    out.error = "it cannot be opened as XML";
+    out.error = "it cannot be opened as XML" + (errors.first().empty() ? "" : ": " + errors.first());
     return out;
   }
   xmlTextReader* r = reader.get();
-  xmlTextReaderSetStructuredErrorHandler(r, on_error, &out.error);
+  errors.watch(r);
   std::vector<std::string> stack;  // local names of the open elements, root first
   int ret = 0;
   while ((ret = xmlTextReaderRead(r)) == 1) {
@@ -57,8 +51,8 @@ CdaIds cda_patient_ids(const std::filesystem::path& file) {
     if (std::equal(stack.begin(), stack.end(), kId.begin(), kId.end()))
       out.ids.push_back({attribute(r, "root"), attribute(r, "extension")});
   }
-  if (ret != 0 || !out.error.empty()) {
-    if (out.error.empty()) out.error = "it is not well-formed XML";
+  if (ret != 0 || !errors.first().empty()) {
+    out.error = errors.first().empty() ? "it is not well-formed XML" : errors.first();
     out.ids.clear();
   }
   return out;

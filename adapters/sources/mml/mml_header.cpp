@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "daemon/util/xml_errors.hpp"
+
 namespace sennen::mml {
 namespace {
 
@@ -57,11 +59,6 @@ constexpr std::array<std::string_view, 5> kTitle{"Mml", "MmlBody", "MmlModuleIte
 constexpr std::array<std::string_view, 6> kUid{"Mml", "MmlBody", "MmlModuleItem", "docInfo", "docId", "uid"};
 constexpr std::array<std::string_view, 6> kParent{"Mml", "MmlBody", "MmlModuleItem", "docInfo", "docId", "parentId"};
 
-void on_error(void* arg, xmlErrorPtr e) {
-  auto* first = static_cast<std::string*>(arg);
-  if (first->empty() && e && e->message) *first = trimmed(e->message) + " (line " + std::to_string(e->line) + ")";
-}
-
 }  // namespace
 
 std::string declared_encoding(std::string_view data) {
@@ -85,6 +82,7 @@ ParseResult parse_header(std::string_view data) {
     out.error = "internal: header prefix too large";
     return out;
   }
+  util::XmlErrors errors;
   std::unique_ptr<xmlTextReader, ReaderFree> reader(
       xmlReaderForMemory(data.data(), static_cast<int>(data.size()), nullptr, nullptr,
                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
@@ -93,8 +91,7 @@ ParseResult parse_header(std::string_view data) {
     return out;
   }
   xmlTextReader* r = reader.get();
-  std::string xml_error;
-  xmlTextReaderSetStructuredErrorHandler(r, on_error, &xml_error);
+  errors.watch(r);
 
   Header h;
   h.encoding = declared_encoding(data);
@@ -156,7 +153,7 @@ ParseResult parse_header(std::string_view data) {
   if (!done) {
     if (ret == -1)
       out.error = "not well-formed XML before the end of the first docInfo: " +
-                  (xml_error.empty() ? std::string("parse error") : xml_error);
+                  (errors.first().empty() ? std::string("parse error") : errors.first());
     else
       out.error = seen_docinfo ? "the first docInfo never closes"
                                : "no MmlBody/MmlModuleItem/docInfo: the document has no identity (docId/uid)";

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "adapters/sources/dropbox/checkup.hpp"
+#include "tests/support/captured_stderr.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace sennen;
@@ -35,4 +36,22 @@ TEST_CASE("checkup: a document cut short is an error with its line, and names no
   CHECK_FALSE(doc.error.empty());
   CHECK(doc.error.find("line") != std::string::npos);
   CHECK(doc.ids.empty());
+}
+
+TEST_CASE("checkup: bytes libxml2 cannot decode are an error here, with nothing printed on stderr") {
+  // libxml2 reports these to its global handler, which printed them on stderr (the journal), with no
+  // file named, several lines a read, instead of to the reader's.
+  test::TempDir tmp;
+  test::write_file(tmp / "sjis.xml",
+                   "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n"
+                   "<ClinicalDocument>\x81\x7f</ClinicalDocument>\n");             // no Shift_JIS character
+  test::write_file(tmp / "ucs4.xml", std::string("\0\0<\0ClinicalDocument", 20));  // a byte order libxml2 lacks
+  test::CapturedStderr err;
+  const auto bad_bytes = cda_patient_ids(tmp / "sjis.xml");
+  const auto ucs4 = cda_patient_ids(tmp / "ucs4.xml");
+  CHECK(err.text() == "");
+  CHECK(bad_bytes.error.find("conversion failed") != std::string::npos);
+  CHECK(bad_bytes.ids.empty());
+  CHECK(ucs4.error.find("encoding not supported") != std::string::npos);
+  CHECK(ucs4.ids.empty());
 }

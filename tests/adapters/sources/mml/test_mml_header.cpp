@@ -5,6 +5,7 @@
 
 #include "adapters/sources/mml/mml_header.hpp"
 #include "tests/adapters/sources/mml/mml_fixture.hpp"
+#include "tests/support/captured_stderr.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace sennen;
@@ -40,6 +41,23 @@ TEST_CASE("mml header: a Shift_JIS instance (MML before v4) is read in its decla
 
   i.declaration = R"(<?xml version="1.0" encoding="UTF-8"?>)";  // the same bytes declared as UTF-8
   CHECK_FALSE(mml::parse_header(instance(i)).header);
+}
+
+TEST_CASE("mml header: bytes libxml2 cannot decode are an error here, with nothing printed on stderr") {
+  // libxml2 reports these to its global handler, which printed them on stderr (the journal), with no
+  // file named, instead of to the reader's.
+  Instance i;
+  i.declaration = R"(<?xml version="1.0" encoding="Shift_JIS"?>)";
+  i.title = "\x81\x7f";  // no Shift_JIS character
+  test::CapturedStderr err;
+  const auto bad_bytes = mml::parse_header(instance(i));
+  const auto ucs4 = mml::parse_header(std::string("\0\0<\0Mml", 7));  // a UCS-4 byte order libxml2 lacks
+  CHECK(err.text() == "");
+  CHECK_FALSE(bad_bytes.header);
+  CHECK(bad_bytes.error.find("not well-formed XML before the end of the first docInfo: ") == 0);
+  CHECK(bad_bytes.error.find("conversion failed") != std::string::npos);
+  CHECK_FALSE(ucs4.header);
+  CHECK(ucs4.error.find("encoding not supported") != std::string::npos);
 }
 
 TEST_CASE("mml header: what leaves the patient or the document undetermined is an error saying so") {

@@ -20,6 +20,7 @@
 #include "daemon/spool/spool.hpp"
 #include "tests/adapters/sources/ssmix2/recording_sink.hpp"
 #include "tests/adapters/sources/ssmix2/tree_fixture.hpp"
+#include "tests/support/captured_stderr.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/permissions.hpp"
 
@@ -85,39 +86,6 @@ struct Tree {
   std::size_t units(const std::string& status) { return state->units_with_status(status); }
 };
 
-// stderr (where the log goes) captured into a file while it lives.
-class CapturedLog {
- public:
-  CapturedLog() : file_(std::tmpfile()), saved_(::dup(STDERR_FILENO)) {
-    std::fflush(stderr);
-    ::dup2(::fileno(file_), STDERR_FILENO);
-  }
-  ~CapturedLog() {
-    std::fflush(stderr);
-    ::dup2(saved_, STDERR_FILENO);
-    ::close(saved_);
-    std::fclose(file_);
-  }
-  std::string text() {
-    std::fflush(stderr);
-    std::string out;
-    std::rewind(file_);
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, file_)) out.append(buf, n);
-    return out;
-  }
-  std::size_t count(const std::string& what) {
-    const std::string t = text();
-    std::size_t n = 0;
-    for (auto at = t.find(what); at != std::string::npos; at = t.find(what, at + 1)) ++n;
-    return n;
-  }
-
- private:
-  std::FILE* file_;
-  int saved_;
-};
-
 // A mount made in a mount namespace of this test process's own, so nothing reaches the host even
 // if the test dies; unmounted when it ends.
 class TestMount {
@@ -155,7 +123,7 @@ TEST_CASE(
   for (int level = 1; level <= 5; ++level) {
     SUBCASE(levels[level - 1]) {
       Tree t;
-      CapturedLog log;
+      test::CapturedStderr log;
       const fs::path mine = t.file("000000000000001");
       t.file("000000000000002", kOther);
       fs::path dir = mine.parent_path();
@@ -212,7 +180,7 @@ TEST_CASE("walk: a folder read before that can no longer be searched forgets not
 
 TEST_CASE("walk: an unreadable file has its own status, is tried every poll, and is read once it can be") {
   Tree t;
-  CapturedLog log;
+  test::CapturedStderr log;
   const fs::path f = t.file("000000000000001");
   fs::permissions(f, fs::perms::none);
   t.poll();
@@ -260,7 +228,7 @@ TEST_CASE("walk: extended storage: an unreadable content folder or file in one w
 
 TEST_CASE("walk: links, FIFOs and sockets are never opened, reported once, counted as skipped") {
   Tree t;
-  CapturedLog log;
+  test::CapturedStderr log;
   const fs::path real = t.file("000000000000001");
   const fs::path type_dir = real.parent_path();
   test::write_file(t.outside / "secret", hl7(kPid, "RDE^O11"));
@@ -330,7 +298,7 @@ TEST_CASE("walk: a bind-mount loop ends the descent, whether other file systems 
       MESSAGE("skipped: " << loop.why());
       return;
     }
-    CapturedLog log;
+    test::CapturedStderr log;
     t.poll();
     CHECK(t.sink.records.size() == 1);
     CHECK(t.stats.skipped == 1);
