@@ -22,7 +22,7 @@ void on_error(void* first, xmlErrorPtr e) {
 }
 
 // libxml2 also prints a few messages straight to its generic handler, bypassing the structured one
-// ("xmlParseChunk: encoder error"); they are kept only when nothing better came first.
+// ("xmlParseChunk: encoder error", after the report it follows); one is kept only when nothing came before it.
 void on_generic(void* first, const char* format, ...) {
   auto* out = static_cast<std::string*>(first);
   if (!out->empty()) return;
