@@ -69,6 +69,30 @@ bool portable_member_component(std::string_view c) {
   return true;
 }
 
+namespace {
+
+// `used` holds every member path taken in the batch and, with a '/' appended, every folder above
+// one. A member may not be one already taken, nor a taken folder (tar x cannot make a file where
+// a folder is), nor lie below a taken member (nor a folder where a file is).
+bool clashes(const std::string& member, const std::set<std::string>& used) {
+  if (used.count(member) || used.count(member + '/')) return true;
+  for (auto slash = member.find('/'); slash != std::string::npos; slash = member.find('/', slash + 1))
+    if (used.count(member.substr(0, slash))) return true;
+  return false;
+}
+
+// Takes the member and its folders; `added` gets what was not taken before, to give back.
+void take(const std::string& member, std::set<std::string>& used, std::vector<std::set<std::string>::iterator>& added) {
+  auto add = [&](std::string path) {
+    if (auto [it, inserted] = used.insert(std::move(path)); inserted) added.push_back(it);
+  };
+  for (auto slash = member.find('/'); slash != std::string::npos; slash = member.find('/', slash + 1))
+    add(member.substr(0, slash + 1));
+  add(member);
+}
+
+}  // namespace
+
 void assign_archive_paths(PlannedRecord& p, std::set<std::string>& used) {
   const auto& r = p.record;
   const bool single = r.parts.size() == 1 && r.parts[0].name.empty();
@@ -77,13 +101,36 @@ void assign_archive_paths(PlannedRecord& p, std::set<std::string>& used) {
     for (const auto& part : r.parts) portable = portable && portable_path(part.name);
   // A name that cannot be a tar member on every reader's disk (not UTF-8, "..", a control
   // character, a character Windows refuses) is addressed by the spool id; the manifest keeps it.
-  p.archive_path = portable ? "records/" + r.source + "/" + r.path : "records/_id/" + std::to_string(r.id);
-  if (!used.insert(p.archive_path).second) p.archive_path += "~" + std::to_string(r.id);
+  const std::string by_id = "records/_id/" + std::to_string(r.id);
+  const std::string named = portable ? "records/" + r.source + "/" + r.path : by_id;
   p.part_paths.clear();
-  if (r.event != Event::upsert) return;
-  for (std::size_t i = 0; i < r.parts.size(); ++i)
-    p.part_paths.push_back(single ? p.archive_path
-                                  : p.archive_path + "/" + (portable ? r.parts[i].name : std::to_string(i)));
+  // Where this record's members would clash with those taken, the next place is tried: its name
+  // with "~<id>" (two versions of one file in a batch), then by its id, then by its id with a
+  // counter (a file named like another's "~<id>", a file where another version had a folder).
+  for (int attempt = 0;; ++attempt) {
+    const bool by_name = portable && attempt < 2;
+    p.archive_path = attempt == 0   ? named
+                     : attempt == 1 ? named + "~" + std::to_string(r.id)
+                     : attempt == 2 ? by_id
+                                    : by_id + "~" + std::to_string(attempt - 2);
+    if (r.event != Event::upsert) return;  // a delete has no member in the tar
+    std::vector<std::string> members;
+    for (std::size_t i = 0; i < r.parts.size(); ++i)
+      members.push_back(single ? p.archive_path
+                               : p.archive_path + "/" + (by_name ? r.parts[i].name : std::to_string(i)));
+    // Taken one by one, so that two parts of this record cannot clash either ("x" and "x/y").
+    std::vector<std::set<std::string>::iterator> added;
+    bool clear = true;
+    for (const auto& m : members) {
+      if (!(clear = !clashes(m, used))) break;
+      take(m, used, added);
+    }
+    if (clear) {
+      p.part_paths = std::move(members);
+      return;
+    }
+    for (auto it : added) used.erase(it);
+  }
 }
 
 std::string filtered_attributes(const std::string& attributes_json, const std::string& original_sha256,

@@ -35,10 +35,13 @@ struct ManifestHeader {
   std::vector<std::int64_t> voided_sequences;  // numbers of voided batches this one announces
 };
 
-// Sets p.archive_path and p.part_paths, unique within the batch (`used` holds the paths taken):
-// "records/<source>/<path>" (and "/<part name>" for each part of a multi-file record) when every
-// component of them is portable (portable_member_component), else "records/_id/<spool record id>"
-// (and "/<part index>"); the manifest keeps the original names.
+// Sets p.archive_path and p.part_paths so that a tar of the batch extracts every member as itself
+// (`used` holds what the batch's earlier records took; start with it empty): no two members share
+// a path, and no member is where another needs a folder. "records/<source>/<path>" (and
+// "/<part name>" for each part of a multi-file record) when every component of them is portable
+// (portable_member_component), else "records/_id/<spool record id>" (and "/<part index>"); the
+// manifest keeps the original names. Where that place is taken: "~<spool record id>" appended,
+// then "records/_id/<id>", then "records/_id/<id>~<n>".
 void assign_archive_paths(PlannedRecord& p, std::set<std::string>& used);
 
 // A tar member path component that every reader extracts as itself, on Linux and on Windows:

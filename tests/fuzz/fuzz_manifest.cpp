@@ -4,8 +4,9 @@
 // Properties: the manifest is always valid JSON; every value comes back: equal when it is UTF-8,
 // else in display form with "<field>_b64" holding the exact bytes; counts, sizes, times and
 // attributes match; manifest_record_json is exactly the record's text in the manifest (the sealer
-// plans batch sizes with it); the tar member paths are unique in the batch, start with
-// "records/" and consist of portable components only (no "..", no empty component).
+// plans batch sizes with it); the tar member paths are unique in the batch, none is another's
+// folder, they start with "records/" and consist of portable components only (no "..", no empty
+// component).
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <nlohmann/json.hpp>
@@ -60,6 +61,13 @@ void portable_member(const std::string& path, std::set<std::string>& members) {
     start = end + 1;
   }
   if (!members.insert(path).second) fuzz::broken("two tar members of one batch have the same path: " + path);
+  // tar x makes each member's folders: none of them may be a member, and the member may not be
+  // another's folder.
+  for (std::size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
+    if (members.count(path.substr(0, slash)))
+      fuzz::broken("a tar member lies below another member: " + util::display_name(path));
+  if (auto below = members.lower_bound(path + '/'); below != members.end() && below->starts_with(path + '/'))
+    fuzz::broken("a tar member is another member's folder: " + util::display_name(path));
 }
 
 spool::StoredRecord record(FuzzedDataProvider& in) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 
 #include "daemon/batcher/manifest.hpp"
 #include "daemon/batcher/sealer.hpp"
@@ -194,6 +195,86 @@ TEST_CASE("odd names: safe generated members, the original bytes in the manifest
     CHECK((name == "manifest.json" || name.rfind("records/", 0) == 0));
     for (const auto& c : fs::path(name)) CHECK(portable_member_component(c.string()));
   }
+}
+
+TEST_CASE("versions of one path in a batch: every record extracts as itself with tar x") {
+  // A file changed twice before a seal, a file named like the second version's member, and a file
+  // that became a folder: members that shared a path, or a file where tar x needs a folder, made
+  // one record overwrite another's bytes or the extraction fail.
+  Fixture f;
+  const auto first = f.put("001/a", {{"", "a, first version"}});
+  const auto second = f.put("001/a", {{"", "a, second version"}});
+  const auto named = f.put("001/a~" + std::to_string(second), {{"", "a file named like a member"}});
+  const auto file = f.put("001/d", {{"", "d when it was a file"}});
+  const auto folder = f.put("001/d", {{"x", "x in the folder d"}, {"y", "y in the folder d"}});
+  const auto ids = f.seal();
+  REQUIRE(ids.size() == 1);
+  auto [members, manifest] = f.open(ids[0]);  // tar x exits non-zero on a file where a folder must be
+  REQUIRE(manifest["records"].size() == 5);
+  std::map<std::string, std::string> sent;  // archive path -> the record's bytes
+  std::set<std::string> archive_paths;
+  for (const auto& r : manifest["records"]) {
+    CHECK(archive_paths.insert(r["archive_path"].get<std::string>()).second);
+    if (!r.contains("parts")) {
+      sent[r["archive_path"]] = members.at(r["archive_path"].get<std::string>());
+      continue;
+    }
+    for (const auto& part : r["parts"])
+      sent[part["archive_path"]] = members.at(part["archive_path"].get<std::string>());
+  }
+  CHECK(sent.size() == 6);
+  CHECK(sent.at("records/emr-ext/001/a") == "a, first version");
+  CHECK(sent.at("records/emr-ext/001/a~" + std::to_string(second)) == "a, second version");
+  CHECK(sent.at("records/emr-ext/001/a~" + std::to_string(second) + "~" + std::to_string(named)) ==
+        "a file named like a member");
+  CHECK(sent.at("records/emr-ext/001/d") == "d when it was a file");
+  CHECK(sent.at("records/emr-ext/001/d~" + std::to_string(folder) + "/x") == "x in the folder d");
+  CHECK(sent.at("records/emr-ext/001/d~" + std::to_string(folder) + "/y") == "y in the folder d");
+  (void)first;
+  (void)file;
+}
+
+TEST_CASE("assign_archive_paths: a member never lies below another, nor is another's folder") {
+  auto planned = [](std::int64_t id, const std::string& path, std::vector<std::string> parts) {
+    PlannedRecord p;
+    p.record.id = id;
+    p.record.source = "src";
+    p.record.path = path;
+    for (auto& name : parts) p.record.parts.push_back({0, name, 1, "sha"});
+    return p;
+  };
+  std::set<std::string> used;
+  auto folder = planned(1, "d", {"x", "x/y"});  // two parts of one record that would clash
+  assign_archive_paths(folder, used);
+  CHECK(folder.archive_path == "records/_id/1");
+  CHECK(folder.part_paths == std::vector<std::string>{"records/_id/1/0", "records/_id/1/1"});
+  auto file = planned(2, "e/f", {""});
+  assign_archive_paths(file, used);
+  CHECK(file.part_paths == std::vector<std::string>{"records/src/e/f"});
+  auto where_folder = planned(3, "e", {""});  // a file where the folder of 2 is
+  assign_archive_paths(where_folder, used);
+  CHECK(where_folder.part_paths == std::vector<std::string>{"records/src/e~3"});
+  auto below_file = planned(4, "e/f/g", {""});  // below the file of 2, and so is "e/f/g~4"
+  assign_archive_paths(below_file, used);
+  CHECK(below_file.part_paths == std::vector<std::string>{"records/_id/4"});
+  // Not a member at all: a delete takes nothing, so a later upsert of its path keeps the name.
+  auto gone = planned(5, "h", {""});
+  gone.record.event = Event::remove;
+  assign_archive_paths(gone, used);
+  CHECK(gone.part_paths.empty());
+  auto back = planned(6, "h", {""});
+  assign_archive_paths(back, used);
+  CHECK(back.part_paths == std::vector<std::string>{"records/src/h"});
+  // Every place by name and by id taken: a counter after the id.
+  for (const std::string taken : {"records/src/k", "records/src/k~7", "records/_id/7"}) {
+    auto other = planned(100, taken.substr(taken.find('/', 8) + 1), {""});
+    other.record.source = taken.substr(8, taken.find('/', 8) - 8);
+    assign_archive_paths(other, used);
+    REQUIRE(other.part_paths == std::vector<std::string>{taken});
+  }
+  auto last = planned(7, "k", {""});
+  assign_archive_paths(last, used);
+  CHECK(last.part_paths == std::vector<std::string>{"records/_id/7~1"});
 }
 
 TEST_CASE("a record that cannot be written is set aside; the others are sealed in the same run") {
