@@ -172,8 +172,21 @@ std::string converse(std::uint16_t port, const std::uint8_t* data, std::size_t s
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-    fuzz::broken("cannot connect to the SCP");
+  if (!fd) fuzz::broken("cannot make a socket: " + util::errno_text(errno));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    // libFuzzer's -timeout alarm (SIGALRM every timeout/2+1 s, its handler without SA_RESTART)
+    // can interrupt connect(): the connection goes on, and poll() says when it is made.
+    int err = errno;
+    if (err == EINTR) {
+      pollfd p{fd.get(), POLLOUT, 0};
+      int ready;
+      while ((ready = ::poll(&p, 1, 5000)) < 0 && errno == EINTR) {
+      }
+      socklen_t len = sizeof err;
+      if (ready != 1 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = ETIMEDOUT;
+    }
+    if (err != 0) fuzz::broken("cannot connect to the SCP: " + util::errno_text(err));
+  }
   for (std::size_t sent = 0; sent < size;) {
     const ssize_t n = ::send(fd.get(), data + sent, size - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
