@@ -34,17 +34,33 @@ std::string trimmed_field(const char* field) {
   return out;
 }
 
+namespace {
+
+// Not DIMSE_sendStoreResponse, which copies the request's UIDs into the response: DCMTK reads a
+// UID that begins with '=' as a UID name, and for a name it does not know it cannot build the
+// response (the peer gets no answer) and leaks the element it made (dimcmd.cc addString, DCMTK
+// 3.6.7 as Debian 12 ships it). No valid UID begins so: such a value is left out of the
+// response, which PS3.7 allows (both fields are U(=) in a C-STORE-RSP).
+OFCondition send_response(T_ASC_Association* assoc, T_ASC_PresentationContextID pres, const T_DIMSE_C_StoreRQ& req,
+                          std::uint16_t status) {
+  T_DIMSE_Message msg{};
+  msg.CommandField = DIMSE_C_STORE_RSP;
+  T_DIMSE_C_StoreRSP& rsp = msg.msg.CStoreRSP;
+  rsp.MessageIDBeingRespondedTo = req.MessageID;
+  rsp.DataSetType = DIMSE_DATASET_NULL;
+  rsp.DimseStatus = status;
+  OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID, sizeof rsp.AffectedSOPClassUID);
+  OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req.AffectedSOPInstanceUID, sizeof rsp.AffectedSOPInstanceUID);
+  if (!trimmed_field(req.AffectedSOPClassUID).starts_with('=')) rsp.opts |= O_STORE_AFFECTEDSOPCLASSUID;
+  if (!trimmed_field(req.AffectedSOPInstanceUID).starts_with('=')) rsp.opts |= O_STORE_AFFECTEDSOPINSTANCEUID;
+  return DIMSE_sendMessageUsingMemoryData(assoc, pres, &msg, nullptr, nullptr, nullptr, nullptr);
+}
+
+}  // namespace
+
 OFCondition receive_store(T_ASC_Association* assoc, T_ASC_PresentationContextID pres, T_DIMSE_C_StoreRQ& req,
                           std::string_view calling_ae, StoreHandler& handler, int timeout_seconds,
                           const std::string& where) {
-  T_DIMSE_C_StoreRSP rsp{};
-  rsp.MessageIDBeingRespondedTo = req.MessageID;
-  rsp.DataSetType = DIMSE_DATASET_NULL;
-  OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID, sizeof rsp.AffectedSOPClassUID);
-  OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req.AffectedSOPInstanceUID, sizeof rsp.AffectedSOPInstanceUID);
-  rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
-  if (req.opts & O_STORE_RQ_BLANK_PADDING) rsp.opts |= O_STORE_RSP_BLANK_PADDING;
-
   // The request's UID only labels log lines; the file name comes from the handler, and the UIDs
   // inside the data set are checked by end_store before any of them names a file.
   const std::string sop = trimmed_field(req.AffectedSOPInstanceUID);
@@ -63,8 +79,7 @@ OFCondition receive_store(T_ASC_Association* assoc, T_ASC_PresentationContextID 
     DIC_UL bytes = 0, pdvs = 0;
     OFCondition cond = DIMSE_ignoreDataSet(assoc, DIMSE_NONBLOCKING, timeout_seconds, &bytes, &pdvs);
     if (cond.bad()) return cond;
-    rsp.DimseStatus = begin.status;
-    return DIMSE_sendStoreResponse(assoc, pres, &req, &rsp, nullptr);
+    return send_response(assoc, pres, req, begin.status);
   }
   T_ASC_PresentationContextID data_pres = pres;
   OFCondition cond =
@@ -78,11 +93,9 @@ OFCondition receive_store(T_ASC_Association* assoc, T_ASC_PresentationContextID 
   }
   if (!write_ok) {
     handler.end_store(begin.file, false, calling_ae, sop, "cannot write the file: " + write_error);
-    rsp.DimseStatus = status::out_of_resources;
-  } else {
-    rsp.DimseStatus = handler.end_store(begin.file, true, calling_ae, sop, "");
+    return send_response(assoc, pres, req, status::out_of_resources);
   }
-  return DIMSE_sendStoreResponse(assoc, pres, &req, &rsp, nullptr);
+  return send_response(assoc, pres, req, handler.end_store(begin.file, true, calling_ae, sop, ""));
 }
 
 }  // namespace sennen::dicom
