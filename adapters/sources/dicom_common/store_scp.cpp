@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/sources/dicom_common/association_request.hpp"
 #include "adapters/sources/dicom_common/store_receive.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
@@ -186,6 +187,23 @@ std::string await_association_request(int fd, std::chrono::seconds limit, const 
   }
 }
 
+// Reads the association request await_association_request saw arrive (kWholeRequestBytes of it
+// at most) and checks its structure (association_request.hpp) before DCMTK is handed it. A
+// malformed one is consumed and answered with an A-ABORT (PS3.8 9.3.8, from the service provider),
+// and why is returned; closing then sends the abort and a FIN, not a reset that could discard it.
+std::string refuse_malformed_request(int fd) {
+  std::vector<std::uint8_t> request(kWholeRequestBytes);
+  const ssize_t n = ::recv(fd, request.data(), request.size(), MSG_PEEK | MSG_DONTWAIT);
+  if (n <= 0) return {};  // gone meanwhile: DCMTK reports it
+  std::string problem = association_request_problem(std::span(request.data(), static_cast<std::size_t>(n)));
+  if (problem.empty()) return {};
+  ::recv(fd, request.data(), request.size(), MSG_DONTWAIT);
+  const std::uint8_t abort[] = {0x07, 0, 0, 0, 0, 4, 0, 0, 2, kAbortInvalidPduParameter};
+  ::send(fd, abort, sizeof abort, MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  return problem;
+}
+
 // DCMTK takes an accepted connection only through one process-wide setting; associations of
 // every StoreScp in the process pass through here one at a time, normally already fully received.
 // DCMTK reads a handed-over request without a timeout, so a guard shuts the socket down (through
@@ -296,6 +314,11 @@ struct StoreScp::Impl {
     const std::string from = peer_address(conn.get());
     if (std::string why = await_association_request(conn.get(), options.acse_timeout, stop); !why.empty()) {
       if (!stop) log::warning(where() + ": closed a connection from " + from + ", which " + why);
+      return;
+    }
+    if (std::string why = refuse_malformed_request(conn.get()); !why.empty()) {
+      log::warning(where() + ": refused a malformed association request from " + from + " with an A-ABORT: " + why +
+                   "; check that the sending device is configured for DICOM on this port");
       return;
     }
     T_ASC_Association* raw = nullptr;
