@@ -1,6 +1,7 @@
 // What a DICOM peer sends to our C-STORE SCP, as our code handles it: the bytes of one connection
 // go to a real dicom::StoreScp on 127.0.0.1 (its association-request pre-reader
-// await_association_request, the hand-over to DCMTK, the AE title checks of serve(), the DIMSE
+// await_association_request, the request's structure check association_request_problem and the
+// A-ABORT for a malformed one, the hand-over to DCMTK, the AE title checks of serve(), the DIMSE
 // loop with C-ECHO and C-STORE, receive_store) with the dicom-scp source's own StoreHandler
 // (dicom::Receiver: begin_store, end_store, read_instance, the PatientID checks, refusals into
 // rejected/). The connection is then closed for writing and the SCP's answers are read until it

@@ -1,6 +1,5 @@
 #include "adapters/sources/dicom_common/association_request.hpp"
 
-#include <algorithm>
 #include <cstdio>
 
 namespace sennen::dicom {
@@ -27,7 +26,7 @@ std::string named(const std::string& what, unsigned type, std::size_t at) {
 }
 
 // Walks the items or sub-items that must fill [from, to) of `pdu` exactly, calling
-// check(type, offset, value) on each; items not wholly received are not looked into.
+// check(type, offset, value) on each.
 template <class Check>
 std::string walk(Bytes pdu, std::size_t from, std::size_t to, const std::string& container, Check check) {
   std::size_t at = from;
@@ -35,12 +34,10 @@ std::string walk(Bytes pdu, std::size_t from, std::size_t to, const std::string&
     if (to - at < kItemHeader)
       return container + " ends in " + std::to_string(to - at) + " bytes that cannot hold an item (byte " +
              std::to_string(at) + ")";
-    if (at + kItemHeader > pdu.size()) return {};
     const std::size_t length = be16(&pdu[at + 2]);
     if (length > to - at - kItemHeader)
       return named("an item", pdu[at], at) + " claims " + std::to_string(length) + " bytes; " + container + " has " +
              std::to_string(to - at - kItemHeader) + " left";
-    if (at + kItemHeader + length > pdu.size()) return {};
     if (std::string problem = check(pdu[at], at, pdu.subspan(at + kItemHeader, length)); !problem.empty())
       return problem;
     at += kItemHeader + length;
@@ -137,9 +134,11 @@ std::string association_request_problem(Bytes pdu) {
   if (length < kFixedFields)
     return "the A-ASSOCIATE-RQ has " + std::to_string(length) + " bytes; its fixed fields take 68";
   const std::uint64_t end = kPduHeader + length;
-  const Bytes received = pdu.first(static_cast<std::size_t>(std::min<std::uint64_t>(pdu.size(), end)));
+  if (pdu.size() < end)
+    return "the A-ASSOCIATE-RQ ends after " + std::to_string(pdu.size()) + " of its " + std::to_string(end) + " bytes";
+  const Bytes request = pdu.first(static_cast<std::size_t>(end));
   int application_contexts = 0, presentation_contexts = 0, user_information = 0;
-  std::string problem = walk(received, kPduHeader + kFixedFields, static_cast<std::size_t>(end), "the A-ASSOCIATE-RQ",
+  std::string problem = walk(request, kPduHeader + kFixedFields, static_cast<std::size_t>(end), "the A-ASSOCIATE-RQ",
                              [&](unsigned type, std::size_t at, Bytes value) -> std::string {
                                switch (type) {
                                  case 0x10:
@@ -148,20 +147,19 @@ std::string association_request_problem(Bytes pdu) {
                                    return uid_problem("the application context item", type, at, value);
                                  case 0x20:
                                    ++presentation_contexts;
-                                   return presentation_context_problem(received, at, value);
+                                   return presentation_context_problem(request, at, value);
                                  case 0x21:
                                    return named("an accepted presentation context item", type, at) +
                                           " belongs in an A-ASSOCIATE-AC, not in a request";
                                  case 0x50:
                                    if (++user_information > 1)
                                      return named("a second user information item", type, at) + " follows the first";
-                                   return user_information_problem(received, at, value);
+                                   return user_information_problem(request, at, value);
                                  default:  // skipped, as DCMTK skips them
                                    return {};
                                }
                              });
   if (!problem.empty()) return problem;
-  if (received.size() < end) return {};  // the rest was not waited for: counts not known
   if (application_contexts == 0) return "the A-ASSOCIATE-RQ has no application context item (10H)";
   if (presentation_contexts == 0) return "the A-ASSOCIATE-RQ proposes no presentation context (20H)";
   return {};

@@ -126,13 +126,13 @@ util::Fd take_over_listening(T_ASC_Network* net, const std::string& address, std
   return fd;
 }
 
-// The largest association request we wait to have whole before DCMTK reads it: what a fresh
-// Linux socket buffers unread (its 128 KiB receive buffer advertises 64 KiB). Real requests are a
-// few KiB (about 25 KiB when a modality proposes every storage class); DCMTK reads the rest of a
-// bigger one as it comes, within kHandOverLimit.
+// The largest association request taken: what a fresh Linux socket buffers unread (its 128 KiB
+// receive buffer advertises 64 KiB), so it is whole before it is checked and handed to DCMTK.
+// Real requests are a few KiB (about 25 KiB when a modality proposes every storage class); a
+// larger one is refused, as DCMTK would read its unchecked rest (DCMTK's own limit is 1 MiB).
 constexpr std::uint32_t kWholeRequestBytes = 60 * 1024;
-// How long DCMTK may spend reading a request it was handed (a large one whose sender stalls):
-// other hand-overs wait meanwhile, so the socket is shut down when this passes.
+// How long DCMTK may spend reading a request it was handed. It is whole in the socket's buffer by
+// then, so this guards against the unforeseen only: other hand-overs wait meanwhile.
 constexpr std::chrono::seconds kHandOverLimit{10};
 
 std::string peer_address(int fd) {
@@ -187,19 +187,32 @@ std::string await_association_request(int fd, std::chrono::seconds limit, const 
   }
 }
 
-// Reads the association request await_association_request saw arrive (kWholeRequestBytes of it
-// at most) and checks its structure (association_request.hpp) before DCMTK is handed it. A
-// malformed one is consumed and answered with an A-ABORT (PS3.8 9.3.8, from the service provider),
-// and why is returned; closing then sends the abort and a FIN, not a reset that could discard it.
-std::string refuse_malformed_request(int fd) {
+// Reads the association request await_association_request saw arrive and checks it before DCMTK
+// is handed it: its size, then its structure (association_request.hpp). One refused is consumed
+// and answered, with an A-ASSOCIATE-RJ if too large (permanent, service provider, local limit
+// exceeded) or an A-ABORT if malformed (service provider, invalid PDU parameter value; PS3.8
+// 9.3.4, 9.3.8); why is returned. Consuming it first makes the close send a FIN after the answer,
+// not a reset that could discard it.
+std::string refuse_before_dcmtk(int fd) {
   std::vector<std::uint8_t> request(kWholeRequestBytes);
   const ssize_t n = ::recv(fd, request.data(), request.size(), MSG_PEEK | MSG_DONTWAIT);
-  if (n <= 0) return {};  // gone meanwhile: DCMTK reports it
-  std::string problem = association_request_problem(std::span(request.data(), static_cast<std::size_t>(n)));
-  if (problem.empty()) return {};
+  if (n < 6) return {};  // gone meanwhile: DCMTK reports it
+  const std::uint64_t size = 6 + ((std::uint64_t{request[2]} << 24) | (std::uint64_t{request[3]} << 16) |
+                                  (std::uint64_t{request[4]} << 8) | std::uint64_t{request[5]});
+  std::string problem;
+  std::vector<std::uint8_t> answer;
+  if (size > kWholeRequestBytes) {
+    problem = "it has " + std::to_string(size) + " bytes, more than the " + std::to_string(kWholeRequestBytes) +
+              " taken (A-ASSOCIATE-RJ sent); have the device propose fewer presentation contexts";
+    answer = {0x03, 0, 0, 0, 0, 4, 0, 1, 3, 2};
+  } else {
+    problem = association_request_problem(std::span(request.data(), static_cast<std::size_t>(n)));
+    if (problem.empty()) return {};
+    problem += " (A-ABORT sent); check that the device is configured for DICOM on this port";
+    answer = {0x07, 0, 0, 0, 0, 4, 0, 0, 2, 6};
+  }
   ::recv(fd, request.data(), request.size(), MSG_DONTWAIT);
-  const std::uint8_t abort[] = {0x07, 0, 0, 0, 0, 4, 0, 0, 2, kAbortInvalidPduParameter};
-  ::send(fd, abort, sizeof abort, MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_WR);
   return problem;
 }
@@ -316,9 +329,8 @@ struct StoreScp::Impl {
       if (!stop) log::warning(where() + ": closed a connection from " + from + ", which " + why);
       return;
     }
-    if (std::string why = refuse_malformed_request(conn.get()); !why.empty()) {
-      log::warning(where() + ": refused a malformed association request from " + from + " with an A-ABORT: " + why +
-                   "; check that the sending device is configured for DICOM on this port");
+    if (std::string why = refuse_before_dcmtk(conn.get()); !why.empty()) {
+      log::warning(where() + ": refused the association request from " + from + ": " + why);
       return;
     }
     T_ASC_Association* raw = nullptr;

@@ -1,7 +1,6 @@
 // The A-ASSOCIATE-RQ check run before DCMTK reads a request (association_request.hpp): what real
 // DICOM tools send passes; each structure DCMTK 3.6.7 gives up on (and leaks on) is refused, with
-// the item and its offset named; a request longer than what was waited for is checked as far as
-// it came.
+// the item and its offset named.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -63,15 +62,19 @@ std::string problem(const Bytes& pdu) { return association_request_problem(pdu);
 
 }  // namespace
 
-TEST_CASE("association request: what DCMTK's echoscu and storescu sent (the fuzz seeds) passes") {
+TEST_CASE("association request: what DCMTK's echoscu and storescu sent (the fuzz seeds) passes, unless cut short") {
   const auto dir = sennen::test::source_dir() / "tests/fuzz/corpus/fuzz_dicom_association";
   int seeds = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().filename().string().rfind("seed-", 0) != 0) continue;
     std::ifstream in(entry.path(), std::ios::binary);
     const Bytes session((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    CAPTURE(entry.path().filename().string());
-    CHECK(problem(session) == "");
+    const std::string name = entry.path().filename().string();
+    CAPTURE(name);
+    if (name == "seed-cut-request")  // a request cut short, as the fuzzer may send it
+      CHECK(problem(session) == "the A-ASSOCIATE-RQ ends after 40 of its 211 bytes");
+    else
+      CHECK(problem(session) == "");
     ++seeds;
   }
   CHECK(seeds >= 8);
@@ -163,26 +166,14 @@ TEST_CASE("association request: structures DCMTK gives up on or cannot answer ar
   CHECK(problem(overrun).find("an item (20H) at byte 99 claims") == 0);
 }
 
-TEST_CASE("association request: a request longer than what was waited for is checked as far as it came") {
-  std::vector<Bytes> contexts{kAppContext};
-  for (int id = 1; id < 256; id += 2)
-    contexts.push_back(context(static_cast<std::uint8_t>(id), {kCtImage, kExplicitLe}));
-  const Bytes whole = request(contexts);
+TEST_CASE("association request: one as large as 128 contexts allow passes; one cut short does not") {
+  std::vector<Bytes> items{kAppContext};
+  for (int id = 1; id < 256; id += 2) items.push_back(context(static_cast<std::uint8_t>(id), {kCtImage, kExplicitLe}));
+  const Bytes whole = request(items);
   CHECK(problem(whole) == "");
-  const Bytes head(whole.begin(), whole.begin() + 1000);  // ends inside a context: that one is not looked into
-  CHECK(problem(head) == "");
-  const Bytes header_only(whole.begin(), whole.begin() + 6);
-  CHECK(problem(header_only) == "");
-
-  // A malformed context inside what came is found; one beyond it cannot be.
-  std::vector<Bytes> bad = contexts;
-  bad[2] = context(3, {kCtImage});
-  const Bytes with_bad = request(bad);
-  CHECK(problem(Bytes(with_bad.begin(), with_bad.begin() + 1000)).find("proposes no transfer syntax") !=
-        std::string::npos);
-  bad = contexts;
-  bad.back() = context(255, {kCtImage});
-  const Bytes late_bad = request(bad);
-  CHECK(problem(Bytes(late_bad.begin(), late_bad.begin() + 1000)) == "");
-  CHECK(problem(late_bad).find("proposes no transfer syntax") != std::string::npos);
+  CHECK(problem(Bytes(whole.begin(), whole.end() - 1)) == "the A-ASSOCIATE-RQ ends after " +
+                                                              std::to_string(whole.size() - 1) + " of its " +
+                                                              std::to_string(whole.size()) + " bytes");
+  items.back() = context(255, {kCtImage});  // the last one is checked as the first
+  CHECK(problem(request(items)).find("proposes no transfer syntax") != std::string::npos);
 }
