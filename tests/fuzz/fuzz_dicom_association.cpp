@@ -107,7 +107,7 @@ struct Scp {
   }
 
   // Waits for the connection's thread (and its hand-over guard) to end: what it allocated is freed
-  // within this input, so -detect_leaks=1 names the input that leaks, and no association is in
+  // within this input, so libFuzzer's leak check names the input that leaks, and no association is in
   // flight when the checks below look at the folders or when LeakSanitizer checks the run at its
   // end. An association's thread that outlives its closed connection by 5 s is a fault of its own.
   void await_idle() const {
@@ -227,22 +227,8 @@ std::string converse(std::uint16_t port, const std::uint8_t* data, std::size_t s
 // fuzzer spends its time on our code. libFuzzer's own allocations are a few MiB.
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1:max_allocation_size_mb=64"; }
 
-// libFuzzer's per-input leak check runs whenever an input's allocations and frees do not pair up.
-// Although each input waits for its connection's thread to end, they do not pair up on 13-43% of
-// inputs (per 500, counted with -trace_malloc=1): DCMTK's libdcmnet leaks the lists it made
-// (LST_Create) when it gives up on a malformed association request, a leak lsan-suppressions.txt
-// names. The check scans the whole heap each time, and took most of what was left of this target's
-// time. It is turned off unless asked for (-detect_leaks=1 after it wins); LeakSanitizer still
-// checks the whole run when it ends, so a leak is still found, only not tied to one input.
-extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
   log::set_max_level(log::Level::error);  // every refusal is a warning: millions of lines otherwise
-  static char no_per_input_leak_check[] = "-detect_leaks=0";
-  static std::vector<char*> args;
-  args.assign(*argv, *argv + *argc);
-  args.insert(args.begin() + 1, no_per_input_leak_check);  // before the caller's flags, which win
-  args.push_back(nullptr);
-  *argc += 1;
-  *argv = args.data();
   return 0;
 }
 

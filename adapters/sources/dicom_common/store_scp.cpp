@@ -191,8 +191,8 @@ std::string await_association_request(int fd, std::chrono::seconds limit, const 
 // is handed it: its size, then its structure (association_request.hpp). One refused is consumed
 // and answered, with an A-ASSOCIATE-RJ if too large (permanent, service provider, local limit
 // exceeded) or an A-ABORT if malformed (service provider, invalid PDU parameter value; PS3.8
-// 9.3.4, 9.3.8); why is returned. Consuming it first makes the close send a FIN after the answer,
-// not a reset that could discard it.
+// 9.3.4, 9.3.8); why is returned, for the caller to log before the connection is closed. Consuming
+// the request first makes the close send a FIN after the answer, not a reset that could discard it.
 std::string refuse_before_dcmtk(int fd) {
   std::vector<std::uint8_t> request(kWholeRequestBytes);
   const ssize_t n = ::recv(fd, request.data(), request.size(), MSG_PEEK | MSG_DONTWAIT);
@@ -213,7 +213,6 @@ std::string refuse_before_dcmtk(int fd) {
   }
   ::recv(fd, request.data(), request.size(), MSG_DONTWAIT);
   ::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  ::shutdown(fd, SHUT_WR);
   return problem;
 }
 
