@@ -126,11 +126,15 @@ std::string user_information_problem(Bytes pdu, std::size_t at, Bytes value) {
 
 }  // namespace
 
+std::uint64_t pdu_size(std::span<const std::uint8_t, 6> header) {
+  return kPduHeader + ((std::uint64_t{header[2]} << 24) | (std::uint64_t{header[3]} << 16) |
+                       (std::uint64_t{header[4]} << 8) | std::uint64_t{header[5]});
+}
+
 std::string association_request_problem(Bytes pdu) {
   if (pdu.size() < kPduHeader) return "the PDU is shorter than its 6-byte header";
   if (pdu[0] != 0x01) return "PDU type " + hex(pdu[0]) + " is not an A-ASSOCIATE-RQ";
-  const std::uint64_t length = (std::uint64_t{pdu[2]} << 24) | (std::uint64_t{pdu[3]} << 16) |
-                               (std::uint64_t{pdu[4]} << 8) | std::uint64_t{pdu[5]};
+  const std::uint64_t length = pdu_size(pdu.first<kPduHeader>()) - kPduHeader;
   if (length < kFixedFields)
     return "the A-ASSOCIATE-RQ has " + std::to_string(length) + " bytes; its fixed fields take 68";
   const std::uint64_t end = kPduHeader + length;

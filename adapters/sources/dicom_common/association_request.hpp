@@ -12,6 +12,9 @@
 
 namespace sennen::dicom {
 
+// The size of a PDU, header included, from its first 6 bytes (type, reserved, 32-bit length).
+std::uint64_t pdu_size(std::span<const std::uint8_t, 6> header);
+
 // `pdu` is the whole request, from its first byte (PDU type 01H). Returns why it is malformed,
 // naming the item and its offset; "" when it is not.
 std::string association_request_problem(std::span<const std::uint8_t> pdu);

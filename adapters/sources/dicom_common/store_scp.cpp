@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <iterator>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -159,12 +160,9 @@ std::string await_association_request(int fd, std::chrono::seconds limit, const 
     if (n > 0 && head[0] != 0x01)
       return "sent something other than an association request (PDU type " + std::to_string(head[0]) + ")";
     if (n == sizeof head) {
-      const std::uint32_t length = (std::uint32_t{head[2]} << 24) | (std::uint32_t{head[3]} << 16) |
-                                   (std::uint32_t{head[4]} << 8) | std::uint32_t{head[5]};
       int buffered = 0;
       if (::ioctl(fd, FIONREAD, &buffered) == 0 &&
-          static_cast<std::uint64_t>(buffered) >=
-              std::min<std::uint64_t>(std::uint64_t{length} + 6, kWholeRequestBytes))
+          static_cast<std::uint64_t>(buffered) >= std::min<std::uint64_t>(pdu_size(head), kWholeRequestBytes))
         return {};
     }
     if (n > 0) {
@@ -194,11 +192,11 @@ std::string await_association_request(int fd, std::chrono::seconds limit, const 
 // 9.3.4, 9.3.8); why is returned, for the caller to log before the connection is closed. Consuming
 // the request first makes the close send a FIN after the answer, not a reset that could discard it.
 std::string refuse_before_dcmtk(int fd) {
-  std::vector<std::uint8_t> request(kWholeRequestBytes);
-  const ssize_t n = ::recv(fd, request.data(), request.size(), MSG_PEEK | MSG_DONTWAIT);
+  // Not zero-filled: recv() writes what is read, and only that is looked at.
+  const auto request = std::make_unique_for_overwrite<std::uint8_t[]>(kWholeRequestBytes);
+  const ssize_t n = ::recv(fd, request.get(), kWholeRequestBytes, MSG_PEEK | MSG_DONTWAIT);
   if (n < 6) return {};  // gone meanwhile: DCMTK reports it
-  const std::uint64_t size = 6 + ((std::uint64_t{request[2]} << 24) | (std::uint64_t{request[3]} << 16) |
-                                  (std::uint64_t{request[4]} << 8) | std::uint64_t{request[5]});
+  const std::uint64_t size = pdu_size(std::span<const std::uint8_t, 6>(request.get(), 6));
   std::string problem;
   std::vector<std::uint8_t> answer;
   if (size > kWholeRequestBytes) {
@@ -206,12 +204,12 @@ std::string refuse_before_dcmtk(int fd) {
               " taken (A-ASSOCIATE-RJ sent); have the device propose fewer presentation contexts";
     answer = {0x03, 0, 0, 0, 0, 4, 0, 1, 3, 2};
   } else {
-    problem = association_request_problem(std::span(request.data(), static_cast<std::size_t>(n)));
+    problem = association_request_problem(std::span(request.get(), static_cast<std::size_t>(n)));
     if (problem.empty()) return {};
     problem += " (A-ABORT sent); check that the device is configured for DICOM on this port";
     answer = {0x07, 0, 0, 0, 0, 4, 0, 0, 2, 6};
   }
-  ::recv(fd, request.data(), request.size(), MSG_DONTWAIT);
+  ::recv(fd, request.get(), kWholeRequestBytes, MSG_DONTWAIT);
   ::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   return problem;
 }
