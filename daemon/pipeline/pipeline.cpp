@@ -164,34 +164,48 @@ struct Pipeline::Impl {
   }
 
   // Looks at the stop-list file again (`force`: reads it even if a stat says it is unchanged) and
-  // applies it. A new ID takes effect at once, in one spool transaction with its withdrawal and
-  // the withholding of the patient's pending records; sealed batches holding the patient are then
-  // voided (unless already at the destination). An ID that left the file stays stopped until an
-  // operator releases it. Returns false when the list cannot be used (nothing may be sealed or
-  // delivered then); the reason goes into `result` once per cycle.
+  // applies it. A new ID takes effect at once, in one spool transaction with its withdrawal, the
+  // withholding of the patient's pending records and the recheck mark on batches of files of many patients;
+  // sealed batches holding the patient are then voided (unless already at the destination). An ID
+  // that left the file stays stopped until an operator releases it. Returns false when the list
+  // cannot be used: it cannot be read, could not be applied, or has lines that cannot be read
+  // (nothing may be sealed or delivered then); the reason goes into `result` once per cycle.
   bool refresh_stop_list(CycleResult& result, bool force) {
     if (!force && !stop_watch.changed()) return paused_reason.empty();
     const std::string before = paused_reason;
-    log::stage("stop-list", force ? "read" : "changed");
-    try {
-      stop_list = stop_watch.read();
-    } catch (const Error& e) {
-      paused_reason = std::string(e.what()) + "; nothing is sealed or delivered until it can be read (the " +
-                      std::to_string(gate.stopped().size()) + " IDs applied before stay withheld)";
+    auto unusable = [&](const std::string& why) {
+      paused_reason = why + " (the " + std::to_string(gate.stopped().size()) + " IDs applied before stay withheld)";
       if (force || before != paused_reason) result.errors.push_back(paused_reason);
       if (before != paused_reason) log::error(paused_reason);
       return false;
+    };
+    log::stage("stop-list", force ? "read" : "changed");
+    gate::StopList list;
+    try {
+      list = stop_watch.read();
+    } catch (const Error& e) {
+      return unusable(std::string(e.what()) + "; nothing is sealed or delivered until it can be read");
     }
     // Applied even when some lines cannot be read: the IDs that can be read only stop more.
-    const auto u = spool.apply_stop_list(stop_list.ids, now());
-    gate.set_stopped(u.stopped);
-    if (!u.added.empty()) {
-      log::notice(std::to_string(u.added.size()) + " patient(s) newly on the stop list: " + std::to_string(u.purged) +
-                  " pending record(s) withheld; withdrawals queued for the central side");
-      const std::set<std::string> newly(u.added.begin(), u.added.end());
-      for (const auto& b : spool.batches_in_state(spool::BatchState::sealed))
-        settle_if_holding(b, newly, "a patient in it was added to the stop list before delivery", true);
+    spool::Spool::StopListUpdate u;
+    try {
+      u = spool.apply_stop_list(list.ids, now());
+    } catch (const Error& e) {
+      // The list applied before lacks the new IDs: nothing may leave on it. The file counts as
+      // unread, so every later look (before each batch, each cycle) tries it again.
+      stop_watch.forget();
+      return unusable("the stop list " + stop_watch.file().string() + " was read but could not be applied (" +
+                      e.what() + "); nothing is sealed or delivered until it is, and it is tried again at every look");
     }
+    stop_list = std::move(list);
+    gate.set_stopped(u.stopped);
+    // Decided before any batch is settled below, so that a failure there cannot leave the pause unset.
+    stop_attention = retained_attention(u.retained, stop_list.ids.size(), stop_watch.file());
+    if (force && !stop_attention.empty()) result.errors.push_back(stop_attention);
+    paused_reason = stop_list_pause(stop_list, stop_watch.file(), cfg.optout.allow_unreadable_lines);
+    if (!paused_reason.empty() && (force || before != paused_reason)) result.errors.push_back(paused_reason);
+    if (!paused_reason.empty() && before != paused_reason) log::error(paused_reason);
+    if (paused_reason.empty() && !before.empty()) log::notice("the stop list can be used again; sealing resumes");
     if (!u.went_missing.empty())
       log::warning(std::to_string(u.went_missing.size()) + " patient ID(s) left the stop list " +
                    stop_watch.file().string() +
@@ -201,12 +215,19 @@ struct Pipeline::Impl {
       log::notice(std::to_string(u.came_back.size()) +
                   " patient ID(s) are back in the stop list (they were withheld "
                   "all along)");
-    stop_attention = retained_attention(u.retained, stop_list.ids.size(), stop_watch.file());
-    if (force && !stop_attention.empty()) result.errors.push_back(stop_attention);
-    paused_reason = stop_list_pause(stop_list, stop_watch.file(), cfg.optout.allow_unreadable_lines);
-    if (!paused_reason.empty() && (force || before != paused_reason)) result.errors.push_back(paused_reason);
-    if (!paused_reason.empty() && before != paused_reason) log::error(paused_reason);
-    if (paused_reason.empty() && !before.empty()) log::notice("the stop list can be used again; sealing resumes");
+    if (!u.added.empty()) {
+      log::notice(std::to_string(u.added.size()) + " patient(s) newly on the stop list: " + std::to_string(u.purged) +
+                  " pending record(s) withheld; withdrawals queued for the central side" +
+                  (u.rechecks ? "; " + std::to_string(u.rechecks) +
+                                    " batch(es) with files of many patients (claims, surveys) to filter again"
+                              : ""));
+      const std::set<std::string> newly(u.added.begin(), u.added.end());
+      for (const auto& b : spool.batches_in_state(spool::BatchState::sealed))
+        settle_if_holding(b, newly,
+                          b.recheck
+                              ? "a patient added to the stop list before delivery may be in its files of many patients"
+                              : "a patient in it was added to the stop list before delivery");
+    }
     return paused_reason.empty();
   }
 
@@ -235,31 +256,34 @@ struct Pipeline::Impl {
   // What became of a sealed batch holding a patient who must not be sent.
   enum class Settled { clean, voided, already_delivered, undecided };
 
-  // A sealed batch that holds a record of a patient in `stopped` never leaves: it is voided (its
-  // records go back to pending, its file is removed). Unless the destination has it complete
-  // already, because a crash fell between its delivery and the spool's record of it: then it
-  // counts as delivered (voiding it would send its other records twice); the patient's withdrawal
-  // follows in a later batch. When the destination cannot be asked, the batch stays, unsent.
-  // `multi_patient`: a record of many patients counts as holding them (a patient newly stopped
-  // may be inside it: filtered again, it goes out in a later batch without them).
+  // A sealed batch that holds a record of a patient in `stopped`, or is marked for a recheck (a
+  // batch with files of many patients, filtered before a patient was added: BatchInfo::recheck), never leaves
+  // as it is: it is voided (its records go back to pending and are filtered again; its file is
+  // removed). Unless the destination has it complete already, because a crash fell between its
+  // delivery and the spool's record of it: then it counts as delivered (voiding it would send its
+  // other records twice); the patient's withdrawal follows in a later batch. When the destination
+  // cannot be asked, the batch stays, unsent, and is asked about again before every delivery.
   template <typename Set>
-  Settled settle_if_holding(const spool::BatchInfo& b, const Set& stopped, const std::string& reason,
-                            bool multi_patient = false) {
-    bool hit = false;
-    for (const auto& key : spool.batch_patients(b.batch_id))
-      hit |= stopped.contains(key) || (multi_patient && !content_filter_of(key).empty());
+  Settled settle_if_holding(const spool::BatchInfo& b, const Set& stopped, const std::string& reason) {
+    bool hit = b.recheck;
+    if (!hit)
+      for (const auto& key : spool.batch_patients(b.batch_id)) hit |= stopped.contains(key);
     if (!hit) return Settled::clean;
+    const std::string holds =
+        b.recheck
+            ? "holds files of many patients (claims, surveys) filtered before a patient was added to the stop list"
+            : "holds a patient now on the stop list";
     const Presence p = destination->presence(batch_file(b));
     if (p.state == Presence::State::complete) {
       delivered(b);
-      log::notice("batch " + b.batch_id + " holds a patient now on the stop list, but " + destination->describe() +
+      log::notice("batch " + b.batch_id + " " + holds + ", but " + destination->describe() +
                   " already has it complete (delivered before a restart); it counts as delivered, and the "
                   "withdrawal goes in a later batch");
       return Settled::already_delivered;
     }
     if (p.state == Presence::State::unknown) {
-      log::warning("batch " + b.batch_id +
-                   " holds a patient now on the stop list; it is not sent, and it is voided "
+      log::warning("batch " + b.batch_id + " " + holds +
+                   "; it is not sent, and it is voided "
                    "once " +
                    destination->describe() + " can say whether it already has it (" + p.reason + ")");
       return Settled::undecided;
@@ -511,24 +535,33 @@ struct Pipeline::Impl {
     report(true);
     for (;;) {
       if (stop) return;
+      const auto waiting = spool.batches_in_state(spool::BatchState::sealed).size();
+      if (waiting == 0) return;
+      // Asked before the last look below: its probe (a heartbeat) can take until the destination's
+      // timeout, and the stop list may change meanwhile.
+      if (!clear_to_send(ignore_window, waiting)) return;
       // The last look at the stop list before the bytes leave: a stat, and the file is read and
       // applied again if it changed (which may void the batch about to go).
       if (!refresh_stop_list(result, false)) return;
       const auto sealed = spool.batches_in_state(spool::BatchState::sealed);  // oldest first
       if (sealed.empty()) return;
       const auto& b = sealed.front();
-      if (!clear_to_send(ignore_window, sealed.size())) return;
-      // Nobody in the batch may be on the stop list now.
-      switch (settle_if_holding(b, gate.stopped(), "a patient in it is on the stop list")) {
+      // Nobody in the batch may be on the stop list now, and a batch marked for a recheck never goes.
+      switch (settle_if_holding(
+          b, gate.stopped(),
+          b.recheck ? "its files of many patients are filtered again for a patient added to the stop list"
+                    : "a patient in it is on the stop list")) {
         case Settled::clean:
           break;
         case Settled::voided:
         case Settled::already_delivered:
           continue;
         case Settled::undecided: {
-          const std::string why = "batch " + b.batch_id +
-                                  " holds a patient now on the stop list and is held back "
-                                  "until the destination can say whether it already has it";
+          const std::string why =
+              "batch " + b.batch_id +
+              " may not leave as it is (a patient now on the stop list, or files of many patients to "
+              "filter again) and is held back until the destination can say whether it "
+              "already has it";
           dispatcher.record(DeliveryResult::retry(why), clock.now());  // asked again after the usual wait
           result.errors.push_back(why);
           return;  // keep order: later batches wait for this one

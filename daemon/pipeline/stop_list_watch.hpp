@@ -25,6 +25,8 @@ class StopListWatch {
   // Reads and parses the file and remembers what was read. Throws sennen::Error (naming the file
   // and what to do) when it cannot be read; the last list read stays what changed() compares with.
   gate::StopList read();
+  // What was read could not be applied: changed() is true again, so the next look reads it anew.
+  void forget() { read_once_ = false; }
 
  private:
   struct Identity {

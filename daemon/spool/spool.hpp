@@ -77,6 +77,9 @@ struct BatchInfo {
   std::string file_sha256;
   std::string stop_list_sha256;
   std::int64_t delivered_at = 0;
+  // It holds a record of many patients, and a patient was added to the stop list after it was
+  // filtered: it may not leave as it is (schema 9; apply_stop_list sets it).
+  bool recheck = false;
 };
 
 // One source's records in the spool, for its recovery point (docs/heartbeat-format.md).
@@ -101,7 +104,7 @@ struct Depth {
 
 class Spool {
  public:
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
   // A part larger than this is stored as a sequence of chunks of this size (spool_chunks, schema
   // 3); smaller parts in one row. Each chunk is read into one buffer and inserted with one
   // statement, so ingesting a part of any size takes about two chunks of memory (the buffer and
@@ -172,6 +175,9 @@ class Spool {
     std::size_t retained = 0;               // stopped keys missing from the file, awaiting release
     std::size_t in_file_before = 0;         // keys that were in the file as last applied
     std::int64_t purged = 0;                // pending records of `added` withheld
+    // Batches not yet delivered that hold a record of many patients: marked for a recheck
+    // (BatchInfo::recheck) in the same transaction, as one of `added` may be inside.
+    std::int64_t rechecks = 0;
   };
   StopListUpdate apply_stop_list(const std::set<std::string>& file_keys, std::int64_t now);
   // Every stopped key (for start-up, before the file has been read).

@@ -71,6 +71,7 @@ BatchInfo batch_from_row(const sqlite::Statement& q) {
   b.file_sha256 = q.column_text(7);
   b.stop_list_sha256 = q.column_text(8);
   b.delivered_at = q.column_int(9);
+  b.recheck = q.column_int(10) != 0;
   return b;
 }
 

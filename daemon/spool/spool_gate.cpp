@@ -2,6 +2,7 @@
 // patient's records between held (metadata only) and ready (content in the spool).
 #include <vector>
 
+#include "daemon/core/content_filter.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/spool/content_stream.hpp"
 #include "daemon/spool/spool.hpp"
@@ -81,6 +82,12 @@ Spool::StopListUpdate Spool::apply_stop_list(const std::set<std::string>& file_k
   u.stopped.insert(missing_before.begin(), missing_before.end());
   u.retained = u.stopped.size() - file_keys.size();
   if (!u.added.empty()) {
+    sqlite::Statement recheck(*db_,
+                              "UPDATE spool_batches SET recheck = 1 WHERE state IN ('sealing', 'sealed') AND "
+                              "EXISTS (SELECT 1 FROM spool_records r WHERE r.batch_id = spool_batches.batch_id "
+                              "AND substr(r.patient_key, 1, 1) = ?1)");
+    recheck.bind(1, std::string_view(&kMultiPatient, 1)).run();
+    u.rechecks = db_->changes();
     add_counter("purged_total", u.purged);
     add_counter("withdrawals_total", static_cast<std::int64_t>(u.added.size()));
   }

@@ -75,7 +75,7 @@ StoredRecord record_from_row(const sqlite::Statement& q);
 // Reads a batch row selected with kBatchColumns (NULL columns read as 0 or "").
 inline constexpr const char* kBatchColumns =
     "seq, batch_id, state, created_at, record_count, withdrawal_count, file_size, file_sha256, stop_list_sha256, "
-    "delivered_at";
+    "delivered_at, recheck";
 BatchInfo batch_from_row(const sqlite::Statement& q);
 void load_parts(sqlite::Connection& db, StoredRecord& r);
 

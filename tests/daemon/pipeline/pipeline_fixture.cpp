@@ -11,6 +11,7 @@ using batcher::testing::pki;
 
 void FolderSource::poll(SourceContext& ctx) {
   ctx.stats = SourceStats{};
+  if (during_poll_) during_poll_();
   std::set<std::string> known;
   for (const auto& u : ctx.state.units("")) known.insert(u.name);
   std::vector<fs::path> files;
@@ -59,6 +60,7 @@ DeliveryResult FakeDestination::deliver(const BatchFile& b) {
 
 DeliveryResult FakeDestination::put_heartbeat(std::string_view) {
   ++r_.heartbeats;
+  if (r_.during_heartbeat) r_.during_heartbeat();
   return r_.heartbeat_fails ? DeliveryResult::retry("heartbeat refused (test)") : DeliveryResult::delivered();
 }
 
@@ -117,8 +119,12 @@ void Site::set_stop_list(const std::string& text) {
 
 std::unique_ptr<Pipeline> Site::start() {
   Adapters a;
-  for (const auto& s : cfg.sources) a.sources.push_back(std::make_unique<FolderSource>(s.name, source_folder(s.name)));
+  for (const auto& s : cfg.sources)
+    a.sources.push_back(std::make_unique<FolderSource>(s.name, source_folder(s.name), [this] {
+      if (during_poll) during_poll();
+    }));
   a.destination = std::make_unique<FakeDestination>(receiver);
+  a.filters = filters;
   return std::make_unique<Pipeline>(cfg, clock, std::move(a));
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/config/config.hpp"
+#include "daemon/core/content_filter.hpp"
 #include "daemon/core/destination.hpp"
 #include "daemon/core/source.hpp"
 #include "daemon/pipeline/pipeline.hpp"
@@ -25,10 +26,12 @@ namespace sennen::pipeline::testing {
 // (version = path = the file name; key = the name up to a '.', so "1_k.v1" and "1_k.v2" are two
 // versions of the key "1_k"). A name holding "~YYYYMMDD" is also evidence of a visit on that day
 // (for the notification gate), reported before the record. Files are taken once; a changed file
-// is not re-read.
+// is not re-read. A patient starting with '*' makes a record of many patients, read by the content
+// filter of that name ("*lines_m" is filtered by "lines"). `during_poll` runs as the poll begins.
 class FolderSource final : public Source {
  public:
-  FolderSource(std::string name, std::filesystem::path folder) : name_(std::move(name)), folder_(std::move(folder)) {}
+  FolderSource(std::string name, std::filesystem::path folder, std::function<void()> during_poll = nullptr)
+      : name_(std::move(name)), folder_(std::move(folder)), during_poll_(std::move(during_poll)) {}
   const std::string& name() const override { return name_; }
   void poll(SourceContext& ctx) override;
   std::optional<std::vector<ContentPart>> locate(std::string_view path, std::string_view version) const override;
@@ -36,6 +39,7 @@ class FolderSource final : public Source {
  private:
   std::string name_;
   std::filesystem::path folder_;
+  std::function<void()> during_poll_;
 };
 
 // A batch as the destination received it: its id, and its manifest as the central side reads it.
@@ -53,6 +57,7 @@ struct Receiver {
   bool keep_even_if_failing = false;  // store the batch, then answer the failure (a lost response)
   bool presence_unknown = false;      // presence() cannot ask
   bool heartbeat_fails = false;
+  std::function<void()> during_heartbeat;  // runs while a heartbeat is being taken
 
   std::vector<Received> received;      // in delivery order (a re-delivery appears again)
   std::set<std::string> complete;      // batch ids whose marker is here
@@ -85,6 +90,8 @@ struct Site {
   test::ManualClock clock;
   config::Config cfg;
   Receiver receiver;
+  ContentFilters filters;             // given to every pipeline started
+  std::function<void()> during_poll;  // runs as each source's poll begins (staff at work meanwhile)
 
   explicit Site(const std::vector<std::string>& source_names = {"emr"});
   std::filesystem::path source_folder(const std::string& source = "emr") const { return dir / ("src-" + source); }

@@ -430,6 +430,62 @@ TEST_CASE("spool: a new stop, its withheld records and its withdrawal are one tr
   CHECK(s.pending_withdrawals().size() == 1);
 }
 
+TEST_CASE("spool: a new stop marks every undelivered batch of claims files for a recheck, in its transaction") {
+  test::TempDir t;
+  for (const char* f : {"f1", "f2", "f3", "f4", "f5"}) test::write_file(t / f, f);
+  spool::Spool s(t / "state");
+  spool::Spool::Transaction tx(s);
+  s.put(draft(t / "f1", "v1", "*uke"), "*uke", spool::Hold::none, 1);  // a claims file: many patients
+  s.put(draft(t / "f2", "v2", "5"), "5", spool::Hold::none, 1);
+  s.put(draft(t / "f3", "v3", "*uke"), "*uke", spool::Hold::none, 1);
+  s.put(draft(t / "f4", "v4", "*uke"), "*uke", spool::Hold::none, 1);
+  s.put(draft(t / "f5", "v5", "6"), "6", spool::Hold::none, 1);
+  tx.commit();
+  CHECK(s.apply_stop_list({"8"}, 1).rechecks == 0);  // stopped before anything was sealed
+  const auto r = s.ready_records(0, 10);
+  REQUIRE(r.size() == 5);
+  s.create_batch("CLAIMS", s.next_batch_seq(), {r[0].id, r[1].id}, {}, 2, "sha", 2);
+  s.mark_sealed("CLAIMS", 10, "abc");
+  s.create_batch("PLAIN", s.next_batch_seq(), {r[4].id}, {}, 1, "sha", 2);
+  s.mark_sealed("PLAIN", 10, "abc");
+  s.create_batch("GONE", s.next_batch_seq(), {r[2].id}, {}, 1, "sha", 2);
+  s.mark_sealed("GONE", 10, "abc");
+  s.mark_delivered("GONE", 3);
+  s.create_batch("HALF", s.next_batch_seq(), {r[3].id}, {}, 1, "sha", 2);  // still being sealed
+  auto recheck = [&](const std::string& id) {
+    for (auto st : {spool::BatchState::sealing, spool::BatchState::sealed, spool::BatchState::delivered})
+      for (const auto& b : s.batches_in_state(st))
+        if (b.batch_id == id) return b.recheck;
+    FAIL("no batch " << id);
+    return false;
+  };
+  CHECK_FALSE(recheck("CLAIMS"));
+
+  SUBCASE("an ID already stopped, or one coming back, marks nothing") {
+    CHECK(s.apply_stop_list({"8"}, 3).rechecks == 0);
+    CHECK(s.apply_stop_list({}, 4).rechecks == 0);  // 8 left the file (still stopped)
+    CHECK(s.apply_stop_list({"8"}, 5).rechecks == 0);
+    CHECK_FALSE(recheck("CLAIMS"));
+  }
+  SUBCASE("a new ID marks the undelivered batches holding a claims file") {
+    CHECK(s.apply_stop_list({"7", "8"}, 3).rechecks == 2);
+    CHECK(recheck("CLAIMS"));
+    CHECK(recheck("HALF"));
+    CHECK_FALSE(recheck("PLAIN"));  // one patient each: the stop list decides for it
+    CHECK_FALSE(recheck("GONE"));   // delivered: nothing to hold back
+  }
+  SUBCASE("not without the stop: a failed apply marks nothing") {
+    {
+      sqlite::Connection other(t / "state" / "spool.db");
+      other.exec(
+          "CREATE TRIGGER fail_withdrawal BEFORE INSERT ON gate_withdrawals BEGIN SELECT RAISE(ABORT, 'x'); END");
+    }
+    CHECK_THROWS_AS(s.apply_stop_list({"7", "8"}, 3), Error);
+    CHECK_FALSE(recheck("CLAIMS"));
+    CHECK_FALSE(recheck("HALF"));
+  }
+}
+
 TEST_CASE("spool: visits give the first visit on or after a day, and go away with their record") {
   test::TempDir t;
   spool::Spool s(t.path());
