@@ -63,6 +63,8 @@ void recover_interrupted_batches(spool::Spool& spool, const fs::path& outbox) {
 std::vector<std::string> Sealer::seal_all(const std::string& stop_sha, const Eligible& eligible,
                                           const std::atomic<bool>& stop, SealProgress& progress,
                                           const PatientGate& patients) {
+  // Nothing is being sealed now: a batch still 'sealing' failed in a way that could not undo it.
+  recover_interrupted_batches(spool_, options_.outbox);
   std::vector<std::string> sealed;
   while (!stop) {
     std::string id;

@@ -30,9 +30,11 @@ struct SealProgress {
   std::uint64_t batches = 0, records = 0, bytes = 0;
 };
 
-// Run at start-up: a batch left half-sealed by a crash is abandoned (it never left the box): its
-// records go back to ready and its partial file is removed. (A sealed batch whose file is gone
-// may have been delivered: the pipeline asks the destination before voiding it.)
+// Run at start-up and before every sealing run: a batch left half-sealed, by a crash or by a
+// failure the sealer could not record (a full disk refusing the spool's "sealed", and then its
+// "voided"), is abandoned (it never left the box): its records go back to ready and its files are
+// removed. (A sealed batch whose file is gone may have been delivered: the pipeline asks the
+// destination before voiding it.)
 void recover_interrupted_batches(spool::Spool& spool, const std::filesystem::path& outbox);
 
 class Sealer {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "daemon/spool/spool.hpp"
+#include "daemon/spool/sqlite.hpp"
 #include "daemon/telemetry/health.hpp"
 #include "tests/daemon/pipeline/pipeline_fixture.hpp"
 
@@ -234,6 +235,24 @@ TEST_CASE("pipeline: a heartbeat the destination refuses fails the cycle") {
   auto p = site.start();
   auto r = run(*p);
   CHECK(mentions(r, "heartbeat not delivered"));
+}
+
+TEST_CASE("pipeline: a batch whose sealing failed and could not be undone is sealed again without a restart") {
+  Site site;
+  site.add_record("1", "a", "one");
+  auto p = site.start();
+  // The spool refuses to record the batch as sealed, and then to void it (as a full disk can).
+  sqlite::Connection db(site.cfg.state_dir / "spool.db");
+  db.exec(
+      "CREATE TRIGGER full BEFORE UPDATE OF state ON spool_batches BEGIN SELECT RAISE(ABORT, 'database or disk is "
+      "full (test)'); END");
+  CHECK(mentions(run(*p), "database or disk is full (test)"));
+  CHECK(site.receiver.received.empty());
+  db.exec("DROP TRIGGER full");  // space again
+  site.clock.advance(std::chrono::minutes(1));
+  CHECK(run(*p).ok());
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});
+  CHECK(std::distance(std::filesystem::directory_iterator(site.cfg.state_dir / "outbox"), {}) == 0);
 }
 
 TEST_CASE("pipeline: what a kill leaves behind is cleared at the next start") {
