@@ -1,6 +1,9 @@
 #include "tests/daemon/pipeline/pipeline_fixture.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <optional>
+#include <sstream>
 
 #include "daemon/util/error.hpp"
 #include "tests/daemon/batcher/fixtures.hpp"
@@ -86,6 +89,48 @@ std::vector<std::string> Receiver::withdrawn() const {
   return out;
 }
 
+std::string received_bytes(const Receiver& r, const Received& batch, const nlohmann::json& record) {
+  return sennen::test::run_output(batcher::testing::unseal_command(r.keep / (batch.batch_id + ".cms"), "central") +
+                                  " | tar -xO '" + record["archive_path"].get<std::string>() + "'");
+}
+
+std::string received_content(const Receiver& r, const std::string& path) {
+  std::string out;
+  for (const auto& b : r.received)
+    for (const auto& rec : b.manifest["records"])
+      if (rec["event"] == "upsert" && rec["path"] == path) out += (out.empty() ? "" : "|") + received_bytes(r, b, rec);
+  return out;
+}
+
+FilterCounts filter_lines(const ContentReader& read, const PatientGate& gate, const ContentWriter& write) {
+  std::string all;
+  std::byte buf[4096];
+  for (std::size_t n; (n = read(buf)) > 0;) all.append(reinterpret_cast<const char*>(buf), n);
+  FilterCounts c;
+  c.bytes_in = all.size();
+  std::istringstream in(all);
+  for (std::string line; std::getline(in, line);) {
+    const auto colon = line.find(':');
+    switch (gate(colon == std::string::npos ? std::nullopt : std::optional(line.substr(0, colon)))) {
+      case Withhold::none:
+        write(line + "\n");
+        ++c.kept;
+        c.bytes_out += line.size() + 1;
+        break;
+      case Withhold::stopped:
+        ++c.stopped;
+        break;
+      case Withhold::not_notified:
+        ++c.not_notified;
+        break;
+      case Withhold::unattributed:
+        ++c.unattributed;
+        break;
+    }
+  }
+  return c;
+}
+
 Site::Site(const std::vector<std::string>& source_names) {
   cfg.file = dir / "sennen-edge.yaml";
   cfg.site.id = "1312345678";
@@ -139,6 +184,11 @@ CycleResult deliver_only(Pipeline& p) {
   std::atomic<bool> stop{false};
   const std::set<std::string> none;
   return p.run_cycle(stop, &none);
+}
+
+bool mentions(const CycleResult& r, const std::string& text) {
+  return std::any_of(r.errors.begin(), r.errors.end(),
+                     [&](const std::string& e) { return e.find(text) != std::string::npos; });
 }
 
 }  // namespace sennen::pipeline::testing

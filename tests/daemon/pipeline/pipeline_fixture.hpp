@@ -70,6 +70,16 @@ struct Receiver {
   std::vector<std::string> withdrawn() const;
 };
 
+// The bytes of `record` (an entry of batch.manifest["records"]), read back from the batch file
+// the receiver kept.
+std::string received_bytes(const Receiver& r, const Received& batch, const nlohmann::json& record);
+// The content of every upsert of `path` the receiver took, one after another with "|" between them.
+std::string received_content(const Receiver& r, const std::string& path);
+
+// A content filter for records of many patients ("*lines_..."): each line "<patient>:<text>" is
+// one unit, kept only if the gate lets that patient's data leave.
+FilterCounts filter_lines(const ContentReader& read, const PatientGate& gate, const ContentWriter& write);
+
 class FakeDestination final : public Destination {
  public:
   explicit FakeDestination(Receiver& r) : r_(r) {}
@@ -104,5 +114,6 @@ struct Site {
 
 CycleResult run(Pipeline& p);           // a whole cycle, every source polled, window ignored
 CycleResult deliver_only(Pipeline& p);  // seal and deliver, poll nothing (as the service's retry)
+bool mentions(const CycleResult& r, const std::string& text);  // an error of the cycle holds `text`
 
 }  // namespace sennen::pipeline::testing

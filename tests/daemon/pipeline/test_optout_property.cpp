@@ -1,10 +1,12 @@
-// The opt-out promise as a property (issue 10): random interleavings of ingest, stop-list edits
-// (add, remove, re-add, the file replaced, briefly missing, half-written by an editor, garbled),
-// operator releases, visits and the notification wait, the clock, restarts, sealing, and
-// deliveries that fail or during which staff edit the list. After every step, every record that
-// reached the receiver belonged to a patient who, at the moment it left, was neither stopped nor
-// waiting for the notification period; at the end, every record that may leave has left, in
-// exactly one batch.
+// The opt-out promise as a property (issue 10): random interleavings of ingest (records of one
+// patient, and files of many patients filtered line by line when sealed, as claim files are),
+// stop-list edits (add, remove, re-add, the file replaced, briefly missing, half-written by an
+// editor, garbled), operator releases, visits and the notification wait, the clock, restarts
+// (some right after a kill that came once a new stop was recorded), sealing, and deliveries that
+// fail, during which staff edit the list, or while the destination cannot say which batches it
+// has. After every step, every record (every line of a file of many patients) that reached the
+// receiver belonged to a patient who, at the moment it left, was neither stopped nor waiting for
+// the notification period; at the end, every record that may leave has left, in exactly one batch.
 //
 // "Stopped at the moment it left" is modelled from what the daemon could have seen: the IDs on
 // the complete lines of the file as it stood whenever a cycle began or a delivery was about to begin,
@@ -20,6 +22,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "daemon/spool/spool.hpp"
 #include "tests/daemon/pipeline/pipeline_fixture.hpp"
@@ -89,6 +92,7 @@ class Campaign {
                      static_cast<int>(static_cast<unsigned>(start.day()))},
         kWaitDays};
     site_.receiver.on_deliver = [this](const BatchFile& b) { return on_deliver(b); };
+    site_.filters["lines"] = filter_lines;
     // The first list the daemon ever reads is whole (README: the first-list limit).
     file_ids_ = {"3"};
     write_list(Shape::whole);
@@ -110,10 +114,8 @@ class Campaign {
       daemon_step(true);
     else if (r < 95)
       daemon_step(false);
-    else {
-      note("restart");
-      p_ = site_.start();
-    }
+    else
+      restart();
     check_received();
   }
 
@@ -121,6 +123,7 @@ class Campaign {
   // every visit's wait, and cycles until nothing is left: then whatever may leave has left.
   void settle() {
     faults_ = false;
+    site_.receiver.presence_unknown = false;
     write_list(Shape::whole);
     daemon_step(true);
     {
@@ -142,6 +145,10 @@ class Campaign {
     for (const auto& r : site_.receiver.received)
       for (const auto& rec : r.manifest["records"])
         if (rec["event"] == "upsert") batches_of[rec["path"].get<std::string>()].insert(r.batch_id);
+    for (const auto& path : many_) {
+      INFO("file of many patients " << path << " (seed " << seed_note_ << ")");
+      CHECK(batches_of[path].size() == 1);  // filtered, it always leaves
+    }
     for (const auto& written : written_) {
       const std::string& path = written.first;  // not a structured binding: INFO captures it in a lambda
       const std::string& key = written.second;
@@ -169,7 +176,7 @@ class Campaign {
 
   std::uint64_t leaks() const { return leaks_; }
   std::uint64_t deliveries() const { return moments_.size(); }
-  std::uint64_t records() const { return written_.size(); }
+  std::uint64_t records() const { return written_.size() + many_.size(); }
   std::string seed_note_;
 
  private:
@@ -187,6 +194,7 @@ class Campaign {
   // Writes the list in a shape and notes the keys on its complete, readable lines.
   void write_list(Shape shape) {
     const fs::path file = site_.cfg.optout.stop_list;
+    list_missing_ = shape == Shape::missing;
     if (shape == Shape::missing) {
       fs::remove(file);
       note("list missing");
@@ -212,6 +220,7 @@ class Campaign {
   }
 
   void add_record() {
+    if (pick(5) == 0) return add_many();
     const std::string key = std::to_string(1 + pick(kPatients));
     std::string name = "r" + std::to_string(++serial_);
     const int now = day_of(site_.clock.now(), site_.cfg.site.utc_offset_minutes);
@@ -220,6 +229,34 @@ class Campaign {
                      "record " + name + " of " + key + std::string(static_cast<std::size_t>(pick(200)), 'x'));
     written_.emplace(key + "_" + name, key);
     note("record " + key + "_" + name);
+  }
+
+  // A file of many patients (as a month's claim file is): a line per patient, filtered when sealed.
+  void add_many() {
+    const std::string name = "m" + std::to_string(++serial_);
+    std::string text;
+    for (int i = 1 + pick(4); i > 0; --i) text += std::to_string(1 + pick(kPatients)) + ":" + name + "\n";
+    site_.add_record("*lines", name, text);
+    many_.insert("*lines_" + name);
+    note("file of many patients *lines_" + name + ": " + text);
+  }
+
+  // A new start; at times the last run was killed just after it recorded a new stop (the spool
+  // has it, nothing else of that refresh happened).
+  void restart() {
+    p_.reset();
+    if (!list_missing_ && pick(2) == 0) {
+      observe(false);
+      spool::Spool(site_.cfg.state_dir).apply_stop_list(readable_, unix_now());
+      note("restart after a kill that followed the recording of the list as it stands");
+    } else {
+      note("restart");
+    }
+    p_ = site_.start();
+  }
+
+  std::int64_t unix_now() const {
+    return std::chrono::floor<std::chrono::seconds>(site_.clock.now()).time_since_epoch().count();
   }
 
   void edit_list() {
@@ -283,6 +320,8 @@ class Campaign {
     std::string stopped;
     for (const auto& k : model_.stopped) stopped += k + " ";
     note(std::string(poll ? "cycle" : "deliver-only") + ", model stopped: " + stopped);
+    // At times the destination cannot say whether it has a batch (it is unreachable for a HEAD).
+    site_.receiver.presence_unknown = faults_ && pick(5) == 0;
     const auto r = poll ? run(*p_) : deliver_only(*p_);
     for (const auto& e : r.errors) note("  error: " + e);
   }
@@ -325,18 +364,25 @@ class Campaign {
       for (const auto& rec : r.manifest["records"]) {
         if (rec["event"] != "upsert") continue;
         const std::string path = rec["path"].get<std::string>();
-        const std::string key = path.substr(0, path.find('_'));
-        const bool stopped = m.stopped.count(key) > 0;
-        const bool notified = model_.notified(key, m.today);
-        if (stopped || !notified) {
-          ++leaks_;
-          note("LEAK " + path + " in " + r.batch_id);
-          FAIL_CHECK("LEAK (seed " << seed_note_ << "): " << path << " left in batch " << r.batch_id
-                                   << " while patient " << key << " was "
-                                   << std::string(stopped ? "stopped" : "not yet notified"));
+        if (!many_.count(path)) {
+          check_left(m, r.batch_id, path, path.substr(0, path.find('_')));
+          continue;
         }
+        std::istringstream lines(received_bytes(site_.receiver, r, rec));
+        for (std::string line; std::getline(lines, line);)
+          check_left(m, r.batch_id, path + " line " + line, line.substr(0, line.find(':')));
       }
     }
+  }
+
+  void check_left(const Moment& m, const std::string& batch_id, const std::string& what, const std::string& key) {
+    const bool stopped = m.stopped.count(key) > 0;
+    const bool notified = model_.notified(key, m.today);
+    if (!stopped && notified) return;
+    ++leaks_;
+    note("LEAK " + what + " in " + batch_id);
+    FAIL_CHECK("LEAK (seed " << seed_note_ << "): " << what << " left in batch " << batch_id << " while patient " << key
+                             << " was " << std::string(stopped ? "stopped" : "not yet notified"));
   }
 
   std::mt19937_64 rng_;
@@ -346,11 +392,12 @@ class Campaign {
   std::set<std::string> file_ids_;              // the IDs the list holds when written whole
   std::set<std::string> readable_;              // keys on the complete lines of the file as it stands
   std::map<std::string, std::string> written_;  // record file name -> patient key
+  std::set<std::string> many_;                  // names of the files of many patients
   std::map<std::string, Moment> moments_;       // batch id -> its (last) delivery's moment
   std::size_t checked_ = 0;
   std::uint64_t serial_ = 0, leaks_ = 0;
   int today0_ = 0;
-  bool faults_ = true, lost_answer_ = false;
+  bool faults_ = true, lost_answer_ = false, list_missing_ = false;
   std::ofstream trace_;
 };
 

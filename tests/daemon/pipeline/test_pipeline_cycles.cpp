@@ -19,10 +19,6 @@ bool has(const std::vector<std::string>& v, const std::string& x) {
 std::size_t count(const std::vector<std::string>& v, const std::string& x) {
   return static_cast<std::size_t>(std::count(v.begin(), v.end(), x));
 }
-bool mentions(const pipeline::CycleResult& r, const std::string& text) {
-  return std::any_of(r.errors.begin(), r.errors.end(),
-                     [&](const std::string& e) { return e.find(text) != std::string::npos; });
-}
 }  // namespace
 
 TEST_CASE("pipeline: a stop-list file emptied, garbled or missing releases nobody; only an operator does") {

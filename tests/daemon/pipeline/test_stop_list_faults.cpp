@@ -4,69 +4,14 @@
 // patient's data must not leave.
 #include <doctest/doctest.h>
 
-#include <optional>
-#include <sstream>
-
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/sqlite.hpp"
-#include "tests/daemon/batcher/fixtures.hpp"
 #include "tests/daemon/pipeline/pipeline_fixture.hpp"
-#include "tests/support/temp_dir.hpp"
 
 using namespace sennen;
 using namespace sennen::pipeline::testing;
 
 namespace {
-
-// A content filter for records of many patients: each line "<patient>:<text>" is one unit.
-FilterCounts filter_lines(const ContentReader& read, const PatientGate& gate, const ContentWriter& write) {
-  std::string all;
-  std::byte buf[4096];
-  for (std::size_t n; (n = read(buf)) > 0;) all.append(reinterpret_cast<const char*>(buf), n);
-  FilterCounts c;
-  c.bytes_in = all.size();
-  std::istringstream in(all);
-  for (std::string line; std::getline(in, line);) {
-    const auto colon = line.find(':');
-    switch (gate(colon == std::string::npos ? std::nullopt : std::optional(line.substr(0, colon)))) {
-      case Withhold::none:
-        write(line + "\n");
-        ++c.kept;
-        c.bytes_out += line.size() + 1;
-        break;
-      case Withhold::stopped:
-        ++c.stopped;
-        break;
-      case Withhold::not_notified:
-        ++c.not_notified;
-        break;
-      case Withhold::unattributed:
-        ++c.unattributed;
-        break;
-    }
-  }
-  return c;
-}
-
-// The content of every upsert of `path` the receiver took, read back from the batch files it kept,
-// one after another with "|" between them.
-std::string received_content(const Site& site, const std::string& path) {
-  std::string out;
-  for (const auto& r : site.receiver.received)
-    for (const auto& rec : r.manifest["records"])
-      if (rec["event"] == "upsert" && rec["path"] == path)
-        out +=
-            (out.empty() ? "" : "|") +
-            test::run_output(batcher::testing::unseal_command(site.receiver.keep / (r.batch_id + ".cms"), "central") +
-                             " | tar -xO '" + rec["archive_path"].get<std::string>() + "'");
-  return out;
-}
-
-bool mentions(const pipeline::CycleResult& r, const std::string& text) {
-  for (const auto& e : r.errors)
-    if (e.find(text) != std::string::npos) return true;
-  return false;
-}
 
 DeliveryResult receiver_down(const BatchFile&) { return DeliveryResult::retry("receiver down (test)"); }
 
@@ -104,7 +49,7 @@ TEST_CASE("stop list: a batch of claims files sealed before a patient was stoppe
   site.clock.advance(std::chrono::hours(1));
   run(*p);
   run(*p);
-  CHECK(received_content(site, "*lines_m") == "1:one\n");
+  CHECK(received_content(site.receiver, "*lines_m") == "1:one\n");
   CHECK(site.receiver.withdrawn() == std::vector<std::string>{"2"});
   CHECK(site.receiver.abandoned.size() == 1);  // the first batch, voided
 }
