@@ -205,6 +205,8 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
     bool known_content =
         p && p->state.status != kWaiting && p->state.status != kUnreadable && same_content(p->state, u.entry);
     const char* moved = !p && options_.roots.size() > 1 ? moved_in(state_dir, rel, u.entry, ctx) : nullptr;
+    // Read before, and its content changed since: the new content is a version of its own.
+    const bool rewritten = p && p->state.status == kIngested && !known_content;
     if (known_content && p->state.status != kQuarantined) {
       status = p->state.status;  // the same version, perhaps renamed: nothing to send again
     } else if (known_content) {
@@ -212,12 +214,7 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
     } else if (moved) {
       status = moved;  // from another volume of this source: the same version, not sent again
     } else {
-      if (p && p->state.status == kIngested) {
-        log::warning("source " + name() + ": " + util::display_name(rel) +
-                     " was rewritten in place after it was read; "
-                     "its new content is taken as a new version");
-        version += "#" + std::to_string(u.entry.mtime_ns);
-      }
+      if (rewritten) version += "#" + std::to_string(u.entry.mtime_ns);
       if (u.name.flag == Flag::superseded) {
         status = kHistory;
       } else if (u.name.flag == Flag::deleted) {
@@ -262,6 +259,16 @@ bool TreeSource::on_unit_folder(const dirpoll::Listing& listing, const std::stri
     if (status != kUnreadable) dirpoll::note_readable(name(), known, u.entry.name, listing.abs_dir / u.entry.name);
     if (p && p->state.name != u.entry.name && !present.count(p->state.name))
       ctx.state.erase_unit(state_dir, p->state.name);
+    if (rewritten && status == kIngested)
+      log::warning("source " + name() + ": " + util::display_name(rel) +
+                   " was rewritten in place after it was read; its new content is taken as a new version");
+    if (rewritten && (status == kWaiting || status == kUnreadable)) {
+      // Not taken yet: the unit keeps the state of what was read, so the next poll still sees it
+      // rewritten (a waiting state there would give the new content the old version's name, and
+      // the spool would take it for the version it already holds).
+      ctx.state.put_unit(state_dir, {u.entry.name, p->state.size, p->state.mtime_ns, p->state.ctime_ns, kIngested});
+      continue;
+    }
     ctx.state.put_unit(state_dir, {u.entry.name, u.entry.size, u.entry.mtime_ns, u.entry.ctime_ns, status});
   }
 

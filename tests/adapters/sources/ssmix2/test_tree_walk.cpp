@@ -388,3 +388,24 @@ TEST_CASE("walk: a failure of the spool ends the poll; it is not a file waiting 
   tx.rollback();
   CHECK(t.stats.waiting == 0);
 }
+
+TEST_CASE("walk: a file rewritten in place keeps a version of its own while it waits to be stable") {
+  Tree t;
+  const fs::path f = t.file("000000000000001");
+  t.poll();
+  REQUIRE(t.sink.records.size() == 1);
+  test::write_file(f, hl7(kPid, "RDE^O11", "NTE|1||rewritten\r"));  // just now: not yet stable
+  t.poll(true);                                                     // a full scan sees it changed; it waits
+  CHECK(t.sink.records.size() == 1);
+  CHECK(t.stats.waiting == 1);
+  t.poll(true);  // still waiting, a poll later
+  CHECK(t.sink.records.size() == 1);
+  age(f, t.past());
+  t.poll(true);
+  REQUIRE(t.sink.records.size() == 2);
+  // Not the first version's name: the spool would take the new content for what it already holds.
+  CHECK(t.sink.records[1].draft.version != t.sink.records[0].draft.version);
+  CHECK(t.sink.records[1].draft.version.starts_with(t.sink.records[0].draft.version + "#"));
+  t.poll(true);
+  CHECK(t.sink.records.size() == 2);  // taken once
+}
