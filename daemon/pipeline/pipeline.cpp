@@ -334,7 +334,7 @@ struct Pipeline::Impl {
       status.last_success = now();
       status.last_error.clear();
       if (full && !guard.halt()) spool.set_counter(full_key, status.last_poll);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // sennen::Error, or std::filesystem's from a source
       status.last_error = e.what();
       result.errors.push_back("source " + s.name() + ": " + e.what());
       log::error("source " + s.name() + ": " + e.what());
@@ -365,18 +365,33 @@ struct Pipeline::Impl {
     return spool.first_visit_since(key, gate.notification()->notice_start_day);
   }
 
+  // Why the records of source `name` cannot be looked up in its tree now, or "" when they can: a
+  // file missing from a tree that could not be polled (a share offline) is not a file gone, and a
+  // source no longer configured cannot say where its files are.
+  std::string unavailable(const std::string& name) {
+    if (!source_named(name)) return "it is not in the configuration (renamed or removed)";
+    const auto& st = source_status[name];
+    if (!st.last_error.empty()) return "its last poll failed: " + st.last_error;
+    if (st.last_success == 0) return "it has not been polled since the start";
+    return "";
+  }
+
   // Held records of patients who are eligible now flow again (re-read from the source tree,
-  // hash-verified).
+  // hash-verified). Those of a source whose tree cannot be looked at now stay held.
   void release_held() {
     std::int64_t total = 0, patients = 0;
     std::optional<int> since;
     if (gate.notification()) since = gate.notification()->notice_start_day;
     log::stage("release");
+    std::map<std::string, std::string> kept;  // source -> why its held records wait
     for (const auto& key : spool.held_patients(since)) {
       if (gate.decide(key, first_visit(key), clock.now()) != gate::Decision::eligible) continue;
       auto [released, stale] = spool.release_patient(key, [&](const spool::StoredRecord& r) {
-        Source* s = source_named(r.source);
-        return s ? s->locate(r.path, r.version) : std::nullopt;
+        if (std::string why = unavailable(r.source); !why.empty()) {
+          kept.emplace(r.source, why);
+          throw spool::Spool::SourceUnavailable(why);
+        }
+        return source_named(r.source)->locate(r.path, r.version);
       });
       (void)stale;
       total += released;
@@ -385,6 +400,9 @@ struct Pipeline::Impl {
     if (total)
       log::info("released " + std::to_string(total) + " held record(s) of " + std::to_string(patients) +
                 " patient(s) who became eligible");
+    for (const auto& [source, why] : kept)
+      log::warning("source " + source + ": held records of patients who became eligible stay held (" + why +
+                   "); they are released after a poll of it succeeds");
   }
 
   // Returns true when the outbox cap left ready records unsealed.

@@ -211,7 +211,13 @@ class Spool {
   // now and must hash to what was recorded. Returns {released, stale}; stale versions (gone from
   // the source or changed) are dropped with a warning: a newer version supersedes them. A record
   // whose file cannot be read or looked up now (`locate` or reading throws SourceFileError,
-  // unreadable) stays held, for a later cycle. A delete has no content: it is released as it is.
+  // unreadable) stays held, for a later cycle, and so does one whose source cannot be looked at
+  // now (`locate` throws SourceUnavailable; the caller says so once, not per record). A delete has
+  // no content: it is released as it is.
+  class SourceUnavailable : public Error {
+   public:
+    using Error::Error;
+  };
   using Locate = std::function<std::optional<std::vector<ContentPart>>(const StoredRecord&)>;
   std::pair<std::int64_t, std::int64_t> release_patient(std::string_view patient_key, const Locate& locate);
 

@@ -200,7 +200,7 @@ std::pair<std::int64_t, std::int64_t> Spool::release_patient(std::string_view pa
       ++released;
       continue;
     }
-    bool ok = false, unreadable = false;
+    bool ok = false, unreadable = false, unavailable = false;
     db_->exec("SAVEPOINT release_record");
     try {
       auto located = locate(r);
@@ -223,6 +223,8 @@ std::pair<std::int64_t, std::int64_t> Spool::release_patient(std::string_view pa
       log::debug(std::string("held record not readable now: ") + e.what());
       unreadable = e.kind() == SourceFileError::Kind::unreadable;
       ok = false;
+    } catch (const SourceUnavailable&) {
+      unavailable = true;
     } catch (...) {
       // The spool failed, not the record. When SQLite has rolled everything back (a full disk)
       // there is no savepoint left, and the error in flight is the one to report.
@@ -238,6 +240,8 @@ std::pair<std::int64_t, std::int64_t> Spool::release_patient(std::string_view pa
       ready.bind(1, r.id).run();
       db_->exec("RELEASE release_record");
       ++released;
+    } else if (unavailable) {
+      db_->exec("ROLLBACK TO release_record; RELEASE release_record");
     } else if (unreadable) {
       db_->exec("ROLLBACK TO release_record; RELEASE release_record");
       log::warning("source " + r.source + ": held version " + r.path +

@@ -251,6 +251,36 @@ TEST_CASE("pipeline: a batch whose sealing failed and could not be undone is sea
   CHECK(std::distance(std::filesystem::directory_iterator(site.cfg.state_dir / "outbox"), {}) == 0);
 }
 
+TEST_CASE("pipeline: a held record whose source cannot be looked at now stays held; it is not taken for gone") {
+  Site site;
+  site.set_stop_list("1\n");
+  site.add_record("1", "a", "one");
+  auto p = site.start();
+  run(*p);  // held: patient 1 is stopped
+  REQUIRE(site.receiver.record_paths().empty());
+  // The patient withdraws the opt-out: staff take the ID out and an operator confirms.
+  site.set_stop_list("");
+  REQUIRE(spool::Spool(site.cfg.state_dir).release_stop("1", "test", "withdrew the opt-out", 1));
+
+  SUBCASE("the share is offline") {
+    std::filesystem::rename(site.source_folder(), site.dir / "offline");
+    CHECK(mentions(run(*p), "source emr: "));  // the poll fails; the release must not drop the record
+    CHECK(site.receiver.record_paths().empty());
+    std::filesystem::rename(site.dir / "offline", site.source_folder());
+  }
+  SUBCASE("the source is left out of the configuration for a while") {
+    const auto sources = site.cfg.sources;
+    site.cfg.sources.clear();
+    p = site.start();
+    run(*p);
+    CHECK(site.receiver.record_paths().empty());
+    site.cfg.sources = sources;
+    p = site.start();
+  }
+  CHECK(run(*p).ok());
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});
+}
+
 TEST_CASE("pipeline: what a kill leaves behind is cleared at the next start") {
   Site site;
   site.add_record("1", "a", "one");
