@@ -253,8 +253,46 @@ struct Pipeline::Impl {
     destination_last_success = now();
   }
 
-  // What became of a sealed batch holding a patient who must not be sent.
+  // What became of a sealed batch that may not be sent as it is.
   enum class Settled { clean, voided, already_delivered, undecided };
+
+  // Why the outbox file of sealed batch `b` cannot be sent, or "" when it is there at its sealed
+  // size (its sha256 is checked as it is sent).
+  std::string outbox_problem(const spool::BatchInfo& b) const {
+    std::error_code ec;
+    const auto size = fs::file_size(outbox_file(b.batch_id), ec);
+    if (ec == std::errc::no_such_file_or_directory) return "is missing from the outbox";
+    if (ec) return "";  // cannot be looked at now: the delivery says why
+    if (size != b.file_size)
+      return "in the outbox is " + std::to_string(size) + " bytes, not the " + std::to_string(b.file_size) +
+             " it was sealed with";
+    return "";
+  }
+
+  // A sealed batch whose outbox file is gone or damaged (`problem`) cannot be sent. It counts as
+  // delivered if the destination has it complete (a crash between its delivery and the spool's
+  // record of it), and is voided, its records sealed again, if the destination does not have it.
+  // When the destination cannot say, it stays, unsent, and is asked again before the next delivery.
+  Settled settle_unsendable(const spool::BatchInfo& b, const std::string& problem) {
+    const Presence p = destination->presence(batch_file(b));
+    if (p.state == Presence::State::complete) {
+      delivered(b);
+      log::notice("batch " + b.batch_id + " " + problem + ", but " + destination->describe() +
+                  " has it complete; it counts as delivered");
+      return Settled::already_delivered;
+    }
+    if (p.state == Presence::State::absent) {
+      destination->abandon(batch_file(b));
+      std::error_code ec;
+      fs::remove(outbox_file(b.batch_id), ec);
+      spool.void_batch(b.batch_id, "outbox file " + problem);
+      log::warning("batch " + b.batch_id + " " + problem + "; its records will be sealed again");
+      return Settled::voided;
+    }
+    log::warning("batch " + b.batch_id + " " + problem + " and " + destination->describe() +
+                 " cannot say whether it has it (" + p.reason + "); it is asked again before the next delivery");
+    return Settled::undecided;
+  }
 
   // A sealed batch that holds a record of a patient in `stopped`, or is marked for a recheck (a
   // batch with files of many patients, filtered before a patient was added: BatchInfo::recheck), never leaves
@@ -585,6 +623,14 @@ struct Pipeline::Impl {
           return;  // keep order: later batches wait for this one
         }
       }
+      if (const std::string problem = outbox_problem(b); !problem.empty()) {
+        if (settle_unsendable(b, problem) != Settled::undecided) continue;
+        const std::string why = "batch " + b.batch_id + " " + problem + " and is held back until the destination " +
+                                "can say whether it already has it";
+        dispatcher.record(DeliveryResult::retry(why), clock.now());  // asked again after the usual wait
+        result.errors.push_back(why);
+        return;  // keep order: later batches wait for this one
+      }
       const BatchFile bf = batch_file(b);
       log::stage("deliver", b.batch_id);
       auto r = destination->deliver(bf);
@@ -656,20 +702,7 @@ struct Pipeline::Impl {
     std::set<std::string> waiting;
     for (const auto& b : spool.batches_in_state(spool::BatchState::sealed)) {
       waiting.insert(b.batch_id);
-      if (fs::exists(outbox_file(b.batch_id))) continue;
-      const Presence p = destination->presence(batch_file(b));
-      if (p.state == Presence::State::complete) {
-        delivered(b);
-        log::notice("batch " + b.batch_id + " is no longer in the outbox but " + destination->describe() +
-                    " has it complete; it counts as delivered");
-      } else if (p.state == Presence::State::absent) {
-        destination->abandon(batch_file(b));
-        spool.void_batch(b.batch_id, "outbox file missing");
-        log::warning("batch " + b.batch_id + " is missing from the outbox; its records will be sealed again");
-      } else {
-        log::warning("batch " + b.batch_id + " is missing from the outbox and " + destination->describe() +
-                     " cannot say whether it has it (" + p.reason + "); asked again at the next start");
-      }
+      if (const std::string problem = outbox_problem(b); !problem.empty()) settle_unsendable(b, problem);
     }
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec)) {

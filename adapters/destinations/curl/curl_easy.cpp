@@ -103,7 +103,7 @@ std::string FileBody::failure() const {
   if (errno_) return "cannot read outbox file " + path_.string() + ": " + util::errno_text(errno_);
   if (short_)
     return "outbox file " + path_.string() + " is shorter than its recorded size (" + std::to_string(size_) +
-           " bytes); it will be sealed again";
+           " bytes); delete it and its records are sealed again";
   return {};
 }
 

@@ -116,7 +116,8 @@ class HttpsDestination final : public Destination {
       if (body.sent() != b.size || sealed_hash.get() != b.sha256)
         return retry("outbox file " + b.file.string() +
                      " does not match its recorded size and sha256; its marker "
-                     "was not sent, so the receiver does not count it; it will be sealed again");
+                     "was not sent, so the receiver does not count it; delete the file and its records are "
+                     "sealed again");
       if (auto r = confirm_stored(cms, b.size); !r.ok()) return r;
       // The marker last: its presence tells the central side the batch is complete. It is checked
       // like the batch: a marker acknowledged but lost or cut short would leave the batch uncounted

@@ -58,7 +58,7 @@ class LocalDestination final : public Destination {
         if (total != b.size || h.hex_digest() != b.sha256)
           throw Error("outbox file " + b.file.string() +
                       " does not match its recorded size and sha256; "
-                      "it will be sealed again");
+                      "delete it and its records are sealed again");
         out.commit();
       }
       log::stage("marker", b.batch_id);

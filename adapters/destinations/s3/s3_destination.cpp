@@ -90,7 +90,8 @@ Digests hash_range(const fs::path& file, std::uint64_t offset, std::uint64_t len
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) throw Error("cannot read outbox file " + file.string() + ": " + util::errno_text(errno));
     if (got == 0)
-      throw Error("outbox file " + file.string() + " is shorter than its recorded size; it will be sealed again");
+      throw Error("outbox file " + file.string() +
+                  " is shorter than its recorded size; delete it and its records are sealed again");
     const auto n = static_cast<std::size_t>(got);
     sha.update(std::string_view(buf.data(), n));
     EVP_DigestUpdate(md5.get(), buf.data(), n);
@@ -181,7 +182,7 @@ class S3Destination final : public Destination {
       if (d.sha256 != b.sha256)
         return retry("outbox file " + b.file.string() +
                      " does not match its recorded sha256; nothing was sent; "
-                     "it will be sealed again");
+                     "delete it and its records are sealed again");
       DeliveryResult r = b.size > opt_.multipart_threshold ? put_multipart(b, key) : put_single(b, key, d.sha256);
       if (!r.ok()) return r;
       if (r = confirm_stored(key, b.size); !r.ok()) return r;

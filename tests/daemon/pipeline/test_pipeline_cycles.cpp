@@ -281,6 +281,29 @@ TEST_CASE("pipeline: a held record whose source cannot be looked at now stays he
   CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});
 }
 
+TEST_CASE("pipeline: a waiting batch whose outbox file is lost or cut short is sealed again without a restart") {
+  Site site;
+  site.add_record("1", "a", "one");
+  site.add_record("2", "b", "two");
+  site.receiver.on_deliver = [](const BatchFile&) { return DeliveryResult::retry("receiver down (test)"); };
+  auto p = site.start();
+  run(*p);  // two batches wait
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(site.cfg.state_dir / "outbox")) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() == 2);
+  SUBCASE("lost") { std::filesystem::remove(files[0]); }
+  SUBCASE("cut short") { std::filesystem::resize_file(files[0], 100); }
+  site.receiver.on_deliver = nullptr;  // the receiver is back
+  site.clock.advance(std::chrono::hours(1));
+  run(*p);
+  run(*p);
+  CHECK(site.receiver.abandoned == std::vector<std::string>{files[0].stem().string()});
+  auto paths = site.receiver.record_paths();
+  std::sort(paths.begin(), paths.end());
+  CHECK(paths == std::vector<std::string>{"emr:1_a", "emr:2_b"});
+}
+
 TEST_CASE("pipeline: what a kill leaves behind is cleared at the next start") {
   Site site;
   site.add_record("1", "a", "one");
