@@ -162,6 +162,13 @@ void Site::set_stop_list(const std::string& text) {
   fs::rename(dir / "optout.csv.new", cfg.optout.stop_list);
 }
 
+std::vector<fs::path> Site::outbox_files() const {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(cfg.state_dir / "outbox")) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::unique_ptr<Pipeline> Site::start() {
   Adapters a;
   for (const auto& s : cfg.sources)
@@ -185,6 +192,8 @@ CycleResult deliver_only(Pipeline& p) {
   const std::set<std::string> none;
   return p.run_cycle(stop, &none);
 }
+
+DeliveryResult receiver_down(const BatchFile&) { return DeliveryResult::retry("receiver down (test)"); }
 
 bool mentions(const CycleResult& r, const std::string& text) {
   return std::any_of(r.errors.begin(), r.errors.end(),

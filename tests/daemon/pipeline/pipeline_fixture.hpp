@@ -109,11 +109,14 @@ struct Site {
   void add_record(const std::string& patient, const std::string& name, const std::string& content,
                   const std::string& source = "emr");
   void set_stop_list(const std::string& text);
-  std::unique_ptr<Pipeline> start();  // a new pipeline on the site (as after a restart)
+  std::vector<std::filesystem::path> outbox_files() const;  // what the outbox holds, by name
+  std::unique_ptr<Pipeline> start();                        // a new pipeline on the site (as after a restart)
 };
 
 CycleResult run(Pipeline& p);           // a whole cycle, every source polled, window ignored
 CycleResult deliver_only(Pipeline& p);  // seal and deliver, poll nothing (as the service's retry)
-bool mentions(const CycleResult& r, const std::string& text);  // an error of the cycle holds `text`
+bool mentions(const CycleResult& r, const std::string& text);
+DeliveryResult receiver_down(
+    const BatchFile&);  // a Receiver::on_deliver: every delivery fails  // an error of the cycle holds `text`
 
 }  // namespace sennen::pipeline::testing

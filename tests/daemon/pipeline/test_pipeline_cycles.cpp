@@ -131,9 +131,7 @@ TEST_CASE("pipeline: a batch voided before delivery is abandoned at the destinat
   REQUIRE(site.receiver.received.empty());
   site.receiver.on_deliver = nullptr;
   std::vector<std::string> sealed;
-  for (const auto& e : std::filesystem::directory_iterator(site.cfg.state_dir / "outbox"))
-    sealed.push_back(e.path().stem().string());
-  std::sort(sealed.begin(), sealed.end());
+  for (const auto& f : site.outbox_files()) sealed.push_back(f.stem().string());
   REQUIRE(sealed.size() == 2);
   std::filesystem::remove(site.cfg.state_dir / "outbox" / (sealed[1] + ".cms"));  // the second's file is gone
   site.set_stop_list("1\n");  // the first holds a patient now stopped
@@ -248,7 +246,7 @@ TEST_CASE("pipeline: a batch whose sealing failed and could not be undone is sea
   site.clock.advance(std::chrono::minutes(1));
   CHECK(run(*p).ok());
   CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});
-  CHECK(std::distance(std::filesystem::directory_iterator(site.cfg.state_dir / "outbox"), {}) == 0);
+  CHECK(site.outbox_files().empty());
 }
 
 TEST_CASE("pipeline: a held record whose source cannot be looked at now stays held; it is not taken for gone") {
@@ -285,12 +283,10 @@ TEST_CASE("pipeline: a waiting batch whose outbox file is lost or cut short is s
   Site site;
   site.add_record("1", "a", "one");
   site.add_record("2", "b", "two");
-  site.receiver.on_deliver = [](const BatchFile&) { return DeliveryResult::retry("receiver down (test)"); };
+  site.receiver.on_deliver = receiver_down;
   auto p = site.start();
   run(*p);  // two batches wait
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(site.cfg.state_dir / "outbox")) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+  const auto files = site.outbox_files();
   REQUIRE(files.size() == 2);
   SUBCASE("lost") { std::filesystem::remove(files[0]); }
   SUBCASE("cut short") { std::filesystem::resize_file(files[0], 100); }
@@ -334,8 +330,7 @@ TEST_CASE("pipeline: a sealed batch whose outbox file is gone counts as delivere
   auto p = site.start();
   run(*p);
   REQUIRE(site.receiver.received.size() == 1);
-  for (const auto& e : std::filesystem::directory_iterator(site.cfg.state_dir / "outbox"))
-    std::filesystem::remove(e.path());
+  for (const auto& f : site.outbox_files()) std::filesystem::remove(f);
   site.receiver.on_deliver = nullptr;
   site.receiver.keep_even_if_failing = false;
   p.reset();

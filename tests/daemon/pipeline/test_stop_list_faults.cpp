@@ -13,8 +13,6 @@ using namespace sennen::pipeline::testing;
 
 namespace {
 
-DeliveryResult receiver_down(const BatchFile&) { return DeliveryResult::retry("receiver down (test)"); }
-
 // A claims file of patients 1 and 2, sealed while the receiver is down: the batch waits.
 std::unique_ptr<pipeline::Pipeline> claims_batch_waiting(Site& site) {
   site.filters["lines"] = filter_lines;
