@@ -86,6 +86,11 @@ class IngestSink {
   virtual void visit(std::string_view patient_id, std::string_view key, std::string_view date) = 0;
   // Copies the file aside with its reason and reports it; nothing is sent.
   virtual void quarantine(const std::filesystem::path& file, std::string_view rel_path, std::string_view reason) = 0;
+  // For a file the source owns (one the DICOM receiver wrote under state_dir, often the only copy
+  // there is): moves it aside whole, whatever its size, made durable, with its reason; the file is
+  // gone from where it was. Throws sennen::Error when it cannot be moved (the file stays).
+  virtual void quarantine_owned(const std::filesystem::path& file, std::string_view rel_path,
+                                std::string_view reason) = 0;
   // Reports a file with its reason without opening it (a hard link, a file above the size limit):
   // the quarantine records what was there and how large, never a copy. Nothing is sent.
   virtual void quarantine_by_reference(std::string_view rel_path, std::string_view reason, std::uint64_t size) = 0;

@@ -122,6 +122,31 @@ void IngestSinkImpl::quarantine(const fs::path& file, std::string_view rel_path,
                (copied.empty() ? "" : " (copy in " + util::display_name(copied) + ")"));
 }
 
+void IngestSinkImpl::quarantine_owned(const fs::path& file, std::string_view rel_path, std::string_view reason) {
+  const fs::path dest = quarantine_dir_ / util::contained_path(source_) / util::contained_path(rel_path);
+  const std::string shown = source_ + ":" + util::display_name(rel_path);
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) throw Error("cannot quarantine " + shown + ": " + file.string() + ": " + ec.message());
+  fs::create_directories(dest.parent_path(), ec);
+  if (ec)
+    throw Error("cannot quarantine " + shown + ": cannot create " + dest.parent_path().string() + ": " + ec.message());
+  util::AtomicFile why(fs::path(dest) += ".reason.txt", 0640);
+  why.write(std::string(reason) + "\n");
+  why.commit();
+  // A rename, not a copy: no size limit, and the only copy is never without a place. Both live
+  // under state_dir; on another file system the rename fails and the file stays for the next poll.
+  fs::rename(file, dest, ec);
+  if (ec)
+    throw Error("cannot move " + file.string() + " into quarantine " + dest.string() + ": " + ec.message() +
+                " (it stays where it is and is tried again at the next poll)");
+  util::fsync_directory(dest.parent_path());
+  util::fsync_directory(file.parent_path());
+  spool_.add_quarantine(source_, rel_path, reason, size, dest.string(), now());
+  log::warning("quarantined " + shown + ": " + std::string(reason) + " (moved to " + util::display_name(dest.string()) +
+               ")");
+}
+
 void IngestSinkImpl::quarantine_by_reference(std::string_view rel_path, std::string_view reason, std::uint64_t size) {
   spool_.add_quarantine(source_, rel_path, reason, size, "", now());
   log::warning("quarantined " + source_ + ":" + std::string(rel_path) + ": " + std::string(reason) +

@@ -27,6 +27,7 @@ class IngestSinkImpl final : public IngestSink {
   void record(const RecordDraft& draft) override;
   void visit(std::string_view patient_id, std::string_view key, std::string_view date) override;
   void quarantine(const std::filesystem::path& file, std::string_view rel_path, std::string_view reason) override;
+  void quarantine_owned(const std::filesystem::path& file, std::string_view rel_path, std::string_view reason) override;
   void quarantine_by_reference(std::string_view rel_path, std::string_view reason, std::uint64_t size) override;
   void checkpoint() override;
 

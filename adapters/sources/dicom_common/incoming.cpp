@@ -113,10 +113,11 @@ void IncomingFolder::quarantine_rejected(SourceContext& ctx, const SeenBefore& s
     const std::string sop = stem.substr(0, stem.find('~'));
     if (!(seen_before && stem.find('~') != std::string::npos && is_safe_uid(sop) &&
           seen_before(sop, util::sha256_file_hex(f).substr(0, kHashPrefix)))) {
-      ctx.sink.quarantine(f, f.filename().string(), reason);
+      ctx.sink.quarantine_owned(f, f.filename().string(), reason);
       ++ctx.stats.quarantined;
+    } else {
+      fs::remove(f, ec);  // a copy of a data set already taken
     }
-    fs::remove(f, ec);
     fs::remove(reason_file, ec);
   }
 }
@@ -204,10 +205,8 @@ bool IncomingFolder::ingest(SourceContext& ctx, const fs::path& file, const std:
                             ? ""
                             : "PatientID (0010,0020) is not a usable patient ID: " + patient_id_problem(mapped);
   if (!problem.empty()) {  // the Receiver checked this already; only a changed file gets here
-    ctx.sink.quarantine(file, n, problem);
+    ctx.sink.quarantine_owned(file, n, problem);
     ++ctx.stats.quarantined;
-    std::error_code ec;
-    fs::remove(file, ec);
     return false;
   }
   const Instance& in = *r.instance;

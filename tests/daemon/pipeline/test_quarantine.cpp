@@ -145,3 +145,28 @@ TEST_CASE("the size cap still holds for regular files") {
   CHECK(r.size == static_cast<std::int64_t>(big.size()));
   CHECK(r.reason.find("over the quarantine's copy limit") != std::string::npos);
 }
+
+TEST_CASE("a file the source owns (a data set the DICOM receiver wrote) is moved aside whole, over the cap too") {
+  Fixture f;
+  const fs::path owned = f.dir / "state" / "dicom-scp" / "rejected" / "1.2.3~1.dcm";
+  fs::create_directories(owned.parent_path());
+  test::write_file(owned, "");
+  fs::resize_file(owned, (64u << 20) + 1);  // sparse: over the copy limit, costs no disk
+  f.sink.quarantine_owned(owned, "1.2.3~1.dcm", "unattributable: PatientID (0010,0020) is empty");
+  f.tx.checkpoint();
+  CHECK_FALSE(fs::exists(owned));
+  sqlite::Statement q(f.spool.connection(), "SELECT reason, COALESCE(copy_path, ''), size FROM quarantine");
+  REQUIRE(q.step());
+  CHECK(q.column_text(0) == "unattributable: PatientID (0010,0020) is empty");
+  const fs::path kept = q.column_text(1);
+  CHECK(kept == f.dir / "state" / "quarantine" / "emr-ext" / "1.2.3~1.dcm");
+  CHECK(q.column_int(2) == (64 << 20) + 1);
+  CHECK(fs::file_size(kept) == (64u << 20) + 1);
+  CHECK(test::read_file(fs::path(kept) += ".reason.txt") == "unattributable: PatientID (0010,0020) is empty\n");
+}
+
+TEST_CASE("a file the source owns that cannot be moved stays where it is, and the failure is said") {
+  Fixture f;
+  CHECK_THROWS_WITH_AS(f.sink.quarantine_owned(f.dir / "gone.dcm", "gone.dcm", "x"),
+                       doctest::Contains("cannot quarantine emr-ext:gone.dcm"), Error);
+}

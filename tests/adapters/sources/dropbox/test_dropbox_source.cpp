@@ -17,6 +17,7 @@ struct NullSink final : IngestSink {
   void record(const RecordDraft& d) override { records.push_back(d); }
   void visit(std::string_view, std::string_view, std::string_view) override {}
   void quarantine(const fs::path&, std::string_view, std::string_view) override {}
+  void quarantine_owned(const fs::path&, std::string_view, std::string_view) override {}
   void quarantine_by_reference(std::string_view, std::string_view, std::uint64_t) override {}
   void checkpoint() override {}
 };

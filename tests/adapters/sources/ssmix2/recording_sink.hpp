@@ -38,6 +38,11 @@ struct RecordingSink final : IngestSink {
   void quarantine(const std::filesystem::path&, std::string_view rel, std::string_view reason) override {
     quarantined.emplace_back(rel, reason);
   }
+  // Taken over as the pipeline's sink takes it: gone from where it was.
+  void quarantine_owned(const std::filesystem::path& file, std::string_view rel, std::string_view reason) override {
+    quarantined.emplace_back(rel, reason);
+    std::filesystem::remove(file);
+  }
   void quarantine_by_reference(std::string_view rel, std::string_view reason, std::uint64_t) override {
     quarantined.emplace_back(rel, reason);
     by_reference.emplace_back(rel);

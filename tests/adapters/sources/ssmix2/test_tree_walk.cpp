@@ -372,6 +372,7 @@ struct SpoolFailure final : IngestSink {
   void record(const RecordDraft&) override { throw Error("spool: database or disk is full (free space)"); }
   void visit(std::string_view, std::string_view, std::string_view) override {}
   void quarantine(const fs::path&, std::string_view, std::string_view) override {}
+  void quarantine_owned(const fs::path&, std::string_view, std::string_view) override {}
   void quarantine_by_reference(std::string_view, std::string_view, std::uint64_t) override {}
   void checkpoint() override {}
 };
