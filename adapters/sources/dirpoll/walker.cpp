@@ -87,6 +87,17 @@ std::string describe_skipped(const Entry& e, const fs::path& abs) {
   return "a symbolic link (to " + target.string() + "), which is never followed";
 }
 
+// True when `dir` can be listed and holds nothing.
+bool is_empty_dir(const fs::path& dir) {
+  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
+  if (!d) return false;
+  while (struct dirent* de = ::readdir(d.get())) {
+    const std::string_view name = de->d_name;
+    if (name != "." && name != "..") return false;
+  }
+  return true;
+}
+
 class Walker {
  public:
   Walker(const WalkOptions& o, UnitHandler& h, SourceContext& c, std::uint64_t root_mount)
@@ -124,6 +135,14 @@ class Walker {
     auto known_children = ctx_.state.child_dirs(key);
     std::map<std::string, DirState> by_key;
     for (auto& c : known_children) by_key.emplace(c.path, std::move(c));
+    // The root empty while folders were known below it: most likely the export share is not
+    // mounted and its empty mount point shows. Forgetting them would take the whole tree in again
+    // once it is back, and miss what was cancelled meanwhile: the poll fails instead.
+    if (depth == 0 && opt_.empty_root_fails && !by_key.empty() && is_empty_dir(abs))
+      throw Error("source root " + abs.string() + " is empty, but " + std::to_string(by_key.size()) +
+                  " folder(s) were known below it at the last poll: the export share may not be mounted (mount "
+                  "it; nothing is forgotten meanwhile). If the tree was emptied on purpose, take the source out "
+                  "of the configuration");
 
     if (unchanged) return visit_known(abs, rel, key, parent_key, depth, self, *known, by_key);
 

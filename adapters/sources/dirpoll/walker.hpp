@@ -78,6 +78,10 @@ struct WalkOptions {
   std::string state_root;          // prefix for state keys, unique per root of a source ("0", "1", ...)
   std::string source;              // the source's name, for log lines
   bool cross_filesystems = false;  // descend into folders on other file systems (never into loops)
+  // The root found empty while folders were known below it fails the walk (a share not mounted
+  // shows its empty mount point) instead of forgetting them. Not for a source of several roots:
+  // there a volume emptied by a migration to another is expected, and its state tells the move.
+  bool empty_root_fails = false;
 };
 
 // Walks the tree below `root`. Throws sennen::Error when the root itself is missing or unreadable.

@@ -34,7 +34,8 @@ class MmlSource final : public Source, dirpoll::UnitHandler {
     for (std::size_t i = 0; i < o_.roots.size() && !ctx.stop_requested; ++i) {
       root_ = static_cast<int>(i);
       cached_dir_.reset();
-      dirpoll::walk(o_.roots[i], {kNoUnitDepth, std::to_string(i), name(), o_.cross_filesystems}, *this, ctx);
+      dirpoll::walk(o_.roots[i], {kNoUnitDepth, std::to_string(i), name(), o_.cross_filesystems, o_.roots.size() == 1},
+                    *this, ctx);
     }
     cached_dir_.reset();
     ctx.stats.files_seen = ctx.state.unit_count();

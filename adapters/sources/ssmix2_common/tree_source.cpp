@@ -59,7 +59,8 @@ void TreeSource::begin_poll(SourceContext& ctx) {
 void TreeSource::walk_roots(SourceContext& ctx) {
   for (std::size_t i = 0; i < options_.roots.size() && !ctx.stop_requested; ++i) {
     current_root_ = static_cast<int>(i);
-    dirpoll::walk(options_.roots[i], {5, std::to_string(i), name(), options_.cross_filesystems}, *this, ctx);
+    dirpoll::walk(options_.roots[i],
+                  {5, std::to_string(i), name(), options_.cross_filesystems, options_.roots.size() == 1}, *this, ctx);
   }
 }
 

@@ -410,3 +410,16 @@ TEST_CASE("walk: a file rewritten in place keeps a version of its own while it w
   t.poll(true);
   CHECK(t.sink.records.size() == 2);  // taken once
 }
+
+TEST_CASE("walk: a root found empty (a share not mounted) fails the poll and forgets nothing") {
+  Tree t;
+  t.file("000000000000001");
+  t.poll();
+  REQUIRE(t.sink.records.size() == 1);
+  fs::rename(t.root / "000", t.tmp / "away");  // what an unmounted share's mount point shows
+  CHECK_THROWS_WITH_AS(t.poll(), doctest::Contains("is empty, but 1 folder(s) were known below it"), Error);
+  CHECK_THROWS_AS(t.poll(true), Error);        // a full scan too
+  fs::rename(t.tmp / "away", t.root / "000");  // mounted again
+  t.poll(true);
+  CHECK(t.sink.records.size() == 1);  // nothing taken in twice
+}
