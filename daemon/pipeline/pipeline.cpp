@@ -223,10 +223,10 @@ struct Pipeline::Impl {
                               : ""));
       const std::set<std::string> newly(u.added.begin(), u.added.end());
       for (const auto& b : spool.batches_in_state(spool::BatchState::sealed))
-        settle_if_holding(b, newly,
-                          b.recheck
-                              ? "a patient added to the stop list before delivery may be in its files of many patients"
-                              : "a patient in it was added to the stop list before delivery");
+        if (const std::string why = stop_list_hold(b, newly); !why.empty())
+          settle(b, why,
+                 b.recheck ? "a patient added to the stop list before delivery may be in its files of many patients"
+                           : "a patient in it was added to the stop list before delivery");
     }
     return paused_reason.empty();
   }
@@ -254,7 +254,7 @@ struct Pipeline::Impl {
   }
 
   // What became of a sealed batch that may not be sent as it is.
-  enum class Settled { clean, voided, already_delivered, undecided };
+  enum class Settled { voided, already_delivered, undecided };
 
   // Why the outbox file of sealed batch `b` cannot be sent, or "" when it is there at its sealed
   // size (its sha256 is checked as it is sent).
@@ -269,71 +269,45 @@ struct Pipeline::Impl {
     return "";
   }
 
-  // A sealed batch whose outbox file is gone or damaged (`problem`) cannot be sent. It counts as
-  // delivered if the destination has it complete (a crash between its delivery and the spool's
-  // record of it), and is voided, its records sealed again, if the destination does not have it.
-  // When the destination cannot say, it stays, unsent, and is asked again before the next delivery.
-  Settled settle_unsendable(const spool::BatchInfo& b, const std::string& problem) {
+  // A sealed batch that may not be sent as it is (`why`, said of it in the log) is settled by asking
+  // the destination. Complete: it counts as delivered, since a crash fell between its delivery and
+  // the spool's record of it (voiding it would send its records twice). Absent: it is abandoned
+  // there, its outbox file removed, and it is voided for `void_reason`, its records going back to
+  // pending to be filtered and sealed again. Unknown: it stays, unsent, and is asked about again
+  // before the next delivery.
+  Settled settle(const spool::BatchInfo& b, const std::string& why, const std::string& void_reason) {
     const Presence p = destination->presence(batch_file(b));
     if (p.state == Presence::State::complete) {
       delivered(b);
-      log::notice("batch " + b.batch_id + " " + problem + ", but " + destination->describe() +
-                  " has it complete; it counts as delivered");
-      return Settled::already_delivered;
-    }
-    if (p.state == Presence::State::absent) {
-      destination->abandon(batch_file(b));
-      std::error_code ec;
-      fs::remove(outbox_file(b.batch_id), ec);
-      spool.void_batch(b.batch_id, "outbox file " + problem);
-      log::warning("batch " + b.batch_id + " " + problem + "; its records will be sealed again");
-      return Settled::voided;
-    }
-    log::warning("batch " + b.batch_id + " " + problem + " and " + destination->describe() +
-                 " cannot say whether it has it (" + p.reason + "); it is asked again before the next delivery");
-    return Settled::undecided;
-  }
-
-  // A sealed batch that holds a record of a patient in `stopped`, or is marked for a recheck (a
-  // batch with files of many patients, filtered before a patient was added: BatchInfo::recheck), never leaves
-  // as it is: it is voided (its records go back to pending and are filtered again; its file is
-  // removed). Unless the destination has it complete already, because a crash fell between its
-  // delivery and the spool's record of it: then it counts as delivered (voiding it would send its
-  // other records twice); the patient's withdrawal follows in a later batch. When the destination
-  // cannot be asked, the batch stays, unsent, and is asked about again before every delivery.
-  template <typename Set>
-  Settled settle_if_holding(const spool::BatchInfo& b, const Set& stopped, const std::string& reason) {
-    bool hit = b.recheck;
-    if (!hit)
-      for (const auto& key : spool.batch_patients(b.batch_id)) hit |= stopped.contains(key);
-    if (!hit) return Settled::clean;
-    const std::string holds =
-        b.recheck
-            ? "holds files of many patients (claims, surveys) filtered before a patient was added to the stop list"
-            : "holds a patient now on the stop list";
-    const Presence p = destination->presence(batch_file(b));
-    if (p.state == Presence::State::complete) {
-      delivered(b);
-      log::notice("batch " + b.batch_id + " " + holds + ", but " + destination->describe() +
-                  " already has it complete (delivered before a restart); it counts as delivered, and the "
-                  "withdrawal goes in a later batch");
+      log::notice("batch " + b.batch_id + " " + why + ", but " + destination->describe() +
+                  " already has it complete (delivered before a restart); it counts as delivered");
       return Settled::already_delivered;
     }
     if (p.state == Presence::State::unknown) {
-      log::warning("batch " + b.batch_id + " " + holds +
-                   "; it is not sent, and it is voided "
-                   "once " +
-                   destination->describe() + " can say whether it already has it (" + p.reason + ")");
+      log::warning("batch " + b.batch_id + " " + why + "; it is not sent until " + destination->describe() +
+                   " can say whether it already has it (" + p.reason + ")");
       return Settled::undecided;
     }
     destination->abandon(batch_file(b));
     std::error_code ec;
     fs::remove(outbox_file(b.batch_id), ec);
-    spool.void_batch(b.batch_id, reason);
-    log::notice("batch " + b.batch_id + " was voided before delivery (" + reason +
-                "); its other records go out in "
-                "a later batch");
+    spool.void_batch(b.batch_id, void_reason);
+    log::notice("batch " + b.batch_id + " was voided before delivery (" + void_reason +
+                "); its records are filtered and sealed again");
     return Settled::voided;
+  }
+
+  // Why sealed batch `b` may not leave as it is because of the stop list, or "": it holds a record
+  // of a patient in `stopped`, or it is marked for a recheck (files of many patients filtered before
+  // a patient was added: BatchInfo::recheck). Such a batch is settled, never sent as it is; a
+  // stopped patient's withdrawal goes in a later batch.
+  template <typename Set>
+  std::string stop_list_hold(const spool::BatchInfo& b, const Set& stopped) {
+    if (b.recheck)
+      return "holds files of many patients (claims, surveys) filtered before a patient was added to the stop list";
+    for (const auto& key : spool.batch_patients(b.batch_id))
+      if (stopped.contains(key)) return "holds a patient now on the stop list";
+    return "";
   }
 
   void poll(Source& s, CycleResult& result, const std::atomic<bool>& stop) {
@@ -602,33 +576,23 @@ struct Pipeline::Impl {
       const auto sealed = spool.batches_in_state(spool::BatchState::sealed);  // oldest first
       if (sealed.empty()) return;
       const auto& b = sealed.front();
-      // Nobody in the batch may be on the stop list now, and a batch marked for a recheck never goes.
-      switch (settle_if_holding(
-          b, gate.stopped(),
-          b.recheck ? "its files of many patients are filtered again for a patient added to the stop list"
-                    : "a patient in it is on the stop list")) {
-        case Settled::clean:
-          break;
-        case Settled::voided:
-        case Settled::already_delivered:
-          continue;
-        case Settled::undecided: {
-          const std::string why =
-              "batch " + b.batch_id +
-              " may not leave as it is (a patient now on the stop list, or files of many patients to "
-              "filter again) and is held back until the destination can say whether it "
-              "already has it";
-          dispatcher.record(DeliveryResult::retry(why), clock.now());  // asked again after the usual wait
-          result.errors.push_back(why);
-          return;  // keep order: later batches wait for this one
-        }
+      // Nobody in the batch may be on the stop list now, a batch marked for a recheck never goes,
+      // and neither does one whose outbox file is gone or damaged.
+      std::string why = stop_list_hold(b, gate.stopped());
+      std::string void_reason;
+      if (!why.empty()) {
+        void_reason = b.recheck ? "its files of many patients are filtered again for a patient added to the stop list"
+                                : "a patient in it is on the stop list";
+      } else {
+        why = outbox_problem(b);
+        void_reason = "outbox file " + why;
       }
-      if (const std::string problem = outbox_problem(b); !problem.empty()) {
-        if (settle_unsendable(b, problem) != Settled::undecided) continue;
-        const std::string why = "batch " + b.batch_id + " " + problem + " and is held back until the destination " +
-                                "can say whether it already has it";
-        dispatcher.record(DeliveryResult::retry(why), clock.now());  // asked again after the usual wait
-        result.errors.push_back(why);
+      if (!why.empty()) {
+        if (settle(b, why, void_reason) != Settled::undecided) continue;
+        const std::string held = "batch " + b.batch_id + " " + why +
+                                 ", and is held back until the destination can say whether it already has it";
+        dispatcher.record(DeliveryResult::retry(held), clock.now());  // asked again after the usual wait
+        result.errors.push_back(held);
         return;  // keep order: later batches wait for this one
       }
       const BatchFile bf = batch_file(b);
@@ -702,7 +666,7 @@ struct Pipeline::Impl {
     std::set<std::string> waiting;
     for (const auto& b : spool.batches_in_state(spool::BatchState::sealed)) {
       waiting.insert(b.batch_id);
-      if (const std::string problem = outbox_problem(b); !problem.empty()) settle_unsendable(b, problem);
+      if (const std::string problem = outbox_problem(b); !problem.empty()) settle(b, problem, "outbox file " + problem);
     }
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec)) {
