@@ -246,19 +246,13 @@ class Loader {
     for (const auto& t : catalog_.destinations)
       if (!type || &t == type) known.insert(known.end(), t.keys.begin(), t.keys.end());
     auto elsewhere = [&](const std::string& key) -> std::string {
-      bool someones = false;
+      // Leftovers after switching types are common: the types that do use the key are named.
+      std::string others;
       for (const auto& other : catalog_.destinations)
-        someones |= std::find(other.keys.begin(), other.keys.end(), key) != other.keys.end();
-      if (!someones) return "";
-      // Leftovers after switching types are common; from the simplest type the ways on are named.
-      std::string msg = "'" + key + "' is not used with type: " + std::string(type->name) + "; remove it";
-      if (type->keys.size() <= 1) {
-        std::string others;
-        for (const auto& other : catalog_.destinations)
-          if (&other != type) others += (others.empty() ? " or set type: " : " or type: ") + std::string(other.name);
-        msg += others;
-      }
-      return msg;
+        if (std::find(other.keys.begin(), other.keys.end(), key) != other.keys.end())
+          others += (others.empty() ? " or set type: " : " or type: ") + std::string(other.name);
+      if (others.empty()) return "";
+      return "'" + key + "' is not used with type: " + std::string(type->name) + "; remove it" + others;
     };
     const Node node = make_node(r_, v, base_, files_);
     Section s(node, known, elsewhere);

@@ -30,14 +30,26 @@ void remove_stale_temps(const fs::path& target) {
     if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
 }
 
+// True when `dir` is where a file system is mounted: it is on another device than its parent, or
+// it is its own parent (/). A bind mount of a folder of the same file system is not told apart.
+bool is_mount_point(const fs::path& dir) {
+  struct stat self {
+  }, parent{};
+  if (::stat(dir.c_str(), &self) != 0 || !S_ISDIR(self.st_mode)) return false;
+  if (::stat((dir / "..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
+}
+
 class LocalDestination final : public Destination {
  public:
-  LocalDestination(fs::path path, std::string site) : root_(std::move(path)), site_(std::move(site)) {}
+  LocalDestination(LocalKeys keys, std::string site)
+      : root_(std::move(keys.path)), mount_point_(keys.mount_point), site_(std::move(site)) {}
 
   std::string describe() const override { return "local " + root_.string(); }
 
   DeliveryResult deliver(const BatchFile& b) override {
     try {
+      require_mounted();
       fs::path dir = root_ / site_ / b.day;
       make_dirs(dir);
       fs::path target = dir / (b.batch_id + ".cms");
@@ -73,6 +85,7 @@ class LocalDestination final : public Destination {
 
   DeliveryResult put_heartbeat(std::string_view json) override {
     try {
+      require_mounted();
       make_dirs(root_ / site_);
       const fs::path target = root_ / site_ / "heartbeat.json";
       remove_stale_temps(target);
@@ -88,6 +101,7 @@ class LocalDestination final : public Destination {
   // A delivery killed while copying leaves "<batch>.cms.tmp-<pid>", one killed between the batch
   // and its marker a whole "<batch>.cms" without marker; neither is ever completed now.
   void abandon(const BatchFile& b) override {
+    if (!unmounted().empty()) return;
     const fs::path dir = root_ / site_ / b.day;
     std::error_code ec;
     if (fs::exists(dir / (b.batch_id + ".json"), ec) || ec) return;
@@ -97,6 +111,7 @@ class LocalDestination final : public Destination {
   }
 
   DeliveryResult check_access() override {
+    if (auto why = unmounted(); !why.empty()) return DeliveryResult::retry(why);
     std::error_code ec;
     const fs::path existing = fs::exists(root_, ec) ? root_ : root_.parent_path();
     if (::access(existing.c_str(), W_OK | X_OK) == 0) return DeliveryResult::delivered();
@@ -105,6 +120,7 @@ class LocalDestination final : public Destination {
   }
 
   Presence presence(const BatchFile& b) override {
+    if (auto why = unmounted(); !why.empty()) return Presence::unknown(why);
     const fs::path dir = root_ / site_ / b.day;
     std::error_code ec;
     const bool marker = fs::exists(dir / (b.batch_id + ".json"), ec);
@@ -116,6 +132,18 @@ class LocalDestination final : public Destination {
   }
 
  private:
+  // Why nothing may be written or looked for now (mount_point: true and nothing mounted at the
+  // path), or "".
+  std::string unmounted() const {
+    if (!mount_point_ || is_mount_point(root_)) return "";
+    return "nothing is mounted at destination folder " + root_.string() +
+           " (mount_point: true): mount the removable media or share there; batches wait in the outbox until then";
+  }
+
+  void require_mounted() const {
+    if (auto why = unmounted(); !why.empty()) throw Error(why);
+  }
+
   static void make_dirs(const fs::path& dir) {
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -125,13 +153,14 @@ class LocalDestination final : public Destination {
   }
 
   fs::path root_;
+  bool mount_point_;
   std::string site_;
 };
 
 }  // namespace
 
-std::unique_ptr<Destination> make_local_destination(fs::path path, std::string site_id) {
-  return std::make_unique<LocalDestination>(std::move(path), std::move(site_id));
+std::unique_ptr<Destination> make_local_destination(LocalKeys keys, std::string site_id) {
+  return std::make_unique<LocalDestination>(std::move(keys), std::move(site_id));
 }
 
 }  // namespace sennen::destinations

@@ -2,6 +2,9 @@
 // type: local — a directory (air-gapped sites, BCP export to removable media, the quickstart):
 //   <path>/<site id>/<YYYYMMDD>/<batch id>.cms, then <batch id>.json as the commit marker;
 //   <path>/<site id>/heartbeat.json. Every file is written atomically (temp + fsync + rename).
+// With mount_point: true, <path> must be a mount point (removable media, a share) whenever
+// anything is written or looked for there: while it is not mounted, batches wait in the outbox
+// instead of landing on this machine's own disk below the empty mount point.
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -12,13 +15,14 @@
 
 namespace sennen::destinations {
 
-std::unique_ptr<Destination> make_local_destination(std::filesystem::path path, std::string site_id);
-// The key of type: local as configured.
+// The keys of type: local as configured.
 struct LocalKeys final : config::DestinationOptions {
   std::filesystem::path path;  // the export folder
+  bool mount_point = false;    // path must be a mounted file system (media, share) to be written
   std::string describe() const override { return "local " + path.string(); }
   std::vector<std::filesystem::path> writable_folders() const override { return {path}; }
 };
+std::unique_ptr<Destination> make_local_destination(LocalKeys keys, std::string site_id);
 const adapters::DestinationKind& local_kind();  // for the registry
 
 }  // namespace sennen::destinations

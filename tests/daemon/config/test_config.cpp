@@ -449,7 +449,7 @@ TEST_CASE("https destination: what is refused, and where") {
   REQUIRE(both.size() == 1);
   CHECK(both[0].key == "destination.path");
   CHECK(both[0].line == 15);
-  CHECK(both[0].message == "'path' is not used with type: https; remove it");
+  CHECK(both[0].message == "'path' is not used with type: https; remove it or set type: local");
 
   // The https knobs on a local destination are named as such.
   expect_one(insert_after(13, "  url: https://h"), 14, 8, "destination.url",
@@ -538,13 +538,13 @@ TEST_CASE("s3 destination: what is refused, and where") {
              "is too small; write at least 5MiB");
   // Keys of the other types are named as not used here, and s3 keys elsewhere likewise.
   expect_one(insert_after(18, "  url: https://h", with_s3()), 19, 8, "destination.url",
-             "'url' is not used with type: s3; remove it");
+             "'url' is not used with type: s3; remove it or set type: https");
   expect_one(insert_after(18, "  path: /x", with_s3()), 19, 9, "destination.path",
-             "'path' is not used with type: s3; remove it");
+             "'path' is not used with type: s3; remove it or set type: local");
   expect_one(insert_after(14, "  bucket: b", with_https()), 15, 11, "destination.bucket",
              "'bucket' is not used with type: https; remove it");
   expect_one(insert_after(13, "  endpoint: https://h"), 14, 13, "destination.endpoint",
-             "'endpoint' is not used with type: local; remove it or set type: https or type: s3");
+             "'endpoint' is not used with type: local; remove it or set type: s3");
   expect_one(with_https("https://h", "  tls: {ca: ca.crt, cert: site.crt, key: k, use_system_ca: true}"), 14, 45,
              "destination.tls.use_system_ca", "unknown key 'use_system_ca' in destination.tls");
 }
@@ -830,6 +830,7 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
                           "wait_days:",
                           "destination:",
                           "path:",
+                          "mount_point:",
                           "encryption:",
                           "recipients:",
                           "signer_cert:",
@@ -848,7 +849,7 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
        {"  # timezone: Asia/Tokyo\n", "    # vendor: generic\n", "    # poll_interval: 60s\n",
         "    # stable_after: 30s\n", "    # full_scan_interval: 24h\n", "    # max_record_bytes: 256MiB\n",
         "    # allow_hard_links: false\n", "    # cross_filesystems: false\n", "  # allow_unreadable_lines: false\n",
-        "  # send_unattributed: false\n", "  # notification:\n", "  #   notice_start: 2025-04-01\n",
+        "  # send_unattributed: false\n", "  # mount_point: false\n", "  # notification:\n", "  #   notice_start: 2025-04-01\n",
         "  #   wait_days: 30\n", "  # max_bytes: 64MiB\n", "  # zstd_level: 3\n", "  # interval: 5m\n"}) {
     const std::string commented = line;
     const auto at = uncommented.find(commented);
@@ -880,6 +881,7 @@ TEST_CASE("the shipped config documents every key, and its commented defaults ar
   CHECK(shown.batch.max_bytes == defaults.batch.max_bytes);
   CHECK(shown.batch.zstd_level == defaults.batch.zstd_level);
   CHECK(shown.heartbeat.interval == defaults.heartbeat.interval);
+  CHECK(local(shown).mount_point == local(defaults).mount_point);
   REQUIRE(shown.optout.notification);
   CHECK(shown.optout.notification->wait_days == Notification{}.wait_days);
 }

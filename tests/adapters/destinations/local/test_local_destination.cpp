@@ -1,4 +1,8 @@
 #include <doctest/doctest.h>
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "adapters/destinations/local/local_destination.hpp"
 #include "daemon/util/sha256.hpp"
@@ -8,6 +12,13 @@ using namespace sennen;
 namespace fs = std::filesystem;
 
 namespace {
+destinations::LocalKeys keys(fs::path path, bool mount_point = false) {
+  destinations::LocalKeys k;
+  k.path = std::move(path);
+  k.mount_point = mount_point;
+  return k;
+}
+
 BatchFile batch_in(const test::TempDir& t, const std::string& content) {
   test::write_file(t / "outbox.cms", content);
   return {"B1", "20261204", t / "outbox.cms", content.size(), util::sha256_hex(content), "{\"marker\":1}"};
@@ -16,7 +27,7 @@ BatchFile batch_in(const test::TempDir& t, const std::string& content) {
 
 TEST_CASE("local destination: a batch is present only once its marker and its full file are there") {
   test::TempDir t;
-  auto d = destinations::make_local_destination(t / "export", "1312345678");
+  auto d = destinations::make_local_destination(keys(t / "export"), "1312345678");
   const BatchFile b = batch_in(t, "sealed bytes");
   CHECK(d->presence(b).state == Presence::State::absent);
   REQUIRE(d->deliver(b).ok());
@@ -27,7 +38,7 @@ TEST_CASE("local destination: a batch is present only once its marker and its fu
 
 TEST_CASE("local destination: a heartbeat killed half way leaves no temp file after the next one") {
   test::TempDir t;
-  auto d = destinations::make_local_destination(t / "export", "1312345678");
+  auto d = destinations::make_local_destination(keys(t / "export"), "1312345678");
   fs::create_directories(t / "export/1312345678");
   test::write_file(t / "export/1312345678/heartbeat.json.tmp-4242", "{\"half");
   REQUIRE(d->put_heartbeat("{}").ok());
@@ -37,7 +48,7 @@ TEST_CASE("local destination: a heartbeat killed half way leaves no temp file af
 
 TEST_CASE("local destination: an abandoned batch leaves nothing half-done behind, a complete one is never touched") {
   test::TempDir t;
-  auto d = destinations::make_local_destination(t / "export", "1312345678");
+  auto d = destinations::make_local_destination(keys(t / "export"), "1312345678");
   const BatchFile b = batch_in(t, "sealed bytes");
   const fs::path day = t / "export/1312345678/20261204";
   fs::create_directories(day);
@@ -54,4 +65,56 @@ TEST_CASE("local destination: an abandoned batch leaves nothing half-done behind
   REQUIRE(d->deliver(b).ok());
   d->abandon(b);
   CHECK(d->presence(b).state == Presence::State::complete);
+}
+
+namespace {
+// A tmpfs mounted at `dir` for the test's length (needs CAP_SYS_ADMIN: root, as CI runs).
+struct TmpfsMount {
+  std::filesystem::path dir;
+  bool mounted;
+  explicit TmpfsMount(std::filesystem::path d) : dir(std::move(d)) {
+    fs::create_directories(dir);
+    mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=1m,mode=0755") == 0;
+  }
+  ~TmpfsMount() {
+    if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
+  }
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+};
+}  // namespace
+
+TEST_CASE("local destination: with mount_point, nothing is written below a mount point with nothing mounted") {
+  test::TempDir t;
+  fs::create_directories(t / "media");  // the empty mount point, on this machine's own disk
+  auto d = destinations::make_local_destination(keys(t / "media", true), "1312345678");
+  const BatchFile b = batch_in(t, "sealed bytes");
+  const auto r = d->deliver(b);
+  CHECK_FALSE(r.ok());
+  CHECK(r.status == DeliveryResult::Status::retry);  // waits in the outbox; the destination is not failing
+  CHECK(r.reason.find("nothing is mounted at destination folder " + (t / "media").string()) != std::string::npos);
+  CHECK_FALSE(d->put_heartbeat("{}").ok());
+  CHECK(d->presence(b).state == Presence::State::unknown);  // so a waiting batch is not voided meanwhile
+  CHECK_FALSE(d->check_access().ok());
+  d->abandon(b);
+  CHECK(fs::is_empty(t / "media"));
+  // Without mount_point the same folder is simply written (a folder on this machine's disk).
+  auto plain = destinations::make_local_destination(keys(t / "media"), "1312345678");
+  CHECK(plain->deliver(b).ok());
+}
+
+TEST_CASE("local destination: with mount_point, a mounted file system is written as usual") {
+  test::TempDir t;
+  TmpfsMount media(t / "media");
+  if (!media.mounted) {
+    MESSAGE("skipped: mounting a tmpfs needs CAP_SYS_ADMIN (" << std::strerror(errno) << ")");
+    return;
+  }
+  auto d = destinations::make_local_destination(keys(t / "media", true), "1312345678");
+  const BatchFile b = batch_in(t, "sealed bytes");
+  CHECK(d->check_access().ok());
+  REQUIRE(d->deliver(b).ok());
+  CHECK(d->presence(b).state == Presence::State::complete);
+  CHECK(test::read_file(t / "media/1312345678/20261204/B1.cms") == "sealed bytes");
+  REQUIRE(d->put_heartbeat("{}").ok());
 }
