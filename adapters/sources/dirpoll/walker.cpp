@@ -124,7 +124,8 @@ class Walker {
       note_skipped(key, listing.entries, abs, nullptr);
       now.settled = handler_.on_unit_folder(listing, key, ctx_) &&
                     std::none_of(listing.entries.begin(), listing.entries.end(),
-                                 [](const Entry& e) { return !e.foreign.empty(); });
+                                 [](const Entry& e) { return !e.foreign.empty(); }) &&
+                    !changed_just_now(self);
       now.listed_at = std::chrono::duration_cast<std::chrono::seconds>(ctx_.clock.now().time_since_epoch()).count();
       if (ctx_.stop_requested) return true;  // the handler may have stopped half way: list again next time
       ctx_.state.put_dir(parent_key, now);
@@ -179,7 +180,7 @@ class Walker {
     for (const auto& u : units)
       if (!names.count(u.name)) ctx_.state.erase_unit(key, u.name);
     if (ctx_.stop_requested) return true;
-    now.settled = settled;
+    now.settled = settled && !changed_just_now(self);
     now.has_subdirs = !present.empty();
     now.listed_at = std::chrono::duration_cast<std::chrono::seconds>(ctx_.clock.now().time_since_epoch()).count();
     ctx_.state.put_dir(parent_key, now);
@@ -188,6 +189,17 @@ class Walker {
   }
 
  private:
+  // True when folder `self` changed so shortly before it was listed that a change right after the
+  // listing could fall in the same timestamp tick (FAT keeps 2 s; a share's server has its own
+  // granularity) and leave its mtime and ctime as recorded: such a folder is listed again next
+  // poll, or a file renamed into it meanwhile would wait for the next full scan. A folder dated
+  // ahead of this machine's clock counts as just changed too.
+  bool changed_just_now(const Entry& self) const {
+    constexpr auto kSameTick = std::chrono::seconds(3);
+    const auto changed = std::chrono::nanoseconds(std::max(self.mtime_ns, self.ctime_ns));
+    return ctx_.clock.now().time_since_epoch() - changed < kSameTick;
+  }
+
   // Same entries as when listed: only the known subdirectories are visited.
   bool visit_known(const fs::path& abs, const std::string& rel, const std::string& key, const std::string& parent_key,
                    int depth, const Entry& self, const DirState& known, const std::map<std::string, DirState>& by_key) {

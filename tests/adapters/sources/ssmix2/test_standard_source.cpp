@@ -179,6 +179,7 @@ TEST_CASE("ssmix2: an unchanged folder is not listed again; a full scan catches 
   Fixture f;
   auto file = put(f.root, "20250110", "OMP-01", "000000000000123", "20250110101010123", '1', hl7(kPid, "RDE^O11"));
   age(file, f.past());
+  f.clock.advance(std::chrono::seconds(10));  // the folders changed 10 s before they are listed
   f.poll();
   REQUIRE(f.sink.records.size() == 1);
   f.sink.clear();

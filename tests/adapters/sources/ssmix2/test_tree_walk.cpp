@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "adapters/sources/dirpoll/walker.hpp"
 #include "adapters/sources/ssmix2/standard_source.hpp"
@@ -422,4 +423,34 @@ TEST_CASE("walk: a root found empty (a share not mounted) fails the poll and for
   fs::rename(t.tmp / "away", t.root / "000");  // mounted again
   t.poll(true);
   CHECK(t.sink.records.size() == 1);  // nothing taken in twice
+}
+
+namespace {
+// The polling state of the folder whose key ends with `suffix`, searched from the source's roots.
+std::optional<DirState> dir_state(SourceState& state, const std::string& suffix, const std::string& parent = "") {
+  for (const auto& d : state.child_dirs(parent)) {
+    if (d.path.ends_with(suffix)) return d;
+    if (auto below = dir_state(state, suffix, d.path)) return below;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+TEST_CASE("walk: a folder changed just before its listing is listed again next poll (same timestamp tick)") {
+  // A file renamed into a folder in the same timestamp tick as the folder's last change (FAT keeps
+  // 2 s) leaves its mtime and ctime as recorded: the folder must not count as settled then, or the
+  // file would wait for the next full scan.
+  Tree t;
+  t.file("000000000000001");  // the file is aged; its folders changed just now
+  t.poll();
+  REQUIRE(t.sink.records.size() == 1);
+  auto unit = dir_state(*t.state, "/OMP-01");
+  REQUIRE(unit);
+  CHECK_FALSE(unit->settled);
+  t.clock.advance(std::chrono::seconds(10));  // the same folders, listed 10 s after their last change
+  t.poll();
+  unit = dir_state(*t.state, "/OMP-01");
+  REQUIRE(unit);
+  CHECK(unit->settled);
+  CHECK(t.sink.records.size() == 1);  // listed again, nothing taken twice
 }
