@@ -318,12 +318,14 @@ struct Pipeline::Impl {
     const Progress base = progress;
     // Unchanged folders are skipped by polls; every full_scan_interval one poll re-stats every
     // file, which catches a file rewritten in place without a rename. The time of the last full
-    // scan is kept in the spool, so restarts (and --once) do not force one.
+    // scan is kept in the spool, so restarts (and --once) do not force one. A last full scan dated
+    // after now (the clock was stepped back) makes one due, or the next would wait for the clock
+    // to catch up.
     const auto* scfg = source_config(s.name());
     const std::string full_key = "full_scan_at:" + s.name();
     const std::int64_t last_full = spool.counter(full_key);
     const auto every = scfg && scfg->options ? scfg->options->full_scan_every() : std::nullopt;
-    const bool full = every && now() - last_full >= every->count();
+    const bool full = every && (now() - last_full >= every->count() || now() < last_full);
     SourceStats stats;
     GateCounts withheld;
     bool halted_by_cap = false;

@@ -14,6 +14,7 @@ using batcher::testing::pki;
 
 void FolderSource::poll(SourceContext& ctx) {
   ctx.stats = SourceStats{};
+  if (polls_) polls_->push_back(ctx.full_scan);
   if (during_poll_) during_poll_();
   std::set<std::string> known;
   for (const auto& u : ctx.state.units("")) known.insert(u.name);
@@ -172,9 +173,12 @@ std::vector<fs::path> Site::outbox_files() const {
 std::unique_ptr<Pipeline> Site::start() {
   Adapters a;
   for (const auto& s : cfg.sources)
-    a.sources.push_back(std::make_unique<FolderSource>(s.name, source_folder(s.name), [this] {
-      if (during_poll) during_poll();
-    }));
+    a.sources.push_back(std::make_unique<FolderSource>(
+        s.name, source_folder(s.name),
+        [this] {
+          if (during_poll) during_poll();
+        },
+        &polls));
   a.destination = std::make_unique<FakeDestination>(receiver);
   a.filters = filters;
   return std::make_unique<Pipeline>(cfg, clock, std::move(a));

@@ -30,8 +30,10 @@ namespace sennen::pipeline::testing {
 // filter of that name ("*lines_m" is filtered by "lines"). `during_poll` runs as the poll begins.
 class FolderSource final : public Source {
  public:
-  FolderSource(std::string name, std::filesystem::path folder, std::function<void()> during_poll = nullptr)
-      : name_(std::move(name)), folder_(std::move(folder)), during_poll_(std::move(during_poll)) {}
+  // `polls`, when given, gets ctx.full_scan of every poll appended.
+  FolderSource(std::string name, std::filesystem::path folder, std::function<void()> during_poll = nullptr,
+               std::vector<bool>* polls = nullptr)
+      : name_(std::move(name)), folder_(std::move(folder)), during_poll_(std::move(during_poll)), polls_(polls) {}
   const std::string& name() const override { return name_; }
   void poll(SourceContext& ctx) override;
   std::optional<std::vector<ContentPart>> locate(std::string_view path, std::string_view version) const override;
@@ -40,6 +42,7 @@ class FolderSource final : public Source {
   std::string name_;
   std::filesystem::path folder_;
   std::function<void()> during_poll_;
+  std::vector<bool>* polls_;
 };
 
 // A batch as the destination received it: its id, and its manifest as the central side reads it.
@@ -102,6 +105,7 @@ struct Site {
   Receiver receiver;
   ContentFilters filters;             // given to every pipeline started
   std::function<void()> during_poll;  // runs as each source's poll begins (staff at work meanwhile)
+  std::vector<bool> polls;            // every poll of every source: whether it was a full scan
 
   explicit Site(const std::vector<std::string>& source_names = {"emr"});
   std::filesystem::path source_folder(const std::string& source = "emr") const { return dir / ("src-" + source); }

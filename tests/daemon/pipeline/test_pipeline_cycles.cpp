@@ -279,6 +279,25 @@ TEST_CASE("pipeline: a held record whose source cannot be looked at now stays he
   CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a"});
 }
 
+TEST_CASE("pipeline: a clock stepped back does not put off a source's full scans") {
+  struct Hourly final : config::SourceOptions {
+    std::optional<std::chrono::seconds> full_scan_every() const override { return std::chrono::hours(1); }
+  };
+  Site site;
+  site.cfg.sources[0].options = std::make_shared<Hourly>();
+  auto p = site.start();
+  run(*p);  // never scanned in full: due
+  site.clock.advance(std::chrono::minutes(10));
+  run(*p);
+  site.clock.set(site.clock.now() - std::chrono::hours(24));  // the clock is stepped back a day
+  run(*p);  // the last full scan is dated ahead of now: due, or it would wait a day
+  site.clock.advance(std::chrono::minutes(10));
+  run(*p);
+  site.clock.advance(std::chrono::hours(1));
+  run(*p);
+  CHECK(site.polls == std::vector<bool>{true, false, true, false, true});
+}
+
 TEST_CASE("pipeline: a waiting batch whose outbox file is lost or cut short is sealed again without a restart") {
   Site site;
   site.add_record("1", "a", "one");
