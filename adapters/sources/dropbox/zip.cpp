@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <locale.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +10,8 @@
 #include <memory>
 
 #include "daemon/util/error.hpp"
+#include "daemon/util/name_text.hpp"
+#include "daemon/util/utf8.hpp"
 
 namespace sennen::dropbox {
 namespace fs = std::filesystem;
@@ -33,9 +36,34 @@ const char* const kTodoEn =
 
 Rejection bad(std::string ja, std::string en) { return {0, "", std::move(ja), std::move(en), kTodoJa, kTodoEn}; }
 
-// The entry's last name component, or "" when it has none usable.
+// libarchive converts entry names to the locale's character set and gives none at all for a
+// name it cannot convert: under the service's C locale that was every non-ASCII name, and such
+// files were skipped. Names are read under C.UTF-8, for this thread only, while a zip is read.
+class Utf8Names {
+ public:
+  Utf8Names() : utf8_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t{})) {
+    if (utf8_) before_ = ::uselocale(utf8_);
+  }
+  ~Utf8Names() {
+    if (!utf8_) return;
+    ::uselocale(before_);
+    ::freelocale(utf8_);
+  }
+  Utf8Names(const Utf8Names&) = delete;
+  Utf8Names& operator=(const Utf8Names&) = delete;
+
+ private:
+  locale_t utf8_;
+  locale_t before_{};
+};
+
+// The entry's last name component, or "" when it has none usable. A name stored as UTF-8 (the
+// zip says so) comes as written. One stored without saying (Japanese Windows' own zip writes
+// CP932 so) is read by libarchive 3.6 as CP437, whatever its hdrcharset option says (tried), and
+// each 0x5C byte, the second byte of 表 or ソ in CP932, becomes a '/': such a name comes garbled,
+// or, when it ends in such a character, as nothing usable.
 std::string base_name(std::string_view path) {
-  const auto slash = path.find_last_of("/\\");
+  const auto slash = path.find_last_of(util::valid_utf8(path) ? "/\\" : "/");
   std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
   return name == "." || name == ".." ? "" : name;
 }
@@ -54,6 +82,7 @@ Unpacked unpack_zip(const fs::path& zip, const fs::path& folder, const ZipLimits
   Staging staging{folder / (".unpacking-" + zip.filename().string())};
   fs::remove_all(staging.dir);
   fs::create_directory(staging.dir);
+  const Utf8Names utf8_names;
   std::unique_ptr<archive, ReadCloser> a(archive_read_new());
   archive_read_support_format_zip(a.get());
   if (archive_read_open_filename(a.get(), zip.c_str(), 64 * 1024) != ARCHIVE_OK) {
@@ -73,9 +102,29 @@ Unpacked unpack_zip(const fs::path& zip, const fs::path& folder, const ZipLimits
           std::string("the zip file is damaged or was copied only in part: ") + archive_error_string(a.get()) + ".");
       return out;
     }
-    if (archive_entry_filetype(entry) != AE_IFREG) continue;  // folders (their files come as entries), links
-    const std::string name = base_name(archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "");
-    if (name.empty()) continue;
+    const char* const path = archive_entry_pathname(entry);
+    const auto type = archive_entry_filetype(entry);
+    // A "folder" with content is a file whose name came to end in '/' (see base_name).
+    const bool folder_with_content = type == AE_IFDIR && archive_entry_size(entry) > 0;
+    if (type != AE_IFREG && !folder_with_content) continue;  // folders (their files come as entries), links
+    const std::string name = folder_with_content ? "" : base_name(path ? path : "");
+    if (name.empty()) {
+      const std::string shown = util::display_name(path ? path : "");
+      out.rejection = bad("ZIPファイルの中に、名前の読めないファイルがあります（" + shown + "）。",
+                          "a file in the zip has no usable name (\"" + shown +
+                              "\"): its name may be in Shift_JIS, which the zip does not say.");
+      return out;
+    }
+    // Unpacked as "<stem>_<name>", perhaps with ".N" after it, and a rejected file gets
+    // ".reason.txt" beside it: all of it must fit in a file name (255 bytes here).
+    if (stem.size() + 1 + name.size() + 32 > 255) {
+      out.rejection =
+          bad("ZIPファイルの中のファイル名が長すぎます（" + util::display_name(name) + "）。",
+              "the name of a file in the zip is too long to be put in the folder (" + std::to_string(name.size()) +
+                  " bytes after the zip's own name of " + std::to_string(stem.size()) + "; at most " +
+                  std::to_string(255 - 33 - stem.size()) + "): " + util::display_name(name) + ".");
+      return out;
+    }
     if (++files > limits.max_files) {
       out.rejection =
           bad("ZIPファイルの中のファイルが多すぎます（上限 " + std::to_string(limits.max_files) + "）。",

@@ -75,3 +75,48 @@ TEST_CASE("zip: a half-copied zip, and one over the limits, unpack nothing and s
   CHECK_FALSE(fits.rejection);
   CHECK(fits.files.size() == 2);
 }
+
+namespace {
+// A zip of `names` (Python literals), each holding its own name; `cp932`: stored in CP932 without
+// the UTF-8 flag, as Japanese Windows' own zip writes them, else as UTF-8 (flagged).
+void make_named_zip(const fs::path& zip, const std::string& names, bool cp932) {
+  test::write_file(zip.parent_path() / "make.py",
+                   "import zipfile,sys\n"
+                   "z=zipfile.ZipFile(sys.argv[1],'w')\n"
+                   "for n in [" +
+                       names + "]:\n" +
+                       (cp932 ? "  z.writestr(n.encode('cp932').decode('cp437'), n)\n" : "  z.writestr(n, n)\n") +
+                       "z.close()\n");
+  REQUIRE(test::run("python3 '" + (zip.parent_path() / "make.py").string() + "' '" + zip.string() + "'") == 0);
+  fs::remove(zip.parent_path() / "make.py");
+}
+}  // namespace
+
+TEST_CASE("zip: Japanese names stored as UTF-8 are kept; one that cannot be read whole rejects the zip") {
+  // Under the service's C locale libarchive gave no name for UTF-8 ones, and the files were
+  // skipped. 一覧表 in CP932 ends in 0x5C (表 is 0x95 0x5C), which libarchive takes for a folder
+  // separator: no name is left, so the zip is rejected, saying why, rather than a file skipped.
+  test::TempDir tmp;
+  const std::string names = "'\\u8868\\u7d19.pdf', 'sub/\\u4e00\\u89a7\\u8868'";
+  fs::create_directories(tmp / "utf8");
+  make_named_zip(tmp / "utf8/m.zip", names, false);
+  auto utf8 = unpack_zip(tmp / "utf8/m.zip", tmp / "utf8", {});
+  REQUIRE_FALSE(utf8.rejection);
+  CHECK(listing(tmp / "utf8") == std::vector<std::string>{"m.zip", "m_一覧表", "m_表紙.pdf"});
+  fs::create_directories(tmp / "cp932");
+  make_named_zip(tmp / "cp932/m.zip", names, true);
+  auto cp932 = unpack_zip(tmp / "cp932/m.zip", tmp / "cp932", {});
+  REQUIRE(cp932.rejection);
+  CHECK(cp932.rejection->what_en.find("has no usable name") != std::string::npos);
+  CHECK(listing(tmp / "cp932") == std::vector<std::string>{"m.zip"});
+}
+
+TEST_CASE("zip: a name too long to be put in the folder unpacks nothing and says why") {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "drop");
+  make_zip(tmp / "drop/m.zip", {{"a.txt", "a"}, {std::string(230, 'n') + ".UKE", "IR"}});
+  auto u = unpack_zip(tmp / "drop/m.zip", tmp / "drop", {});
+  REQUIRE(u.rejection);
+  CHECK(u.rejection->what_en.find("the name of a file in the zip is too long") != std::string::npos);
+  CHECK(listing(tmp / "drop") == std::vector<std::string>{"m.zip"});
+}
