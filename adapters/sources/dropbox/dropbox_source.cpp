@@ -128,18 +128,16 @@ class DropboxSource final : public Source {
         rejection = scan.rejection;
         if (!rejection) {
           valid = RecordDraft{};
-          valid->key = "uke/" + scan.facts.facility + "/" + scan.facts.billing_month;
+          valid->key = uke_key(scan.facts, e.name);
           valid->patient_id = std::string(1, kMultiPatient) + "uke";
           valid->kind = "UKE";
           valid->attributes = {{"facility", scan.facts.facility},
                                {"billing_month", scan.facts.billing_month},
                                {"claims", std::to_string(scan.facts.claims)}};
           // The claims of a care month are billed the month after (ASSUMPTION, as in the public
-          // sample: IR 請求年月 202111, RE 診療年月 202110); RECEIPTD files are the DPC claims
-          // (formats.md §4, UNCERTAIN there).
-          const bool dpc_claims =
-              e.name.size() >= 8 && (e.name.substr(0, 8) == "RECEIPTD" || e.name.substr(0, 8) == "receiptd");
-          note_arrived(ctx.state, dpc_claims ? "uke-dpc" : "uke-medical", add_months(scan.facts.billing_month, -1));
+          // sample: IR 請求年月 202111, RE 診療年月 202110).
+          note_arrived(ctx.state, uke_dpc_claims(scan.facts, e.name) ? "uke-dpc" : "uke-medical",
+                       add_months(scan.facts.billing_month, -1));
           what = "UKE of facility " + scan.facts.facility + ", billing month " + scan.facts.billing_month + ", " +
                  std::to_string(scan.facts.claims) + " claims";
         }
@@ -218,7 +216,7 @@ class DropboxSource final : public Source {
                               "Check which file was meant to be sent; this folder takes UKE claim and DPC survey "
                               "files."};
       }
-    } catch (const Error& err) {
+    } catch (const std::exception& err) {  // sennen::Error, or std::filesystem's while unpacking a zip
       ctx.stats.add_unreadable(file);
       log::warning("source " + name() + ": cannot read " + util::display_name(e.name) + ": " + err.what() +
                    "; tried again next poll");
@@ -243,7 +241,11 @@ class DropboxSource final : public Source {
       ctx.state.put_unit("", now);
       return;
     }
-    reject(file, e.name, *rejection, ctx);
+    if (!reject(file, e.name, *rejection, ctx, prev && prev->status == kNotMoved)) {
+      now.status = kNotMoved;  // looked at again next poll; the rest of the folder goes on
+      ctx.state.put_unit("", now);
+      return;
+    }
     if (read_only()) {
       now.status = kReceipted;
       ctx.state.put_unit("", now);
@@ -316,7 +318,26 @@ class DropboxSource final : public Source {
                 ". It stays in the folder.");
   }
 
-  void reject(const fs::path& file, const std::string& name, const Rejection& r, SourceContext& ctx) {
+  // Moves a rejected file into rejected/ with its reason beside it (read_only: writes its
+  // receipt). False when that cannot be done (the folder not writable, a name too long for the
+  // reason file beside it): the file stays, counted as unreadable, and is tried again next poll;
+  // logged once (`told`: it was before).
+  bool reject(const fs::path& file, const std::string& name, const Rejection& r, SourceContext& ctx, bool told) {
+    try {
+      set_aside(file, name, r, ctx);
+      return true;
+    } catch (const std::exception& err) {
+      ctx.stats.add_unreadable(file);
+      if (!told)
+        log::warning("source " + o_.name + ": " + util::display_name(name) + " is rejected (" + r.what_en +
+                     "), but it cannot be set aside with its reason: " + err.what() +
+                     "; it stays in the folder and is tried again every poll. Move it out by hand if its name is "
+                     "too long");
+      return false;
+    }
+  }
+
+  void set_aside(const fs::path& file, const std::string& name, const Rejection& r, SourceContext& ctx) {
     if (read_only()) {
       write_receipt(name, reason_text(name, r));
       ++ctx.stats.quarantined;

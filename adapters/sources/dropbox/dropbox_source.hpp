@@ -30,6 +30,7 @@ inline constexpr const char* kWaiting = "waiting";         // not yet stable
 inline constexpr const char* kValidated = "validated";     // valid, left in place (not sent yet, see above)
 inline constexpr const char* kHandedOver = "handed over";  // in the spool; moved to processed/ next poll
 inline constexpr const char* kReceipted = "receipted";     // read_only: done, its receipt written
+inline constexpr const char* kNotMoved = "not moved";      // rejected, but it could not be set aside
 // Unit states under this key: the sha256 of every content handed over (a file dropped again).
 inline constexpr const char* kSentKey = "#sent";
 // Unit states under this key: per record key (kind, facility, month), the sha256 of the content

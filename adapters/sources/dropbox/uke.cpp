@@ -157,12 +157,14 @@ UkeScan scan_uke(const std::filesystem::path& file, std::string_view site_facili
         return reject(at(1, "IR 請求年月 (field 8)", "請求年月が YYYYMM（または和暦 GYYMM）ではありません。",
                          "the billing month is not YYYYMM (or era-coded GYYMM).", kExportAgainJa, kExportAgainEn));
       f.billing_month = *month;
+      f.payer = std::string(field(fields, 1));
       continue;
     }
     if (type == "GO") {
       if (in_claim && claim_paid) f.points += claim_points;
       seen_go = true;
-      f.last_volume = field(fields, 3) == "99";
+      f.volume = std::string(field(fields, 3));
+      f.last_volume = f.volume == "99";
       if (!f.last_volume) continue;  // totals are recorded on the last volume only
       auto count = number(field(fields, 1));
       auto points = number(field(fields, 2));
@@ -183,6 +185,7 @@ UkeScan scan_uke(const std::filesystem::path& file, std::string_view site_facili
                          kExportAgainJa, kExportAgainEn));
       continue;
     }
+    if (type == "BU") f.dpc_records = true;
     if (type == "RE") {
       if (in_claim && claim_paid) f.points += claim_points;
       in_claim = true;
@@ -215,6 +218,27 @@ UkeScan scan_uke(const std::filesystem::path& file, std::string_view site_facili
                      "元のファイルをもう一度最後までコピーしてください。",
                      "Copy the original file into the folder again, to the end."));
   return out;
+}
+
+namespace {
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+}  // namespace
+
+bool uke_dpc_claims(const UkeFacts& facts, std::string_view name) {
+  return facts.dpc_records || upper(name).find("RECEIPTD") != std::string::npos;
+}
+
+std::string uke_key(const UkeFacts& facts, std::string_view name) {
+  const std::string n = upper(name);
+  // The payer and volume are written as found; a field holding a '/' could not make two keys
+  // alike, since both are followed by a fixed word.
+  return "uke/" + facts.facility + "/" + facts.billing_month + "/payer-" + facts.payer + "/volume-" + facts.volume +
+         "/" + (uke_dpc_claims(facts, name) ? "dpc" : "medical") + (n.ends_with(".HEN") ? "-returned" : "");
 }
 
 }  // namespace sennen::dropbox

@@ -6,6 +6,7 @@
 // Layout read here (fields 0-based after splitting a line on ','; no quoting exists):
 //   IR  [1] 審査支払機関 1|2  [2] 都道府県 2 digits  [3] 点数表 1 digit  [4] 医療機関コード 7 digits
 //       [7] 請求年月 (YYYYMM, or era-coded GYYMM)
+//   BU  診断群分類: found in DPC claim files only (formats.md §4, from meddatum's rezept_dpc.hrl)
 //   RE  starts a claim block, which runs to the next RE or GO. [2] レセプト種別 [3] 診療年月
 //       [13] カルテ番号等 (the chart number, optional)
 //   HO / KO  a payer (insurer / public expense) of the claim; [5] 合計点数
@@ -36,7 +37,21 @@ struct UkeFacts {
   std::uint64_t payer_records = 0;  // HO + KO records: what GO 総件数 counts
   std::uint64_t points = 0;         // sum of each claim's main payer's 合計点数
   bool last_volume = true;          // GO マルチボリューム識別情報 is 99
+  std::string payer;                // IR 審査支払機関 as written (1 社保, 2 国保)
+  std::string volume;               // GO マルチボリューム識別情報 as written (99: the last or only volume)
+  bool dpc_records = false;         // holds BU records: DPC claims
 };
+
+// What one UKE file is a version of: the files a hospital hands over for a month differ by payer
+// (社保 and 国保 each get their own), by volume, by DPC or fee-for-service claims, and by returned
+// claims (.HEN) against claims; a later file with all of these equal is a correction of the earlier.
+// Which of these a site's files tell apart is not fully documented (formats.md §4 marks RECEIPTD
+// UNCERTAIN), so every hint counts: a key too fine only fails to mark a correction as one (both
+// files reach the central side), while a key too coarse would make one file replace another.
+// `name` is the file's name as dropped (RECEIPTD* and *.HEN are hints).
+std::string uke_key(const UkeFacts& facts, std::string_view name);
+// True when the file holds DPC claims: BU records, or a name holding RECEIPTD (any case).
+bool uke_dpc_claims(const UkeFacts& facts, std::string_view name);
 
 struct UkeScan {
   std::optional<Rejection> rejection;

@@ -2,9 +2,12 @@
 
 #include <utime.h>
 
+#include <set>
+
 #include "adapters/sources/dropbox/dropbox_source.hpp"
 #include "daemon/spool/spool.hpp"
 #include "tests/adapters/sources/dropbox/uke_fixture.hpp"
+#include "tests/support/captured_stderr.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -99,7 +102,7 @@ TEST_CASE("dropbox: an unknown file is rejected; a valid claim file goes to the 
   REQUIRE(f.sink.records.size() == 1);
   const auto& d = f.sink.records[0];
   CHECK(d.patient_id == "*uke");  // many patients: the sealer filters it (daemon/core/content_filter.hpp)
-  CHECK(d.key == std::string("uke/") + test::kFacility + "/202501");
+  CHECK(d.key == std::string("uke/") + test::kFacility + "/202501/payer-1/volume-99/medical");
   CHECK(d.parts.size() == 1);
   CHECK(fs::exists(f.root / "RECEIPTC.UKE"));  // moved only once the record is committed
   f.poll();
@@ -112,8 +115,10 @@ TEST_CASE("dropbox: an unknown file is rejected; a valid claim file goes to the 
   f.poll();
   CHECK(f.sink.records.size() == 1);
   CHECK(fs::exists(f.root / "processed/RECEIPTC.UKE.2"));
-  // A corrected file for the same facility and month supersedes the first.
-  f.drop("RECEIPTC.UKE", test::small_uke(test::kFacility, "GO,,,01"), f.past());
+  // A corrected file for the same facility, month, payer and volume supersedes the first.
+  std::string corrected = test::small_uke();
+  corrected.replace(corrected.find("IY,21,1,620000001,1,10,1,"), 25, "IY,21,1,620000001,2,10,1,");
+  f.drop("RECEIPTC.UKE", corrected, f.past());
   f.poll();
   f.poll();
   REQUIRE(f.sink.records.size() == 2);
@@ -123,6 +128,55 @@ TEST_CASE("dropbox: an unknown file is rejected; a valid claim file goes to the 
     if (k == "supersedes") supersedes = v;
   CHECK(supersedes == f.sink.records[0].version);
   for (const auto& [k, v] : f.sink.records[0].attributes) CHECK(k != "supersedes");
+}
+
+TEST_CASE(
+    "dropbox: the files of one month for other payers, volumes or claim kinds are not corrections of each other") {
+  // Every hospital hands over a 社保 and a 国保 file each month; a DPC hospital also its DPC
+  // claims; a large month comes in volumes. Each is a record of its own: none supersedes another.
+  Fixture f;
+  auto with = [](std::string uke, const std::string& from, const std::string& to) {
+    uke.replace(uke.find(from), from.size(), to);
+    return uke;
+  };
+  const std::string shaho = test::small_uke();
+  f.drop("RECEIPTC.UKE", shaho, f.past());
+  f.drop("KOKUHO_RECEIPTC.UKE", with(shaho, "IR,1,", "IR,2,"), f.past());
+  f.drop("RECEIPTD.UKE", with(shaho, "SI,11,2,", "BU,140010xx99x0xx,20241201,,\r\nSI,11,2,"), f.past());
+  f.drop("vol1_RECEIPTC.UKE", with(shaho, "GO,3,1500,99", "GO,,,01"), f.past());
+  f.drop("RECEIPTC.HEN", with(shaho, "IY,21,1,620000001,1,", "IY,21,1,620000001,3,"), f.past());
+  f.poll();
+  f.poll();
+  REQUIRE(f.sink.records.size() == 5);
+  std::set<std::string> keys;
+  for (const auto& r : f.sink.records) {
+    keys.insert(r.key);
+    for (const auto& [k, v] : r.attributes) CHECK_MESSAGE(k != "supersedes", r.path << " supersedes " << v);
+  }
+  CHECK(keys ==
+        std::set<std::string>{std::string("uke/") + test::kFacility + "/202501/payer-1/volume-99/medical",
+                              std::string("uke/") + test::kFacility + "/202501/payer-2/volume-99/medical",
+                              std::string("uke/") + test::kFacility + "/202501/payer-1/volume-99/dpc",
+                              std::string("uke/") + test::kFacility + "/202501/payer-1/volume-01/medical",
+                              std::string("uke/") + test::kFacility + "/202501/payer-1/volume-99/medical-returned"});
+}
+
+TEST_CASE("dropbox: a rejected file that cannot be set aside stays, and the rest of the folder flows") {
+  // Its name leaves no room for "<name>.reason.txt" and a temp suffix within 255 bytes.
+  Fixture f;
+  const std::string long_name = std::string(236, 'x') + ".txt";
+  f.drop(long_name, "not a claim file", f.past());
+  f.drop("RECEIPTC.UKE", test::small_uke(), f.past());
+  f.poll();
+  test::CapturedStderr log;
+  f.poll();
+  CHECK(f.sink.records.size() == 1);  // the valid file is taken in the same poll
+  CHECK(fs::exists(f.root / long_name));
+  CHECK(f.stats.unreadable == 1);
+  CHECK(log.text().find("cannot be set aside with its reason") != std::string::npos);
+  f.poll();  // tried again, not logged again
+  CHECK(fs::exists(f.root / long_name));
+  CHECK(log.count("cannot be set aside") == 1);
 }
 
 TEST_CASE("dropbox: a health-checkup CDA document is recognised and left in place, not sent, not rejected") {
