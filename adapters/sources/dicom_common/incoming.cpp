@@ -173,6 +173,11 @@ void IncomingFolder::take(SourceContext& ctx, const OnIngested& on_ingested, con
   std::map<std::string, UnitState> known;  // this poll's states too: handed over, not yet committed
   for (auto& u : ctx.state.units(kIncomingDir)) known.emplace(u.name, u);
   const std::vector<std::string> names = list_incoming();
+  // Durable before the spool records any of it (a held patient's file is the only copy): a
+  // retrieve's files are written without fsync (dicom_qr's receiver_options). Synced after the
+  // listing, so that a file arriving between the two, which a sync before it would miss, is not
+  // in this take.
+  if (!names.empty()) util::sync_filesystem(folders_.incoming);
   taken_.clear();  // the state may have been rolled back since the last take()
   dropped_ = 0;
   std::size_t since_checkpoint = 0;

@@ -32,6 +32,11 @@ std::string get(DcmItem& item, const DcmTagKey& tag) {
   return trimmed(value);
 }
 
+// The elements read here are short (a UID at most 64 bytes, an ID 64 characters, a code string
+// 16). A longer one is refused before its value is read: a hostile sender's 2 GiB PatientID would
+// otherwise be loaded, and copied, in full.
+constexpr std::uint32_t kMaxValueBytes = 1024;
+
 }  // namespace
 
 bool is_safe_uid(std::string_view uid) {
@@ -55,6 +60,27 @@ ReadResult read_instance(const std::filesystem::path& file) {
     return r;
   }
   DcmDataset& ds = *ff.getDataset();
+  struct Element {
+    DcmItem* item;
+    DcmTagKey tag;
+    const char* what;
+  };
+  const Element read[] = {{&ds, DCM_SOPClassUID, "SOPClassUID (0008,0016)"},
+                          {&ds, DCM_SOPInstanceUID, "SOPInstanceUID (0008,0018)"},
+                          {&ds, DCM_StudyInstanceUID, "StudyInstanceUID (0020,000D)"},
+                          {&ds, DCM_SeriesInstanceUID, "SeriesInstanceUID (0020,000E)"},
+                          {&ds, DCM_PatientID, "PatientID (0010,0020)"},
+                          {&ds, DCM_Modality, "Modality (0008,0060)"},
+                          {&ds, DCM_StudyDate, "StudyDate (0008,0020)"},
+                          {ff.getMetaInfo(), DCM_TransferSyntaxUID, "TransferSyntaxUID (0002,0010)"}};
+  for (const auto& [item, tag, what] : read) {
+    DcmElement* e = nullptr;
+    if (item->findAndGetElement(tag, e).good() && e && e->getLength() > kMaxValueBytes) {
+      r.error = std::string(what) + " is " + std::to_string(e->getLength()) + " bytes long, more than the " +
+                std::to_string(kMaxValueBytes) + " such an element can need: a malformed or hostile data set";
+      return r;
+    }
+  }
   Instance in;
   in.sop_class_uid = get(ds, DCM_SOPClassUID);
   in.sop_instance_uid = get(ds, DCM_SOPInstanceUID);

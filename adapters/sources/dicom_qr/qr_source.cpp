@@ -25,7 +25,6 @@
 #include "adapters/sources/dicom_qr/checkpoints.hpp"
 #include "adapters/sources/dicom_common/receiver.hpp"
 #include "daemon/util/error.hpp"
-#include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
 
@@ -69,7 +68,7 @@ ReceiverOptions receiver_options(const QrSourceOptions& o) {
   r.min_free = o.min_free;
   r.max_incoming = o.max_incoming;
   r.patient_id = o.patient_id;
-  r.sync_each_instance = false;  // take() syncs the file system once instead
+  r.sync_each_instance = false;  // IncomingFolder::take() syncs the file system once instead
   r.pull = true;
   return r;
 }
@@ -113,9 +112,6 @@ class QrSource final : public Source {
   // `study`: the one just retrieved, whose refusals are in rejected/ (empty for what a previous
   // poll left behind).
   void take(SourceContext& ctx, const std::string& study = {}) {
-    // What was retrieved since the last take() was written without fsync (receiver_options):
-    // durable now, before the spool records any of it (a held patient's file is the only copy).
-    util::sync_filesystem(folders_.incoming);
     RefusalTable refusals(ctx.state, kRefusedDir);
     incoming_.quarantine_rejected(ctx, [&](const std::string& sop, const std::string& hash) {
       const auto before = refusals.get(sop);
