@@ -1,5 +1,7 @@
 #include "adapters/sources/dropbox/dropbox_source.hpp"
 
+#include <algorithm>
+
 #include <fstream>
 
 #include "adapters/sources/dirpoll/walker.hpp"
@@ -94,7 +96,7 @@ class DropboxSource final : public Source {
   void examine(const dirpoll::Entry& e, const UnitState* prev, SourceContext& ctx) {
     UnitState now{e.name, e.size, e.mtime_ns, e.ctime_ns, kWaiting};
     const bool unchanged = prev && prev->size == e.size && prev->mtime_ns == e.mtime_ns;
-    if (unchanged && (prev->status == kValidated || prev->status == kReceipted)) return;
+    if (unchanged && (prev->status == validated() || prev->status == kReceipted)) return;
     if (unchanged && prev->status == kHandedOver) {  // committed with the record: staff may see it now
       if (read_only()) {
         write_receipt(e.name,
@@ -197,6 +199,17 @@ class DropboxSource final : public Source {
                        std::to_string(scan.facts.rows) + " rows)",
                    "without dpc_id_map its rows cannot be attributed to patients, and the file holds every "
                    "patient of the month");
+        } else if (!rejection && std::find(o_.dpc_send_kinds.begin(), o_.dpc_send_kinds.end(), scan.facts.kind) ==
+                                     o_.dpc_send_kinds.end()) {
+          not_sent(e.name,
+                   "a valid DPC " +
+                       (scan.facts.kind == "dpc" ? "file (its name says no kind)" : scan.facts.kind + " file") +
+                       " of facility " + scan.facts.facility + " (" + std::to_string(scan.facts.rows) + " rows)",
+                   scan.facts.kind == "dpc"
+                       ? "only files named <kind>_<施設コード>_<month> are sent, a kind listed in dpc_send_kinds"
+                       : "no public description says its rows carry データ識別番号 in the second column, which is what "
+                         "attributes a row to a patient; once the site has checked that they do, add " +
+                             scan.facts.kind + " to dpc_send_kinds");
         } else if (!rejection) {
           valid = RecordDraft{};
           valid->key = "dpc/" + scan.facts.kind + "/" + scan.facts.facility + "/" + e.name;
@@ -237,7 +250,7 @@ class DropboxSource final : public Source {
       return;
     }
     if (!rejection) {
-      now.status = kValidated;
+      now.status = validated();
       ctx.state.put_unit("", now);
       return;
     }
@@ -255,6 +268,15 @@ class DropboxSource final : public Source {
   }
 
   bool read_only() const { return !o_.receipts.empty(); }
+
+  // The state of a valid file left in place, with the settings that kept it from being sent: one
+  // kept under other settings (dpc_id_map, dpc_send_kinds, checkup_patient_id_root changed since)
+  // is looked at again.
+  std::string validated() const {
+    std::string settings = o_.dpc_filter + "|" + o_.checkup_id_root + "|";
+    for (const auto& k : o_.dpc_send_kinds) settings += k + ",";
+    return std::string(kValidated) + " " + util::sha256_hex(settings).substr(0, 16);
+  }
 
   // read_only: the outcome of a file, beside the other receipts.
   void write_receipt(const std::string& name, const std::string& text) const {

@@ -26,8 +26,9 @@
 namespace sennen::dropbox {
 
 // Unit states kept for files of the drop folder.
-inline constexpr const char* kWaiting = "waiting";         // not yet stable
-inline constexpr const char* kValidated = "validated";     // valid, left in place (not sent yet, see above)
+inline constexpr const char* kWaiting = "waiting";  // not yet stable
+// Valid, left in place (not sent, see above); followed by a digest of the settings that kept it.
+inline constexpr const char* kValidated = "validated";
 inline constexpr const char* kHandedOver = "handed over";  // in the spool; moved to processed/ next poll
 inline constexpr const char* kReceipted = "receipted";     // read_only: done, its receipt written
 inline constexpr const char* kNotMoved = "not moved";      // rejected, but it could not be set aside
@@ -54,6 +55,11 @@ struct DropboxOptions {
   // The recordTarget/patientRole/id root (an OID) under which a health-checkup document carries
   // this hospital's patient ID (checkup.hpp); empty: checkup documents are never sent.
   std::string checkup_id_root;
+  // The DPC kinds (FF1, EFn, ...) whose rows this site has found to carry データ識別番号 second, as
+  // the public descriptions show for EF (tanshu3) and 様式1 (meddatum) only (formats.md §5): a
+  // file of another kind, or whose name says no kind, is validated and NOT SENT, since its rows
+  // might be attributed by another column's value (dpc_send_kinds).
+  std::vector<std::string> dpc_send_kinds{"FF1", "EFn", "EFg"};
 };
 
 // Where a rejected file and its reason go (below the root): `rejected/<name>` and

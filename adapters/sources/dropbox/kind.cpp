@@ -18,11 +18,14 @@ struct Keys final : config::SourceOptions {
   ZipLimits zip;
   std::filesystem::path receipts;  // read_only
   std::string checkup_id_root;
+  std::vector<std::string> dpc_send_kinds = DropboxOptions{}.dpc_send_kinds;
   std::vector<std::filesystem::path> folders() const override { return {root}; }
 };
 
 // The kinds a site can owe every month (expect:), which drive the month bookkeeping (months.hpp).
 const std::vector<std::string_view> kKinds = {"uke-medical", "uke-dpc", "dpc"};
+// The DPC kinds a file name can give (dpc.hpp), for dpc_send_kinds.
+const std::vector<std::string_view> kDpcKinds = {"FF1", "FF4", "EFn", "EFg", "Dn", "D", "H", "K"};
 
 std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
   auto o = std::make_shared<Keys>();
@@ -66,6 +69,12 @@ std::shared_ptr<const config::SourceOptions> read(const config::Section& s) {
       o->checkup_id_root = *t;
   if (auto m = s.optional("dpc_id_map"))
     if (auto f = m->file("the CSV file mapping データ識別番号 to patient ID")) o->dpc_id_map = *f;
+  if (auto k = s.optional("dpc_send_kinds")) {
+    o->dpc_send_kinds.clear();
+    for (const auto& item : k->items("kind"))
+      if (auto c = item.choice(kDpcKinds, "a DPC file kind whose rows carry データ識別番号 second"))
+        o->dpc_send_kinds.push_back(*c);
+  }
   return o;
 }
 
@@ -84,7 +93,8 @@ std::unique_ptr<Source> build(const config::Source& source, const config::Config
                               {k.expect, k.deadline_day, config.site.utc_offset_minutes},
                               k.zip,
                               k.receipts,
-                              k.checkup_id_root});
+                              k.checkup_id_root,
+                              k.dpc_send_kinds});
 }
 
 // Claim files of every dropbox source share one filter; each source's DPC files are read through
@@ -113,8 +123,8 @@ const adapters::SourceKind& dropbox_kind() {
   static const adapters::SourceKind kind{
       {"dropbox",
        "monthly drop folder (UKE claims) 提出フォルダ",
-       {"root", "stable_after", "expect", "deadline_day", "dpc_id_map", "zip_max_files", "zip_max_bytes",
-        "zip_max_ratio", "read_only", "receipts", "checkup_patient_id_root"},
+       {"root", "stable_after", "expect", "deadline_day", "dpc_id_map", "dpc_send_kinds", "zip_max_files",
+        "zip_max_bytes", "zip_max_ratio", "read_only", "receipts", "checkup_patient_id_root"},
        read},
       build,
       {},

@@ -179,6 +179,50 @@ TEST_CASE("dropbox: a rejected file that cannot be set aside stays, and the rest
   CHECK(log.count("cannot be set aside") == 1);
 }
 
+TEST_CASE("dropbox: DPC files are sent only of the kinds listed in dpc_send_kinds") {
+  // Where データ識別番号 sits in an H or K file's rows is not publicly described: sent as an EF
+  // file is, a row could be attributed by a ward code that happens to equal some data ID.
+  test::TempDir tmp;
+  fs::create_directories(tmp / "drop");
+  spool::Spool spool{tmp / "state"};
+  test::ManualClock clock;
+  NullSink sink;
+  std::atomic<bool> stop{false};
+  SourceStats stats;
+  auto state = spool.source_state("monthly");
+  auto poll_with = [&](std::vector<std::string> kinds) {
+    dropbox::DropboxOptions o{"monthly", tmp / "drop", std::chrono::seconds(60), test::kFacility, "dpc:monthly"};
+    if (!kinds.empty()) o.dpc_send_kinds = std::move(kinds);
+    auto source = dropbox::make_dropbox_source(std::move(o));
+    for (int i = 0; i < 2; ++i) {
+      SourceContext ctx{clock, *state, sink, stop, stats, false};
+      spool::Spool::Transaction tx(spool);
+      source->poll(ctx);
+      tx.commit();
+    }
+  };
+  auto row = [](char id) {
+    return "130000001\t000000000" + std::string(1, id) + "\t20250110\t20250105\t60\t0001\t000\t620600\r\n";
+  };
+  char id = '1';
+  const std::time_t past = std::chrono::system_clock::to_time_t(clock.now()) - 3600;
+  for (const char* name : {"EFn_130000001_2501.txt", "H_130000001_2501.txt", "survey.txt"}) {
+    test::write_file(tmp / "drop" / name, row(id++));
+    utimbuf t{past, past};
+    ::utime((tmp / "drop" / name).c_str(), &t);
+  }
+  test::CapturedStderr log;
+  poll_with({});
+  REQUIRE(sink.records.size() == 1);
+  CHECK(sink.records[0].kind == "DPC-EFn");
+  CHECK(log.count("add H to dpc_send_kinds") == 1);
+  CHECK(log.count("survey.txt is a valid DPC file (its name says no kind)") == 1);
+  CHECK(fs::exists(tmp / "drop/H_130000001_2501.txt"));  // stays where staff put it
+  poll_with({"EFn", "H"});                               // the site checked its H files' rows
+  REQUIRE(sink.records.size() == 2);
+  CHECK(sink.records[1].kind == "DPC-H");
+}
+
 TEST_CASE("dropbox: a health-checkup CDA document is recognised and left in place, not sent, not rejected") {
   Fixture f;
   f.drop(
