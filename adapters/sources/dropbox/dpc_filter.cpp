@@ -1,15 +1,19 @@
 #include "adapters/sources/dropbox/dpc_filter.hpp"
 
+#include <set>
+
 #include "adapters/sources/dropbox/lines.hpp"
 #include "adapters/sources/dropbox/uke.hpp"
 #include "adapters/sources/dropbox/uke_filter.hpp"
 #include "daemon/core/patient_id.hpp"
 #include "daemon/util/error.hpp"
+#include "daemon/util/log.hpp"
 
 namespace sennen::dropbox {
 
 std::map<std::string, std::string> read_dpc_id_map(const std::filesystem::path& csv) {
   std::map<std::string, std::string> ids;
+  std::set<std::string> ambiguous;  // given two patients: neither is believed
   util::Cp932ToUtf8 cp932;
   LineReader reader(csv);
   LineReader::Line line;
@@ -27,8 +31,16 @@ std::map<std::string, std::string> read_dpc_id_map(const std::filesystem::path& 
     auto rest = std::string_view(text).substr(sep + 1);
     rest = rest.substr(0, rest.find_first_of(",\t"));
     const auto patient = id(rest);
-    if (data_id && patient) ids[*data_id] = *patient;
+    if (!data_id || !patient || ambiguous.contains(*data_id)) continue;
+    if (const auto [at, added] = ids.emplace(*data_id, *patient); !added && at->second != *patient) {
+      ids.erase(at);
+      ambiguous.insert(*data_id);
+    }
   }
+  if (!ambiguous.empty())
+    log::warning("dpc_id_map " + csv.string() + ": " + std::to_string(ambiguous.size()) +
+                 " データ識別番号 listed with two different patient IDs (the first: " + *ambiguous.begin() +
+                 "); their rows are withheld as unattributed until the map says one");
   return ids;
 }
 

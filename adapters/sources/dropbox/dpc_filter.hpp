@@ -16,7 +16,9 @@ namespace sennen::dropbox {
 // データ識別番号 (canonical, see canonical_patient_id) -> canonical patient ID. Read as leniently as
 // the stop list is: UTF-8 (with or without BOM) or CP932, CRLF or LF, comma or tab between the two
 // columns, quotes and Excel's ="..." around values, full-width digits, leading zeros. Lines that
-// do not give two IDs (a header, a note) are skipped. Throws sennen::Error when it cannot be read.
+// do not give two IDs (a header, a note) are skipped. A データ識別番号 listed with two different
+// patient IDs is left out (its rows are unattributed) and logged: which patient is not guessed.
+// Throws sennen::Error when it cannot be read.
 std::map<std::string, std::string> read_dpc_id_map(const std::filesystem::path& csv);
 
 FilterCounts filter_dpc(const std::map<std::string, std::string>& ids, const ContentReader& in,

@@ -24,6 +24,15 @@ TEST_CASE("dpc id map: read as leniently as the stop list (BOM, CP932, tabs, quo
   CHECK(ids["8"] == "12");
 }
 
+TEST_CASE("dpc id map: a データ識別番号 given two different patients is left out, not the last one believed") {
+  test::TempDir tmp;
+  test::write_file(tmp / "ids.csv", "4,12345\n7,777\n4,99999\n4,12345\n7,0777\n");
+  auto ids = read_dpc_id_map(tmp / "ids.csv");
+  CHECK(ids.size() == 1);
+  CHECK(ids["7"] == "777");  // the same patient twice (leading zeros aside) is one patient
+  CHECK_FALSE(ids.contains("4"));
+}
+
 TEST_CASE("dpc filter: rows of withheld and unmapped patients removed, title row and the rest byte-identical") {
   const std::string title = "\x8e\x7b\x90\xdd\t...\r\n";
   const std::string a = "130000001\t0000000004\t20250110\r\n", b = "130000001\t0000000007\t20250110\r\n",
