@@ -115,6 +115,14 @@ Unpacked unpack_zip(const fs::path& zip, const fs::path& folder, const ZipLimits
                               "\"): its name may be in Shift_JIS, which the zip does not say.");
       return out;
     }
+    // Unpacked, a zip inside would be unpacked in turn at the next poll, and so on: each level
+    // within the limits, the whole without any (an archive built to fill the disk nests).
+    if (looks_like_zip(name, std::string_view("PK\x03\x04", 4))) {
+      out.rejection = bad(
+          "ZIPファイルの中にZIPファイルがあります（" + util::display_name(name) + "）。中のZIPファイルは展開しません。",
+          "the zip holds another zip file (" + util::display_name(name) + "); a zip inside a zip is not unpacked.");
+      return out;
+    }
     // Unpacked as "<stem>_<name>", perhaps with ".N" after it, and a rejected file gets
     // ".reason.txt" beside it: all of it must fit in a file name (255 bytes here).
     if (stem.size() + 1 + name.size() + 32 > 255) {

@@ -120,3 +120,18 @@ TEST_CASE("zip: a name too long to be put in the folder unpacks nothing and says
   CHECK(u.rejection->what_en.find("the name of a file in the zip is too long") != std::string::npos);
   CHECK(listing(tmp / "drop") == std::vector<std::string>{"m.zip"});
 }
+
+TEST_CASE("zip: a zip inside a zip is not unpacked, at any depth") {
+  // Unpacked, it would be unpacked in turn at the next poll: each level within the limits, the
+  // whole nest without any.
+  test::TempDir tmp;
+  fs::create_directories(tmp / "drop");
+  make_zip(tmp / "inner.zip", {{"RECEIPTC.UKE", "IR"}});
+  REQUIRE(test::run("cd '" + tmp.path().string() +
+                    "' && python3 -c \"import zipfile; z=zipfile.ZipFile('drop/outer.zip','w'); "
+                    "z.writestr('a.txt','a'); z.write('inner.zip','Inner.ZIP'); z.close()\"") == 0);
+  auto u = unpack_zip(tmp / "drop/outer.zip", tmp / "drop", {});
+  REQUIRE(u.rejection);
+  CHECK(u.rejection->what_en == "the zip holds another zip file (Inner.ZIP); a zip inside a zip is not unpacked.");
+  CHECK(listing(tmp / "drop") == std::vector<std::string>{"outer.zip"});
+}
