@@ -74,6 +74,11 @@ DpcScan scan_dpc(const std::filesystem::path& file, std::string_view name, std::
     if (!is_cp932(line.text))
       return reject(at(line.number, "", "Shift_JIS(CP932)として読めない文字があります。",
                        "the line holds bytes that are not Shift_JIS (CP932) text."));
+    // A reader that also ends lines at a lone CR would see rows here that the opt-out filter,
+    // reading lines as they end here (LF), never attributes.
+    if (line.text.find('\r') != std::string::npos)
+      return reject(at(line.number, "", "行の途中に改行コード（CR）があります。",
+                       "a carriage return (CR) stands inside the line; DPC rows end with CR LF or LF."));
     const auto fields = split_fields(line.text, '\t');
     if (!digits(fields[0], 9)) {
       if (line.number == 1) {  // a title row (UNCERTAIN, see dpc.hpp)

@@ -125,6 +125,12 @@ UkeScan scan_uke(const std::filesystem::path& file, std::string_view site_facili
     if (!is_cp932(line.text))
       return reject(at(line.number, "", "Shift_JIS(CP932)として読めない文字があります。",
                        "the line holds bytes that are not Shift_JIS (CP932) text.", kExportAgainJa, kExportAgainEn));
+    // A reader that also ends lines at a lone CR would see records here that the opt-out filter,
+    // reading lines as they end here (LF), never looks at.
+    if (line.text.find('\r') != std::string::npos)
+      return reject(at(line.number, "", "行の途中に改行コード（CR）があります。",
+                       "a carriage return (CR) stands inside the line; UKE lines end with CR LF only.", kExportAgainJa,
+                       kExportAgainEn));
     const auto fields = split_fields(line.text, ',');
     const std::string_view type = fields[0];
     if (line.number == 1 && type != "IR")

@@ -48,6 +48,16 @@ TEST_CASE("dpc: a valid file, with or without a title row, is accepted with its 
   CHECK(t.facts.title_row);
 }
 
+TEST_CASE("dpc: a lone CR inside a row is rejected: a row hidden behind it would pass the filter unattributed") {
+  std::string ef = small_ef();
+  const auto second = ef.find("\r\n") + 2;
+  ef.insert(ef.find('\r', second), "\r" + ef.substr(second, ef.find("\r\n", second) - second));
+  auto s = scan_text(ef);
+  REQUIRE(s.rejection);
+  CHECK(s.rejection->line == 2);
+  CHECK(s.rejection->what_en == "a carriage return (CR) stands inside the line; DPC rows end with CR LF or LF.");
+}
+
 TEST_CASE("dpc: another facility's file, a cut row and UTF-8 are rejected with line and column") {
   auto other = scan_text(small_ef("130999999"));
   REQUIRE(other.rejection);

@@ -61,6 +61,18 @@ TEST_CASE("uke: a GO count that does not match is rejected at the GO line") {
   CHECK(p.rejection->field.find("総合計点数") != std::string::npos);
 }
 
+TEST_CASE("uke: a lone CR inside a line is rejected: a claim hidden behind it would pass the filter unseen") {
+  // "IY,...\rRE,..." is one line here (lines end at LF), two records to a reader that also ends
+  // lines at CR: that RE would never be checked against the stop list.
+  std::string hidden = test::small_uke();
+  const std::string iy = "IY,21,1,620000001,1,10,1,";
+  hidden.replace(hidden.find(iy), iy.size(), iy + "\rRE,3,1112,202412,X,1,19700101,,,,,,,00777,");
+  auto s = scan_text(hidden);
+  REQUIRE(s.rejection);
+  CHECK(s.rejection->line == 8);
+  CHECK(s.rejection->what_en == "a carriage return (CR) stands inside the line; UKE lines end with CR LF only.");
+}
+
 TEST_CASE("uke: an earlier volume (not 99) carries no totals and is not checked against them") {
   CHECK_FALSE(scan_text(test::small_uke(test::kFacility, "GO,,,01")).rejection);
 }
