@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <iterator>
 #include <list>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -257,7 +258,8 @@ struct StoreScp::Impl {
   std::atomic<bool> stop{false};
   std::atomic<int> serving{0};  // associations accepted and not yet ended
   std::thread acceptor;
-  std::list<Worker> workers;  // touched by the acceptor thread only, then by stop() once it is joined
+  std::list<Worker> workers;                // touched by the acceptor thread only, then by stop() once it is joined
+  std::set<std::string> refused_addresses;  // by the acceptor thread only: each is logged once
 
   Impl(ScpOptions o, StoreHandler& h) : options(std::move(o)), handler(h) {}
 
@@ -292,6 +294,15 @@ struct StoreScp::Impl {
           log::warning(where() + ": cannot accept a connection: " + util::errno_text(errno));
           std::this_thread::sleep_for(std::chrono::milliseconds(500));
         }
+        continue;
+      }
+      // A sender not in allowed_addresses is turned away here, before it is given a thread or a
+      // connection slot, which it could otherwise hold for acse_timeout, again and again.
+      if (const std::string from = peer_address(conn.get());
+          !options.allowed_addresses.empty() && !contains(options.allowed_addresses, from)) {
+        if (refused_addresses.insert(from).second)
+          log::warning(where() + ": closed a connection from " + from +
+                       ", which is not in allowed_addresses (logged once per address)");
         continue;
       }
       if (workers.size() >= max_connections()) {
