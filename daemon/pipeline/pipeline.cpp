@@ -310,6 +310,21 @@ struct Pipeline::Impl {
     return "";
   }
 
+  // Why sealed batch `b` may not leave as it is because of the notification rule, or "": a
+  // patient of one of its records is not notified now. Each was when the batch was sealed, but
+  // the rule may have been made stricter since (a restart with another notice_start or
+  // wait_days), or the visit that made them eligible cancelled. Voided, the records are sealed
+  // again, which holds them. Records of many patients (claims, surveys) were filtered under the
+  // rule of their sealing and are not looked into here.
+  std::string notification_hold(const spool::BatchInfo& b) {
+    if (!gate.notification()) return "";
+    for (const auto& key : spool.batch_patients(b.batch_id))
+      if (content_filter_of(key).empty() &&
+          gate.decide(key, first_visit(key), clock.now()) == gate::Decision::not_notified)
+        return "holds a patient not notified under the current notification rule";
+    return "";
+  }
+
   void poll(Source& s, CycleResult& result, const std::atomic<bool>& stop) {
     auto& status = source_status[s.name()];
     status.last_poll = now();
@@ -579,12 +594,14 @@ struct Pipeline::Impl {
       if (sealed.empty()) return;
       const auto& b = sealed.front();
       // Nobody in the batch may be on the stop list now, a batch marked for a recheck never goes,
-      // and neither does one whose outbox file is gone or damaged.
+      // nor one holding a patient not notified now, nor one whose outbox file is gone or damaged.
       std::string why = stop_list_hold(b, gate.stopped());
       std::string void_reason;
       if (!why.empty()) {
         void_reason = b.recheck ? "its files of many patients are filtered again for a patient added to the stop list"
                                 : "a patient in it is on the stop list";
+      } else if (why = notification_hold(b); !why.empty()) {
+        void_reason = "a patient in it is not notified under the current notification rule";
       } else {
         why = outbox_problem(b);
         void_reason = "outbox file " + why;

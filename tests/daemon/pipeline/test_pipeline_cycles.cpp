@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 
+#include "daemon/gate/eligibility.hpp"
 #include "daemon/spool/spool.hpp"
 #include "daemon/spool/sqlite.hpp"
 #include "daemon/telemetry/health.hpp"
@@ -317,6 +319,38 @@ TEST_CASE("pipeline: a waiting batch whose outbox file is lost or cut short is s
   auto paths = site.receiver.record_paths();
   std::sort(paths.begin(), paths.end());
   CHECK(paths == std::vector<std::string>{"emr:1_a", "emr:2_b"});
+}
+
+TEST_CASE("pipeline: a waiting batch of a patient not notified under a stricter rule is voided, the record held") {
+  Site site;
+  const int today = gate::Gate(std::nullopt, site.cfg.site.utc_offset_minutes).today(site.clock.now());
+  auto date = [](int day) {
+    const std::chrono::year_month_day d{std::chrono::sys_days(std::chrono::days(day))};
+    return config::Date{static_cast<int>(d.year()), static_cast<int>(static_cast<unsigned>(d.month())),
+                        static_cast<int>(static_cast<unsigned>(d.day()))};
+  };
+  site.cfg.optout.notification = config::Notification{date(today - 60), 30};
+  site.add_record("1", "a~" + gate::yyyymmdd(today - 50), "one");  // visited 50 days ago: eligible
+  site.receiver.on_deliver = receiver_down;
+  auto p = site.start();
+  run(*p);
+  REQUIRE(site.outbox_files().size() == 1);
+  const std::string waiting = site.outbox_files()[0].stem().string();
+  // The hospital makes the rule stricter (90 days) and restarts the service.
+  site.cfg.optout.notification->wait_days = 90;
+  site.receiver.on_deliver = nullptr;
+  site.clock.advance(std::chrono::hours(1));
+  p = site.start();
+  run(*p);
+  run(*p);
+  CHECK(site.receiver.received.empty());
+  CHECK(site.receiver.abandoned == std::vector<std::string>{waiting});
+  CHECK(site.outbox_files().empty());
+  // Eligible under the new rule 40 days on: then it leaves, once.
+  site.clock.advance(std::chrono::hours(24 * 41));
+  run(*p);
+  run(*p);
+  CHECK(site.receiver.record_paths() == std::vector<std::string>{"emr:1_a~" + gate::yyyymmdd(today - 50)});
 }
 
 TEST_CASE("pipeline: what a kill leaves behind is cleared at the next start") {
