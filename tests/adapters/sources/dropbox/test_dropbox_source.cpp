@@ -151,7 +151,8 @@ TEST_CASE(
   std::set<std::string> keys;
   for (const auto& r : f.sink.records) {
     keys.insert(r.key);
-    for (const auto& [k, v] : r.attributes) CHECK_MESSAGE(k != "supersedes", r.path << " supersedes " << v);
+    for (const auto& attribute : r.attributes)
+      CHECK_MESSAGE(attribute.first != "supersedes", r.path << " supersedes " << attribute.second);
   }
   CHECK(keys ==
         std::set<std::string>{std::string("uke/") + test::kFacility + "/202501/payer-1/volume-99/medical",
@@ -191,7 +192,11 @@ TEST_CASE("dropbox: DPC files are sent only of the kinds listed in dpc_send_kind
   SourceStats stats;
   auto state = spool.source_state("monthly");
   auto poll_with = [&](std::vector<std::string> kinds) {
-    dropbox::DropboxOptions o{"monthly", tmp / "drop", std::chrono::seconds(60), test::kFacility, "dpc:monthly"};
+    dropbox::DropboxOptions o;
+    o.name = "monthly";
+    o.root = tmp / "drop";
+    o.site_facility = test::kFacility;
+    o.dpc_filter = "dpc:monthly";
     if (!kinds.empty()) o.dpc_send_kinds = std::move(kinds);
     auto source = dropbox::make_dropbox_source(std::move(o));
     for (int i = 0; i < 2; ++i) {
