@@ -1,7 +1,6 @@
 #include "adapters/sources/dropbox/dropbox_source.hpp"
 
 #include <algorithm>
-
 #include <fstream>
 
 #include "adapters/sources/dirpoll/walker.hpp"

@@ -233,6 +233,23 @@ std::string upper(std::string_view s) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   return out;
 }
+
+// A field as part of a key: letters and digits as they are, any other byte as %XX, so that no
+// field can hold the '/' that separates the parts.
+std::string key_part(std::string_view field) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : field) {
+    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 }  // namespace
 
 bool uke_dpc_claims(const UkeFacts& facts, std::string_view name) {
@@ -241,10 +258,9 @@ bool uke_dpc_claims(const UkeFacts& facts, std::string_view name) {
 
 std::string uke_key(const UkeFacts& facts, std::string_view name) {
   const std::string n = upper(name);
-  // The payer and volume are written as found; a field holding a '/' could not make two keys
-  // alike, since both are followed by a fixed word.
-  return "uke/" + facts.facility + "/" + facts.billing_month + "/payer-" + facts.payer + "/volume-" + facts.volume +
-         "/" + (uke_dpc_claims(facts, name) ? "dpc" : "medical") + (n.ends_with(".HEN") ? "-returned" : "");
+  return "uke/" + facts.facility + "/" + facts.billing_month + "/payer-" + key_part(facts.payer) + "/volume-" +
+         key_part(facts.volume) + "/" + (uke_dpc_claims(facts, name) ? "dpc" : "medical") +
+         (n.ends_with(".HEN") ? "-returned" : "");
 }
 
 }  // namespace sennen::dropbox

@@ -129,3 +129,16 @@ TEST_CASE("uke: a detail record before the first claim, and a file not starting 
   REQUIRE(t.rejection);
   CHECK(t.rejection->line == 1);
 }
+
+TEST_CASE("uke: a key's parts cannot run into each other, whatever the payer and volume fields hold") {
+  UkeFacts a, b;
+  a.facility = b.facility = test::kFacility;
+  a.billing_month = b.billing_month = "202501";
+  a.payer = "1/volume-01";
+  a.volume = "99";
+  b.payer = "1";
+  b.volume = "01/volume-99";
+  CHECK(uke_key(a, "RECEIPTC.UKE") != uke_key(b, "RECEIPTC.UKE"));
+  CHECK(uke_key(a, "RECEIPTC.UKE") ==
+        std::string("uke/") + test::kFacility + "/202501/payer-1%2Fvolume%2D01/volume-99/medical");
+}
