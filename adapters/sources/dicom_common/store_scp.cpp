@@ -21,9 +21,9 @@
 #include <condition_variable>
 #include <iterator>
 #include <list>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <system_error>
 #include <thread>
 #include <vector>
