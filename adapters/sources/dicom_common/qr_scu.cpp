@@ -73,6 +73,11 @@ const std::vector<std::string> kUncompressed = {UID_LittleEndianExplicitTransfer
 
 std::string text(const OFCondition& c) { return c.text(); }
 
+std::string answer_to_another(DIC_US responded_to, DIC_US awaited) {
+  return "the answer names message " + std::to_string(responded_to) + " while the answer to message " +
+         std::to_string(awaited) + " was awaited; the association is given up";
+}
+
 std::string hex(std::uint16_t v) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04X", v);
@@ -91,9 +96,22 @@ struct QrAssociation::Impl {
   }
   int timeout() const { return static_cast<int>(peer.dimse_timeout.count()); }
 
+  // Set once an exchange failed midway (a timeout, a broken connection, an answer to another
+  // request): the PACS may still be answering a request we gave up on, and anything read next on
+  // this association could be taken for the answer to the next one.
+  bool broken = false;
+
+  [[noreturn]] void fail(const std::string& what) {
+    broken = true;
+    throw Error(where() + ": " + what);
+  }
+  void check_usable() const {
+    if (broken) throw Error(where() + ": the association was given up after a failed exchange; open another");
+  }
+
   ~Impl() {
     if (!assoc) return;
-    if (ASC_releaseAssociation(assoc).bad()) ASC_abortAssociation(assoc);
+    if (broken || ASC_releaseAssociation(assoc).bad()) ASC_abortAssociation(assoc);
     ASC_destroyAssociation(&assoc);
   }
 
@@ -108,6 +126,7 @@ struct QrAssociation::Impl {
   // C-FIND with `query`, each answer through `on_response`; the final status. Throws when the
   // association fails.
   std::uint16_t find(DcmDataset& query, DIMSE_FindUserCallback on_response, void* data) {
+    check_usable();
     T_ASC_PresentationContextID pres = context(UID_FINDStudyRootQueryRetrieveInformationModel);
     T_DIMSE_C_FindRQ req{};
     req.MessageID = assoc->nextMsgID++;
@@ -121,7 +140,9 @@ struct QrAssociation::Impl {
     OFCondition cond = DIMSE_findUser(assoc, pres, &req, &query, count, on_response, data, DIMSE_NONBLOCKING, timeout(),
                                       &rsp, &detail_raw);
     Dataset detail(detail_raw);
-    if (cond.bad()) throw Error(where() + ": C-FIND failed: " + text(cond));
+    if (cond.bad()) fail("C-FIND failed: " + text(cond));
+    if (rsp.MessageIDBeingRespondedTo != req.MessageID)
+      fail(answer_to_another(rsp.MessageIDBeingRespondedTo, req.MessageID));
     return rsp.DimseStatus;
   }
 };
@@ -289,6 +310,8 @@ QrAssociation::QrAssociation(const PeerOptions& peer, const StorageContexts& sto
 
 QrAssociation::~QrAssociation() = default;
 
+bool QrAssociation::usable() const { return !impl_->broken; }
+
 namespace {
 struct FindState {
   std::vector<StudyMatch>* out;
@@ -426,6 +449,7 @@ RetrieveResult QrAssociation::move_study(std::string_view study_uid, std::string
 RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler* handler,
                                        std::string_view move_destination, std::string_view series_uid,
                                        const std::vector<std::string>* sops) {
+  impl_->check_usable();
   const bool move = handler == nullptr;
   const std::string what = move ? "C-MOVE" : "C-GET";
   const char* model =
@@ -451,8 +475,9 @@ RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler*
     msg.CommandField = DIMSE_C_GET_RQ;
     fill_request(msg.msg.CGetRQ, assoc, model);
   }
+  const DIC_US sent = move ? msg.msg.CMoveRQ.MessageID : msg.msg.CGetRQ.MessageID;
   OFCondition cond = DIMSE_sendMessageUsingMemoryData(assoc, pres, &msg, nullptr, &query, nullptr, nullptr);
-  if (cond.bad()) throw Error(impl_->where() + ": cannot send " + what + ": " + text(cond));
+  if (cond.bad()) impl_->fail("cannot send " + what + ": " + text(cond));
 
   RetrieveResult result;
   for (;;) {
@@ -461,7 +486,7 @@ RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler*
     DcmDataset* detail_raw = nullptr;
     cond = DIMSE_receiveCommand(assoc, DIMSE_NONBLOCKING, impl_->timeout(), &in_pres, &in, &detail_raw);
     Dataset detail(detail_raw);
-    if (cond.bad()) throw Error(impl_->where() + ": " + what + " broke off: " + text(cond));
+    if (cond.bad()) impl_->fail(what + " broke off: " + text(cond));
     const bool get_rsp = !move && in.CommandField == DIMSE_C_GET_RSP;
     const bool move_rsp = move && in.CommandField == DIMSE_C_MOVE_RSP;
     if (get_rsp || move_rsp) {
@@ -470,8 +495,11 @@ RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler*
       if (has_data) {  // the list of failed instances: not needed
         DIC_UL bytes = 0, pdvs = 0;
         cond = DIMSE_ignoreDataSet(assoc, DIMSE_NONBLOCKING, impl_->timeout(), &bytes, &pdvs);
-        if (cond.bad()) throw Error(impl_->where() + ": " + what + " broke off: " + text(cond));
+        if (cond.bad()) impl_->fail(what + " broke off: " + text(cond));
       }
+      const DIC_US responded_to =
+          get_rsp ? in.msg.CGetRSP.MessageIDBeingRespondedTo : in.msg.CMoveRSP.MessageIDBeingRespondedTo;
+      if (responded_to != sent) impl_->fail(what + " " + answer_to_another(responded_to, sent));
       const bool final =
           get_rsp ? take_response(in.msg.CGetRSP, O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS,
                                   O_GET_NUMBEROFFAILEDSUBOPERATIONS, O_GET_NUMBEROFWARNINGSUBOPERATIONS, result)
@@ -481,12 +509,11 @@ RetrieveResult QrAssociation::retrieve(std::string_view study_uid, StoreHandler*
       continue;
     }
     if (move || in.CommandField != DIMSE_C_STORE_RQ)
-      throw Error(impl_->where() + ": unexpected DIMSE command 0x" + std::to_string(in.CommandField) + " during " +
-                  what);
+      impl_->fail("unexpected DIMSE command 0x" + hex(static_cast<std::uint16_t>(in.CommandField)) + " during " + what);
     // A C-STORE sub-operation, received by the same code as a push to our SCP.
     cond = receive_store(assoc, in_pres, in.msg.CStoreRQ, impl_->peer.ae_title, *handler, impl_->timeout(),
                          impl_->where());
-    if (cond.bad()) throw Error(impl_->where() + ": C-GET broke off: " + text(cond));
+    if (cond.bad()) impl_->fail("C-GET broke off: " + text(cond));
   }
 }
 

@@ -86,9 +86,14 @@ class QrAssociation {
   // Connects and negotiates; throws sennen::Error naming the peer when it cannot. For C-GET, the
   // storage contexts its sub-operations may use (a RetrievePart's) are proposed as well.
   explicit QrAssociation(const PeerOptions& peer, const StorageContexts& storage = {});
-  ~QrAssociation();  // releases (or aborts) the association
+  ~QrAssociation();  // releases the association, or aborts it once it is no longer usable
   QrAssociation(const QrAssociation&) = delete;
   QrAssociation& operator=(const QrAssociation&) = delete;
+
+  // False once an exchange failed midway (a DIMSE timeout, a broken connection, an answer to
+  // another request): the PACS may still be answering the request given up on, and that answer
+  // must not be taken for the next one's. Every later call throws; open another association.
+  bool usable() const;
 
   // StudyDate range "YYYYMMDD-" or "YYYYMMDD-YYYYMMDD"; one match per StudyInstanceUID, in the
   // order the PACS first named them. Throws sennen::Error on failure.

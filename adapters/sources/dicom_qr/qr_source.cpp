@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -184,8 +185,8 @@ class QrSource final : public Source {
     const std::string range = from.empty() ? std::string() : from + "-";
 
     log::stage("qr-find", name());
-    QrAssociation assoc(options_.peer);
-    std::vector<StudyMatch> studies = assoc.find_studies(range);
+    auto assoc = std::make_unique<QrAssociation>(options_.peer);
+    std::vector<StudyMatch> studies = assoc->find_studies(range);
     StudyTable progress(ctx.state, kStudiesDir);
     const std::map<std::string, StudyProgress> known = progress.all();
     // Incomplete studies the range did not bring back (no StudyDate, or dated before it): by UID.
@@ -193,7 +194,7 @@ class QrSource final : public Source {
     for (const auto& s : studies) found.insert(s.study_uid);
     for (const auto& [uid, p] : known)
       if (!p.complete && !found.count(uid) && is_safe_uid(uid))
-        for (auto& m : assoc.find_studies("", uid))
+        for (auto& m : assoc->find_studies("", uid))
           if (m.study_uid == uid) studies.push_back(std::move(m));
     std::sort(studies.begin(), studies.end(),
               [](const StudyMatch& a, const StudyMatch& b) { return a.study_date < b.study_date; });
@@ -201,7 +202,8 @@ class QrSource final : public Source {
     std::string oldest_incomplete;
     std::uint64_t incomplete = 0;
     for (const auto& s : studies) {
-      if (ctx.stop_requested) {
+      if (!ctx.stop_requested && assoc && !assoc->usable()) assoc = reopen(std::move(assoc));
+      if (ctx.stop_requested || !assoc) {  // the rest waits for the next poll
         if (is_date(s.study_date) && (oldest_incomplete.empty() || s.study_date < oldest_incomplete))
           oldest_incomplete = s.study_date;
         ++incomplete;
@@ -221,9 +223,12 @@ class QrSource final : public Source {
       std::string problem;
       log::stage("qr-retrieve", name() + ", study " + s.study_uid);
       try {
-        RetrieveResult r = retrieve_study(ctx, assoc, s);
-        if (r.status != status::success && r.failed == 0 && r.warning == 0)
-          problem = "the retrieve ended with status 0x" + std::to_string(r.status);
+        RetrieveResult r = retrieve_study(ctx, *assoc, s);
+        if (r.status != status::success && r.failed == 0 && r.warning == 0) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "%04X", r.status);
+          problem = std::string("the retrieve ended with status 0x") + hex;
+        }
         else if (r.failed > 0)
           problem = std::to_string(r.failed) + " sub-operations failed";
       } catch (const Error& e) {
@@ -266,6 +271,18 @@ class QrSource final : public Source {
     if (is_date(next)) watermarks.put(kWatermarkUnit, next);
     ctx.stats.events = receiver_.events().snapshot();
     ctx.sink.checkpoint();
+  }
+
+  // A new association in place of one given up after a failed exchange (the PACS may still be
+  // answering the request we gave up on); null, said once, when the PACS does not take another.
+  std::unique_ptr<QrAssociation> reopen(std::unique_ptr<QrAssociation> broken) {
+    broken.reset();  // aborted before the next is asked for
+    try {
+      return std::make_unique<QrAssociation>(options_.peer);
+    } catch (const Error& e) {
+      log::warning("source " + name() + ": " + e.what() + "; the studies left are retrieved on the next poll");
+      return nullptr;
+    }
   }
 
   // retrieve: move — like dcmtk's movescu, our own C-STORE acceptor under our AE title, fed

@@ -2,7 +2,6 @@
 // that has only loopback (Orthanc binds every interface), loaded with studies made by dump2dcm.
 #include <doctest/doctest.h>
 
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,10 +14,7 @@
 #include <thread>
 
 #include "adapters/sources/dicom_common/qr_scu.hpp"
-#include "adapters/sources/dicom_qr/qr_source.hpp"
-#include "daemon/spool/spool.hpp"
-#include "tests/adapters/sources/ssmix2/recording_sink.hpp"
-#include "tests/support/manual_clock.hpp"
+#include "tests/adapters/sources/dicom_qr/qr_fixture.hpp"
 
 using namespace sennen;
 namespace fs = std::filesystem;
@@ -28,16 +24,6 @@ namespace {
 constexpr int kDicomPort = 14242;
 constexpr int kHttpPort = 18042;
 constexpr int kMovePort = 11113;
-
-void enter_private_network() {
-  static bool done = [] {
-    REQUIRE_MESSAGE(::unshare(CLONE_NEWNET) == 0,
-                    "needs root for a private network namespace (Orthanc binds all interfaces)");
-    REQUIRE(test::run("ip link set lo up") == 0);
-    return true;
-  }();
-  (void)done;
-}
 
 struct Spec {
   std::string patient_id, study, series, sop, date;
@@ -175,50 +161,18 @@ struct Orthanc {
   }
 };
 
-dicom::PeerOptions orthanc_peer() {
-  dicom::PeerOptions peer;
-  peer.host = "127.0.0.1";
-  peer.port = kDicomPort;
-  peer.ae_title = "ORTHANC";
-  peer.local_ae_title = "SENNEN";
-  peer.acse_timeout = std::chrono::seconds(5);
-  peer.dimse_timeout = std::chrono::seconds(10);
-  return peer;
-}
+dicom::PeerOptions orthanc_peer() { return test::loopback_peer(kDicomPort, "ORTHANC", std::chrono::seconds(10)); }
 
-struct Fixture {
-  test::TempDir tmp;
-  fs::path state_dir = tmp / "state";
-  spool::Spool spool{state_dir};
-  test::ManualClock clock;
-  test::RecordingSink sink;
-  std::atomic<bool> stop{false};
-  SourceStats stats;
-  std::unique_ptr<SourceState> state = spool.source_state("pacs");
-  std::unique_ptr<Source> source;
-
+// Orthanc's DicomModalities entry for SENNEN is kMovePort.
+struct Fixture : test::QrFixture {
   explicit Fixture(dicom::Retrieve retrieve = dicom::Retrieve::get, std::uint64_t min_free = 1 << 20,
-                   std::string since = "20150101") {
-    dicom::QrSourceOptions o;
-    o.retrieve = retrieve;
-    o.move_port = kMovePort;       // Orthanc's DicomModalities entry for SENNEN
-    o.move_address = "127.0.0.1";  // and only on loopback
-    o.utc_offset_minutes = 9 * 60;
-    o.name = "pacs";
-    o.state_dir = state_dir;
-    o.peer = orthanc_peer();
-    o.since = std::move(since);
-    o.lookback_days = 2;
-    o.patient_id = {true, 8};
+                   std::string since = "20150101")
+      : QrFixture(options(retrieve, min_free, std::move(since))) {}
+  static dicom::QrSourceOptions options(dicom::Retrieve retrieve, std::uint64_t min_free, std::string since) {
+    auto o = test::qr_options(retrieve, orthanc_peer(), kMovePort);
     o.min_free = min_free;
-    source = dicom::make_dicom_qr_source(std::move(o));
-  }
-  void poll() {
-    sink.clear();
-    SourceContext ctx{clock, *state, sink, stop, stats, false};
-    spool::Spool::Transaction tx(spool);
-    source->poll(ctx);
-    tx.commit();
+    o.since = std::move(since);
+    return o;
   }
 };
 
@@ -231,7 +185,7 @@ std::string attr(const RecordDraft& d, const std::string& key) {
 // Each instance once, byte-exact (the data set Orthanc serves); a grown study completed by the
 // next poll; the same whether instances come back over C-GET or through our C-MOVE acceptor.
 void retrieve_from_orthanc(dicom::Retrieve retrieve) {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f(retrieve);
   Orthanc pacs(f.tmp);
 
@@ -311,7 +265,7 @@ TEST_CASE(
 }
 
 TEST_CASE("dicom-qr: the watermark is the site's calendar day, not the box's") {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
   // 2024-05-01 16:30 UTC is already 2024-05-02 in Japan, where StudyDate is written.
@@ -338,7 +292,7 @@ std::string site_today(const test::ManualClock& clock) {
 TEST_CASE(
     "dicom-qr: a study with a refused instance is retrieved once, quarantined once and reported complete with "
     "refusals") {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
   const std::string today = site_today(f.clock);
@@ -378,7 +332,7 @@ TEST_CASE(
 // hold the watermark back, and is still retried, by its UID, on the next poll. (Only a query
 // without a date range finds it at first: no `since`, no watermark yet.)
 TEST_CASE("dicom-qr: an incomplete study without StudyDate neither pins the watermark nor is forgotten") {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f(dicom::Retrieve::get, std::uint64_t{1} << 62, "");  // min_free beyond any disk: every instance is A700
   Orthanc pacs(f.tmp);
   const std::string st = "1.2.826.0.1.3680043.9.7440.1";
@@ -400,7 +354,7 @@ TEST_CASE("dicom-qr: an incomplete study without StudyDate neither pins the wate
 TEST_CASE(
     "dicom-qr: a study holding two patients' instances is found once, retrieved once; each instance keeps its own "
     "PatientID") {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
   const std::string st = "1.2.826.0.1.3680043.9.7436.1";
@@ -436,7 +390,7 @@ TEST_CASE(
 // study needs two associations, each asking for its instances at IMAGE level. Each instance
 // arrives in the syntax Orthanc stores it in, byte-exact, and its record names that syntax.
 void every_transfer_syntax(dicom::Retrieve retrieve) {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f(retrieve);
   Orthanc pacs(f.tmp, "Always");
   const std::string st = "1.2.826.0.1.3680043.9.7438.1";
@@ -559,7 +513,7 @@ TEST_CASE(
 // AvailableTransferSyntaxUID, so what such a PACS would have said is put where the source keeps it
 // between the IMAGE-level C-FIND and the instance's arrival.
 TEST_CASE("dicom-qr: an instance arriving in another syntax than the PACS reported storing is marked and counted") {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
   const std::string st = "1.2.826.0.1.3680043.9.7439.1";
@@ -608,7 +562,7 @@ struct StderrCapture {
 }  // namespace
 
 TEST_CASE("dicom-qr: a study whose StudyInstanceUID is no UID is skipped with a message naming it and the PACS") {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
   const std::string st = "1.2.826.0.1.3680043.9.7441.1x";
@@ -626,7 +580,7 @@ TEST_CASE("dicom-qr: a study whose StudyInstanceUID is no UID is skipped with a 
 // retrieved again because it grew brings back only the new instance even when store/ no longer
 // holds the others.
 TEST_CASE("dicom-qr: instances taken in before are not handed over again when their study comes again") {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
   const std::string today = site_today(f.clock);
@@ -654,7 +608,7 @@ TEST_CASE("dicom-qr: retrieve: move brings every transfer syntax DCMTK writes as
 // although their records were not committed yet; killed before the commit, the next poll found
 // them in store/, dropped the retrieved copies as "already held", and the study was lost for good.
 TEST_CASE("dicom-qr: a poll killed before its commit loses nothing: every study is handed over again") {
-  enter_private_network();
+  test::enter_private_network();
   Fixture f;
   Orthanc pacs(f.tmp);
   const std::string root = "1.2.826.0.1.3680043.9.7443.";
