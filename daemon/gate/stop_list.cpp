@@ -317,11 +317,28 @@ class Parser {
   std::optional<std::size_t> unnamed_header_;
 };
 
+// A workbook saved over the list is no text at all, and the short runs of digits its bytes happen
+// to hold are no patient IDs: read as text, a few would count as IDs, enough for
+// allow_unreadable_lines to go on with them while every ID really in it is missed.
+std::optional<std::string> workbook(std::string_view b) {
+  if (b.starts_with("PK\x03\x04")) return "a zip file (an Excel .xlsx or LibreOffice .ods workbook?)";
+  if (b.starts_with("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")) return "an Excel 97-2003 .xls workbook";
+  return std::nullopt;
+}
+
 }  // namespace
 
 StopList parse_stop_list(std::string_view bytes) {
   StopList out;
   out.sha256 = util::sha256_hex(bytes);
+  if (auto kind = workbook(bytes)) {
+    out.encoding = "binary";
+    out.problem_lines = 1;
+    out.problems.push_back({1, "the file is " + *kind +
+                                   ", not a text list; no patient ID is read from it: in Excel use Save As, "
+                                   "CSV UTF-8 (or CSV), and import that file"});
+    return out;
+  }
   std::string storage;
   const Decoded decoded = decode(bytes, storage);
   out.encoding = decoded.encoding;

@@ -25,7 +25,8 @@ struct StopList {
   std::vector<StopListProblem> problems;  // one per unreadable line, in line order, at most kMaxReportedProblems
   std::size_t problem_lines = 0;          // added: every unreadable line, also those past the cap
   std::string sha256;                     // of the file's bytes, for the manifest's stop_list_sha256
-  std::string encoding;                   // what was detected: "utf-8", "utf-8-bom", "cp932", "utf-16le", "utf-16be"
+  std::string encoding;  // what was detected: "utf-8", "utf-8-bom", "cp932", "utf-16le", "utf-16be", or
+                         // "binary" (a workbook: no ID is read, one problem says so)
   std::size_t lines = 0;
 
   bool contains(std::string_view canonical_id) const { return ids.count(std::string(canonical_id)) > 0; }
@@ -57,6 +58,8 @@ struct StopList {
 //  - Reported: an ID cell that is not an ID, an empty ID cell on a line with other content.
 //  - Without a BOM, a file in which at least 1/8 of the bytes are NUL, 90% of them at odd (or
 //    even) offsets, is read as UTF-16LE (BE); text files have no NULs, UTF-16 ASCII is half NUL.
+//  - A workbook saved in place of the list (a zip file: .xlsx, .ods; an OLE2 file: .xls) yields no
+//    ID and one problem, so that even allow_unreadable_lines cannot go on with it.
 // Never throws on any input; throws sennen::Error only if the system cannot convert CP932 at all.
 StopList parse_stop_list(std::string_view bytes);
 

@@ -109,6 +109,21 @@ TEST_CASE("CP932 with bytes that are not CP932: the line is reported, the file i
   check_reasons_do_not_quote(list, {"12", "34", "\xEF\xBF\xBD"});
 }
 
+// Found by review: the bytes of a workbook saved over the list hold short lines of digits, read as
+// IDs; with allow_unreadable_lines the pipeline went on with them and missed every real one.
+TEST_CASE("a workbook saved in place of the list yields no ID, only one problem naming it") {
+  for (const std::string& magic : {std::string("PK\x03\x04", 4), std::string("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")}) {
+    std::string bytes = magic + std::string("\x14\0\x06\0", 4) + "\n1234\n5678\r\n" + std::string(64, '\xFF');
+    StopList list = parse_stop_list(bytes);
+    CHECK(list.encoding == "binary");
+    CHECK(list.ids.empty());
+    REQUIRE(problem_lines(list) == std::vector<std::size_t>{1});
+    CHECK(list.problem_lines == 1);
+    CHECK(list.problems[0].reason.find("workbook") != std::string::npos);
+    CHECK(list.problems[0].reason.find("CSV") != std::string::npos);
+  }
+}
+
 TEST_CASE("UTF-16 (Excel \"Unicode text\"): tab separated, with and without BOM") {
   const std::string text = "患者ID\t氏名\r\n0001234\t山田太郎\r\n５６７８\t𠀋野\r\n";  // U+2000B needs a surrogate pair
   StopList le = parse_stop_list("\xFF\xFE" + iconv_to(text, "UTF-16LE"));
