@@ -34,6 +34,8 @@ TimePoint Backoff::failed(TimePoint now) {
   return *next_;
 }
 
+bool Backoff::ready(TimePoint now) const { return !next_ || now >= *next_ || *next_ - now > policy_.cap; }
+
 void Backoff::succeeded() {
   failures_ = 0;
   next_.reset();

@@ -34,7 +34,9 @@ class Backoff {
   // The destination answered a probe: the next attempt may start now. The failure count stays, so
   // should that attempt fail too, the wait after it keeps growing.
   void expedite() { next_.reset(); }
-  bool ready(TimePoint now) const { return !next_ || now >= *next_; }
+  // True once the wait is over, or when it would last longer than the cap: the wall clock was
+  // stepped back (an RTC running fast, corrected by NTP), and waiting out the step is no backoff.
+  bool ready(TimePoint now) const;
   unsigned consecutive_failures() const { return failures_; }
   std::optional<TimePoint> next_attempt() const { return next_; }
 

@@ -98,6 +98,20 @@ TEST_CASE("a success resets the count and the wait") {
   CHECK(b.failed(clock.now()) - clock.now() == 30s);
 }
 
+// Found by review: the wait is kept on the wall clock, so a clock stepped back a day (a fast RTC
+// corrected by NTP after the failure) put off every delivery for that day.
+TEST_CASE("a wall clock stepped back after a failure does not stretch the wait beyond the cap") {
+  const sennen::TimePoint t = sennen::test::ManualClock().now();
+  std::vector<std::uint64_t> asked;
+  Backoff b(BackoffPolicy{}, Largest{&asked});
+  for (int i = 0; i < 8; ++i) b.failed(t);  // the longest wait: the 30 min cap, from t
+  CHECK_FALSE(b.ready(t));
+  CHECK_FALSE(b.ready(t + 29min));
+  CHECK(b.ready(t + 30min));
+  CHECK(b.ready(t - 24h));  // the clock stepped back a day: more than the cap left, so not a wait
+  CHECK(b.ready(t - 1s));
+}
+
 TEST_CASE("the same seed gives the same waits; another seed does not") {
   sennen::test::ManualClock clock;
   auto waits = [&](std::uint64_t seed) {
