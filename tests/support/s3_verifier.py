@@ -9,13 +9,13 @@ Binds 127.0.0.1 on a free port (written to --port-file once listening), HTTPS wh
 are given. Every request's signature is recomputed with botocore (python3-botocore) over exactly the
 headers the client says it signed, and x-amz-content-sha256 is checked against the body. Objects
 are stored as files under DIR/<bucket>/<key>. Supports PUT/HEAD/GET object and multipart (create,
-upload part, list parts, complete), path style and virtual-host style (<bucket>.localhost).
+upload part, list parts, complete, abort), path style and virtual-host style (<bucket>.localhost).
 Fault injection: --fail-part N answers 500 to the Nth UploadPart request; --drop-part N acknowledges
 the Nth UploadPart request but does not keep it; --truncate-put SUFFIX acknowledges the first
 single PUT of a key ending in SUFFIX but keeps only half its body. --log gets one line per request:
 "METHOD PATH?QUERY STATUS".
 """
-import argparse, hashlib, hmac, os, re, ssl, threading, uuid
+import argparse, hashlib, hmac, os, re, shutil, ssl, threading, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qsl, unquote
 from xml.sax.saxutils import escape
@@ -129,6 +129,9 @@ class Handler(BaseHTTPRequestHandler):
                                    f'<UploadId>{uid}</UploadId></InitiateMultipartUploadResult>'.encode())
         if 'uploadId' in q and not os.path.isdir(up):
             return self.error(404, 'NoSuchUpload', 'The specified upload does not exist')
+        if self.command == 'DELETE' and 'uploadId' in q:  # AbortMultipartUpload
+            shutil.rmtree(up)
+            return self.reply(204)
         if self.command == 'PUT' and 'partNumber' in q:
             with LOCK:
                 PART_REQUESTS[0] += 1
@@ -187,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, data, {'ETag': f'"{md5(data)}"'})
         return self.error(405, 'MethodNotAllowed', 'not supported here')
 
-    do_GET = do_PUT = do_POST = do_HEAD = handle_any
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = handle_any
 
 
 def main():

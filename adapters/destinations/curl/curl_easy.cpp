@@ -220,6 +220,8 @@ Outcome Client::send(const Request& r) {
     set(e, CURLOPT_POST, 1L, "POST");
     set(e, CURLOPT_POSTFIELDSIZE, 0L, "POSTFIELDSIZE");
     set(e, CURLOPT_POSTFIELDS, "", "POSTFIELDS");
+  } else if (method == "DELETE") {  // S3's AbortMultipartUpload
+    set(e, CURLOPT_CUSTOMREQUEST, "DELETE", "CUSTOMREQUEST");
   } else if (method != "GET") {
     throw Error("internal error: unsupported HTTP method " + method);
   }

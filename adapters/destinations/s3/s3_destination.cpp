@@ -448,8 +448,10 @@ class S3Destination final : public Destination {
                  "; ask the central team for this site's current key. The batch is kept";
     } else if (code == "AccessDenied" || (s == 403 && code.empty())) {
       a.advice = ": access key " + key_id_ + " may not write to bucket " + opt_.bucket + " under " + object_key("") +
-                 " (it needs s3:PutObject, s3:GetObject and s3:ListMultipartUploadParts); ask the central team to "
-                 "grant it, or check that the right key is in " +
+                 " (it needs s3:PutObject, s3:GetObject, s3:ListMultipartUploadParts and s3:AbortMultipartUpload "
+                 "there, and s3:ListBucket on that prefix: without it a missing object is answered 403, not 404, "
+                 "and no batch can be judged absent); ask the central team to grant it, or check that the right "
+                 "key is in " +
                  keyfile + ". The batch is kept";
     } else if (code == "RequestTimeTooSkewed") {
       a.advice = ": this machine's clock is wrong; fix time synchronisation (NTP/chrony)";

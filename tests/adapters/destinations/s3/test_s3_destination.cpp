@@ -279,6 +279,29 @@ TEST_CASE("s3: an interrupted multipart upload resumes after a restart and re-se
   CHECK_FALSE(fs::exists(site.outbox / "b-000005.s3upload"));
 }
 
+// A batch voided while its multipart upload is unfinished (a patient stopped meanwhile): the
+// upload is aborted, so its parts do not stay in the bucket, billed and unreachable.
+TEST_CASE("s3: abandoning a batch aborts its unfinished multipart upload") {
+  Verifier v({"--fail-part", "3"});
+  Site site;
+  auto b = site.batch("b-000006", 40u * 1000 * 1000);
+  auto dest = sennen::destinations::make_s3_destination(site.options(v));
+  REQUIRE(dest->deliver(b).status == Status::retry);
+  REQUIRE(fs::exists(site.outbox / "b-000006.s3upload"));
+  REQUIRE_FALSE(fs::is_empty(v.dir.path() / "root" / ".uploads"));
+  dest->abandon(b);
+  CHECK_FALSE(fs::exists(site.outbox / "b-000006.s3upload"));
+  CHECK(fs::is_empty(v.dir.path() / "root" / ".uploads"));
+  // The server logs a request after answering it.
+  auto aborted = [&v] {
+    for (const auto& l : v.log())
+      if (l.rfind("DELETE ", 0) == 0 && l.find("uploadId=") != std::string::npos && l.ends_with(" 204")) return true;
+    return false;
+  };
+  for (int i = 0; i < 100 && !aborted(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(aborted());
+}
+
 TEST_CASE("s3: path and virtual-host addressing") {
   Verifier v;
   Site site;
