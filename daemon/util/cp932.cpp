@@ -20,7 +20,8 @@ Cp932ToUtf8::Cp932ToUtf8() : cd_(::iconv_open("UTF-8", "CP932")) {
   // NOLINTNEXTLINE(performance-no-int-to-ptr): (iconv_t)-1 is iconv_open's documented failure value
   if (cd_ == reinterpret_cast<void*>(static_cast<std::intptr_t>(-1)))
     throw Error("iconv has no CP932 (Shift_JIS) converter (" + errno_text(errno) +
-                "); install glibc's gconv modules (Debian package libc6)");
+                "); install glibc's gconv modules (Debian: package libc6; Fedora and EL: package "
+                "glibc-gconv-extra)");
 }
 
 Cp932ToUtf8::~Cp932ToUtf8() { ::iconv_close(handle(cd_)); }

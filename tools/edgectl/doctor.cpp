@@ -22,6 +22,7 @@
 #include "daemon/gate/stop_list.hpp"
 #include "daemon/pipeline/flow_control.hpp"
 #include "daemon/spool/spool_reader.hpp"
+#include "daemon/util/cp932.hpp"
 #include "tools/edgectl/commands.hpp"
 #include "tools/edgectl/common.hpp"
 #include "tools/edgectl/doctor_report.hpp"
@@ -346,6 +347,19 @@ void check_clock(Report& r) {
     r.add(Level::pass, "clock", "system time " + when(now) + " is plausible");
 }
 
+// Stop lists, claim files and file names saved by Japanese Windows are read through iconv's CP932
+// converter, a loadable module some minimal installs leave out.
+void check_cp932(Report& r) {
+  try {
+    util::Cp932ToUtf8 probe;
+    r.add(Level::pass, "character sets", "iconv converts CP932 (Shift_JIS), as Windows-made files and names need");
+  } catch (const std::exception& e) {
+    r.add(Level::fail, "character sets",
+          std::string(e.what()) + ". Until then a stop list saved in CP932 cannot be read, claim files wait " +
+              "unsent, and CP932 file names are not decoded");
+  }
+}
+
 }  // namespace
 
 int doctor(const Common& c, const std::string& service_user_name) {
@@ -365,6 +379,7 @@ int doctor(const Common& c, const std::string& service_user_name) {
     r.add(Level::fail, "config", e.what());
   }
   check_clock(r);
+  check_cp932(r);
   if (cfg) {
     auto su = service_user(service_user_name, r);
     check_sources(r, *cfg, su);

@@ -35,9 +35,21 @@ std::optional<std::string> chart_patient(std::string_view cp932_field, util::Cp9
   return canonical_patient_id(*utf8);
 }
 
+namespace {
+// Without the converter no chart number can be read: a fault of the box, not of the file, which
+// waits in the spool until the converter is installed.
+util::Cp932ToUtf8 open_cp932() {
+  try {
+    return util::Cp932ToUtf8();
+  } catch (const Error& e) {
+    throw FilterUnavailable(std::string(e.what()) + "; claim files wait in the spool until it is installed");
+  }
+}
+}  // namespace
+
 FilterCounts filter_uke(const ContentReader& in, const PatientGate& decide, const ContentWriter& write) {
   FilterCounts c;
-  util::Cp932ToUtf8 cp932;  // once per file: every claim's chart number goes through it
+  util::Cp932ToUtf8 cp932 = open_cp932();  // once per file: every claim's chart number goes through it
   LineReader reader(in);
   LineReader::Line line;
   bool dropping = false;

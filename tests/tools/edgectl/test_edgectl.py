@@ -2,6 +2,7 @@
 `sennen-edged --once`, cross-checked with the spool itself (python's sqlite3); doctor against
 each misconfiguration it must catch; optout check on a messy CP932 file; verify-batch."""
 import datetime
+import glob
 import hashlib
 import json
 import os
@@ -422,6 +423,20 @@ class Doctor(unittest.TestCase):
         rc, res = self.doctor_on_tmpfs("200m", [("max_bytes: 64MiB", "max_bytes: 1MiB"), ("optout:", scp)])
         self.assertEqual(rc, 1, res)
         self.assert_result(res, "disk space", "fail", "min_free of source modality")
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "a private mount needs root and unshare")
+    def test_missing_cp932_converter_fails(self):
+        # glibc's gconv modules hidden, as on a minimal EL install without glibc-gconv-extra.
+        modules = glob.glob("/usr/lib*/gconv/CP932.so") + glob.glob("/usr/lib*/*/gconv/CP932.so")
+        folders = sorted({os.path.dirname(m) for m in modules})
+        self.assertTrue(folders, "glibc's CP932 gconv module was not found")
+        script = " && ".join(f"mount -t tmpfs tmpfs {f}" for f in folders)
+        rc, res = self.doctor(wrapper=("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                       script + ' && exec "$@"', "sh"))
+        self.assertEqual(rc, 1, res)
+        self.assert_result(res, "character sets", "fail", "glibc-gconv-extra")
+        rc, res = self.doctor()
+        self.assert_result(res, "character sets", "pass", "CP932")
 
     @unittest.skipUnless(os.geteuid() == 0, "access as the service user needs root")
     def test_root_not_readable_by_service_user(self):

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <vector>
 
 #include "adapters/sources/dropbox/uke.hpp"
 #include "adapters/sources/dropbox/uke_filter.hpp"
@@ -114,4 +116,43 @@ TEST_CASE("uke filter: content that is not a claim file is refused, not passed t
   test::TempDir tmp;
   test::write_file(tmp / "in.UKE", "MSH|^~\\&|...\r\nPID|||0001\r\n");
   CHECK_THROWS_AS(run_filter(tmp / "in.UKE", [](const std::optional<std::string>&) { return Withhold::none; }), Error);
+}
+
+namespace {
+constexpr const char* kWithoutConverter =
+    "uke filter: without the CP932 converter of iconv the file waits in the spool (FilterUnavailable)";
+
+// The folders glibc loads its gconv modules from, where this system has CP932.
+std::vector<fs::path> gconv_folders() {
+  std::vector<fs::path> out;
+  for (const fs::path lib : {"/usr/lib", "/usr/lib64"}) {
+    std::error_code ec;
+    if (fs::exists(lib / "gconv" / "CP932.so", ec)) out.push_back(lib / "gconv");
+    for (fs::directory_iterator d(lib, ec), end; !ec && d != end; d.increment(ec))
+      if (fs::exists(d->path() / "gconv" / "CP932.so", ec)) out.push_back(d->path() / "gconv");
+  }
+  return out;
+}
+}  // namespace
+
+// Run only by the next test, in a fresh process whose gconv folders are hidden: a converter
+// missing (a minimal EL install without glibc-gconv-extra) is the box's fault, not the file's.
+TEST_CASE(kWithoutConverter* doctest::skip()) {
+  test::TempDir tmp;
+  test::write_file(tmp / "in.UKE", test::small_uke());
+  CHECK_THROWS_AS(run_filter(tmp / "in.UKE", [](const std::optional<std::string>&) { return Withhold::none; }),
+                  FilterUnavailable);
+}
+
+TEST_CASE("uke filter: a box without the CP932 converter keeps claim files for later instead of setting them aside") {
+  REQUIRE_MESSAGE(::geteuid() == 0, "needs root for a private mount namespace");
+  const auto folders = gconv_folders();
+  REQUIRE_MESSAGE(!folders.empty(), "glibc's CP932 gconv module was not found");
+  std::string hide;
+  for (const auto& f : folders) hide += "mount -t tmpfs tmpfs " + f.string() + " && ";
+  const std::string self = fs::read_symlink("/proc/self/exe").string();
+  const std::string out =
+      test::run_output("unshare --mount --propagation private sh -c '" + hide + "exec \"$0\" --no-skip --test-case=\"" +
+                       kWithoutConverter + "\"' " + self + " 2>&1; true");  // the report, passed or failed
+  CHECK_MESSAGE(out.find("test cases: 1 | 1 passed | 0 failed") != std::string::npos, out);
 }
