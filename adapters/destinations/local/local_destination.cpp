@@ -144,12 +144,18 @@ class LocalDestination final : public Destination {
     if (auto why = unmounted(); !why.empty()) throw Error(why);
   }
 
+  // Each folder made is synced into its parent: the files written into it are synced, but after a
+  // power cut a folder entry never synced can be gone, and the batch with it, once the spool let go.
   static void make_dirs(const fs::path& dir) {
     std::error_code ec;
+    std::vector<fs::path> made;
+    for (fs::path p = fs::absolute(dir, ec); p.has_relative_path() && !fs::exists(p, ec); p = p.parent_path())
+      made.push_back(p);
     fs::create_directories(dir, ec);
     if (ec)
       throw Error("cannot create destination folder " + dir.string() + ": " + ec.message() +
                   " (check destination.path and that the sennen-edge user may write there)");
+    for (const auto& p : made) util::fsync_directory(p.parent_path());
   }
 
   fs::path root_;
