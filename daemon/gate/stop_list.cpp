@@ -333,6 +333,7 @@ StopList parse_stop_list(std::string_view bytes) {
   out.sha256 = util::sha256_hex(bytes);
   if (auto kind = workbook(bytes)) {
     out.encoding = "binary";
+    out.lines = split_lines(bytes).size();
     out.problem_lines = 1;
     out.problems.push_back({1, "the file is " + *kind +
                                    ", not a text list; no patient ID is read from it: in Excel use Save As, "
