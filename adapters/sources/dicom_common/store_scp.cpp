@@ -437,6 +437,14 @@ struct StoreScp::Impl {
     if (!options.allowed_addresses.empty() && !contains(options.allowed_addresses, peer_host))
       return reject(assoc, ASC_REASON_SU_NOREASON, calling_ae, who + ": address not in allowed_addresses");
 
+    // Found by fuzz_dicom_association: a peer that receives PDUs of at most 1 to 12 bytes can be
+    // sent no answer (DCMTK needs more), so its instances were kept but never answered, and it
+    // sends them again. 0 means no limit.
+    if (const long max_pdu = assoc->params->theirMaxPDUReceiveSize; max_pdu > 0 && max_pdu <= 12)
+      return reject(assoc, ASC_REASON_SU_NOREASON, calling_ae,
+                    who + ": it receives PDUs of at most " + std::to_string(max_pdu) +
+                        " bytes, too short for any answer; fix the sender's maximum PDU length");
+
     OFCondition cond = accept_contexts(assoc, calling_ae, who);
     if (cond.good()) cond = ASC_acknowledgeAssociation(assoc);
     if (cond.bad()) {
