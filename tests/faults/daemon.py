@@ -9,10 +9,13 @@ release, seal, sign, seal-commit, deliver, marker, record-delivery, heartbeat or
 a DICOM association is open when the SCP logged "association of ... open" without its "closed".
 The daemon flushes each line with one write(2) before going on, so a line written before the kill
 is in the pipe; the kill can only come later than the line says, never earlier."""
+import array
+import fcntl
 import os
 import re
 import signal
 import subprocess
+import termios
 import threading
 import time
 
@@ -111,18 +114,31 @@ class Daemon:
             if self.proc.poll() is not None:
                 return None
             time.sleep(0.0005)
+        self._drain()
         return self.where()
 
     def kill(self):
-        """SIGKILL now; returns where it landed, or None when the process had already ended."""
+        """SIGKILL now; returns where it landed, or None when the process had already ended. Read
+        once the log is read to its end: a line written just before the kill may still have been in
+        the pipe, and the stage it names is where the kill landed."""
         if self.proc.poll() is not None:
             return None
-        landed = self.where()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self._ended()
         self.reader.join()
-        return landed
+        return self.where()
+
+    def _drain(self, timeout=2.0):
+        """Waits (the process stopped) until the reader has taken every line from the pipe."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            waiting = array.array("i", [0])
+            fcntl.ioctl(self.proc.stderr.fileno(), termios.FIONREAD, waiting)
+            if waiting[0] == 0:
+                break
+            time.sleep(0.001)
+        time.sleep(0.02)  # the reader's last chunk, taken from the pipe, is handled line by line
 
     def _ended(self):
         if self.on_end:

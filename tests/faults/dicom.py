@@ -169,8 +169,18 @@ class DicomLoad:
             folder = os.path.join(keep, os.path.basename(b["file"])[:-4])
             for r in b["manifest"]["records"]:
                 if r["source"] in ("modality", "pacs"):
-                    got.setdefault((r["source"], r["attributes"]["sop_instance_uid"]), []).append(
-                        os.path.join(folder, r["archive_path"]))
+                    sop = r["attributes"]["sop_instance_uid"]
+                    got.setdefault((r["source"], sop), []).append(os.path.join(folder, r["archive_path"]))
+                    # The oracle judges leaks by the manifest's label; here by whose study it is.
+                    pid = self.patient_of.get(sop)
+                    if pid is None:
+                        continue
+                    if r["patient_key"] != harness.canonical(pid):
+                        pr.add("wrong", "DICOM %s:%s sent as patient %s, but it is of patient %s" %
+                               (r["source"], sop, r["patient_key"], harness.canonical(pid)))
+                        if not o.may_leave(harness.canonical(pid), b["left_at"]):
+                            pr.add("leaked", "DICOM %s:%s of patient %s (stopped or not notified then)" %
+                                   (r["source"], sop, harness.canonical(pid)))
         want = {("modality", s) for s in self.acked} | {("pacs", s) for s in self.on_pacs}
         for key, paths in got.items():
             if key not in want:

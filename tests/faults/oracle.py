@@ -12,10 +12,11 @@ Checked, over every batch the receiver holds:
   bytes are not those of any version of its key in the tree (the tree is the truth, byte-exact);
 - duplicated: the same (source, key, sha256) in two committed batches (docs/batch-format.md's
   identity of a record);
-- leaked: a record of a patient who was on the stop list (since their ID appeared in the file,
+- leaked: a record of a patient (as the tree says, and as the manifest labels it) who was on the stop list (since their ID appeared in the file,
   until an operator released them) or not yet notified (no visit on or after notice_start at least
   wait_days before that day in Asia/Tokyo, or before the mutation round that recorded the visit)
   at the moment it left;
+- wrong: a record labelled with another patient than the tree's;
 - lost or wrong: replaying the committed batches in order (upsert/delete per key), every key of a
   patient who may be sent at the end holds its current version's bytes, a key whose versions were
   all cancelled holds nothing, or a delete once it had been sent;
@@ -167,8 +168,15 @@ class Oracle:
             committed = b in delivered.committed
             for r in b["manifest"]["records"]:
                 where = "%s in %s" % (r["path"], b["manifest"]["batch_id"])
-                if not self.may_leave(r["patient_key"], b["left_at"]):
-                    pr.add("leaked", "%s of patient %s (stopped or not notified then)" % (where, r["patient_key"]))
+                # Judged by the patient the tree says the record is of, not only by the label the
+                # daemon gave it: a record sent under another patient's key must count as that.
+                owners = {self.key_of_pid.get(v["patient_id"]) for v in self.versions.get((r["source"], r["key"]), [])}
+                if owners and r["patient_key"] not in owners:
+                    pr.add("wrong", "%s: sent as patient %s, but it is a record of patient %s" %
+                           (where, r["patient_key"], "/".join(sorted(map(str, owners)))))
+                for key in sorted(owners | {r["patient_key"]}, key=str):
+                    if not self.may_leave(key, b["left_at"]):
+                        pr.add("leaked", "%s of patient %s (stopped or not notified then)" % (where, key))
                 if r["path"] in self.special:
                     pr.add("leaked", "%s: a quarantined file" % where)
                 if r["event"] != "upsert":
