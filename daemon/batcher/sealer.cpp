@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "daemon/batcher/manifest.hpp"
+#include "daemon/util/durable_dirs.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
@@ -251,16 +252,19 @@ void Sealer::set_aside(const spool::StoredRecord& r, const std::string& why) {
   {
     std::error_code ec;
     fs::remove_all(copy, ec);  // a copy left by an earlier attempt
-    fs::create_directories(single ? copy.parent_path() : copy, ec);
-    if (ec)
-      throw Error("cannot set aside " + shown + ": cannot create " + util::display_name(copy.string()) + ": " +
-                  ec.message());
+    // Synced into their parents: once the record leaves the spool below, this copy is the only one.
+    const fs::path folder = single ? copy.parent_path() : copy;
+    try {
+      util::create_directories_durably(folder, spool_.state_dir());
+    } catch (const Error& e) {
+      throw Error("cannot set aside " + shown + ": " + e.what());
+    }
     spool::Spool::Transaction snapshot(spool_, spool::Spool::Transaction::Kind::read);
     std::vector<std::byte> buf(64 * 1024);
     for (std::size_t i = 0; i < r.parts.size(); ++i) {
       const auto& part = r.parts[i];
       const fs::path file = single ? copy : copy / util::contained_path(part.name);
-      fs::create_directories(file.parent_path(), ec);
+      util::create_directories_durably(file.parent_path(), folder);
       // Errors writing the copy are the disk's, not the record's: they propagate, and the record
       // stays in the spool.
       util::AtomicFile out(file, 0640);

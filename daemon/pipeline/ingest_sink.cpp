@@ -1,5 +1,6 @@
 #include "daemon/pipeline/ingest_sink.hpp"
 
+#include "daemon/util/durable_dirs.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/core/content_filter.hpp"
 #include "daemon/core/patient_id.hpp"
@@ -128,9 +129,12 @@ void IngestSinkImpl::quarantine_owned(const fs::path& file, std::string_view rel
   std::error_code ec;
   const auto size = fs::file_size(file, ec);
   if (ec) throw Error("cannot quarantine " + shown + ": " + file.string() + ": " + ec.message());
-  fs::create_directories(dest.parent_path(), ec);
-  if (ec)
-    throw Error("cannot quarantine " + shown + ": cannot create " + dest.parent_path().string() + ": " + ec.message());
+  // Synced into their parents: once moved, the file in quarantine is the only copy.
+  try {
+    util::create_directories_durably(dest.parent_path(), quarantine_dir_.parent_path());
+  } catch (const Error& e) {
+    throw Error("cannot quarantine " + shown + ": " + e.what());
+  }
   util::AtomicFile why(fs::path(dest) += ".reason.txt", 0640);
   why.write(std::string(reason) + "\n");
   why.commit();

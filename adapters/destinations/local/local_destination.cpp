@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "daemon/util/durable_dirs.hpp"
 #include "daemon/util/error.hpp"
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
@@ -144,18 +145,16 @@ class LocalDestination final : public Destination {
     if (auto why = unmounted(); !why.empty()) throw Error(why);
   }
 
-  // Each folder made is synced into its parent: the files written into it are synced, but after a
-  // power cut a folder entry never synced can be gone, and the batch with it, once the spool let go.
-  static void make_dirs(const fs::path& dir) {
-    std::error_code ec;
-    std::vector<fs::path> made;
-    for (fs::path p = fs::absolute(dir, ec); p.has_relative_path() && !fs::exists(p, ec); p = p.parent_path())
-      made.push_back(p);
-    fs::create_directories(dir, ec);
-    if (ec)
-      throw Error("cannot create destination folder " + dir.string() + ": " + ec.message() +
+  // The site and day folders are synced into their parents at every delivery, not only when made
+  // here: the files written into them are synced, but after a power cut a folder entry never synced
+  // can be gone, and the batch with it, once the spool let go (util/durable_dirs.hpp).
+  void make_dirs(const fs::path& dir) const {
+    try {
+      util::create_directories_durably(dir, root_);
+    } catch (const Error& e) {
+      throw Error(std::string("destination: ") + e.what() +
                   " (check destination.path and that the sennen-edge user may write there)");
-    for (const auto& p : made) util::fsync_directory(p.parent_path());
+    }
   }
 
   fs::path root_;
