@@ -588,7 +588,9 @@ struct Pipeline::Impl {
       // timeout, and the stop list may change meanwhile.
       if (!clear_to_send(ignore_window, waiting)) return;
       // The last look at the stop list before the bytes leave: a stat, and the file is read and
-      // applied again if it changed (which may void the batch about to go).
+      // applied again if it changed (which may void the batch about to go). Logged first, so that a
+      // test can tell from the log which edits of the list this look had to see.
+      log::debug("looking at the stop list before the next batch leaves");
       if (!refresh_stop_list(result, false)) return;
       const auto sealed = spool.batches_in_state(spool::BatchState::sealed);  // oldest first
       if (sealed.empty()) return;

@@ -1,5 +1,6 @@
 """Crashes: the service killed with SIGKILL at random moments, restarted, killed again, while the
-tree (EMR-writer rounds) and the stop list keep changing; at the end the receiver must hold exactly
+tree (EMR-writer rounds) and the stop list keep changing (between runs, and in a quarter of the
+runs also while the daemon works: workload.Site.stop_during_run); at the end the receiver must hold exactly
 what the oracle says, nothing may be left half-written, and the spool must pass integrity_check.
 
 How kill moments are chosen (all from the part's seeded random source):
@@ -102,13 +103,18 @@ class CrashCampaign:
             self.crash_point()
             return
         d = self.start("kill")
+        seen = {}  # stages logged before a mid-run edit: the aim below is the next one after it
+        if rng.random() < 0.25:
+            self.stop_patient_during(d)
+            with d.lock:
+                seen = dict(d.stage_counts)
         if mode < 0.3:
             time.sleep(rng.uniform(0, 1.5))
             aim = "nothing (a random delay)"
         else:
             aim = self.aim()
             # Two cycles at most (poll_interval 1 s): a stage with nothing to do may not come.
-            if not d.wait_stage(aim, timeout=2.5):
+            if not d.wait_stage(aim, timeout=2.5, nth=seen.get(aim, 0) + 1):
                 self.missed.add(aim)
             elif rng.random() < 0.6:
                 time.sleep(rng.uniform(0, AIMS[aim]))
@@ -118,6 +124,16 @@ class CrashCampaign:
                                        % (d.wait(), d.log_path))
         self.record(landed, aim)
         d.close()
+
+    def stop_patient_during(self, d):
+        """Staff add a patient to the stop list while this run works: at a moment a batch is sealed,
+        delivered or the tree walked, or after a random delay."""
+        aim = self.rng.choice(("seal", "deliver", "deliver", "walk", None))
+        if aim is None:
+            time.sleep(self.rng.uniform(0, 1.5))
+        elif not d.wait_stage(aim, timeout=2.5):
+            return
+        self.site.stop_during_run(d, self.rng, self.events)
 
     def crash_point(self):
         name = self.rng.choice(sorted(CRASH_POINTS))

@@ -23,6 +23,8 @@ import common
 
 STAGE = re.compile(r"^(?:<\d>)?debug: stage ([a-z-]+)(?:: (.*))?$")
 ASSOC = re.compile(r"^(?:<\d>)?debug: DICOM SCP .*: association of .* (open|closed)$")
+# Logged just before the worker's last look at the stop list ahead of each batch that leaves.
+LOOK = re.compile(r"^(?:<\d>)?debug: looking at the stop list before the next batch leaves$")
 
 
 class Daemon:
@@ -44,6 +46,10 @@ class Daemon:
         self.stage_counts = {}
         self.assoc_open = 0
         self.lines = []
+        # In log order: ("look", "") for each look at the stop list before a batch leaves, ("deliver",
+        # batch id) and ("marker", batch id) as logged. An index at or past mark() taken while the
+        # process is frozen (freeze) was written after it went on (resume).
+        self.observed = []
         self.log = open(log_path, "a", encoding="utf-8", errors="replace")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.PIPE, env=env)
@@ -61,6 +67,10 @@ class Daemon:
                 if m:
                     self.stage, self.detail = m.group(1), m.group(2) or ""
                     self.stage_counts[self.stage] = self.stage_counts.get(self.stage, 0) + 1
+                    if self.stage in ("deliver", "marker"):
+                        self.observed.append((self.stage, self.detail))
+                elif LOOK.match(line):
+                    self.observed.append(("look", ""))
                 elif a:
                     self.assoc_open += 1 if a.group(1) == "open" else -1
                 self.lock.notify_all()
@@ -129,16 +139,31 @@ class Daemon:
         self.reader.join()
         return self.where()
 
+    def resume(self):
+        """SIGCONT after freeze()."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
+    def mark(self):
+        with self.lock:
+            return len(self.observed)
+
     def _drain(self, timeout=2.0):
-        """Waits (the process stopped) until the reader has taken every line from the pipe."""
+        """Waits (the process stopped) until the reader has handled every line it wrote: the pipe is
+        empty and no line came for 20 ms (the reader's last chunk, already taken from the pipe, is
+        handled line by line)."""
         end = time.monotonic() + timeout
+        seen = -1
         while time.monotonic() < end:
             waiting = array.array("i", [0])
             fcntl.ioctl(self.proc.stderr.fileno(), termios.FIONREAD, waiting)
-            if waiting[0] == 0:
-                break
-            time.sleep(0.001)
-        time.sleep(0.02)  # the reader's last chunk, taken from the pipe, is handled line by line
+            with self.lock:
+                handled = len(self.lines)
+            if waiting[0] == 0 and handled == seen:
+                return
+            seen = handled
+            time.sleep(0.02)
+        raise common.CampaignError("the log of a stopped daemon was still being read after %.0f s" % timeout)
 
     def _ended(self):
         if self.on_end:

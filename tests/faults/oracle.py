@@ -6,6 +6,8 @@ notified), and the stop list's history (stoplist.StopList: from when to when eac
 stopped). A batch left the box when its commit marker was written (the marker's mtime at the
 receiver); an abandoned batch (its .cms there, no marker: voided after a crash) at its .cms's mtime;
 either at the latest when the daemon run that sent it ended (bytes in flight, see bound_by_runs).
+For the stop list, what counts is the daemon's last look at it before the batch left
+(checked_by_runs): a patient added while the daemon ran, after that look, may be in the batch.
 
 Checked, over every batch the receiver holds:
 - corrupt: a batch that does not decrypt, verify or match its manifest and marker; a record whose
@@ -98,6 +100,34 @@ class Delivered:
                         b["left_at"] = min(b["left_at"], ended)
 
 
+    def checked_by_runs(self, runs, observed, edits):
+        """For the stop list, a batch left when the daemon last looked at the list before sending it,
+        which can be before a patient was added while that run went on (the look came first, the
+        bytes left after the edit): judging by left_at would call that a leak. `checked_at` is a time
+        that look cannot have come before: the start of the run that sent the batch, or later, the
+        time of an edit made while that run was frozen before the look (its line logged after the
+        freeze; Site.stop_during_run). Edits made while no daemon ran came before every look of the
+        next run. `observed`: log path -> Daemon.observed; `edits`: log path -> [(mark, ns, key)]."""
+        for stage, batches in (("marker", self.committed), ("deliver", self.abandoned)):
+            for b in batches:
+                bid = b["manifest"]["batch_id"]
+                sent = [(runs[p][0], p) for p, seen in observed.items() if (stage, bid) in seen
+                        and runs[p][0] <= b["left_at"]]
+                if not sent:
+                    b["checked_at"] = b["left_at"]
+                    continue
+                started, path = max(sent)
+                seen = observed[path]
+                end = max(i for i, e in enumerate(seen) if e == (stage, bid))
+                deliver = max((i for i in range(end + 1) if seen[i] == ("deliver", bid)), default=end)
+                look = max((i for i in range(deliver) if seen[i][0] == "look"), default=None)
+                t = started
+                for mark, made, _key in edits.get(path, []):
+                    if look is not None and mark <= look:
+                        t = max(t, made + 1)
+                b["checked_at"] = min(t, b["left_at"])
+
+
 class Problems:
     KINDS = ("corrupt", "duplicated", "leaked", "lost", "wrong", "withdrawals")
 
@@ -154,9 +184,12 @@ class Oracle:
         first = dt.date.fromisoformat(p["first_notified_visit"])
         return (jst_day(t_ns) - first).days >= self.wait_days
 
-    def may_leave(self, patient_key, t_ns):
+    def may_leave(self, patient_key, t_ns, checked_ns=None):
+        """Whether a record of the patient could leave at t_ns: not on the stop list when the daemon
+        last looked at it (checked_ns, default t_ns) and notified."""
         pid = self.pid_of_key.get(patient_key)
-        return pid is not None and not self.stops.stopped_at(patient_key, t_ns) and self.notified_at(pid, t_ns)
+        stop_t = t_ns if checked_ns is None else checked_ns
+        return pid is not None and not self.stops.stopped_at(patient_key, stop_t) and self.notified_at(pid, t_ns)
 
     def check(self, delivered, end_ns, extra_keys=None):
         """Problems found; `extra_keys` {(source, key)} are records checked elsewhere (DICOM)."""
@@ -175,7 +208,7 @@ class Oracle:
                     pr.add("wrong", "%s: sent as patient %s, but it is a record of patient %s" %
                            (where, r["patient_key"], "/".join(sorted(map(str, owners)))))
                 for key in sorted(owners | {r["patient_key"]}, key=str):
-                    if not self.may_leave(key, b["left_at"]):
+                    if not self.may_leave(key, b["left_at"], b.get("checked_at")):
                         pr.add("leaked", "%s of patient %s (stopped or not notified then)" % (where, key))
                 if r["path"] in self.special:
                     pr.add("leaked", "%s: a quarantined file" % where)

@@ -51,6 +51,9 @@ class StopList:
         for k in self.ids():
             self.episodes[k] = [[0, math.inf]]
         self.half_written = None  # when the file was left half-written (ns), None when whole
+        # The earliest half-write since the last observe(): a run may read the file half-written and
+        # then see it saved whole (an edit while it works) before observe() looks at what it applied.
+        self.half_written_unobserved = None
 
     def ids(self):
         return {k for _t, k in self.lines if k}
@@ -85,6 +88,8 @@ class StopList:
             f.truncate(0)
             f.write(data[:cut])
         self.half_written = now_ns()
+        if self.half_written_unobserved is None:
+            self.half_written_unobserved = self.half_written
         return cut
 
     def observe(self, applied):
@@ -95,9 +100,10 @@ class StopList:
         for key in sorted(applied):
             if self.stopped_now(key):
                 continue
-            if self.half_written is None:
+            if self.half_written_unobserved is None:
                 raise common.CampaignError("the daemon stopped %s, which the stop-list file never held" % key)
-            self.episodes.setdefault(key, []).append([self.half_written, math.inf])
+            self.episodes.setdefault(key, []).append([self.half_written_unobserved, math.inf])
+        self.half_written_unobserved = self.half_written
 
     def add(self, pid, rng):
         key = canonical_cell(pid)

@@ -43,6 +43,8 @@ class Site:
         self.stops = stoplist.StopList(self.h.path("optout.csv"), names)
         self.mutation_starts = []  # time (ns) each mutate round began, round 1 first
         self.runs = {}  # log path of each daemon run -> [started, seen ended (None: not seen)], ns
+        self.observed = {}  # log path -> that run's Daemon.observed
+        self.mid_run_edits = {}  # log path -> [(Daemon.mark() at the edit, time it was made (ns), key)]
         self.mutator = None
         self.logs = 0
 
@@ -59,6 +61,7 @@ class Site:
         """One EMR-writer round while whatever runs runs; at most one at a time."""
         if self.mutator and self.mutator.is_alive():
             return False
+        self.wait_mutation()  # a round that failed is said now, not overwritten by the next one's outcome
         self.mutation_starts.append(time.time_ns())
         cmd = [harness.SYNTH, "mutate", self.h.dir, "--updates", str(updates), "--seed",
                "fault-round-%d-%d" % (len(self.mutation_starts), self.rng.randrange(1 << 30))]
@@ -109,7 +112,7 @@ class Site:
             key = self.rng.choice(sorted(self.patient_keys() & retained - in_file))
             self.stops.add(self.pid_of[key], self.rng)
             tally.add("stop list: removed patient added again")
-        elif applied:
+        elif applied and in_file <= applied:
             self.stops.save_half(self.rng)
             tally.add("stop list: half-written by an editor")
         else:
@@ -117,8 +120,41 @@ class Site:
             # cut short is that an ID it has seen stays withheld until an operator confirms its
             # removal; the very first list it reads has no earlier one to be held against, and no
             # program can tell a first list cut short from a short list (README, "Known limits").
+            # Nor while an ID added to the file is not applied yet: the run that read the file
+            # may have been killed before it looked, and a cut that takes the ID off again would
+            # leave a patient the daemon never could see counted as stopped (the model has no way
+            # to tell; the property test models exactly what the daemon could have seen).
             self.stops.save()
-            tally.add("stop list: saved again unchanged (no half-write before the first applied list)")
+            tally.add("stop list: saved again unchanged (no half-write before every ID in it is applied)")
+
+    def stop_during_run(self, d, rng, tally):
+        """Staff add a patient to the stop list while the daemon works, most often one with records
+        in a batch that is sealed and waiting to leave. The daemon is frozen (SIGSTOP) for the
+        edit, so its log tells exactly which of its looks at the list came after it (oracle)."""
+        if d.freeze() is None:
+            return
+        try:
+            mark = d.mark()
+            in_file = self.stops.ids()
+            db = os.path.join(self.state, "spool.db")
+            waiting = set()
+            if os.path.exists(db):
+                waiting = {k for (k,) in common.spool_query(
+                    db, "SELECT DISTINCT r.patient_key FROM spool_records r JOIN spool_batches b "
+                        "ON b.batch_id = r.batch_id WHERE b.state IN ('sealing', 'sealed')")}
+            keys = sorted(k for k in waiting if k in self.pid_of and k not in in_file)
+            what = "of a batch waiting to leave"
+            if not keys:
+                keys = sorted(k for k in self.pid_of if k not in in_file)
+                what = "none waiting to leave"
+            if not keys:
+                return
+            key = rng.choice(keys)
+            self.stops.add(self.pid_of[key], rng)
+            self.mid_run_edits.setdefault(d.log_path, []).append((mark, time.time_ns(), key))
+            tally.add("stop list: patient added while the daemon works (%s)" % what)
+        finally:
+            d.resume()
 
     def patient_keys(self):
         return set(self.pid_of)
@@ -139,7 +175,9 @@ class Site:
     def start(self, what, **kw):
         path = self.log_path(what)
         self.runs[path] = [time.time_ns(), None]
-        return daemon.Daemon(self.config, path, on_end=lambda t: self.runs[path].__setitem__(1, t), **kw)
+        d = daemon.Daemon(self.config, path, on_end=lambda t: self.runs[path].__setitem__(1, t), **kw)
+        self.observed[path] = d.observed
+        return d
 
     def settle(self):
         """The end of a campaign: no more changes; the stop list whole again; IDs that left it either
@@ -200,6 +238,7 @@ class Site:
         """The receiver against the oracle (and the DICOM load's own expectations)."""
         delivered = oracle.Delivered(self.h.export, self.h.path("pki"), keep=keep)
         delivered.bound_by_runs(self.runs)
+        delivered.checked_by_runs(self.runs, self.observed, self.mid_run_edits)
         o = oracle.Oracle(self.h, self.stops, self.mutation_starts)
         extra = dicom.record_keys(delivered) if dicom else None
         pr = o.check(delivered, time.time_ns(), extra)
