@@ -129,6 +129,14 @@ class LocalDestination final : public Destination {
     if (!marker) return Presence::absent();
     const auto size = fs::file_size(dir / (b.batch_id + ".cms"), ec);
     if (ec || size != b.size) return Presence::absent();  // a marker without its batch counts for nothing
+    // The spool lets the batch go on this answer, but a kill between the marker's rename and its
+    // folder's sync leaves both files' entries only in the page cache: synced now, with the folders.
+    try {
+      util::fsync_directory(dir);
+      make_dirs(dir);
+    } catch (const Error& e) {
+      return Presence::unknown(e.what());
+    }
     return Presence::complete();
   }
 
