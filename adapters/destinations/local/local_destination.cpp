@@ -129,9 +129,13 @@ class LocalDestination final : public Destination {
     if (!marker) return Presence::absent();
     const auto size = fs::file_size(dir / (b.batch_id + ".cms"), ec);
     if (ec || size != b.size) return Presence::absent();  // a marker without its batch counts for nothing
-    // The spool lets the batch go on this answer, but a kill between the marker's rename and its
-    // folder's sync leaves both files' entries only in the page cache: synced now, with the folders.
+    // The spool lets the batch go on this answer and never delivers it again, so what a delivery
+    // cut off after the first one left (a temp file of the batch or of its marker) goes now; and a
+    // kill between the marker's rename and its folder's sync leaves both files' entries only in the
+    // page cache: synced now, with the folders.
     try {
+      remove_stale_temps(dir / (b.batch_id + ".cms"));
+      remove_stale_temps(dir / (b.batch_id + ".json"));
       util::fsync_directory(dir);
       make_dirs(dir);
     } catch (const Error& e) {

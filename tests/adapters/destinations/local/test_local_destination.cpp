@@ -36,6 +36,23 @@ TEST_CASE("local destination: a batch is present only once its marker and its fu
   CHECK(d->presence(b).state == Presence::State::absent);
 }
 
+TEST_CASE("local destination: a batch found complete keeps no temp file of a delivery cut off after it") {
+  // Found by the power-cut campaign: delivered, the spool's record of it lost in a power cut, sent
+  // again and cut off while writing the marker's temp file; the next run found it complete (a
+  // patient in it had been stopped meanwhile) and never delivered it again to clear the temp file.
+  test::TempDir t;
+  auto d = destinations::make_local_destination(keys(t / "export"), "1312345678");
+  const BatchFile b = batch_in(t, "sealed bytes");
+  REQUIRE(d->deliver(b).ok());
+  const fs::path day = t / "export/1312345678/20261204";
+  test::write_file(day / "B1.json.tmp-31465", "{\"mar");
+  test::write_file(day / "B1.cms.tmp-31465", "sealed");
+  CHECK(d->presence(b).state == Presence::State::complete);
+  CHECK_FALSE(fs::exists(day / "B1.json.tmp-31465"));
+  CHECK_FALSE(fs::exists(day / "B1.cms.tmp-31465"));
+  CHECK(test::read_file(day / "B1.cms") == "sealed bytes");
+}
+
 TEST_CASE("local destination: a heartbeat killed half way leaves no temp file after the next one") {
   test::TempDir t;
   auto d = destinations::make_local_destination(keys(t / "export"), "1312345678");
