@@ -264,7 +264,11 @@ void Sealer::set_aside(const spool::StoredRecord& r, const std::string& why) {
     for (std::size_t i = 0; i < r.parts.size(); ++i) {
       const auto& part = r.parts[i];
       const fs::path file = single ? copy : copy / util::contained_path(part.name);
-      util::create_directories_durably(file.parent_path(), folder);
+      try {
+        util::create_directories_durably(file.parent_path(), folder);
+      } catch (const Error& e) {
+        throw Error("cannot set aside " + shown + ": " + e.what());
+      }
       // Errors writing the copy are the disk's, not the record's: they propagate, and the record
       // stays in the spool.
       util::AtomicFile out(file, 0640);

@@ -10,8 +10,8 @@ namespace sennen::util {
 // Creates `dir` and whatever of its parents is missing, then syncs each folder's entry into its
 // parent: every folder below `anchor` each time (a kill between making a folder and syncing it
 // leaves one that exists but was never synced, and no later call would find it "made"), and
-// `anchor` and the folders above it only when this call made them. `dir` must be `anchor` or
-// inside it. Throws sennen::Error naming the folder.
+// `anchor` and the folders above it only when this call made them. Throws sennen::Error naming
+// the folder, also when `dir` is neither `anchor` nor inside it.
 void create_directories_durably(const std::filesystem::path& dir, const std::filesystem::path& anchor);
 
 }  // namespace sennen::util

@@ -22,6 +22,11 @@ TEST_CASE("the missing folders are made, below the anchor and above it, and agai
   CHECK(fs::exists(day / "batch.cms"));
   util::create_directories_durably(anchor, anchor);
   CHECK(fs::is_directory(anchor));
+  // Spelled with a trailing '/' or a '..' on either side: the same folders.
+  util::create_directories_durably(anchor / "site01" / "20261206" / "", anchor.string() + "/");
+  util::create_directories_durably(anchor / "site01" / ".." / "site02", anchor);
+  CHECK(fs::is_directory(anchor / "site01" / "20261206"));
+  CHECK(fs::is_directory(anchor / "site02"));
 }
 
 TEST_CASE("a file where a folder must be is named") {
@@ -30,4 +35,11 @@ TEST_CASE("a file where a folder must be is named") {
   const std::string named = "cannot create folder " + (dir / "site01" / "20261205").string();
   CHECK_THROWS_WITH_AS(util::create_directories_durably(dir / "site01" / "20261205", dir.path()),
                        doctest::Contains(named.c_str()), Error);
+}
+
+TEST_CASE("a folder outside the anchor is refused, not synced up to the root") {
+  test::TempDir dir;
+  CHECK_THROWS_WITH_AS(util::create_directories_durably(dir / "elsewhere", dir / "export"),
+                       doctest::Contains("is not inside"), Error);
+  CHECK_FALSE(fs::exists(dir / "elsewhere"));
 }
