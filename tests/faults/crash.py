@@ -105,9 +105,7 @@ class CrashCampaign:
         d = self.start("kill")
         seen = {}  # stages logged before a mid-run edit: the aim below is the next one after it
         if rng.random() < 0.25:
-            self.stop_patient_during(d)
-            with d.lock:
-                seen = dict(d.stage_counts)
+            seen = self.stop_patient_during(d) or {}
         if mode < 0.3:
             time.sleep(rng.uniform(0, 1.5))
             aim = "nothing (a random delay)"
@@ -127,13 +125,13 @@ class CrashCampaign:
 
     def stop_patient_during(self, d):
         """Staff add a patient to the stop list while this run works: at a moment a batch is sealed,
-        delivered or the tree walked, or after a random delay."""
+        delivered or the tree walked, or after a random delay. Returns the stage counts at the edit."""
         aim = self.rng.choice(("seal", "deliver", "deliver", "walk", None))
         if aim is None:
             time.sleep(self.rng.uniform(0, 1.5))
         elif not d.wait_stage(aim, timeout=2.5):
-            return
-        self.site.stop_during_run(d, self.rng, self.events)
+            return None
+        return self.site.stop_during_run(d, self.rng, self.events)
 
     def crash_point(self):
         name = self.rng.choice(sorted(CRASH_POINTS))

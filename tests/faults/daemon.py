@@ -9,13 +9,10 @@ release, seal, sign, seal-commit, deliver, marker, record-delivery, heartbeat or
 a DICOM association is open when the SCP logged "association of ... open" without its "closed".
 The daemon flushes each line with one write(2) before going on, so a line written before the kill
 is in the pipe; the kill can only come later than the line says, never earlier."""
-import array
-import fcntl
 import os
 import re
 import signal
 import subprocess
-import termios
 import threading
 import time
 
@@ -24,6 +21,7 @@ import common
 STAGE = re.compile(r"^(?:<\d>)?debug: stage ([a-z-]+)(?:: (.*))?$")
 ASSOC = re.compile(r"^(?:<\d>)?debug: DICOM SCP .*: association of .* (open|closed)$")
 # Logged just before the worker's last look at the stop list ahead of each batch that leaves.
+DRAIN_MARK = "\x00campaign-drain "  # never in the daemon's log (no NUL in its text)
 LOOK = re.compile(r"^(?:<\d>)?debug: looking at the stop list before the next batch leaves$")
 
 
@@ -50,31 +48,43 @@ class Daemon:
         # batch id) and ("marker", batch id) as logged. An index at or past mark() taken while the
         # process is frozen (freeze) was written after it went on (resume).
         self.observed = []
+        self.drains = self.drained = 0
         self.log = open(log_path, "a", encoding="utf-8", errors="replace")
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.PIPE, env=env)
+        # The daemon's stderr is a pipe whose write end this side keeps too, until the process has
+        # ended: _drain writes a marker line into it behind whatever the stopped daemon wrote.
+        read_end, self.write_end = os.pipe()
+        self.err = os.fdopen(read_end, "rb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.write_end, env=env)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self):
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self.log.write(line + "\n")
-            m = STAGE.match(line)
-            a = ASSOC.match(line) if not m else None
-            with self.lock:
-                self.lines.append(line)
-                if m:
-                    self.stage, self.detail = m.group(1), m.group(2) or ""
-                    self.stage_counts[self.stage] = self.stage_counts.get(self.stage, 0) + 1
-                    if self.stage in ("deliver", "marker"):
-                        self.observed.append((self.stage, self.detail))
-                elif LOOK.match(line):
-                    self.observed.append(("look", ""))
-                elif a:
-                    self.assoc_open += 1 if a.group(1) == "open" else -1
-                self.lock.notify_all()
+        for raw in self.err:
+            self._line(raw.decode("utf-8", errors="replace").rstrip("\n"))
         self.log.flush()
+
+    def _line(self, line):
+        if line.startswith(DRAIN_MARK):
+            with self.lock:
+                self.drained = int(line[len(DRAIN_MARK):])
+                self.lock.notify_all()
+            return
+        self.log.write(line + "\n")
+        m = STAGE.match(line)
+        a = ASSOC.match(line) if not m else None
+        with self.lock:
+            self.lines.append(line)
+            if m:
+                self.stage, self.detail = m.group(1), m.group(2) or ""
+                self.stage_counts[self.stage] = self.stage_counts.get(self.stage, 0) + 1
+                if self.stage in ("deliver", "marker"):
+                    self.observed.append((self.stage, self.detail))
+            elif LOOK.match(line):
+                self.observed.append(("look", ""))
+            elif a:
+                self.assoc_open += 1 if a.group(1) == "open" else -1
+            self.lock.notify_all()
 
     def wait_stage(self, name, timeout, nth=1):
         """True once `stage <name>` was logged nth times by this run (False: timeout or exit)."""
@@ -148,24 +158,24 @@ class Daemon:
         with self.lock:
             return len(self.observed)
 
-    def _drain(self, timeout=2.0):
-        """Waits (the process stopped) until the reader has handled every line it wrote: the pipe is
-        empty and no line came for 20 ms (the reader's last chunk, already taken from the pipe, is
-        handled line by line)."""
+    def _drain(self, timeout=10.0):
+        """Waits (the process stopped) until the reader has handled every line it wrote: a marker
+        line written into the same pipe behind them has come out of the reader."""
+        self.drains += 1
+        os.write(self.write_end, ("%s%d\n" % (DRAIN_MARK, self.drains)).encode())
         end = time.monotonic() + timeout
-        seen = -1
-        while time.monotonic() < end:
-            waiting = array.array("i", [0])
-            fcntl.ioctl(self.proc.stderr.fileno(), termios.FIONREAD, waiting)
-            with self.lock:
-                handled = len(self.lines)
-            if waiting[0] == 0 and handled == seen:
-                return
-            seen = handled
-            time.sleep(0.02)
-        raise common.CampaignError("the log of a stopped daemon was still being read after %.0f s" % timeout)
+        with self.lock:
+            while self.drained < self.drains:
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise common.CampaignError("the log of a stopped daemon was still being read after %.0f s"
+                                               % timeout)
+                self.lock.wait(min(left, 0.05))
 
     def _ended(self):
+        if self.write_end is not None:
+            os.close(self.write_end)  # the reader gets to the end of the log now
+            self.write_end = None
         if self.on_end:
             self.on_end(time.time_ns())
             self.on_end = None
@@ -198,8 +208,11 @@ class Daemon:
         return rc
 
     def close(self):
+        if self.write_end is not None:  # a run not seen to end (a timeout): let the reader finish
+            os.close(self.write_end)
+            self.write_end = None
         self.log.close()
-        self.proc.stderr.close()
+        self.err.close()
 
     def text(self):
         self.log.flush()

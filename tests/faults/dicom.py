@@ -178,7 +178,7 @@ class DicomLoad:
                     if r["patient_key"] != harness.canonical(pid):
                         pr.add("wrong", "DICOM %s:%s sent as patient %s, but it is of patient %s" %
                                (r["source"], sop, r["patient_key"], harness.canonical(pid)))
-                        if not o.may_leave(harness.canonical(pid), b["left_at"]):
+                        if not o.may_leave(harness.canonical(pid), b["left_at"], b.get("checked_at")):
                             pr.add("leaked", "DICOM %s:%s of patient %s (stopped or not notified then)" %
                                    (r["source"], sop, harness.canonical(pid)))
         want = {("modality", s) for s in self.acked} | {("pacs", s) for s in self.on_pacs}

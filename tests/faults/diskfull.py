@@ -106,9 +106,16 @@ class DiskFullCampaign(crash.CrashCampaign):
         refused_before = self.dicom.tally.get("C-STORE pushes refused (A700 out of resources)")
         acked_before = len(self.dicom.acked)
         self.dicom.push(d, sops)
-        if free_before < MIN_FREE and self.fs.free() < MIN_FREE and len(self.dicom.acked) > acked_before:
+        full = free_before < MIN_FREE and self.fs.free() < MIN_FREE
+        if full and len(self.dicom.acked) > acked_before:
             raise common.CampaignError("C-STORE answered success with less than min_free free; see %s" % d.log_path)
-        if self.dicom.tally.get("C-STORE pushes refused (A700 out of resources)") > refused_before:
+        refused = self.dicom.tally.get("C-STORE pushes refused (A700 out of resources)") > refused_before
+        if full and not refused:
+            # Not success is not enough: an SCP that is gone, hangs or refuses the association
+            # would pass that; the modality must be told to keep the study and try later.
+            raise common.CampaignError("the modality's push got no A700 while less than min_free was free (the SCP "
+                                       "did not answer, or answered otherwise); see %s" % d.log_path)
+        if refused:
             self.events.add("episodes where the modality was answered A700")
 
     def one_kill(self):  # one episode

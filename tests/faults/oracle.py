@@ -5,9 +5,9 @@ record, with its bytes' hash), the history of its mutation rounds (when a new vi
 notified), and the stop list's history (stoplist.StopList: from when to when each patient was
 stopped). A batch left the box when its commit marker was written (the marker's mtime at the
 receiver); an abandoned batch (its .cms there, no marker: voided after a crash) at its .cms's mtime;
-either at the latest when the daemon run that sent it ended (bytes in flight, see bound_by_runs).
+either at the latest when the daemon run that sent it ended (bytes in flight, see timed_by_runs).
 For the stop list, what counts is the daemon's last look at it before the batch left
-(checked_by_runs): a patient added while the daemon ran, after that look, may be in the batch.
+(timed_by_runs): a patient added while the daemon ran, after that look, may be in the batch.
 
 Checked, over every batch the receiver holds:
 - corrupt: a batch that does not decrypt, verify or match its manifest and marker; a record whose
@@ -31,7 +31,6 @@ import os
 import subprocess
 
 import common
-import daemon
 import harness
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -76,56 +75,44 @@ class Delivered:
                 self.corrupt.append(b)
         self.committed.sort(key=lambda b: batch_seq(b["manifest"]["batch_id"]))
 
-    def bound_by_runs(self, runs):
-        """A batch left the box no later than the end of the daemon run that sent what the receiver
-        holds. The receiver's mtime can be later: bytes already sent can still be in the network
-        (the network part's proxy drips what it buffered after the daemon was killed), and a
-        stop-list edit made after that run must not count them as leaked. That run is at the
-        latest the last one started before the mtime that logged sending it (`stage marker` for a
-        committed batch, `stage deliver` for an abandoned one); an earlier run ended before it
-        began. `runs`: log path -> [started, ended or None], ns."""
-        sent = {}  # (stage, batch id) -> [(started, ended)] of the runs that logged it
-        for path, (started, ended) in runs.items():
-            with open(path, encoding="utf-8", errors="replace") as f:
-                for line in f:
-                    m = daemon.STAGE.match(line.rstrip("\n"))
-                    if m and m.group(1) in ("deliver", "marker") and m.group(2):
-                        sent.setdefault((m.group(1), m.group(2)), []).append((started, ended))
-        for stage, batches in (("marker", self.committed), ("deliver", self.abandoned)):
-            for b in batches:
-                before = [r for r in sent.get((stage, b["manifest"]["batch_id"]), []) if r[0] <= b["left_at"]]
-                if before:
-                    _started, ended = max(before)
-                    if ended is not None:
-                        b["left_at"] = min(b["left_at"], ended)
-
-
-    def checked_by_runs(self, runs, observed, edits):
-        """For the stop list, a batch left when the daemon last looked at the list before sending it,
-        which can be before a patient was added while that run went on (the look came first, the
-        bytes left after the edit): judging by left_at would call that a leak. `checked_at` is a time
-        that look cannot have come before: the start of the run that sent the batch, or later, the
-        time of an edit made while that run was frozen before the look (its line logged after the
-        freeze; Site.stop_during_run). Edits made while no daemon ran came before every look of the
-        next run. `observed`: log path -> Daemon.observed; `edits`: log path -> [(mark, ns, key)]."""
+    def timed_by_runs(self, runs, observed, edits):
+        """When each batch left, from the daemon runs (`runs`: log path -> [started, ended or None],
+        ns; `observed`: log path -> Daemon.observed; `edits`: log path -> [(Daemon.mark() at the
+        edit, ns, key)] of stop-list edits made while that run was frozen). The run that sent a
+        batch is the last one started before its receiver mtime that logged sending it (`stage
+        marker` for a committed batch, `stage deliver` for an abandoned one); an earlier run ended
+        before it began.
+        - left_at: no later than the end of that run. The receiver's mtime can be later: bytes
+          already sent can still be in the network (the network part's proxy drips what it
+          buffered after the daemon was killed), and a stop-list edit made after that run must not
+          count them as leaked.
+        - checked_at, for the stop list: the daemon's last look at the list before it sent the
+          batch cannot have come earlier. That is the run's start, or the time of an edit made
+          while the run was frozen before the look's log line (Site.stop_during_run): the look
+          came after it. A patient added after the look may be in the batch (its bytes were
+          cleared to go); edits made while no daemon ran came before every look of the next run."""
         for stage, batches in (("marker", self.committed), ("deliver", self.abandoned)):
             for b in batches:
                 bid = b["manifest"]["batch_id"]
-                sent = [(runs[p][0], p) for p, seen in observed.items() if (stage, bid) in seen
-                        and runs[p][0] <= b["left_at"]]
+                b["checked_at"] = b["left_at"]
+                sent = [(runs[p][0], p) for p, seen in observed.items()
+                        if (stage, bid) in seen and runs[p][0] <= b["left_at"]]
                 if not sent:
-                    b["checked_at"] = b["left_at"]
                     continue
                 started, path = max(sent)
+                if runs[path][1] is not None:
+                    b["left_at"] = min(b["left_at"], runs[path][1])
                 seen = observed[path]
-                end = max(i for i, e in enumerate(seen) if e == (stage, bid))
-                deliver = max((i for i in range(end + 1) if seen[i] == ("deliver", bid)), default=end)
+                last = max(i for i, e in enumerate(seen) if e == (stage, bid))
+                deliver = max(i for i in range(last + 1) if seen[i][0] == "deliver")
                 look = max((i for i in range(deliver) if seen[i][0] == "look"), default=None)
-                t = started
-                for mark, made, _key in edits.get(path, []):
-                    if look is not None and mark <= look:
-                        t = max(t, made + 1)
-                b["checked_at"] = min(t, b["left_at"])
+                if look is None:
+                    raise common.CampaignError(
+                        "%s sent batch %s with no 'looking at the stop list before the next batch leaves' line "
+                        "before it: which stop-list edits it had to see cannot be told (was that line changed?)"
+                        % (path, bid))
+                b["checked_at"] = max([started] + [made + 1 for mark, made, _key in edits.get(path, [])
+                                                   if mark <= look])
 
 
 class Problems:

@@ -14,7 +14,7 @@ import stoplist
 
 A, B = "0000000101", "0000000202"  # patient IDs; their keys are "101" and "202"
 SEC = 1_000_000_000
-T0 = 1_796_000_000 * SEC  # December 2026: every patient here is long notified
+T0 = 1_796_000_000 * SEC  # the end of November 2026: every patient here is long notified
 
 
 class FakeHospital:
@@ -61,7 +61,7 @@ class OracleTest(unittest.TestCase):
         d = oracle.Delivered.__new__(oracle.Delivered)
         d.committed, d.abandoned, d.corrupt = batches, [], []
         if runs is not None:
-            d.checked_by_runs(runs, observed, edits or {})
+            d.timed_by_runs(runs, observed, edits or {})
         return self.oracle.check(d, T0 + 10_000 * SEC)
 
     def test_a_record_labelled_with_another_patient_is_wrong_and_judged_as_its_own_patients(self):

@@ -130,11 +130,14 @@ class Site:
     def stop_during_run(self, d, rng, tally):
         """Staff add a patient to the stop list while the daemon works, most often one with records
         in a batch that is sealed and waiting to leave. The daemon is frozen (SIGSTOP) for the
-        edit, so its log tells exactly which of its looks at the list came after it (oracle)."""
-        if d.freeze() is None:
-            return
+        edit, so its log tells exactly which of its looks at the list came after it (oracle).
+        Returns how often each stage was logged before the edit (None: the run had ended)."""
         try:
+            if d.freeze() is None:
+                return None
             mark = d.mark()
+            with d.lock:
+                stages = dict(d.stage_counts)
             in_file = self.stops.ids()
             db = os.path.join(self.state, "spool.db")
             waiting = set()
@@ -148,11 +151,12 @@ class Site:
                 keys = sorted(k for k in self.pid_of if k not in in_file)
                 what = "none waiting to leave"
             if not keys:
-                return
+                return stages
             key = rng.choice(keys)
             self.stops.add(self.pid_of[key], rng)
             self.mid_run_edits.setdefault(d.log_path, []).append((mark, time.time_ns(), key))
             tally.add("stop list: patient added while the daemon works (%s)" % what)
+            return stages
         finally:
             d.resume()
 
@@ -237,8 +241,7 @@ class Site:
     def _check(self, tally, dicom, keep, problems):
         """The receiver against the oracle (and the DICOM load's own expectations)."""
         delivered = oracle.Delivered(self.h.export, self.h.path("pki"), keep=keep)
-        delivered.bound_by_runs(self.runs)
-        delivered.checked_by_runs(self.runs, self.observed, self.mid_run_edits)
+        delivered.timed_by_runs(self.runs, self.observed, self.mid_run_edits)
         o = oracle.Oracle(self.h, self.stops, self.mutation_starts)
         extra = dicom.record_keys(delivered) if dicom else None
         pr = o.check(delivered, time.time_ns(), extra)
