@@ -33,7 +33,7 @@ class VerifyBatches(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.work, ignore_errors=True)
 
-    def seal(self, members, records):
+    def seal(self, members, records, folders=(), links=()):
         """Writes <site>/<day>/<batch>.cms and its marker from `members` {archive path: bytes} and the
         manifest's `records`; returns the receiver folder."""
         manifest = {"format": "sennen-edge-batch/2", "batch_id": BATCH_ID, "site_id": "site01", "sequence": 7,
@@ -44,6 +44,14 @@ class VerifyBatches(unittest.TestCase):
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 t.addfile(info, io.BytesIO(data))
+            for name in folders:
+                info = tarfile.TarInfo(name)
+                info.type = tarfile.DIRTYPE
+                t.addfile(info)
+            for name, target in links:
+                info = tarfile.TarInfo(name)
+                info.type, info.linkname = tarfile.SYMTYPE, target
+                t.addfile(info)
         receiver = tempfile.mkdtemp(dir=self.work)
         day = os.path.join(receiver, "site01", "20261205")
         os.makedirs(day)
@@ -88,6 +96,15 @@ class VerifyBatches(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertFalse(batch["verified"])
         self.assertEqual(batch["problems"], ["emr/p0042/withheld.hl7: in the archive but not listed in the manifest"])
+
+    def test_an_empty_folder_or_a_link_no_record_lists_is_reported(self):
+        a = b"MSH|^~\\&|one\r"
+        receiver = self.seal({"emr/a.hl7": a}, [self.upsert("emr/a.hl7", a)], folders=["emr/p0042"],
+                             links=[("emr/elsewhere", "/etc")])
+        rc, batch = self.verify(receiver)
+        self.assertEqual(rc, 1)
+        self.assertEqual(batch["problems"], ["emr/elsewhere: in the archive but not listed in the manifest",
+                                             "emr/p0042/: an empty folder in the archive, not listed in the manifest"])
 
     def test_a_record_missing_from_the_archive_or_changed_is_reported(self):
         a = b"MSH|^~\\&|one\r"
