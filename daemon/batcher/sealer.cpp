@@ -14,6 +14,7 @@
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
 #include "daemon/util/sha256.hpp"
+#include "daemon/util/stale_temps.hpp"
 
 namespace sennen::batcher {
 namespace fs = std::filesystem;
@@ -271,6 +272,7 @@ void Sealer::set_aside(const spool::StoredRecord& r, const std::string& why) {
       }
       // Errors writing the copy are the disk's, not the record's: they propagate, and the record
       // stays in the spool.
+      util::remove_stale_temps(file);  // of an earlier try cut off
       util::AtomicFile out(file, 0640);
       std::uint64_t got = 0;
       std::unique_ptr<spool::Spool::PartReader> reader;
@@ -304,6 +306,7 @@ void Sealer::set_aside(const spool::StoredRecord& r, const std::string& why) {
     for (std::size_t i = 0; !single && i < r.parts.size(); ++i)
       text += "part " + std::to_string(i) + ": " + util::display_name(r.parts[i].name) + "\n";
     for (const auto& n : notes) text += util::one_line(n) + "\n";
+    util::remove_stale_temps(fs::path(copy) += ".reason.txt");
     util::AtomicFile txt(fs::path(copy) += ".reason.txt", 0640);
     txt.write(text);
     txt.commit();

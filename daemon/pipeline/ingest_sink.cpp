@@ -9,6 +9,7 @@
 #include "daemon/pipeline/quarantine_copy.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/name_text.hpp"
+#include "daemon/util/stale_temps.hpp"
 
 namespace sennen::pipeline {
 namespace fs = std::filesystem;
@@ -107,6 +108,7 @@ void IngestSinkImpl::quarantine(const fs::path& file, std::string_view rel_path,
     kept = copy_for_quarantine(file, copy, kMaxQuarantineCopy);
     std::string text = std::string(reason) + "\n";
     for (const auto& n : kept.notes) text += n + "\n";
+    util::remove_stale_temps(fs::path(copy) += ".reason.txt");  // of an earlier try cut off
     util::AtomicFile why(fs::path(copy) += ".reason.txt", 0640);
     why.write(text);
     why.commit();
@@ -135,6 +137,9 @@ void IngestSinkImpl::quarantine_owned(const fs::path& file, std::string_view rel
   } catch (const Error& e) {
     throw Error("cannot quarantine " + shown + ": " + e.what());
   }
+  // A try cut off before (a kill, a power cut) left the file where it was and maybe a temp file of
+  // its reason: this try writes the reason again.
+  util::remove_stale_temps(fs::path(dest) += ".reason.txt");
   util::AtomicFile why(fs::path(dest) += ".reason.txt", 0640);
   why.write(std::string(reason) + "\n");
   why.commit();

@@ -10,6 +10,7 @@
 #include "daemon/util/fd.hpp"
 #include "daemon/util/log.hpp"
 #include "daemon/util/sha256.hpp"
+#include "daemon/util/stale_temps.hpp"
 
 namespace sennen::destinations {
 namespace fs = std::filesystem;
@@ -20,15 +21,6 @@ bool already_there(const fs::path& target, const BatchFile& b) {
   std::error_code ec;
   if (fs::file_size(target, ec) != b.size || ec) return false;
   return util::sha256_file_hex(target) == b.sha256;
-}
-
-// A delivery (or heartbeat) killed half way leaves "<file>.tmp-<pid>" behind; the next write of
-// the same file clears those first. One daemon at a time writes here (the state_dir lock).
-void remove_stale_temps(const fs::path& target) {
-  std::error_code ec;
-  const std::string prefix = target.filename().string() + ".tmp-";
-  for (const auto& e : fs::directory_iterator(target.parent_path(), ec))
-    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
 }
 
 // True when `dir` is where a file system is mounted: it is on another device than its parent, or
@@ -54,8 +46,8 @@ class LocalDestination final : public Destination {
       fs::path dir = root_ / site_ / b.day;
       make_dirs(dir);
       fs::path target = dir / (b.batch_id + ".cms");
-      remove_stale_temps(target);
-      remove_stale_temps(dir / (b.batch_id + ".json"));
+      util::remove_stale_temps(target);
+      util::remove_stale_temps(dir / (b.batch_id + ".json"));
       if (!already_there(target, b)) {
         util::AtomicFile out(target, 0640);
         util::Fd in = util::open_for_read(b.file);
@@ -89,7 +81,7 @@ class LocalDestination final : public Destination {
       require_mounted();
       make_dirs(root_ / site_);
       const fs::path target = root_ / site_ / "heartbeat.json";
-      remove_stale_temps(target);
+      util::remove_stale_temps(target);
       util::AtomicFile f(target, 0640);
       f.write(json);
       f.commit();
@@ -106,8 +98,8 @@ class LocalDestination final : public Destination {
     const fs::path dir = root_ / site_ / b.day;
     std::error_code ec;
     if (fs::exists(dir / (b.batch_id + ".json"), ec) || ec) return;
-    remove_stale_temps(dir / (b.batch_id + ".cms"));
-    remove_stale_temps(dir / (b.batch_id + ".json"));
+    util::remove_stale_temps(dir / (b.batch_id + ".cms"));
+    util::remove_stale_temps(dir / (b.batch_id + ".json"));
     fs::remove(dir / (b.batch_id + ".cms"), ec);
   }
 
@@ -134,8 +126,8 @@ class LocalDestination final : public Destination {
     // kill between the marker's rename and its folder's sync leaves both files' entries only in the
     // page cache: synced now, with the folders.
     try {
-      remove_stale_temps(dir / (b.batch_id + ".cms"));
-      remove_stale_temps(dir / (b.batch_id + ".json"));
+      util::remove_stale_temps(dir / (b.batch_id + ".cms"));
+      util::remove_stale_temps(dir / (b.batch_id + ".json"));
       util::fsync_directory(dir);
       make_dirs(dir);
     } catch (const Error& e) {

@@ -170,3 +170,19 @@ TEST_CASE("a file the source owns that cannot be moved stays where it is, and th
   CHECK_THROWS_WITH_AS(f.sink.quarantine_owned(f.dir / "gone.dcm", "gone.dcm", "x"),
                        doctest::Contains("cannot quarantine emr-ext:gone.dcm"), Error);
 }
+
+TEST_CASE("a try cut off while writing the reason (a kill, a power cut) leaves no temp file after the next try") {
+  // Seen in the power-cut campaign: the reason's temp file was synced, the power went before its
+  // rename, and the DICOM file stayed in incoming/ to be quarantined again by the next run.
+  Fixture f;
+  const fs::path owned = f.dir / "state" / "dicom-scp" / "incoming" / "1.2.3~9.dcm";
+  fs::create_directories(owned.parent_path());
+  test::write_file(owned, "DICM");
+  const fs::path dest = f.dir / "state" / "quarantine" / "emr-ext" / "1.2.3~9.dcm";
+  fs::create_directories(dest.parent_path());
+  test::write_file(fs::path(dest) += ".reason.txt.tmp-11441", "unreadab");
+  f.sink.quarantine_owned(owned, "1.2.3~9.dcm", "unreadable: not a DICOM file");
+  CHECK(f.kept() ==
+        std::map<std::string, std::string>{{"emr-ext/1.2.3~9.dcm", "DICM"},
+                                           {"emr-ext/1.2.3~9.dcm.reason.txt", "unreadable: not a DICOM file\n"}});
+}
